@@ -1,0 +1,164 @@
+"""The FastAPI application: resources made in lifespan, middleware, routers, error pages."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from arq import create_pool as create_arq_pool
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.sessions import SessionMiddleware
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from service import database, embedded, health, i18n, worker
+from service.auth import pages as auth_pages
+from service.config import Settings, get_settings
+from service.deps import Resources, SignInRequired
+from service.profiles import pages as profile_pages
+from service.profiles import router as profile_api
+from service.security import BodySizeLimit, RateLimiter, SecurityHeaders, with_csrf
+from service.templating import templates
+
+log = logging.getLogger(__name__)
+STATIC = Path(__file__).parent / "static"
+API_BODY_BYTES = 1024 * 1024
+
+
+@contextlib.asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """Start the database, Redis and (in `koble serve`) the worker; stop them in reverse."""
+    settings: Settings = app.state.settings
+    db_url = await asyncio.to_thread(embedded.postgres_url, settings)
+    redis_url = await asyncio.to_thread(embedded.redis_url, settings)
+    await asyncio.to_thread(database.migrate, db_url)
+    pool = await database.create_pool(db_url)
+    redis = await create_arq_pool(worker.redis_settings(redis_url))
+    limiter = RateLimiter(redis_url)
+    app.state.resources = Resources(settings, pool, redis, limiter)
+    in_process = worker.create_worker(settings, redis_url, pool=pool) if settings.run_worker else None
+    worker_task = asyncio.create_task(in_process.async_run()) if in_process else None
+    try:
+        yield
+    finally:
+        if in_process and worker_task:
+            worker_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await worker_task
+            await in_process.close()
+        await limiter.close()
+        await redis.aclose()
+        await pool.close()
+        # uvicorn re-raises SIGTERM after shutdown, so atexit hooks cannot be relied on.
+        await asyncio.to_thread(embedded.stop_all)
+
+
+class LanguageMiddleware:
+    """Sets the request's language from `?lang=`, else the `lang` cookie; a `?lang=` choice sticks."""
+
+    def __init__(self, app: ASGIApp, secure: bool) -> None:
+        self.app = app
+        self.secure = secure
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request = Request(scope)
+        chosen = request.query_params.get("lang")
+        language = i18n.pick_language(chosen, request.cookies.get("lang"))
+        token = i18n.current_language.set(language)
+        try:
+            await self.app(scope, receive, _remember(send, language, self.secure) if chosen else send)
+        finally:
+            i18n.current_language.reset(token)
+
+
+def _remember(send: Send, language: str, secure: bool) -> Send:
+    cookie = f"lang={language}; Path=/; Max-Age=31536000; SameSite=Lax" + ("; Secure" if secure else "")
+
+    async def sending(message: dict) -> None:  # type: ignore[type-arg]
+        if message["type"] == "http.response.start":
+            message["headers"] = list(message.get("headers", [])) + [(b"set-cookie", cookie.encode())]
+        await send(message)
+
+    return sending
+
+
+def _wants_json(request: Request) -> bool:
+    return request.url.path.startswith("/api/") or request.url.path in ("/healthz", "/openapi.json")
+
+
+async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
+    if _wants_json(request):
+        return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
+    return templates().TemplateResponse(
+        request, "error.html", {"status": exc.status_code, "detail": exc.detail}, status_code=exc.status_code
+    )
+
+
+async def _validation_error(request: Request, exc: RequestValidationError) -> Response:
+    # Name the field and the reason; never echo the submitted values back (they may be personal).
+    errors = [{"loc": list(e["loc"]), "field": ".".join(str(p) for p in e["loc"][1:]), "msg": e["msg"], "type": e["type"]}
+              for e in exc.errors()]
+    return JSONResponse({"detail": errors}, status_code=422)
+
+
+async def _sign_in_first(request: Request, exc: SignInRequired) -> Response:
+    return RedirectResponse("/signin", status_code=303)
+
+
+async def _server_error(request: Request, exc: Exception) -> Response:
+    log.exception("unhandled error on %s %s", request.method, request.url.path)
+    return JSONResponse({"detail": "Internal server error"}, status_code=500)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the app for these settings (the environment's by default)."""
+    settings = settings or get_settings()
+    app = FastAPI(
+        title="Koble",
+        version="0.1.0",
+        summary="Matching of students, researchers, companies and public bodies in the Gjøvik region.",
+        lifespan=lifespan,
+        docs_url="/api/docs",
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    for router in (health.router, auth_pages.router, profile_pages.router, profile_api.router):
+        app.include_router(router)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
+    app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
+    app.add_exception_handler(SignInRequired, _sign_in_first)  # type: ignore[arg-type]
+    app.add_exception_handler(Exception, _server_error)
+    _add_middleware(app, settings)
+    return app
+
+
+def _add_middleware(app: FastAPI, settings: Settings) -> None:
+    secret = settings.secret_key()
+    # Added innermost first: the request passes size limit, headers, CSRF, session, language.
+    app.add_middleware(LanguageMiddleware, secure=settings.secure_cookies)
+    app.add_middleware(
+        SessionMiddleware,
+        secret_key=secret,
+        session_cookie="koble_session",
+        max_age=settings.session_days * 86400,
+        same_site="lax",
+        https_only=settings.secure_cookies,
+    )
+    app.add_middleware(with_csrf_middleware, secret=secret, secure=settings.secure_cookies)
+    app.add_middleware(SecurityHeaders, hsts=settings.secure_cookies)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes, api_max_bytes=API_BODY_BYTES)
+
+
+def with_csrf_middleware(app: ASGIApp, secret: str, secure: bool) -> ASGIApp:
+    """CSRF protection as a middleware factory."""
+    return with_csrf(app, secret, secure)

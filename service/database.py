@@ -1,0 +1,48 @@
+"""The asyncpg pool and schema migrations (yoyo, plain SQL files in service/migrations)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import asyncpg
+from pgvector.asyncpg import register_vector
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+async def _init_connection(conn: asyncpg.Connection) -> None:
+    # Registered once per connection, so every query can pass and read numpy vectors.
+    await register_vector(conn)
+
+
+async def create_pool(url: str, min_size: int = 1, max_size: int = 10) -> asyncpg.Pool:
+    """A connection pool whose connections know the vector type and plan every query afresh."""
+    pool = await asyncpg.create_pool(
+        url,
+        min_size=min_size,
+        max_size=max_size,
+        init=_init_connection,
+        # Generic plans flip between index and sequential scans with table size (measured.md).
+        server_settings={"plan_cache_mode": "force_custom_plan", "application_name": "koble"},
+    )
+    assert pool is not None
+    return pool
+
+
+def _yoyo_url(url: str) -> str:
+    scheme, rest = url.split("://", 1)
+    return f"postgresql+psycopg://{rest}" if scheme in ("postgres", "postgresql") else url
+
+
+def migrate(url: str) -> list[str]:
+    """Apply pending migrations under a database lock; returns the ids applied."""
+    from yoyo import get_backend, read_migrations
+
+    backend = get_backend(_yoyo_url(url))
+    try:
+        with backend.lock():
+            pending = backend.to_apply(read_migrations(str(MIGRATIONS)))
+            backend.apply_migrations(pending)
+        return [migration.id for migration in pending]
+    finally:
+        backend.connection.close()

@@ -1,0 +1,104 @@
+"""FastAPI dependencies as Annotated aliases: settings, database, Redis, the signed-in participant."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+import asyncpg
+from arq.connections import ArqRedis
+from fastapi import Depends, HTTPException, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from service.config import Settings
+from service.security import RateLimiter
+
+
+@dataclass
+class Resources:
+    """What the app creates in its lifespan and every request may use."""
+
+    settings: Settings
+    pool: asyncpg.Pool
+    redis: ArqRedis
+    limiter: RateLimiter
+
+
+def get_resources(request: Request) -> Resources:
+    """The app's resources, created in lifespan."""
+    resources: Resources = request.app.state.resources
+    return resources
+
+
+def get_settings(request: Request) -> Settings:
+    """The app's settings."""
+    return get_resources(request).settings
+
+
+async def get_conn(request: Request) -> AsyncIterator[asyncpg.Connection]:
+    """A pooled connection for the length of the request."""
+    async with get_resources(request).pool.acquire() as conn:
+        yield conn
+
+
+def get_redis(request: Request) -> ArqRedis:
+    """The shared Redis connection (job queue)."""
+    return get_resources(request).redis
+
+
+async def get_participant(request: Request, conn: Annotated[asyncpg.Connection, Depends(get_conn)]) -> asyncpg.Record | None:
+    """The signed-in participant, or None (a deleted account ends its sessions)."""
+    from service.profiles import repository as profiles_repository
+
+    participant_id = request.session.get("participant_id")
+    if not isinstance(participant_id, int):
+        return None
+    row = await profiles_repository.by_id(conn, participant_id)
+    if row is None:
+        request.session.clear()
+    return row
+
+
+class SignInRequired(Exception):
+    """Raised by pages that need a signed-in participant; answered with a redirect to sign-in."""
+
+
+async def require_participant(participant: Annotated[Any, Depends(get_participant)]) -> asyncpg.Record:
+    """The signed-in participant; pages redirect to sign-in otherwise."""
+    if participant is None:
+        raise SignInRequired
+    return participant
+
+
+async def require_api_participant(participant: Annotated[Any, Depends(get_participant)]) -> asyncpg.Record:
+    """The signed-in participant for the JSON API (401 otherwise)."""
+    if participant is None:
+        raise HTTPException(status_code=401, detail="Sign in first: no valid session cookie")
+    return participant
+
+
+_bearer = HTTPBearer(auto_error=False, description="KOBLE_API_TOKEN, set by the operator")
+
+
+def require_api_token(
+    settings: Annotated[Settings, Depends(get_settings)],
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> None:
+    """Integration access (contracts §5): the operator's bearer token, compared in constant time."""
+    token = settings.koble_api_token
+    if credentials is None:
+        raise HTTPException(401, "Missing bearer token", headers={"WWW-Authenticate": "Bearer"})
+    if not token or not secrets.compare_digest(credentials.credentials.encode(), token.encode()):
+        raise HTTPException(403, "Invalid bearer token")
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+ConnDep = Annotated[asyncpg.Connection, Depends(get_conn)]
+RedisDep = Annotated[ArqRedis, Depends(get_redis)]
+ResourcesDep = Annotated[Resources, Depends(get_resources)]
+OptionalParticipant = Annotated[asyncpg.Record | None, Depends(get_participant)]
+Participant = Annotated[asyncpg.Record, Depends(require_participant)]
+ApiParticipant = Annotated[asyncpg.Record, Depends(require_api_participant)]
+ApiToken = Depends(require_api_token)

@@ -1,0 +1,1 @@
+"""Email: templates, the outbox and its delivery by the worker."""

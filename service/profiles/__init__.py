@@ -1,0 +1,1 @@
+"""Participants: registration, their profile, and their data."""

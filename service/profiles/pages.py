@@ -1,0 +1,4 @@
+"""Participant pages (to be written)."""
+from fastapi import APIRouter
+
+router = APIRouter()

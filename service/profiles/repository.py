@@ -1,0 +1,160 @@
+"""SQL for participants."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import asyncpg
+
+# The columns a participant fills in, in the order the write functions take them.
+FIELDS = (
+    "kind", "name", "email", "organisation", "language", "domains", "engagements",
+    "available_from", "available_until", "capacity", "location", "offers", "seeks",
+)
+_PLACEHOLDERS = ", ".join(f"${i}" for i in range(2, len(FIELDS) + 2))
+_SETS = ", ".join(f"{field} = ${i}" for i, field in enumerate(FIELDS, start=2))
+
+
+def field_values(fields: dict[str, Any]) -> list[Any]:
+    """The values of FIELDS from a dict, in order."""
+    return [fields[name] for name in FIELDS]
+
+
+async def insert(
+    conn: asyncpg.Connection, external_id: str, fields: dict[str, Any], source: str, verified: bool, consent: bool
+) -> asyncpg.Record:
+    """Add a participant; raises UniqueViolationError when the email or external id is taken."""
+    n = len(FIELDS) + 2
+    return await conn.fetchrow(
+        f"""INSERT INTO participants (external_id, {", ".join(FIELDS)}, source, verified_at, consent_at)
+            VALUES ($1, {_PLACEHOLDERS}, ${n},
+                    CASE WHEN ${n + 1}::bool THEN now() END, CASE WHEN ${n + 2}::bool THEN now() END)
+            RETURNING *""",
+        external_id, *field_values(fields), source, verified, consent,
+    )
+
+
+async def update(conn: asyncpg.Connection, participant_id: int, fields: dict[str, Any]) -> asyncpg.Record | None:
+    """Replace a participant's own fields."""
+    return await conn.fetchrow(
+        f"""UPDATE participants SET {_SETS}, updated_at = now(), last_active_at = now()
+            WHERE id = $1 RETURNING *""",
+        participant_id, *field_values(fields),
+    )
+
+
+async def upsert_imported(conn: asyncpg.Connection, external_id: str, fields: dict[str, Any]) -> str:
+    """Insert or update by external id; returns 'created', 'updated' or 'unchanged'."""
+    existing = await conn.fetchrow(
+        f"SELECT id, {', '.join(FIELDS)} FROM participants WHERE external_id = $1 FOR UPDATE", external_id
+    )
+    if existing is None:
+        await insert(conn, external_id, fields, source="import", verified=True, consent=False)
+        return "created"
+    if all(existing[name] == fields[name] for name in FIELDS):
+        return "unchanged"
+    await conn.execute(
+        f"UPDATE participants SET {_SETS}, updated_at = now() WHERE id = $1",
+        existing["id"], *field_values(fields),
+    )
+    return "updated"
+
+
+async def by_id(conn: asyncpg.Connection, participant_id: int) -> asyncpg.Record | None:
+    """One participant by internal id."""
+    return await conn.fetchrow("SELECT * FROM participants WHERE id = $1", participant_id)
+
+
+async def by_external_id(conn: asyncpg.Connection, external_id: str) -> asyncpg.Record | None:
+    """One participant by external id."""
+    return await conn.fetchrow("SELECT * FROM participants WHERE external_id = $1", external_id)
+
+
+async def by_email(conn: asyncpg.Connection, email: str) -> asyncpg.Record | None:
+    """One participant by email address, ignoring case."""
+    return await conn.fetchrow("SELECT * FROM participants WHERE lower(email) = lower($1)", email)
+
+
+async def emails_in_use(conn: asyncpg.Connection, emails: list[str]) -> dict[str, str]:
+    """Lower-cased email -> external id, for the given addresses that participants already use."""
+    rows = await conn.fetch(
+        "SELECT lower(email) AS email, external_id FROM participants WHERE lower(email) = ANY($1::text[])",
+        [email.lower() for email in emails],
+    )
+    return {row["email"]: row["external_id"] for row in rows}
+
+
+async def mark_verified(conn: asyncpg.Connection, participant_id: int) -> None:
+    """Record that the participant proved they own their email address."""
+    await conn.execute(
+        "UPDATE participants SET verified_at = coalesce(verified_at, now()), last_active_at = now() WHERE id = $1",
+        participant_id,
+    )
+
+
+async def mark_unverified(conn: asyncpg.Connection, participant_id: int) -> None:
+    """A changed email address must be verified again."""
+    await conn.execute("UPDATE participants SET verified_at = NULL WHERE id = $1", participant_id)
+
+
+async def touch(conn: asyncpg.Connection, participant_id: int) -> None:
+    """Record activity (sign-in), which resets the retention clock and unhides an inactive profile."""
+    await conn.execute(
+        """UPDATE participants SET last_active_at = now(), retention_warned_at = NULL,
+                  hidden_at = CASE WHEN hidden_reason = 'inactive' THEN NULL ELSE hidden_at END,
+                  hidden_reason = CASE WHEN hidden_reason = 'inactive' THEN NULL ELSE hidden_reason END
+           WHERE id = $1""",
+        participant_id,
+    )
+
+
+async def set_hidden(conn: asyncpg.Connection, participant_id: int, hidden: bool) -> None:
+    """Hide or unhide one's profile from matching."""
+    await conn.execute(
+        """UPDATE participants SET hidden_at = CASE WHEN $2 THEN now() END,
+                  hidden_reason = CASE WHEN $2 THEN 'self' END, updated_at = now(), last_active_at = now()
+           WHERE id = $1""",
+        participant_id, hidden,
+    )
+
+
+async def delete(conn: asyncpg.Connection, participant_id: int) -> bool:
+    """Delete a participant; their tokens and emails go with them (ON DELETE CASCADE)."""
+    return await conn.fetchval("DELETE FROM participants WHERE id = $1 RETURNING true", participant_id) is True
+
+
+async def inactive_to_hide(conn: asyncpg.Connection, months: int) -> list[asyncpg.Record]:
+    """Visible, verified participants with no activity for `months`; locked for the caller."""
+    return await conn.fetch(
+        """SELECT * FROM participants WHERE hidden_at IS NULL AND verified_at IS NOT NULL
+           AND last_active_at < now() - make_interval(months => $1) FOR UPDATE SKIP LOCKED""",
+        months,
+    )
+
+
+async def hide_inactive(conn: asyncpg.Connection, participant_id: int) -> None:
+    """Hide a profile for inactivity and note that its owner was warned."""
+    await conn.execute(
+        """UPDATE participants SET hidden_at = now(), hidden_reason = 'inactive', retention_warned_at = now()
+           WHERE id = $1""",
+        participant_id,
+    )
+
+
+async def delete_inactive(conn: asyncpg.Connection, months: int) -> list[int]:
+    """Delete participants inactive for `months`; returns their ids."""
+    rows = await conn.fetch(
+        "DELETE FROM participants WHERE last_active_at < now() - make_interval(months => $1) RETURNING id",
+        months,
+    )
+    return [row["id"] for row in rows]
+
+
+async def delete_unverified(conn: asyncpg.Connection, days: int) -> list[int]:
+    """Delete registrations whose email was never verified within `days`."""
+    rows = await conn.fetch(
+        """DELETE FROM participants WHERE verified_at IS NULL
+           AND created_at < now() - make_interval(days => $1) RETURNING id""",
+        days,
+    )
+    return [row["id"] for row in rows]

@@ -1,0 +1,4 @@
+"""Participants API (to be written)."""
+from fastapi import APIRouter
+
+router = APIRouter()

@@ -1,0 +1,172 @@
+"""Participant data as it comes in (contracts §1) and goes out; shared by form, API and import."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    EmailStr,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
+
+Kind = Literal["student", "researcher", "company", "public_body"]
+Domain = Literal["bioeconomy", "cyber_ict", "industrial_tech"]
+Engagement = Literal[
+    "thesis",
+    "internship",
+    "summer_job",
+    "part_time_job",
+    "project",
+    "mentoring",
+    "research_collaboration",
+]
+KINDS: tuple[Kind, ...] = ("student", "researcher", "company", "public_body")
+DOMAINS: tuple[Domain, ...] = ("bioeconomy", "cyber_ict", "industrial_tech")
+ENGAGEMENTS: tuple[Engagement, ...] = (
+    "thesis",
+    "internship",
+    "summer_job",
+    "part_time_job",
+    "project",
+    "mentoring",
+    "research_collaboration",
+)
+
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Interest = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)]
+MAX_INTERESTS = 20
+
+
+def _as_interest_list(value: object) -> object:
+    """`offers`/`seeks` may be one string or a list; blank entries carry no interest."""
+    if isinstance(value, str):
+        value = [value]
+    if isinstance(value, list):
+        return [item.strip() if isinstance(item, str) else item for item in value if item != ""]
+    return value
+
+
+def _unique(values: list[str]) -> list[str]:
+    return list(dict.fromkeys(values))
+
+
+class ParticipantFields(BaseModel):
+    """The fields a participant fills in themselves (the form and the self-service API)."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    kind: Kind
+    name: Text
+    email: EmailStr = Field(max_length=254)
+    organisation: Text | None = None
+    language: Literal["nb", "en"] = "nb"
+    domains: list[Domain] = Field(min_length=1)
+    engagements: list[Engagement] = Field(default_factory=list)
+    available_from: dt.date | None = None
+    available_until: dt.date | None = None
+    capacity: int | None = Field(default=None, ge=1, le=100)
+    location: Text | None = None
+    offers: list[Interest] = Field(default_factory=list, max_length=MAX_INTERESTS)
+    seeks: list[Interest] = Field(default_factory=list, max_length=MAX_INTERESTS)
+
+    @field_validator("organisation", "location", mode="before")
+    @classmethod
+    def _blank_is_none(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("offers", "seeks", mode="before")
+    @classmethod
+    def _interest_list(cls, value: object) -> object:
+        return _as_interest_list(value)
+
+    @field_validator("domains", "engagements")
+    @classmethod
+    def _dedupe(cls, value: list[str]) -> list[str]:
+        return _unique(value)
+
+    @model_validator(mode="after")
+    def _check_combinations(self) -> ParticipantFields:
+        if self.available_from and self.available_until and self.available_from > self.available_until:
+            raise PydanticCustomError(
+                "date_order", "Available until must be on or after available from"
+            )
+        if not self.offers and not self.seeks:
+            raise PydanticCustomError(
+                "no_interest", "Describe at least one thing you offer or seek"
+            )
+        return self
+
+    def effective_capacity(self) -> int:
+        """Capacity as given, else 1 for students and 3 for everyone else (contracts §1)."""
+        if self.capacity is not None:
+            return self.capacity
+        return 1 if self.kind == "student" else 3
+
+
+class ParticipantImport(ParticipantFields):
+    """One line of a participant file (contracts §1): the fields plus the source's stable id."""
+
+    external_id: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+
+
+class ParticipantCreate(ParticipantFields):
+    """A registration through the API: the fields plus explicit consent to the privacy notice."""
+
+    consent: bool = Field(description="Must be true: the participant accepts the privacy notice.")
+
+    @field_validator("consent")
+    @classmethod
+    def _must_consent(cls, value: bool) -> bool:
+        if not value:
+            raise PydanticCustomError("consent", "You must accept the privacy notice to register")
+        return value
+
+
+class ParticipantUpdate(BaseModel):
+    """A partial update of one's own profile; omitted fields keep their value."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Kind | None = None
+    name: Text | None = None
+    email: EmailStr | None = None
+    organisation: Text | None = None
+    language: Literal["nb", "en"] | None = None
+    domains: list[Domain] | None = None
+    engagements: list[Engagement] | None = None
+    available_from: dt.date | None = None
+    available_until: dt.date | None = None
+    capacity: int | None = Field(default=None, ge=1, le=100)
+    location: Text | None = None
+    offers: list[Interest] | str | None = None
+    seeks: list[Interest] | str | None = None
+
+
+class ParticipantOut(BaseModel):
+    """A participant as shown to themselves (API and data download)."""
+
+    external_id: str
+    kind: Kind
+    name: str
+    email: str
+    organisation: str | None
+    language: Literal["nb", "en"]
+    domains: list[Domain]
+    engagements: list[Engagement]
+    available_from: dt.date | None
+    available_until: dt.date | None
+    capacity: int
+    location: str | None
+    offers: list[str]
+    seeks: list[str]
+    verified: bool
+    hidden: bool
+    created_at: dt.datetime
+    updated_at: dt.datetime

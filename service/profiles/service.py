@@ -1,0 +1,179 @@
+"""Participants' lifecycle: register, verify, sign in by link, edit, hide, export and delete."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any
+
+import asyncpg
+from arq.connections import ArqRedis
+
+from service.auth import service as auth
+from service.config import Settings
+from service.mail import repository as mail_repository
+from service.mail import service as mail
+from service.mail import tasks as mail_tasks
+from service.profiles import repository
+from service.profiles.schemas import ParticipantFields, ParticipantOut
+
+
+class EmailTaken(Exception):
+    """Another participant already uses this email address."""
+
+
+def to_columns(data: ParticipantFields) -> dict[str, Any]:
+    """The validated fields as repository columns (defaults applied)."""
+    values = data.model_dump(include=set(repository.FIELDS))
+    values["capacity"] = data.effective_capacity()
+    values["email"] = str(data.email)
+    return values
+
+
+def to_out(row: asyncpg.Record) -> ParticipantOut:
+    """A participant row as the participant sees it."""
+    return ParticipantOut(
+        **{name: row[name] for name in repository.FIELDS},
+        external_id=row["external_id"],
+        verified=row["verified_at"] is not None,
+        hidden=row["hidden_at"] is not None,
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+    )
+
+
+def to_fields(row: asyncpg.Record) -> dict[str, Any]:
+    """A participant row as the fields of the form and the API."""
+    return {name: row[name] for name in repository.FIELDS}
+
+
+async def _link_email(
+    conn: asyncpg.Connection, settings: Settings, row: asyncpg.Record, template: str, purpose: auth.Purpose
+) -> int:
+    lifetime = (
+        dt.timedelta(hours=settings.verify_token_hours)
+        if purpose == "verify"
+        else dt.timedelta(minutes=settings.login_token_minutes)
+    )
+    token = await auth.issue(conn, row["id"], purpose, lifetime)
+    rendered = mail.render(
+        template, row["email"], row["language"],
+        name=row["name"], link=f"{settings.koble_base_url}/auth/{token}",
+        minutes=settings.login_token_minutes, hours=settings.verify_token_hours,
+    )
+    return await mail.queue(conn, row["id"], rendered)
+
+
+async def register(
+    conn: asyncpg.Connection, redis: ArqRedis | None, settings: Settings, data: ParticipantFields
+) -> None:
+    """Store a new registration and email a verification link.
+
+    An address already registered gets a sign-in link instead, and the caller answers the same
+    either way, so the form never reveals who is registered.
+    """
+    async with conn.transaction():
+        existing = await repository.by_email(conn, str(data.email))
+        if existing is not None:
+            outbox_id = await _link_email(conn, settings, existing, "already_registered", "login")
+        else:
+            row = await repository.insert(
+                conn, f"web-{uuid.uuid4().hex[:16]}", to_columns(data), "web", verified=False, consent=True
+            )
+            outbox_id = await _link_email(conn, settings, row, "verify", "verify")
+    await mail_tasks.enqueue(redis, [outbox_id])
+
+
+async def create_verified(
+    conn: asyncpg.Connection, data: ParticipantFields, external_id: str | None, source: str
+) -> asyncpg.Record:
+    """A participant an operator or integration vouches for; raises EmailTaken."""
+    try:
+        return await repository.insert(
+            conn, external_id or f"api-{uuid.uuid4().hex[:16]}", to_columns(data), source, verified=True, consent=False
+        )
+    except asyncpg.UniqueViolationError as exc:
+        raise EmailTaken(str(data.email)) from exc
+
+
+async def request_sign_in(conn: asyncpg.Connection, redis: ArqRedis | None, settings: Settings, email: str) -> None:
+    """Email a sign-in link if the address belongs to a participant; silent otherwise."""
+    async with conn.transaction():
+        row = await repository.by_email(conn, email)
+        if row is None:
+            return
+        outbox_id = await _link_email(conn, settings, row, "sign_in", "login")
+    await mail_tasks.enqueue(redis, [outbox_id])
+
+
+async def redeem_link(conn: asyncpg.Connection, token: str) -> int | None:
+    """Use a verification or sign-in link; returns the participant id to sign in, or None."""
+    async with conn.transaction():
+        redeemed = await auth.redeem(conn, token)
+        if redeemed is None:
+            return None
+        participant_id, purpose = redeemed
+        if purpose == "verify":
+            await repository.mark_verified(conn, participant_id)
+        await repository.touch(conn, participant_id)
+    return participant_id
+
+
+async def update(
+    conn: asyncpg.Connection, redis: ArqRedis | None, settings: Settings, row: asyncpg.Record, data: ParticipantFields
+) -> asyncpg.Record:
+    """Save an edited profile; a new email address must be verified again. Raises EmailTaken."""
+    outbox_ids: list[int] = []
+    async with conn.transaction():
+        try:
+            updated = await repository.update(conn, row["id"], to_columns(data))
+        except asyncpg.UniqueViolationError as exc:
+            raise EmailTaken(str(data.email)) from exc
+        assert updated is not None
+        if updated["email"].lower() != row["email"].lower():
+            await repository.mark_unverified(conn, row["id"])
+            outbox_ids.append(await _link_email(conn, settings, updated, "verify", "verify"))
+    await mail_tasks.enqueue(redis, outbox_ids)
+    return updated
+
+
+async def set_hidden(conn: asyncpg.Connection, participant_id: int, hidden: bool) -> None:
+    """Hide one's profile from matching, or show it again."""
+    await repository.set_hidden(conn, participant_id, hidden)
+
+
+async def delete_account(conn: asyncpg.Connection, participant_id: int) -> bool:
+    """Delete everything about a participant in one transaction; False if already gone."""
+    async with conn.transaction():
+        # Tokens and emails cascade; later domains anonymise what they keep in this transaction.
+        return await repository.delete(conn, participant_id)
+
+
+async def export_data(conn: asyncpg.Connection, row: asyncpg.Record) -> dict[str, Any]:
+    """Everything Koble stores about a participant, as JSON-ready data."""
+    emails = await mail_repository.for_participant(conn, row["id"])
+    return {
+        "profile": to_out(row).model_dump(mode="json"),
+        "consent_at": _iso(row["consent_at"]),
+        "verified_at": _iso(row["verified_at"]),
+        "hidden_at": _iso(row["hidden_at"]),
+        "last_active_at": _iso(row["last_active_at"]),
+        "source": row["source"],
+        "emails": [{key: _iso(value) for key, value in dict(email).items()} for email in emails],
+    }
+
+
+def _iso(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, dt.date | dt.datetime) else value
+
+
+async def welcome(conn: asyncpg.Connection, redis: ArqRedis | None, settings: Settings, external_ids: list[str]) -> int:
+    """Email imported participants a welcome with a sign-in link; returns how many were queued."""
+    outbox_ids = []
+    async with conn.transaction():
+        for external_id in external_ids:
+            row = await repository.by_external_id(conn, external_id)
+            if row is not None:
+                outbox_ids.append(await _link_email(conn, settings, row, "welcome", "verify"))
+    await mail_tasks.enqueue(redis, outbox_ids)
+    return len(outbox_ids)

