@@ -38,7 +38,10 @@ def _forget_dead_users(pgdata: Path) -> None:
     from pgserver.postgres_server import PostgresServer
     from pgserver.utils import DiskList
 
-    users = DiskList(pgdata / ".handle_pids.json")
+    path = pgdata / ".handle_pids.json"
+    if not path.exists():
+        return  # a new data folder must stay empty for initdb
+    users = DiskList(path)
     with PostgresServer._lock:
         users.put([pid for pid in users.get() if psutil.pid_exists(pid) and pid != os.getpid()])
 

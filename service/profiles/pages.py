@@ -1,4 +1,215 @@
-"""Participant pages (to be written)."""
-from fastapi import APIRouter
+"""Participant pages: landing, registration, my profile (edit, hide, download, delete) and privacy."""
 
-router = APIRouter()
+from __future__ import annotations
+
+import datetime as dt
+import json
+from email.utils import parseaddr
+from typing import Any
+
+import asyncpg
+from babel.dates import format_date
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from service import i18n
+from service.auth import service as auth
+from service.config import Settings
+from service.deps import ConnDep, OptionalParticipant, Participant, Resources, ResourcesDep
+from service.i18n import _
+from service.profiles import forms
+from service.profiles import service as profiles
+from service.templating import templates
+
+router = APIRouter(include_in_schema=False)
+# Pages about one person must not linger in shared caches or the browser's back-forward history.
+PRIVATE = {"Cache-Control": "no-store"}
+
+
+def _page(
+    request: Request, name: str, context: dict[str, Any], status_code: int = 200, private: bool = False
+) -> Response:
+    return templates().TemplateResponse(
+        request, name, context, status_code=status_code, headers=PRIVATE if private else None
+    )
+
+
+def _retention(settings: Settings) -> dict[str, int]:
+    return {"hide_months": settings.retention_hide_months, "delete_months": settings.retention_delete_months,
+            "unverified_days": settings.unverified_delete_days}
+
+
+@router.get("/", response_class=HTMLResponse)
+async def landing(request: Request, participant: OptionalParticipant) -> Response:
+    """What Koble is, for whom and how it works; notices after sign-out and deletion."""
+    notice = None
+    if request.query_params.get("deleted") == "1":
+        notice = _("Your account and all data about you are deleted. Thank you for using Koble.")
+    elif request.query_params.get("signed_out") == "1":
+        notice = _("You are signed out.")
+    return _page(request, "index.html", {"participant": participant, "notice": notice})
+
+
+@router.get("/privacy", response_class=HTMLResponse)
+async def privacy(request: Request, participant: OptionalParticipant, resources: ResourcesDep) -> Response:
+    """The full privacy notice."""
+    contact = parseaddr(resources.settings.email_from)[1]
+    return _page(request, "privacy.html",
+                 {"participant": participant, "contact_email": contact, **_retention(resources.settings)})
+
+
+# Registration
+
+
+def _register_page(
+    request: Request, participant: asyncpg.Record | None, settings: Settings, state: forms.FormState, status: int
+) -> Response:
+    context = {"participant": participant, **forms.form_context(state), **_retention(settings)}
+    return _page(request, "register.html", context, status_code=status)
+
+
+@router.get("/register", response_class=HTMLResponse)
+async def register_form(request: Request, participant: OptionalParticipant, resources: ResourcesDep) -> Response:
+    """The registration form (someone signed in already has a profile)."""
+    if participant is not None:
+        return RedirectResponse("/me", status_code=303)
+    state = forms.FormState(forms.blank_values(i18n.current_language.get()))
+    return _register_page(request, None, resources.settings, state, 200)
+
+
+@router.post("/register", response_class=HTMLResponse)
+async def register_submit(
+    request: Request, conn: ConnDep, resources: ResourcesDep, participant: OptionalParticipant
+) -> Response:
+    """Validate and store a registration; the answer never reveals whether the address was known."""
+    data, state = forms.validate(forms.values_from_form(await request.form()), require_consent=True)
+    if data is None:
+        return _register_page(request, participant, resources.settings, state, 422)
+    if await _over_limit(request, resources, str(data.email)):
+        detail = _("Too many registrations from here. Wait a while and try again.")
+        return _page(request, "error.html", {"participant": participant, "status": 429, "detail": detail}, 429)
+    await profiles.register(conn, resources.redis, resources.settings, data)
+    return RedirectResponse("/register/sent", status_code=303)
+
+
+async def _over_limit(request: Request, resources: Resources, email: str) -> bool:
+    # Per address too, so that nobody can flood one inbox with emails from many machines.
+    rule = resources.settings.rate_limit_register
+    client = request.client.host if request.client else "unknown"
+    if not await resources.limiter.hit(rule, "register", client):
+        return True
+    return not await resources.limiter.hit(rule, "register-email", email.lower())
+
+
+@router.get("/register/sent", response_class=HTMLResponse)
+async def register_sent(request: Request, participant: OptionalParticipant, resources: ResourcesDep) -> Response:
+    """Check your inbox (the same page for new and known addresses)."""
+    return _page(request, "register_sent.html", {"participant": participant, **_retention(resources.settings)})
+
+
+# My profile
+
+
+@router.get("/me", response_class=HTMLResponse)
+async def me(request: Request, participant: Participant, resources: ResourcesDep) -> Response:
+    """My profile, readable, with what I can do with it."""
+    query = request.query_params
+    notices = [message for flag, message in _me_notices() if query.get(flag) == "1"]
+    context = {"participant": participant, "profile": profile_view(participant), "notices": notices,
+               "labels": forms.labels(), **_retention(resources.settings)}
+    return _page(request, "me.html", context, private=True)
+
+
+def _me_notices() -> list[tuple[str, str]]:
+    return [
+        ("welcome", _("Welcome! You are signed in. Here is your profile.")),
+        ("saved", _("Your changes are saved.")),
+        ("email_changed", _("We have sent a link to your new email address. Open it to confirm the address.")),
+        ("hidden", _("Your profile is hidden. You will not be suggested to anyone until you show it again.")),
+        ("shown", _("Your profile is visible again and can be suggested to others.")),
+    ]
+
+
+def profile_view(row: asyncpg.Record) -> dict[str, Any]:
+    """A stored profile as the profile page shows it (dates written out in the page's language)."""
+    labels = forms.labels()
+    language = i18n.current_language.get()
+    return {
+        **profiles.to_fields(row),
+        "kind_label": labels["kinds"][row["kind"]],
+        "domain_labels": [labels["domains"][d] for d in row["domains"]],
+        "engagement_labels": [labels["engagements"][e] for e in row["engagements"]],
+        "language_label": labels["languages"][row["language"]],
+        "from_text": _date(row["available_from"], language),
+        "until_text": _date(row["available_until"], language),
+        "verified": row["verified_at"] is not None,
+        "hidden_reason": row["hidden_reason"] if row["hidden_at"] is not None else None,
+        "updated_text": _date(row["updated_at"].date(), language),
+    }
+
+
+def _date(value: dt.date | None, language: str) -> str | None:
+    return None if value is None else format_date(value, format="long", locale=language)
+
+
+def _edit_page(request: Request, participant: asyncpg.Record, state: forms.FormState, status: int) -> Response:
+    context = {"participant": participant, **forms.form_context(state)}
+    return _page(request, "me_edit.html", context, status_code=status, private=True)
+
+
+@router.get("/me/edit", response_class=HTMLResponse)
+async def edit_form(request: Request, participant: Participant) -> Response:
+    """The profile form, filled in with what is stored."""
+    return _edit_page(request, participant, forms.FormState(forms.values_from_row(participant)), 200)
+
+
+@router.post("/me/edit", response_class=HTMLResponse)
+async def edit_submit(request: Request, participant: Participant, conn: ConnDep, resources: ResourcesDep) -> Response:
+    """Validate and save the edited profile; a new email address must be confirmed again."""
+    data, state = forms.validate(forms.values_from_form(await request.form()), require_consent=False)
+    if data is None:
+        return _edit_page(request, participant, state, 422)
+    try:
+        updated = await profiles.update(conn, resources.redis, resources.settings, participant, data)
+    except profiles.EmailTaken:
+        state.errors["email"] = _("Another profile already uses this email address. Enter a different one.")
+        return _edit_page(request, participant, state, 422)
+    changed = updated["email"].lower() != participant["email"].lower()
+    return RedirectResponse("/me?saved=1" + ("&email_changed=1" if changed else ""), status_code=303)
+
+
+@router.post("/me/hide")
+async def hide(participant: Participant, conn: ConnDep) -> Response:
+    """Hide my profile from matching."""
+    await profiles.set_hidden(conn, participant["id"], True)
+    return RedirectResponse("/me?hidden=1", status_code=303)
+
+
+@router.post("/me/unhide")
+async def unhide(participant: Participant, conn: ConnDep) -> Response:
+    """Show my profile to matching again."""
+    await profiles.set_hidden(conn, participant["id"], False)
+    return RedirectResponse("/me?shown=1", status_code=303)
+
+
+@router.get("/me/data.json")
+async def download(participant: Participant, conn: ConnDep) -> Response:
+    """Everything Koble stores about me, as a JSON file to keep."""
+    data = await profiles.export_data(conn, participant)
+    body = json.dumps(data, ensure_ascii=False, indent=2)
+    headers = {"Content-Disposition": 'attachment; filename="koble-my-data.json"', **PRIVATE}
+    return Response(body, media_type="application/json", headers=headers)
+
+
+@router.get("/me/delete", response_class=HTMLResponse)
+async def delete_confirm(request: Request, participant: Participant) -> Response:
+    """What deleting means, and the button to do it."""
+    return _page(request, "me_delete.html", {"participant": participant}, private=True)
+
+
+@router.post("/me/delete")
+async def delete(request: Request, participant: Participant, conn: ConnDep) -> Response:
+    """Delete my account and everything about me, then sign out."""
+    await profiles.delete_account(conn, participant["id"])
+    auth.sign_out(request)
+    return RedirectResponse("/?deleted=1", status_code=303)

@@ -60,6 +60,50 @@ async def upsert_imported(conn: asyncpg.Connection, external_id: str, fields: di
     return "updated"
 
 
+async def upsert_by_external_id(
+    conn: asyncpg.Connection, external_id: str, fields: dict[str, Any], source: str
+) -> asyncpg.Record:
+    """Create a verified participant or replace its fields, by external id, in one statement.
+
+    The row has an extra column `created`; raises UniqueViolationError when the email is taken.
+    """
+    n = len(FIELDS) + 2
+    excluded = ", ".join(f"{field} = EXCLUDED.{field}" for field in FIELDS)
+    # ON CONFLICT makes concurrent first PUTs of one id agree; xmax = 0 only on a fresh insert.
+    return await conn.fetchrow(
+        f"""INSERT INTO participants (external_id, {", ".join(FIELDS)}, source, verified_at)
+            VALUES ($1, {_PLACEHOLDERS}, ${n}, now())
+            ON CONFLICT (external_id) DO UPDATE SET {excluded}, updated_at = now()
+            RETURNING *, (xmax = 0) AS created""",
+        external_id, *field_values(fields), source,
+    )
+
+
+async def by_external_ids(conn: asyncpg.Connection, external_ids: list[str]) -> list[asyncpg.Record]:
+    """The id, external id and FIELDS of the participants with these external ids (one query)."""
+    return await conn.fetch(
+        f"SELECT id, external_id, {', '.join(FIELDS)} FROM participants WHERE external_id = ANY($1::text[])",
+        external_ids,
+    )
+
+
+async def insert_imported_many(conn: asyncpg.Connection, rows: list[tuple[str, dict[str, Any]]]) -> None:
+    """Add verified participants from an import, (external id, fields) each, in one batched statement."""
+    await conn.executemany(
+        f"""INSERT INTO participants (external_id, {", ".join(FIELDS)}, source, verified_at)
+            VALUES ($1, {_PLACEHOLDERS}, 'import', now())""",
+        [(external_id, *field_values(fields)) for external_id, fields in rows],
+    )
+
+
+async def update_imported_many(conn: asyncpg.Connection, rows: list[tuple[int, dict[str, Any]]]) -> None:
+    """Replace the fields of imported participants, (id, fields) each, in one batched statement."""
+    await conn.executemany(
+        f"UPDATE participants SET {_SETS}, updated_at = now() WHERE id = $1",
+        [(participant_id, *field_values(fields)) for participant_id, fields in rows],
+    )
+
+
 async def by_id(conn: asyncpg.Connection, participant_id: int) -> asyncpg.Record | None:
     """One participant by internal id."""
     return await conn.fetchrow("SELECT * FROM participants WHERE id = $1", participant_id)

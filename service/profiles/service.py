@@ -96,6 +96,20 @@ async def create_verified(
         raise EmailTaken(str(data.email)) from exc
 
 
+async def save_for_integration(
+    conn: asyncpg.Connection, external_id: str, data: ParticipantFields
+) -> tuple[asyncpg.Record, bool]:
+    """Create (verified, like an import) or replace a participant by external id; True if created.
+
+    Raises EmailTaken.
+    """
+    try:
+        row = await repository.upsert_by_external_id(conn, external_id, to_columns(data), "api")
+    except asyncpg.UniqueViolationError as exc:
+        raise EmailTaken(str(data.email)) from exc
+    return row, bool(row["created"])
+
+
 async def request_sign_in(conn: asyncpg.Connection, redis: ArqRedis | None, settings: Settings, email: str) -> None:
     """Email a sign-in link if the address belongs to a participant; silent otherwise."""
     async with conn.transaction():
@@ -133,6 +147,8 @@ async def update(
         if updated["email"].lower() != row["email"].lower():
             await repository.mark_unverified(conn, row["id"])
             outbox_ids.append(await _link_email(conn, settings, updated, "verify", "verify"))
+            # The caller shows the row: it must say the new address is not verified yet.
+            updated = await repository.by_id(conn, row["id"])
     await mail_tasks.enqueue(redis, outbox_ids)
     return updated
 
