@@ -1,23 +1,32 @@
 # Koble: the two commands of the README are `make run` and `make test`.
 # Both do all set-up themselves on a fresh machine (Python 3.11+ required).
 
-PYTHON ?= python3
-VENV   := .venv
-BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed
+PYTHON    ?= python3
+VENV      := .venv
+BIN       := $(VENV)/bin
+RUN_STAMP := $(VENV)/.installed-run
+DEV_STAMP := $(VENV)/.installed-dev
 
 .PHONY: run test lint install browser clean
 
-$(STAMP): pyproject.toml
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
-	touch $(STAMP)
 
-install: $(STAMP)
+$(RUN_STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+# torch first, pinned to the CPU build on this machine: sentence-transformers would pull a CUDA one.
+$(DEV_STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet torch==2.13.0
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(RUN_STAMP) $@
+
+install: $(RUN_STAMP)
 
 ## Run Koble with demo data at http://127.0.0.1:8000 (embedded Postgres + pgvector and Redis).
-run: $(STAMP)
+run: $(RUN_STAMP)
 	$(BIN)/koble demo
 	$(BIN)/koble serve --host 127.0.0.1 --port 8000
 
@@ -25,12 +34,12 @@ run: $(STAMP)
 browser:
 	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
 
-lint: $(STAMP)
+lint: $(DEV_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/mypy service
 
 ## Lint, type-check and run every test against real Postgres+pgvector, Redis, SMTP and Chromium.
-test: $(STAMP) browser lint
+test: $(DEV_STAMP) browser lint
 	$(BIN)/python -m pytest -q
 
 clean:
