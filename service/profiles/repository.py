@@ -11,6 +11,7 @@ FIELDS = (
     "kind", "name", "email", "organisation", "language", "domains", "engagements",
     "available_from", "available_until", "capacity", "location", "offers", "seeks",
 )
+EMAIL_CONSTRAINT = "participants_email_key"
 _PLACEHOLDERS = ", ".join(f"${i}" for i in range(2, len(FIELDS) + 2))
 _SETS = ", ".join(f"{field} = ${i}" for i, field in enumerate(FIELDS, start=2))
 
@@ -34,12 +35,16 @@ async def insert(
     )
 
 
-async def update(conn: asyncpg.Connection, participant_id: int, fields: dict[str, Any]) -> asyncpg.Record | None:
-    """Replace a participant's own fields."""
+async def update(
+    conn: asyncpg.Connection, participant_id: int, fields: dict[str, Any], pending_email: str | None = None
+) -> asyncpg.Record | None:
+    """Replace a participant's own fields; a given pending email replaces any earlier one."""
+    n = len(FIELDS) + 2
     return await conn.fetchrow(
-        f"""UPDATE participants SET {_SETS}, updated_at = now(), last_active_at = now()
+        f"""UPDATE participants SET {_SETS}, updated_at = now(), last_active_at = now(),
+                   pending_email = coalesce(${n}, pending_email)
             WHERE id = $1 RETURNING *""",
-        participant_id, *field_values(fields),
+        participant_id, *field_values(fields), pending_email,
     )
 
 
@@ -129,16 +134,18 @@ async def emails_in_use(conn: asyncpg.Connection, emails: list[str]) -> dict[str
 
 
 async def mark_verified(conn: asyncpg.Connection, participant_id: int) -> None:
-    """Record that the participant proved they own their email address."""
+    """Record that the participant proved they own their address; a confirmed pending address takes over."""
     await conn.execute(
-        "UPDATE participants SET verified_at = coalesce(verified_at, now()), last_active_at = now() WHERE id = $1",
+        """UPDATE participants SET verified_at = coalesce(verified_at, now()), last_active_at = now(),
+                  email = coalesce(pending_email, email), pending_email = NULL
+           WHERE id = $1""",
         participant_id,
     )
 
 
-async def mark_unverified(conn: asyncpg.Connection, participant_id: int) -> None:
-    """A changed email address must be verified again."""
-    await conn.execute("UPDATE participants SET verified_at = NULL WHERE id = $1", participant_id)
+async def drop_pending_email(conn: asyncpg.Connection, participant_id: int) -> None:
+    """Forget a pending address (someone else registered it meanwhile)."""
+    await conn.execute("UPDATE participants SET pending_email = NULL WHERE id = $1", participant_id)
 
 
 async def touch(conn: asyncpg.Connection, participant_id: int) -> None:

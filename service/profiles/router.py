@@ -29,6 +29,7 @@ from service.profiles.schemas import ParticipantCreate, ParticipantFields, Parti
 
 EMAIL_TAKEN = "email: already used by another participant"
 REGISTERED = "Check your email to confirm the address"
+NOT_JSON_DETAIL = "body: send a JSON object with Content-Type: application/json"
 RESERVED_IDS = frozenset({"me"})
 
 # Errors of the whole record have no field of their own; name the field the person should fix.
@@ -40,20 +41,37 @@ def name_fields(errors: Sequence[Any]) -> list[dict[str, Any]]:
     named = []
     for original in errors:
         error = dict(original)
-        if tuple(error.get("loc", ())) == ("body",) and error.get("type") in _MODEL_ERROR_FIELDS:
-            error["loc"] = ("body", _MODEL_ERROR_FIELDS[error["type"]])
+        loc, kind = tuple(error.get("loc", ())), error.get("type")
+        if loc == ("body",) and kind in _MODEL_ERROR_FIELDS:
+            error["loc"] = ("body", _MODEL_ERROR_FIELDS[kind])
+        elif kind == "json_invalid":
+            # FastAPI puts the character offset where the field name goes.
+            reason = (error.get("ctx") or {}).get("error", "")
+            error |= {"loc": ("body",), "msg": f"The body is not valid JSON ({reason} at character {loc[-1]})"}
+        elif loc == ("body",) and kind in ("model_attributes_type", "dict_type"):
+            error["msg"] = "The body must be a JSON object"
         named.append(error)
     return named
 
 
+def is_json(content_type: str | None) -> bool:
+    """Whether a Content-Type header announces JSON (application/json or application/*+json)."""
+    media_type = (content_type or "").split(";")[0].strip().lower()
+    return media_type == "application/json" or (media_type.startswith("application/") and media_type.endswith("+json"))
+
+
 class FieldNamingRoute(APIRoute):
-    """A route whose body validation errors always name a field (see name_fields)."""
+    """A JSON-only route whose body validation errors always name a field (see name_fields)."""
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        """The default handler, with validation errors re-raised with named fields."""
+        """The default handler, refusing non-JSON bodies and re-raising errors with named fields."""
         handler = super().get_route_handler()
+        takes_body = self.body_field is not None
 
         async def named_handler(request: Request) -> Response:
+            # Only JSON: an HTML form from another site (which needs no CORS preflight) never gets in.
+            if takes_body and not is_json(request.headers.get("content-type")):
+                raise HTTPException(415, NOT_JSON_DETAIL)
             try:
                 return await handler(request)
             except RequestValidationError as exc:
@@ -113,6 +131,7 @@ def _error(model: type[BaseModel], description: str) -> dict[str, Any]:
 
 INVALID = _error(ValidationErrorOut, "Invalid input: each invalid field is named with the reason")
 TOO_LARGE = _error(Message, "Request body over 1 MiB")
+NOT_JSON = _error(Message, "The body is not sent as `application/json`")
 NO_SESSION = _error(Message, "No valid session cookie: sign in first")
 TOKEN_ERRORS: dict[int | str, dict[str, Any]] = {
     401: _error(Message, "Missing bearer token"),
@@ -199,6 +218,7 @@ def _no_store(response: Response) -> None:
     ),
     responses={
         413: TOO_LARGE,
+        415: NOT_JSON,
         422: INVALID,
         429: _error(Message, "Too many registrations from this client or for this address"),
     },
@@ -245,7 +265,7 @@ async def read_me(participant: ApiParticipant, response: Response) -> Participan
     ),
     dependencies=[SessionCookie],
     responses={401: NO_SESSION, 409: _error(Message, "The email address is used by another participant"),
-               413: TOO_LARGE, 422: INVALID},
+               413: TOO_LARGE, 415: NOT_JSON, 422: INVALID},
 )
 async def update_me(
     changes: Annotated[ParticipantUpdate, Body(openapi_examples=UPDATE_EXAMPLES)],
@@ -342,6 +362,7 @@ async def read_participant(external_id: ExternalId, conn: ConnDep, response: Res
         **TOKEN_ERRORS,
         409: _error(Message, "The email address is used by another participant"),
         413: TOO_LARGE,
+        415: NOT_JSON,
         422: INVALID,
     },
 )

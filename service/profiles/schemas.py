@@ -11,10 +11,11 @@ from pydantic import (
     EmailStr,
     Field,
     StringConstraints,
+    ValidationError,
     field_validator,
     model_validator,
 )
-from pydantic_core import PydanticCustomError
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 Kind = Literal["student", "researcher", "company", "public_body"]
 Domain = Literal["bioeconomy", "cyber_ict", "industrial_tech"]
@@ -51,6 +52,12 @@ def _as_interest_list(value: object) -> object:
     if isinstance(value, list):
         return [item.strip() if isinstance(item, str) else item for item in value if item != ""]
     return value
+
+
+def _field_error(field: str, kind: str, message: str, value: object) -> ValidationError:
+    """A whole-record check's error, located at the field the person should change."""
+    detail = InitErrorDetails(type=PydanticCustomError(kind, message), loc=(field,), input=value)
+    return ValidationError.from_exception_data("ParticipantFields", [detail])
 
 
 def _unique(values: list[str]) -> list[str]:
@@ -94,13 +101,12 @@ class ParticipantFields(BaseModel):
     @model_validator(mode="after")
     def _check_combinations(self) -> ParticipantFields:
         if self.available_from and self.available_until and self.available_from > self.available_until:
-            raise PydanticCustomError(
-                "date_order", "Available until must be on or after available from"
+            raise _field_error(
+                "available_until", "date_order", "Available until must be on or after available from",
+                self.available_until,
             )
         if not self.offers and not self.seeks:
-            raise PydanticCustomError(
-                "no_interest", "Describe at least one thing you offer or seek"
-            )
+            raise _field_error("offers", "no_interest", "Describe at least one thing you offer or seek", [])
         return self
 
     def effective_capacity(self) -> int:
@@ -166,6 +172,9 @@ class ParticipantOut(BaseModel):
     location: str | None
     offers: list[str]
     seeks: list[str]
+    pending_email: str | None = Field(
+        None, description="A new address waiting for confirmation by the link sent to it"
+    )
     verified: bool
     hidden: bool
     created_at: dt.datetime

@@ -35,6 +35,7 @@ def to_out(row: asyncpg.Record) -> ParticipantOut:
     return ParticipantOut(
         **{name: row[name] for name in repository.FIELDS},
         external_id=row["external_id"],
+        pending_email=row["pending_email"],
         verified=row["verified_at"] is not None,
         hidden=row["hidden_at"] is not None,
         created_at=row["created_at"],
@@ -48,7 +49,12 @@ def to_fields(row: asyncpg.Record) -> dict[str, Any]:
 
 
 async def _link_email(
-    conn: asyncpg.Connection, settings: Settings, row: asyncpg.Record, template: str, purpose: auth.Purpose
+    conn: asyncpg.Connection,
+    settings: Settings,
+    row: asyncpg.Record,
+    template: str,
+    purpose: auth.Purpose,
+    to_address: str | None = None,
 ) -> int:
     lifetime = (
         dt.timedelta(hours=settings.verify_token_hours)
@@ -57,7 +63,7 @@ async def _link_email(
     )
     token = await auth.issue(conn, row["id"], purpose, lifetime)
     rendered = mail.render(
-        template, row["email"], row["language"],
+        template, to_address or row["email"], row["language"],
         name=row["name"], link=f"{settings.koble_base_url}/auth/{token}",
         minutes=settings.login_token_minutes, hours=settings.verify_token_hours,
     )
@@ -87,13 +93,15 @@ async def register(
 async def create_verified(
     conn: asyncpg.Connection, data: ParticipantFields, external_id: str | None, source: str
 ) -> asyncpg.Record:
-    """A participant an operator or integration vouches for; raises EmailTaken."""
+    """A participant an operator or integration vouches for; raises EmailTaken (or the violation)."""
     try:
         return await repository.insert(
             conn, external_id or f"api-{uuid.uuid4().hex[:16]}", to_columns(data), source, verified=True, consent=False
         )
     except asyncpg.UniqueViolationError as exc:
-        raise EmailTaken(str(data.email)) from exc
+        if exc.constraint_name == repository.EMAIL_CONSTRAINT:
+            raise EmailTaken(str(data.email)) from exc
+        raise
 
 
 async def save_for_integration(
@@ -106,7 +114,9 @@ async def save_for_integration(
     try:
         row = await repository.upsert_by_external_id(conn, external_id, to_columns(data), "api")
     except asyncpg.UniqueViolationError as exc:
-        raise EmailTaken(str(data.email)) from exc
+        if exc.constraint_name == repository.EMAIL_CONSTRAINT:
+            raise EmailTaken(str(data.email)) from exc
+        raise
     return row, bool(row["created"])
 
 
@@ -128,27 +138,39 @@ async def redeem_link(conn: asyncpg.Connection, token: str) -> int | None:
             return None
         participant_id, purpose = redeemed
         if purpose == "verify":
-            await repository.mark_verified(conn, participant_id)
+            await _confirm_address(conn, participant_id)
         await repository.touch(conn, participant_id)
     return participant_id
+
+
+async def _confirm_address(conn: asyncpg.Connection, participant_id: int) -> None:
+    try:
+        async with conn.transaction():  # a savepoint: the sign-in goes on if this fails
+            await repository.mark_verified(conn, participant_id)
+    except asyncpg.UniqueViolationError:
+        # Someone registered the pending address since; keep the old, verified one.
+        await repository.drop_pending_email(conn, participant_id)
+        await repository.mark_verified(conn, participant_id)
 
 
 async def update(
     conn: asyncpg.Connection, redis: ArqRedis | None, settings: Settings, row: asyncpg.Record, data: ParticipantFields
 ) -> asyncpg.Record:
-    """Save an edited profile; a new email address must be verified again. Raises EmailTaken."""
+    """Save an edited profile. A new email address waits, unused, until confirmed by a link sent to it.
+
+    Raises EmailTaken when another participant uses the new address.
+    """
+    columns = to_columns(data)
+    new_email = columns["email"] if columns["email"].lower() != row["email"].lower() else None
+    columns["email"] = row["email"]
     outbox_ids: list[int] = []
     async with conn.transaction():
-        try:
-            updated = await repository.update(conn, row["id"], to_columns(data))
-        except asyncpg.UniqueViolationError as exc:
-            raise EmailTaken(str(data.email)) from exc
+        if new_email and await repository.by_email(conn, new_email) is not None:
+            raise EmailTaken(new_email)
+        updated = await repository.update(conn, row["id"], columns, pending_email=new_email)
         assert updated is not None
-        if updated["email"].lower() != row["email"].lower():
-            await repository.mark_unverified(conn, row["id"])
-            outbox_ids.append(await _link_email(conn, settings, updated, "verify", "verify"))
-            # The caller shows the row: it must say the new address is not verified yet.
-            updated = await repository.by_id(conn, row["id"])
+        if new_email:
+            outbox_ids.append(await _link_email(conn, settings, updated, "verify", "verify", to_address=new_email))
     await mail_tasks.enqueue(redis, outbox_ids)
     return updated
 
