@@ -62,14 +62,15 @@ def migrate() -> None:
 
 @app.command("import")
 def import_(
-    file: Annotated[Path, typer.Argument(help="Participant file, JSON Lines (contracts §1).")],
+    # A str, not a Path: errors must name FILE exactly as typed (`./x.jsonl:3: ...`, contracts §4).
+    file: Annotated[str, typer.Argument(help="Participant file, JSON Lines (contracts §1).")],
     notify: Annotated[bool, typer.Option("--notify", help="Email new participants a welcome link.")] = False,
 ) -> None:
     """Validate every line, then upsert all participants (or write nothing and exit 1)."""
     from service.profiles import importer
 
     _logging()
-    if not file.is_file():
+    if not Path(file).is_file():
         raise fail(f"{file}: no such file")
     sys.exit(asyncio.run(importer.run(file, notify=notify, progress=sys.stderr.isatty())))
 

