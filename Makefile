@@ -36,7 +36,7 @@ browser:
 
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/mypy service
+	$(BIN)/mypy service tests
 
 ## Lint, type-check and run every test against real Postgres+pgvector, Redis, SMTP and Chromium.
 test: $(DEV_STAMP) browser lint

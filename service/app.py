@@ -15,7 +15,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service import database, embedded, health, i18n, worker
 from service.auth import pages as auth_pages
@@ -83,9 +83,9 @@ class LanguageMiddleware:
 def _remember(send: Send, language: str, secure: bool) -> Send:
     cookie = f"lang={language}; Path=/; Max-Age=31536000; SameSite=Lax" + ("; Secure" if secure else "")
 
-    async def sending(message: dict) -> None:  # type: ignore[type-arg]
+    async def sending(message: Message) -> None:
         if message["type"] == "http.response.start":
-            message["headers"] = list(message.get("headers", [])) + [(b"set-cookie", cookie.encode())]
+            message["headers"] = [*list(message.get("headers", [])), (b"set-cookie", cookie.encode())]
         await send(message)
 
     return sending
@@ -105,8 +105,10 @@ async def _http_error(request: Request, exc: StarletteHTTPException) -> Response
 
 async def _validation_error(request: Request, exc: RequestValidationError) -> Response:
     # Name the field and the reason; never echo the submitted values back (they may be personal).
-    errors = [{"loc": list(e["loc"]), "field": ".".join(str(p) for p in e["loc"][1:]), "msg": e["msg"], "type": e["type"]}
-              for e in exc.errors()]
+    errors = [
+        {"loc": list(e["loc"]), "field": ".".join(str(p) for p in e["loc"][1:]), "msg": e["msg"], "type": e["type"]}
+        for e in exc.errors()
+    ]
     return JSONResponse({"detail": errors}, status_code=422)
 
 

@@ -12,6 +12,10 @@ import platformdirs
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from service.matching.scoring import Weights
+
+_WEIGHTS = Weights()
+
 
 def _default_data_dir() -> Path:
     return Path(platformdirs.user_data_dir("koble", appauthor=False))
@@ -44,6 +48,22 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(64 * 1024, alias="KOBLE_MAX_BODY_BYTES")
     run_worker: bool = Field(True, alias="KOBLE_RUN_WORKER")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", alias="KOBLE_LOG_LEVEL")
+    # Ranker (service.matching): every weight is explained in scoring.Weights, whose defaults these are.
+    weight_reciprocal: float = Field(_WEIGHTS.reciprocal, alias="KOBLE_WEIGHT_RECIPROCAL")
+    weight_lexical: float = Field(_WEIGHTS.lexical, alias="KOBLE_WEIGHT_LEXICAL")
+    weight_availability: float = Field(_WEIGHTS.availability, alias="KOBLE_WEIGHT_AVAILABILITY")
+    weight_engagement: float = Field(_WEIGHTS.engagement, alias="KOBLE_WEIGHT_ENGAGEMENT")
+    weight_language: float = Field(_WEIGHTS.language, alias="KOBLE_WEIGHT_LANGUAGE")
+    weight_location: float = Field(_WEIGHTS.location, alias="KOBLE_WEIGHT_LOCATION")
+    weight_freshness: float = Field(_WEIGHTS.freshness, alias="KOBLE_WEIGHT_FRESHNESS")
+    weight_exposure: float = Field(_WEIGHTS.exposure, alias="KOBLE_WEIGHT_EXPOSURE")
+    # Cosine that counts as no similarity; unset: chosen per model (scoring.default_similarity_floor).
+    similarity_floor: float | None = Field(None, ge=-1.0, lt=1.0, alias="KOBLE_SIMILARITY_FLOOR")
+    # Nearest neighbours fetched per direction before ranking; the final top k comes from their union.
+    retrieval_candidates: int = Field(150, ge=10, le=2000, alias="KOBLE_RETRIEVAL_CANDIDATES")
+    # Below this many side vectors an exact filtered scan is as fast as the index (measured.md) and never misses.
+    exact_search_below: int = Field(20_000, ge=0, alias="KOBLE_EXACT_SEARCH_BELOW")
+    exposure_half_life_days: float = Field(7.0, gt=0, alias="KOBLE_EXPOSURE_HALF_LIFE_DAYS")
 
     @field_validator("koble_base_url")
     @classmethod

@@ -48,7 +48,9 @@ def get_redis(request: Request) -> ArqRedis:
     return get_resources(request).redis
 
 
-async def get_participant(request: Request, conn: Annotated[asyncpg.Connection, Depends(get_conn)]) -> asyncpg.Record | None:
+async def get_participant(
+    request: Request, conn: Annotated[asyncpg.Connection, Depends(get_conn)]
+) -> asyncpg.Record | None:
     """The signed-in participant, or None (a deleted account ends its sessions)."""
     from service.profiles import repository as profiles_repository
 

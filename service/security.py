@@ -6,11 +6,10 @@ from typing import Any
 
 from asgi_csrf import asgi_csrf
 from limits import parse
-from redis.asyncio import ConnectionPool
-from limits.storage import storage_from_string
+from limits.aio.storage import RedisStorage
 from limits.aio.strategies import MovingWindowRateLimiter
+from redis.asyncio import ConnectionPool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
-
 
 CSP = (
     "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
@@ -112,7 +111,9 @@ async def _csrf_failed(scope: Scope, send: Send, message_id: Any) -> None:
         "<p>Skjemaet er utløpt. Gå tilbake, last siden på nytt og prøv igjen.</p>"
         "<p>The form has expired. Go back, reload the page and try again.</p>"
     ).encode()
-    await send({"type": "http.response.start", "status": 403, "headers": [(b"content-type", b"text/html; charset=utf-8")]})
+    await send(
+        {"type": "http.response.start", "status": 403, "headers": [(b"content-type", b"text/html; charset=utf-8")]}
+    )
     await send({"type": "http.response.body", "body": body})
 
 
@@ -135,8 +136,10 @@ class RateLimiter:
     def __init__(self, redis_url: str) -> None:
         # Our own connection pool, so that shutdown can close it (see close()).
         self.connections = ConnectionPool.from_url(redis_url)
-        self.storage = storage_from_string(
-            _limits_uri(redis_url), implementation="redispy", connection_pool=self.connections
+        self.storage = RedisStorage(
+            _limits_uri(redis_url),
+            implementation="redispy",
+            connection_pool=self.connections,  # type: ignore[arg-type]  # passed through to redis-py
         )
         self.strategy = MovingWindowRateLimiter(self.storage)
 
@@ -147,10 +150,6 @@ class RateLimiter:
     async def close(self) -> None:
         """Close the limiter's Redis connections."""
         await self.connections.disconnect()
-
-    async def reset(self) -> None:
-        """Forget every count (tests and operators)."""
-        await self.storage.reset()
 
 
 def _limits_uri(redis_url: str) -> str:

@@ -41,7 +41,7 @@ async def _shutdown(ctx: dict[str, Any]) -> None:
 def create_worker(settings: Settings, redis_url: str, burst: bool = False, **ctx: Any) -> Worker:
     """A worker for this configuration; `ctx` may hand it an existing pool."""
     return Worker(
-        functions=FUNCTIONS,  # type: ignore[arg-type]
+        functions=FUNCTIONS,
         cron_jobs=CRON_JOBS,
         redis_settings=redis_settings(redis_url),
         ctx={"settings": settings, **ctx},

@@ -75,7 +75,7 @@ class Mailbox:
 
     messages: list[Message] = field(default_factory=list)
 
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 (aiosmtpd's name)
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         """aiosmtpd handler: keep every message."""
         self.messages.append(message_from_bytes(envelope.content))
         return "250 OK"
@@ -197,7 +197,9 @@ def csrf_of(client: httpx.AsyncClient) -> str:
     return token
 
 
-async def post_form(client: httpx.AsyncClient, url: str, data: dict[str, Any] | list[tuple[str, str]]) -> httpx.Response:
+async def post_form(
+    client: httpx.AsyncClient, url: str, data: dict[str, Any] | list[tuple[str, str]]
+) -> httpx.Response:
     """Submit a form as a browser would: from its page, with its CSRF field."""
     if not client.cookies.get("csrftoken"):
         await client.get(url)
@@ -215,8 +217,12 @@ def koble_serve(env: dict[str, str], log_path: Path) -> Iterator[str]:
     base = f"http://127.0.0.1:{port}"
     env = {**os.environ, "KOBLE_BASE_URL": base, **env}
     with log_path.open("w") as log:
-        process = subprocess.Popen([sys.executable, "-m", "service", "serve", "--port", str(port)], env=env,
-                                   stdout=log, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(
+            [sys.executable, "-m", "service", "serve", "--port", str(port)],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
         try:
             _wait_healthy(base, process, log_path)
             yield base
@@ -232,9 +238,14 @@ def koble_serve(env: dict[str, str], log_path: Path) -> Iterator[str]:
 @pytest.fixture
 def live_server(settings: Settings, tmp_path: Path) -> Iterator[str]:
     """`koble serve` on the test database, Redis and SMTP server, with its in-process worker."""
-    env = {"DATABASE_URL": settings.database_url or "", "REDIS_URL": settings.redis_url or "",
-           "SMTP_URL": settings.smtp_url or "", "KOBLE_DATA_DIR": str(tmp_path / "serve"),
-           "KOBLE_SECRET_KEY": "live-secret", "KOBLE_API_TOKEN": API_TOKEN}
+    env = {
+        "DATABASE_URL": settings.database_url or "",
+        "REDIS_URL": settings.redis_url or "",
+        "SMTP_URL": settings.smtp_url or "",
+        "KOBLE_DATA_DIR": str(tmp_path / "serve"),
+        "KOBLE_SECRET_KEY": "live-secret",
+        "KOBLE_API_TOKEN": API_TOKEN,
+    }
     with koble_serve(env, tmp_path / "serve.log") as base:
         yield base
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 import httpx
 import pytest
 
@@ -25,18 +27,20 @@ async def test_pages_carry_security_headers(client: httpx.AsyncClient) -> None:
 
 async def test_oversized_form_is_refused_before_it_is_read(client: httpx.AsyncClient) -> None:
     await client.get("/signin")
-    response = await client.post("/signin", content=b"email=" + b"a" * 70_000,
-                                 headers={"content-type": "application/x-www-form-urlencoded"})
+    response = await client.post(
+        "/signin", content=b"email=" + b"a" * 70_000, headers={"content-type": "application/x-www-form-urlencoded"}
+    )
     assert response.status_code == 413
 
 
 async def test_streamed_body_without_length_is_limited_too(client: httpx.AsyncClient) -> None:
-    async def chunks():  # type: ignore[no-untyped-def]
+    async def chunks() -> AsyncIterator[bytes]:
         for _ in range(100):
             yield b"x" * 1024
 
-    response = await client.post("/signin", content=chunks(),
-                                  headers={"content-type": "application/x-www-form-urlencoded"})
+    response = await client.post(
+        "/signin", content=chunks(), headers={"content-type": "application/x-www-form-urlencoded"}
+    )
     assert response.status_code == 413
 
 
@@ -66,7 +70,14 @@ async def test_sign_in_is_rate_limited_per_address(client: httpx.AsyncClient, se
 )
 def test_smtp_url_is_parsed(url: str, expected: tuple[object, ...]) -> None:
     config = SmtpConfig.from_url(url)
-    assert (config.hostname, config.port, config.username, config.password, config.use_tls, config.start_tls) == expected
+    assert (
+        config.hostname,
+        config.port,
+        config.username,
+        config.password,
+        config.use_tls,
+        config.start_tls,
+    ) == expected
 
 
 def test_bad_smtp_url_says_what_is_expected() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import asyncpg
 from arq.connections import ArqRedis
 from asyncpg import Connection
 
@@ -15,12 +16,21 @@ from service.profiles.schemas import ParticipantFields
 from tests.conftest import Mailbox, run_worker
 
 KARI = ParticipantFields(
-    kind="researcher", name="Kari Østby", email="kari.ostby@example.no", organisation="NTNU Gjøvik",
-    domains=["bioeconomy"], offers=["Biogass fra skogsavfall"], seeks=["Industripartner med tremasse"],
+    kind="researcher",
+    name="Kari Østby",
+    email="kari.ostby@example.no",
+    organisation="NTNU Gjøvik",
+    domains=["bioeconomy"],
+    offers=["Biogass fra skogsavfall"],
+    seeks=["Industripartner med tremasse"],
 )
 OLE = ParticipantFields(
-    kind="company", name="Ole Ås AS", email="post@oleas.example", domains=["bioeconomy"],
-    offers=["Prosjekt om trefiber"], seeks=["Forsker på biogass"],
+    kind="company",
+    name="Ole Ås AS",
+    email="post@oleas.example",
+    domains=["bioeconomy"],
+    offers=["Prosjekt om trefiber"],
+    seeks=["Forsker på biogass"],
 )
 
 
@@ -83,7 +93,8 @@ async def _age(conn: Connection, external_id: str, days: int) -> None:
     await conn.execute(
         "UPDATE participants SET last_active_at = now() - make_interval(days => $2),"
         " created_at = now() - make_interval(days => $2) WHERE external_id = $1",
-        external_id, days,
+        external_id,
+        days,
     )
 
 
@@ -148,7 +159,7 @@ async def test_unverified_registrations_are_deleted_after_a_week(
     assert await conn.fetchval("SELECT count(*) FROM participants") == 0
 
 
-async def _pool(pg_url: str):  # type: ignore[no-untyped-def]
+async def _pool(pg_url: str) -> asyncpg.Pool:
     from service import database
 
     return await database.create_pool(pg_url, max_size=2)

@@ -10,8 +10,12 @@ import psutil
 from tests.conftest import API_TOKEN, koble_serve
 
 STUDENT = {
-    "kind": "student", "name": "Æsa Øvergård", "email": "aesa@example.no", "domains": ["industrial_tech"],
-    "seeks": ["Sommerjobb med robotceller"], "offers": ["Programmering i Python"],
+    "kind": "student",
+    "name": "Æsa Øvergård",
+    "email": "aesa@example.no",
+    "domains": ["industrial_tech"],
+    "seeks": ["Sommerjobb med robotceller"],
+    "offers": ["Programmering i Python"],
 }
 
 

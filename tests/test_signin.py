@@ -11,7 +11,10 @@ from service.profiles.schemas import ParticipantFields
 from tests.conftest import Mailbox, link_in, post_form, run_worker
 
 ASE = ParticipantFields(
-    kind="student", name="Åse Bjørnstad", email="ase@example.no", domains=["cyber_ict"],
+    kind="student",
+    name="Åse Bjørnstad",
+    email="ase@example.no",
+    domains=["cyber_ict"],
     seeks=["Masteroppgave om OT-sikkerhet"],
 )
 

@@ -21,7 +21,9 @@ _email = TypeAdapter(EmailStr)
 @router.get("/signin", response_class=HTMLResponse)
 async def signin_form(request: Request, participant: OptionalParticipant) -> Response:
     """The sign-in form: one field, the email address."""
-    return templates().TemplateResponse(request, "signin.html", {"participant": participant, "email": "", "error": None})
+    return templates().TemplateResponse(
+        request, "signin.html", {"participant": participant, "email": "", "error": None}
+    )
 
 
 @router.post("/signin", response_class=HTMLResponse)
@@ -36,9 +38,13 @@ async def signin_submit(
         return templates().TemplateResponse(request, "signin.html", context, status_code=422)
     client = request.client.host if request.client else "unknown"
     limited = not await resources.limiter.hit(resources.settings.rate_limit_signin, "signin", client)
-    if limited or not await resources.limiter.hit(resources.settings.rate_limit_signin, "signin-email", address.lower()):
+    if limited or not await resources.limiter.hit(
+        resources.settings.rate_limit_signin, "signin-email", address.lower()
+    ):
         return templates().TemplateResponse(
-            request, "error.html", {"status": 429, "detail": _("Too many sign-in attempts. Wait a while and try again.")},
+            request,
+            "error.html",
+            {"status": 429, "detail": _("Too many sign-in attempts. Wait a while and try again.")},
             status_code=429,
         )
     await profiles.request_sign_in(conn, resources.redis, resources.settings, address)
@@ -50,7 +56,9 @@ async def link_confirm(request: Request, token: str, conn: ConnDep) -> Response:
     """A link from an email: a button to continue, so that mail scanners opening links use nothing."""
     usable = await auth.is_usable(conn, token)
     return templates().TemplateResponse(
-        request, "link_confirm.html", {"participant": None, "token": token, "usable": usable},
+        request,
+        "link_confirm.html",
+        {"participant": None, "token": token, "usable": usable},
         status_code=200 if usable else 410,
     )
 

@@ -13,7 +13,10 @@ async def insert(
     """Store a new token's hash."""
     await conn.execute(
         "INSERT INTO auth_tokens (token_hash, participant_id, purpose, expires_at) VALUES ($1, $2, $3, $4)",
-        token_hash, participant_id, purpose, expires_at,
+        token_hash,
+        participant_id,
+        purpose,
+        expires_at,
     )
 
 

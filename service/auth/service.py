@@ -23,7 +23,7 @@ def _hash(token: str) -> bytes:
 async def issue(conn: asyncpg.Connection, participant_id: int, purpose: Purpose, lifetime: dt.timedelta) -> str:
     """Create a token for a participant; returns the raw token to put in a link."""
     token = secrets.token_urlsafe(32)
-    expires_at = dt.datetime.now(dt.timezone.utc) + lifetime
+    expires_at = dt.datetime.now(dt.UTC) + lifetime
     await repository.insert(conn, _hash(token), participant_id, purpose, expires_at)
     return token
 

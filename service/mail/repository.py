@@ -18,7 +18,12 @@ async def insert(
     outbox_id: int = await conn.fetchval(
         """INSERT INTO outbox (participant_id, template, to_address, subject, body_text, body_html)
            VALUES ($1, $2, $3, $4, $5, $6) RETURNING id""",
-        participant_id, template, to_address, subject, body_text, body_html,
+        participant_id,
+        template,
+        to_address,
+        subject,
+        body_text,
+        body_html,
     )
     return outbox_id
 
@@ -37,7 +42,9 @@ async def mark(conn: asyncpg.Connection, outbox_id: int, status: str, error: str
         """UPDATE outbox SET status = $2, last_error = $3, attempts = attempts + 1,
                   sent_at = CASE WHEN $2 IN ('sent', 'logged') THEN now() END
            WHERE id = $1""",
-        outbox_id, status, error,
+        outbox_id,
+        status,
+        error,
     )
 
 
@@ -46,7 +53,8 @@ async def pending_ids(conn: asyncpg.Connection, older_than_seconds: int, limit: 
     rows = await conn.fetch(
         """SELECT id FROM outbox WHERE status = 'pending'
            AND created_at < now() - make_interval(secs => $1) ORDER BY id LIMIT $2""",
-        older_than_seconds, limit,
+        older_than_seconds,
+        limit,
     )
     return [row["id"] for row in rows]
 
