@@ -143,6 +143,7 @@ def profile_view(row: asyncpg.Record) -> dict[str, Any]:
         "from_text": _date(row["available_from"], language),
         "until_text": _date(row["available_until"], language),
         "verified": row["verified_at"] is not None,
+        "pending_email": row["pending_email"],
         "hidden_reason": row["hidden_reason"] if row["hidden_at"] is not None else None,
         "updated_text": _date(row["updated_at"].date(), language),
     }
@@ -170,11 +171,12 @@ async def edit_submit(request: Request, participant: Participant, conn: ConnDep,
     if data is None:
         return _edit_page(request, participant, state, 422)
     try:
-        updated = await profiles.update(conn, resources.redis, resources.settings, participant, data)
+        await profiles.update(conn, resources.redis, resources.settings, participant, data)
     except profiles.EmailTaken:
         state.errors["email"] = _("Another profile already uses this email address. Enter a different one.")
         return _edit_page(request, participant, state, 422)
-    changed = updated["email"].lower() != participant["email"].lower()
+    # A new address waits, unused, until confirmed by the link sent to it.
+    changed = str(data.email).lower() != participant["email"].lower()
     return RedirectResponse("/me?saved=1" + ("&email_changed=1" if changed else ""), status_code=303)
 
 
