@@ -1,0 +1,103 @@
+"""A real Chromium registers a Norwegian student through `koble serve`, verifies by email and signs in."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from tests.conftest import Mailbox, link_in
+
+CHROMIUM = "/usr/bin/chromium"
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture
+def browser() -> Iterator[Browser]:
+    """Headless Debian Chromium (never a downloaded browser), closed after the test.
+
+    Function-scoped on purpose: Playwright's sync API keeps an event loop running in this thread,
+    so it must start after the async autouse fixtures (database reset) have run.
+    """
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"],
+        )
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser: Browser, tmp_path: Path) -> Iterator[Page]:
+    """A fresh phone-sized page (no cookies); a screenshot is kept if the test fails."""
+    context = browser.new_context(viewport={"width": 390, "height": 844}, locale="nb-NO")
+    new_page = context.new_page()
+    yield new_page
+    new_page.screenshot(path=str(tmp_path / "last.png"), full_page=True)
+    context.close()
+
+
+def wait_for_email(mailbox: Mailbox, address: str, seconds: float = 20) -> str:
+    """The Koble link of the first email to `address`, waiting for the worker to send it."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        messages = mailbox.to(address)
+        if messages:
+            return link_in(messages[0])
+        time.sleep(0.2)
+    raise AssertionError(f"no email to {address} within {seconds} s")
+
+
+def fill_student(page: Page) -> None:
+    """Fill the form as a student would, but forget to pick a domain."""
+    page.get_by_label("Student").check()
+    page.get_by_label("Navn", exact=True).fill("Åse Ødegård Bæk")
+    page.get_by_label("E-postadresse").fill("ase.baek@example.no")
+    page.get_by_label("Organisasjon").fill("NTNU Gjøvik")
+    page.locator("#seeks-1").fill("Masteroppgave om OT-sikkerhet i smelteverk på Raufoss")
+    page.locator("#offers-1").fill("Erfaring med Python, Wireshark og PLS-programmering")
+    page.locator("#available_from").fill("2027-01-06")
+    page.locator("#available_until").fill("2027-06-15")
+    page.locator("#consent").check()
+
+
+def test_student_registers_fixes_an_error_verifies_and_signs_in(
+    page: Page, live_server: str, mailbox: Mailbox
+) -> None:
+    page.goto(f"{live_server}/register")
+    expect(page.locator("html")).to_have_attribute("lang", "nb")
+    fill_student(page)
+    page.get_by_role("button", name="Registrer deg").click()
+
+    # The error is shown next to the field, and everything typed is still there.
+    expect(page.locator("#domains-error")).to_be_visible()
+    expect(page.locator(".error-summary")).to_be_visible()
+    expect(page.get_by_label("Navn", exact=True)).to_have_value("Åse Ødegård Bæk")
+    expect(page.locator("#seeks-1")).to_have_value("Masteroppgave om OT-sikkerhet i smelteverk på Raufoss")
+    expect(page.locator("#consent")).to_be_checked()
+
+    page.locator("#domains-cyber_ict").check()
+    page.get_by_role("button", name="Registrer deg").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("e-post")
+
+    page.goto(wait_for_email(mailbox, "ase.baek@example.no"))
+    page.get_by_role("button", name="Fortsett").click()
+    expect(page).to_have_url(f"{live_server}/me?welcome=1")
+    expect(page.locator("main")).to_contain_text("Åse Ødegård Bæk")
+    expect(page.locator("main")).to_contain_text("Masteroppgave om OT-sikkerhet i smelteverk på Raufoss")
+
+    page.get_by_role("button", name="Logg ut").click()
+    page.goto(f"{live_server}/me")
+    expect(page).to_have_url(f"{live_server}/signin")
+
+
+def test_english_switch_sticks(page: Page, live_server: str) -> None:
+    page.goto(f"{live_server}/")
+    page.get_by_role("link", name="English").click()
+    expect(page.locator("html")).to_have_attribute("lang", "en")
+    page.goto(f"{live_server}/register")
+    expect(page.get_by_role("button", name="Register")).to_be_visible()
