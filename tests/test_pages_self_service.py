@@ -221,3 +221,20 @@ async def test_sign_out_notice_on_the_landing_page(client: httpx.AsyncClient, co
     assert response.headers["location"] == "/?signed_out=1"
     landing = await client.get("/?signed_out=1")
     assert "Du er logget ut." in landing.text and 'href="/signin"' in landing.text
+
+
+async def test_confirmation_link_can_be_sent_again(
+    client: httpx.AsyncClient, conn: Connection, settings: Settings, mailbox: Mailbox
+) -> None:
+    await profiles.register(conn, None, settings, KARI)  # unverified, first link "lost"
+    row = await conn.fetchrow("SELECT * FROM participants")
+    token = await auth_service.issue(conn, row["id"], "login", dt.timedelta(minutes=5))
+    await post_form(client, f"/auth/{token}", {})  # a sign-in link does not confirm the address
+    page = await client.get("/me")
+    assert "Send lenken på nytt" in page.text
+    response = await post_form(client, "/me/confirm-again", {})
+    assert response.status_code == 303 and response.headers["location"] == "/me?link_sent=1"
+    await run_worker(settings)
+    [message] = mailbox.to(KARI.email)
+    await post_form(client, link_in(message).replace("http://testserver", ""), {})
+    assert (await stored(conn, row["id"]))["verified_at"] is not None  # type: ignore[index]

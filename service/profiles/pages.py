@@ -127,6 +127,7 @@ def _me_notices() -> list[tuple[str, str]]:
         ("email_changed", _("We have sent a link to your new email address. Open it to confirm the address.")),
         ("hidden", _("Your profile is hidden. You will not be suggested to anyone until you show it again.")),
         ("shown", _("Your profile is visible again and can be suggested to others.")),
+        ("link_sent", _("We have sent a new confirmation link. Open it to confirm the address.")),
     ]
 
 
@@ -178,6 +179,18 @@ async def edit_submit(request: Request, participant: Participant, conn: ConnDep,
     # A new address waits, unused, until confirmed by the link sent to it.
     changed = str(data.email).lower() != participant["email"].lower()
     return RedirectResponse("/me?saved=1" + ("&email_changed=1" if changed else ""), status_code=303)
+
+
+@router.post("/me/confirm-again")
+async def confirm_again(request: Request, participant: Participant, conn: ConnDep, resources: ResourcesDep) -> Response:
+    """Send the confirmation link again (lost or expired email); limited like sign-in links."""
+    address = (participant["pending_email"] or participant["email"]).lower()
+    if not await resources.limiter.hit(resources.settings.rate_limit_signin, "signin-email", address):
+        detail = _("Too many sign-in attempts. Wait a while and try again.")
+        return _page(request, "error.html", {"participant": participant, "status": 429, "detail": detail},
+                     status_code=429)
+    sent = await profiles.resend_confirmation(conn, resources.redis, resources.settings, participant)
+    return RedirectResponse("/me?link_sent=1" if sent else "/me", status_code=303)
 
 
 @router.post("/me/hide")

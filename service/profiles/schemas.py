@@ -50,7 +50,8 @@ def _as_interest_list(value: object) -> object:
     if isinstance(value, str):
         value = [value]
     if isinstance(value, list):
-        return [item.strip() if isinstance(item, str) else item for item in value if item != ""]
+        stripped = [item.strip() if isinstance(item, str) else item for item in value]
+        return [item for item in stripped if item != ""]
     return value
 
 

@@ -175,6 +175,19 @@ async def update(
     return updated
 
 
+async def resend_confirmation(
+    conn: asyncpg.Connection, redis: ArqRedis | None, settings: Settings, row: asyncpg.Record
+) -> bool:
+    """Send a new confirmation link to the unconfirmed (or pending) address; False if none is waiting."""
+    address = row["pending_email"] or (row["email"] if row["verified_at"] is None else None)
+    if address is None:
+        return False
+    async with conn.transaction():
+        outbox_id = await _link_email(conn, settings, row, "verify", "verify", to_address=address)
+    await mail_tasks.enqueue(redis, [outbox_id])
+    return True
+
+
 async def set_hidden(conn: asyncpg.Connection, participant_id: int, hidden: bool) -> None:
     """Hide one's profile from matching, or show it again."""
     await repository.set_hidden(conn, participant_id, hidden)
