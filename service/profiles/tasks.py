@@ -17,12 +17,11 @@ log = logging.getLogger(__name__)
 async def apply_retention(ctx: dict[str, Any]) -> dict[str, int]:
     """Hide profiles inactive for the hide interval, delete those past the delete interval."""
     settings: Settings = ctx["settings"]
-    async with ctx["pool"].acquire() as conn:
-        async with conn.transaction():
-            deleted = await repository.delete_inactive(conn, settings.retention_delete_months)
-            unverified = await repository.delete_unverified(conn, settings.unverified_delete_days)
-            await auth_repository.delete_stale(conn)
-            outbox_ids = await _hide_and_warn(conn, settings)
+    async with ctx["pool"].acquire() as conn, conn.transaction():
+        deleted = await repository.delete_inactive(conn, settings.retention_delete_months)
+        unverified = await repository.delete_unverified(conn, settings.unverified_delete_days)
+        await auth_repository.delete_stale(conn)
+        outbox_ids = await _hide_and_warn(conn, settings)
     await mail_tasks.enqueue(ctx.get("redis"), outbox_ids)
     counts = {"hidden": len(outbox_ids), "deleted": len(deleted), "unverified_deleted": len(unverified)}
     log.info("retention: %s", counts)
