@@ -21,6 +21,7 @@ from service import database, embedded, health, i18n, worker
 from service.auth import pages as auth_pages
 from service.config import Settings, get_settings
 from service.deps import Resources, SignInRequired
+from service.matching import router as matching_api
 from service.profiles import pages as profile_pages
 from service.profiles import router as profile_api
 from service.security import BodySizeLimit, RateLimiter, SecurityHeaders, with_csrf
@@ -133,7 +134,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
     )
     app.state.settings = settings
-    for router in (health.router, auth_pages.router, profile_pages.router, profile_api.router):
+    for router in (health.router, auth_pages.router, profile_pages.router, profile_api.router, matching_api.router):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -91,6 +92,69 @@ def outbox(limit: Annotated[int, typer.Option(help="How many emails to show.")] 
 
     for line in asyncio.run(mail.describe_recent(get_settings(), limit)):
         typer.echo(line)
+
+
+class EvalVariant(StrEnum):
+    """The ranker variants `koble evaluate --variant` compares (service.matching.scoring.VARIANTS)."""
+
+    one_directional = "one_directional"
+    reciprocal = "reciprocal"
+    reciprocal_lexical = "reciprocal_lexical"
+    full = "full"
+
+
+@app.command()
+def evaluate(
+    # Strs, not Paths: errors must name each FILE exactly as typed (contracts §4).
+    participants: Annotated[str, typer.Option("--participants", help="Participant file, JSON Lines (contracts §1).")],
+    gold: Annotated[str, typer.Option("--gold", help="Gold file, JSON Lines (contracts §3).")],
+    k: Annotated[int, typer.Option("--k", min=1, help="How many suggestions per query count.")] = 10,
+    as_json: Annotated[bool, typer.Option("--json", help="Print exactly one JSON object.")] = False,
+    scores_out: Annotated[
+        str | None, typer.Option("--scores-out", help="Write every ranked candidate's score, JSON Lines.")
+    ] = None,
+    variant: Annotated[EvalVariant, typer.Option("--variant", help="Ranker variant to measure.")] = EvalVariant.full,
+) -> None:
+    """Measure the ranker against a gold file, on a scratch database it creates and removes."""
+    from evaluation.cli import evaluate_command
+
+    _logging()
+    sys.exit(evaluate_command(participants, gold, k, as_json, scores_out, variant.value))
+
+
+@app.command()
+def reembed(
+    batch: Annotated[
+        int | None, typer.Option("--batch", min=1, help="Participants per transaction (KOBLE_EMBED_BATCH_SIZE).")
+    ] = None,
+    prune: Annotated[bool, typer.Option("--prune", help="Afterwards delete every other model's vectors.")] = False,
+) -> None:
+    """Embed every participant with the configured encoder (KOBLE_ENCODER); the service keeps answering."""
+    from service.matching import commands
+
+    _logging()
+    sys.exit(asyncio.run(commands.reembed(get_settings(), batch, prune, progress=sys.stderr.isatty())))
+
+
+class Lang(StrEnum):
+    """Languages of explanations."""
+
+    nb = "nb"
+    en = "en"
+
+
+@app.command()
+def suggest(
+    external_id: Annotated[str, typer.Argument(metavar="EXTERNAL_ID", help="The participant's external id.")],
+    k: Annotated[int, typer.Option("--k", min=1, max=100, help="How many suggestions at most.")] = 10,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object (the API's shape).")] = False,
+    lang: Annotated[Lang, typer.Option("--lang", help="Language of the explanations.")] = Lang.nb,
+) -> None:
+    """Ranked suggestions for a participant, with score and explanation."""
+    from service.matching import suggest_cli
+
+    _logging()
+    sys.exit(asyncio.run(suggest_cli.run(external_id, k, as_json, lang.value)))
 
 
 def main() -> None:

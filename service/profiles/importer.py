@@ -27,6 +27,9 @@ from tqdm import tqdm
 
 from service import database, embedded, worker
 from service.config import Settings, get_settings
+from service.matching import commands as matching_commands
+from service.matching import tasks as matching_tasks
+from service.matching.encoders import get_encoder
 from service.profiles import repository, service
 from service.profiles.demo import demo_participants
 from service.profiles.schemas import DOMAINS, ENGAGEMENTS, ParticipantImport
@@ -346,9 +349,37 @@ async def _import(
         # Another process took an id or address after the checks; the transaction rolled back.
         return _fail("participants changed during the import; nothing was imported, run it again")
     print(plan.summary())
+    await _embed(conn, settings, [participant.external_id for participant in participants], progress)
     if notify and plan.creates:
         await _welcome(conn, settings, [external_id for external_id, _ in plan.creates])
     return 0
+
+
+async def _embed(conn: asyncpg.Connection, settings: Settings, external_ids: list[str], progress: bool) -> None:
+    """Embed the file's participants: here with a progress bar, or on the worker for a large file.
+
+    Unchanged participants are included so that a model change or an earlier failure is caught up;
+    their stored vectors are found by hash and nothing is encoded again.
+    """
+    ids = [row["id"] for row in await repository.by_external_ids(conn, external_ids)]
+    if len(ids) > settings.embed_import_inline_max:
+        await _embed_on_worker(settings, ids)
+        return
+    stats = await matching_commands.embed_all(
+        conn, get_encoder(settings.koble_encoder), settings.embed_batch_size, progress, ids=ids
+    )
+    print(f"embedded {stats.participants} participants: {stats.encoded} texts encoded, {stats.reused} reused")
+
+
+async def _embed_on_worker(settings: Settings, ids: list[int]) -> None:
+    redis = await _redis_or_none(settings)
+    try:
+        queued = await matching_tasks.enqueue_embedding(redis, ids)
+    finally:
+        if redis is not None:
+            await redis.aclose()
+    where = "the worker embeds them now" if queued else "the worker's sweep embeds them (Redis is unreachable)"
+    print(f"embedding {len(ids)} participants in the background: {where}")
 
 
 async def _welcome(conn: asyncpg.Connection, settings: Settings, external_ids: list[str]) -> None:

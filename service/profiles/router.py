@@ -370,6 +370,7 @@ async def put_participant(
     external_id: ExternalId,
     body: Annotated[ParticipantFields, Body(openapi_examples=_examples({}))],
     conn: ConnDep,
+    resources: ResourcesDep,
     response: Response,
 ) -> ParticipantOut:
     """Create-or-replace by external id, for an integration."""
@@ -378,7 +379,7 @@ async def put_participant(
             [{"loc": ("path", "external_id"), "msg": f"{external_id!r} is reserved", "type": "reserved"}]
         )
     try:
-        row, created = await profiles.save_for_integration(conn, external_id, body)
+        row, created = await profiles.save_for_integration(conn, resources.redis, resources.settings, external_id, body)
     except profiles.EmailTaken:
         raise HTTPException(409, EMAIL_TAKEN) from None
     if created:

@@ -14,6 +14,7 @@ from service.config import Settings
 from service.mail import repository as mail_repository
 from service.mail import service as mail
 from service.mail import tasks as mail_tasks
+from service.matching import tasks as matching_tasks
 from service.profiles import repository
 from service.profiles.schemas import ParticipantFields, ParticipantOut
 
@@ -88,6 +89,9 @@ async def register(
             )
             outbox_id = await _link_email(conn, settings, row, "verify", "verify")
     await mail_tasks.enqueue(redis, [outbox_id])
+    if existing is None:
+        # Embedded now, so that suggestions are ready the moment the address is confirmed.
+        await _embed(conn, redis, settings, row)
 
 
 async def create_verified(
@@ -105,7 +109,7 @@ async def create_verified(
 
 
 async def save_for_integration(
-    conn: asyncpg.Connection, external_id: str, data: ParticipantFields
+    conn: asyncpg.Connection, redis: ArqRedis | None, settings: Settings, external_id: str, data: ParticipantFields
 ) -> tuple[asyncpg.Record, bool]:
     """Create (verified, like an import) or replace a participant by external id; True if created.
 
@@ -117,6 +121,7 @@ async def save_for_integration(
         if exc.constraint_name == repository.EMAIL_CONSTRAINT:
             raise EmailTaken(str(data.email)) from exc
         raise
+    await _embed(conn, redis, settings, row)
     return row, bool(row["created"])
 
 
@@ -172,6 +177,7 @@ async def update(
         if new_email:
             outbox_ids.append(await _link_email(conn, settings, updated, "verify", "verify", to_address=new_email))
     await mail_tasks.enqueue(redis, outbox_ids)
+    await _embed(conn, redis, settings, updated)
     return updated
 
 
@@ -186,6 +192,11 @@ async def resend_confirmation(
         outbox_id = await _link_email(conn, settings, row, "verify", "verify", to_address=address)
     await mail_tasks.enqueue(redis, [outbox_id])
     return True
+
+
+async def _embed(conn: asyncpg.Connection, redis: ArqRedis | None, settings: Settings, row: asyncpg.Record) -> None:
+    """Embed a written profile's interests (inline when small, else on the worker); after commit."""
+    await matching_tasks.embed_on_write(conn, redis, settings, row["id"], [*row["offers"], *row["seeks"]])
 
 
 async def set_hidden(conn: asyncpg.Connection, participant_id: int, hidden: bool) -> None:

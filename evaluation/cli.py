@@ -1,0 +1,85 @@
+"""The body of `koble evaluate` (contracts §4); service/cli.py registers it as the typer command."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import sys
+from collections.abc import Iterator
+
+from evaluation import runner
+from evaluation.metrics import Summary
+from evaluation.scratch import terminate_as_interrupt
+from service.config import Settings, get_settings
+from service.matching.scoring import Variant
+
+EXIT_INTERRUPTED = 130
+
+
+@contextlib.contextmanager
+def stdout_to_stderr() -> Iterator[None]:
+    """Send everything written to stdout (also by C libraries) to stderr while inside.
+
+    `--json` promises exactly one JSON object on stdout; progress and library chatter go to stderr.
+    """
+    sys.stdout.flush()
+    saved = os.dup(1)
+    os.dup2(2, 1)
+    try:
+        yield
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
+
+
+def evaluate_command(
+    participants: str, gold: str, k: int = 10, as_json: bool = False, scores_out: str | None = None,
+    variant: Variant = "full", settings: Settings | None = None,
+) -> int:
+    """Run `koble evaluate` and print its report; the exit code."""
+    settings = settings or get_settings()
+    request = runner.Request(participants, gold, k, variant, scores_out, progress=sys.stderr.isatty())
+    try:
+        with stdout_to_stderr(), terminate_as_interrupt():
+            outcome = runner.evaluate(request, settings)
+    except runner.EvaluationError as exc:
+        print("\n".join(exc.lines), file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("koble: interrupted; the scratch database was removed", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except Exception as exc:  # a database or model failure: one line, not a traceback
+        logging.getLogger(__name__).debug("evaluation failed", exc_info=True)
+        print(f"koble: evaluation failed: {_first_line(exc)}", file=sys.stderr)
+        return 1
+    print(json.dumps(runner.as_json(outcome, k)) if as_json else report(outcome, k, variant, settings))
+    if outcome.violations:
+        print(f"koble: {outcome.violations} suggested pair(s) break a hard constraint", file=sys.stderr)
+    return 0
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
+
+
+def _row(name: str, s: Summary) -> str:
+    return (f"{name:<12} {s.queries:>7} {s.precision_at_k:>8.3f} {s.recall_at_k:>8.3f} {s.ndcg_at_k:>8.3f} "
+            f"{s.mrr:>8.3f} {s.coverage:>8.3f}")
+
+
+def report(outcome: runner.Outcome, k: int, variant: str, settings: Settings) -> str:
+    """The human-readable report: the summary, the slices, and where the time went."""
+    header = f"{'':<12} {'queries':>7} {f'P@{k}':>8} {f'R@{k}':>8} {f'nDCG@{k}':>8} {'MRR':>8} {'coverage':>8}"
+    lines = [
+        f"koble evaluate: variant {variant}, encoder {settings.koble_encoder}, k = {k}",
+        header,
+        _row("all", outcome.summary),
+        *(_row(name, summary) for name, summary in outcome.slices.items()),
+        f"constraint violations: {outcome.violations}",
+        f"seconds: {outcome.seconds:.1f} (" + ", ".join(f"{n} {t:.1f}" for n, t in outcome.timings.items()) + ")",
+    ]
+    return "\n".join(lines)

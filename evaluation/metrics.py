@@ -1,0 +1,135 @@
+"""Ranking metrics for `koble evaluate` (contracts §4), as plain functions of one query's ranking.
+
+A query's *ranking* is the list of candidate external ids the ranker returned, best first (all
+allowed candidates, so the top k are its suggestions). Its *gold* maps each relevant candidate to
+its graded relevance (> 0, contracts §3); every other candidate is not relevant.
+
+Definitions (k ≥ 1; "top k" is the first k of the ranking, fewer when fewer were ranked):
+
+- precision@k = relevant candidates in the top k / k. The divisor stays k when fewer than k
+  candidates were ranked: an empty slot is a slot without a relevant suggestion.
+- recall@k = relevant candidates in the top k / all relevant candidates of the query (gold size,
+  including relevant candidates the ranker did not return at all); 0 when the query has none.
+- nDCG@k = DCG@k / IDCG@k with linear gain and log2 discount: DCG@k = Σ_{i=1..k} rel_i / log2(i + 1),
+  rel_i the gold relevance of the candidate at rank i (0 if not relevant); IDCG@k is the DCG@k of
+  the query's own gold relevances sorted from high to low. 0 when the query has no relevant candidate.
+- reciprocal rank = 1 / rank of the first relevant candidate in the *whole* ranking (not only the
+  top k), 0 when no relevant candidate was ranked; MRR is its mean.
+- coverage = 1 when the query got at least one suggestion, else 0; its mean is the share of queries
+  with suggestions.
+
+Every summary is a macro average: each query weighs the same, however many relevant candidates it has.
+Ties in score are the ranker's business; `order_by_score` breaks them by external id so a run is
+reproducible.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass
+
+Ranking = Sequence[str]
+Gold = Mapping[str, float]
+
+
+def _check_k(k: int) -> None:
+    if k < 1:
+        raise ValueError(f"k must be at least 1, not {k}")
+
+
+def hits_at_k(ranking: Ranking, gold: Gold, k: int) -> int:
+    """How many of the top k are relevant."""
+    _check_k(k)
+    return sum(1 for candidate in ranking[:k] if candidate in gold)
+
+
+def precision_at_k(ranking: Ranking, gold: Gold, k: int) -> float:
+    """Relevant candidates in the top k, divided by k."""
+    return hits_at_k(ranking, gold, k) / k
+
+
+def recall_at_k(ranking: Ranking, gold: Gold, k: int) -> float:
+    """Relevant candidates in the top k, divided by all relevant candidates of the query (0 if none)."""
+    return hits_at_k(ranking, gold, k) / len(gold) if gold else 0.0
+
+
+def dcg(relevances: Iterable[float]) -> float:
+    """Discounted cumulative gain of relevances in rank order: Σ rel_i / log2(i + 1), i from 1."""
+    return sum(rel / math.log2(i + 1) for i, rel in enumerate(relevances, start=1))
+
+
+def ndcg_at_k(ranking: Ranking, gold: Gold, k: int) -> float:
+    """DCG of the top k over the DCG of the ideal top k from the query's gold (0 if no relevant)."""
+    _check_k(k)
+    ideal = dcg(sorted(gold.values(), reverse=True)[:k])
+    return dcg(gold.get(candidate, 0.0) for candidate in ranking[:k]) / ideal if ideal > 0 else 0.0
+
+
+def reciprocal_rank(ranking: Ranking, gold: Gold) -> float:
+    """1 / rank of the first relevant candidate in the whole ranking, 0 when none is ranked."""
+    return next((1.0 / rank for rank, candidate in enumerate(ranking, start=1) if candidate in gold), 0.0)
+
+
+def order_by_score(scores: Mapping[str, float]) -> list[str]:
+    """Candidates best first; equal scores in external-id order, so every run ranks ties alike."""
+    return sorted(scores, key=lambda candidate: (-scores[candidate], candidate))
+
+
+@dataclass(frozen=True)
+class QueryMetrics:
+    """The metrics of one query."""
+
+    precision_at_k: float
+    recall_at_k: float
+    ndcg_at_k: float
+    reciprocal_rank: float
+    covered: bool
+
+
+def query_metrics(ranking: Ranking, gold: Gold, k: int) -> QueryMetrics:
+    """Every metric of one query's ranking against its gold."""
+    return QueryMetrics(
+        precision_at_k(ranking, gold, k),
+        recall_at_k(ranking, gold, k),
+        ndcg_at_k(ranking, gold, k),
+        reciprocal_rank(ranking, gold),
+        bool(ranking),
+    )
+
+
+@dataclass(frozen=True)
+class Summary:
+    """Macro averages over queries, named as `koble evaluate --json` prints them."""
+
+    precision_at_k: float
+    recall_at_k: float
+    ndcg_at_k: float
+    mrr: float
+    coverage: float
+    queries: int
+
+    def as_dict(self) -> dict[str, float | int]:
+        """The fields as a plain dict."""
+        return asdict(self)
+
+
+def _mean(values: Sequence[float]) -> float:
+    return sum(values) / len(values) if values else 0.0
+
+
+def summarise(per_query: Sequence[QueryMetrics]) -> Summary:
+    """Macro averages of per-query metrics (all 0 for no queries)."""
+    return Summary(
+        _mean([m.precision_at_k for m in per_query]),
+        _mean([m.recall_at_k for m in per_query]),
+        _mean([m.ndcg_at_k for m in per_query]),
+        _mean([m.reciprocal_rank for m in per_query]),
+        _mean([float(m.covered) for m in per_query]),
+        len(per_query),
+    )
+
+
+def evaluate_rankings(rankings: Mapping[str, Ranking], gold: Mapping[str, Gold], k: int) -> Summary:
+    """Summary over every query of `gold`; a query missing from `rankings` got no suggestion."""
+    return summarise([query_metrics(rankings.get(query, ()), relevant, k) for query, relevant in gold.items()])

@@ -1,0 +1,311 @@
+"""The `koble evaluate` pipeline (contracts §4): files → scratch database → import → embed → rank → metrics.
+
+1. Both files are read and checked first (participants with `koble import`'s own validation, gold
+   against the participants' external ids); any error stops the run before a database is touched.
+2. A scratch database is created on the configured server (evaluation.scratch), migrated, and the
+   participants are written with the importer's own batched insert.
+3. They are embedded with the configured encoder (`KOBLE_ENCODER`) by the same code the service uses.
+4. Every distinct `a` of the gold file is ranked against ALL candidates by the real ranker on its
+   exact path (no index, so no candidate is lost to approximate search), without touching exposure.
+5. Metrics (evaluation.metrics) over all queries, `constraint_violations` from an independent
+   re-check of the top k (evaluation.constraints), and the same metrics per language slice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+from pgvector.asyncpg import register_vector
+from tqdm import tqdm
+
+from evaluation import metrics
+from evaluation.constraints import Facts, broken, facts_of
+from evaluation.gold import Gold, parse_gold
+from evaluation.scratch import scratch_database
+from service import database, embedded
+from service.config import Settings
+from service.matching.scoring import Variant
+from service.profiles import importer
+from service.profiles.importer import LineError
+from service.profiles.schemas import ParticipantImport
+
+log = logging.getLogger(__name__)
+LONG_TEXT = 300  # characters: a paragraph-long profile rather than a phrase
+# The left-out check below is pure Python over queries x participants; past this many pairs it is skipped.
+MAX_PAIRS_CHECKED = 2_000_000
+
+
+class EvaluationError(Exception):
+    """The run cannot go on; `lines` are the messages to print to stderr (exit 1)."""
+
+    def __init__(self, lines: Sequence[str]) -> None:
+        super().__init__("; ".join(lines))
+        self.lines = list(lines)
+
+
+@dataclass(frozen=True)
+class Request:
+    """What `koble evaluate` was asked: files as typed (errors name them so), k, variant, scores file."""
+
+    participants: str
+    gold: str
+    k: int = 10
+    variant: Variant = "full"
+    scores_out: str | None = None
+    progress: bool = False
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """Both files, checked."""
+
+    participants: list[ParticipantImport]
+    gold: Gold
+
+
+@dataclass
+class Outcome:
+    """The measured result of one run."""
+
+    summary: metrics.Summary
+    violations: int
+    seconds: float
+    slices: dict[str, metrics.Summary] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+Ranked = dict[str, list[tuple[str, float]]]  # query -> (candidate, score), best first, all allowed
+
+
+# --- 1. Files ---------------------------------------------------------------------------------
+
+
+def _read(path: str) -> bytes:
+    try:
+        return Path(path).read_bytes()
+    except OSError as exc:
+        raise EvaluationError([f"koble: {path}: cannot read ({exc.strerror or type(exc).__name__})"]) from exc
+
+
+def _fail_on(source: str, errors: Sequence[LineError]) -> None:
+    if errors:
+        raise EvaluationError([error.format(source) for error in errors])
+
+
+def load_inputs(request: Request) -> Inputs:
+    """Read and check both files; raises EvaluationError with every `FILE:LINE: field: reason`."""
+    entries, errors = importer.validate(_read(request.participants))
+    _fail_on(request.participants, errors)
+    participants = [entry.participant for entry in entries if entry.participant is not None]
+    if not participants:
+        raise EvaluationError([f"koble: {request.participants}: no participants"])
+    gold, gold_errors = parse_gold(_read(request.gold), {p.external_id for p in participants})
+    _fail_on(request.gold, gold_errors)
+    if not gold.queries:
+        raise EvaluationError([f"koble: {request.gold}: no gold pairs"])
+    return Inputs(participants, gold)
+
+
+# --- 2-4. Scratch database, import, embed, rank --------------------------------------------------
+
+
+def evaluate(request: Request, settings: Settings) -> Outcome:
+    """Run the whole evaluation; raises EvaluationError for bad input or an unusable database."""
+    started = time.perf_counter()
+    inputs = load_inputs(request)
+    timings: dict[str, float] = {}
+    try:
+        with _step(timings, "database"):
+            server = _server_url(settings)
+        with scratch_database(server) as url:
+            with _step(timings, "migrate"):
+                database.migrate(url)
+            ranked, facts = asyncio.run(_pipeline(url, inputs, request, settings, timings))
+    finally:
+        embedded.stop_all()
+    outcome = measure(ranked, facts, inputs, request.k)
+    if request.scores_out:
+        write_scores(request.scores_out, ranked)
+    outcome.timings, outcome.seconds = timings, time.perf_counter() - started
+    return outcome
+
+
+def _server_url(settings: Settings) -> str:
+    try:
+        return embedded.postgres_url(settings)
+    except Exception as exc:  # any failure to start the embedded server is one line
+        raise EvaluationError([f"koble: cannot open the database server: {_first_line(exc)}"]) from exc
+
+
+@contextmanager
+def _step(timings: dict[str, float], name: str) -> Iterator[None]:
+    """Time a step (reported on stderr, not in the JSON)."""
+    start = time.perf_counter()
+    yield
+    timings[name] = time.perf_counter() - start
+    log.info("%s: %.2f s", name, timings[name])
+
+
+async def _pipeline(
+    url: str, inputs: Inputs, request: Request, settings: Settings, timings: dict[str, float]
+) -> tuple[Ranked, dict[str, Facts]]:
+    conn = await asyncpg.connect(url, server_settings={"plan_cache_mode": "force_custom_plan"})
+    try:
+        await register_vector(conn)
+        with _step(timings, "import"):
+            ids = await import_participants(conn, inputs.participants, request.progress)
+        with _step(timings, "embed"):
+            encoder_name = await embed(conn, settings, list(ids.values()), request.progress)
+        facts = await load_facts(conn)
+        with _step(timings, "rank"):
+            ranked = await rank_queries(conn, ids, list(inputs.gold.queries), encoder_name, settings, request.variant)
+        return ranked, facts
+    finally:
+        await conn.close()
+
+
+async def import_participants(
+    conn: asyncpg.Connection, participants: Sequence[ParticipantImport], progress: bool
+) -> dict[str, int]:
+    """Write the participants with the importer's own batched insert; external id -> id."""
+    await importer.write(conn, importer.make_plan(participants, {}), progress)
+    rows = await conn.fetch("SELECT id, external_id FROM participants")
+    return {row["external_id"]: row["id"] for row in rows}
+
+
+async def load_facts(conn: asyncpg.Connection) -> dict[str, Facts]:
+    """What the independent constraint check needs, from the rows as stored."""
+    rows = await conn.fetch(
+        "SELECT external_id, kind, domains, engagements, available_from, available_until, hidden_at FROM participants"
+    )
+    return {row["external_id"]: facts_of(dict(row)) for row in rows}
+
+
+async def embed(conn: asyncpg.Connection, settings: Settings, ids: list[int], progress: bool) -> str:
+    """Embed everyone with the configured encoder; the encoder's name (its `model` column)."""
+    from service.matching import embedding, encoders
+
+    encoder = encoders.get_encoder(settings.koble_encoder)
+    with tqdm(total=len(ids), desc="embedding", unit=" participants", file=sys.stderr, disable=not progress) as bar:
+        # No HNSW index: evaluation ranks on the exact path, and building one would only cost time.
+        await embedding.embed_participants(conn, encoder, ids, build_index=False, progress=bar.update)
+    return encoder.name
+
+
+async def rank_queries(
+    conn: asyncpg.Connection, ids: Mapping[str, int], queries: Sequence[str], encoder_name: str,
+    settings: Settings, variant: Variant,
+) -> Ranked:
+    """Every query ranked against all allowed candidates by the real ranker, exact path."""
+    from service.matching import service as matching
+
+    config = matching.ranker_config(settings, encoder_name)
+    config = replace(config, weights=config.weights.variant(variant))
+    ranked: Ranked = {}
+    for query in queries:
+        scored = await matching.rank_all(conn, ids[query], encoder_name, config)
+        ranked[query] = [(candidate.external_id, candidate.score) for candidate in scored]
+    return ranked
+
+
+# --- 5. Metrics ----------------------------------------------------------------------------------
+
+
+def measure(ranked: Ranked, facts: Mapping[str, Facts], inputs: Inputs, k: int) -> Outcome:
+    """Metrics over all queries, the violation count and per-slice metrics."""
+    rankings = {query: [b for b, _ in pairs] for query, pairs in ranked.items()}
+    _warn_about(rankings, facts, inputs.gold)
+    summary = metrics.evaluate_rankings(rankings, inputs.gold.queries, k)
+    violations = count_violations(rankings, facts, k)
+    return Outcome(summary, violations, 0.0, slices(rankings, inputs, k))
+
+
+def count_violations(rankings: Mapping[str, Sequence[str]], facts: Mapping[str, Facts], k: int) -> int:
+    """Suggested pairs (top k) that break a hard constraint, each logged with the constraint's name."""
+    count = 0
+    for query, ranking in rankings.items():
+        for candidate in ranking[:k]:
+            if problems := broken(facts[query], facts[candidate]):
+                count += 1
+                log.error("constraint violation: %s suggested to %s (%s)", candidate, query, ", ".join(problems))
+    return count
+
+
+def _warn_about(rankings: Mapping[str, Sequence[str]], facts: Mapping[str, Facts], gold: Gold) -> None:
+    """Stderr notes on gold pairs that can never be suggested and allowed candidates the ranker left out."""
+    for (a, b), line in gold.lines.items():
+        if problems := broken(facts[a], facts[b]):
+            log.warning("gold line %d: %s -> %s breaks a hard constraint (%s)", line, a, b, ", ".join(problems))
+    if len(rankings) * len(facts) > MAX_PAIRS_CHECKED:
+        return
+    for query, ranking in rankings.items():
+        allowed = {c for c in facts if c != query and not broken(facts[query], facts[c])}
+        if missing := allowed - set(ranking):
+            log.warning("%s: the ranker left out %d allowed candidate(s)", query, len(missing))
+
+
+Keep = Callable[[ParticipantImport, ParticipantImport], bool]
+SLICES: dict[str, Keep] = {
+    "nb-nb": lambda a, b: a.language == "nb" and b.language == "nb",
+    "en-en": lambda a, b: a.language == "en" and b.language == "en",
+    "cross": lambda a, b: a.language != b.language,
+    "long texts": lambda a, b: any(len(text) > LONG_TEXT for text in [*b.offers, *b.seeks]),
+}
+
+
+def slices(rankings: Mapping[str, Sequence[str]], inputs: Inputs, k: int) -> dict[str, metrics.Summary]:
+    """The metrics restricted to pairs of one kind (same language, cross-lingual, long candidate texts).
+
+    A slice keeps, for each query, only the candidates of that kind in its ranking and its gold;
+    queries left without a relevant candidate are not counted in the slice.
+    """
+    people = {p.external_id: p for p in inputs.participants}
+    result = {}
+    for name, keep in SLICES.items():
+        sub_rankings, sub_gold = {}, {}
+        for query, relevant in inputs.gold.queries.items():
+            a = people[query]
+            gold = {b: rel for b, rel in relevant.items() if keep(a, people[b])}
+            if gold:
+                sub_gold[query] = gold
+                sub_rankings[query] = [b for b in rankings.get(query, ()) if keep(a, people[b])]
+        result[name] = metrics.evaluate_rankings(sub_rankings, sub_gold, k)
+    return result
+
+
+def write_scores(path: str, ranked: Ranked) -> None:
+    """One JSON line {"a", "b", "score", "rank"} per ranked candidate per query (rank from 1)."""
+    import json
+
+    with Path(path).open("w", encoding="utf-8") as out:
+        for query, pairs in ranked.items():
+            for rank, (candidate, score) in enumerate(pairs, start=1):
+                out.write(json.dumps({"a": query, "b": candidate, "score": score, "rank": rank}) + "\n")
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
+
+
+def as_json(outcome: Outcome, k: int) -> dict[str, Any]:
+    """The one JSON object `koble evaluate --json` prints: exactly the contract's keys."""
+    s = outcome.summary
+    return {
+        "precision_at_k": s.precision_at_k, "recall_at_k": s.recall_at_k, "ndcg_at_k": s.ndcg_at_k,
+        "mrr": s.mrr, "coverage": s.coverage, "constraint_violations": outcome.violations,
+        "k": k, "queries": s.queries, "seconds": round(outcome.seconds, 3),
+    }
+
+
+if __name__ == "__main__":  # pragma: no cover - use `koble evaluate`
+    sys.exit("use: koble evaluate --participants FILE --gold FILE")

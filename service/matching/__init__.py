@@ -1,0 +1,1 @@
+"""Matching: encoders, embeddings in pgvector, retrieval, the reciprocal ranker and its explanations."""

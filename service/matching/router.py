@@ -1,0 +1,147 @@
+"""Suggestions API (contracts §5): `GET /api/v1/participants/{external_id}/suggestions?k=N`.
+
+Two kinds of caller: an integration with the operator's bearer token (staff-reviewer rights: any
+participant; explanations in the request's language, about both by name) and the participant
+themself by session cookie (their own id, or `me`; explanations in their language, to "you").
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+import asyncpg
+from fastapi import APIRouter, Depends, HTTPException, Query, Response
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel, ConfigDict, Field
+
+from service import i18n
+from service.deps import ConnDep, OptionalParticipant, SettingsDep, require_api_token
+from service.matching import service
+from service.profiles import repository as profiles_repository
+from service.profiles.router import INVALID, ExternalId, Message, SessionCookie
+from service.profiles.schemas import Kind
+
+MAX_K = 100
+SELF = "me"
+
+router = APIRouter(prefix="/api/v1/participants", tags=["matching"])
+_bearer = HTTPBearer(auto_error=False, description="KOBLE_API_TOKEN, set by the operator")
+
+
+class SuggestionOut(BaseModel):
+    """One suggested participant: who, how well they fit, and why."""
+
+    external_id: str = Field(examples=["raufoss-robotics"])
+    kind: Kind
+    name: str = Field(examples=["Raufoss Robotics AS"])
+    score: float = Field(description="The ranker's score: higher is a better fit; only the order is meaningful.")
+    explanation: str = Field(description="Why, in the reader's language; no numbers.")
+
+
+EXAMPLE: dict[str, Any] = {
+    "participant": "ntnu-stud-48213",
+    "suggestions": [{
+        "external_id": "raufoss-robotics",
+        "kind": "company",
+        "name": "Raufoss Robotics AS",
+        "score": 0.6431,
+        "explanation": (
+            "Ingrid Haugen looks for “Masteroppgave om sikkerhet i industrielle styringssystemer (OT)”, and "
+            "Raufoss Robotics AS offers “Research partner on secure OT networks”. Shared domain: Cyber security "
+            "and ICT. Available in the same period: January\u2013June 2026. Both open to: Thesis (bachelor or master)."
+        ),
+    }],
+}
+
+
+class SuggestionsOut(BaseModel):
+    """Suggestions for one participant, best first (contracts §5)."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [EXAMPLE]})
+
+    participant: str = Field(description="The external id asked about.")
+    suggestions: list[SuggestionOut]
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who asks: an integration (staff rights) or a signed-in participant."""
+
+    participant: asyncpg.Record | None
+
+    @property
+    def is_staff(self) -> bool:
+        """True for the bearer token."""
+        return self.participant is None
+
+
+def caller(
+    settings: SettingsDep,
+    participant: OptionalParticipant,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Caller:
+    """The bearer token if one is sent (checked, 403 if wrong), else the session (401 without one)."""
+    if credentials is not None:
+        require_api_token(settings, credentials)
+        return Caller(None)
+    if participant is None:
+        raise HTTPException(401, "Sign in first, or send Authorization: Bearer <KOBLE_API_TOKEN>",
+                            headers={"WWW-Authenticate": "Bearer"})
+    return Caller(participant)
+
+
+async def _subject(conn: asyncpg.Connection, who: Caller, external_id: str) -> asyncpg.Record:
+    """The participant asked about, if the caller may see their suggestions."""
+    if who.participant is not None:
+        if external_id not in (SELF, who.participant["external_id"]):
+            raise HTTPException(403, "external_id: a participant may only see their own suggestions")
+        return who.participant
+    row = await profiles_repository.by_external_id(conn, external_id)
+    if row is None:
+        raise HTTPException(404, f"external_id: no participant with id {external_id!r}")
+    return row
+
+
+@router.get(
+    "/{external_id}/suggestions",
+    response_model=SuggestionsOut,
+    summary="Suggestions for a participant",
+    description=(
+        "The best-fitting participants for this one, best first, at most `k` (1-100, default 10). Every "
+        "suggested pair keeps the hard constraints (different kinds, a shared domain, overlapping "
+        "availability, a shared kind of collaboration, neither hidden nor at capacity). Explanations "
+        "are in the request's language (`?lang=nb|en` or the `lang` cookie) for an integration, and in "
+        "the participant's own language when they ask with their session (`me` names oneself). Needs "
+        "`Authorization: Bearer <KOBLE_API_TOKEN>`, or the participant's own session cookie."
+    ),
+    dependencies=[SessionCookie],
+    responses={
+        401: {"model": Message, "description": "Neither a bearer token nor a session"},
+        403: {"model": Message, "description": "Wrong bearer token, or another participant's suggestions"},
+        404: {"model": Message, "description": "No participant has this external id"},
+        422: INVALID,
+    },
+)
+async def suggestions(
+    external_id: ExternalId,
+    conn: ConnDep,
+    settings: SettingsDep,
+    response: Response,
+    who: Annotated[Caller, Depends(caller)],
+    k: Annotated[int, Query(ge=1, le=MAX_K, description="How many suggestions at most.")] = 10,
+) -> SuggestionsOut:
+    """Ranked suggestions with explanations for one participant."""
+    row = await _subject(conn, who, external_id)
+    model = service.model_name(settings)
+    found = await service.suggest(
+        conn, row["id"], k, model, service.ranker_config(settings, model),
+        reader_language=i18n.current_language.get() if who.is_staff else row["language"],
+        by_name=who.is_staff,
+    )
+    response.headers["Cache-Control"] = "no-store"  # personal data
+    return SuggestionsOut(
+        participant=row["external_id"],
+        suggestions=[SuggestionOut(external_id=s.external_id, kind=s.kind, name=s.name, score=round(s.score, 4),
+                                   explanation=s.explanation) for s in found],
+    )

@@ -1,0 +1,342 @@
+"""Candidate retrieval against the embedded PostgreSQL 16 + pgvector 0.6.2: the filtered HNSW path
+(with its exact fallback) and the exact path return what an exact, brute-force ranking returns.
+
+Vectors are written straight into side_embeddings (32-dimensional, so index builds stay fast) and
+the HNSW indexes are made by the embedding code's own `ensure_indexes`, so retrieval is checked
+against the index expression and predicate as they are really created.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+import numpy as np
+import pytest
+from pgvector.asyncpg import register_vector
+
+from service.matching import repository, scoring, service
+from service.profiles.schemas import DOMAINS, KINDS
+
+MODEL = "test-retrieval"
+DIM = 32
+DAY0 = dt.date(2027, 1, 1)
+WORDS = ("python", "sikkerhet", "robot", "skog", "data", "sensor", "logistikk", "maskinlæring")
+
+
+@dataclass
+class Person:
+    """A generated participant as inserted (the reference side of every comparison)."""
+
+    id: int
+    kind: str
+    domains: list[str]
+    engagements: list[str]
+    available_from: dt.date | None
+    available_until: dt.date | None
+    hidden: bool
+    verified: bool
+    offers: np.ndarray | None
+    seeks: np.ndarray | None
+
+
+def _unit(rows: np.ndarray) -> np.ndarray:
+    return (rows / np.linalg.norm(rows, axis=1, keepdims=True)).astype(np.float32)
+
+
+def generate(count: int, seed: int, topics: int = 8, mentoring: int = 0) -> list[dict[str, Any]]:
+    """Participants in topic clusters (offers and seeks near their topic), a realistic mix of the rest.
+
+    The last `mentoring` participants accept only mentoring; everyone else only thesis or project
+    work, so a query seeking mentoring has very few allowed candidates.
+    """
+    rng = np.random.default_rng(seed)
+    centres = _unit(rng.standard_normal((topics, DIM)))
+    people = []
+    for i in range(count):
+        topic = int(rng.integers(topics))
+        start = DAY0 + dt.timedelta(days=int(rng.integers(0, 300))) if rng.random() < 0.5 else None
+        end = (start or DAY0) + dt.timedelta(days=int(rng.integers(30, 300))) if rng.random() < 0.5 else None
+        sides = rng.choice(["both", "both", "both", "offers", "seeks"])
+        people.append({
+            "external_id": f"p{i}", "kind": str(rng.choice(KINDS)),
+            "domains": sorted(rng.choice(DOMAINS, size=int(rng.integers(1, 3)), replace=False).tolist()),
+            "engagements": ["mentoring"] if i >= count - mentoring else [str(rng.choice(["thesis", "project"]))],
+            "available_from": start, "available_until": end, "hidden": rng.random() < 0.05,
+            "verified": rng.random() > 0.05,
+            "offers_text": [f"offer {WORDS[topic]} {WORDS[int(rng.integers(len(WORDS)))]}"],
+            "seeks_text": [f"seek {WORDS[topic]} {WORDS[int(rng.integers(len(WORDS)))]}"],
+            "offers": _unit((centres[topic] + 0.25 * rng.standard_normal(DIM))[None])[0] if sides != "seeks" else None,
+            "seeks": _unit((centres[topic] + 0.25 * rng.standard_normal(DIM))[None])[0] if sides != "offers" else None,
+        })
+    return people
+
+
+async def load(conn: asyncpg.Connection, people: Sequence[dict[str, Any]]) -> list[Person]:
+    """Insert the participants and their side vectors; create the model's HNSW indexes."""
+    now = dt.datetime.now(dt.UTC)
+    for side in ("offers", "seeks"):  # the indexes outlive TRUNCATE; loading into them is ~85x slower
+        await conn.execute(f"DROP INDEX IF EXISTS {repository.index_name(MODEL, DIM, side)}")
+    await conn.copy_records_to_table(
+        "participants",
+        columns=["external_id", "kind", "name", "email", "domains", "engagements", "available_from",
+                 "available_until", "capacity", "offers", "seeks", "source", "verified_at", "hidden_at", "language"],
+        records=[(p["external_id"], p["kind"], f"Name {p['external_id']}", f"{p['external_id']}@example.no",
+                  p["domains"], p["engagements"], p["available_from"], p["available_until"], 3, p["offers_text"],
+                  p["seeks_text"], "import", now if p["verified"] else None, now if p["hidden"] else None, "nb")
+                 for p in people],
+    )
+    ids = {row["external_id"]: row["id"] for row in await conn.fetch("SELECT id, external_id FROM participants")}
+    await conn.copy_records_to_table(
+        "side_embeddings", columns=["participant_id", "model", "side", "embedding"],
+        records=[(ids[p["external_id"]], MODEL, side, p[side]) for p in people for side in ("offers", "seeks")
+                 if p[side] is not None],
+    )
+    await repository.ensure_indexes(conn, MODEL, DIM)
+    await conn.execute("ANALYZE participants; ANALYZE side_embeddings")
+    return [Person(ids[p["external_id"]], p["kind"], p["domains"], p["engagements"], p["available_from"],
+                   p["available_until"], p["hidden"], p["verified"], p["offers"], p["seeks"]) for p in people]
+
+
+def allowed(a: Person, b: Person) -> bool:
+    """Contracts §2 in plain Python (no capacity or declines in these tests)."""
+    starts = [d for d in (a.available_from, b.available_from) if d is not None]
+    ends = [d for d in (a.available_until, b.available_until) if d is not None]
+    return (a.id != b.id and a.kind != b.kind and bool(set(a.domains) & set(b.domains))
+            and (not starts or not ends or max(starts) <= min(ends))
+            and (not a.engagements or not b.engagements or bool(set(a.engagements) & set(b.engagements)))
+            and not a.hidden and not b.hidden and a.verified and b.verified)
+
+
+def exact_top(query: Person, people: Sequence[Person], n: int) -> set[int]:
+    """Brute force: the union of the top n allowed candidates of each direction (cosine, then id)."""
+    chosen: set[int] = set()
+    for mine, theirs in (("seeks", "offers"), ("offers", "seeks")):
+        vector = getattr(query, mine)
+        if vector is None:
+            continue
+        scored = [(-float(np.dot(getattr(p, theirs), vector)), p.id) for p in people
+                  if getattr(p, theirs) is not None and allowed(query, p)]
+        chosen |= {pid for _, pid in sorted(scored)[:n]}
+    return chosen
+
+
+@pytest.fixture
+async def vconn(conn: asyncpg.Connection) -> asyncpg.Connection:
+    """The test connection, able to pass and read vectors."""
+    await register_vector(conn)
+    return conn
+
+
+async def _query(conn: asyncpg.Connection, person: Person) -> tuple[repository.QueryFilter, dict[str, np.ndarray]]:
+    row = await repository.query_participant(conn, person.id, MODEL)
+    assert row is not None
+    query = repository.QueryFilter(row["id"], row["kind"], list(row["domains"]), row["available_from"],
+                                   row["available_until"], list(row["engagements"]), [], MODEL)
+    return query, service._vectors(row)
+
+
+def queries(people: Sequence[Person], count: int) -> list[Person]:
+    """Visible, verified participants with both sides, the first `count`."""
+    return [p for p in people if not p.hidden and p.verified and p.offers is not None and p.seeks is not None][:count]
+
+
+async def test_pgvector_version_is_detected_and_chooses_the_scan() -> None:
+    assert repository.parse_version("0.6.2") == (0, 6, 2)
+    assert repository.parse_version(None) == ()
+    old, new = (0, 6, 2), (0, 8, 0)
+    assert "SET LOCAL hnsw.iterative_scan = relaxed_order" in repository.scan_settings(new, 100)
+    assert not any("iterative" in s for s in repository.scan_settings(old, 200))
+    assert (repository.first_ef_search(old, 50), repository.first_ef_search(new, 50)) == (200, 100)
+    assert (repository.first_ef_search(old, 300), repository.first_ef_search(new, 300)) == (1000, 300)
+    # 20 of 200 passed (10%): 1.5 * 50 / 0.1 = 750; 5 of 200 would need 3000, and none passing is hopeless.
+    assert [repository.wider_ef_search(200, 50, returned) for returned in (20, 5, 0)] == [750, None, None]
+
+
+async def test_embedded_pgvector_is_0_6(vconn: asyncpg.Connection) -> None:
+    assert await repository.pgvector_version(vconn) == (0, 6, 2)
+
+
+def _plan(rows: Sequence[asyncpg.Record]) -> str:
+    return "\n".join(row[0] for row in rows)
+
+
+async def test_filtered_search_uses_the_hnsw_index_and_the_exact_form_does_not(vconn: asyncpg.Connection) -> None:
+    people = await load(vconn, generate(2000, seed=1))
+    query, vectors = await _query(vconn, queries(people, 1)[0])
+    index = repository.index_name(MODEL, DIM, "offers")
+    async with vconn.transaction():
+        await vconn.execute("; ".join(repository.scan_settings((0, 6, 2), 200)))
+        sql = "EXPLAIN " + repository._direction_sql("offers", 10, DIM, exact=False)
+        plan = _plan(await vconn.fetch(sql, *query.params(), 20, vectors["offers"]))
+    assert f"Index Scan using {index}" in plan, plan
+    exact = "EXPLAIN " + repository._direction_sql("offers", 10, DIM, exact=True)
+    assert "hnsw" not in _plan(await vconn.fetch(exact, *query.params(), 20, vectors["offers"]))
+    assert index not in _plan(await vconn.fetch(exact, *query.params(), 20, vectors["offers"]))
+
+
+@pytest.mark.parametrize("exact", [False, True], ids=["hnsw", "exact"])
+async def test_retrieval_equals_brute_force_on_filtered_queries(vconn: asyncpg.Connection, exact: bool) -> None:
+    people = await load(vconn, generate(2000, seed=2))
+    paths: list[str] = []
+    for person in queries(people, 15):
+        query, vectors = await _query(vconn, person)
+        found = await repository.retrieve(vconn, query, vectors, 20, exact=exact)
+        assert set(found.ids) == exact_top(person, people, 20)
+        paths += found.paths.values()
+    assert set(paths) == ({"exact"} if exact else {"hnsw"})
+
+
+async def test_overfiltered_index_scans_fall_back_to_an_exact_scan(
+    vconn: asyncpg.Connection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # 12 participants accept only mentoring: a mentoring query has at most 11 allowed candidates, and the
+    # index, asked for 20, can never return 20 rows however wide it searches.
+    people = await load(vconn, generate(2000, seed=3, mentoring=12))
+    mentors = queries(people[-12:], 12)
+    assert mentors
+    exact_scans: list[bool] = []
+    nearest = repository._nearest
+
+    async def spy(conn: asyncpg.Connection, query: Any, vectors: Any, n: int, exact: bool) -> Any:
+        exact_scans.append(exact)
+        return await nearest(conn, query, vectors, n, exact)
+
+    for person in mentors:
+        query, vectors = await _query(vconn, person)
+        everyone = {p.id for p in people if allowed(person, p)}
+        async with vconn.transaction():  # the bare index scan at pgvector's default ef_search loses them
+            await vconn.execute("SET LOCAL enable_sort = off")  # the planner would sort this few rows itself
+            bare = await repository._nearest_indexed(vconn, query, vectors, 20, (0, 6, 2), 40)
+        assert len({pid for rows in bare.values() for pid, _ in rows}) < len(everyone)
+        exact_scans.clear()
+        monkeypatch.setattr(repository, "_nearest", spy)
+        found = await repository.retrieve(vconn, query, vectors, 20, exact=False)
+        monkeypatch.setattr(repository, "_nearest", nearest)
+        # The index first (once more, wider, if the share that passed makes that worth it), then exact.
+        assert exact_scans in ([False, True], [False, False, True])
+        assert set(found.paths.values()) == {"hnsw+exact"}
+        assert set(found.ids) == exact_top(person, people, 20) == everyone
+        assert set(found.lowest.values()) == {None}  # complete: nothing left unseen
+
+
+async def test_excluded_hidden_and_unverified_candidates_are_never_retrieved(vconn: asyncpg.Connection) -> None:
+    people = await load(vconn, generate(1500, seed=4))
+    person = queries(people, 1)[0]
+    query, vectors = await _query(vconn, person)
+    first = await repository.retrieve(vconn, query, vectors, 30, exact=False)
+    excluded = first.ids[:5]
+    query = repository.QueryFilter(**{**query.__dict__, "excluded": excluded})
+    for exact in (False, True):
+        found = await repository.retrieve(vconn, query, vectors, 30, exact=exact)
+        assert not set(found.ids) & set(excluded)
+        assert all(allowed(person, p) for p in people if p.id in found.ids)
+
+
+def _config(exact: bool) -> service.RankerConfig:
+    weights = scoring.Weights(similarity_floor=0.0)
+    return service.RankerConfig(weights, retrieval_candidates=20, exact_search_below=10**9 if exact else 0)
+
+
+@pytest.mark.parametrize("exact", [False, True], ids=["hnsw", "exact"])
+async def test_suggestions_equal_the_exact_ranking_of_every_allowed_candidate(
+    vconn: asyncpg.Connection, exact: bool
+) -> None:
+    people = await load(vconn, generate(2000, seed=5))
+    by_id = {p.id: p for p in people}
+    config = _config(exact)
+    for person in queries(people, 12):
+        suggested = await service.suggest(vconn, person.id, 5, MODEL, config, record_exposure=False)
+        ranked = await service.rank_all(vconn, person.id, MODEL, config)
+        assert [s.id for s in suggested] == [r.id for r in ranked[:5]]
+        assert [s.score for s in suggested] == pytest.approx([r.score for r in ranked[:5]])
+        assert all(allowed(person, by_id[s.id]) for s in suggested)
+        assert {r.id for r in ranked} == {p.id for p in people if allowed(person, p)
+                                          and (p.offers is not None or p.seeks is not None)}
+
+
+async def test_hidden_unverified_or_full_participants_get_no_suggestions(
+    vconn: asyncpg.Connection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    people = await load(vconn, generate(600, seed=6))
+    config = _config(exact=True)
+    hidden = next(p for p in people if p.hidden and p.offers is not None)
+    unverified = next(p for p in people if not p.verified and p.offers is not None)
+    for person in (hidden, unverified):
+        assert await service.suggest(vconn, person.id, 5, MODEL, config) == []
+    by_id = {p.id: p for p in people}
+    person = queries(people, 1)[0]
+    before = await service.suggest(vconn, person.id, 5, MODEL, config, record_exposure=False)
+    assert len(before) == 5
+    popular = before[0].id
+    other = next(p for p in queries(people, 100) if p.id != person.id and allowed(p, by_id[popular]))
+    # k above the number of allowed candidates: the whole allowed set, in order.
+    others_before = [s.id for s in await service.suggest(vconn, other.id, 500, MODEL, config, record_exposure=False)]
+    assert popular in others_before
+
+    async def full(conn: asyncpg.Connection, ids: Sequence[int]) -> np.ndarray:
+        # The query and its best candidate have as many active matches as their capacity (3).
+        return np.array([3 if pid in (person.id, popular) else 0 for pid in ids])
+
+    monkeypatch.setattr(service, "active_match_counts", full)
+    assert await service.suggest(vconn, person.id, 5, MODEL, config) == []
+    others_after = [s.id for s in await service.suggest(vconn, other.id, 500, MODEL, config, record_exposure=False)]
+    assert others_after == [pid for pid in others_before if pid not in (person.id, popular)]
+
+
+async def test_declined_or_matched_candidates_are_left_out(
+    vconn: asyncpg.Connection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    people = await load(vconn, generate(600, seed=7))
+    person = queries(people, 1)[0]
+    config = _config(exact=False)
+    before = [s.id for s in await service.suggest(vconn, person.id, 5, MODEL, config, record_exposure=False)]
+
+    async def blocked(conn: asyncpg.Connection, participant_id: int) -> list[int]:
+        return before[:2]
+
+    monkeypatch.setattr(service, "blocked_ids", blocked)
+    after = [s.id for s in await service.suggest(vconn, person.id, 5, MODEL, config, record_exposure=False)]
+    assert not set(after) & set(before[:2])
+    assert after[:3] == before[2:]
+
+
+async def test_exposure_is_a_decayed_count(vconn: asyncpg.Connection) -> None:
+    people = await load(vconn, generate(50, seed=8))
+    a, b = people[0].id, people[1].id
+    await vconn.execute("INSERT INTO exposure VALUES ($1, 4, now() - interval '7 days')", a)
+    await repository.record_exposure(vconn, [b, a, a], half_life_days=7.0)
+    shown = dict(await vconn.fetch("SELECT participant_id, shown FROM exposure"))
+    assert shown[a] == pytest.approx(4 * 0.5 + 1, abs=1e-3)  # halved after one half-life, then shown once
+    assert shown[b] == pytest.approx(1.0)
+
+
+async def test_exposure_lowers_the_rank_of_much_shown_candidates(vconn: asyncpg.Connection) -> None:
+    people = await load(vconn, generate(800, seed=9))
+    person = queries(people, 1)[0]
+    weights = scoring.Weights(similarity_floor=0.0, exposure=1.0)
+    config = service.RankerConfig(weights, exact_search_below=10**9)
+    first = await service.suggest(vconn, person.id, 3, MODEL, config, record_exposure=False)
+    await vconn.execute("INSERT INTO exposure VALUES ($1, 1000, now())", first[0].id)
+    again = await service.suggest(vconn, person.id, 3, MODEL, config, record_exposure=False)
+    assert first[0].id not in [s.id for s in again]
+    # Showing records one more view for each shown candidate.
+    await service.suggest(vconn, person.id, 3, MODEL, config)
+    counts = dict(await vconn.fetch("SELECT participant_id, round(shown) FROM exposure"))
+    assert all(counts[s.id] == 1 for s in again)
+
+
+async def test_lexical_terms_drop_stop_words_and_keep_both_stems(vconn: asyncpg.Connection) -> None:
+    row = await vconn.fetchrow(
+        """INSERT INTO participants (external_id, kind, name, email, domains, capacity, offers, seeks, source,
+                                     language)
+           VALUES ('lex', 'student', 'Lex', 'lex@example.no', '{cyber_ict}', 1, '{}',
+                   '{"Sikkerhet og PLC-systemer i the industry"}', 'import', 'nb') RETURNING id""")
+    sql = re.sub(r"\$12", "64", repository._TERMS.format(column="seeks_tsv"))
+    terms = set(await vconn.fetchval(f"SELECT {sql}", row["id"]))
+    assert {"sikker", "sikkerhet", "plc", "industri"} <= terms
+    assert not {"og", "i", "the"} & terms
