@@ -340,3 +340,10 @@ async def test_lexical_terms_drop_stop_words_and_keep_both_stems(vconn: asyncpg.
     terms = set(await vconn.fetchval(f"SELECT {sql}", row["id"]))
     assert {"sikker", "sikkerhet", "plc", "industri"} <= terms
     assert not {"og", "i", "the"} & terms
+    # Counting shared lexemes in an English text (stemmed in English, plus its plain words):
+    matches = repository._MATCHES.format(column="t", terms="terms").replace("p.t", "t").replace("q.terms", "$1")
+    counted = await vconn.fetchval(
+        f"SELECT {matches} FROM (SELECT koble_tsvector('en', ARRAY['PLC and SCADA in industry']) AS t) AS x",
+        sorted(terms),
+    )
+    assert counted == 3  # plc, industri (English stem) and industry (simple) are shared
