@@ -23,7 +23,11 @@ def fail(message: str) -> typer.Exit:
 
 
 def _logging() -> None:
-    logging.basicConfig(level=get_settings().log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from service import embedded
+
+    settings = get_settings()
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    embedded.quiet_logs(settings)
 
 
 @app.command()

