@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 
 from pydantic import (
     BaseModel,
@@ -28,17 +28,10 @@ Engagement = Literal[
     "mentoring",
     "research_collaboration",
 ]
-KINDS: tuple[Kind, ...] = ("student", "researcher", "company", "public_body")
-DOMAINS: tuple[Domain, ...] = ("bioeconomy", "cyber_ict", "industrial_tech")
-ENGAGEMENTS: tuple[Engagement, ...] = (
-    "thesis",
-    "internship",
-    "summer_job",
-    "part_time_job",
-    "project",
-    "mentoring",
-    "research_collaboration",
-)
+# The same values as tuples, for forms, labels and checks (one source: the Literal types above).
+KINDS: tuple[Kind, ...] = get_args(Kind)
+DOMAINS: tuple[Domain, ...] = get_args(Domain)
+ENGAGEMENTS: tuple[Engagement, ...] = get_args(Engagement)
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Interest = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)]
