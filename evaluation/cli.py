@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from evaluation import runner
 from evaluation.metrics import Summary
 from evaluation.scratch import terminate_as_interrupt
+from service.commandline import first_line
 from service.config import Settings, get_settings
 from service.matching.scoring import Variant
 
@@ -53,17 +54,12 @@ def evaluate_command(
         return EXIT_INTERRUPTED
     except Exception as exc:  # a database or model failure: one line, not a traceback
         logging.getLogger(__name__).debug("evaluation failed", exc_info=True)
-        print(f"koble: evaluation failed: {_first_line(exc)}", file=sys.stderr)
+        print(f"koble: evaluation failed: {first_line(exc)}", file=sys.stderr)
         return 1
     print(json.dumps(runner.as_json(outcome, k)) if as_json else report(outcome, k, variant, settings))
     if outcome.violations:
         print(f"koble: {outcome.violations} suggested pair(s) break a hard constraint", file=sys.stderr)
     return 0
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
 
 
 def _row(name: str, s: Summary) -> str:

@@ -32,6 +32,7 @@ from evaluation.constraints import Facts, broken, facts_of
 from evaluation.gold import Gold, parse_gold
 from evaluation.scratch import scratch_database
 from service import database, embedded
+from service.commandline import first_line
 from service.config import Settings
 from service.matching.scoring import Variant
 from service.profiles import importer
@@ -143,7 +144,7 @@ def _server_url(settings: Settings) -> str:
     try:
         return embedded.postgres_url(settings)
     except Exception as exc:  # any failure to start the embedded server is one line
-        raise EvaluationError([f"koble: cannot open the database server: {_first_line(exc)}"]) from exc
+        raise EvaluationError([f"koble: cannot open the database server: {first_line(exc)}"]) from exc
 
 
 @contextmanager
@@ -290,11 +291,6 @@ def write_scores(path: str, ranked: Ranked) -> None:
         for query, pairs in ranked.items():
             for rank, (candidate, score) in enumerate(pairs, start=1):
                 out.write(json.dumps({"a": query, "b": candidate, "score": score, "rank": rank}) + "\n")
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
 
 
 def as_json(outcome: Outcome, k: int) -> dict[str, Any]:

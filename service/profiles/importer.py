@@ -25,7 +25,8 @@ from pydantic_core import ErrorDetails
 from redis.exceptions import RedisError
 from tqdm import tqdm
 
-from service import database, embedded, worker
+from service import embedded, worker
+from service.commandline import fail, first_line, open_database
 from service.config import Settings, get_settings
 from service.matching import commands as matching_commands
 from service.matching import tasks as matching_tasks
@@ -293,7 +294,7 @@ async def run(file: str | Path, notify: bool = False, progress: bool = False) ->
     try:
         data = Path(file).read_bytes()
     except OSError as exc:
-        return _fail(f"{file}: cannot read ({exc.strerror or type(exc).__name__})")
+        return fail(f"{file}: cannot read ({exc.strerror or type(exc).__name__})")
     return await import_data(str(file), data, notify=notify, progress=progress)
 
 
@@ -312,23 +313,16 @@ async def import_data(
     embedded.quiet_logs(settings)
     entries, errors = validate(data)
     try:
-        pool = await _open_database(settings)
+        pool = await open_database(settings)
     except Exception as exc:  # any failure to start, migrate or reach the database is one line
         await asyncio.to_thread(embedded.stop_all)
-        return _fail(f"cannot open the database: {_first_line(exc)}")
+        return fail(f"cannot open the database: {first_line(exc)}")
     try:
         async with pool.acquire() as conn:
             return await _import(conn, settings, source, entries, errors, notify, progress)
     finally:
         await pool.close()
         await asyncio.to_thread(embedded.stop_all)
-
-
-async def _open_database(settings: Settings) -> asyncpg.Pool:
-    url = await asyncio.to_thread(embedded.postgres_url, settings)
-    # The database may be brand new: `koble import` is often the first command run.
-    await asyncio.to_thread(database.migrate, url)
-    return await database.create_pool(url, min_size=1, max_size=1)
 
 
 async def _import(
@@ -346,7 +340,7 @@ async def _import(
         await write(conn, plan, progress)
     except asyncpg.UniqueViolationError:
         # Another process took an id or address after the checks; the transaction rolled back.
-        return _fail("participants changed during the import; nothing was imported, run it again")
+        return fail("participants changed during the import; nothing was imported, run it again")
     print(plan.summary())
     await _embed(conn, settings, [participant.external_id for participant in participants], progress)
     if notify and plan.creates:
@@ -402,13 +396,3 @@ async def _redis_or_none(settings: Settings) -> ArqRedis | None:
     except (TimeoutError, OSError, RedisError) as exc:
         log.warning("Redis unreachable (%s); welcome emails wait in the outbox", type(exc).__name__)
         return None
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
-
-
-def _fail(message: str) -> int:
-    print(f"koble: {message}", file=sys.stderr)
-    return 1
