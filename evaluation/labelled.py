@@ -46,6 +46,7 @@ from typing import Any, Literal
 
 from evaluation.constraints import Facts, broken, facts_of
 from evaluation.topics import SUBJECTS, Subject
+from service.profiles.demo import WINDOWS as DEMO_WINDOWS
 
 Lang = Literal["nb", "en"]
 Style = Literal["nb", "en", "mixed"]
@@ -69,15 +70,8 @@ ENGAGEMENT_POOLS: dict[str, tuple[str, ...]] = {
     "public_body": ("internship", "thesis", "project", "summer_job"),
 }
 ENGAGEMENT_COUNT = {"student": (1, 2), "researcher": (1, 3), "company": (2, 4), "public_body": (2, 3)}
-WINDOWS: dict[str, tuple[dt.date, dt.date | None]] = {
-    "thesis": (dt.date(2027, 1, 6), dt.date(2027, 6, 15)),
-    "internship": (dt.date(2027, 5, 3), dt.date(2027, 8, 27)),
-    "summer_job": (dt.date(2027, 6, 1), dt.date(2027, 8, 15)),
-    "part_time_job": (dt.date(2027, 1, 6), dt.date(2027, 12, 17)),
-    "project": (dt.date(2027, 1, 6), dt.date(2027, 12, 17)),
-    "mentoring": (dt.date(2027, 1, 6), dt.date(2027, 12, 17)),
-    "research_collaboration": (dt.date(2027, 1, 4), None),
-}
+# The usual periods of each engagement: the same academic year as the demo data.
+WINDOWS: dict[str, tuple[dt.date, dt.date | None]] = {str(key): span for key, span in DEMO_WINDOWS.items()}
 AUTUMN = (dt.date(2027, 8, 16), dt.date(2027, 12, 20))  # students free only after the summer
 LOCATIONS = ("Gjøvik", "Raufoss", "Lena", "Hunndalen", "Biri", "Reinsvoll", "Dokka", "Lillehammer", "Hamar")
 
