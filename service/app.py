@@ -26,6 +26,8 @@ from service.followup.lifecycle import IllegalTransition, MatchNotFound
 from service.matching import router as matching_api
 from service.profiles import pages as profile_pages
 from service.profiles import router as profile_api
+from service.review import pages as review_pages
+from service.review import router as review_api
 from service.security import BodySizeLimit, RateLimiter, SecurityHeaders, with_csrf
 from service.templating import templates
 
@@ -154,6 +156,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     for router in (health.router, auth_pages.router, profile_pages.router, profile_api.router, matching_api.router):
+        app.include_router(router)
+    for router in (review_pages.router, review_api.router):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]

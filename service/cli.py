@@ -161,6 +161,15 @@ def suggest(
     sys.exit(asyncio.run(suggest_cli.run(external_id, k, as_json, lang.value)))
 
 
+def _register_subcommands() -> None:
+    from service.review.cli import app as staff_app
+
+    app.add_typer(staff_app, name="staff")
+
+
+_register_subcommands()
+
+
 def main() -> None:
     """Entry point of the `koble` script."""
     app()

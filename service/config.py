@@ -50,6 +50,9 @@ class Settings(BaseSettings):
     # participant_first: suggestions go straight to participants, staff follow the mutual matches;
     # staff_first: staff approve each suggested pair before either party sees it.
     match_mode: Literal["participant_first", "staff_first"] = Field("participant_first", alias="KOBLE_MATCH_MODE")
+    # Review (service.review): suggested pairs stored per participant for staff to review, by the
+    # hourly job and `koble staff propose` (staff_first mode).
+    review_propose_k: int = Field(3, ge=1, le=50, alias="KOBLE_REVIEW_PROPOSE_K")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", alias="KOBLE_LOG_LEVEL")
     # Ranker (service.matching): every weight is explained in scoring.Weights, whose defaults these are.
     weight_reciprocal: float = Field(_WEIGHTS.reciprocal, alias="KOBLE_WEIGHT_RECIPROCAL")

@@ -14,10 +14,12 @@ from service.config import Settings
 from service.mail import tasks as mail_tasks
 from service.matching import tasks as matching_tasks
 from service.profiles import tasks as profile_tasks
+from service.review import tasks as review_tasks
 
 FUNCTIONS: list[Function | WorkerCoroutine] = [mail_tasks.deliver_email, *matching_tasks.FUNCTIONS]
 CRON_JOBS = [
     *matching_tasks.CRON_JOBS,
+    *review_tasks.CRON_JOBS,
     # unique=True (the default) holds a lock per run, so several workers never run a job twice.
     cron(mail_tasks.sweep_outbox, second=30),
     cron(profile_tasks.apply_retention, hour=3, minute=15, second=0),

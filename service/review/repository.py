@@ -1,11 +1,17 @@
-"""SQL for staff accounts and the audit log."""
+"""SQL for staff accounts, their sign-in links, the review queue, the pipeline, exports and the audit log."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+from collections.abc import Sequence
 from typing import Any
 
 import asyncpg
+
+from service.review.schemas import QueueFilter
+
+# --- staff ---
 
 
 async def staff_by_id(conn: asyncpg.Connection, staff_id: int) -> asyncpg.Record | None:
@@ -30,6 +36,74 @@ async def upsert_staff(conn: asyncpg.Connection, email: str, role: str, name: st
     return row
 
 
+async def all_staff(conn: asyncpg.Connection) -> list[asyncpg.Record]:
+    """Every staff member, active first, then by address."""
+    return await conn.fetch("SELECT * FROM staff ORDER BY disabled_at IS NOT NULL, lower(email)")
+
+
+async def set_role(conn: asyncpg.Connection, staff_id: int, role: str) -> asyncpg.Record | None:
+    """Change an active staff member's role."""
+    return await conn.fetchrow(
+        "UPDATE staff SET role = $2 WHERE id = $1 AND disabled_at IS NULL RETURNING *", staff_id, role
+    )
+
+
+async def disable(conn: asyncpg.Connection, staff_id: int) -> asyncpg.Record | None:
+    """Disable an active staff member (kept, so the audit log keeps who they were)."""
+    return await conn.fetchrow(
+        "UPDATE staff SET disabled_at = now() WHERE id = $1 AND disabled_at IS NULL RETURNING *", staff_id
+    )
+
+
+async def other_admins(conn: asyncpg.Connection, staff_id: int) -> int:
+    """Active admins other than this one (the last admin may not be demoted or disabled)."""
+    count: int = await conn.fetchval(
+        "SELECT count(*) FROM staff WHERE role = 'admin' AND disabled_at IS NULL AND id <> $1", staff_id
+    )
+    return count
+
+
+# --- staff sign-in links ---
+
+
+async def insert_token(conn: asyncpg.Connection, token_hash: bytes, staff_id: int, expires_at: dt.datetime) -> None:
+    """Store a new sign-in token's hash."""
+    await conn.execute(
+        "INSERT INTO staff_tokens (token_hash, staff_id, expires_at) VALUES ($1, $2, $3)",
+        token_hash, staff_id, expires_at,
+    )
+
+
+async def usable_token(conn: asyncpg.Connection, token_hash: bytes) -> asyncpg.Record | None:
+    """An unused, unexpired token of an active staff member, without using it."""
+    return await conn.fetchrow(
+        """SELECT t.* FROM staff_tokens t JOIN staff s ON s.id = t.staff_id AND s.disabled_at IS NULL
+           WHERE t.token_hash = $1 AND t.used_at IS NULL AND t.expires_at > now()""",
+        token_hash,
+    )
+
+
+async def use_token(conn: asyncpg.Connection, token_hash: bytes) -> int | None:
+    """Mark a usable token used, atomically (of two uses one wins); returns the staff id."""
+    staff_id: int | None = await conn.fetchval(
+        """UPDATE staff_tokens t SET used_at = now() FROM staff s
+           WHERE t.token_hash = $1 AND t.used_at IS NULL AND t.expires_at > now()
+             AND s.id = t.staff_id AND s.disabled_at IS NULL
+           RETURNING t.staff_id""",
+        token_hash,
+    )
+    return staff_id
+
+
+async def delete_stale_tokens(conn: asyncpg.Connection) -> int:
+    """Forget used or expired staff tokens."""
+    result: str = await conn.execute("DELETE FROM staff_tokens WHERE used_at IS NOT NULL OR expires_at < now()")
+    return int(result.split()[-1])
+
+
+# --- audit log ---
+
+
 async def audit(
     conn: asyncpg.Connection, staff_id: int | None, actor_label: str, action: str,
     participant_id: int | None = None, match_id: int | None = None, details: dict[str, Any] | None = None,
@@ -40,3 +114,176 @@ async def audit(
            VALUES ($1, $2, $3, $4, $5, $6::jsonb)""",
         staff_id, actor_label, action, participant_id, match_id, json.dumps(details or {}),
     )
+
+
+async def audit_many(
+    conn: asyncpg.Connection, staff_id: int | None, actor_label: str, action: str,
+    match_ids: Sequence[int] = (), participant_ids: Sequence[int] = (),
+) -> None:
+    """One audit row per match and per participant shown (a page view of several people)."""
+    rows: list[tuple[int | None, str, str, int | None, int | None]] = [
+        (staff_id, actor_label, action, None, m) for m in match_ids]
+    rows += [(staff_id, actor_label, action, p, None) for p in participant_ids]
+    await conn.executemany(
+        "INSERT INTO audit_log (staff_id, actor_label, action, participant_id, match_id) VALUES ($1, $2, $3, $4, $5)",
+        rows,
+    )
+
+
+async def audit_page(conn: asyncpg.Connection, before_id: int | None, limit: int) -> list[asyncpg.Record]:
+    """Audit rows, newest first, before an id (keyset paging)."""
+    return await conn.fetch(
+        """SELECT l.*, s.email AS staff_email FROM audit_log l LEFT JOIN staff s ON s.id = l.staff_id
+           WHERE $1::bigint IS NULL OR l.id < $1 ORDER BY l.id DESC LIMIT $2""",
+        before_id, limit,
+    )
+
+
+# --- the queue ---
+
+
+def _queue_where(f: QueueFilter) -> tuple[list[str], list[Any]]:
+    """WHERE clauses and their parameters for the filters (m: match, a and b: the two participants)."""
+    clauses = {
+        "pending": ["m.state = 'suggested'", "(m.snoozed_until IS NULL OR m.snoozed_until <= now())"],
+        "snoozed": ["m.state = 'suggested'", "m.snoozed_until > now()"],
+        "rejected": ["m.state = 'rejected'"],
+    }[f.status]
+    params: list[Any] = []
+
+    def add(template: str, *values: Any) -> None:
+        numbers = [f"${len(params) + i + 1}" for i in range(len(values))]
+        params.extend(values)
+        clauses.append(template.format(*numbers))
+
+    if f.domain:
+        add("{0} = ANY(a.domains) AND {0} = ANY(b.domains)", f.domain)
+    if f.kinds:
+        add("((a.kind = {0} AND b.kind = {1}) OR (a.kind = {1} AND b.kind = {0}))", *f.kinds)
+    if f.engagement:
+        add("(cardinality(a.engagements) = 0 OR {0} = ANY(a.engagements))"
+            " AND (cardinality(b.engagements) = 0 OR {0} = ANY(b.engagements))", f.engagement)
+    if f.language:
+        add("{0} IN (a.language, b.language)", f.language)
+    if f.date_from:
+        add("m.created_at >= {0}::date", f.date_from)
+    if f.date_to:
+        add("m.created_at < {0}::date + 1", f.date_to)
+    if f.q:
+        add("(a.name ILIKE {0} OR a.organisation ILIKE {0} OR a.email ILIKE {0}"
+            " OR b.name ILIKE {0} OR b.organisation ILIKE {0} OR b.email ILIKE {0})", f"%{_like(f.q)}%")
+    return clauses, params
+
+
+def _like(text: str) -> str:
+    """A search text with LIKE's wildcards taken literally."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+_QUEUE_FROM = "FROM matches m JOIN participants a ON a.id = m.a_id JOIN participants b ON b.id = m.b_id"
+
+
+async def queue_page(conn: asyncpg.Connection, f: QueueFilter) -> list[asyncpg.Record]:
+    """One page of matches for the filters, best first (score, then newest), after `f.after`."""
+    clauses, params = _queue_where(f)
+    if f.after is not None:
+        params.extend(f.after)
+        clauses.append(f"(coalesce(m.score, 0), m.id) < (${len(params) - 1}::real, ${len(params)}::bigint)")
+    params.append(f.limit)
+    sql = (f"SELECT m.* {_QUEUE_FROM} WHERE {' AND '.join(clauses)}"
+           f" ORDER BY coalesce(m.score, 0) DESC, m.id DESC LIMIT ${len(params)}")
+    return await conn.fetch(sql, *params)
+
+
+async def queue_count(conn: asyncpg.Connection, f: QueueFilter) -> int:
+    """How many matches the filters select, on all pages."""
+    clauses, params = _queue_where(f)
+    count: int = await conn.fetchval(f"SELECT count(*) {_QUEUE_FROM} WHERE {' AND '.join(clauses)}", *params)
+    return count
+
+
+async def participants_by_ids(conn: asyncpg.Connection, ids: Sequence[int]) -> dict[int, asyncpg.Record]:
+    """Participants by id (those that still exist)."""
+    rows = await conn.fetch("SELECT * FROM participants WHERE id = ANY($1::bigint[])", list(set(ids)))
+    return {row["id"]: row for row in rows}
+
+
+async def snooze(conn: asyncpg.Connection, match_id: int, until: dt.datetime) -> asyncpg.Record | None:
+    """Hide a suggested match from the queue until a time; None if it is no longer suggested."""
+    return await conn.fetchrow(
+        """UPDATE matches SET snoozed_until = $2, updated_at = now() WHERE id = $1 AND state = 'suggested'
+           RETURNING *""",
+        match_id, until,
+    )
+
+
+# --- hand-picking ---
+
+
+async def search_participants(conn: asyncpg.Connection, text: str, limit: int) -> list[asyncpg.Record]:
+    """Participants whose name, organisation, email or external id contains the text."""
+    return await conn.fetch(
+        """SELECT * FROM participants
+           WHERE name ILIKE $1 OR organisation ILIKE $1 OR email ILIKE $1 OR external_id ILIKE $1
+           ORDER BY name, id LIMIT $2""",
+        f"%{_like(text)}%", limit,
+    )
+
+
+async def declined_between(conn: asyncpg.Connection, x: int, y: int) -> bool:
+    """Whether either said "not now" to the other."""
+    found: bool = await conn.fetchval(
+        """SELECT EXISTS (SELECT 1 FROM answers WHERE answer = 'not_now'
+                  AND ((participant_id = $1 AND candidate_id = $2) OR (participant_id = $2 AND candidate_id = $1)))""",
+        x, y,
+    )
+    return found
+
+
+# --- pipeline, match pages and export ---
+
+
+async def state_counts(conn: asyncpg.Connection) -> dict[str, int]:
+    """Matches per lifecycle state."""
+    rows = await conn.fetch("SELECT state, count(*) AS n FROM matches GROUP BY state")
+    return {row["state"]: row["n"] for row in rows}
+
+
+async def matches_in_state(conn: asyncpg.Connection, state: str, limit: int) -> list[asyncpg.Record]:
+    """The most recently moved matches in one state, with both parties' names."""
+    return await conn.fetch(
+        f"""SELECT m.*, a.name AS a_name, a.organisation AS a_organisation, a.kind AS a_kind,
+                   b.name AS b_name, b.organisation AS b_organisation, b.kind AS b_kind
+            {_QUEUE_FROM} WHERE m.state = $1 ORDER BY m.state_changed_at DESC, m.id DESC LIMIT $2""",
+        state, limit,
+    )
+
+
+async def matches_of(conn: asyncpg.Connection, participant_id: int) -> list[asyncpg.Record]:
+    """A participant's matches, newest first, with the other party's name, organisation and kind."""
+    return await conn.fetch(
+        """SELECT m.*, o.id AS other_id, o.name AS other_name, o.organisation AS other_organisation,
+                  o.kind AS other_kind
+           FROM matches m JOIN participants o ON o.id = CASE WHEN m.a_id = $1 THEN m.b_id ELSE m.a_id END
+           WHERE $1 IN (m.a_id, m.b_id) ORDER BY m.id DESC""",
+        participant_id,
+    )
+
+
+async def export_rows(conn: asyncpg.Connection) -> list[asyncpg.Record]:
+    """Every match for the council's reporting: ids, kinds, domains, organisations, states and dates."""
+    return await conn.fetch(
+        f"""SELECT m.id, m.state, m.origin, m.score, m.closed_reason, m.created_at, m.state_changed_at,
+                   a.external_id AS a_external_id, a.kind AS a_kind, a.organisation AS a_organisation,
+                   b.external_id AS b_external_id, b.kind AS b_kind, b.organisation AS b_organisation,
+                   ARRAY(SELECT unnest(a.domains) INTERSECT SELECT unnest(b.domains) ORDER BY 1) AS domains
+            {_QUEUE_FROM} ORDER BY m.id"""
+    )
+
+
+async def proposable_ids(conn: asyncpg.Connection) -> list[int]:
+    """Visible, verified participants, oldest first (those the ranker proposes pairs for)."""
+    rows = await conn.fetch(
+        "SELECT id FROM participants WHERE hidden_at IS NULL AND verified_at IS NOT NULL ORDER BY id"
+    )
+    return [row["id"] for row in rows]

@@ -1,0 +1,430 @@
+"""Staff pages: sign-in, the review queue, hand-picking, the pipeline, match and participant pages,
+the audit log, staff admin and the CSV export. Every page works as plain forms; review.js adds keys.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+from typing import Annotated, Any
+from urllib.parse import parse_qsl, urlencode
+
+import asyncpg
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import EmailStr, TypeAdapter, ValidationError
+
+from service import i18n
+from service.deps import Admin, ConnDep, ResourcesDep, StaffMember
+from service.followup import labels as followup_labels
+from service.followup.lifecycle import ORDER, IllegalTransition
+from service.i18n import _
+from service.profiles import forms
+from service.profiles import pages as profile_pages
+from service.profiles.schemas import DOMAINS, ENGAGEMENTS, KINDS
+from service.review import repository
+from service.review import service as review
+from service.review.schemas import ROLES, STATUSES, QueueFilter
+from service.templating import templates
+
+router = APIRouter(include_in_schema=False)
+PRIVATE = {"Cache-Control": "no-store"}  # staff pages show personal data: never cache them
+_email = TypeAdapter(EmailStr)
+PIPELINE_ROWS = 20
+AUDIT_ROWS = 100
+FILTERS = ("status", "domain", "kinds", "engagement", "language", "date_from", "date_to", "q")
+
+
+def _page(request: Request, name: str, context: dict[str, Any], status_code: int = 200) -> Response:
+    base = {"participant": None, "staff": None, "labels": forms.labels(),
+            "state_labels": followup_labels.state_labels()}
+    return templates().TemplateResponse(request, name, base | context, status_code=status_code, headers=PRIVATE)
+
+
+def _back(request_query: str, path: str = "/staff/queue") -> RedirectResponse:
+    return RedirectResponse(f"{path}?{request_query}" if request_query else path, status_code=303)
+
+
+# --- sign-in ---
+
+
+@router.get("/staff/signin", response_class=HTMLResponse)
+async def signin_form(request: Request) -> Response:
+    """The staff sign-in form: one field, the work email address."""
+    return _page(request, "review/signin.html", {"email": "", "error": None})
+
+
+@router.post("/staff/signin", response_class=HTMLResponse)
+async def signin_submit(
+    request: Request, conn: ConnDep, resources: ResourcesDep, email: Annotated[str, Form()] = ""
+) -> Response:
+    """Send a staff sign-in link; the same answer whether or not the address belongs to staff."""
+    try:
+        address = str(_email.validate_python(email.strip()))
+    except ValidationError:
+        error = _("Enter a valid email address, like name@example.no")
+        return _page(request, "review/signin.html", {"email": email, "error": error}, 422)
+    client = request.client.host if request.client else "unknown"
+    rule = resources.settings.rate_limit_signin
+    if not (await resources.limiter.hit(rule, "staff-signin", client)
+            and await resources.limiter.hit(rule, "staff-signin-email", address.lower())):
+        detail = _("Too many sign-in attempts. Wait a while and try again.")
+        return _page(request, "error.html", {"status": 429, "detail": detail}, 429)
+    await review.request_sign_in(conn, resources.redis, resources.settings, address)
+    return _page(request, "link_sent.html", {"email": address})
+
+
+@router.get("/staff/auth/{token}", response_class=HTMLResponse)
+async def link_confirm(request: Request, token: str, conn: ConnDep) -> Response:
+    """A staff link from an email: a button to continue, so mail scanners opening links use nothing."""
+    usable = await review.link_usable(conn, token)
+    return _page(request, "review/link_confirm.html", {"token": token, "usable": usable}, 200 if usable else 410)
+
+
+@router.post("/staff/auth/{token}")
+async def link_redeem(request: Request, token: str, conn: ConnDep) -> Response:
+    """Use the link: the first sign-in step; then the next step, or the queue."""
+    next_url = await review.redeem(conn, request, token)
+    if next_url is None:
+        return _page(request, "review/link_confirm.html", {"token": token, "usable": False}, 410)
+    return RedirectResponse(next_url, status_code=303)
+
+
+@router.post("/staff/signout")
+async def signout(request: Request) -> Response:
+    """End the staff session."""
+    review.sign_out(request)
+    return RedirectResponse("/staff/signin?signed_out=1", status_code=303)
+
+
+# --- the queue ---
+
+
+@router.get("/staff", response_class=HTMLResponse)
+async def home(staff: StaffMember) -> Response:
+    """Staff start at the queue."""
+    return RedirectResponse("/staff/queue", status_code=303)
+
+
+def _pick(value: str | None, allowed: tuple[str, ...]) -> str | None:
+    return value if value in allowed else None
+
+
+def _day(value: str | None) -> dt.date | None:
+    try:
+        return dt.date.fromisoformat(value) if value else None
+    except ValueError:
+        return None
+
+
+KIND_PAIRS = tuple(f"{x},{y}" for x, y in itertools.combinations(KINDS, 2))
+
+
+def queue_filter(params: dict[str, str]) -> QueueFilter:
+    """The queue's filters from query parameters (unknown values are ignored)."""
+    kinds = _pick(params.get("kinds"), KIND_PAIRS)
+    return QueueFilter(
+        status=_pick(params.get("status"), STATUSES) or "pending",  # type: ignore[arg-type]
+        domain=_pick(params.get("domain"), DOMAINS), engagement=_pick(params.get("engagement"), ENGAGEMENTS),
+        kinds=tuple(kinds.split(",")) if kinds else None,  # type: ignore[arg-type]
+        language=_pick(params.get("language"), i18n.LANGUAGES), date_from=_day(params.get("date_from")),
+        date_to=_day(params.get("date_to")), q=(params.get("q") or "").strip()[:100] or None,
+        after=review.decode_cursor(params.get("cursor")),
+    )
+
+
+def _filter_query(params: dict[str, str]) -> str:
+    return urlencode({k: v for k, v in params.items() if k in FILTERS and v})
+
+
+def _notice(params: dict[str, str]) -> str | None:
+    done = params.get("done")
+    if done == "bulk":
+        return _("%(approved)s pairs approved, %(skipped)s had been decided already.") % {
+            "approved": params.get("approved", "0"), "skipped": params.get("skipped", "0")}
+    notices = {"approve": _("Approved. Both have been introduced by email."), "reject": _("Rejected."),
+               "snooze": _("Snoozed."), "handpick": _("Paired. Both have been introduced by email.")}
+    return notices.get(done or "")
+
+
+async def _queue_page(
+    request: Request, conn: asyncpg.Connection, resources: Any, staff: asyncpg.Record, params: dict[str, str],
+    errors: dict[int, dict[str, str]] | None = None, status_code: int = 200,
+) -> Response:
+    f = queue_filter(params)
+    items, cursor, total = await review.queue(conn, resources.settings, f, review.staff_actor(staff))
+    filters = _filter_query(params)
+    context = {
+        "staff": staff, "items": items, "total": total, "filters": filters, "params": params,
+        "next_url": f"/staff/queue?{filters}&cursor={cursor}" if cursor else None,
+        "first_url": f"/staff/queue?{filters}" if f.after else None, "kind_pairs": KIND_PAIRS,
+        "statuses": _status_labels(), "errors": errors or {}, "notice": _notice(params),
+        "domains": DOMAINS, "engagements": ENGAGEMENTS, "languages": i18n.LANGUAGES,
+        "min_snooze": (dt.date.today() + dt.timedelta(days=1)).isoformat(),
+    }
+    return _page(request, "review/queue.html", context, status_code)
+
+
+def _status_labels() -> dict[str, str]:
+    return {"pending": _("Waiting for a decision"), "snoozed": _("Snoozed"), "rejected": _("Rejected")}
+
+
+@router.get("/staff/queue", response_class=HTMLResponse)
+async def queue(request: Request, staff: StaffMember, conn: ConnDep, resources: ResourcesDep) -> Response:
+    """Suggested pairs, best first, 50 a page, both profiles side by side with the explanation."""
+    return await _queue_page(request, conn, resources, staff, dict(request.query_params))
+
+
+@router.post("/staff/queue/{match_id}/approve")
+async def approve(
+    request: Request, match_id: int, staff: StaffMember, conn: ConnDep, resources: ResourcesDep,
+    back: Annotated[str, Form()] = "",
+) -> Response:
+    """Approve a pair: both are introduced by email."""
+    try:
+        await review.approve(conn, resources.redis, resources.settings, match_id, review.staff_actor(staff))
+    except IllegalTransition as exc:
+        return _conflict(request, staff, exc)
+    return _back(_join(back, "done=approve"))
+
+
+@router.post("/staff/queue/{match_id}/reject")
+async def reject(
+    request: Request, match_id: int, staff: StaffMember, conn: ConnDep, resources: ResourcesDep,
+    reason: Annotated[str, Form()] = "", back: Annotated[str, Form()] = "",
+) -> Response:
+    """Reject a pair with a reason."""
+    if not reason.strip():
+        errors = {match_id: {"reason": _("Write why you reject this pair.")}}
+        return await _redisplay(request, conn, resources, staff, back, errors)
+    try:
+        await review.reject(conn, resources.settings, match_id, review.staff_actor(staff), reason.strip()[:500])
+    except IllegalTransition as exc:
+        return _conflict(request, staff, exc)
+    return _back(_join(back, "done=reject"))
+
+
+@router.post("/staff/queue/{match_id}/snooze")
+async def snooze(
+    request: Request, match_id: int, staff: StaffMember, conn: ConnDep, resources: ResourcesDep,
+    until: Annotated[str, Form()] = "", back: Annotated[str, Form()] = "",
+) -> Response:
+    """Keep a pair out of the queue until a day."""
+    day = _day(until)
+    if day is None or day <= dt.date.today():
+        errors = {match_id: {"until": _("Pick a day after today, like %(example)s.") % {
+            "example": (dt.date.today() + dt.timedelta(days=7)).isoformat()}}}
+        return await _redisplay(request, conn, resources, staff, back, errors)
+    try:
+        await review.snooze(conn, match_id, review.staff_actor(staff), day)
+    except IllegalTransition as exc:
+        return _conflict(request, staff, exc)
+    return _back(_join(back, "done=snooze"))
+
+
+@router.post("/staff/queue/bulk")
+async def bulk(
+    request: Request, staff: StaffMember, conn: ConnDep, resources: ResourcesDep,
+    match_id: Annotated[list[int] | None, Form()] = None, back: Annotated[str, Form()] = "",
+) -> Response:
+    """Approve every ticked pair; pairs decided meanwhile are skipped and counted."""
+    result = await review.bulk_approve(conn, resources.redis, resources.settings, match_id or [],
+                                       review.staff_actor(staff))
+    counts = urlencode({"approved": len(result.approved), "skipped": len(result.skipped)})
+    return _back(_join(back, f"done=bulk&{counts}"))
+
+
+def _join(back: str, extra: str) -> str:
+    # Only our own filter parameters go back into the redirect (no open redirect, no stale notices).
+    kept = {k: v for k, v in parse_qsl(back.lstrip("?")) if k in FILTERS}
+    return "&".join(part for part in (urlencode(kept), extra) if part)
+
+
+async def _redisplay(
+    request: Request, conn: asyncpg.Connection, resources: Any, staff: asyncpg.Record, back: str,
+    errors: dict[int, dict[str, str]],
+) -> Response:
+    """The queue again, with the error next to the field (the filters come back from the form)."""
+    return await _queue_page(request, conn, resources, staff, dict(parse_qsl(_join(back, ""))), errors, 422)
+
+
+def _conflict(request: Request, staff: asyncpg.Record, exc: IllegalTransition) -> Response:
+    """Someone else decided first: say what the pair is now, and offer the way back."""
+    message = followup_labels.refusal(exc.current, exc.target)
+    return _page(request, "review/conflict.html", {"staff": staff, "message": message, "match_id": exc.match_id}, 409)
+
+
+# --- hand-picking ---
+
+
+async def _handpick_page(
+    request: Request, conn: asyncpg.Connection, staff: asyncpg.Record, values: dict[str, str],
+    error: str | None = None, status_code: int = 200,
+) -> Response:
+    actor = review.staff_actor(staff)
+    found = {side: await review.search(conn, values.get(f"q{side}", ""), actor) for side in ("1", "2")}
+    context = {"staff": staff, "values": values, "found": found, "error": error}
+    return _page(request, "review/handpick.html", context, status_code)
+
+
+@router.get("/staff/handpick", response_class=HTMLResponse)
+async def handpick(request: Request, staff: StaffMember, conn: ConnDep) -> Response:
+    """Search two participants (name, organisation or email) and pair them by hand."""
+    values = {k: v[:100] for k, v in request.query_params.items() if k in ("q1", "q2")}
+    return await _handpick_page(request, conn, staff, values)
+
+
+@router.post("/staff/handpick", response_class=HTMLResponse)
+async def handpick_submit(
+    request: Request, staff: StaffMember, conn: ConnDep, resources: ResourcesDep,
+    first: Annotated[int | None, Form()] = None, second: Annotated[int | None, Form()] = None,
+    q1: Annotated[str, Form()] = "", q2: Annotated[str, Form()] = "",
+) -> Response:
+    """Pair the two picked participants (approved and introduced), unless a hard constraint forbids it."""
+    values = {"q1": q1[:100], "q2": q2[:100], "first": str(first or ""), "second": str(second or "")}
+    if first is None or second is None:
+        return await _handpick_page(request, conn, staff, values, _("Pick one participant in each list."), 422)
+    try:
+        row = await review.hand_pick(conn, resources.redis, resources.settings, first, second,
+                                     review.staff_actor(staff))
+    except review.PairRefused as exc:
+        return await _handpick_page(request, conn, staff, values, str(exc), 422)
+    return RedirectResponse(f"/staff/matches/{row['id']}?done=handpick", status_code=303)
+
+
+# --- pipeline, matches, participants ---
+
+
+@router.get("/staff/pipeline", response_class=HTMLResponse)
+async def pipeline(request: Request, staff: StaffMember, conn: ConnDep) -> Response:
+    """Every match by lifecycle state: counts per column and the most recently moved in each."""
+    counts = await repository.state_counts(conn)
+    columns = [(state, counts.get(state, 0), await repository.matches_in_state(conn, state, PIPELINE_ROWS))
+               for state in ORDER]
+    shown = [row["id"] for _state, _n, rows in columns for row in rows]
+    actor = review.staff_actor(staff)
+    await repository.audit_many(conn, actor.staff_id, actor.label, "view_pipeline", match_ids=shown)
+    return _page(request, "review/pipeline.html", {"staff": staff, "columns": columns, "per_column": PIPELINE_ROWS})
+
+
+@router.get("/staff/matches/{match_id}", response_class=HTMLResponse)
+async def match(request: Request, match_id: int, staff: StaffMember, conn: ConnDep) -> Response:
+    """One match: both profiles, its timeline (transitions and emails), and closing it with a reason."""
+    context = await review.match_page(conn, match_id, review.staff_actor(staff))
+    notice = _notice(dict(request.query_params))
+    return _page(request, "review/match.html", {"staff": staff, "notice": notice, "error": None, **context})
+
+
+@router.post("/staff/matches/{match_id}/close", response_class=HTMLResponse)
+async def close(
+    request: Request, match_id: int, staff: StaffMember, conn: ConnDep, resources: ResourcesDep,
+    reason: Annotated[str, Form()] = "",
+) -> Response:
+    """Close an open match with a reason."""
+    actor = review.staff_actor(staff)
+    if not reason.strip():
+        context = await review.match_page(conn, match_id, actor)
+        error = _("Write why you close this match.")
+        return _page(request, "review/match.html", {"staff": staff, "notice": None, "error": error, **context}, 422)
+    try:
+        await review.close(conn, resources.redis, resources.settings, match_id, actor, reason.strip()[:500])
+    except IllegalTransition as exc:
+        return _conflict(request, staff, exc)
+    return RedirectResponse(f"/staff/matches/{match_id}", status_code=303)
+
+
+@router.get("/staff/participants/{participant_id}", response_class=HTMLResponse)
+async def participant(request: Request, participant_id: int, staff: StaffMember, conn: ConnDep) -> Response:
+    """One participant's profile and matches, for follow-up; the view is audited."""
+    people = await repository.participants_by_ids(conn, [participant_id])
+    if participant_id not in people:
+        return _page(request, "error.html", {"staff": staff, "status": 404, "detail": ""}, 404)
+    actor = review.staff_actor(staff)
+    await repository.audit(conn, actor.staff_id, actor.label, "view_participant", participant_id=participant_id)
+    row = people[participant_id]
+    context = {"staff": staff, "person": profile_pages.profile_view(row) | {"id": row["id"], "email": row["email"],
+               "external_id": row["external_id"]}, "matches": await repository.matches_of(conn, participant_id)}
+    return _page(request, "review/participant.html", context)
+
+
+# --- admin: audit log and staff ---
+
+
+@router.get("/staff/audit", response_class=HTMLResponse)
+async def audit(request: Request, staff: Admin, conn: ConnDep) -> Response:
+    """The audit log, newest first (admins only)."""
+    before = request.query_params.get("before")
+    rows = await repository.audit_page(conn, int(before) if before and before.isdigit() else None, AUDIT_ROWS)
+    next_url = f"/staff/audit?before={rows[-1]['id']}" if len(rows) == AUDIT_ROWS else None
+    return _page(request, "review/audit.html", {"staff": staff, "rows": rows, "next_url": next_url})
+
+
+async def _admin_page(
+    request: Request, conn: asyncpg.Connection, staff: asyncpg.Record, values: dict[str, str] | None = None,
+    errors: dict[str, str] | None = None, status_code: int = 200,
+) -> Response:
+    context = {"staff": staff, "members": await repository.all_staff(conn), "roles": ROLES,
+               "values": values or {"email": "", "name": "", "role": "reviewer"}, "errors": errors or {},
+               "notice": _("Saved.") if request.query_params.get("saved") == "1" else None}
+    return _page(request, "review/admin.html", context, status_code)
+
+
+@router.get("/staff/admin", response_class=HTMLResponse)
+async def admin(request: Request, staff: Admin, conn: ConnDep) -> Response:
+    """Staff accounts: add, change role, disable (admins only)."""
+    return await _admin_page(request, conn, staff)
+
+
+@router.post("/staff/admin/add", response_class=HTMLResponse)
+async def admin_add(
+    request: Request, staff: Admin, conn: ConnDep, email: Annotated[str, Form()] = "",
+    name: Annotated[str, Form()] = "", role: Annotated[str, Form()] = "reviewer",
+) -> Response:
+    """Add a staff member (or re-enable one)."""
+    values = {"email": email, "name": name, "role": role if role in ROLES else "reviewer"}
+    try:
+        address = str(_email.validate_python(email.strip()))
+    except ValidationError:
+        errors = {"email": _("Enter a valid email address, like name@example.no")}
+        return await _admin_page(request, conn, staff, values, errors, 422)
+    try:
+        await review.add_staff(conn, review.staff_actor(staff), address, values["role"], name.strip()[:200])  # type: ignore[arg-type]
+    except review.StaffRefused as exc:
+        return await _admin_page(request, conn, staff, values, {"role": str(exc)}, 409)
+    return RedirectResponse("/staff/admin?saved=1", status_code=303)
+
+
+@router.post("/staff/admin/{staff_id}/role", response_class=HTMLResponse)
+async def admin_role(
+    request: Request, staff_id: int, staff: Admin, conn: ConnDep, role: Annotated[str, Form()] = "",
+) -> Response:
+    """Change a staff member's role."""
+    if role not in ROLES:
+        return await _admin_page(request, conn, staff, errors={"members": _("Pick a role.")}, status_code=422)
+    try:
+        await review.change_role(conn, review.staff_actor(staff), staff_id, role)
+    except review.StaffRefused as exc:
+        return await _admin_page(request, conn, staff, errors={"members": str(exc)}, status_code=409)
+    return RedirectResponse("/staff/admin?saved=1", status_code=303)
+
+
+@router.post("/staff/admin/{staff_id}/disable", response_class=HTMLResponse)
+async def admin_disable(request: Request, staff_id: int, staff: Admin, conn: ConnDep) -> Response:
+    """Disable a staff member."""
+    try:
+        await review.disable_staff(conn, review.staff_actor(staff), staff_id)
+    except review.StaffRefused as exc:
+        return await _admin_page(request, conn, staff, errors={"members": str(exc)}, status_code=409)
+    return RedirectResponse("/staff/admin?saved=1", status_code=303)
+
+
+# --- export ---
+
+
+@router.get("/staff/export.csv")
+async def export(staff: StaffMember, conn: ConnDep) -> Response:
+    """Every match with its state as CSV, for the regional council's reporting."""
+    body = await review.export_csv(conn, review.staff_actor(staff))
+    filename = f"koble-matches-{dt.date.today().isoformat()}.csv"
+    headers = {"Content-Disposition": f'attachment; filename="{filename}"', **PRIVATE}
+    return Response(body, media_type="text/csv; charset=utf-8", headers=headers)

@@ -1,0 +1,123 @@
+"""Review API under /api/v1/review: the queue and staff decisions, for integrations and staff sessions.
+
+Callers: the operator's bearer token (`KOBLE_API_TOKEN`, reviewer rights, contracts §5) or a signed-in
+staff member's session. A decision on a pair that has moved meanwhile answers 409 naming its current
+state (`{"detail": {"msg", "current_state", "match_id"}}`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Response
+from pydantic import BaseModel, Field
+
+from service.deps import ApiStaff, ConnDep, ResourcesDep
+from service.profiles.router import INVALID, Message, SessionCookie
+from service.profiles.schemas import Domain, Engagement
+from service.review import service as review
+from service.review.schemas import (
+    PAGE_SIZE,
+    BulkIn,
+    BulkOut,
+    MatchOut,
+    PartyOut,
+    QueueFilter,
+    QueueItemOut,
+    QueueOut,
+    QueueStatus,
+    RejectIn,
+    SnoozeIn,
+)
+
+router = APIRouter(prefix="/api/v1/review", tags=["review"], dependencies=[SessionCookie])
+
+
+class ConflictDetail(BaseModel):
+    """Why a decision was refused: the pair's current state."""
+
+    msg: str = Field(examples=["This match is now “Approved”, so it cannot become “Rejected”."])
+    current_state: str = Field(examples=["introduced"])
+    match_id: int
+
+
+class Conflict(BaseModel):
+    """The pair moved before this decision (another reviewer decided first)."""
+
+    detail: ConflictDetail
+
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"model": Message, "description": "Neither a bearer token nor a staff session"},
+    403: {"model": Message, "description": "Wrong bearer token, or a participant's session"},
+    422: INVALID,
+}
+DECISION_ERRORS: dict[int | str, dict[str, Any]] = {
+    **ERRORS,
+    404: {"model": Message, "description": "No match with this id"},
+    409: {"model": Conflict, "description": "The match is no longer in a state this decision applies to"},
+}
+
+
+def _party(row: dict[str, Any]) -> PartyOut:
+    return PartyOut(**{name: row[name] for name in PartyOut.model_fields})
+
+
+@router.get("/queue", response_model=QueueOut, responses=ERRORS, summary="Suggested pairs waiting for staff")
+async def queue(
+    actor: ApiStaff, conn: ConnDep, resources: ResourcesDep, response: Response,
+    status: QueueStatus = "pending",
+    domain: Annotated[Domain | None, Query(description="Both share this domain.")] = None,
+    kinds: Annotated[str | None, Query(pattern=r"^[a-z_]+,[a-z_]+$", description="A kind pair: `student,company`.")]
+    = None,
+    engagement: Annotated[Engagement | None, Query(description="Both accept this kind of collaboration.")] = None,
+    language: Annotated[str | None, Query(pattern="^(nb|en)$", description="One of them uses this language.")] = None,
+    date_from: Annotated[dt.date | None, Query(description="Suggested on or after this day.")] = None,
+    date_to: Annotated[dt.date | None, Query(description="Suggested on or before this day.")] = None,
+    q: Annotated[str | None, Query(max_length=100, description="Name, organisation or email of either.")] = None,
+    cursor: Annotated[str | None, Query(description="`next_cursor` of the previous page.")] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = PAGE_SIZE,
+) -> QueueOut:
+    """The queue, best first, keyset-paged; explanations in the request's language (`?lang=`)."""
+    pair = tuple(kinds.split(",")) if kinds else None
+    f = QueueFilter(status=status, domain=domain, kinds=pair, engagement=engagement,  # type: ignore[arg-type]
+                    language=language, date_from=date_from, date_to=date_to, q=q,
+                    after=review.decode_cursor(cursor), limit=limit)
+    items, next_cursor, total = await review.queue(conn, resources.settings, f, actor)
+    response.headers["Cache-Control"] = "no-store"  # personal data
+    return QueueOut(total=total, next_cursor=next_cursor, items=[QueueItemOut(
+        match_id=i.match["id"], state=i.match["state"], score=i.match["score"], created_at=i.match["created_at"],
+        snoozed_until=i.match["snoozed_until"], a=_party(i.a), b=_party(i.b), explanation=i.explanation,
+    ) for i in items])
+
+
+@router.post("/matches/{match_id}/approve", response_model=MatchOut, responses=DECISION_ERRORS,
+             summary="Approve a suggested pair (both are introduced by email)")
+async def approve(match_id: int, actor: ApiStaff, conn: ConnDep, resources: ResourcesDep) -> MatchOut:
+    """Approve: the pair moves to approved, then Koble introduces both (state `introduced`)."""
+    row = await review.approve(conn, resources.redis, resources.settings, match_id, actor)
+    return MatchOut(match_id=row["id"], state=row["state"])
+
+
+@router.post("/matches/{match_id}/reject", response_model=MatchOut, responses=DECISION_ERRORS,
+             summary="Reject a suggested pair with a reason")
+async def reject(match_id: int, body: RejectIn, actor: ApiStaff, conn: ConnDep, resources: ResourcesDep) -> MatchOut:
+    """Reject for good: the pair is never suggested again; the reason stays in the timeline."""
+    row = await review.reject(conn, resources.settings, match_id, actor, body.reason.strip())
+    return MatchOut(match_id=row["id"], state=row["state"])
+
+
+@router.post("/matches/{match_id}/snooze", response_model=MatchOut, responses=DECISION_ERRORS,
+             summary="Keep a suggested pair out of the queue until a day")
+async def snooze(match_id: int, body: SnoozeIn, actor: ApiStaff, conn: ConnDep) -> MatchOut:
+    """Snooze: the pair stays suggested and comes back into the queue on `until`."""
+    row = await review.snooze(conn, match_id, actor, body.until)
+    return MatchOut(match_id=row["id"], state=row["state"], snoozed_until=row["snoozed_until"])
+
+
+@router.post("/bulk-approve", response_model=BulkOut, responses=ERRORS, summary="Approve several pairs")
+async def bulk_approve(body: BulkIn, actor: ApiStaff, conn: ConnDep, resources: ResourcesDep) -> BulkOut:
+    """Approve each pair; those decided meanwhile are skipped with their current state."""
+    result = await review.bulk_approve(conn, resources.redis, resources.settings, body.match_ids, actor)
+    return BulkOut(approved=result.approved, skipped=result.skipped)

@@ -1,0 +1,117 @@
+"""The review domain's shapes: queue filters, the sign-in pipeline's steps, and the API's models."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from service.followup.lifecycle import State
+from service.profiles.schemas import Domain, Engagement, Kind
+
+Role = Literal["admin", "reviewer"]
+ROLES: tuple[Role, ...] = ("reviewer", "admin")
+QueueStatus = Literal["pending", "snoozed", "rejected"]
+STATUSES: tuple[QueueStatus, ...] = ("pending", "snoozed", "rejected")
+PAGE_SIZE = 50
+
+
+@dataclass(frozen=True)
+class QueueFilter:
+    """What the queue shows: filters (None: any) and the keyset position (score, id) to continue after."""
+
+    status: QueueStatus = "pending"
+    domain: str | None = None
+    kinds: tuple[str, str] | None = None
+    engagement: str | None = None
+    language: str | None = None
+    date_from: dt.date | None = None
+    date_to: dt.date | None = None
+    q: str | None = None
+    after: tuple[float, int] | None = None
+    limit: int = PAGE_SIZE
+
+
+@dataclass(frozen=True)
+class SignInStep:
+    """One step of staff sign-in; `url` completes it (None: done by the emailed link itself)."""
+
+    name: str
+    url: str | None = None
+
+
+@dataclass
+class BulkResult:
+    """What a bulk approval did: approved ids and the ids that had moved already (with their state)."""
+
+    approved: list[int] = field(default_factory=list)
+    skipped: dict[int, str] = field(default_factory=dict)
+
+
+class PartyOut(BaseModel):
+    """One side of a suggested pair, as the review API shows it."""
+
+    external_id: str
+    kind: Kind
+    name: str
+    organisation: str | None
+    domains: list[Domain]
+    engagements: list[Engagement]
+    offers: list[str]
+    seeks: list[str]
+
+
+class QueueItemOut(BaseModel):
+    """A suggested pair waiting for a decision, with both parties and why the ranker suggests them."""
+
+    match_id: int
+    state: State
+    score: float | None
+    created_at: dt.datetime
+    snoozed_until: dt.datetime | None
+    a: PartyOut
+    b: PartyOut
+    explanation: str = Field(description="Why the pair fits, in the request's language; no numbers.")
+
+
+class QueueOut(BaseModel):
+    """One page of the queue, best first; pass `next_cursor` as `cursor` for the next page."""
+
+    total: int = Field(description="Pairs matching the filters, on all pages.")
+    items: list[QueueItemOut]
+    next_cursor: str | None = Field(description="Opaque position of the next page; null on the last page.")
+
+
+class MatchOut(BaseModel):
+    """A match after a decision."""
+
+    match_id: int
+    state: State
+    snoozed_until: dt.datetime | None = None
+
+
+class RejectIn(BaseModel):
+    """Why a pair is rejected (kept in the timeline; never shown to the participants)."""
+
+    reason: str = Field(min_length=1, max_length=500, examples=["Different expectations about pay"])
+
+
+class SnoozeIn(BaseModel):
+    """Hide a pair from the queue until a day."""
+
+    until: dt.date = Field(description="The pair comes back into the queue on this day.")
+
+
+class BulkIn(BaseModel):
+    """Approve several pairs at once."""
+
+    match_ids: list[int] = Field(min_length=1, max_length=200)
+
+
+class BulkOut(BaseModel):
+    """Pairs approved, and pairs skipped because they had moved already (with their current state)."""
+
+    approved: list[int]
+    skipped: dict[int, State]

@@ -1,0 +1,429 @@
+"""Staff decide: sign-in, the review queue and its decisions, hand-picking, proposing pairs, exports.
+
+Every decision and every view of personal data is written to the audit log in the same transaction;
+emails caused by a decision are handed to the worker only after that transaction commits.
+"""
+
+from __future__ import annotations
+
+import base64
+import csv
+import datetime as dt
+import hashlib
+import io
+import secrets
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+from arq.connections import ArqRedis
+from starlette.requests import Request
+
+from service import i18n
+from service.config import Settings
+from service.followup import repository as followup_repository
+from service.followup import service as followup
+from service.followup.lifecycle import IllegalTransition, MatchNotFound
+from service.followup.schemas import Actor
+from service.i18n import _
+from service.mail import service as mail
+from service.mail import tasks as mail_tasks
+from service.matching import explain, scoring
+from service.matching import repository as matching_repository
+from service.matching import service as matching
+from service.profiles import pages as profile_pages
+from service.review import repository
+from service.review.schemas import BulkResult, QueueFilter, Role, SignInStep
+
+# --- sign-in: an emailed single-use link, then any further steps (a second factor) in order ---
+
+# The steps a staff member passes before the session counts as signed in. Today the emailed link is
+# the only one; a TOTP step would be SignInStep("totp", "/staff/signin/totp"), whose page checks the
+# code and calls `passed(request, "totp")`. The session's `staff_auth_level` names the steps passed.
+PIPELINE: tuple[SignInStep, ...] = (SignInStep("email_link"),)
+HOME = "/staff/queue"
+
+
+def _hash(token: str) -> bytes:
+    # As for participants: a database leak must not yield working links.
+    return hashlib.sha256(token.encode()).digest()
+
+
+def staff_actor(staff: Mapping[str, Any]) -> Actor:
+    """The actor a signed-in staff member acts as."""
+    return Actor.staff(staff["id"], staff["email"])
+
+
+async def request_sign_in(conn: asyncpg.Connection, redis: ArqRedis | None, settings: Settings, email: str) -> None:
+    """Email a sign-in link to an active staff member; silent for any other address (no enumeration)."""
+    async with conn.transaction():
+        staff = await repository.staff_by_email(conn, email)
+        if staff is None or staff["disabled_at"] is not None:
+            return
+        token = secrets.token_urlsafe(32)
+        expires = dt.datetime.now(dt.UTC) + dt.timedelta(minutes=settings.login_token_minutes)
+        await repository.insert_token(conn, _hash(token), staff["id"], expires)
+        rendered = mail.render(
+            "sign_in", staff["email"], staff["language"], name=staff["name"] or staff["email"],
+            link=f"{settings.koble_base_url}/staff/auth/{token}", minutes=settings.login_token_minutes,
+        )
+        outbox_id = await mail.queue(conn, None, rendered, staff_id=staff["id"])
+    await mail_tasks.enqueue(redis, [outbox_id])
+
+
+async def link_usable(conn: asyncpg.Connection, token: str) -> bool:
+    """Whether a staff link can still be used (shown before the person confirms)."""
+    return await repository.usable_token(conn, _hash(token)) is not None
+
+
+async def redeem(conn: asyncpg.Connection, request: Request, token: str) -> str | None:
+    """Use a staff link once; returns where to go next (a further step or the queue), None if unusable."""
+    async with conn.transaction():
+        staff_id = await repository.use_token(conn, _hash(token))
+        if staff_id is None:
+            return None
+        staff = await repository.staff_by_id(conn, staff_id)
+        assert staff is not None  # use_token only returns active staff
+        await repository.audit(conn, staff_id, staff["email"], "sign_in")
+    request.session.clear()  # a fresh session: nothing from a participant's session carries over
+    request.session["staff_pending"] = {"id": staff_id, "passed": []}
+    return passed(request, "email_link")
+
+
+def passed(request: Request, step: str) -> str:
+    """Record a passed step; the URL of the next step, or (all passed) start the session and go home."""
+    pending = request.session["staff_pending"]
+    pending["passed"] = [*pending["passed"], step]
+    remaining = [s for s in PIPELINE if s.name not in pending["passed"]]
+    if remaining:
+        request.session["staff_pending"] = pending
+        return remaining[0].url or HOME
+    request.session.pop("staff_pending")
+    request.session["staff_id"] = pending["id"]
+    request.session["staff_auth_level"] = "+".join(pending["passed"])
+    return HOME
+
+
+def sign_out(request: Request) -> None:
+    """End the staff session."""
+    request.session.clear()
+
+
+# --- the queue ---
+
+
+@dataclass(frozen=True)
+class QueueItem:
+    """One pair in the queue: the match, both profiles as the profile page shows them, and why."""
+
+    match: asyncpg.Record
+    a: dict[str, Any]
+    b: dict[str, Any]
+    explanation: str
+
+
+def encode_cursor(row: Mapping[str, Any]) -> str:
+    """The keyset position after a queue row, as an opaque URL-safe string."""
+    raw = f"{float(row['score'] or 0)!r}:{row['id']}"
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str | None) -> tuple[float, int] | None:
+    """The keyset position of a cursor; None for none or a malformed one (the first page)."""
+    if not cursor:
+        return None
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        score, match_id = raw.split(":")
+        return float(score), int(match_id)
+    except (ValueError, UnicodeDecodeError):
+        return None
+
+
+async def queue(
+    conn: asyncpg.Connection, settings: Settings, f: QueueFilter, actor: Actor
+) -> tuple[list[QueueItem], str | None, int]:
+    """A page of the queue (items, next cursor, total); every pair shown is audited as a view."""
+    rows = await repository.queue_page(conn, f)
+    people = await repository.participants_by_ids(conn, [i for row in rows for i in (row["a_id"], row["b_id"])])
+    model = matching.model_name(settings)
+    items = [await _item(conn, row, people, model) for row in rows if row["a_id"] in people and row["b_id"] in people]
+    await repository.audit_many(conn, actor.staff_id, actor.label, "view_queue", match_ids=[row["id"] for row in rows])
+    more = len(rows) == f.limit
+    return items, encode_cursor(rows[-1]) if more and rows else None, await repository.queue_count(conn, f)
+
+
+async def _item(
+    conn: asyncpg.Connection, row: asyncpg.Record, people: Mapping[int, asyncpg.Record], model: str
+) -> QueueItem:
+    a, b = people[row["a_id"]], people[row["b_id"]]
+    return QueueItem(row, profile_pages.profile_view(a) | _who(a), profile_pages.profile_view(b) | _who(b),
+                     await explanation(conn, a, b, model))
+
+
+def _who(row: asyncpg.Record) -> dict[str, Any]:
+    return {"id": row["id"], "external_id": row["external_id"], "visible": row["hidden_at"] is None}
+
+
+async def explanation(conn: asyncpg.Connection, a: asyncpg.Record, b: asyncpg.Record, model: str) -> str:
+    """Why a and b fit, about both by name, in the reader's language."""
+    pairs = await matching_repository.best_interest_pairs(conn, a["id"], model, [b["id"]])
+    parts = explain.explanation_parts(a, b, pairs[0] if pairs else None)
+    return explain.render(parts, i18n.current_language.get(), (a["name"], b["name"]))
+
+
+# --- decisions ---
+
+
+async def approve(
+    conn: asyncpg.Connection, redis: ArqRedis | None, settings: Settings, match_id: int, actor: Actor
+) -> asyncpg.Record:
+    """Approve a suggested pair and introduce both (emails go out after commit); 409 if it moved."""
+    async with conn.transaction():
+        await followup.transition(conn, settings, match_id, "approved", actor)
+        row, outbox = await followup.transition(conn, settings, match_id, "introduced", Actor.system())
+        await repository.audit(conn, actor.staff_id, actor.label, "approve", match_id=match_id)
+    await followup.deliver(redis, outbox)
+    return row
+
+
+async def reject(
+    conn: asyncpg.Connection, settings: Settings, match_id: int, actor: Actor, reason: str
+) -> asyncpg.Record:
+    """Reject a suggested pair for good, with a reason (kept in the timeline, never shown to the pair)."""
+    async with conn.transaction():
+        row, _outbox = await followup.transition(conn, settings, match_id, "rejected", actor, reason=reason)
+        await repository.audit(conn, actor.staff_id, actor.label, "reject", match_id=match_id)
+    return row
+
+
+async def snooze(conn: asyncpg.Connection, match_id: int, actor: Actor, until: dt.date) -> asyncpg.Record:
+    """Keep a suggested pair out of the queue until a day."""
+    async with conn.transaction():
+        at = dt.datetime.combine(until, dt.time(), tzinfo=dt.UTC)
+        row = await repository.snooze(conn, match_id, at)
+        if row is None:
+            current = await followup_repository.by_id(conn, match_id)
+            if current is None:
+                raise MatchNotFound(match_id)
+            raise IllegalTransition(match_id, current["state"], "suggested")
+        await repository.audit(conn, actor.staff_id, actor.label, "snooze", match_id=match_id,
+                               details={"until": until.isoformat()})
+    return row
+
+
+async def bulk_approve(
+    conn: asyncpg.Connection, redis: ArqRedis | None, settings: Settings, match_ids: Sequence[int], actor: Actor
+) -> BulkResult:
+    """Approve each pair; pairs that moved meanwhile (or are gone) are skipped and reported."""
+    result = BulkResult()
+    for match_id in dict.fromkeys(match_ids):
+        try:
+            await approve(conn, redis, settings, match_id, actor)
+            result.approved.append(match_id)
+        except IllegalTransition as exc:
+            result.skipped[match_id] = exc.current
+        except MatchNotFound:
+            result.skipped[match_id] = "closed"
+    return result
+
+
+async def close(
+    conn: asyncpg.Connection, redis: ArqRedis | None, settings: Settings, match_id: int, actor: Actor, reason: str
+) -> asyncpg.Record:
+    """Close an open match with a reason."""
+    async with conn.transaction():
+        row, outbox = await followup.transition(conn, settings, match_id, "closed", actor, reason=reason)
+        await repository.audit(conn, actor.staff_id, actor.label, "close", match_id=match_id)
+    await followup.deliver(redis, outbox)
+    return row
+
+
+# --- hand-picking ---
+
+
+class PairRefused(Exception):
+    """A hand-picked pair breaks a hard constraint (contracts §2); the message says which, in words."""
+
+
+async def search(conn: asyncpg.Connection, text: str, actor: Actor, limit: int = 20) -> list[asyncpg.Record]:
+    """Participants matching a search (name, organisation, email, external id); the view is audited."""
+    if len(text.strip()) < 2:
+        return []
+    rows = await repository.search_participants(conn, text.strip(), limit)
+    await repository.audit_many(conn, actor.staff_id, actor.label, "search_participants",
+                                participant_ids=[row["id"] for row in rows])
+    return rows
+
+
+def _profiles(x: asyncpg.Record, y: asyncpg.Record) -> tuple[scoring.Profile, scoring.Candidates]:
+    x_location, locations = scoring.location_codes(x["location"], [y["location"]])
+    px = matching.query_profile(x, x_location, at_capacity=False)
+    py = matching.query_profile(y, int(locations[0]), at_capacity=False)
+    return px, scoring.candidates_from(px, [py])
+
+
+def profile_problems(x: asyncpg.Record, y: asyncpg.Record) -> list[str]:
+    """The hard constraints two participants' profiles break, in words (empty: none)."""
+    px, cands = _profiles(x, y)
+    checks = [
+        (px.id != int(cands.ids[0]), _("Pick two different participants.")),
+        (px.kind != int(cands.kind[0]), _("Both are of the same kind; Koble pairs different kinds.")),
+        (px.visible and bool(cands.visible[0]), _("One of them is hidden or has not confirmed the email address.")),
+        (bool((cands.domains[0] & px.domains).any()), _("They share no domain.")),
+        (bool(scoring.windows_overlap(px, cands)[0]), _("Their availability periods do not overlap.")),
+        (bool(scoring.engagements_compatible(px, cands)[0]), _("They accept no common kind of collaboration.")),
+    ]
+    return [message for ok, message in checks if not ok]
+
+
+async def pair_problems(conn: asyncpg.Connection, x: asyncpg.Record, y: asyncpg.Record) -> list[str]:
+    """Every hard constraint the pair breaks, including capacity, declines and an existing match."""
+    problems = profile_problems(x, y)
+    counts = await followup_repository.active_counts(conn, [x["id"], y["id"]])
+    if any(counts.get(row["id"], 0) >= row["capacity"] for row in (x, y)):
+        problems.append(_("One of them has no capacity left for another match."))
+    if await repository.declined_between(conn, x["id"], y["id"]):
+        problems.append(_("One of them has said “not now” to the other."))
+    existing = await followup_repository.by_pair(conn, *followup.pair(x["id"], y["id"]))
+    if existing is not None and existing["state"] != "suggested":
+        problems.append(_("They already have a match (%(state)s).") % {"state": _state(existing["state"])})
+    return problems
+
+
+def _state(state: str) -> str:
+    from service.followup import labels
+
+    return labels.state_label(state)
+
+
+async def hand_pick(
+    conn: asyncpg.Connection, redis: ArqRedis | None, settings: Settings, x_id: int, y_id: int, actor: Actor
+) -> asyncpg.Record:
+    """Pair two participants by hand: approved and introduced at once; raises PairRefused with reasons."""
+    people = await repository.participants_by_ids(conn, [x_id, y_id])
+    if x_id not in people or y_id not in people:
+        raise PairRefused(_("Pick two participants from the search results."))
+    problems = await pair_problems(conn, people[x_id], people[y_id])
+    if problems:
+        raise PairRefused(" ".join(problems))
+    existing = await followup_repository.by_pair(conn, *followup.pair(x_id, y_id))
+    if existing is not None:  # the ranker suggested them already: this is that pair's approval
+        return await approve(conn, redis, settings, existing["id"], actor)
+    async with conn.transaction():
+        row, _outbox = await followup.create(conn, settings, (x_id, y_id), "approved", "hand_picked", actor)
+        if row is None:  # created by someone else a moment ago
+            raise PairRefused(_("They already have a match."))
+        row, outbox = await followup.transition(conn, settings, row["id"], "introduced", Actor.system())
+        await repository.audit(conn, actor.staff_id, actor.label, "hand_pick", match_id=row["id"])
+    await followup.deliver(redis, outbox)
+    return row
+
+
+# --- proposing pairs (staff-first mode) ---
+
+
+async def propose_matches(conn: asyncpg.Connection, settings: Settings, k: int) -> int:
+    """Store each visible, verified participant's top k suggestions as `suggested` pairs; returns how many new.
+
+    Existing pairs are skipped (one match per pair, ever). Nobody is emailed: staff decide first.
+    """
+    model = matching.model_name(settings)
+    config = matching.ranker_config(settings, model)
+    created = 0
+    for participant_id in await repository.proposable_ids(conn):
+        found = await matching.suggest(conn, participant_id, k, model, config, record_exposure=False)
+        for suggestion in found:
+            row, _outbox = await followup.create(conn, settings, (participant_id, suggestion.id), "suggested",
+                                                 "ranker", Actor.system(), score=suggestion.score)
+            created += row is not None
+    return created
+
+
+# --- pipeline, match page, export ---
+
+
+async def match_page(conn: asyncpg.Connection, match_id: int, actor: Actor) -> dict[str, Any]:
+    """A match with both profiles and its timeline; the view is audited."""
+    row = await followup_repository.by_id(conn, match_id)
+    if row is None:
+        raise MatchNotFound(match_id)
+    people = await repository.participants_by_ids(conn, [row["a_id"], row["b_id"]])
+    await repository.audit(conn, actor.staff_id, actor.label, "view_match", match_id=match_id)
+    return {"match": row, "timeline": await followup.timeline(conn, match_id),
+            "parties": [profile_pages.profile_view(people[i]) | _who(people[i]) for i in (row["a_id"], row["b_id"])
+                        if i in people]}
+
+
+EXPORT_COLUMNS = (
+    "match_id", "state", "origin", "score", "closed_reason", "created_at", "state_changed_at", "shared_domains",
+    "a_external_id", "a_kind", "a_organisation", "b_external_id", "b_kind", "b_organisation",
+)
+
+
+async def export_csv(conn: asyncpg.Connection, actor: Actor) -> str:
+    """Every match with its state, as CSV for the regional council (no names or contact details)."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(EXPORT_COLUMNS)
+    rows = await repository.export_rows(conn)
+    for row in rows:
+        writer.writerow([
+            row["id"], row["state"], row["origin"], "" if row["score"] is None else f"{row['score']:.4f}",
+            row["closed_reason"] or "", row["created_at"].isoformat(), row["state_changed_at"].isoformat(),
+            " ".join(row["domains"]), row["a_external_id"], row["a_kind"], row["a_organisation"] or "",
+            row["b_external_id"], row["b_kind"], row["b_organisation"] or "",
+        ])
+    await repository.audit(conn, actor.staff_id, actor.label, "export", details={"matches": len(rows)})
+    return out.getvalue()
+
+
+
+# --- staff accounts ---
+
+
+class StaffRefused(Exception):
+    """A staff change that is not allowed (unknown account, or it would leave no admin)."""
+
+
+async def add_staff(conn: asyncpg.Connection, actor: Actor, email: str, role: Role, name: str) -> asyncpg.Record:
+    """Add a staff member (or re-enable one, with this role)."""
+    async with conn.transaction():
+        existing = await repository.staff_by_email(conn, email)
+        if existing is not None and existing["role"] == "admin" and role != "admin":
+            await _keep_an_admin(conn, existing["id"])
+        row = await repository.upsert_staff(conn, email, role, name)
+        await repository.audit(conn, actor.staff_id, actor.label, "staff_add", details={"staff_id": row["id"],
+                                                                                       "role": role})
+    return row
+
+
+async def change_role(conn: asyncpg.Connection, actor: Actor, staff_id: int, role: Role) -> asyncpg.Record:
+    """Give an active staff member another role (the last admin stays admin)."""
+    async with conn.transaction():
+        if role != "admin":
+            await _keep_an_admin(conn, staff_id)
+        row = await repository.set_role(conn, staff_id, role)
+        if row is None:
+            raise StaffRefused(_("No active staff member has this id."))
+        await repository.audit(conn, actor.staff_id, actor.label, "staff_role", details={"staff_id": staff_id,
+                                                                                        "role": role})
+    return row
+
+
+async def disable_staff(conn: asyncpg.Connection, actor: Actor, staff_id: int) -> asyncpg.Record:
+    """Disable a staff member: their sessions and links stop working at once."""
+    async with conn.transaction():
+        await _keep_an_admin(conn, staff_id)
+        row = await repository.disable(conn, staff_id)
+        if row is None:
+            raise StaffRefused(_("No active staff member has this id."))
+        await repository.audit(conn, actor.staff_id, actor.label, "staff_disable", details={"staff_id": staff_id})
+    return row
+
+
+async def _keep_an_admin(conn: asyncpg.Connection, staff_id: int) -> None:
+    row = await repository.staff_by_id(conn, staff_id)
+    if row is not None and row["role"] == "admin" and await repository.other_admins(conn, staff_id) == 0:
+        raise StaffRefused(_("Koble needs at least one administrator; make someone else admin first."))

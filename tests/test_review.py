@@ -1,0 +1,231 @@
+"""Staff decide: sign-in by link, the review queue and its decisions, hand-picking, pipeline, export, audit."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import httpx
+from asyncpg import Connection
+
+from service.config import Settings
+from service.followup import repository as followup_repository
+from service.review import service as review
+from tests.conftest import post_form
+from tests.review_support import (
+    ADMIN,
+    BAKERY,
+    COMPANY,
+    REVIEWER,
+    STUDENT,
+    STUDENT_TWO,
+    people,
+    sign_in_staff,
+    staff,
+    staff_link,
+    suggested,
+)
+
+
+async def test_staff_sign_in_by_emailed_link_without_revealing_addresses(
+    client: httpx.AsyncClient, conn: Connection
+) -> None:
+    await staff(conn)
+    known = await post_form(client, "/staff/signin", {"email": REVIEWER})
+    unknown = await post_form(client, "/staff/signin", {"email": "nobody@example.no"})
+    assert known.status_code == unknown.status_code == 200
+    assert known.text.replace(REVIEWER, "X") == unknown.text.replace("nobody@example.no", "X")
+    assert await conn.fetchval("SELECT count(*) FROM outbox") == 1
+
+    link = await staff_link(conn, REVIEWER)
+    assert (await client.get(link)).status_code == 200  # a Continue button: mail scanners use nothing
+    assert (await client.get("/staff/queue")).status_code == 303
+    redeemed = await post_form(client, link, {})
+    assert redeemed.status_code == 303 and redeemed.headers["location"] == "/staff/queue"
+    assert (await client.get("/staff/queue")).status_code == 200
+    assert (await post_form(client, link, {})).status_code == 410  # single use
+    assert await conn.fetchval("SELECT count(*) FROM staff_tokens WHERE used_at IS NOT NULL") == 1
+    assert await conn.fetchval("SELECT action FROM audit_log") == "sign_in"
+
+
+async def test_a_disabled_staff_member_is_signed_out_at_once(client: httpx.AsyncClient, conn: Connection) -> None:
+    staff_id = await staff(conn)
+    await sign_in_staff(client, conn)
+    await conn.execute("UPDATE staff SET disabled_at = now() WHERE id = $1", staff_id)
+    assert (await client.get("/staff/queue")).headers["location"] == "/staff/signin"
+
+
+async def test_the_queue_shows_both_profiles_and_the_explanation_and_approval_introduces_both(
+    client: httpx.AsyncClient, conn: Connection, settings: Settings
+) -> None:
+    student, company = await people(conn, STUDENT, COMPANY)
+    await staff(conn)
+    match_id = await suggested(conn, settings, student, company, 0.71)
+    await sign_in_staff(client, conn)
+
+    page = (await client.get("/staff/queue?lang=en")).text
+    assert "Sigrid Haugen" in page and "Raufoss OT Security AS" in page
+    assert "Shared domain: Cyber security and ICT" in page  # the explanation, about both by name
+    assert "Masteroppgave om sikkerhet" in page and "Master thesis on securing" in page  # side by side
+
+    response = await post_form(client, f"/staff/queue/{match_id}/approve", {"back": "status=pending"})
+    assert response.status_code == 303 and "done=approve" in response.headers["location"]
+    match = await followup_repository.by_id(conn, match_id)
+    assert match is not None and match["state"] == "introduced"
+    recipients = {row["to_address"] for row in await conn.fetch("SELECT to_address FROM outbox WHERE match_id = $1",
+                                                                 match_id)}
+    assert recipients == {STUDENT.email, COMPANY.email}
+    actions = [row["action"] for row in await conn.fetch("SELECT action FROM audit_log ORDER BY id")]
+    assert actions == ["sign_in", "view_queue", "approve"]
+    again = await post_form(client, f"/staff/queue/{match_id}/approve", {})
+    assert again.status_code == 409 and "Introduced" in again.text  # names the current state
+
+
+async def test_reject_needs_a_reason_and_snooze_takes_a_pair_out_until_a_day(
+    client: httpx.AsyncClient, conn: Connection, settings: Settings
+) -> None:
+    s1, company, s2 = await people(conn, STUDENT, COMPANY, STUDENT_TWO, embed=False)
+    first, second = await suggested(conn, settings, s1, company, 0.9), await suggested(conn, settings, s2, company)
+    await staff(conn)
+    await sign_in_staff(client, conn)
+
+    missing = await post_form(client, f"/staff/queue/{first}/reject", {"reason": " "})
+    assert missing.status_code == 422 and f'id="reason-{first}-error"' in missing.text
+    await post_form(client, f"/staff/queue/{first}/reject", {"reason": "Wants paid work only"})
+    events = await followup_repository.events(conn, first)
+    assert events[-1]["to_state"] == "rejected" and events[-1]["reason"] == "Wants paid work only"
+
+    past = await post_form(client, f"/staff/queue/{second}/snooze", {"until": "2020-01-01"})
+    assert past.status_code == 422 and f'id="until-{second}-error"' in past.text
+    await post_form(client, f"/staff/queue/{second}/snooze", {"until": "2099-01-01"})
+    assert "Jonas Berg" not in (await client.get("/staff/queue")).text
+    assert "Jonas Berg" in (await client.get("/staff/queue?status=snoozed")).text
+    assert "Sigrid Haugen" in (await client.get("/staff/queue?status=rejected")).text
+
+
+async def test_filters_search_and_keyset_pages_of_fifty(
+    client: httpx.AsyncClient, conn: Connection, settings: Settings
+) -> None:
+    companies = await people(conn, COMPANY, BAKERY, embed=False)
+    students = []
+    for i in range(60):
+        data = STUDENT_TWO.model_copy(update={"name": f"Student {i:02d}", "email": f"s{i}@example.no"})
+        students += await people(conn, data, embed=False)
+    for i, student in enumerate(students):
+        await suggested(conn, settings, student, companies[i % 2], score=i / 100)
+    await staff(conn)
+    await sign_in_staff(client, conn)
+
+    first = await client.get("/staff/queue")
+    assert first.text.count('class="queue-item"') == 50 and "Student 59" in first.text
+    next_url = first.text.split('rel="next"')[0].rsplit('href="', 1)[1].split('"')[0].replace("&amp;", "&")
+    second = await client.get(next_url)
+    assert second.text.count('class="queue-item"') == 10 and "Student 09" in second.text
+    assert "Student 59" not in second.text
+    by_domain = await client.get("/staff/queue?domain=bioeconomy")  # the bakery shares no domain: none
+    assert 'class="queue-item"' not in by_domain.text
+    searched = await client.get("/staff/queue?q=Student+07")
+    assert searched.text.count('class="queue-item"') == 1
+    api = (await client.get("/api/v1/review/queue?kinds=student,company&limit=5")).json()
+    assert api["total"] == 60 and len(api["items"]) == 5 and api["next_cursor"]
+
+
+async def test_bulk_approve_skips_pairs_decided_meanwhile(
+    client: httpx.AsyncClient, conn: Connection, settings: Settings
+) -> None:
+    s1, company, s2 = await people(conn, STUDENT, COMPANY, STUDENT_TWO, embed=False)
+    await conn.execute("UPDATE participants SET capacity = 5")
+    first, second = await suggested(conn, settings, s1, company), await suggested(conn, settings, s2, company)
+    await staff(conn)
+    await sign_in_staff(client, conn)
+    await review.reject(conn, settings, second, review.Actor.staff(None, "other"), "no")
+    response = await post_form(client, "/staff/queue/bulk", [("match_id", str(first)), ("match_id", str(second))])
+    assert "approved=1" in response.headers["location"] and "skipped=1" in response.headers["location"]
+    assert (await followup_repository.by_id(conn, first))["state"] == "introduced"  # type: ignore[index]
+
+
+async def test_hand_pick_pairs_two_and_refuses_a_pair_breaking_a_hard_constraint(
+    client: httpx.AsyncClient, conn: Connection
+) -> None:
+    student, company, other_student, bakery = await people(conn, STUDENT, COMPANY, STUDENT_TWO, BAKERY, embed=False)
+    await staff(conn)
+    await sign_in_staff(client, conn)
+    found = await client.get("/staff/handpick?q1=Sigrid&q2=Raufoss")
+    assert f'id="first-{student}"' in found.text and f'id="second-{company}"' in found.text
+
+    same_kind = await post_form(client, "/staff/handpick", {"first": student, "second": other_student})
+    assert same_kind.status_code == 422 and "same kind" in same_kind.text
+    no_domain = await post_form(client, "/staff/handpick", {"first": student, "second": bakery, "q1": "Sigrid"})
+    assert no_domain.status_code == 422 and "share no domain" in no_domain.text
+    paired = await post_form(client, "/staff/handpick", {"first": student, "second": company})
+    assert paired.status_code == 303
+    match = await conn.fetchrow("SELECT * FROM matches")
+    assert match["origin"] == "hand_picked" and match["state"] == "introduced"
+    assert paired.headers["location"] == f"/staff/matches/{match['id']}?done=handpick"
+    again = await post_form(client, "/staff/handpick", {"first": company, "second": student})
+    assert again.status_code == 422 and "already have a match" in again.text
+
+
+async def test_pipeline_match_timeline_close_and_export(
+    client: httpx.AsyncClient, conn: Connection, settings: Settings
+) -> None:
+    student, company = await people(conn, STUDENT, COMPANY, embed=False)
+    match_id = await suggested(conn, settings, student, company)
+    await staff(conn)
+    await sign_in_staff(client, conn)
+    await post_form(client, f"/staff/queue/{match_id}/approve", {})
+
+    board = await client.get("/staff/pipeline?lang=en")
+    assert "Introduced <span class=\"count\">(1)</span>" in board.text and f"/staff/matches/{match_id}" in board.text
+    page = await client.get(f"/staff/matches/{match_id}?lang=en")
+    assert page.text.count("Approved") >= 1 and REVIEWER in page.text  # the timeline names who decided
+    missing = await post_form(client, f"/staff/matches/{match_id}/close", {"reason": ""})
+    assert missing.status_code == 422 and 'id="close-reason-error"' in missing.text
+    await post_form(client, f"/staff/matches/{match_id}/close", {"reason": "Company paused hiring"})
+    assert (await followup_repository.by_id(conn, match_id))["state"] == "closed"  # type: ignore[index]
+
+    exported = await client.get("/staff/export.csv")
+    assert exported.headers["content-type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(exported.text)))
+    assert rows[0]["state"] == "closed" and rows[0]["a_kind"] == "student" and rows[0]["shared_domains"] == "cyber_ict"
+    assert STUDENT.email not in exported.text and "Sigrid" not in exported.text  # no names or contacts
+    actions = {row["action"] for row in await conn.fetch("SELECT action FROM audit_log")}
+    assert {"approve", "view_pipeline", "view_match", "close", "export"} <= actions
+
+
+async def test_admins_manage_staff_and_read_the_audit_log(client: httpx.AsyncClient, conn: Connection) -> None:
+    admin_id = await staff(conn, ADMIN, "admin")
+    await sign_in_staff(client, conn, ADMIN)
+    bad = await post_form(client, "/staff/admin/add", {"email": "not-an-address", "role": "reviewer"})
+    assert bad.status_code == 422 and 'id="new-email-error"' in bad.text and "not-an-address" in bad.text
+    await post_form(client, "/staff/admin/add", {"email": REVIEWER, "name": "Rita", "role": "reviewer"})
+    rita = await conn.fetchrow("SELECT * FROM staff WHERE email = $1", REVIEWER)
+    assert rita["role"] == "reviewer"
+    last_admin = await post_form(client, f"/staff/admin/{admin_id}/role", {"role": "reviewer"})
+    assert last_admin.status_code == 409 and "at least one administrator" in last_admin.text
+    await post_form(client, f"/staff/admin/{rita['id']}/disable", {})
+    assert await conn.fetchval("SELECT disabled_at FROM staff WHERE id = $1", rita["id"]) is not None
+    log = await client.get("/staff/audit")
+    assert "staff_add" in log.text and "staff_disable" in log.text and ADMIN in log.text
+
+
+async def test_the_api_decides_and_answers_409_naming_the_current_state(
+    client: httpx.AsyncClient, conn: Connection, settings: Settings
+) -> None:
+    student, company = await people(conn, STUDENT, COMPANY, embed=False)
+    match_id = await suggested(conn, settings, student, company)
+    auth = {"Authorization": f"Bearer {settings.koble_api_token}"}
+    queue = (await client.get("/api/v1/review/queue", headers=auth)).json()
+    assert queue["items"][0]["match_id"] == match_id and queue["items"][0]["a"]["name"] == "Sigrid Haugen"
+
+    no_reason = await client.post(f"/api/v1/review/matches/{match_id}/reject", headers=auth, json={})
+    assert no_reason.status_code == 422 and no_reason.json()["detail"][0]["field"] == "reason"
+    approved = await client.post(f"/api/v1/review/matches/{match_id}/approve", headers=auth)
+    assert approved.json() == {"match_id": match_id, "state": "introduced", "snoozed_until": None}
+    late = await client.post(f"/api/v1/review/matches/{match_id}/reject", headers=auth, json={"reason": "x"})
+    assert late.status_code == 409
+    assert late.json()["detail"]["current_state"] == "introduced" and late.json()["detail"]["match_id"] == match_id
+    assert (await client.post("/api/v1/review/matches/999999/approve", headers=auth)).status_code == 404
+    assert await conn.fetchval("SELECT actor_label FROM audit_log WHERE action = 'approve'") == "api token"
+    paths = (await client.get("/openapi.json")).json()["paths"]
+    assert "409" in paths["/api/v1/review/matches/{match_id}/approve"]["post"]["responses"]
