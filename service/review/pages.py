@@ -342,8 +342,8 @@ async def participant(request: Request, participant_id: int, staff: StaffMember,
     actor = review.staff_actor(staff)
     await repository.audit(conn, actor.staff_id, actor.label, "view_participant", participant_id=participant_id)
     row = people[participant_id]
-    context = {"staff": staff, "person": profile_pages.profile_view(row) | {"id": row["id"], "email": row["email"],
-               "external_id": row["external_id"]}, "matches": await repository.matches_of(conn, participant_id)}
+    context = {"staff": staff, "person": profile_pages.profile_view(row) | review.who(row),
+               "matches": await repository.matches_of(conn, participant_id)}
     return _page(request, "review/participant.html", context)
 
 

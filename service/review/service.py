@@ -158,11 +158,12 @@ async def _item(
     conn: asyncpg.Connection, row: asyncpg.Record, people: Mapping[int, asyncpg.Record], model: str
 ) -> QueueItem:
     a, b = people[row["a_id"]], people[row["b_id"]]
-    return QueueItem(row, profile_pages.profile_view(a) | _who(a), profile_pages.profile_view(b) | _who(b),
+    return QueueItem(row, profile_pages.profile_view(a) | who(a), profile_pages.profile_view(b) | who(b),
                      await explanation(conn, a, b, model))
 
 
-def _who(row: asyncpg.Record) -> dict[str, Any]:
+def who(row: asyncpg.Record) -> dict[str, Any]:
+    """The ids and visibility the staff pages show next to a profile."""
     return {"id": row["id"], "external_id": row["external_id"], "visible": row["hidden_at"] is None}
 
 
@@ -352,7 +353,7 @@ async def match_page(conn: asyncpg.Connection, match_id: int, actor: Actor) -> d
     people = await repository.participants_by_ids(conn, [row["a_id"], row["b_id"]])
     await repository.audit(conn, actor.staff_id, actor.label, "view_match", match_id=match_id)
     return {"match": row, "timeline": await followup.timeline(conn, match_id),
-            "parties": [profile_pages.profile_view(people[i]) | _who(people[i]) for i in (row["a_id"], row["b_id"])
+            "parties": [profile_pages.profile_view(people[i]) | who(people[i]) for i in (row["a_id"], row["b_id"])
                         if i in people]}
 
 
