@@ -66,6 +66,7 @@ async def test_the_queue_shows_both_profiles_and_the_explanation_and_approval_in
     page = (await client.get("/staff/queue?lang=en")).text
     assert "Sigrid Haugen" in page and "Raufoss OT Security AS" in page
     assert "Shared domain: Cyber security and ICT" in page  # the explanation, about both by name
+    assert "Sigrid Haugen looks for “" in page
     assert "Masteroppgave om sikkerhet" in page and "Master thesis on securing" in page  # side by side
 
     response = await post_form(client, f"/staff/queue/{match_id}/approve", {"back": "status=pending"})

@@ -30,7 +30,6 @@ from service.i18n import _
 from service.mail import service as mail
 from service.mail import tasks as mail_tasks
 from service.matching import explain, scoring
-from service.matching import repository as matching_repository
 from service.matching import service as matching
 from service.profiles import pages as profile_pages
 from service.review import repository
@@ -147,19 +146,19 @@ async def queue(
     """A page of the queue (items, next cursor, total); every pair shown is audited as a view."""
     rows = await repository.queue_page(conn, f)
     people = await repository.participants_by_ids(conn, [i for row in rows for i in (row["a_id"], row["b_id"])])
-    model = matching.model_name(settings)
-    items = [await _item(conn, row, people, model) for row in rows if row["a_id"] in people and row["b_id"] in people]
+    best = await repository.best_interest_pairs(conn, [(row["a_id"], row["b_id"]) for row in rows],
+                                                matching.model_name(settings))
+    items = [_item(row, people, best.get((row["a_id"], row["b_id"]))) for row in rows
+             if row["a_id"] in people and row["b_id"] in people]
     await repository.audit_many(conn, actor.staff_id, actor.label, "view_queue", match_ids=[row["id"] for row in rows])
     more = len(rows) == f.limit
     return items, encode_cursor(rows[-1]) if more and rows else None, await repository.queue_count(conn, f)
 
 
-async def _item(
-    conn: asyncpg.Connection, row: asyncpg.Record, people: Mapping[int, asyncpg.Record], model: str
-) -> QueueItem:
+def _item(row: asyncpg.Record, people: Mapping[int, asyncpg.Record], best: asyncpg.Record | None) -> QueueItem:
     a, b = people[row["a_id"]], people[row["b_id"]]
     return QueueItem(row, profile_pages.profile_view(a) | who(a), profile_pages.profile_view(b) | who(b),
-                     await explanation(conn, a, b, model))
+                     explain_pair(a, b, best))
 
 
 def who(row: asyncpg.Record) -> dict[str, Any]:
@@ -167,10 +166,9 @@ def who(row: asyncpg.Record) -> dict[str, Any]:
     return {"id": row["id"], "external_id": row["external_id"], "visible": row["hidden_at"] is None}
 
 
-async def explanation(conn: asyncpg.Connection, a: asyncpg.Record, b: asyncpg.Record, model: str) -> str:
-    """Why a and b fit, about both by name, in the reader's language."""
-    pairs = await matching_repository.best_interest_pairs(conn, a["id"], model, [b["id"]])
-    parts = explain.explanation_parts(a, b, pairs[0] if pairs else None)
+def explain_pair(a: asyncpg.Record, b: asyncpg.Record, best: asyncpg.Record | None) -> str:
+    """Why a and b fit, about both by name, in the reader's language (`best`: their closest interests)."""
+    parts = explain.explanation_parts(a, b, best)
     return explain.render(parts, i18n.current_language.get(), (a["name"], b["name"]))
 
 
