@@ -121,3 +121,24 @@ async def test_koble_staff_adds_lists_and_disables(settings: Settings, conn: Con
         conn, await conn.fetchval("SELECT id FROM staff WHERE email = $1", REVIEWER)) is None
     bad = await asyncio.to_thread(_koble, "add", "not-an-address", "--role", "admin", env=env)
     assert bad.returncode == 1 and bad.stderr.startswith("koble: EMAIL:")
+
+
+class _Request:
+    """Just a session: `passed` reads and writes nothing else (unit test of the step pipeline)."""
+
+    def __init__(self) -> None:
+        self.session: dict[str, Any] = {"staff_pending": {"id": 7, "passed": []}}
+
+
+def test_sign_in_is_a_pipeline_a_second_factor_can_join(monkeypatch: Any) -> None:
+    request = _Request()
+    assert review.passed(request, "email_link") == "/staff/queue"  # type: ignore[arg-type]
+    assert request.session == {"staff_id": 7, "staff_auth_level": "email_link"}
+
+    totp = review.SignInStep("totp", "/staff/signin/totp")
+    monkeypatch.setattr(review, "PIPELINE", (*review.PIPELINE, totp))
+    request = _Request()
+    assert review.passed(request, "email_link") == "/staff/signin/totp"  # type: ignore[arg-type]
+    assert "staff_id" not in request.session  # pending: not signed in until every step is passed
+    assert review.passed(request, "totp") == "/staff/queue"  # type: ignore[arg-type]
+    assert request.session["staff_auth_level"] == "email_link+totp"
