@@ -221,6 +221,10 @@ async def test_the_api_decides_and_answers_409_naming_the_current_state(
 
     no_reason = await client.post(f"/api/v1/review/matches/{match_id}/reject", headers=auth, json={})
     assert no_reason.status_code == 422 and no_reason.json()["detail"][0]["field"] == "reason"
+    past = await client.post(f"/api/v1/review/matches/{match_id}/snooze", headers=auth, json={"until": "2020-01-01"})
+    assert past.status_code == 422 and past.json()["detail"][0]["field"] == "until"
+    later = await client.post(f"/api/v1/review/matches/{match_id}/snooze", headers=auth, json={"until": "2099-01-01"})
+    assert later.json()["state"] == "suggested" and later.json()["snoozed_until"].startswith("2099-01-01")
     approved = await client.post(f"/api/v1/review/matches/{match_id}/approve", headers=auth)
     assert approved.json() == {"match_id": match_id, "state": "introduced", "snoozed_until": None}
     late = await client.post(f"/api/v1/review/matches/{match_id}/reject", headers=auth, json={"reason": "x"})

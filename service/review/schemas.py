@@ -6,7 +6,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from service.followup.lifecycle import State
 from service.profiles.schemas import Domain, Engagement, Kind
@@ -95,13 +95,21 @@ class MatchOut(BaseModel):
 class RejectIn(BaseModel):
     """Why a pair is rejected (kept in the timeline; never shown to the participants)."""
 
+    model_config = ConfigDict(str_strip_whitespace=True)
     reason: str = Field(min_length=1, max_length=500, examples=["Different expectations about pay"])
 
 
 class SnoozeIn(BaseModel):
     """Hide a pair from the queue until a day."""
 
-    until: dt.date = Field(description="The pair comes back into the queue on this day.")
+    until: dt.date = Field(description="The pair comes back into the queue on this day (after today).")
+
+    @field_validator("until")
+    @classmethod
+    def _after_today(cls, value: dt.date) -> dt.date:
+        if value <= dt.date.today():
+            raise ValueError("must be a day after today")
+        return value
 
 
 class BulkIn(BaseModel):

@@ -22,6 +22,7 @@ from starlette.requests import Request
 
 from service import i18n
 from service.config import Settings
+from service.followup import labels
 from service.followup import repository as followup_repository
 from service.followup import service as followup
 from service.followup.lifecycle import IllegalTransition, MatchNotFound
@@ -287,14 +288,8 @@ async def pair_problems(conn: asyncpg.Connection, x: asyncpg.Record, y: asyncpg.
         problems.append(_("One of them has said “not now” to the other."))
     existing = await followup_repository.by_pair(conn, *followup.pair(x["id"], y["id"]))
     if existing is not None and existing["state"] != "suggested":
-        problems.append(_("They already have a match (%(state)s).") % {"state": _state(existing["state"])})
+        problems.append(_("They already have a match (%(state)s).") % {"state": labels.state_label(existing["state"])})
     return problems
-
-
-def _state(state: str) -> str:
-    from service.followup import labels
-
-    return labels.state_label(state)
 
 
 async def hand_pick(
