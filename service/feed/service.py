@@ -132,6 +132,8 @@ async def answer(
     Raises CandidateNotFound, AtCapacity, NotUndoable (the pair is decided already) or the lifecycle's
     IllegalTransition (staff changed the match meanwhile). Emails go to the worker after commit.
     """
+    if me["hidden_at"] is not None or me["verified_at"] is None:
+        raise CandidateNotFound(external_id)  # a hidden or unconfirmed profile has no feed to answer
     candidate = await _candidate(conn, me, external_id)
     async with conn.transaction():
         await repository.lock_pair(conn, me["id"], candidate["id"])

@@ -181,21 +181,26 @@
     undo();
   });
 
+  // Arrows work anywhere but in a text field; the letters only while focus is in the feed or the undo
+  // button (WCAG 2.1.4: single-character shortcuts must not fire while someone types or uses speech).
+  var ACTIONS = { arrowright: "interested", arrowleft: "not_now", i: "interested", n: "not_now", u: "undo" };
   document.addEventListener("keydown", function (event) {
     var target = event.target;
-    if (event.altKey || event.ctrlKey || event.metaKey || (target && /^(INPUT|TEXTAREA|SELECT)$/.test(target.tagName))) {
+    if (event.altKey || event.ctrlKey || event.metaKey || event.shiftKey ||
+        (target && /^(INPUT|TEXTAREA|SELECT)$/.test(target.tagName))) {
       return;
     }
     var key = event.key.toLowerCase();
-    if (key === "arrowright" || key === "i") {
-      event.preventDefault();
-      answer("interested");
-    } else if (key === "arrowleft" || key === "n") {
-      event.preventDefault();
-      answer("not_now");
-    } else if (key === "u") {
-      event.preventDefault();
+    var action = ACTIONS[key];
+    var letter = key.length === 1;
+    if (!action || (letter && !(feed.contains(target) || undoForm.contains(target)))) {
+      return;
+    }
+    event.preventDefault();
+    if (action === "undo") {
       undo();
+    } else {
+      answer(action);
     }
   });
 
