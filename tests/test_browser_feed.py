@@ -88,7 +88,8 @@ def test_student_and_company_both_say_interested_and_both_see_the_match(
 
 
 def student_says_yes(page: Page, base: str, link: str) -> None:
-    """In Norwegian, on the phone: tap through to the company, try Undo, then say yes with the keyboard."""
+    """In Norwegian, on the phone: swipe the municipality away, say yes to the company, undo, yes again
+    with the keyboard; no page loads."""
     page.goto(f"{base}{link}")
     page.get_by_role("button", name="Fortsett").click()
     expect(page).to_have_url(f"{base}/me?welcome=1")
@@ -96,8 +97,10 @@ def student_says_yes(page: Page, base: str, link: str) -> None:
     heading = page.locator("#card-name")
     expect(heading).not_to_be_empty()
     fits_the_phone(page)
-    if heading.inner_text() != "Raufoss OT Security AS":
-        page.get_by_role("button", name="Ikke nå").click()
+    municipality_first = heading.inner_text() != "Raufoss OT Security AS"
+    if municipality_first:
+        swipe_left(page)
+        expect(page.get_by_role("status")).to_contain_text("Du sa «Ikke nå» til Vestre Toten kommune")
         expect(heading).to_have_text("Raufoss OT Security AS")
     page.get_by_role("button", name="Interessert").click()
     expect(page.get_by_role("status")).to_contain_text("Du sa at du er interessert i Raufoss OT Security AS")
@@ -108,6 +111,25 @@ def student_says_yes(page: Page, base: str, link: str) -> None:
     expect(heading).to_be_focused()
     page.keyboard.press("ArrowRight")
     expect(page.get_by_role("status")).to_contain_text("Du sa at du er interessert i Raufoss OT Security AS")
+    if not municipality_first:
+        expect(heading).to_have_text("Vestre Toten kommune")
+        swipe_left(page)
+        expect(page.get_by_role("status")).to_contain_text("Du sa «Ikke nå» til Vestre Toten kommune")
+    expect(page.locator("[data-feed-empty]")).to_contain_text("Ingen flere forslag")
+
+
+def swipe_left(page: Page) -> None:
+    """Drag the card two thirds of its width to the left with a finger (real touch events)."""
+    heading = page.locator("#card-name")
+    heading.scroll_into_view_if_needed()
+    box = heading.bounding_box()
+    assert box is not None
+    x, y, dx = box["x"] + box["width"] * 0.8, box["y"] + box["height"] / 2, -box["width"] * 0.66
+    touch = page.context.new_cdp_session(page)
+    for kind, at in (("touchStart", x), ("touchMove", x + dx / 2), ("touchMove", x + dx), ("touchEnd", x + dx)):
+        points = [] if kind == "touchEnd" else [{"x": at, "y": y}]
+        touch.send("Input.dispatchTouchEvent", {"type": kind, "touchPoints": points})
+    touch.detach()
 
 
 def company_says_yes(page: Page, base: str, link: str) -> None:

@@ -11,7 +11,7 @@
   var API = "/api/v1/participants/me/feed";
   var card = feed.querySelector("[data-card]");
   var answerForm = card.querySelector("[data-answer]");
-  var empty = feed.querySelector("[data-empty]");
+  var empty = feed.querySelector("[data-feed-empty]");
   var undoForm = document.querySelector("[data-undo]");
   var status = document.querySelector("[data-status]");
   var busy = false;
@@ -75,6 +75,7 @@
     } else {
       card.hidden = true;
       field(empty, "message").textContent = next.message || "";
+      empty.classList.toggle("warning", next.reason === "capacity");
       empty.hidden = false;
     }
     undoForm.hidden = !next.undo;
