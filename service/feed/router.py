@@ -7,6 +7,7 @@ without a CORS preflight; feed.js sends the page's CSRF token in `x-csrftoken` a
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 import asyncpg
 from fastapi import APIRouter, HTTPException
@@ -70,7 +71,7 @@ def _card_out(found: Feed) -> CardOut | None:
     return CardOut(
         external_id=card.external_id, name=card.name, organisation=card.organisation, kind=card.kind,
         kind_label=forms.kind_labels().get(card.kind, card.kind), offers=list(card.offers), seeks=list(card.seeks),
-        explanation=card.explanation, answer_url=f"/me/suggestions/{card.external_id}",
+        explanation=card.explanation, answer_url=f"/me/suggestions/{quote(card.external_id)}",
     )
 
 

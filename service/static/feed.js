@@ -119,12 +119,7 @@
   }
 
   function candidate() {
-    var fromAction = answerForm.getAttribute("data-candidate");
-    if (fromAction) {
-      return fromAction;
-    }
-    var parts = answerForm.getAttribute("action").split("/");
-    return decodeURIComponent(parts[parts.length - 1]);
+    return answerForm.getAttribute("data-candidate");
   }
 
   function answer(choice) {
