@@ -170,7 +170,7 @@ async def test_undo_takes_back_the_last_answer_but_not_one_that_made_a_match(
     await client.get("/me/suggestions")
     await post_form(client, "/me/suggestions/undo", {})
     page = (await client.get("/me/suggestions")).text
-    assert "kan ikke angres" in page
+    assert "kan ikke endres lenger" in page
     assert await conn.fetchval("SELECT state FROM matches") == "mutual"
 
 

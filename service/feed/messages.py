@@ -49,8 +49,8 @@ def undone(last: LastAnswer) -> str:
 
 
 def not_undoable(refusal: NotUndoable) -> str:
-    """Why an answer cannot be taken back."""
-    return _("Your answer to %(name)s cannot be undone: the match is now “%(state)s”.") % {
+    """Why an answer can no longer be changed or taken back."""
+    return _("Your answer to %(name)s can no longer be changed: the match is now “%(state)s”.") % {
         "name": refusal.name, "state": followup_labels.state_label(refusal.state)}
 
 
