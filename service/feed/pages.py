@@ -50,10 +50,8 @@ def _back(to: str = "/me/suggestions") -> Response:
 async def feed_context(conn: asyncpg.Connection, settings: Settings, participant: asyncpg.Record) -> dict[str, Any]:
     """The card page's context: the next card or why there is none, and what can be undone."""
     found = await feed_service.feed(conn, settings, participant, i18n.current_language.get())
-    message = None
-    if found.reason is not None:
-        active, capacity = await feed_service.capacity_of(conn, participant)
-        message = messages.no_card(found.reason, settings.match_mode == "staff_first", active, capacity)
+    message = None if found.reason is None else await feed_service.no_card_message(
+        conn, settings, participant, found.reason)
     last = await feed_service.last_answer(conn, participant)
     return {"card": found.card or BLANK, "shown": found.card is not None, "reason": found.reason,
             "no_card": message, "last": last, "undo_label": messages.undo_label(last) if last else None,

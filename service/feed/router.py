@@ -54,10 +54,7 @@ def _refused(status: int, field: str, message: str) -> HTTPException:
 async def next_out(conn: asyncpg.Connection, settings: Settings, me: asyncpg.Record) -> FeedOut:
     """The feed as JSON: the next card (or why there is none) and what Undo would take back."""
     found: Feed = await feed_service.feed(conn, settings, me, i18n.current_language.get())
-    message = None
-    if found.reason is not None:
-        active, capacity = await feed_service.capacity_of(conn, me)
-        message = messages.no_card(found.reason, settings.match_mode == "staff_first", active, capacity)
+    message = None if found.reason is None else await feed_service.no_card_message(conn, settings, me, found.reason)
     last = await feed_service.last_answer(conn, me)
     undo = None if last is None else UndoOut(external_id=last.external_id, name=last.name,
                                              answer=last.answer, label=messages.undo_label(last))

@@ -55,7 +55,7 @@ class LastAnswer:
 
     external_id: str
     name: str
-    answer: str
+    answer: Answer
 
 
 @dataclass(frozen=True)

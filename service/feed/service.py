@@ -14,7 +14,7 @@ from arq.connections import ArqRedis
 
 from service import i18n
 from service.config import Settings
-from service.feed import repository
+from service.feed import messages, repository
 from service.feed.schemas import (
     CONTACT_STATES,
     Answer,
@@ -27,6 +27,7 @@ from service.feed.schemas import (
     NothingToUndo,
     NotUndoable,
     Outcome,
+    Reason,
 )
 from service.followup import labels as followup_labels
 from service.followup import repository as followup_repository
@@ -60,6 +61,14 @@ async def feed(conn: asyncpg.Connection, settings: Settings, me: asyncpg.Record,
         return Feed(card, None)
     active, capacity = await capacity_of(conn, me)
     return Feed(None, "capacity" if active >= capacity else "empty")
+
+
+async def no_card_message(
+    conn: asyncpg.Connection, settings: Settings, me: asyncpg.Record, reason: Reason
+) -> str:
+    """Why the feed has no card, in the current language (with the counts when at capacity)."""
+    active, capacity = await capacity_of(conn, me)
+    return messages.no_card(reason, settings.match_mode == "staff_first", active, capacity)
 
 
 async def capacity_of(conn: asyncpg.Connection, me: asyncpg.Record) -> tuple[int, int]:
