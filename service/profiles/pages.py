@@ -16,8 +16,8 @@ from service import i18n
 from service.auth import service as auth
 from service.config import Settings
 from service.deps import ConnDep, OptionalParticipant, Participant, Resources, ResourcesDep
+from service.feed import service as feed
 from service.i18n import _
-from service.matching import service as matching
 from service.profiles import forms
 from service.profiles import service as profiles
 from service.templating import templates
@@ -113,12 +113,12 @@ async def register_sent(request: Request, participant: OptionalParticipant, reso
 
 @router.get("/me", response_class=HTMLResponse)
 async def me(request: Request, participant: Participant, conn: ConnDep, resources: ResourcesDep) -> Response:
-    """My profile, readable, with what I can do with it, and my suggestions."""
+    """My profile, readable, with what I can do with it, and the way to my suggestions and matches."""
     query = request.query_params
     notices = [message for flag, message in _me_notices() if query.get(flag) == "1"]
-    suggestions = await matching.page_context(conn, participant, resources.settings)
+    feed_matches = len(await feed.my_matches(conn, participant))
     context = {"participant": participant, "profile": profile_view(participant), "notices": notices,
-               "labels": forms.labels(), **_retention(resources.settings), **suggestions}
+               "labels": forms.labels(), **_retention(resources.settings), "feed_matches": feed_matches}
     return _page(request, "me.html", context, private=True)
 
 

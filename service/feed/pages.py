@@ -1,0 +1,132 @@
+"""Participant pages: my suggestions one card at a time, my "not now" answers, my matches.
+
+Every action is a plain form posting back and redirecting (303) with a one-time notice in the session,
+so the pages work without JavaScript; static/feed.js makes the same actions instant through router.py.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import asyncpg
+from fastapi import APIRouter, Form, HTTPException, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from service import i18n
+from service.config import Settings
+from service.deps import ConnDep, Participant, ResourcesDep
+from service.feed import messages
+from service.feed import service as feed_service
+from service.feed.schemas import Answer, AtCapacity, CandidateNotFound, Card, NothingToUndo, NotUndoable
+from service.i18n import _
+from service.profiles import forms
+from service.templating import templates
+
+router = APIRouter(include_in_schema=False)
+PRIVATE = {"Cache-Control": "no-store"}  # pages about one person: never cached
+NOTICE = "feed_notice"
+# The card's markup is always on the page (hidden when empty), so feed.js can fill it after an undo.
+BLANK = Card(0, "", "", None, "", (), (), "", None)
+
+
+def _page(request: Request, name: str, context: dict[str, Any], status_code: int = 200) -> Response:
+    return templates().TemplateResponse(request, name, context, status_code=status_code, headers=PRIVATE)
+
+
+def flash(request: Request, text: str, kind: str = "success", match_id: int | None = None) -> None:
+    """Keep a notice for the next page this participant sees."""
+    request.session[NOTICE] = {"text": text, "kind": kind, "match_id": match_id}
+
+
+def _take_notice(request: Request) -> dict[str, Any] | None:
+    notice = request.session.pop(NOTICE, None)
+    return notice if isinstance(notice, dict) else None
+
+
+def _back(to: str = "/me/suggestions") -> Response:
+    return RedirectResponse(to, status_code=303)
+
+
+async def feed_context(conn: asyncpg.Connection, settings: Settings, participant: asyncpg.Record) -> dict[str, Any]:
+    """The card page's context: the next card or why there is none, and what can be undone."""
+    found = await feed_service.feed(conn, settings, participant, i18n.current_language.get())
+    message = None if found.reason is None else await feed_service.no_card_message(
+        conn, settings, participant, found.reason)
+    last = await feed_service.last_answer(conn, participant)
+    return {"card": found.card or BLANK, "shown": found.card is not None, "reason": found.reason,
+            "no_card": message, "last": last, "undo_label": messages.undo_label(last) if last else None,
+            "kinds": forms.kind_labels(), "staff_first": settings.match_mode == "staff_first"}
+
+
+@router.get("/me/suggestions", response_class=HTMLResponse)
+async def suggestions(request: Request, participant: Participant, conn: ConnDep, resources: ResourcesDep) -> Response:
+    """My suggestions, one card at a time, with Interested / Not now and Undo."""
+    context = await feed_context(conn, resources.settings, participant)
+    return _page(request, "feed/suggestions.html",
+                 {"participant": participant, "notice": _take_notice(request), **context})
+
+
+@router.post("/me/suggestions/undo")
+async def undo(request: Request, participant: Participant, conn: ConnDep) -> Response:
+    """Take back my latest answer, unless it made a match."""
+    try:
+        last = await feed_service.undo(conn, participant)
+    except NotUndoable as refusal:
+        flash(request, messages.not_undoable(refusal), "warning")
+    except NothingToUndo:
+        flash(request, messages.nothing_to_undo(), "warning")
+    else:
+        flash(request, messages.undone(last))
+    return _back()
+
+
+@router.post("/me/suggestions/{external_id:path}")  # ids from imports may hold "/"
+async def answer(
+    request: Request, external_id: str, participant: Participant, conn: ConnDep, resources: ResourcesDep,
+    choice: Annotated[Answer, Form(alias="answer")],
+) -> Response:
+    """Answer one card: Interested or Not now; both interested makes a match."""
+    try:
+        result = await feed_service.answer(
+            conn, resources.redis, resources.settings, participant, external_id, choice)
+    except CandidateNotFound:
+        raise HTTPException(404, _("This suggestion is no longer available.")) from None
+    except AtCapacity as full:
+        flash(request, messages.at_capacity(full.active, full.capacity), "warning")
+        return _back()
+    except NotUndoable as refusal:
+        flash(request, messages.not_undoable(refusal), "warning")
+        return _back()
+    match_id = result.match["id"] if result.match is not None and result.match["state"] == "mutual" else None
+    flash(request, messages.outcome(result), match_id=match_id)
+    return _back()
+
+
+@router.get("/me/declined", response_class=HTMLResponse)
+async def declined(request: Request, participant: Participant, conn: ConnDep) -> Response:
+    """Everyone I said "not now" to, each with a button to take it back."""
+    rows = await feed_service.declined(conn, participant)
+    return _page(request, "feed/declined.html", {"participant": participant, "declined": rows,
+                                                 "kinds": forms.kind_labels(), "notice": _take_notice(request)})
+
+
+@router.post("/me/declined/{external_id:path}")
+async def reverse(request: Request, external_id: str, participant: Participant, conn: ConnDep) -> Response:
+    """Take back one "not now"."""
+    try:
+        name = await feed_service.reverse(conn, participant, external_id)
+    except CandidateNotFound:
+        raise HTTPException(404, _("There is no “Not now” answer to take back here.")) from None
+    except NotUndoable as refusal:
+        flash(request, messages.not_undoable(refusal), "warning")
+    else:
+        flash(request, messages.reversed_decline(name))
+    return _back("/me/declined")
+
+
+@router.get("/me/matches", response_class=HTMLResponse)
+async def matches(request: Request, participant: Participant, conn: ConnDep) -> Response:
+    """My matches: who, their state in words, and their email once we have introduced us."""
+    found = await feed_service.my_matches(conn, participant)
+    return _page(request, "feed/matches.html", {"participant": participant, "matches": found,
+                                                "kinds": forms.kind_labels(), "notice": _take_notice(request)})

@@ -1,0 +1,107 @@
+"""The feed's JSON API for the participant's own session (static/feed.js): next card, answer, undo.
+
+Session cookie only. Bodies must be JSON (FieldNamingRoute), which a form on another site cannot send
+without a CORS preflight; feed.js sends the page's CSRF token in `x-csrftoken` as well.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote
+
+import asyncpg
+from fastapi import APIRouter, HTTPException
+
+from service import i18n
+from service.config import Settings
+from service.deps import ApiParticipant, ConnDep, ResourcesDep, SettingsDep
+from service.feed import messages
+from service.feed import service as feed_service
+from service.feed.schemas import (
+    AnswerIn,
+    AnswerOut,
+    AtCapacity,
+    CandidateNotFound,
+    CardOut,
+    Feed,
+    FeedOut,
+    MatchOut,
+    NothingToUndo,
+    NotUndoable,
+    UndoIn,
+    UndoneOut,
+    UndoOut,
+)
+from service.profiles import forms
+from service.profiles.router import INVALID, NO_SESSION, NOT_JSON, FieldNamingRoute, Message, SessionCookie
+
+router = APIRouter(prefix="/api/v1/participants/me/feed", tags=["feed"], route_class=FieldNamingRoute,
+                   dependencies=[SessionCookie])
+REFUSED: dict[int | str, dict[str, Any]] = {
+    401: NO_SESSION,
+    404: {"model": Message, "description": "No such candidate for you"},
+    409: {"description": "At capacity, or the answer already made or decided a match: `detail.msg` says why"},
+    415: NOT_JSON,
+    422: INVALID,
+}
+
+
+def _refused(status: int, field: str, message: str) -> HTTPException:
+    # `msg` is in the reader's language: feed.js shows it as it is.
+    return HTTPException(status, {"field": field, "msg": message})
+
+
+async def next_out(conn: asyncpg.Connection, settings: Settings, me: asyncpg.Record) -> FeedOut:
+    """The feed as JSON: the next card (or why there is none) and what Undo would take back."""
+    found: Feed = await feed_service.feed(conn, settings, me, i18n.current_language.get())
+    message = None if found.reason is None else await feed_service.no_card_message(conn, settings, me, found.reason)
+    last = await feed_service.last_answer(conn, me)
+    undo = None if last is None else UndoOut(external_id=last.external_id, name=last.name,
+                                             answer=last.answer, label=messages.undo_label(last))
+    return FeedOut(card=_card_out(found), reason=found.reason, message=message, undo=undo)
+
+
+def _card_out(found: Feed) -> CardOut | None:
+    card = found.card
+    if card is None:
+        return None
+    return CardOut(
+        external_id=card.external_id, name=card.name, organisation=card.organisation, kind=card.kind,
+        kind_label=forms.kind_labels().get(card.kind, card.kind), offers=list(card.offers), seeks=list(card.seeks),
+        explanation=card.explanation, answer_url=f"/me/suggestions/{quote(card.external_id)}",
+    )
+
+
+@router.get("", response_model=FeedOut, summary="My next suggestion", responses={401: NO_SESSION})
+async def next_card(me: ApiParticipant, conn: ConnDep, settings: SettingsDep) -> FeedOut:
+    """The best suggestion I have not answered yet (or why there is none), in my page's language."""
+    return await next_out(conn, settings, me)
+
+
+@router.post("/answers", response_model=AnswerOut, summary="Answer a suggestion", responses=REFUSED)
+async def answer(body: AnswerIn, me: ApiParticipant, conn: ConnDep, resources: ResourcesDep) -> AnswerOut:
+    """Interested or not now; when both are interested the pair becomes a match (and both get an email)."""
+    try:
+        result = await feed_service.answer(conn, resources.redis, resources.settings, me, body.candidate, body.answer)
+    except CandidateNotFound:
+        raise HTTPException(404, f"candidate: no suggestion {body.candidate!r} for you") from None
+    except AtCapacity as full:
+        raise _refused(409, "answer", messages.at_capacity(full.active, full.capacity)) from None
+    except NotUndoable as refusal:
+        raise _refused(409, "candidate", messages.not_undoable(refusal)) from None
+    match = None
+    if result.match is not None:
+        match = MatchOut(id=result.match["id"], state=result.match["state"], url=f"/me/matches/{result.match['id']}")
+    return AnswerOut(message=messages.outcome(result), match=match, next=await next_out(conn, resources.settings, me))
+
+
+@router.post("/undo", response_model=UndoneOut, summary="Undo my latest answer", responses=REFUSED)
+async def undo(body: UndoIn, me: ApiParticipant, conn: ConnDep, settings: SettingsDep) -> UndoneOut:
+    """Take back my latest answer, unless it already made or decided a match (409)."""
+    try:
+        last = await feed_service.undo(conn, me)
+    except NotUndoable as refusal:
+        raise _refused(409, "answer", messages.not_undoable(refusal)) from None
+    except NothingToUndo:
+        raise _refused(409, "answer", messages.nothing_to_undo()) from None
+    return UndoneOut(message=messages.undone(last), next=await next_out(conn, settings, me))

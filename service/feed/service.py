@@ -1,0 +1,272 @@
+"""A participant's feed: the next suggestion, answers to it, undo, reversing declines, my matches.
+
+participant_first: the feed is the live ranker minus the candidates already answered; two
+"interested" make a `mutual` match. staff_first: the feed is the participant's `introduced` matches
+they have not answered; two "interested" move the match to `mutual`, one "not now" to `declined`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import asyncpg
+from arq.connections import ArqRedis
+
+from service import i18n
+from service.config import Settings
+from service.feed import messages, repository
+from service.feed.schemas import (
+    CONTACT_STATES,
+    Answer,
+    AtCapacity,
+    CandidateNotFound,
+    Card,
+    Feed,
+    LastAnswer,
+    MatchView,
+    NothingToUndo,
+    NotUndoable,
+    Outcome,
+    Reason,
+)
+from service.followup import labels as followup_labels
+from service.followup import repository as followup_repository
+from service.followup import service as followup
+from service.followup.schemas import Actor
+from service.matching import explain
+from service.matching import repository as matching_repository
+from service.matching import service as matching
+from service.profiles import repository as profiles_repository
+
+# Suggestions fetched beyond those already answered; the feed shows the best unanswered one.
+FEED_K = 10
+# A match in one of these states has not been decided by the answer, so the answer may be taken back.
+UNDECIDED: tuple[str | None, ...] = (None, "suggested", "approved", "introduced")
+
+
+# --- the next card ---
+
+
+async def feed(conn: asyncpg.Connection, settings: Settings, me: asyncpg.Record, language: i18n.Language) -> Feed:
+    """The participant's next card, or why there is none."""
+    if me["hidden_at"] is not None:
+        return Feed(None, "hidden")
+    if me["verified_at"] is None:
+        return Feed(None, "unverified")
+    if settings.match_mode == "staff_first":
+        card = await _introduced_card(conn, settings, me, language)
+    else:
+        card = await _ranked_card(conn, settings, me, language)
+    if card is not None:
+        return Feed(card, None)
+    active, capacity = await capacity_of(conn, me)
+    return Feed(None, "capacity" if active >= capacity else "empty")
+
+
+async def no_card_message(
+    conn: asyncpg.Connection, settings: Settings, me: asyncpg.Record, reason: Reason
+) -> str:
+    """Why the feed has no card, in the current language (with the counts when at capacity)."""
+    active, capacity = await capacity_of(conn, me)
+    return messages.no_card(reason, settings.match_mode == "staff_first", active, capacity)
+
+
+async def capacity_of(conn: asyncpg.Connection, me: asyncpg.Record) -> tuple[int, int]:
+    """(active matches, capacity) of a participant."""
+    counts = await followup_repository.active_counts(conn, [me["id"]])
+    return counts.get(me["id"], 0), me["capacity"]
+
+
+async def _ranked_card(
+    conn: asyncpg.Connection, settings: Settings, me: asyncpg.Record, language: i18n.Language
+) -> Card | None:
+    """The ranker's best candidate this participant has not answered (participant_first)."""
+    model = matching.model_name(settings)
+    answered = await repository.answered_ids(conn, me["id"])
+    found = await matching.suggest(
+        conn, me["id"], len(answered) + FEED_K, model, matching.ranker_config(settings, model),
+        reader_language=language, record_exposure=False,
+    )
+    fresh = next((s for s in found if s.id not in answered), None)
+    if fresh is None:
+        return None
+    # Only the card actually shown counts as an exposure, not the ones fetched to skip answered ones.
+    await matching_repository.record_exposure(conn, [fresh.id], settings.exposure_half_life_days)
+    row = await profiles_repository.by_id(conn, fresh.id)
+    return None if row is None else card_of(row, fresh.explanation, None)
+
+
+async def _introduced_card(
+    conn: asyncpg.Connection, settings: Settings, me: asyncpg.Record, language: i18n.Language
+) -> Card | None:
+    """The oldest introduction this participant has not answered (staff_first)."""
+    waiting = await repository.introduced_unanswered(conn, me["id"])
+    if not waiting:
+        return None
+    other = await profiles_repository.by_id(conn, waiting[0]["other_id"])
+    if other is None:
+        return None
+    return card_of(other, await explanation(conn, settings, me, other, language), waiting[0]["match_id"])
+
+
+async def explanation(
+    conn: asyncpg.Connection, settings: Settings, me: asyncpg.Record, other: asyncpg.Record,
+    language: i18n.Language,
+) -> str:
+    """Why the two fit, addressed to `me`, as the ranker's explanations are."""
+    model = matching.model_name(settings)
+    pairs = await matching_repository.best_interest_pairs(conn, me["id"], model, [other["id"]])
+    parts = explain.explanation_parts(me, other, pairs[0] if pairs else None)
+    return explain.render(parts, language)
+
+
+def card_of(row: asyncpg.Record, explanation_text: str, match_id: int | None) -> Card:
+    """A candidate as a card shows them (no scores)."""
+    return Card(
+        candidate_id=row["id"], external_id=row["external_id"], name=row["name"],
+        organisation=row["organisation"], kind=row["kind"], offers=tuple(row["offers"]),
+        seeks=tuple(row["seeks"]), explanation=explanation_text, match_id=match_id,
+    )
+
+
+# --- answers ---
+
+
+async def answer(
+    conn: asyncpg.Connection, redis: ArqRedis | None, settings: Settings, me: asyncpg.Record,
+    external_id: str, choice: Answer,
+) -> Outcome:
+    """Store the participant's answer to a candidate; a match is made or decided when both have answered.
+
+    Raises CandidateNotFound, AtCapacity, NotUndoable (the pair is decided already) or the lifecycle's
+    IllegalTransition (staff changed the match meanwhile). Emails go to the worker after commit.
+    """
+    if me["hidden_at"] is not None or me["verified_at"] is None:
+        raise CandidateNotFound(external_id)  # a hidden or unconfirmed profile has no feed to answer
+    candidate = await _candidate(conn, me, external_id)
+    async with conn.transaction():
+        await repository.lock_pair(conn, me["id"], candidate["id"])
+        if settings.match_mode == "staff_first":
+            match, outbox = await _answer_introduced(conn, settings, me, candidate, choice)
+        else:
+            match, outbox = await _answer_ranked(conn, settings, me, candidate, choice)
+    await followup.deliver(redis, outbox)
+    return Outcome(choice, candidate["external_id"], candidate["name"], match, bool(outbox))
+
+
+async def _candidate(conn: asyncpg.Connection, me: asyncpg.Record, external_id: str) -> asyncpg.Record:
+    """A participant who may be answered: someone else, of another kind, visible and confirmed."""
+    row = await profiles_repository.by_external_id(conn, external_id)
+    if row is None or row["id"] == me["id"] or row["kind"] == me["kind"]:
+        raise CandidateNotFound(external_id)
+    if row["hidden_at"] is not None or row["verified_at"] is None:
+        raise CandidateNotFound(external_id)
+    return row
+
+
+async def _pair_state(conn: asyncpg.Connection, me: asyncpg.Record, other: asyncpg.Record) -> asyncpg.Record | None:
+    return await followup_repository.by_pair(conn, *followup.pair(me["id"], other["id"]))
+
+
+async def _answer_ranked(
+    conn: asyncpg.Connection, settings: Settings, me: asyncpg.Record, candidate: asyncpg.Record, choice: Answer
+) -> tuple[asyncpg.Record | None, list[int]]:
+    match = await _pair_state(conn, me, candidate)
+    if match is not None and match["state"] not in UNDECIDED:
+        raise NotUndoable(candidate["name"], match["state"])
+    if choice == "interested":
+        active, capacity = await capacity_of(conn, me)
+        if active >= capacity:
+            raise AtCapacity(active, capacity)
+    await repository.upsert_answer(conn, me["id"], candidate["id"], choice)
+    if choice != "interested" or await repository.answer_of(conn, candidate["id"], me["id"]) != "interested":
+        return None, []
+    return await followup.create(
+        conn, settings, (me["id"], candidate["id"]), "mutual", "participants", Actor.participant(me["id"])
+    )
+
+
+async def _answer_introduced(
+    conn: asyncpg.Connection, settings: Settings, me: asyncpg.Record, candidate: asyncpg.Record, choice: Answer
+) -> tuple[asyncpg.Record | None, list[int]]:
+    match = await _pair_state(conn, me, candidate)
+    if match is None or match["state"] in ("suggested", "approved", "rejected"):
+        raise CandidateNotFound(candidate["external_id"])  # staff have not introduced them: not in the feed
+    if match["state"] != "introduced":
+        raise NotUndoable(candidate["name"], match["state"])
+    await repository.upsert_answer(conn, me["id"], candidate["id"], choice)
+    actor = Actor.participant(me["id"])
+    if choice == "not_now":
+        return await followup.transition(conn, settings, match["id"], "declined", actor)
+    if await repository.answer_of(conn, candidate["id"], me["id"]) == "interested":
+        return await followup.transition(conn, settings, match["id"], "mutual", actor)
+    return None, []
+
+
+# --- taking answers back ---
+
+
+async def last_answer(conn: asyncpg.Connection, me: asyncpg.Record) -> LastAnswer | None:
+    """The participant's latest answer, if it can still be undone (it has not decided a match)."""
+    row = await repository.last_answer(conn, me["id"])
+    if row is None or row["match_state"] not in UNDECIDED:
+        return None
+    return LastAnswer(row["external_id"], row["name"], row["answer"])
+
+
+async def undo(conn: asyncpg.Connection, me: asyncpg.Record) -> LastAnswer:
+    """Remove the participant's latest answer unless it made or decided a match (NotUndoable)."""
+    async with conn.transaction():
+        row = await repository.last_answer(conn, me["id"])
+        if row is None:
+            raise NothingToUndo
+        await repository.lock_pair(conn, me["id"], row["candidate_id"])
+        match = await followup_repository.by_pair(conn, *followup.pair(me["id"], row["candidate_id"]))
+        state = None if match is None else match["state"]
+        if state not in UNDECIDED:
+            raise NotUndoable(row["name"], state or "")
+        await repository.delete_answer(conn, me["id"], row["candidate_id"], None)
+    return LastAnswer(row["external_id"], row["name"], row["answer"])
+
+
+async def declined(conn: asyncpg.Connection, me: asyncpg.Record) -> list[dict[str, Any]]:
+    """The candidates the participant said "not now" to, and whether each can be reversed."""
+    return [{**dict(row), "reversible": row["match_state"] in UNDECIDED}
+            for row in await repository.declined(conn, me["id"])]
+
+
+async def reverse(conn: asyncpg.Connection, me: asyncpg.Record, external_id: str) -> str:
+    """Take back a "not now" so the candidate may be suggested again; returns their name."""
+    other = await profiles_repository.by_external_id(conn, external_id)
+    if other is None:
+        raise CandidateNotFound(external_id)
+    async with conn.transaction():
+        await repository.lock_pair(conn, me["id"], other["id"])
+        match = await _pair_state(conn, me, other)
+        if match is not None and match["state"] not in UNDECIDED:
+            raise NotUndoable(other["name"], match["state"])
+        if not await repository.delete_answer(conn, me["id"], other["id"], "not_now"):
+            raise CandidateNotFound(external_id)
+    name: str = other["name"]
+    return name
+
+
+# --- my matches ---
+
+
+async def my_matches(conn: asyncpg.Connection, me: asyncpg.Record) -> list[MatchView]:
+    """The participant's matches with the other party; email only once they are introduced."""
+    labels = followup_labels.state_labels()
+    return [
+        MatchView(
+            id=row["id"], state=row["state"], state_label=labels.get(row["state"], row["state"]),
+            name=row["name"], organisation=row["organisation"], kind=row["kind"],
+            email=row["email"] if row["state"] in CONTACT_STATES else None, changed_at=row["state_changed_at"],
+        )
+        for row in await repository.my_matches(conn, me["id"])
+    ]
+
+
+async def match_with(conn: asyncpg.Connection, me: asyncpg.Record, match_id: int) -> MatchView | None:
+    """One of the participant's own matches (None for anyone else's)."""
+    return next((m for m in await my_matches(conn, me) if m.id == match_id), None)

@@ -1,0 +1,233 @@
+// The suggestion feed without page loads: answers and undo go to the JSON API and the next card is
+// swapped in. Keys: → / I interested, ← / N not now, U undo; swipe the card right or left.
+// Without JavaScript the same forms post to the pages, so nothing here is required.
+(function () {
+  "use strict";
+
+  var feed = document.querySelector("[data-feed]");
+  if (!feed || !window.fetch) {
+    return;
+  }
+  var API = "/api/v1/participants/me/feed";
+  var card = feed.querySelector("[data-card]");
+  var answerForm = card.querySelector("[data-answer]");
+  var empty = feed.querySelector("[data-feed-empty]");
+  var undoForm = document.querySelector("[data-undo]");
+  var status = document.querySelector("[data-status]");
+  var busy = false;
+
+  function field(root, name) {
+    return root.querySelector('[data-field="' + name + '"]');
+  }
+
+  function token() {
+    var input = answerForm.querySelector('input[name="csrftoken"]');
+    return input ? input.value : "";
+  }
+
+  function say(text, kind, matchUrl) {
+    status.textContent = "";
+    var box = document.createElement("div");
+    box.className = "notice " + (kind || "success");
+    var p = document.createElement("p");
+    p.textContent = text;
+    if (matchUrl) {
+      var link = document.createElement("a");
+      link.href = "/me/matches";
+      link.textContent = status.getAttribute("data-matches-label");
+      p.appendChild(document.createTextNode(" "));
+      p.appendChild(link);
+    }
+    box.appendChild(p);
+    status.appendChild(box);
+  }
+
+  function fillList(list, items) {
+    list.textContent = "";
+    (items.length ? items : [list.getAttribute("data-empty")]).forEach(function (text) {
+      var li = document.createElement("li");
+      li.textContent = text;
+      list.appendChild(li);
+    });
+  }
+
+  function show(next, focusCard) {
+    var data = next.card;
+    card.classList.remove("leaving-yes", "leaving-no");
+    card.style.transform = "";
+    if (data) {
+      field(card, "name").textContent = data.name;
+      var meta = data.kind_label;
+      if (data.organisation && data.organisation !== data.name) {
+        meta += ", " + data.organisation;
+      }
+      field(card, "meta").textContent = meta;
+      field(card, "explanation").textContent = data.explanation;
+      fillList(field(card, "offers"), data.offers);
+      fillList(field(card, "seeks"), data.seeks);
+      answerForm.action = data.answer_url;
+      answerForm.setAttribute("data-candidate", data.external_id);
+      card.hidden = false;
+      empty.hidden = true;
+      if (focusCard) {
+        field(card, "name").focus();
+      }
+    } else {
+      card.hidden = true;
+      field(empty, "message").textContent = next.message || "";
+      empty.classList.toggle("warning", next.reason === "capacity");
+      empty.hidden = false;
+    }
+    undoForm.hidden = !next.undo;
+    if (next.undo) {
+      field(undoForm, "undo").textContent = next.undo.label;
+    }
+  }
+
+  function post(path, body) {
+    return fetch(API + path, {
+      method: "POST",
+      credentials: "same-origin",
+      headers: { "Content-Type": "application/json", Accept: "application/json", "x-csrftoken": token() },
+      body: JSON.stringify(body),
+    }).then(function (response) {
+      return response.json().then(function (json) {
+        return { ok: response.ok, status: response.status, json: json };
+      });
+    });
+  }
+
+  // Anything unexpected (signed out, a network error): post the plain form and let the page answer.
+  function fallback(form, choice) {
+    if (choice) {
+      var input = document.createElement("input");
+      input.type = "hidden";
+      input.name = "answer";
+      input.value = choice;
+      form.appendChild(input);
+    }
+    form.submit();
+  }
+
+  function refused(result, form, choice) {
+    var detail = result.json && result.json.detail;
+    if (detail && detail.msg) {
+      say(detail.msg, "warning");
+      return;
+    }
+    fallback(form, choice);
+  }
+
+  function candidate() {
+    return answerForm.getAttribute("data-candidate");
+  }
+
+  function answer(choice) {
+    if (busy || card.hidden) {
+      return;
+    }
+    busy = true;
+    card.classList.add(choice === "interested" ? "leaving-yes" : "leaving-no");
+    post("/answers", { candidate: candidate(), answer: choice })
+      .then(function (result) {
+        if (!result.ok) {
+          card.classList.remove("leaving-yes", "leaving-no");
+          return refused(result, answerForm, choice);
+        }
+        say(result.json.message, "success", result.json.match && result.json.match.state === "mutual");
+        show(result.json.next, true);
+      })
+      .catch(function () {
+        fallback(answerForm, choice);
+      })
+      .then(function () {
+        busy = false;
+      });
+  }
+
+  function undo() {
+    if (busy || undoForm.hidden) {
+      return;
+    }
+    busy = true;
+    post("/undo", {})
+      .then(function (result) {
+        if (!result.ok) {
+          return refused(result, undoForm, null);
+        }
+        say(result.json.message, "success");
+        show(result.json.next, true);
+      })
+      .catch(function () {
+        fallback(undoForm, null);
+      })
+      .then(function () {
+        busy = false;
+      });
+  }
+
+  answerForm.addEventListener("submit", function (event) {
+    event.preventDefault();
+    var button = event.submitter || document.activeElement;
+    answer(button && button.value === "not_now" ? "not_now" : "interested");
+  });
+
+  undoForm.addEventListener("submit", function (event) {
+    event.preventDefault();
+    undo();
+  });
+
+  // Arrows work anywhere but in a text field; the letters only while focus is in the feed or the undo
+  // button (WCAG 2.1.4: single-character shortcuts must not fire while someone types or uses speech).
+  var ACTIONS = { arrowright: "interested", arrowleft: "not_now", i: "interested", n: "not_now", u: "undo" };
+  document.addEventListener("keydown", function (event) {
+    var target = event.target;
+    if (event.altKey || event.ctrlKey || event.metaKey || event.shiftKey ||
+        (target && /^(INPUT|TEXTAREA|SELECT)$/.test(target.tagName))) {
+      return;
+    }
+    var key = event.key.toLowerCase();
+    var action = ACTIONS[key];
+    var letter = key.length === 1;
+    if (!action || (letter && !(feed.contains(target) || undoForm.contains(target)))) {
+      return;
+    }
+    event.preventDefault();
+    if (action === "undo") {
+      undo();
+    } else {
+      answer(action);
+    }
+  });
+
+  // Swipe: follow the finger, answer past a third of the card's width, else spring back.
+  var startX = null;
+  var startY = null;
+  card.addEventListener("touchstart", function (event) {
+    startX = event.touches[0].clientX;
+    startY = event.touches[0].clientY;
+  }, { passive: true });
+  card.addEventListener("touchmove", function (event) {
+    if (startX === null) {
+      return;
+    }
+    var dx = event.touches[0].clientX - startX;
+    if (Math.abs(dx) > Math.abs(event.touches[0].clientY - startY)) {
+      card.style.transform = "translateX(" + dx + "px) rotate(" + dx / 40 + "deg)";
+    }
+  }, { passive: true });
+  card.addEventListener("touchend", function (event) {
+    if (startX === null) {
+      return;
+    }
+    var dx = event.changedTouches[0].clientX - startX;
+    var dy = event.changedTouches[0].clientY - startY;
+    startX = null;
+    card.style.transform = "";
+    if (Math.abs(dx) > card.offsetWidth / 3 && Math.abs(dx) > Math.abs(dy)) {
+      answer(dx > 0 ? "interested" : "not_now");
+    }
+  });
+
+  document.querySelector("[data-keys]").hidden = false;
+}());
