@@ -22,6 +22,8 @@ from service.auth import pages as auth_pages
 from service.config import Settings, get_settings
 from service.deps import Resources, SignInRequired, StaffSignInRequired
 from service.followup import labels as followup_labels
+from service.followup import pages as followup_pages
+from service.followup import router as followup_api
 from service.followup.lifecycle import IllegalTransition, MatchNotFound
 from service.matching import router as matching_api
 from service.profiles import pages as profile_pages
@@ -155,6 +157,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     for router in (health.router, auth_pages.router, profile_pages.router, profile_api.router, matching_api.router):
         app.include_router(router)
+    app.include_router(followup_pages.router)
+    app.include_router(followup_api.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]

@@ -72,3 +72,13 @@ def _event_entry(row: asyncpg.Record) -> TimelineEntry:
 
 def _email_entry(row: asyncpg.Record) -> TimelineEntry:
     return TimelineEntry(row["created_at"], "email", row["subject"], row["status"], None)
+
+
+async def approve(
+    conn: asyncpg.Connection, settings: Settings, match_id: int, actor: Actor, comment: str | None = None
+) -> list[int]:
+    """Staff approve a suggested match; Koble then introduces the parties (emails both). Returns outbox ids."""
+    async with conn.transaction():
+        _, first = await transition(conn, settings, match_id, "approved", actor, comment=comment)
+        _, second = await transition(conn, settings, match_id, "introduced", Actor.system())
+    return first + second
