@@ -86,7 +86,8 @@ async def test_from_suggestion_to_completed_project_through_emails_and_clicks(
     await run_worker(settings)
 
     # Both said yes: "We met" from one party moves the match once; the other's link then changes nothing.
-    met_student, met_company = replies(latest(mailbox, "ola@example.no"))[0], replies(latest(mailbox, "post@robotikk.example"))[0]
+    met_student = replies(latest(mailbox, "ola@example.no"))[0]
+    met_company = replies(latest(mailbox, "post@robotikk.example"))[0]
     await click(client, met_company, comment="Coffee at Mustad Næringspark")
     assert await state_of(conn, match_id) == "meeting_held"
     again = await post_form(client, path_of(met_company), {"comment": ""})
