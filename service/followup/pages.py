@@ -24,6 +24,7 @@ router = APIRouter(include_in_schema=False)
 Comment = Annotated[str, Form(max_length=2000)]
 # States in which the parties have been introduced, so each may see the other's contact details.
 INTRODUCED = ("introduced", "mutual", "meeting_held", "project_agreed", "project_completed")
+HIDDEN = ("suggested", "approved", "rejected")
 
 
 def _page(request: Request, name: str, context: dict[str, Any], status: int = 200) -> Response:
@@ -75,7 +76,8 @@ async def reply_act(
 
 async def _own_match(conn: asyncpg.Connection, participant: asyncpg.Record, match_id: int) -> asyncpg.Record:
     match = await repository.by_id(conn, match_id)
-    if match is None or participant["id"] not in (match["a_id"], match["b_id"]):
+    # Staff's suggestions stay between staff until they introduce the parties.
+    if match is None or participant["id"] not in (match["a_id"], match["b_id"]) or match["state"] in HIDDEN:
         raise HTTPException(404, "No such match")
     return match
 

@@ -76,8 +76,8 @@ async def events(conn: asyncpg.Connection, match_id: int) -> list[asyncpg.Record
 async def emails(conn: asyncpg.Connection, match_id: int) -> list[asyncpg.Record]:
     """The emails a match caused, oldest first (no bodies)."""
     return await conn.fetch(
-        """SELECT id, template, subject, status, attempts, created_at, sent_at FROM outbox
-           WHERE match_id = $1 ORDER BY id""",
+        """SELECT id, template, subject, status, attempts, last_error, to_address, staff_id, created_at, sent_at
+           FROM outbox WHERE match_id = $1 ORDER BY id""",
         match_id,
     )
 
@@ -246,4 +246,11 @@ async def for_participant(conn: asyncpg.Connection, participant_id: int) -> list
         """SELECT * FROM matches WHERE $1 IN (a_id, b_id)
            AND state NOT IN ('suggested', 'approved', 'rejected') ORDER BY updated_at DESC""",
         participant_id,
+    )
+
+
+async def reminders(conn: asyncpg.Connection, match_id: int) -> list[asyncpg.Record]:
+    """The reminders and escalations a match has had."""
+    return await conn.fetch(
+        "SELECT state, kind, created_at FROM match_reminders WHERE match_id = $1 ORDER BY created_at", match_id
     )
