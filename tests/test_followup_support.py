@@ -24,7 +24,7 @@ COMPANY = ParticipantFields(
     kind="company", name="Raufoss Robotikk AS", email="post@robotikk.example", organisation="Raufoss",
     language="en", domains=["industrial_tech"], seeks=["Students for robot cells"], offers=["Summer jobs"],
 )
-REPLY = re.compile(r"https?://\S+/reply/[\w.-]+")
+REPLY = re.compile(r"https?://\S+/reply/[\w.-]+\?lang=\w+")
 
 
 async def parties(conn: Connection, n: int = 0) -> tuple[int, int]:

@@ -49,6 +49,6 @@ def unsubscribe_url(settings: Settings, participant_id: int) -> str:
     return f"{settings.koble_base_url}/api/v1/unsubscribe/{sign_unsubscribe(settings, participant_id)}"
 
 
-def reply_url(settings: Settings, token: str) -> str:
-    """The page a one-click reply opens."""
-    return f"{settings.koble_base_url}/reply/{token}"
+def reply_url(settings: Settings, token: str, language: str) -> str:
+    """The page a one-click reply opens, in the recipient's language."""
+    return f"{settings.koble_base_url}/reply/{token}?lang={language}"

@@ -95,23 +95,24 @@ async def _email_party(
     conn: asyncpg.Connection, settings: Settings, match: asyncpg.Record, template: str,
     me: asyncpg.Record, other: asyncpg.Record, mutual: bool,
 ) -> int:
-    replies = await reply_links(conn, settings, match["id"], me["id"], REPLIES.get(match["state"], ()))
+    replies = await reply_links(conn, settings, match["id"], me, REPLIES.get(match["state"], ()))
+    # ?lang= opens the pages in the recipient's language (and remembers it).
     rendered = mail.render(
         template, me["email"], me["language"], name=me["name"], other=other, mutual=mutual, replies=replies,
-        link=f"{settings.koble_base_url}/me/matches/{match['id']}",
-        preferences=f"{settings.koble_base_url}/me/email-preferences",
+        link=f"{settings.koble_base_url}/me/matches/{match['id']}?lang={me['language']}",
+        preferences=f"{settings.koble_base_url}/me/email-preferences?lang={me['language']}",
     )
     return await mail.queue(conn, me["id"], rendered, match_id=match["id"])
 
 
 async def reply_links(
-    conn: asyncpg.Connection, settings: Settings, match_id: int, participant_id: int, actions: Sequence[str]
+    conn: asyncpg.Connection, settings: Settings, match_id: int, party: asyncpg.Record, actions: Sequence[str]
 ) -> dict[str, str]:
     """New single-use reply links for one party, by action."""
     urls = {}
     for action in actions:
-        link_id = await repository.insert_reply_link(conn, match_id, participant_id, action, settings.reply_link_days)
-        urls[action] = links.reply_url(settings, links.sign_reply(settings, link_id))
+        link_id = await repository.insert_reply_link(conn, match_id, party["id"], action, settings.reply_link_days)
+        urls[action] = links.reply_url(settings, links.sign_reply(settings, link_id), party["language"])
     return urls
 
 
