@@ -92,7 +92,9 @@ async def test_from_suggestion_to_completed_project_through_emails_and_clicks(
     assert await state_of(conn, match_id) == "meeting_held"
     again = await post_form(client, path_of(met_company), {"comment": ""})
     assert again.status_code == 200 and "Already noted" in again.text
-    other = await click(client, met_student)
+    other = await client.get(path_of(met_student))  # no button: the other party has answered already
+    assert other.status_code == 200 and "Allerede notert" in other.text and "<textarea" not in other.text
+    other = await post_form(client, path_of(met_student), {"comment": ""})
     assert "Allerede notert" in other.text  # the student's link opens in Norwegian
     assert await state_of(conn, match_id) == "meeting_held"
 

@@ -45,8 +45,10 @@ async def reply_confirm(request: Request, token: str, conn: ConnDep, settings: S
     link = await _link(conn, settings, token)
     if link is None or (link["expired"] and link["used_at"] is None):
         return _page(request, "reply", {"link": None, "participant": None}, status=410)
+    # Already where this reply leads (the other party answered first): say so instead of asking.
+    outcome = "already" if progress.settled(link["state"], link["action"]) else None
     context = {"link": link, "token": token, "label": reply_labels()[link["action"]],
-               "state": state_label(link["state"]), "outcome": None, "participant": None}
+               "state": state_label(link["state"]), "outcome": outcome, "participant": None}
     return _page(request, "reply", context)
 
 

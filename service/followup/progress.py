@@ -80,6 +80,11 @@ async def _move(
     return Outcome("done", row["state"], outbox)
 
 
+def settled(state: str, action: str) -> bool:
+    """Whether a match in `state` has already got where `action` would take it (nothing left to do)."""
+    return _passed(state, TARGETS.get(action, "mutual"))
+
+
 def _passed(current: str, target: str) -> bool:
     """Whether a match in `current` has already reached `target` on the way to a project."""
     path = ORDER[: ORDER.index("project_completed") + 1]
