@@ -150,3 +150,18 @@ async def test_a_forged_or_unknown_reply_link_is_refused(client: httpx.AsyncClie
     assert (await client.get("/reply/not-a-token")).status_code == 410
     await client.get("/signin")  # a page with a form, for the CSRF cookie
     assert (await post_form(client, "/reply/not-a-token", {"comment": ""})).status_code == 410
+
+
+async def test_an_expired_reply_link_no_longer_works(
+    conn: Connection, settings: Settings, client: httpx.AsyncClient, mailbox: Mailbox, arq_redis: ArqRedis
+) -> None:
+    student, company = await parties(conn)
+    _, outbox = await followup.create(conn, settings, (student, company), "mutual", "participants", Actor.system())
+    await followup.deliver(arq_redis, outbox)
+    await run_worker(settings)
+    met = replies(latest(mailbox, "ola@example.no"))[0]
+    await conn.execute("UPDATE reply_links SET expires_at = now() - interval '1 second'")
+    assert (await client.get(path_of(met))).status_code == 410
+    await client.get("/signin")  # a page with a form, for the CSRF cookie
+    assert (await post_form(client, path_of(met), {"comment": ""})).status_code == 410
+    assert await state_of(conn, int(await conn.fetchval("SELECT id FROM matches"))) == "mutual"

@@ -10,6 +10,7 @@ import asyncpg
 from fastapi import APIRouter, Form, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from service.config import Settings
 from service.deps import ConnDep, OptionalParticipant, Participant, RedisDep, SettingsDep, StaffMember
 from service.followup import funnel, links, progress, repository, service
 from service.followup.labels import reply_labels, state_label
@@ -34,16 +35,18 @@ def _page(request: Request, name: str, context: dict[str, Any], status: int = 20
 # --- One-click replies (links in emails: GET shows a button, POST acts) ---------------------------
 
 
-async def _link(conn: asyncpg.Connection, settings: Any, token: str) -> asyncpg.Record | None:
+async def _link(conn: asyncpg.Connection, settings: Settings, token: str) -> asyncpg.Record | None:
+    """The reply link a token names, unless forged, unknown or expired unused (a used one still shows)."""
     link_id = links.read_reply(settings, token)
-    return None if link_id is None else await repository.reply_link(conn, link_id)
+    link = None if link_id is None else await repository.reply_link(conn, link_id)
+    return None if link is None or (link["expired"] and link["used_at"] is None) else link
 
 
 @router.get("/reply/{token}", response_class=HTMLResponse)
 async def reply_confirm(request: Request, token: str, conn: ConnDep, settings: SettingsDep) -> Response:
     """The page a reply link opens: what the click will record, a comment box and a button."""
     link = await _link(conn, settings, token)
-    if link is None or (link["expired"] and link["used_at"] is None):
+    if link is None:
         return _page(request, "reply", {"link": None, "participant": None}, status=410)
     # Already where this reply leads (the other party answered first): say so instead of asking.
     outcome = "already" if progress.settled(link["state"], link["action"]) else None
