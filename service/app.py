@@ -24,6 +24,8 @@ from service.deps import Resources, SignInRequired, StaffSignInRequired
 from service.feed import pages as feed_pages
 from service.feed import router as feed_api
 from service.followup import labels as followup_labels
+from service.followup import pages as followup_pages
+from service.followup import router as followup_api
 from service.followup.lifecycle import IllegalTransition, MatchNotFound
 from service.matching import router as matching_api
 from service.profiles import pages as profile_pages
@@ -160,6 +162,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for router in (health.router, auth_pages.router, profile_pages.router, profile_api.router, matching_api.router):
         app.include_router(router)
     for router in (review_pages.router, review_api.router, feed_pages.router, feed_api.router):
+        app.include_router(router)
+    for router in (followup_pages.router, followup_api.router):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]

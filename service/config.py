@@ -81,6 +81,20 @@ class Settings(BaseSettings):
     # `koble import` embeds up to this many participants itself (with a progress bar); a larger file
     # is embedded by the worker, in jobs, while the service keeps answering.
     embed_import_inline_max: int = Field(1000, ge=0, alias="KOBLE_EMBED_IMPORT_INLINE_MAX")
+    # Follow-up (service.followup, service.mail): days a match may sit in a state before its parties are
+    # reminded (once); after twice as long, staff are emailed. One-click reply links live this long.
+    remind_introduced_days: float = Field(7, gt=0, alias="KOBLE_REMIND_INTRODUCED_DAYS")
+    remind_mutual_days: float = Field(7, gt=0, alias="KOBLE_REMIND_MUTUAL_DAYS")
+    remind_meeting_days: float = Field(21, gt=0, alias="KOBLE_REMIND_MEETING_DAYS")
+    remind_project_days: float = Field(90, gt=0, alias="KOBLE_REMIND_PROJECT_DAYS")
+    reply_link_days: int = Field(60, ge=1, alias="KOBLE_REPLY_LINK_DAYS")
+    # A worker that claimed an email and did not finish within this long is presumed dead; its email is
+    # sent again (same Message-ID). Longer than the SMTP timeout (30 s), so a slow send is not doubled.
+    outbox_lease_seconds: float = Field(120, gt=0, alias="KOBLE_OUTBOX_LEASE_SECONDS")
+    # Pending emails older than this are re-enqueued by the sweep (their enqueue was lost: Redis down).
+    outbox_sweep_after_seconds: float = Field(60, ge=0, alias="KOBLE_OUTBOX_SWEEP_AFTER_SECONDS")
+    # First retry after this many seconds when the SMTP server refuses, then 4x, 9x, ... (8 tries).
+    email_retry_seconds: float = Field(5, gt=0, alias="KOBLE_EMAIL_RETRY_SECONDS")
 
     @field_validator("koble_base_url")
     @classmethod

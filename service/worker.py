@@ -11,6 +11,7 @@ from arq.worker import Function, Worker
 
 from service import database, embedded
 from service.config import Settings
+from service.followup import tasks as followup_tasks
 from service.mail import tasks as mail_tasks
 from service.matching import tasks as matching_tasks
 from service.profiles import tasks as profile_tasks
@@ -22,6 +23,7 @@ CRON_JOBS = [
     *review_tasks.CRON_JOBS,
     # unique=True (the default) holds a lock per run, so several workers never run a job twice.
     cron(mail_tasks.sweep_outbox, second=30),
+    *followup_tasks.CRON_JOBS,
     cron(profile_tasks.apply_retention, hour=3, minute=15, second=0),
 ]
 

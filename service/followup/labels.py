@@ -31,3 +31,15 @@ def refusal(current: str, target: str) -> str:
     return _("This match is now “%(current)s”, so it cannot become “%(target)s”.") % {
         "current": state_label(current), "target": state_label(target),
     }
+
+
+def reply_labels() -> dict[str, str]:
+    """The participants' replies (email links and match-page buttons) in the current language."""
+    return {
+        "interested": _("I am interested"),
+        "not_now": _("Not now"),
+        "met": _("We met"),
+        "agreed": _("We agreed a project"),
+        "completed": _("The project is completed"),
+        "stop": _("Not going ahead"),
+    }

@@ -1,37 +1,135 @@
-"""The emails a transition causes, written to the outbox inside the transition's transaction."""
+"""The emails a transition or a reminder causes, written to the outbox inside the caller's transaction.
+
+Parties get their emails in their own language, with one-click reply links (single-use, signed) for
+the next step; staff get an email when something needs them. Reminders respect the participant's
+email preferences; introductions always go.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
+
 import asyncpg
 
+from service import i18n
 from service.config import Settings
+from service.followup import links, repository
+from service.followup.labels import state_label
 from service.mail import service as mail
 from service.profiles import repository as profiles_repository
 
 # Entering these states introduces the two parties to each other, with contact details.
 INTRODUCING = ("introduced", "mutual")
+# The replies each state asks its parties for (one-click links in emails, buttons on the match page).
+REPLIES: dict[str, tuple[str, ...]] = {
+    "introduced": ("interested", "not_now"),
+    "mutual": ("met", "stop"),
+    "meeting_held": ("agreed", "stop"),
+    "project_agreed": ("completed", "stop"),
+}
+
+
+@dataclass(frozen=True)
+class Reminder:
+    """What a match that sits in a state too long gets: a template and the setting with its days."""
+
+    template: str
+    setting: str
+
+
+REMINDERS: dict[str, Reminder] = {
+    "introduced": Reminder("followup_answer", "remind_introduced_days"),
+    "mutual": Reminder("followup_met", "remind_mutual_days"),
+    "meeting_held": Reminder("followup_agreed", "remind_meeting_days"),
+    "project_agreed": Reminder("followup_checkin", "remind_project_days"),
+}
 
 
 async def on_transition(
     conn: asyncpg.Connection, settings: Settings, match: asyncpg.Record, event: asyncpg.Record
 ) -> list[int]:
     """Write the emails `event` causes for `match`; returns their outbox ids."""
-    if event["to_state"] not in INTRODUCING or event["from_state"] in INTRODUCING:
-        return []
+    to_state, from_state = event["to_state"], event["from_state"]
+    if to_state in INTRODUCING and from_state not in INTRODUCING:
+        return await _to_parties(conn, settings, match, "match_introduction", mutual=to_state == "mutual")
+    if to_state == "mutual":
+        return await _to_parties(conn, settings, match, "match_mutual")
+    if to_state == "closed" and event["actor_kind"] == "participant":
+        return await to_staff(conn, settings, match, "closed", event["comment"])
+    return []
+
+
+async def remind(conn: asyncpg.Connection, settings: Settings, match: asyncpg.Record) -> list[int]:
+    """The one reminder for a match sitting in its state (parties who want reminders and have not answered)."""
+    rule = REMINDERS[match["state"]]
+    return await _to_parties(conn, settings, match, rule.template, reminder=True)
+
+
+async def _to_parties(
+    conn: asyncpg.Connection, settings: Settings, match: asyncpg.Record, template: str,
+    mutual: bool = False, reminder: bool = False,
+) -> list[int]:
     a = await profiles_repository.by_id(conn, match["a_id"])
     b = await profiles_repository.by_id(conn, match["b_id"])
     if a is None or b is None:
         return []
-    mutual = event["to_state"] == "mutual"
-    return [await _introduce(conn, settings, match, me, other, mutual) for me, other in ((a, b), (b, a))]
+    ids = []
+    for me, other in ((a, b), (b, a)):
+        if reminder and not await _wants_reminder(conn, match, me, other):
+            continue
+        ids.append(await _email_party(conn, settings, match, template, me, other, mutual))
+    return ids
 
 
-async def _introduce(
-    conn: asyncpg.Connection, settings: Settings, match: asyncpg.Record,
+async def _wants_reminder(
+    conn: asyncpg.Connection, match: asyncpg.Record, me: asyncpg.Record, other: asyncpg.Record
+) -> bool:
+    if not me["email_reminders"]:
+        return False
+    # While both are asked whether they are interested, only those who have not answered are reminded.
+    return match["state"] != "introduced" or await repository.answer(conn, me["id"], other["id"]) is None
+
+
+async def _email_party(
+    conn: asyncpg.Connection, settings: Settings, match: asyncpg.Record, template: str,
     me: asyncpg.Record, other: asyncpg.Record, mutual: bool,
 ) -> int:
+    replies = await reply_links(conn, settings, match["id"], me, REPLIES.get(match["state"], ()))
+    # ?lang= opens the pages in the recipient's language (and remembers it).
     rendered = mail.render(
-        "match_introduction", me["email"], me["language"], name=me["name"], other=other,
-        mutual=mutual, link=f"{settings.koble_base_url}/me/matches",
+        template, me["email"], me["language"], name=me["name"], other=other, mutual=mutual, replies=replies,
+        link=f"{settings.koble_base_url}/me/matches/{match['id']}?lang={me['language']}",
+        preferences=f"{settings.koble_base_url}/me/email-preferences?lang={me['language']}",
     )
     return await mail.queue(conn, me["id"], rendered, match_id=match["id"])
+
+
+async def reply_links(
+    conn: asyncpg.Connection, settings: Settings, match_id: int, party: asyncpg.Record, actions: Sequence[str]
+) -> dict[str, str]:
+    """New single-use reply links for one party, by action."""
+    urls = {}
+    for action in actions:
+        link_id = await repository.insert_reply_link(conn, match_id, party["id"], action, settings.reply_link_days)
+        urls[action] = links.reply_url(settings, links.sign_reply(settings, link_id), party["language"])
+    return urls
+
+
+async def to_staff(
+    conn: asyncpg.Connection, settings: Settings, match: asyncpg.Record, why: str, comment: str | None = None
+) -> list[int]:
+    """Email every active staff member that a match needs them (`why`: 'closed' or 'stalled')."""
+    ids = []
+    for staff in await repository.active_staff(conn):
+        token = i18n.current_language.set(i18n.pick_language(staff["language"]))
+        try:
+            state = state_label(match["state"])
+        finally:
+            i18n.current_language.reset(token)
+        rendered = mail.render(
+            "staff_attention", staff["email"], staff["language"], why=why, state=state, comment=comment,
+            match_id=match["id"], link=f"{settings.koble_base_url}/staff/matches/{match['id']}",
+        )
+        ids.append(await mail.queue(conn, None, rendered, match_id=match["id"], staff_id=staff["id"]))
+    return ids

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 
 import asyncpg
@@ -75,8 +76,8 @@ async def events(conn: asyncpg.Connection, match_id: int) -> list[asyncpg.Record
 async def emails(conn: asyncpg.Connection, match_id: int) -> list[asyncpg.Record]:
     """The emails a match caused, oldest first (no bodies)."""
     return await conn.fetch(
-        """SELECT id, template, subject, status, attempts, created_at, sent_at FROM outbox
-           WHERE match_id = $1 ORDER BY id""",
+        """SELECT id, template, subject, status, attempts, last_error, to_address, staff_id, created_at, sent_at
+           FROM outbox WHERE match_id = $1 ORDER BY id""",
         match_id,
     )
 
@@ -102,3 +103,154 @@ async def blocked_ids(conn: asyncpg.Connection, participant_id: int) -> list[int
         participant_id,
     )
     return [row["id"] for row in rows]
+
+
+# --- Follow-up: one-click reply links, reminders, preferences, the funnel -------------------------
+
+
+async def insert_reply_link(
+    conn: asyncpg.Connection, match_id: int, participant_id: int, action: str, lifetime_days: int
+) -> int:
+    """Store a new single-use reply link; returns its id (signed into the link)."""
+    link_id: int = await conn.fetchval(
+        """INSERT INTO reply_links (match_id, participant_id, action, expires_at)
+           VALUES ($1, $2, $3, now() + make_interval(days => $4)) RETURNING id""",
+        match_id, participant_id, action, lifetime_days,
+    )
+    return link_id
+
+
+async def reply_link(conn: asyncpg.Connection, link_id: int) -> asyncpg.Record | None:
+    """A reply link with its match's state (None if the link or its match is gone)."""
+    return await conn.fetchrow(
+        """SELECT l.*, m.state, l.expires_at < now() AS expired FROM reply_links l
+           JOIN matches m ON m.id = l.match_id WHERE l.id = $1""",
+        link_id,
+    )
+
+
+async def use_reply_link(conn: asyncpg.Connection, link_id: int) -> bool:
+    """Mark a link used, atomically: of two clicks at once, one wins."""
+    result: str = await conn.execute(
+        "UPDATE reply_links SET used_at = now() WHERE id = $1 AND used_at IS NULL AND expires_at > now()",
+        link_id,
+    )
+    return result.endswith(" 1")
+
+
+async def set_answer(conn: asyncpg.Connection, participant_id: int, candidate_id: int, answer: str) -> None:
+    """A participant's answer about the other party of a match (as the suggestion feed stores it)."""
+    await conn.execute(
+        """INSERT INTO answers (participant_id, candidate_id, answer) VALUES ($1, $2, $3)
+           ON CONFLICT (participant_id, candidate_id) DO UPDATE SET answer = $3, updated_at = now()""",
+        participant_id, candidate_id, answer,
+    )
+
+
+async def answer(conn: asyncpg.Connection, participant_id: int, candidate_id: int) -> str | None:
+    """A participant's answer about a candidate, if any."""
+    value: str | None = await conn.fetchval(
+        "SELECT answer FROM answers WHERE participant_id = $1 AND candidate_id = $2", participant_id, candidate_id
+    )
+    return value
+
+
+async def due(conn: asyncpg.Connection, state: str, older_than: dt.datetime, kind: str) -> list[asyncpg.Record]:
+    """Matches in `state` since before `older_than` without a `kind` reminder for that state yet."""
+    return await conn.fetch(
+        """SELECT m.* FROM matches m
+           WHERE m.state = $1 AND m.state_changed_at < $2
+             AND NOT EXISTS (SELECT 1 FROM match_reminders r
+                             WHERE r.match_id = m.id AND r.state = $1 AND r.kind = $3)
+           ORDER BY m.id LIMIT 500""",
+        state, older_than, kind,
+    )
+
+
+async def claim_reminder(conn: asyncpg.Connection, match_id: int, state: str, kind: str, at: dt.datetime) -> bool:
+    """Record that a reminder goes out; False if one already did (another worker, an earlier run)."""
+    result: str = await conn.execute(
+        """INSERT INTO match_reminders (match_id, state, kind, created_at) VALUES ($1, $2, $3, $4)
+           ON CONFLICT DO NOTHING""",
+        match_id, state, kind, at,
+    )
+    return result.endswith(" 1")
+
+
+async def due_escalation(conn: asyncpg.Connection, state: str, reminded_before: dt.datetime) -> list[asyncpg.Record]:
+    """Matches still in `state`, reminded before `reminded_before`, whose staff were not told yet."""
+    return await conn.fetch(
+        """SELECT m.* FROM matches m
+           JOIN match_reminders r ON r.match_id = m.id AND r.state = $1 AND r.kind = 'reminder'
+           WHERE m.state = $1 AND r.created_at < $2
+             AND NOT EXISTS (SELECT 1 FROM match_reminders x
+                             WHERE x.match_id = m.id AND x.state = $1 AND x.kind = 'escalation')
+           ORDER BY m.id LIMIT 500""",
+        state, reminded_before,
+    )
+
+
+async def active_staff(conn: asyncpg.Connection) -> list[asyncpg.Record]:
+    """Staff members who get follow-up emails (not disabled)."""
+    return await conn.fetch("SELECT * FROM staff WHERE disabled_at IS NULL ORDER BY id")
+
+
+async def set_reminders(conn: asyncpg.Connection, participant_id: int, enabled: bool) -> bool:
+    """Turn a participant's reminder emails on or off; False if there is no such participant."""
+    result: str = await conn.execute(
+        "UPDATE participants SET email_reminders = $2 WHERE id = $1", participant_id, enabled
+    )
+    return result.endswith(" 1")
+
+
+async def reached(conn: asyncpg.Connection, path: Sequence[str], group: str) -> list[asyncpg.Record]:
+    """Per group: each match's first and furthest stage on `path` (indexes), for the funnel.
+
+    group: 'all', 'domain', 'kinds' or 'month' (chosen from a fixed list, never from input).
+    """
+    keys = {
+        "all": "ARRAY['']",
+        "domain": "ARRAY(SELECT DISTINCT d FROM unnest(a.domains || b.domains) AS d)",
+        "kinds": "ARRAY[least(a.kind, b.kind) || ' + ' || greatest(a.kind, b.kind)]",
+        "month": "ARRAY[to_char(m.created_at, 'YYYY-MM')]",
+    }
+    return await conn.fetch(
+        f"""WITH steps AS (
+                SELECT e.match_id, min(array_position($1::text[], e.to_state)) AS born,
+                       max(array_position($1::text[], e.to_state)) AS furthest
+                FROM match_events e WHERE e.to_state = ANY($1::text[]) GROUP BY e.match_id)
+            SELECT g.key, s.born, s.furthest FROM steps s
+            JOIN matches m ON m.id = s.match_id
+            JOIN participants a ON a.id = m.a_id JOIN participants b ON b.id = m.b_id
+            CROSS JOIN LATERAL unnest({keys[group]}) AS g(key)""",
+        list(path),
+    )
+
+
+async def median_days(conn: asyncpg.Connection) -> dict[str, float]:
+    """Median days a match spent in each state it has left."""
+    rows = await conn.fetch(
+        """WITH spans AS (
+               SELECT to_state AS state,
+                      lead(created_at) OVER (PARTITION BY match_id ORDER BY id) - created_at AS spent
+               FROM match_events)
+           SELECT state, percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM spent)) / 86400 AS days
+           FROM spans WHERE spent IS NOT NULL GROUP BY state"""
+    )
+    return {row["state"]: float(row["days"]) for row in rows}
+
+
+async def for_participant(conn: asyncpg.Connection, participant_id: int) -> list[asyncpg.Record]:
+    """A participant's matches past the suggestion stage, newest first."""
+    return await conn.fetch(
+        """SELECT * FROM matches WHERE $1 IN (a_id, b_id)
+           AND state NOT IN ('suggested', 'approved', 'rejected') ORDER BY updated_at DESC""",
+        participant_id,
+    )
+
+
+async def reminders(conn: asyncpg.Connection, match_id: int) -> list[asyncpg.Record]:
+    """The reminders and escalations a match has had."""
+    return await conn.fetch(
+        "SELECT state, kind, created_at FROM match_reminders WHERE match_id = $1 ORDER BY created_at", match_id
+    )

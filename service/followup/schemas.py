@@ -5,7 +5,9 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from service.followup.lifecycle import ActorKind
+from pydantic import BaseModel, Field, model_validator
+
+from service.followup.lifecycle import ActorKind, State
 
 SYSTEM_LABEL = "Koble"
 
@@ -44,3 +46,46 @@ class TimelineEntry:
     title: str  # the new state, or the email's subject
     detail: str | None  # reason/comment, or the delivery status
     actor: str | None
+
+
+# --- API bodies and answers (service/followup/router.py) ---------------------------------------
+
+
+class TransitionIn(BaseModel):
+    """A move of a match by staff or an integration; `reason` is required when closing."""
+
+    to: State
+    reason: str | None = Field(None, max_length=200)
+    comment: str | None = Field(None, max_length=2000)
+
+    @model_validator(mode="after")
+    def _closing_needs_reason(self) -> TransitionIn:
+        if self.to == "closed" and not (self.reason or "").strip():
+            raise ValueError("reason: required when closing a match")
+        return self
+
+
+class TimelineOut(BaseModel):
+    """One line of a match's timeline."""
+
+    at: dt.datetime
+    kind: str
+    title: str
+    detail: str | None
+    actor: str | None
+
+
+class MatchOut(BaseModel):
+    """A match with its timeline (transitions and emails, oldest first)."""
+
+    id: int
+    a_id: int
+    b_id: int
+    state: State
+    origin: str
+    score: float | None
+    closed_reason: str | None
+    state_changed_at: dt.datetime
+    created_at: dt.datetime
+    next_states: list[State]
+    timeline: list[TimelineOut]

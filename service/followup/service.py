@@ -9,7 +9,7 @@ from arq.connections import ArqRedis
 from service.config import Settings
 from service.followup import notifications, repository
 from service.followup.lifecycle import IllegalTransition, MatchNotFound, Origin, State, can_move
-from service.followup.schemas import Actor, TimelineEntry
+from service.followup.schemas import SYSTEM_LABEL, Actor, TimelineEntry
 from service.mail import tasks as mail_tasks
 
 
@@ -58,9 +58,10 @@ async def deliver(redis: ArqRedis | None, outbox_ids: list[int]) -> None:
 
 
 async def timeline(conn: asyncpg.Connection, match_id: int) -> list[TimelineEntry]:
-    """A match's transitions and emails, oldest first."""
+    """A match's transitions, emails and follow-up reminders, oldest first."""
     entries = [_event_entry(row) for row in await repository.events(conn, match_id)]
     entries += [_email_entry(row) for row in await repository.emails(conn, match_id)]
+    entries += [_reminder_entry(row) for row in await repository.reminders(conn, match_id)]
     return sorted(entries, key=lambda entry: entry.at)
 
 
@@ -71,4 +72,21 @@ def _event_entry(row: asyncpg.Record) -> TimelineEntry:
 
 
 def _email_entry(row: asyncpg.Record) -> TimelineEntry:
-    return TimelineEntry(row["created_at"], "email", row["subject"], row["status"], None)
+    # The detail says how delivery went: status, tries, and the last SMTP error if it failed.
+    detail = " · ".join(str(part) for part in (row["status"], row["to_address"], row["last_error"]) if part)
+    return TimelineEntry(row["created_at"], "email", row["subject"], detail, "staff" if row["staff_id"] else None)
+
+
+def _reminder_entry(row: asyncpg.Record) -> TimelineEntry:
+    # A reminder of the parties or an escalation to staff, for the state the match sat in.
+    return TimelineEntry(row["created_at"], row["kind"], row["state"], None, SYSTEM_LABEL)
+
+
+async def approve(
+    conn: asyncpg.Connection, settings: Settings, match_id: int, actor: Actor, comment: str | None = None
+) -> list[int]:
+    """Staff approve a suggested match; Koble then introduces the parties (emails both). Returns outbox ids."""
+    async with conn.transaction():
+        _, first = await transition(conn, settings, match_id, "approved", actor, comment=comment)
+        _, second = await transition(conn, settings, match_id, "introduced", Actor.system())
+    return first + second

@@ -33,27 +33,35 @@ async def insert(
     return outbox_id
 
 
-async def claim(conn: asyncpg.Connection, outbox_id: int) -> asyncpg.Record | None:
-    """Lock a pending email for sending (None if sent, or another worker holds it)."""
+async def claim(conn: asyncpg.Connection, outbox_id: int, lease_seconds: float) -> asyncpg.Record | None:
+    """Claim an email for sending (committed before SMTP); None if sent, failed or held by a live worker.
+
+    A `sending` claim older than the lease belongs to a worker that died mid-send: it is taken over.
+    Of two workers claiming at once, the second re-reads the updated row and gets None.
+    """
     return await conn.fetchrow(
-        "SELECT * FROM outbox WHERE id = $1 AND status = 'pending' FOR UPDATE SKIP LOCKED",
+        """UPDATE outbox SET status = 'sending', claimed_at = now(), attempts = attempts + 1
+           WHERE id = $1 AND (status = 'pending'
+                 OR (status = 'sending' AND claimed_at < now() - make_interval(secs => $2)))
+           RETURNING *""",
         outbox_id,
+        lease_seconds,
     )
 
 
-async def mark(conn: asyncpg.Connection, outbox_id: int, status: str, error: str | None) -> None:
-    """Record a delivery attempt's outcome."""
+async def finish(conn: asyncpg.Connection, outbox_id: int, status: str, error: str | None) -> None:
+    """Record the outcome of a claimed email's delivery attempt."""
     await conn.execute(
-        """UPDATE outbox SET status = $2, last_error = $3, attempts = attempts + 1,
+        """UPDATE outbox SET status = $2, last_error = $3, claimed_at = NULL,
                   sent_at = CASE WHEN $2 IN ('sent', 'logged') THEN now() END
-           WHERE id = $1""",
+           WHERE id = $1 AND status = 'sending'""",
         outbox_id,
         status,
         error,
     )
 
 
-async def pending_ids(conn: asyncpg.Connection, older_than_seconds: int, limit: int) -> list[int]:
+async def pending_ids(conn: asyncpg.Connection, older_than_seconds: float, limit: int) -> list[int]:
     """Pending emails a lost enqueue may have left behind."""
     rows = await conn.fetch(
         """SELECT id FROM outbox WHERE status = 'pending'
@@ -62,6 +70,42 @@ async def pending_ids(conn: asyncpg.Connection, older_than_seconds: int, limit: 
         limit,
     )
     return [row["id"] for row in rows]
+
+
+async def stale_claims(conn: asyncpg.Connection, lease_seconds: float, limit: int) -> list[tuple[int, int]]:
+    """(id, attempts) of emails whose sending worker died mid-send (claim older than the lease)."""
+    rows = await conn.fetch(
+        """SELECT id, attempts FROM outbox WHERE status = 'sending'
+           AND claimed_at < now() - make_interval(secs => $1) ORDER BY id LIMIT $2""",
+        lease_seconds,
+        limit,
+    )
+    return [(row["id"], row["attempts"]) for row in rows]
+
+
+async def undelivered(conn: asyncpg.Connection, limit: int) -> list[asyncpg.Record]:
+    """Failed, pending and in-flight emails, newest first (staff's outbox page; no bodies)."""
+    return await conn.fetch(
+        """SELECT id, template, to_address, subject, status, attempts, last_error, match_id,
+                  created_at, claimed_at
+           FROM outbox WHERE status IN ('failed', 'pending', 'sending') ORDER BY id DESC LIMIT $1""",
+        limit,
+    )
+
+
+async def status_counts(conn: asyncpg.Connection) -> dict[str, int]:
+    """How many emails are in each delivery status."""
+    rows = await conn.fetch("SELECT status, count(*) AS n FROM outbox GROUP BY status")
+    return {row["status"]: row["n"] for row in rows}
+
+
+async def requeue_failed(conn: asyncpg.Connection, outbox_id: int) -> bool:
+    """Put a failed email back to pending with fresh tries; False if it was not failed."""
+    result: str = await conn.execute(
+        "UPDATE outbox SET status = 'pending', attempts = 0 WHERE id = $1 AND status = 'failed'",
+        outbox_id,
+    )
+    return result.endswith(" 1")
 
 
 async def recent(conn: asyncpg.Connection, limit: int) -> list[asyncpg.Record]:

@@ -86,16 +86,30 @@ class SmtpConfig:
         )
 
 
-def to_message(sender: str, row: asyncpg.Record) -> EmailMessage:
-    """An outbox row as a MIME message with plain-text and HTML parts."""
+def to_message(sender: str, row: asyncpg.Record, unsubscribe_url: str | None = None) -> EmailMessage:
+    """An outbox row as a MIME message with plain-text and HTML parts.
+
+    The Message-ID is fixed per outbox row, so if a worker dies after the server accepted the email
+    but before the outbox recorded it, the resend is recognisably the same message.
+    """
     message = EmailMessage()
     message["From"] = sender
     message["To"] = row["to_address"]
     message["Subject"] = row["subject"]
-    message["Message-ID"] = f"<koble-outbox-{row['id']}@koble>"
+    message["Message-ID"] = message_id(sender, row["id"])
+    if unsubscribe_url:
+        # RFC 8058: mail clients may unsubscribe with one POST, no page, no sign-in.
+        message["List-Unsubscribe"] = f"<{unsubscribe_url}>"
+        message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     message.set_content(row["body_text"])
     message.add_alternative(row["body_html"], subtype="html")
     return message
+
+
+def message_id(sender: str, outbox_id: int) -> str:
+    """The Message-ID of an outbox email, in the sender's domain."""
+    domain = sender.rpartition("@")[2].strip(" >") or "koble"
+    return f"<koble-outbox-{outbox_id}@{domain}>"
 
 
 async def send(config: SmtpConfig, message: EmailMessage) -> None:

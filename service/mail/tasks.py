@@ -1,4 +1,13 @@
-"""Worker jobs that deliver the outbox: one job per email, plus a sweep for lost enqueues."""
+"""Worker jobs that deliver the outbox: one job per email, plus a sweep for lost enqueues and dead workers.
+
+Delivery is at-least-once with one narrow duplicate window, recognisable by the fixed Message-ID:
+1. claim: the row becomes `sending` with a claim time, committed before SMTP is touched;
+2. send over SMTP;
+3. record `sent` (or back to `pending` with a retry, or `failed` after MAX_TRIES).
+A worker killed during 2 leaves the row `sending`; the SMTP server never said 250, so nothing was
+delivered, and once the lease passes the sweep hands it to another worker. Only a kill between the
+server's 250 and step 3 (milliseconds) makes one duplicate, with the same Message-ID.
+"""
 
 from __future__ import annotations
 
@@ -7,59 +16,77 @@ import re
 from typing import Any
 
 import aiosmtplib
+import asyncpg
 from arq import Retry
 from arq.connections import ArqRedis
+from redis.exceptions import RedisError
 
 from service.config import Settings
+from service.followup.links import unsubscribe_url
 from service.mail import repository
 from service.mail.service import SmtpConfig, send, to_message
 
 log = logging.getLogger(__name__)
 
 MAX_TRIES = 8
+SWEEP_LIMIT = 500
 LINK = re.compile(r"https?://\S+")
+# Templates whose emails carry List-Unsubscribe (they can be turned off in the email preferences).
+UNSUBSCRIBABLE_PREFIX = "followup_"
 
 
-def job_id(outbox_id: int) -> str:
-    """arq job id of an email: one queued job per email however often it is enqueued."""
-    return f"email:{outbox_id}"
+def job_id(outbox_id: int, again: str | None = None) -> str:
+    """arq job id of an email: one queued job per email however often it is enqueued.
+
+    Sending again (`again`: after a dead worker, or a staff retry) needs a new id, as the old job may
+    still sit in arq's queue or results; the outbox claim keeps it to one send at a time.
+    """
+    return f"email:{outbox_id}" if again is None else f"email:{outbox_id}:{again}"
 
 
-async def enqueue(redis: ArqRedis | None, outbox_ids: list[int]) -> None:
+async def enqueue(redis: ArqRedis | None, outbox_ids: list[int], again: str | None = None) -> None:
     """Ask the worker to deliver; if Redis is unreachable the sweep delivers them later."""
     if redis is None:
         return
     for outbox_id in outbox_ids:
         try:
-            await redis.enqueue_job("deliver_email", outbox_id, _job_id=job_id(outbox_id))
-        except (OSError, ConnectionError) as exc:
+            await redis.enqueue_job("deliver_email", outbox_id, _job_id=job_id(outbox_id, again))
+        except (OSError, ConnectionError, RedisError) as exc:
             log.warning("could not enqueue email %s (%s); the sweep will", outbox_id, type(exc).__name__)
+            return
 
 
 async def deliver_email(ctx: dict[str, Any], outbox_id: int) -> str:
     """Send one outbox email, or log it when no SMTP server is configured."""
     settings: Settings = ctx["settings"]
-    async with ctx["pool"].acquire() as conn, conn.transaction():
-        row = await repository.claim(conn, outbox_id)
-        if row is None:
-            return "skipped"
-        if not settings.smtp_url:
-            _log_unsent(row)
-            await repository.mark(conn, outbox_id, "logged", None)
-            return "logged"
-        error = await _try_send(settings, row)
-        final = ctx.get("job_try", 1) >= MAX_TRIES
-        status = "sent" if error is None else ("failed" if final else "pending")
-        await repository.mark(conn, outbox_id, status, error)
+    async with ctx["pool"].acquire() as conn:
+        row = await repository.claim(conn, outbox_id, settings.outbox_lease_seconds)
+    if row is None:
+        return "skipped"
+    if not settings.smtp_url:
+        _log_unsent(row)
+        return await _finish(ctx["pool"], outbox_id, "logged", None)
+    error = await _try_send(settings, row)
+    status = "sent" if error is None else ("failed" if row["attempts"] >= MAX_TRIES else "pending")
+    await _finish(ctx["pool"], outbox_id, status, error)
     if status == "pending":
         # Back off 5 s, 20 s, 45 s ... so a restarting mail server is not hammered.
-        raise Retry(defer=5 * ctx.get("job_try", 1) ** 2)
+        raise Retry(defer=settings.email_retry_seconds * row["attempts"] ** 2)
+    return status
+
+
+async def _finish(pool: asyncpg.Pool, outbox_id: int, status: str, error: str | None) -> str:
+    async with pool.acquire() as conn:
+        await repository.finish(conn, outbox_id, status, error)
     return status
 
 
 async def _try_send(settings: Settings, row: Any) -> str | None:
+    unsubscribe = None
+    if row["participant_id"] is not None and row["template"].startswith(UNSUBSCRIBABLE_PREFIX):
+        unsubscribe = unsubscribe_url(settings, row["participant_id"])
     try:
-        await send(SmtpConfig.from_url(settings.smtp_url or ""), to_message(settings.email_from, row))
+        await send(SmtpConfig.from_url(settings.smtp_url or ""), to_message(settings.email_from, row, unsubscribe))
     except (aiosmtplib.SMTPException, OSError) as exc:
         return f"{type(exc).__name__}: {exc}"[:500]
     return None
@@ -72,8 +99,13 @@ def _log_unsent(row: Any) -> None:
 
 
 async def sweep_outbox(ctx: dict[str, Any]) -> int:
-    """Re-enqueue pending emails older than a minute (enqueue lost while Redis was down)."""
+    """Re-enqueue pending emails whose enqueue was lost (Redis down) and emails of dead workers."""
+    settings: Settings = ctx["settings"]
     async with ctx["pool"].acquire() as conn:
-        ids = await repository.pending_ids(conn, older_than_seconds=60, limit=500)
+        ids = await repository.pending_ids(conn, settings.outbox_sweep_after_seconds, SWEEP_LIMIT)
+        stale = await repository.stale_claims(conn, settings.outbox_lease_seconds, SWEEP_LIMIT)
     await enqueue(ctx["redis"], ids)
-    return len(ids)
+    for outbox_id, attempts in stale:
+        log.warning("email %s was claimed by a worker that stopped; sending it again", outbox_id)
+        await enqueue(ctx["redis"], [outbox_id], again=f"take-over-{attempts}")
+    return len(ids) + len(stale)

@@ -1,0 +1,67 @@
+"""Follow-up JSON API under /api/v1: move a match, read it with its timeline, one-click unsubscribe."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Path
+from fastapi.responses import RedirectResponse, Response
+
+from service.deps import ApiStaff, ConnDep, RedisDep, SettingsDep
+from service.followup import links, repository, service
+from service.followup.lifecycle import MatchNotFound, next_states
+from service.followup.schemas import MatchOut, TimelineOut, TransitionIn
+from service.review import repository as review_repository
+
+router = APIRouter(prefix="/api/v1", tags=["matches"])
+MatchId = Annotated[int, Path(ge=1, description="The match's id")]
+
+
+@router.get("/matches/{match_id}", response_model=MatchOut)
+async def get_match(match_id: MatchId, actor: ApiStaff, conn: ConnDep) -> MatchOut:
+    """A match with its timeline (transitions and emails)."""
+    return await _match_out(conn, match_id)
+
+
+@router.post(
+    "/matches/{match_id}/transitions", response_model=MatchOut,
+    responses={409: {"description": "Not allowed from the current state (named in the answer)"}},
+)
+async def move_match(
+    match_id: MatchId, body: TransitionIn, actor: ApiStaff, conn: ConnDep, redis: RedisDep, settings: SettingsDep
+) -> MatchOut:
+    """Move a match (staff rights); 409 names the current state when the move is not allowed."""
+    async with conn.transaction():
+        if body.to == "approved":
+            outbox = await service.approve(conn, settings, match_id, actor, body.comment)
+        else:
+            _, outbox = await service.transition(conn, settings, match_id, body.to, actor, body.reason, body.comment)
+        await review_repository.audit(
+            conn, actor.staff_id, actor.label, "match.transition", match_id=match_id, details={"to": body.to}
+        )
+    await service.deliver(redis, outbox)
+    return await _match_out(conn, match_id)
+
+
+async def _match_out(conn: ConnDep, match_id: int) -> MatchOut:
+    row = await repository.by_id(conn, match_id)
+    if row is None:
+        raise MatchNotFound(match_id)
+    timeline = [TimelineOut(**vars(entry)) for entry in await service.timeline(conn, match_id)]
+    fields = {key: row[key] for key in MatchOut.model_fields if key not in ("next_states", "timeline")}
+    return MatchOut(**fields, next_states=list(next_states(row["state"])), timeline=timeline)
+
+
+@router.get("/unsubscribe/{token}", include_in_schema=False)
+async def unsubscribe_page(token: str) -> Response:
+    """A List-Unsubscribe link opened in a browser: the page with a button (a GET changes nothing)."""
+    return RedirectResponse(f"/unsubscribe/{token}", status_code=303)
+
+
+@router.post("/unsubscribe/{token}", include_in_schema=False)
+async def unsubscribe_one_click(token: str, conn: ConnDep, settings: SettingsDep) -> dict[str, str]:
+    """RFC 8058 one-click unsubscribe from reminder emails (the mail client POSTs, no sign-in)."""
+    participant_id = links.read_unsubscribe(settings, token)
+    if participant_id is None or not await repository.set_reminders(conn, participant_id, False):
+        raise HTTPException(404, "token: unknown or no longer valid")
+    return {"detail": "Reminder emails are off"}
