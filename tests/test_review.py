@@ -66,7 +66,8 @@ async def test_the_queue_shows_both_profiles_and_the_explanation_and_approval_in
     page = (await client.get("/staff/queue?lang=en")).text
     assert "Sigrid Haugen" in page and "Raufoss OT Security AS" in page
     assert "Shared domain: Cyber security and ICT" in page  # the explanation, about both by name
-    assert "Sigrid Haugen looks for “" in page
+    assert "Sigrid Haugen looks for “" in page and "Score 0.71" in page
+    assert "Poeng 0,71" in (await client.get("/staff/queue?lang=nb")).text  # numbers as Norwegian writes them
     assert "Masteroppgave om sikkerhet" in page and "Master thesis on securing" in page  # side by side
 
     response = await post_form(client, f"/staff/queue/{match_id}/approve", {"back": "status=pending"})
@@ -77,7 +78,7 @@ async def test_the_queue_shows_both_profiles_and_the_explanation_and_approval_in
                                                                  match_id)}
     assert recipients == {STUDENT.email, COMPANY.email}
     actions = [row["action"] for row in await conn.fetch("SELECT action FROM audit_log ORDER BY id")]
-    assert actions == ["sign_in", "view_queue", "approve"]
+    assert actions == ["sign_in", "view_queue", "view_queue", "approve"]
     again = await post_form(client, f"/staff/queue/{match_id}/approve", {})
     assert again.status_code == 409 and "Introduced" in again.text  # names the current state
 
