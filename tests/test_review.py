@@ -80,7 +80,7 @@ async def test_the_queue_shows_both_profiles_and_the_explanation_and_approval_in
     actions = [row["action"] for row in await conn.fetch("SELECT action FROM audit_log ORDER BY id")]
     assert actions == ["sign_in", "view_queue", "view_queue", "approve"]
     again = await post_form(client, f"/staff/queue/{match_id}/approve", {})
-    assert again.status_code == 409 and "Introduced" in again.text  # names the current state
+    assert again.status_code == 409 and "Satt i kontakt" in again.text  # names the current state (nb: sticky)
 
 
 async def test_reject_needs_a_reason_and_snooze_takes_a_pair_out_until_a_day(
