@@ -48,8 +48,13 @@ async def test_staff_sign_in_by_emailed_link_without_revealing_addresses(
     assert await conn.fetchval("SELECT action FROM audit_log") == "sign_in"
 
 
-async def test_a_disabled_staff_member_is_signed_out_at_once(client: httpx.AsyncClient, conn: Connection) -> None:
+async def test_signing_out_and_disabling_end_the_staff_session(client: httpx.AsyncClient, conn: Connection) -> None:
     staff_id = await staff(conn)
+    await sign_in_staff(client, conn)
+    signed_out = await post_form(client, "/staff/signout", {})
+    assert signed_out.headers["location"] == "/staff/signin?signed_out=1"
+    assert "Du er logget ut." in (await client.get(signed_out.headers["location"])).text
+    assert (await client.get("/staff/queue")).headers["location"] == "/staff/signin"
     await sign_in_staff(client, conn)
     await conn.execute("UPDATE staff SET disabled_at = now() WHERE id = $1", staff_id)
     assert (await client.get("/staff/queue")).headers["location"] == "/staff/signin"
