@@ -48,8 +48,13 @@ async def test_staff_sign_in_by_emailed_link_without_revealing_addresses(
     assert await conn.fetchval("SELECT action FROM audit_log") == "sign_in"
 
 
-async def test_a_disabled_staff_member_is_signed_out_at_once(client: httpx.AsyncClient, conn: Connection) -> None:
+async def test_signing_out_and_disabling_end_the_staff_session(client: httpx.AsyncClient, conn: Connection) -> None:
     staff_id = await staff(conn)
+    await sign_in_staff(client, conn)
+    signed_out = await post_form(client, "/staff/signout", {})
+    assert signed_out.headers["location"] == "/staff/signin?signed_out=1"
+    assert "Du er logget ut." in (await client.get(signed_out.headers["location"])).text
+    assert (await client.get("/staff/queue")).headers["location"] == "/staff/signin"
     await sign_in_staff(client, conn)
     await conn.execute("UPDATE staff SET disabled_at = now() WHERE id = $1", staff_id)
     assert (await client.get("/staff/queue")).headers["location"] == "/staff/signin"
@@ -66,7 +71,8 @@ async def test_the_queue_shows_both_profiles_and_the_explanation_and_approval_in
     page = (await client.get("/staff/queue?lang=en")).text
     assert "Sigrid Haugen" in page and "Raufoss OT Security AS" in page
     assert "Shared domain: Cyber security and ICT" in page  # the explanation, about both by name
-    assert "Sigrid Haugen looks for “" in page
+    assert "Sigrid Haugen looks for “" in page and "Score 0.71" in page
+    assert "Poeng 0,71" in (await client.get("/staff/queue?lang=nb")).text  # numbers as Norwegian writes them
     assert "Masteroppgave om sikkerhet" in page and "Master thesis on securing" in page  # side by side
 
     response = await post_form(client, f"/staff/queue/{match_id}/approve", {"back": "status=pending"})
@@ -77,9 +83,9 @@ async def test_the_queue_shows_both_profiles_and_the_explanation_and_approval_in
                                                                  match_id)}
     assert recipients == {STUDENT.email, COMPANY.email}
     actions = [row["action"] for row in await conn.fetch("SELECT action FROM audit_log ORDER BY id")]
-    assert actions == ["sign_in", "view_queue", "approve"]
+    assert actions == ["sign_in", "view_queue", "view_queue", "approve"]
     again = await post_form(client, f"/staff/queue/{match_id}/approve", {})
-    assert again.status_code == 409 and "Introduced" in again.text  # names the current state
+    assert again.status_code == 409 and "Satt i kontakt" in again.text  # names the current state (nb: sticky)
 
 
 async def test_reject_needs_a_reason_and_snooze_takes_a_pair_out_until_a_day(

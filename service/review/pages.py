@@ -51,7 +51,8 @@ def _back(request_query: str, path: str = "/staff/queue") -> RedirectResponse:
 @router.get("/staff/signin", response_class=HTMLResponse)
 async def signin_form(request: Request) -> Response:
     """The staff sign-in form: one field, the work email address."""
-    return _page(request, "review/signin.html", {"email": "", "error": None})
+    notice = _("You are signed out.") if request.query_params.get("signed_out") == "1" else None
+    return _page(request, "review/signin.html", {"email": "", "error": None, "notice": notice})
 
 
 @router.post("/staff/signin", response_class=HTMLResponse)
@@ -63,7 +64,7 @@ async def signin_submit(
         address = str(_email.validate_python(email.strip()))
     except ValidationError:
         error = _("Enter a valid email address, like name@example.no")
-        return _page(request, "review/signin.html", {"email": email, "error": error}, 422)
+        return _page(request, "review/signin.html", {"email": email, "error": error, "notice": None}, 422)
     client = request.client.host if request.client else "unknown"
     rule = resources.settings.rate_limit_signin
     if not (await resources.limiter.hit(rule, "staff-signin", client)

@@ -18,6 +18,7 @@ from typing import Any
 
 import asyncpg
 from arq.connections import ArqRedis
+from babel.numbers import format_decimal
 from starlette.requests import Request
 
 from service import i18n
@@ -121,6 +122,11 @@ class QueueItem:
     a: dict[str, Any]
     b: dict[str, Any]
     explanation: str
+
+    @property
+    def score_text(self) -> str:
+        """The ranker's score with two decimals, written as the reader's language writes numbers."""
+        return format_decimal(self.match["score"] or 0, "0.00", locale=i18n.current_language.get())
 
 
 def encode_cursor(row: Mapping[str, Any]) -> str:
