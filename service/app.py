@@ -20,7 +20,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from service import database, embedded, health, i18n, worker
 from service.auth import pages as auth_pages
 from service.config import Settings, get_settings
-from service.deps import Resources, SignInRequired
+from service.deps import Resources, SignInRequired, StaffSignInRequired
+from service.followup import labels as followup_labels
+from service.followup.lifecycle import IllegalTransition, MatchNotFound
 from service.matching import router as matching_api
 from service.profiles import pages as profile_pages
 from service.profiles import router as profile_api
@@ -117,6 +119,23 @@ async def _sign_in_first(request: Request, exc: SignInRequired) -> Response:
     return RedirectResponse("/signin", status_code=303)
 
 
+async def _staff_sign_in_first(request: Request, exc: StaffSignInRequired) -> Response:
+    return RedirectResponse("/staff/signin", status_code=303)
+
+
+async def _illegal_transition(request: Request, exc: IllegalTransition) -> Response:
+    # 409 names the current state, so the second of two deciders learns what happened.
+    message = followup_labels.refusal(exc.current, exc.target)
+    if _wants_json(request):
+        detail = {"msg": message, "current_state": exc.current, "match_id": exc.match_id}
+        return JSONResponse({"detail": detail}, status_code=409)
+    return await _http_error(request, StarletteHTTPException(409, message))
+
+
+async def _match_not_found(request: Request, exc: MatchNotFound) -> Response:
+    return await _http_error(request, StarletteHTTPException(404, str(exc)))
+
+
 async def _server_error(request: Request, exc: Exception) -> Response:
     log.exception("unhandled error on %s %s", request.method, request.url.path)
     return JSONResponse({"detail": "Internal server error"}, status_code=500)
@@ -140,6 +159,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
     app.add_exception_handler(SignInRequired, _sign_in_first)  # type: ignore[arg-type]
+    app.add_exception_handler(StaffSignInRequired, _staff_sign_in_first)  # type: ignore[arg-type]
+    app.add_exception_handler(IllegalTransition, _illegal_transition)  # type: ignore[arg-type]
+    app.add_exception_handler(MatchNotFound, _match_not_found)  # type: ignore[arg-type]
     app.add_exception_handler(Exception, _server_error)
     _add_middleware(app, settings)
     return app

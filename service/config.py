@@ -48,6 +48,9 @@ class Settings(BaseSettings):
     rate_limit_signin: str = Field("10/hour", alias="KOBLE_RATE_LIMIT_SIGNIN")
     max_body_bytes: int = Field(64 * 1024, alias="KOBLE_MAX_BODY_BYTES")
     run_worker: bool = Field(True, alias="KOBLE_RUN_WORKER")
+    # participant_first: suggestions go straight to participants, staff follow the mutual matches;
+    # staff_first: staff approve each suggested pair before either party sees it.
+    match_mode: Literal["participant_first", "staff_first"] = Field("participant_first", alias="KOBLE_MATCH_MODE")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", alias="KOBLE_LOG_LEVEL")
     # Ranker (service.matching): every weight is explained in scoring.Weights, whose defaults these are.
     weight_reciprocal: float = Field(_WEIGHTS.reciprocal, alias="KOBLE_WEIGHT_RECIPROCAL")

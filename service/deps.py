@@ -13,6 +13,7 @@ from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from service.config import Settings
+from service.followup.schemas import Actor
 from service.security import RateLimiter
 
 
@@ -96,6 +97,58 @@ def require_api_token(
         raise HTTPException(403, "Invalid bearer token")
 
 
+class StaffSignInRequired(Exception):
+    """Raised by staff pages for a visitor who is not signed in; answered with the staff sign-in page."""
+
+
+async def get_staff(
+    request: Request, conn: Annotated[asyncpg.Connection, Depends(get_conn)]
+) -> asyncpg.Record | None:
+    """The signed-in Bright House staff member, or None (a disabled account ends its sessions)."""
+    from service.review import repository as review_repository
+
+    staff_id = request.session.get("staff_id")
+    if not isinstance(staff_id, int):
+        return None
+    row = await review_repository.staff_by_id(conn, staff_id)
+    if row is None:
+        request.session.pop("staff_id", None)
+    return row
+
+
+async def require_staff(request: Request, staff: Annotated[Any, Depends(get_staff)]) -> asyncpg.Record:
+    """A signed-in staff member; a signed-in participant gets 403, anyone else the staff sign-in."""
+    if staff is not None:
+        return staff
+    if request.session.get("participant_id") is not None:
+        raise HTTPException(403, "This page is for Bright House staff only")
+    raise StaffSignInRequired
+
+
+async def require_admin(staff: Annotated[asyncpg.Record, Depends(require_staff)]) -> asyncpg.Record:
+    """A signed-in staff member with the admin role (403 for reviewers)."""
+    if staff["role"] != "admin":
+        raise HTTPException(403, "Only administrators can do this")
+    return staff
+
+
+def require_api_staff(
+    request: Request,
+    settings: Annotated[Settings, Depends(get_settings)],
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    staff: Annotated[Any, Depends(get_staff)],
+) -> Actor:
+    """Reviewer rights on the API: the operator's bearer token (contracts §5) or a staff session."""
+    if credentials is not None:
+        require_api_token(settings, credentials)
+        return Actor.staff(None, "api token")
+    if staff is not None:
+        return Actor.staff(staff["id"], staff["email"])
+    if request.session.get("participant_id") is not None:
+        raise HTTPException(403, "Only Bright House staff and integrations may use this")
+    raise HTTPException(401, "Missing bearer token", headers={"WWW-Authenticate": "Bearer"})
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 ConnDep = Annotated[asyncpg.Connection, Depends(get_conn)]
 RedisDep = Annotated[ArqRedis, Depends(get_redis)]
@@ -104,3 +157,6 @@ OptionalParticipant = Annotated[asyncpg.Record | None, Depends(get_participant)]
 Participant = Annotated[asyncpg.Record, Depends(require_participant)]
 ApiParticipant = Annotated[asyncpg.Record, Depends(require_api_participant)]
 ApiToken = Depends(require_api_token)
+StaffMember = Annotated[asyncpg.Record, Depends(require_staff)]
+Admin = Annotated[asyncpg.Record, Depends(require_admin)]
+ApiStaff = Annotated[Actor, Depends(require_api_staff)]

@@ -13,17 +13,22 @@ async def insert(
     subject: str,
     body_text: str,
     body_html: str,
+    match_id: int | None = None,
+    staff_id: int | None = None,
 ) -> int:
     """Add one pending email; returns its id."""
     outbox_id: int = await conn.fetchval(
-        """INSERT INTO outbox (participant_id, template, to_address, subject, body_text, body_html)
-           VALUES ($1, $2, $3, $4, $5, $6) RETURNING id""",
+        """INSERT INTO outbox (participant_id, template, to_address, subject, body_text, body_html,
+                               match_id, staff_id)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id""",
         participant_id,
         template,
         to_address,
         subject,
         body_text,
         body_html,
+        match_id,
+        staff_id,
     )
     return outbox_id
 

@@ -42,10 +42,17 @@ def render(template: str, to_address: str, language: str, **context: Any) -> Ren
     return RenderedEmail(template, to_address, subject.strip(), body.strip() + "\n", html)
 
 
-async def queue(conn: asyncpg.Connection, participant_id: int | None, email: RenderedEmail) -> int:
+async def queue(
+    conn: asyncpg.Connection,
+    participant_id: int | None,
+    email: RenderedEmail,
+    match_id: int | None = None,
+    staff_id: int | None = None,
+) -> int:
     """Write an email to the outbox inside the caller's transaction; returns its id."""
     return await repository.insert(
-        conn, participant_id, email.template, email.to_address, email.subject, email.body_text, email.body_html
+        conn, participant_id, email.template, email.to_address, email.subject, email.body_text,
+        email.body_html, match_id, staff_id,
     )
 
 

@@ -17,6 +17,7 @@ import numpy as np
 
 from service import i18n
 from service.config import Settings
+from service.followup import repository as followup_repository
 from service.matching import explain, repository, scoring
 from service.profiles import forms
 from service.profiles.schemas import DOMAINS, ENGAGEMENTS, KINDS
@@ -85,17 +86,18 @@ class Ranked:
     score: float
 
 
-# --- hooks for the match lifecycle (a later issue stores matches, declines and active counts) ---
+# --- what the match lifecycle (service.followup) decides about candidates ---
 
 
 async def active_match_counts(conn: asyncpg.Connection, participant_ids: Sequence[int]) -> np.ndarray:
-    """int (n,): active matches per participant; none exist yet, so all zero."""
-    return np.zeros(len(participant_ids), dtype=np.int64)
+    """int (n,): active matches (those taking capacity) per participant."""
+    counts = await followup_repository.active_counts(conn, participant_ids)
+    return np.array([counts.get(pid, 0) for pid in participant_ids], dtype=np.int64)
 
 
 async def blocked_ids(conn: asyncpg.Connection, participant_id: int) -> list[int]:
     """Participants the given one must not be suggested with (declined either way, already matched)."""
-    return []
+    return await followup_repository.blocked_ids(conn, participant_id)
 
 
 # --- rows to arrays ---
