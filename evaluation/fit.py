@@ -6,7 +6,9 @@ Model: the full ranker's score is linear in its features,
 so a logistic regression of "relevant" (gold relevance > 0; relevance 2 pairs weigh double) on
 (R, features) over every allowed (query, candidate) pair gives weights in the ranker's own form:
 weight_f = coef_f / coef_R * reciprocal (ranking ignores the intercept and any positive scale).
-R itself (embedding fit with lexical fusion, floor and cross-lingual shift) is kept as configured.
+R itself (embedding fit with lexical fusion, floor and cross-lingual shift) is kept as configured,
+and so is the weight of a feature that does not vary over the gold pairs (freshness, on a set
+imported in one go): there is nothing to learn about it.
 
 Validation: queries are split into seeded folds; each fold is ranked with weights fitted on the
 other folds and with the configured weights, and nDCG@k is compared query by query. The fitted
@@ -32,6 +34,7 @@ from evaluation.gold import Gold
 from service.matching import scoring
 
 SOFT = ("availability", "engagement", "language", "location", "freshness")
+MIN_SPREAD = 1e-3  # standard deviation below which a feature counts as constant (not fitted)
 COLUMNS = ("reciprocal", *SOFT)
 
 
@@ -79,12 +82,20 @@ def fit(d: Design, rows: np.ndarray, base: scoring.Weights) -> scoring.Weights:
     x, y = d.x[rows], d.y[rows]
     if len(set((y > 0).tolist())) < 2:
         raise ValueError("gold needs relevant and non-relevant allowed pairs to fit weights")
-    scaler = StandardScaler().fit(x)
-    model = LogisticRegression(max_iter=2000).fit(scaler.transform(x), y > 0, sample_weight=np.maximum(y, 1.0))
-    coef = model.coef_[0] / np.where(scaler.scale_ > 0, scaler.scale_, 1.0)
+    # A feature (nearly) constant in these pairs says nothing, and its coefficient would be noise
+    # blown up by a tiny scale (freshness on a freshly imported set): it keeps its configured weight.
+    varies = x.std(axis=0) > MIN_SPREAD
+    if not varies[0]:
+        raise ValueError("the embedding fit R does not vary over the gold pairs")
+    scaler = StandardScaler().fit(x[:, varies])
+    model = LogisticRegression(max_iter=2000).fit(scaler.transform(x[:, varies]), y > 0,
+                                                  sample_weight=np.maximum(y, 1.0))
+    coef = np.zeros(len(COLUMNS))
+    coef[varies] = model.coef_[0] / scaler.scale_
     if coef[0] <= 0:
         raise ValueError("the fit gives the embedding fit R no positive weight; gold and features disagree")
-    soft: dict[str, Any] = {name: float(c / coef[0] * base.reciprocal) for name, c in zip(SOFT, coef[1:], strict=True)}
+    soft: dict[str, Any] = {name: float(c / coef[0] * base.reciprocal)
+                            for name, c, fitted in zip(SOFT, coef[1:], varies[1:], strict=True) if fitted}
     return replace(base, **soft)
 
 

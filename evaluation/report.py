@@ -93,6 +93,35 @@ def plot_lorenz(shown: Mapping[str, np.ndarray]) -> Figure:
     return figure
 
 
+def plot_funnel(counts: Mapping[str, int]) -> Figure:
+    """Matches that reached each state, in pipeline order (horizontal bars, counts written on them)."""
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(7, 4))
+    axes = figure.subplots()
+    names = list(counts)[::-1]
+    bars = axes.barh(names, [counts[name] for name in names], color="#4a78a8")
+    axes.bar_label(bars, padding=3)
+    axes.set_xlabel("matches that reached the state")
+    figure.tight_layout()
+    return figure
+
+
+def plot_time_in_stage(days: Mapping[str, Sequence[float]]) -> Figure:
+    """Box plots of the days spent in each stage before leaving it (stages with data only)."""
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(7, 4))
+    axes = figure.subplots()
+    shown = {name: list(values) for name, values in days.items() if values}
+    if shown:
+        axes.boxplot(list(shown.values()), tick_labels=list(shown))
+    axes.set_ylabel("days in stage")
+    axes.tick_params(axis="x", labelrotation=30)
+    figure.tight_layout()
+    return figure
+
+
 def exposure_runs(
     prepared: Prepared, weights: Weights, k: int, seed: int = 0, rounds: int = 3
 ) -> dict[str, np.ndarray]:

@@ -172,6 +172,20 @@ def fit_weights(
     sys.exit(fit_command(participants, gold, out, k, folds, force, embedding_cache, seed))
 
 
+@app.command("export-gold")
+def export_gold(
+    out: Annotated[str, typer.Option("--out", help="Gold file to write, JSON Lines (contracts §3).")],
+    participants_out: Annotated[
+        str | None, typer.Option("--participants-out", help="Also write the visible participants (contracts §1).")
+    ] = None,
+) -> None:
+    """Write a gold file from real outcomes: approvals, answers, meetings and projects (evaluation/README.md)."""
+    from evaluation.outcomes import export_gold_command
+
+    _logging()
+    sys.exit(export_gold_command(out, participants_out))
+
+
 @app.command()
 def reembed(
     batch: Annotated[
