@@ -100,7 +100,7 @@ async def test_simulation_and_export_gold_on_the_demo_data(
     assert "gold pair(s)" in result.stdout
     entries, errors = importer.validate(people.read_bytes())
     assert errors == [] and len(entries) == 40
-    parsed, gold_errors = parse_gold(gold.read_bytes(), {r["external_id"] for r in rows})
+    parsed, gold_errors = parse_gold(gold.read_bytes(), {str(r["external_id"]) for r in rows})
     assert gold_errors == [] and parsed.queries
     assert {rel for relevant in parsed.queries.values() for rel in relevant.values()} <= {1.0, 2.0, 3.0}
 
