@@ -27,16 +27,26 @@ class VariantRun:
     seconds: float
 
 
+CONFIGURED = "full (configured weights)"
+
+
 def run_variants(
     prepared: Prepared, weights: Weights | None = None, seed: int = 0, variants: Sequence[Variant] = VARIANTS
-) -> dict[Variant, VariantRun]:
-    """Every variant's rankings (weights: the full ranker's, default the configured ones)."""
-    runs = {}
+) -> dict[str, VariantRun]:
+    """Every variant's rankings (weights: the full ranker's, default the configured ones).
+
+    With weights other than the configured ones, the configured full ranker is added as CONFIGURED.
+    """
+    runs: dict[str, VariantRun] = {}
     texts = prepared.texts
-    for variant in variants:
+    chosen = weights or prepared.weights
+    plan: list[tuple[str, Variant, Weights]] = [(variant, variant, chosen) for variant in variants]
+    if chosen != prepared.weights and "full" in variants:
+        plan.append((CONFIGURED, "full", prepared.weights))
+    for name, variant, variant_weights in plan:
         started = time.perf_counter()
-        ranked = rank_variant(prepared.features, variant, weights or prepared.weights, texts, seed)
-        runs[variant] = VariantRun(variant, ranked, time.perf_counter() - started)
+        ranked = rank_variant(prepared.features, variant, variant_weights, texts, seed)
+        runs[name] = VariantRun(variant, ranked, time.perf_counter() - started)
     return runs
 
 
@@ -51,7 +61,7 @@ class Row:
     seconds: float = 0.0
 
 
-def variant_table(prepared: Prepared, runs: Mapping[Variant, VariantRun], k: int, seed: int = 0,
+def variant_table(prepared: Prepared, runs: Mapping[str, VariantRun], k: int, seed: int = 0,
                   resamples: int = 1000) -> list[Row]:
     """Per variant: the metrics over all queries with 95 % bootstrap intervals, violations, ranking time."""
     rows = []
@@ -69,7 +79,7 @@ def slice_table(prepared: Prepared, run: VariantRun, k: int) -> list[Row]:
     return [Row(name, summary, {}) for name, summary in found.items()]
 
 
-def language_table(prepared: Prepared, runs: Mapping[Variant, VariantRun], k: int) -> list[Row]:
+def language_table(prepared: Prepared, runs: Mapping[str, VariantRun], k: int) -> list[Row]:
     """nb-nb, en-en and cross-lingual metrics of every variant (rows named `variant / slice`)."""
     chosen = {name: keep for name, keep in all_slices().items() if name in LANGUAGE_SLICES}
     rows = []
@@ -79,7 +89,7 @@ def language_table(prepared: Prepared, runs: Mapping[Variant, VariantRun], k: in
     return rows
 
 
-def ndcg_curve(prepared: Prepared, runs: Mapping[Variant, VariantRun], ks: Sequence[int]) -> dict[str, list[float]]:
+def ndcg_curve(prepared: Prepared, runs: Mapping[str, VariantRun], ks: Sequence[int]) -> dict[str, list[float]]:
     """Mean nDCG@k for each k, per variant."""
     gold = prepared.inputs.gold.queries
     return {variant: [metrics.evaluate_rankings(orderings(run.ranked), gold, k).ndcg_at_k for k in ks]

@@ -175,6 +175,7 @@ def fit_command(participants: str, gold: str, out: str, k: int, folds: int, forc
     """`koble fit-weights`: prepare, cross-validate, report, and write the file if better (or forced)."""
     from evaluation import runner
     from evaluation.cli import stdout_to_stderr
+    from service.commandline import first_line
     from service.config import get_settings
 
     request = runner.Request(participants, gold, k, embedding_cache=embedding_cache, seed=seed,
@@ -188,6 +189,9 @@ def fit_command(participants: str, gold: str, out: str, k: int, folds: int, forc
         return 1
     except ValueError as exc:
         print(f"koble: cannot fit weights: {exc}", file=sys.stderr)
+        return 1
+    except Exception as exc:  # a database or model failure: one line, not a traceback
+        print(f"koble: fit failed: {first_line(exc)}", file=sys.stderr)
         return 1
     print(describe(result))
     if result.better or force:

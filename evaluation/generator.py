@@ -43,6 +43,14 @@ MIN_N, MAX_N = 100, 100_000
 TRAP_SHARE = 0.15
 ALL_QUERIES_UP_TO = 2_000
 SAMPLED_QUERIES = 500
+TWIN_TRIES = 20
+# The query's half of labelled.trap_fits, checked before any numpy work (the twin's half after).
+QUERY_FITS: dict[str, Callable[[dict[str, Any]], bool]] = {
+    "same_kind": lambda a: a["kind"] == "company",
+    "no_shared_domain": lambda a: len(a["domains"]) < 3,
+    "no_shared_engagement": lambda a: bool(a["engagements"]) and len(a["engagements"]) <= 4,
+    "no_overlapping_window": lambda a: a["available_from"] is not None,
+}
 TRAP_TYPES = ("same_kind", "no_shared_domain", "no_overlapping_window", "no_shared_engagement")
 SUBJECT_INDEX = {name: i for i, name in enumerate(SUBJECTS)}
 ORG_INTRO: dict[str, tuple[str, ...]] = {
@@ -195,7 +203,7 @@ def make_traps(g: Generator, people: list[Person], count: int) -> list[Person]:
         for i in order:
             if made == count // 4:
                 break
-            if i in used:
+            if i in used or not QUERY_FITS[breaks](people[i].row):
                 continue
             b = _twin_for(g, t, people, i, breaks)
             if b is not None:
@@ -206,10 +214,19 @@ def make_traps(g: Generator, people: list[Person], count: int) -> list[Person]:
 
 
 def _twin_for(g: Generator, t: Table, people: Sequence[Person], i: int, breaks: str) -> int | None:
-    """A random two-sided fit of query i that a trap of this type can copy, or None."""
-    two_sided = np.flatnonzero(relevance_row(t, i) == 2)
-    fits = [int(j) for j in two_sided if labelled.trap_fits(people[i], people[int(j)], breaks)]
-    return g.rng.choice(fits) if fits else None
+    """A random two-sided fit of query i that a trap of this type can copy, or None.
+
+    Random picks rather than filtering every fit: at 100,000 participants a query has thousands.
+    """
+    wanted = relevance_row(t, i) == 2
+    if breaks == "same_kind":  # the copy becomes a company: only a student's or researcher's texts fit
+        wanted &= np.isin(t.kind, [KINDS.index("student"), KINDS.index("researcher")])
+    two_sided = np.flatnonzero(wanted)
+    for _ in range(min(len(two_sided), TWIN_TRIES)):
+        j = int(two_sided[g.rng.randrange(len(two_sided))])
+        if labelled.trap_fits(people[i], people[j], breaks):
+            return j
+    return None
 
 
 def check_traps(people: Sequence[Person]) -> None:

@@ -87,7 +87,7 @@ def test_large_sets_sample_queries_half_of_them_trap_targets() -> None:
     queries = {line["a"] for line in found.gold}
     assert len(found.people) == 2500 and 30 <= len(queries) <= 40  # a sampled query may have no relevant pair
     targets = {t["query"] for t in found.traps}
-    assert 1 <= len(queries & targets) <= 20
+    assert len(queries & targets) >= 15  # half the sample is drawn from trap targets
 
 
 def test_sizes_outside_the_range_are_refused() -> None:

@@ -119,6 +119,7 @@ def test_weights_file_feeds_evaluate_and_the_service_settings(
     path.write_text(json.dumps({"weights": {"reciprocal": 1.0, "language": 0.5, "location": 0.0}}))
     weights = runner.load_weights(str(path), prepared.weights)
     assert (weights.language, weights.location, weights.lexical) == (0.5, 0.0, prepared.weights.lexical)
+    assert set(analysis.run_variants(prepared, weights, variants=("full",))) == {"full", analysis.CONFIGURED}
     monkeypatch.setenv("KOBLE_WEIGHTS_FILE", str(path))
     monkeypatch.setenv("KOBLE_WEIGHT_LOCATION", "0.2")  # set explicitly: wins over the file
     settings = Settings()
