@@ -290,9 +290,11 @@ def generate(n: int, seed: int, queries: int | None = None) -> Generated:
 def write(generated: Generated, folder: Path) -> dict[str, Path]:
     """Write participants.jsonl, gold.jsonl and traps.jsonl into the folder; their paths."""
     paths = {name: folder / f"{name}.jsonl" for name in ("participants", "gold", "traps")}
-    labelled.write_jsonl((p.row for p in generated.people), paths["participants"])
-    labelled.write_jsonl(generated.gold, paths["gold"])
-    labelled.write_jsonl(generated.traps, paths["traps"])
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, rows in (("participants", (p.row for p in generated.people)), ("gold", generated.gold),
+                       ("traps", generated.traps)):
+        with paths[name].open("w", encoding="utf-8") as out:  # streamed: gold runs to millions of lines
+            out.writelines(json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
     return paths
 
 
