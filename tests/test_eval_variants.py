@@ -25,8 +25,9 @@ ROOT = Path(__file__).resolve().parent.parent
 
 @pytest.fixture(scope="module")
 def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """A generated set of 100 participants (every one a query)."""
-    return generator.write(generator.generate(100, seed=21), tmp_path_factory.mktemp("set"))
+    """A generated set of 100 participants (every one a query), and an embedding cache file for it."""
+    folder = tmp_path_factory.mktemp("set")
+    return {**generator.write(generator.generate(100, seed=21), folder), "cache": folder / "vectors.npz"}
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +39,7 @@ def settings_for(pg_url: str, tmp_path_factory: pytest.TempPathFactory) -> Setti
 @pytest.fixture(scope="module")
 def prepared(files: dict[str, Path], settings_for: Settings) -> runner.Prepared:
     """The set imported, embedded and read into memory once for every test here."""
-    request = runner.Request(str(files["participants"]), str(files["gold"]))
+    request = runner.Request(str(files["participants"]), str(files["gold"]), embedding_cache=str(files["cache"]))
     return runner.prepare(request, settings_for)
 
 
@@ -54,7 +55,7 @@ def test_full_variant_in_memory_ranks_exactly_like_rank_all(
         try:
             await register_vector(conn)
             ids = await runner.import_participants(conn, inputs.participants, progress=False)
-            model = await runner.embed(conn, settings_for, list(ids.values()), progress=False)
+            model = await runner.embed(conn, settings_for, list(ids.values()), False, str(files["cache"]))
             config = matching.ranker_config(settings_for, model)
             for query in queries:
                 expected = await matching.rank_all(conn, ids[query], model, config)
@@ -159,6 +160,7 @@ def test_fit_weights_command_and_evaluate_with_weights_and_cache(
 ) -> None:
     env = {"DATABASE_URL": pg_url}
     cache = tmp_path / "vectors.npz"
+    cache.write_bytes(files["cache"].read_bytes())  # filled by the fixtures: nothing to encode
     args = ["--participants", str(files["participants"]), "--gold", str(files["gold"]), "--embedding-cache",
             str(cache)]
     fitted = koble(["fit-weights", *args, "--out", str(tmp_path / "w.json"), "--folds", "3", "--force"], env)

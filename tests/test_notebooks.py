@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import asyncpg
 import nbformat
 import pytest
 from nbclient import NotebookClient
@@ -15,6 +16,7 @@ from nbclient import NotebookClient
 from evaluation import generator
 from evaluation.scratch import scratch_database
 from service import database
+from service.profiles import importer
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
@@ -52,11 +54,19 @@ def test_notebooks_are_committed_without_outputs(path: Path) -> None:
     assert code and all(cell.outputs == [] and cell.execution_count is None for cell in code)
 
 
+@pytest.fixture(scope="module")
+def small_set(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """100 generated participants and one embedding cache for both quality notebooks."""
+    folder = tmp_path_factory.mktemp("notebook-set")
+    return {**generator.write(generator.generate(100, seed=5), folder), "cache": folder / "vectors.npz"}
+
+
 @pytest.mark.parametrize("name", ["01_ranker_quality", "02_constraints_and_fairness"])
 def test_quality_notebooks_run_on_a_small_generated_set(
-    name: str, pg_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, environment: None
+    name: str, pg_url: str, small_set: dict[str, Path], monkeypatch: pytest.MonkeyPatch, environment: None
 ) -> None:
-    files = generator.write(generator.generate(100, seed=5), tmp_path)
+    files = small_set
+    monkeypatch.setenv("KOBLE_NOTEBOOK_EMBEDDING_CACHE", str(files["cache"]))
     monkeypatch.setenv("DATABASE_URL", pg_url)
     monkeypatch.setenv("KOBLE_NOTEBOOK_PARTICIPANTS", str(files["participants"]))
     monkeypatch.setenv("KOBLE_NOTEBOOK_GOLD", str(files["gold"]))
@@ -68,14 +78,24 @@ def test_quality_notebooks_run_on_a_small_generated_set(
         assert "0 violation(s)" in text and "Gini" in text
 
 
+async def load_demo(url: str) -> None:
+    """The demo participants, written by `koble demo`'s importer (the funnel needs no embeddings)."""
+    data = "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in importer.demo_participants()).encode()
+    entries, errors = importer.validate(data)
+    assert errors == []
+    conn = await asyncpg.connect(url)
+    try:
+        await importer.write(conn, importer.make_plan([e.participant for e in entries if e.participant], {}), False)
+    finally:
+        await conn.close()
+
+
 def test_funnel_notebook_runs_on_the_demo_data_with_simulated_matches(
     pg_url: str, monkeypatch: pytest.MonkeyPatch, environment: None
 ) -> None:
     with scratch_database(pg_url) as url:
         database.migrate(url)
-        demo = subprocess.run([sys.executable, "-m", "service", "demo"], cwd=ROOT, capture_output=True, text=True,
-                              env={**os.environ, "DATABASE_URL": url}, timeout=600)
-        assert demo.returncode == 0, demo.stderr
+        asyncio.run(load_demo(url))
         monkeypatch.setenv("DATABASE_URL", url)
         text = outputs_text(execute(ROOT / "notebooks" / "03_pipeline_funnel.ipynb"))
     assert "60 matches (60 simulated now)" in text
