@@ -67,6 +67,7 @@ def plot_ndcg_curve(curve: Mapping[str, Sequence[float]], ks: Sequence[int] = KS
     axes = figure.subplots()
     for variant, values in curve.items():
         axes.plot(list(ks), list(values), marker="o", markersize=3, label=variant)
+    axes.set_xticks(list(ks)[::2] if len(ks) > 10 else list(ks))
     axes.set_xlabel("k")
     axes.set_ylabel("mean nDCG@k")
     axes.set_ylim(0, 1)
