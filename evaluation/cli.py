@@ -8,13 +8,14 @@ import logging
 import os
 import sys
 from collections.abc import Iterator
+from typing import Any
 
 from evaluation import runner
-from evaluation.metrics import Summary
+from evaluation.metrics import METRIC_NAMES, Summary
 from evaluation.scratch import terminate_as_interrupt
+from evaluation.variants import Variant
 from service.commandline import first_line
 from service.config import Settings, get_settings
-from service.matching.scoring import Variant
 
 EXIT_INTERRUPTED = 130
 
@@ -38,11 +39,14 @@ def stdout_to_stderr() -> Iterator[None]:
 
 def evaluate_command(
     participants: str, gold: str, k: int = 10, as_json: bool = False, scores_out: str | None = None,
-    variant: Variant = "full", settings: Settings | None = None,
+    variant: Variant = "full", settings: Settings | None = None, **options: Any,
 ) -> int:
-    """Run `koble evaluate` and print its report; the exit code."""
+    """Run `koble evaluate` and print its report; the exit code.
+
+    `options` are the optional `runner.Request` fields (weights_file, embedding_cache, report, seed).
+    """
     settings = settings or get_settings()
-    request = runner.Request(participants, gold, k, variant, scores_out, progress=sys.stderr.isatty())
+    request = runner.Request(participants, gold, k, variant, scores_out, progress=sys.stderr.isatty(), **options)
     try:
         with stdout_to_stderr(), terminate_as_interrupt():
             outcome = runner.evaluate(request, settings)
@@ -57,6 +61,8 @@ def evaluate_command(
         print(f"koble: evaluation failed: {first_line(exc)}", file=sys.stderr)
         return 1
     print(json.dumps(runner.as_json(outcome, k)) if as_json else report(outcome, k, variant, settings))
+    if request.report:
+        print(f"koble: report written to {request.report}/report.md", file=sys.stderr)
     if outcome.violations:
         print(f"koble: {outcome.violations} suggested pair(s) break a hard constraint", file=sys.stderr)
     return 0
@@ -67,13 +73,19 @@ def _row(name: str, s: Summary) -> str:
             f"{s.mrr:>8.3f} {s.coverage:>8.3f}")
 
 
+def _interval_row(intervals: dict[str, tuple[float, float]]) -> str:
+    cells = [f"{lo:.2f}-{hi:.2f}" for lo, hi in (intervals[name] for name in METRIC_NAMES)]
+    return f"{'95% CI':<12} {'':>7} " + " ".join(f"{cell:>8}" for cell in cells)
+
+
 def report(outcome: runner.Outcome, k: int, variant: str, settings: Settings) -> str:
-    """The human-readable report: the summary, the slices, and where the time went."""
+    """The human-readable report: the summary with bootstrap intervals, the slices, and where the time went."""
     header = f"{'':<12} {'queries':>7} {f'P@{k}':>8} {f'R@{k}':>8} {f'nDCG@{k}':>8} {'MRR':>8} {'coverage':>8}"
     lines = [
         f"koble evaluate: variant {variant}, encoder {settings.koble_encoder}, k = {k}",
         header,
         _row("all", outcome.summary),
+        *([_interval_row(outcome.intervals)] if outcome.intervals else []),
         *(_row(name, summary) for name, summary in outcome.slices.items()),
         f"constraint violations: {outcome.violations}",
         f"seconds: {outcome.seconds:.1f} (" + ", ".join(f"{n} {t:.1f}" for n, t in outcome.timings.items()) + ")",

@@ -133,3 +133,33 @@ def summarise(per_query: Sequence[QueryMetrics]) -> Summary:
 def evaluate_rankings(rankings: Mapping[str, Ranking], gold: Mapping[str, Gold], k: int) -> Summary:
     """Summary over every query of `gold`; a query missing from `rankings` got no suggestion."""
     return summarise([query_metrics(rankings.get(query, ()), relevant, k) for query, relevant in gold.items()])
+
+
+METRIC_NAMES = ("precision_at_k", "recall_at_k", "ndcg_at_k", "mrr", "coverage")
+
+
+def per_query(rankings: Mapping[str, Ranking], gold: Mapping[str, Gold], k: int) -> list[QueryMetrics]:
+    """The metrics of every query of `gold`, in gold order (a missing ranking: no suggestion)."""
+    return [query_metrics(rankings.get(query, ()), relevant, k) for query, relevant in gold.items()]
+
+
+def bootstrap_intervals(
+    per_query_metrics: Sequence[QueryMetrics], resamples: int = 1000, seed: int = 0, level: float = 0.95
+) -> dict[str, tuple[float, float]]:
+    """Percentile bootstrap intervals of each summary metric, resampling queries with replacement (seeded).
+
+    Queries are the unit: the interval says how much the macro average would move on another set of
+    queries like these. (0, 0) for every metric when there are no queries.
+    """
+    import numpy as np
+
+    if not per_query_metrics:
+        return {name: (0.0, 0.0) for name in METRIC_NAMES}
+    values = np.array([[m.precision_at_k, m.recall_at_k, m.ndcg_at_k, m.reciprocal_rank, float(m.covered)]
+                       for m in per_query_metrics])
+    rng = np.random.default_rng(seed)
+    picks = rng.integers(0, len(values), size=(resamples, len(values)))
+    means = values[picks].mean(axis=1)  # (resamples, 5)
+    tail = (1.0 - level) / 2 * 100
+    low, high = np.percentile(means, [tail, 100 - tail], axis=0)
+    return {name: (float(lo), float(hi)) for name, lo, hi in zip(METRIC_NAMES, low, high, strict=True)}

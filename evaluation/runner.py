@@ -1,19 +1,23 @@
-"""The `koble evaluate` pipeline (contracts §4): files → scratch database → import → embed → rank → metrics.
+"""The `koble evaluate` pipeline (contracts §4): files → scratch database → import → embed → features → rank → metrics.
 
 1. Both files are read and checked first (participants with `koble import`'s own validation, gold
    against the participants' external ids); any error stops the run before a database is touched.
 2. A scratch database is created on the configured server (evaluation.scratch), migrated, and the
    participants are written with the importer's own batched insert.
-3. They are embedded with the configured encoder (`KOBLE_ENCODER`) by the same code the service uses.
-4. Every distinct `a` of the gold file is ranked against ALL candidates by the real ranker on its
-   exact path (no index, so no candidate is lost to approximate search), without touching exposure.
-5. Metrics (evaluation.metrics) over all queries, `constraint_violations` from an independent
-   re-check of the top k (evaluation.constraints), and the same metrics per language slice.
+3. They are embedded with the configured encoder (`KOBLE_ENCODER`) by the same code the service uses
+   (optionally through an embedding cache file, evaluation.cache, so repeated runs encode nothing).
+4. For every distinct `a` of the gold file, the ranker's inputs against ALL allowed candidates are
+   read once on its exact path (evaluation.features: the rows `rank_all` scores); the scratch
+   database is dropped.
+5. The chosen variant (evaluation.variants) ranks in memory; metrics (evaluation.metrics) over all
+   queries with bootstrap intervals, `constraint_violations` from an independent re-check of the
+   top k (evaluation.constraints), and the same metrics per slice (language pair, domain, kinds).
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import sys
 import time
@@ -29,12 +33,14 @@ from tqdm import tqdm
 
 from evaluation import metrics
 from evaluation.constraints import Facts, broken, facts_of
+from evaluation.features import QueryFeatures, all_features
 from evaluation.gold import Gold, parse_gold
 from evaluation.scratch import scratch_database
+from evaluation.variants import Ranked, Texts, Variant, rank_variant
 from service import database, embedded
 from service.commandline import first_line
 from service.config import Settings
-from service.matching.scoring import Variant
+from service.matching.scoring import Weights
 from service.profiles import importer
 from service.profiles.importer import LineError
 from service.profiles.schemas import ParticipantImport
@@ -63,6 +69,11 @@ class Request:
     variant: Variant = "full"
     scores_out: str | None = None
     progress: bool = False
+    weights_file: str | None = None  # fitted weights (evaluation.fit) instead of the configured ones
+    embedding_cache: str | None = None  # evaluation.cache file: vectors kept between runs
+    report: str | None = None  # folder for the Markdown + PNG report (evaluation.report)
+    seed: int = 0  # random variant and bootstrap resampling
+    resamples: int = 1000
 
 
 @dataclass(frozen=True)
@@ -82,9 +93,30 @@ class Outcome:
     seconds: float
     slices: dict[str, metrics.Summary] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
+    intervals: dict[str, tuple[float, float]] = field(default_factory=dict)
 
 
-Ranked = dict[str, list[tuple[str, float]]]  # query -> (candidate, score), best first, all allowed
+@dataclass(repr=False)  # see QueryFeatures: no repr of every query's arrays
+class Prepared:
+    """Everything ranking needs, in memory: the checked files, each query's features, the facts
+    of every participant for the independent constraint check, and the configured weights."""
+
+    inputs: Inputs
+    features: dict[str, QueryFeatures]
+    facts: dict[str, Facts]
+    weights: Weights
+    encoder: str
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def texts(self) -> dict[str, Texts]:
+        """Every participant's offers and seeks, by external id (for BM25)."""
+        return {p.external_id: Texts(p.offers, p.seeks) for p in self.inputs.participants}
+
+    @property
+    def people(self) -> dict[str, ParticipantImport]:
+        """Every participant by external id."""
+        return {p.external_id: p for p in self.inputs.participants}
 
 
 # --- 1. Files ---------------------------------------------------------------------------------
@@ -122,6 +154,24 @@ def load_inputs(request: Request) -> Inputs:
 def evaluate(request: Request, settings: Settings) -> Outcome:
     """Run the whole evaluation; raises EvaluationError for bad input or an unusable database."""
     started = time.perf_counter()
+    prepared = prepare(request, settings)
+    weights = load_weights(request.weights_file, prepared.weights)
+    with _step(prepared.timings, "rank"):
+        ranked = rank_variant(prepared.features, request.variant, weights, prepared.texts, request.seed)
+    outcome = measure(ranked, prepared.facts, prepared.inputs, request.k, request.seed, request.resamples)
+    if request.scores_out:
+        write_scores(request.scores_out, ranked)
+    if request.report:
+        from evaluation import report
+
+        with _step(prepared.timings, "report"):
+            report.write_report(Path(request.report), prepared, request.k, weights, request.seed)
+    outcome.timings, outcome.seconds = prepared.timings, time.perf_counter() - started
+    return outcome
+
+
+def prepare(request: Request, settings: Settings) -> Prepared:
+    """Steps 1-4: the checked files and every query's features, from a scratch database since dropped."""
     inputs = load_inputs(request)
     timings: dict[str, float] = {}
     try:
@@ -130,14 +180,23 @@ def evaluate(request: Request, settings: Settings) -> Outcome:
         with scratch_database(server) as url:
             with _step(timings, "migrate"):
                 database.migrate(url)
-            ranked, facts = asyncio.run(_pipeline(url, inputs, request, settings, timings))
+            prepared = asyncio.run(_pipeline(url, inputs, request, settings, timings))
     finally:
         embedded.stop_all()
-    outcome = measure(ranked, facts, inputs, request.k)
-    if request.scores_out:
-        write_scores(request.scores_out, ranked)
-    outcome.timings, outcome.seconds = timings, time.perf_counter() - started
-    return outcome
+    prepared.timings = timings
+    return prepared
+
+
+def load_weights(path: str | None, configured: Weights) -> Weights:
+    """The configured weights with a weights file's values (evaluation.fit format) laid over them."""
+    if path is None:
+        return configured
+    try:
+        values = json.loads(Path(path).read_text(encoding="utf-8"))["weights"]
+        fitted: dict[str, Any] = {name: float(value) for name, value in values.items()}
+        return replace(configured, **fitted)
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise EvaluationError([f"koble: {path}: not a weights file ({first_line(exc)})"]) from exc
 
 
 def _server_url(settings: Settings) -> str:
@@ -158,18 +217,21 @@ def _step(timings: dict[str, float], name: str) -> Iterator[None]:
 
 async def _pipeline(
     url: str, inputs: Inputs, request: Request, settings: Settings, timings: dict[str, float]
-) -> tuple[Ranked, dict[str, Facts]]:
+) -> Prepared:
+    from service.matching import service as matching
+
     conn = await asyncpg.connect(url, server_settings={"plan_cache_mode": "force_custom_plan"})
     try:
         await register_vector(conn)
         with _step(timings, "import"):
             ids = await import_participants(conn, inputs.participants, request.progress)
         with _step(timings, "embed"):
-            encoder_name = await embed(conn, settings, list(ids.values()), request.progress)
+            encoder_name = await embed(conn, settings, list(ids.values()), request.progress, request.embedding_cache)
         facts = await load_facts(conn)
-        with _step(timings, "rank"):
-            ranked = await rank_queries(conn, ids, list(inputs.gold.queries), encoder_name, settings, request.variant)
-        return ranked, facts
+        config = matching.ranker_config(settings, encoder_name)
+        with _step(timings, "features"):
+            features = await all_features(conn, ids, list(inputs.gold.queries), encoder_name, config)
+        return Prepared(inputs, features, facts, config.weights, encoder_name)
     finally:
         await conn.close()
 
@@ -191,43 +253,43 @@ async def load_facts(conn: asyncpg.Connection) -> dict[str, Facts]:
     return {row["external_id"]: facts_of(dict(row)) for row in rows}
 
 
-async def embed(conn: asyncpg.Connection, settings: Settings, ids: list[int], progress: bool) -> str:
-    """Embed everyone with the configured encoder; the encoder's name (its `model` column)."""
+async def embed(
+    conn: asyncpg.Connection, settings: Settings, ids: list[int], progress: bool, cache: str | None = None
+) -> str:
+    """Embed everyone with the configured encoder (through the cache file if given); the model name."""
+    from evaluation.cache import CachedEncoder
     from service.matching import embedding, encoders
 
-    encoder = encoders.get_encoder(settings.koble_encoder)
+    encoder: encoders.Encoder = encoders.get_encoder(settings.koble_encoder)
+    if cache:
+        encoder = CachedEncoder(encoder, Path(cache))
     with tqdm(total=len(ids), desc="embedding", unit=" participants", file=sys.stderr, disable=not progress) as bar:
         # No HNSW index: evaluation ranks on the exact path, and building one would only cost time.
         await embedding.embed_participants(conn, encoder, ids, build_index=False, progress=bar.update)
+    if isinstance(encoder, CachedEncoder):
+        encoder.save()
     return encoder.name
-
-
-async def rank_queries(
-    conn: asyncpg.Connection, ids: Mapping[str, int], queries: Sequence[str], encoder_name: str,
-    settings: Settings, variant: Variant,
-) -> Ranked:
-    """Every query ranked against all allowed candidates by the real ranker, exact path."""
-    from service.matching import service as matching
-
-    config = matching.ranker_config(settings, encoder_name)
-    config = replace(config, weights=config.weights.variant(variant))
-    ranked: Ranked = {}
-    for query in queries:
-        scored = await matching.rank_all(conn, ids[query], encoder_name, config)
-        ranked[query] = [(candidate.external_id, candidate.score) for candidate in scored]
-    return ranked
 
 
 # --- 5. Metrics ----------------------------------------------------------------------------------
 
 
-def measure(ranked: Ranked, facts: Mapping[str, Facts], inputs: Inputs, k: int) -> Outcome:
-    """Metrics over all queries, the violation count and per-slice metrics."""
-    rankings = {query: [b for b, _ in pairs] for query, pairs in ranked.items()}
+def measure(
+    ranked: Ranked, facts: Mapping[str, Facts], inputs: Inputs, k: int, seed: int = 0, resamples: int = 1000
+) -> Outcome:
+    """Metrics over all queries with bootstrap intervals, the violation count and per-slice metrics."""
+    rankings = orderings(ranked)
     _warn_about(rankings, facts, inputs.gold)
-    summary = metrics.evaluate_rankings(rankings, inputs.gold.queries, k)
+    per_query = metrics.per_query(rankings, inputs.gold.queries, k)
+    summary = metrics.summarise(per_query)
     violations = count_violations(rankings, facts, k)
-    return Outcome(summary, violations, 0.0, slices(rankings, inputs, k))
+    intervals = metrics.bootstrap_intervals(per_query, resamples, seed)
+    return Outcome(summary, violations, 0.0, slices(rankings, inputs, k), intervals=intervals)
+
+
+def orderings(ranked: Ranked) -> dict[str, list[str]]:
+    """Candidates only, best first, per query."""
+    return {query: [b for b, _ in pairs] for query, pairs in ranked.items()}
 
 
 def count_violations(rankings: Mapping[str, Sequence[str]], facts: Mapping[str, Facts], k: int) -> int:
@@ -261,17 +323,37 @@ SLICES: dict[str, Keep] = {
     "cross": lambda a, b: a.language != b.language,
     "long texts": lambda a, b: any(len(text) > LONG_TEXT for text in [*b.offers, *b.seeks]),
 }
+DOMAIN_NAMES = ("bioeconomy", "cyber_ict", "industrial_tech")
+KIND_NAMES = ("student", "researcher", "company", "public_body")
 
 
-def slices(rankings: Mapping[str, Sequence[str]], inputs: Inputs, k: int) -> dict[str, metrics.Summary]:
-    """The metrics restricted to pairs of one kind (same language, cross-lingual, long candidate texts).
+def _in_domain(domain: str) -> Keep:
+    return lambda a, b: domain in a.domains and domain in b.domains
 
-    A slice keeps, for each query, only the candidates of that kind in its ranking and its gold;
-    queries left without a relevant candidate are not counted in the slice.
+
+def _kinds(query_kind: str, candidate_kind: str) -> Keep:
+    return lambda a, b: a.kind == query_kind and b.kind == candidate_kind
+
+
+def all_slices() -> dict[str, Keep]:
+    """The language slices, one slice per shared domain, and one per (query kind, candidate kind)."""
+    found = dict(SLICES)
+    found.update({f"domain {d}": _in_domain(d) for d in DOMAIN_NAMES})
+    found.update({f"{a} → {b}": _kinds(a, b) for a in KIND_NAMES for b in KIND_NAMES if a != b})
+    return found
+
+
+def slices(
+    rankings: Mapping[str, Sequence[str]], inputs: Inputs, k: int, chosen: Mapping[str, Keep] | None = None
+) -> dict[str, metrics.Summary]:
+    """The metrics restricted to pairs of one sort (language pair, domain, kinds; default: SLICES).
+
+    A slice keeps, for each query, only the candidates of that sort in its ranking and its gold;
+    queries left without a relevant candidate are not counted in the slice (an empty slice is left out).
     """
     people = {p.external_id: p for p in inputs.participants}
     result = {}
-    for name, keep in SLICES.items():
+    for name, keep in (SLICES if chosen is None else chosen).items():
         sub_rankings, sub_gold = {}, {}
         for query, relevant in inputs.gold.queries.items():
             a = people[query]
@@ -279,14 +361,13 @@ def slices(rankings: Mapping[str, Sequence[str]], inputs: Inputs, k: int) -> dic
             if gold:
                 sub_gold[query] = gold
                 sub_rankings[query] = [b for b in rankings.get(query, ()) if keep(a, people[b])]
-        result[name] = metrics.evaluate_rankings(sub_rankings, sub_gold, k)
+        if sub_gold:
+            result[name] = metrics.evaluate_rankings(sub_rankings, sub_gold, k)
     return result
 
 
 def write_scores(path: str, ranked: Ranked) -> None:
     """One JSON line {"a", "b", "score", "rank"} per ranked candidate per query (rank from 1)."""
-    import json
-
     with Path(path).open("w", encoding="utf-8") as out:
         for query, pairs in ranked.items():
             for rank, (candidate, score) in enumerate(pairs, start=1):

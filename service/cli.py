@@ -99,8 +99,10 @@ def outbox(limit: Annotated[int, typer.Option(help="How many emails to show.")] 
 
 
 class EvalVariant(StrEnum):
-    """The ranker variants `koble evaluate --variant` compares (service.matching.scoring.VARIANTS)."""
+    """The rankers `koble evaluate --variant` compares (evaluation.variants.VARIANTS)."""
 
+    random = "random"
+    bm25 = "bm25"
     one_directional = "one_directional"
     reciprocal = "reciprocal"
     reciprocal_lexical = "reciprocal_lexical"
@@ -118,12 +120,70 @@ def evaluate(
         str | None, typer.Option("--scores-out", help="Write every ranked candidate's score, JSON Lines.")
     ] = None,
     variant: Annotated[EvalVariant, typer.Option("--variant", help="Ranker variant to measure.")] = EvalVariant.full,
+    weights: Annotated[str | None, typer.Option("--weights", help="Weights file from `koble fit-weights`.")] = None,
+    embedding_cache: Annotated[
+        str | None, typer.Option("--embedding-cache", help="Keep vectors in this file between runs.")
+    ] = None,
+    report: Annotated[
+        str | None, typer.Option("--report", help="Write tables and plots of every variant to this folder.")
+    ] = None,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the random variant and the bootstrap.")] = 0,
 ) -> None:
     """Measure the ranker against a gold file, on a scratch database it creates and removes."""
     from evaluation.cli import evaluate_command
 
     _logging()
-    sys.exit(evaluate_command(participants, gold, k, as_json, scores_out, variant.value))
+    sys.exit(evaluate_command(participants, gold, k, as_json, scores_out, variant.value, weights_file=weights,
+                              embedding_cache=embedding_cache, report=report, seed=seed))
+
+
+@app.command()
+def generate(
+    n: Annotated[int, typer.Option("--n", min=100, max=100_000, help="Participants, traps included.")] = 1000,
+    seed: Annotated[int, typer.Option("--seed", help="Random seed (the same seed writes the same files).")] = 7,
+    out: Annotated[str, typer.Option("--out", help="Folder for participants.jsonl, gold.jsonl, traps.jsonl.")] = ".",
+    queries: Annotated[
+        int | None, typer.Option("--queries", min=1, help="Queries with gold (default: all up to 2,000 participants).")
+    ] = None,
+) -> None:
+    """Write a generated labelled set (participants, gold and traps) for `koble evaluate`."""
+    from evaluation.generator import generate_command
+
+    sys.exit(generate_command(n, seed, out, queries))
+
+
+@app.command("fit-weights")
+def fit_weights(
+    participants: Annotated[str, typer.Option("--participants", help="Participant file, JSON Lines (contracts §1).")],
+    gold: Annotated[str, typer.Option("--gold", help="Gold file, JSON Lines (contracts §3).")],
+    out: Annotated[str, typer.Option("--out", help="Where to write the fitted weights (JSON).")] = "weights.json",
+    k: Annotated[int, typer.Option("--k", min=1, help="k of the nDCG the fit is judged by.")] = 10,
+    folds: Annotated[int, typer.Option("--folds", min=2, max=20, help="Cross-validation folds (by query).")] = 5,
+    force: Annotated[bool, typer.Option("--force", help="Write the weights even if they measure worse.")] = False,
+    embedding_cache: Annotated[
+        str | None, typer.Option("--embedding-cache", help="Keep vectors in this file between runs.")
+    ] = None,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the folds and the bootstrap.")] = 0,
+) -> None:
+    """Fit the ranker's soft-feature weights to gold (cross-validated); write them only if they measure better."""
+    from evaluation.fit import fit_command
+
+    _logging()
+    sys.exit(fit_command(participants, gold, out, k, folds, force, embedding_cache, seed))
+
+
+@app.command("export-gold")
+def export_gold(
+    out: Annotated[str, typer.Option("--out", help="Gold file to write, JSON Lines (contracts §3).")],
+    participants_out: Annotated[
+        str | None, typer.Option("--participants-out", help="Also write the visible participants (contracts §1).")
+    ] = None,
+) -> None:
+    """Write a gold file from real outcomes: approvals, answers, meetings and projects (evaluation/README.md)."""
+    from evaluation.outcomes import export_gold_command
+
+    _logging()
+    sys.exit(export_gold_command(out, participants_out))
 
 
 @app.command()

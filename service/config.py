@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 from functools import lru_cache
@@ -9,7 +10,7 @@ from pathlib import Path
 from typing import Literal
 
 import platformdirs
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from service.matching.scoring import Weights
@@ -63,6 +64,9 @@ class Settings(BaseSettings):
     weight_location: float = Field(_WEIGHTS.location, alias="KOBLE_WEIGHT_LOCATION")
     weight_freshness: float = Field(_WEIGHTS.freshness, alias="KOBLE_WEIGHT_FRESHNESS")
     weight_exposure: float = Field(_WEIGHTS.exposure, alias="KOBLE_WEIGHT_EXPOSURE")
+    # Weights fitted by `koble fit-weights` (evaluation/README.md): its values replace the weight_*
+    # defaults above; a KOBLE_WEIGHT_* set explicitly still wins. A bad file stops start-up.
+    weights_file: Path | None = Field(None, alias="KOBLE_WEIGHTS_FILE")
     # Cosine that counts as no similarity; unset: chosen per model (scoring.default_similarity_floor).
     similarity_floor: float | None = Field(None, ge=-1.0, lt=1.0, alias="KOBLE_SIMILARITY_FLOOR")
     # Added to cosines of pairs in different languages; unset: chosen per model (scoring.default_cross_lingual_shift).
@@ -95,6 +99,20 @@ class Settings(BaseSettings):
     outbox_sweep_after_seconds: float = Field(60, ge=0, alias="KOBLE_OUTBOX_SWEEP_AFTER_SECONDS")
     # First retry after this many seconds when the SMTP server refuses, then 4x, 9x, ... (8 tries).
     email_retry_seconds: float = Field(5, gt=0, alias="KOBLE_EMAIL_RETRY_SECONDS")
+
+    @model_validator(mode="after")
+    def _fitted_weights(self) -> Settings:
+        if self.weights_file is None:
+            return self
+        try:
+            values = json.loads(self.weights_file.read_text(encoding="utf-8"))["weights"]
+            fitted = {f"weight_{name}": float(value) for name, value in values.items()}
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise ValueError(f"KOBLE_WEIGHTS_FILE {self.weights_file}: not a weights file ({exc})") from exc
+        for field, value in fitted.items():
+            if field in type(self).model_fields and field not in self.model_fields_set:
+                setattr(self, field, value)
+        return self
 
     @field_validator("koble_base_url")
     @classmethod
