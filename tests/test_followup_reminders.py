@@ -16,7 +16,7 @@ from service.config import Settings
 from service.followup import links
 from service.followup import service as followup
 from service.followup.schemas import Actor
-from service.followup.tasks import send_reminders
+from service.followup.tasks import introduce_approved, send_reminders
 from tests.conftest import post_form
 from tests.test_followup_support import add_staff, parties, sign_in_as
 
@@ -126,3 +126,12 @@ async def test_the_unsubscribe_page_and_the_preferences_page(
     saved = await post_form(client, "/me/email-preferences", {"reminders": "on"})
     assert saved.status_code == 303
     assert await conn.fetchval("SELECT email_reminders FROM participants WHERE id = $1", student) is True
+
+
+async def test_the_worker_introduces_a_match_left_approved(conn: Connection, settings: Settings) -> None:
+    row, _ = await followup.create(conn, settings, await parties(conn), "suggested", "ranker", Actor.system())
+    assert row is not None
+    await followup.transition(conn, settings, row["id"], "approved", Actor.staff(None, "api token"))
+    assert len(await introduce_approved(conn, settings)) == 2
+    assert await conn.fetchval("SELECT state FROM matches") == "introduced"
+    assert await introduce_approved(conn, settings) == []

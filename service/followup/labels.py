@@ -43,3 +43,16 @@ def reply_labels() -> dict[str, str]:
         "completed": _("The project is completed"),
         "stop": _("Not going ahead"),
     }
+
+
+def participant_explanations() -> dict[str, str]:
+    """What each state means for a participant, and what happens next, in the current language."""
+    return {
+        "introduced": _("Bright House has introduced you. Tell us whether you would like to meet."),
+        "mutual": _("You both want to work together. Get in touch, and tell us when you have met."),
+        "meeting_held": _("You have met. Tell us when you have agreed on a project, or if it is not going ahead."),
+        "project_agreed": _("You have agreed on a project. Tell us when it is completed."),
+        "project_completed": _("The project is completed. Thank you for using Koble!"),
+        "declined": _("One of you did not want to go ahead this time."),
+        "closed": _("This match is closed."),
+    }

@@ -13,7 +13,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from service.config import Settings
 from service.deps import ConnDep, OptionalParticipant, Participant, RedisDep, SettingsDep, StaffMember
 from service.followup import funnel, links, progress, repository, service
-from service.followup.labels import reply_labels, state_label
+from service.followup.labels import participant_explanations, reply_labels, state_label
 from service.followup.notifications import REPLIES
 from service.mail import repository as mail_repository
 from service.mail import tasks as mail_tasks
@@ -96,6 +96,7 @@ async def my_match(
     other = await profiles_repository.by_id(conn, progress.other_party(match, participant["id"]))
     context = {
         "participant": participant, "match": match, "state": state_label(match["state"]),
+        "explanation": participant_explanations().get(match["state"]),
         "other": other if match["state"] in INTRODUCED else None,
         "actions": [(action, reply_labels()[action]) for action in REPLIES.get(match["state"], ())],
         "outcome": outcome if outcome in ("done", "waiting", "already", "refused") else None,

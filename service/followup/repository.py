@@ -254,3 +254,11 @@ async def reminders(conn: asyncpg.Connection, match_id: int) -> list[asyncpg.Rec
     return await conn.fetch(
         "SELECT state, kind, created_at FROM match_reminders WHERE match_id = $1 ORDER BY created_at", match_id
     )
+
+
+async def ids_in_state(conn: asyncpg.Connection, state: str, limit: int = 500) -> list[int]:
+    """Ids of matches in one state, oldest change first."""
+    rows = await conn.fetch(
+        "SELECT id FROM matches WHERE state = $1 ORDER BY state_changed_at LIMIT $2", state, limit
+    )
+    return [row["id"] for row in rows]

@@ -14,7 +14,9 @@ import asyncpg
 from arq import cron
 
 from service.config import Settings
-from service.followup import notifications, repository
+from service.followup import notifications, repository, service
+from service.followup.lifecycle import IllegalTransition
+from service.followup.schemas import Actor
 from service.mail import tasks as mail_tasks
 
 log = logging.getLogger(__name__)
@@ -43,10 +45,22 @@ async def _once(
         return await notifications.to_staff(conn, settings, match, "stalled")
 
 
+async def introduce_approved(conn: asyncpg.Connection, settings: Settings) -> list[int]:
+    """Introduce matches staff approved without introducing them (a safety net: approve() does both)."""
+    outbox: list[int] = []
+    for match_id in await repository.ids_in_state(conn, "approved"):
+        try:
+            outbox += (await service.transition(conn, settings, match_id, "introduced", Actor.system()))[1]
+        except IllegalTransition:
+            continue  # another worker or a staff member moved it meanwhile
+    return outbox
+
+
 async def remind(ctx: dict[str, Any], now: dt.datetime | None = None) -> int:
-    """arq cron job: send due reminders and escalations; returns how many emails it wrote."""
+    """arq cron job: introduce approved matches, send due reminders and escalations; returns emails written."""
     async with ctx["pool"].acquire() as conn:
-        outbox = await send_reminders(conn, ctx["settings"], now or dt.datetime.now(dt.UTC))
+        outbox = await introduce_approved(conn, ctx["settings"])
+        outbox += await send_reminders(conn, ctx["settings"], now or dt.datetime.now(dt.UTC))
     await mail_tasks.enqueue(ctx["redis"], outbox)
     if outbox:
         log.info("follow-up reminders: %d emails", len(outbox))
