@@ -30,6 +30,7 @@ from service.feed.schemas import (
     Reason,
 )
 from service.followup import labels as followup_labels
+from service.followup import progress
 from service.followup import repository as followup_repository
 from service.followup import service as followup
 from service.followup.schemas import Actor
@@ -194,13 +195,10 @@ async def _answer_introduced(
         raise CandidateNotFound(candidate["external_id"])  # staff have not introduced them: not in the feed
     if match["state"] != "introduced":
         raise NotUndoable(candidate["name"], match["state"])
-    await repository.upsert_answer(conn, me["id"], candidate["id"], choice)
-    actor = Actor.participant(me["id"])
-    if choice == "not_now":
-        return await followup.transition(conn, settings, match["id"], "declined", actor)
-    if await repository.answer_of(conn, candidate["id"], me["id"]) == "interested":
-        return await followup.transition(conn, settings, match["id"], "mutual", actor)
-    return None, []
+    outcome = await progress.act(conn, settings, match["id"], me["id"], choice)
+    if outcome.result != "done":  # "waiting": the other party has not answered yet
+        return None, []
+    return await followup_repository.by_id(conn, match["id"]), outcome.outbox
 
 
 # --- taking answers back ---

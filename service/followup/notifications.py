@@ -14,6 +14,7 @@ import asyncpg
 
 from service import i18n
 from service.config import Settings
+from service.feed import repository as feed_repository
 from service.followup import links, repository
 from service.followup.labels import state_label
 from service.mail import service as mail
@@ -88,7 +89,7 @@ async def _wants_reminder(
     if not me["email_reminders"]:
         return False
     # While both are asked whether they are interested, only those who have not answered are reminded.
-    return match["state"] != "introduced" or await repository.answer(conn, me["id"], other["id"]) is None
+    return match["state"] != "introduced" or await feed_repository.answer_of(conn, me["id"], other["id"]) is None
 
 
 async def _email_party(

@@ -12,6 +12,7 @@ from typing import Literal
 import asyncpg
 
 from service.config import Settings
+from service.feed import repository as feed_repository
 from service.followup import repository, service
 from service.followup.lifecycle import ORDER, IllegalTransition, State
 from service.followup.schemas import Actor
@@ -51,7 +52,7 @@ async def act(
         if action == "interested":
             return await _interested(conn, settings, match, participant_id, comment)
         if action == "not_now" and match["state"] == "introduced":
-            await repository.set_answer(conn, participant_id, other_party(match, participant_id), "not_now")
+            await feed_repository.upsert_answer(conn, participant_id, other_party(match, participant_id), "not_now")
         return await _move(conn, settings, match, participant_id, TARGETS[action], comment)
 
 
@@ -61,8 +62,8 @@ async def _interested(
     if match["state"] != "introduced":
         return Outcome("already" if _passed(match["state"], "mutual") else "refused", match["state"])
     other = other_party(match, me)
-    await repository.set_answer(conn, me, other, "interested")
-    if await repository.answer(conn, other, me) != "interested":
+    await feed_repository.upsert_answer(conn, me, other, "interested")
+    if await feed_repository.answer_of(conn, other, me) != "interested":
         return Outcome("waiting", match["state"])
     return await _move(conn, settings, match, me, "mutual", comment)
 

@@ -138,23 +138,6 @@ async def use_reply_link(conn: asyncpg.Connection, link_id: int) -> bool:
     return result.endswith(" 1")
 
 
-async def set_answer(conn: asyncpg.Connection, participant_id: int, candidate_id: int, answer: str) -> None:
-    """A participant's answer about the other party of a match (as the suggestion feed stores it)."""
-    await conn.execute(
-        """INSERT INTO answers (participant_id, candidate_id, answer) VALUES ($1, $2, $3)
-           ON CONFLICT (participant_id, candidate_id) DO UPDATE SET answer = $3, updated_at = now()""",
-        participant_id, candidate_id, answer,
-    )
-
-
-async def answer(conn: asyncpg.Connection, participant_id: int, candidate_id: int) -> str | None:
-    """A participant's answer about a candidate, if any."""
-    value: str | None = await conn.fetchval(
-        "SELECT answer FROM answers WHERE participant_id = $1 AND candidate_id = $2", participant_id, candidate_id
-    )
-    return value
-
-
 async def due(conn: asyncpg.Connection, state: str, older_than: dt.datetime, kind: str) -> list[asyncpg.Record]:
     """Matches in `state` since before `older_than` without a `kind` reminder for that state yet."""
     return await conn.fetch(

