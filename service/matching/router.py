@@ -11,13 +11,14 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 import asyncpg
-from fastapi import APIRouter, Depends, HTTPException, Query, Response
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field
 
 from service import i18n
 from service.deps import ConnDep, OptionalParticipant, SettingsDep, require_api_token
 from service.matching import service
+from service.matching.cache import SuggestionCache
 from service.profiles import repository as profiles_repository
 from service.profiles.router import INVALID, ExternalId, Message, SessionCookie
 from service.profiles.schemas import Kind
@@ -91,6 +92,14 @@ def caller(
     return Caller(participant)
 
 
+def suggestion_cache(request: Request, settings: SettingsDep) -> SuggestionCache | None:
+    """The app's suggestion cache (made on first use; None when KOBLE_SUGGESTION_CACHE_ENTRIES is 0)."""
+    cache: SuggestionCache | None = getattr(request.app.state, "suggestion_cache", None)
+    if cache is None and settings.suggestion_cache_entries:
+        cache = request.app.state.suggestion_cache = SuggestionCache(settings.suggestion_cache_entries)
+    return cache
+
+
 async def _subject(conn: asyncpg.Connection, who: Caller, external_id: str) -> asyncpg.Record:
     """The participant asked about, if the caller may see their suggestions."""
     if who.participant is not None:
@@ -129,6 +138,7 @@ async def suggestions(
     settings: SettingsDep,
     response: Response,
     who: Annotated[Caller, Depends(caller)],
+    cache: Annotated[SuggestionCache | None, Depends(suggestion_cache)],
     k: Annotated[int, Query(ge=1, le=MAX_K, description="How many suggestions at most.")] = 10,
 ) -> SuggestionsOut:
     """Ranked suggestions with explanations for one participant."""
@@ -137,7 +147,7 @@ async def suggestions(
     found = await service.suggest(
         conn, row["id"], k, model, service.ranker_config(settings, model),
         reader_language=i18n.current_language.get() if who.is_staff else row["language"],
-        by_name=who.is_staff,
+        by_name=who.is_staff, cache=cache,
     )
     response.headers["Cache-Control"] = "no-store"  # personal data
     return SuggestionsOut(
