@@ -336,6 +336,11 @@ async def test_exposure_is_a_decayed_count(vconn: asyncpg.Connection) -> None:
     shown = dict(await vconn.fetch("SELECT participant_id, shown FROM exposure"))
     assert shown[a] == pytest.approx(4 * 0.5 + 1, abs=1e-3)  # halved after one half-life, then shown once
     assert shown[b] == pytest.approx(1.0)
+    # Counted without waiting for the disk flush, and only for that statement's own transaction.
+    assert await vconn.fetchval("SHOW synchronous_commit") == "on"
+    async with vconn.transaction():  # inside a caller's transaction its commit is left alone
+        await repository.record_exposure(vconn, [a], half_life_days=7.0)
+        assert await vconn.fetchval("SHOW synchronous_commit") == "on"
 
 
 async def test_exposure_lowers_the_rank_of_much_shown_candidates(vconn: asyncpg.Connection) -> None:

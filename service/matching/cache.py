@@ -28,18 +28,23 @@ CARD_COLUMNS = ("id", "external_id", "kind", "name", "organisation", "domains", 
 class Entry:
     """One participant's ranked candidates at one version.
 
-    ids int (m,) and base float (m,): candidates, best base score first (equal scores by id).
-    floor: every allowed candidate not in `ids` has a base score at most this (-inf: there is none).
+    ids int (m,), base float (m,) and capacity float (m,): candidates, best base score first (equal
+    scores by id), and their capacity (for the exposure pressure).
+    floor: a candidate not in `ids` is not expected to have a base score above this (-inf: there is
+    none); when the k-th final score falls to it, the entry is computed again (`service._chosen`).
     query: the participant's own card (explanations compare it with each candidate's).
     pairs: candidate id -> its best interest pair row (or None), filled as candidates are shown.
+    explanations: (candidate id, language, by name) -> (parts, text), filled as they are rendered.
     """
 
     version: int
     query: dict[str, Any]
     ids: np.ndarray
     base: np.ndarray
+    capacity: np.ndarray
     floor: float
     pairs: dict[int, Mapping[str, Any] | None] = field(default_factory=dict)
+    explanations: dict[tuple[int, str, bool], tuple[Any, str]] = field(default_factory=dict)
 
 
 class SuggestionCache:

@@ -542,7 +542,7 @@ ORDER BY p.id"""
 
 @dataclass(frozen=True)
 class Relevance:
-    """The query's side of the ranker's relevance R (scoring.relevance) computed in SQL."""
+    """The query's side of the ranker's relevance R (scoring.relevance) and exposure term, in SQL."""
 
     language: str
     cross_lingual_shift: float
@@ -550,24 +550,36 @@ class Relevance:
     one_directional: bool
     lexical: float  # weight of the lexical factor (0: cosines only)
     lexical_terms: int  # the query's full-text terms (LEXICAL_TERMS)
+    reciprocal: float = 1.0
+    exposure: float = 0.0
+    exposure_scale: float = 10.0
+    exposure_half_life_days: float = 7.0
 
 
 # scoring.relevance in SQL: each direction's cosine (+ the shift for another language) mapped from
 # [floor, 1] to [0, 1], times 1 + lexical * scoring.lexical_rank of its full-text matches, then the
-# harmonic mean of the two directions, or the one that exists. The lexical factor costs ~5 us a row,
-# so it is computed only for the `pool` best by cosines alone.
+# harmonic mean of the two directions, or the one that exists; candidates come in the order of
+# reciprocal * R - exposure * scoring.exposure_pressure (the score but for the small soft terms), so
+# much-shown candidates make room for the next ones. The lexical factor costs ~5 us a row, so it is
+# computed only for the `pool` best by cosines alone.
 # $9 query seeks vector, $10 query offers vector, $11 n, $12 lexical terms, $13 query language,
-# $14 shift, $15 floor, $16 one-directional, $17 lexical weight, $18 pool.
+# $14 shift, $15 floor, $16 one-directional, $17 lexical weight, $18 pool, $19 reciprocal weight,
+# $20 exposure weight, $21 exposure scale, $22 exposure half-life (days).
 _FIT = "CASE WHEN {cos} IS NOT NULL THEN greatest(0, least(1, ({cos} + l.shift - l.floor) / (1 - l.floor))) END"
 _HARMONIC = """CASE WHEN {f} IS NOT NULL AND {b} IS NOT NULL AND NOT $16
                     THEN CASE WHEN {f} + {b} > 0 THEN 2 * {f} * {b} / ({f} + {b}) ELSE 0 END
                     ELSE coalesce({f}, {b}) END"""
 _LEXICAL_RANK = "(0.1 * {matches} / (1 + ln(greatest({terms}, 1))))"
 _BOOST = "(1 + $17 * {x} / (1 + {x}))"
-_RELEVANCE = f"""WITH allowed AS MATERIALIZED (SELECT p.id, p.language FROM participants p WHERE {_ALLOWED}),
-pool AS MATERIALIZED (
-    -- Narrow rows through the joins: only the id, the language and the two fits.
-    SELECT a.id, d.f, d.b, {_HARMONIC.format(f="d.f", b="d.b")} AS relevance
+_PRESSURE = "(shown / (shown + $21 * greatest(capacity, 1)))"
+_RELEVANCE = f"""WITH allowed AS MATERIALIZED (
+    SELECT p.id, p.language, p.capacity,
+           coalesce(e.shown * power(0.5, extract(epoch FROM now() - e.updated_at) / 86400.0 / $22), 0) AS shown
+    FROM participants p LEFT JOIN exposure e ON e.participant_id = p.id
+    WHERE {_ALLOWED}
+), pool AS MATERIALIZED (
+    -- Narrow rows through the joins: only the id, the fits and the exposure pressure.
+    SELECT a.id, d.f, d.b, $20 * {_PRESSURE} AS penalty
     FROM allowed a
     LEFT JOIN side_embeddings o
         ON o.participant_id = a.id AND o.model = $8 AND o.side = 'offers' AND $9::vector IS NOT NULL
@@ -578,18 +590,18 @@ pool AS MATERIALIZED (
     CROSS JOIN LATERAL (SELECT {_FIT.format(cos="1 - (o.embedding <=> $9)")} AS f,
                                {_FIT.format(cos="1 - (s.embedding <=> $10)")} AS b) AS d
     WHERE o.embedding IS NOT NULL OR s.embedding IS NOT NULL
-    ORDER BY relevance DESC, a.id LIMIT $18
+    ORDER BY $19 * {_HARMONIC.format(f="d.f", b="d.b")} - $20 * {_PRESSURE} DESC, a.id LIMIT $18
 ), q AS MATERIALIZED (
     SELECT CASE WHEN $12 > 0 THEN {_TERMS.format(column="seeks_tsv")} END AS fwd,
            CASE WHEN $12 > 0 THEN {_TERMS.format(column="offers_tsv")} END AS bwd
 ), boosted AS (
-    SELECT c.id, c.f * {_BOOST.format(x=_LEXICAL_RANK.format(
+    SELECT c.id, c.penalty, c.f * {_BOOST.format(x=_LEXICAL_RANK.format(
                    matches=_MATCHES.format(column="offers_tsv", terms="fwd"), terms="length(p.offers_tsv)"))} AS f,
            c.b * {_BOOST.format(x=_LEXICAL_RANK.format(
                    matches=_MATCHES.format(column="seeks_tsv", terms="bwd"), terms="length(p.seeks_tsv)"))} AS b
     FROM pool c JOIN participants p ON p.id = c.id CROSS JOIN q
 )
-SELECT id FROM boosted ORDER BY {_HARMONIC.format(f="f", b="b")} DESC, id LIMIT $11"""
+SELECT id FROM boosted ORDER BY $19 * {_HARMONIC.format(f="f", b="b")} - penalty DESC, id LIMIT $11"""
 
 
 async def by_relevance(
@@ -599,13 +611,14 @@ async def by_relevance(
     """The n allowed candidates of highest relevance R (best first, then by id), by one exact scan.
 
     Unlike the top n of each direction, this follows the ranker: a candidate that fits well both
-    ways (the harmonic mean) comes first even if neither direction alone would put it in a top n.
-    The lexical factor is computed for the `pool` best by their cosines alone.
+    ways (the harmonic mean) comes first even if neither direction alone would put it in a top n,
+    and one shown a lot comes later. The lexical factor is computed for the `pool` best by cosines.
     """
     rows = await conn.fetch(
         _RELEVANCE, *query.params(), vectors.get("offers"), vectors.get("seeks"), n, relevance.lexical_terms,
         relevance.language, relevance.cross_lingual_shift, relevance.similarity_floor, relevance.one_directional,
-        relevance.lexical, max(pool, n),
+        relevance.lexical, max(pool, n), relevance.reciprocal, relevance.exposure, relevance.exposure_scale,
+        relevance.exposure_half_life_days,
     )
     return [row["id"] for row in rows]
 
@@ -705,12 +718,16 @@ async def record_exposure(conn: asyncpg.Connection, participant_ids: Sequence[in
     """Count one showing for each participant, decaying the old count by its age (one statement).
 
     Rows are locked in id order so concurrent requests showing overlapping candidates cannot deadlock.
+    On its own (not inside a caller's transaction), the commit does not wait for the WAL flush
+    (synchronous_commit off for this statement's transaction only): a crash may lose the last
+    fraction of a second of counts, a soft signal, and every suggestions request saves a disk flush.
     """
+    quick = "" if conn.is_in_transaction() else ", (SELECT set_config('synchronous_commit', 'off', true)) AS quick"
     await conn.execute(
-        """INSERT INTO exposure AS e (participant_id, shown, updated_at)
-           SELECT id, 1, now() FROM unnest($1::bigint[]) AS id ORDER BY id
-           ON CONFLICT (participant_id) DO UPDATE
-           SET shown = e.shown * power(0.5, extract(epoch FROM now() - e.updated_at) / 86400.0 / $2) + 1,
-               updated_at = now()""",
+        f"""INSERT INTO exposure AS e (participant_id, shown, updated_at)
+            SELECT id, 1, now() FROM unnest($1::bigint[]) AS id{quick} ORDER BY id
+            ON CONFLICT (participant_id) DO UPDATE
+            SET shown = e.shown * power(0.5, extract(epoch FROM now() - e.updated_at) / 86400.0 / $2) + 1,
+                updated_at = now()""",
         sorted(set(participant_ids)), half_life_days,
     )

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -215,34 +215,39 @@ async def suggest(
     config = config or RankerConfig(scoring.Weights(
         similarity_floor=scoring.default_similarity_floor(model),
         cross_lingual_shift=scoring.default_cross_lingual_shift(model)))
-    found = await _cached(conn, cache, participant_id, model, config, k) if cache is not None else None
+    found = await _cached(conn, cache, participant_id, config) if cache is not None else None
     if found is None:
         found = await _computed(conn, participant_id, model, config, k, cache)
-    if found is None:
+    chosen = await _chosen(conn, found, config, k) if found is not None else None
+    if chosen is None and found is not None:
+        # The entry no longer reaches far enough (exposure pushed its best down): compute it afresh.
+        found = await _computed(conn, participant_id, model, config, k, cache)
+        chosen = await _chosen(conn, found, config, k, last_try=True) if found is not None else None
+    if found is None or not chosen:
         return []
-    entry, state, cards = found
-    chosen = await _chosen(conn, entry, state, cards, config, k)
-    if not chosen:
-        return []
-    pairs = await _pairs(conn, entry, [card["id"] for card, _ in chosen], model, cache)
+    entry, _, card = found
+    pairs = await _pairs(conn, entry, [int(entry.ids[i]) for i, _ in chosen], model, cache)
     language = reader_language or entry.query["language"]
-    suggestions = [_suggestion(entry.query, card, value, pairs.get(card["id"]), language, by_name)
-                   for card, value in chosen]
+    suggestions = [_suggestion(entry, card(int(entry.ids[i])), value, pairs.get(int(entry.ids[i])), language, by_name)
+                   for i, value in chosen]
     if record_exposure:
         await repository.record_exposure(conn, [s.id for s in suggestions], config.exposure_half_life_days)
     return suggestions
 
 
 def _suggestion(
-    query: Mapping[str, Any], card: Mapping[str, Any], score: float, pair: Mapping[str, Any] | None,
+    entry: Entry, card: Mapping[str, Any], score: float, pair: Mapping[str, Any] | None,
     language: i18n.Language, by_name: bool,
 ) -> Suggestion:
-    parts = explain.explanation_parts(query, card, pair)
-    names = (query["name"], card["name"]) if by_name else None
+    key = (card["id"], language, by_name)
+    if key not in entry.explanations:  # rendered once per entry (the same version of both profiles)
+        parts = explain.explanation_parts(entry.query, card, pair)
+        names = (entry.query["name"], card["name"]) if by_name else None
+        entry.explanations[key] = (parts, explain.render(parts, language, names))
+    parts, text = entry.explanations[key]
     return Suggestion(
         id=card["id"], external_id=card["external_id"], kind=card["kind"], name=card["name"],
-        organisation=card["organisation"], score=score, explanation=explain.render(parts, language, names),
-        parts=parts,
+        organisation=card["organisation"], score=score, explanation=text, parts=parts,
     )
 
 
@@ -256,11 +261,11 @@ class ReadState:
     shown: np.ndarray
 
 
-Found = tuple[Entry, ReadState, Mapping[int, Mapping[str, Any]]]  # entry, its read-time state, cards by id
+Found = tuple[Entry, ReadState, Callable[[int], Mapping[str, Any]]]  # entry, read-time state, card by id
 
 
 async def _cached(
-    conn: asyncpg.Connection, cache: SuggestionCache, participant_id: int, model: str, config: RankerConfig, k: int
+    conn: asyncpg.Connection, cache: SuggestionCache, participant_id: int, config: RankerConfig
 ) -> Found | None:
     """The cached entry with its read-time state (one statement), if one of the current version exists."""
     entry = cache.get(participant_id)
@@ -270,8 +275,7 @@ async def _cached(
         conn, [participant_id, *entry.ids.tolist()], config.exposure_half_life_days)
     if not cache.observe(version) or entry.version != version:
         return None
-    cards = {int(i): cache.card(int(i)) for i in entry.ids}
-    return entry, ReadState(visible, age, shown), cards
+    return entry, ReadState(visible, age, shown), cache.card
 
 
 async def _computed(
@@ -282,12 +286,19 @@ async def _computed(
     query = await repository.query_participant(conn, participant_id, model)
     if query is None or query["hidden_at"] is not None or query["verified_at"] is None or not _vectors(query):
         return None
-    rows = await _retrieved(conn, query, model, config)
+    rows, truncated = await _retrieved(conn, query, model, config)
     base = await _scored(conn, query, rows, config, base_only=True)
     ids = np.array([row["id"] for row in rows], dtype=np.int64)
     order = scoring.rank(base, ids)
+    ranked = [rows[i] for i in order]
+    capacity = _column(ranked, "capacity")
+    # What a candidate left out could reach, roughly: the entry's own lowest score less its exposure
+    # term as it is now. When the k-th final score falls below it (much shown since), compute again.
+    weights = config.weights
+    frontier = base[order] - weights.exposure * scoring.exposure_pressure(
+        _column(ranked, "shown"), capacity, weights.exposure_scale)
     entry = Entry(version=query["matching_version"], query=_card(query), ids=ids[order], base=base[order],
-                  floor=-math.inf)
+                  capacity=capacity, floor=float(frontier.min()) if truncated and len(order) else -math.inf)
     # Pairs for the likely top k now, in the same run of reads: the version read with them proves
     # that nothing changed since the query row was read.
     version, pairs = await repository.best_interest_pairs_versioned(
@@ -296,13 +307,12 @@ async def _computed(
     cards = {row["id"]: row for row in (rows[i] for i in order)}
     if cache is not None and version is not None and version == entry.version and cache.observe(version):
         cache.put(participant_id, entry, cards)
-    chosen_rows = [rows[i] for i in order]
     state = ReadState(
         visible=np.ones(len(order) + 1, dtype=bool),  # query_participant and candidate_rows checked it
-        age_days=np.concatenate([[0.0], _column(chosen_rows, "age_days")]),
-        shown=np.concatenate([[0.0], _column(chosen_rows, "shown")]),
+        age_days=np.concatenate([[0.0], _column(ranked, "age_days")]),
+        shown=np.concatenate([[0.0], _column(ranked, "shown")]),
     )
-    return entry, state, cards
+    return entry, state, cards.__getitem__
 
 
 def _card(row: Mapping[str, Any]) -> dict[str, Any]:
@@ -311,12 +321,14 @@ def _card(row: Mapping[str, Any]) -> dict[str, Any]:
 
 async def _retrieved(
     conn: asyncpg.Connection, query: Mapping[str, Any], model: str, config: RankerConfig
-) -> list[asyncpg.Record]:
-    """Candidate rows of the retrieved candidates (hard constraints but capacity and declines applied).
+) -> tuple[list[asyncpg.Record], bool]:
+    """Candidate rows of the retrieved candidates (hard constraints but capacity and declines applied),
+    and whether an exact scan was cut at `exact_candidates` (then computing again later, with more
+    exposure recorded, may bring other candidates).
 
     Below `exact_search_below` side vectors, one exact scan takes the `exact_candidates` of highest
-    relevance (the ranker's R from the cosines); above, the HNSW indexes give the top
-    `retrieval_candidates` of each direction.
+    relevance (the ranker's R from the cosines, less the exposure term); above, the HNSW indexes give
+    the top `retrieval_candidates` of each direction.
     """
     vectors = _vectors(query)
     query_filter = _filter(query, model, [])
@@ -325,28 +337,34 @@ async def _retrieved(
         weights = config.weights
         relevance = repository.Relevance(
             query["language"], weights.cross_lingual_shift, weights.similarity_floor, weights.one_directional,
-            weights.lexical, config.lexical_terms if weights.lexical else 0)
+            weights.lexical, config.lexical_terms if weights.lexical else 0, weights.reciprocal, weights.exposure,
+            weights.exposure_scale, config.exposure_half_life_days)
         ids = await repository.by_relevance(
             conn, query_filter, vectors, config.exact_candidates, config.relevance_pool, relevance)
+        truncated = len(ids) >= config.exact_candidates
     else:
-        ids = (await repository.retrieve(conn, query_filter, vectors, config.retrieval_candidates, False)).ids
+        # Not "cut" for the cache's purpose: computing again would retrieve the same candidates.
+        ids, truncated = (await repository.retrieve(
+            conn, query_filter, vectors, config.retrieval_candidates, False)).ids, False
     lexical_terms = config.lexical_terms if config.weights.lexical else 0
-    return await repository.candidate_rows(
-        conn, query_filter, vectors, ids, config.exposure_half_life_days, lexical_terms)
+    rows = await repository.candidate_rows(conn, query_filter, vectors, ids, config.exposure_half_life_days,
+                                           lexical_terms)
+    return rows, truncated
 
 
 async def _chosen(
-    conn: asyncpg.Connection, entry: Entry, state: ReadState, cards: Mapping[int, Mapping[str, Any]],
-    config: RankerConfig, k: int,
-) -> list[tuple[Mapping[str, Any], float]]:
-    """The top k of an entry after the read-time terms and checks, with their final scores.
+    conn: asyncpg.Connection, found: Found, config: RankerConfig, k: int, last_try: bool = False
+) -> list[tuple[int, float]] | None:
+    """The top k of an entry after the read-time terms and checks: (index in entry.ids, final score).
 
-    final = base + freshness + exposure terms (scoring.score's, so the result equals ranking afresh);
+    final = base + freshness - exposure terms (scoring.score's, so the result equals ranking afresh);
     -inf for candidates no longer visible, at capacity or blocked. Nothing if the query itself is
-    hidden or at capacity.
+    hidden or at capacity. None (unless `last_try`) when the k-th final score is no longer above what
+    a candidate outside the entry could reach: exposure has moved the top since it was computed.
     """
+    entry, state, _ = found
     query_id = entry.query["id"]
-    capacity = np.array([entry.query["capacity"], *(cards[int(i)]["capacity"] for i in entry.ids)], dtype=np.float64)
+    capacity = np.concatenate([[float(entry.query["capacity"])], entry.capacity])
     counts = await active_match_counts(conn, [query_id, *entry.ids.tolist()])
     allowed = state.visible & (counts < capacity)
     if not allowed[0]:
@@ -356,7 +374,10 @@ async def _chosen(
     final = (entry.base + weights.freshness * scoring.freshness(state.age_days[1:], weights.freshness_half_life_days)
              - weights.exposure * scoring.exposure_pressure(state.shown[1:], capacity[1:], weights.exposure_scale))
     final = np.where(allowed[1:], final, -np.inf)
-    return [(cards[int(entry.ids[i])], float(final[i])) for i in scoring.rank(final, entry.ids, k)]
+    top = scoring.rank(final, entry.ids, k)
+    if not last_try and entry.floor > -math.inf and (len(top) < k or final[top[-1]] <= entry.floor):
+        return None
+    return [(int(i), float(final[i])) for i in top]
 
 
 async def _pairs(
