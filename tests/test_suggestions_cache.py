@@ -185,3 +185,33 @@ def test_entries_live_for_one_version_and_the_newest_wins() -> None:
         cache.put(pid, Entry(version=7, query={}, ids=np.array([]), base=np.array([]), capacity=np.array([]),
                               floor=-math.inf), {})
     assert cache.get(1) is None and len(cache) == 2  # least recently used first
+
+
+async def test_an_entry_overtaken_by_exposure_is_computed_again_wider(
+    vconn: asyncpg.Connection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    people = await load(vconn, generate(1200, seed=26))
+    config = service.RankerConfig(scoring.Weights(similarity_floor=0.0, exposure=1.0), exact_search_below=10**9,
+                                  exact_candidates=20)
+    cache = SuggestionCache(10)
+    person = queries(people, 1)[0]
+    first = await service.suggest(vconn, person.id, K, MODEL, config, cache=cache, record_exposure=False)
+    entry = cache.get(person.id)
+    assert entry is not None and len(entry.ids) == 20 and entry.floor > -math.inf  # cut at 20
+    # Every cached candidate shown a lot since: the best ones outside the entry now rank higher.
+    await vconn.execute("INSERT INTO exposure SELECT unnest($1::bigint[]), 500, now()", entry.ids.tolist())
+    widened: list[int] = []
+    computed = service._computed
+
+    async def spy(*args: object, widen: int = 1, **kwargs: object) -> object:
+        widened.append(widen)
+        return await computed(*args, widen=widen, **kwargs)  # type: ignore[arg-type,misc]
+
+    monkeypatch.setattr(service, "_computed", spy)
+    again = await service.suggest(vconn, person.id, K, MODEL, config, cache=cache, record_exposure=False)
+    assert widened == [4]
+    assert not {s.id for s in again} & {s.id for s in first}
+    assert len(cache.get(person.id).ids) == 80  # type: ignore[union-attr]
+    monkeypatch.undo()
+    fresh = await service.suggest(vconn, person.id, K, MODEL, config, record_exposure=False)
+    assert _answer(again) == _answer(fresh)
