@@ -55,6 +55,7 @@ class SuggestionCache:
         self.version: int | None = None
         self._entries: OrderedDict[int, Entry] = OrderedDict()
         self._cards: dict[int, dict[str, Any]] = {}
+        self._ids: dict[str, int] = {}  # external id -> participant id, of the entries' participants
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -77,6 +78,7 @@ class SuggestionCache:
         """Forget everything (a version change, or no version to check against)."""
         self._entries.clear()
         self._cards.clear()
+        self._ids.clear()
         self.version = None
 
     def get(self, participant_id: int) -> Entry | None:
@@ -94,9 +96,16 @@ class SuggestionCache:
             self._cards.setdefault(candidate_id, {name: card[name] for name in CARD_COLUMNS})
         self._entries[participant_id] = entry
         self._entries.move_to_end(participant_id)
+        self._ids[entry.query["external_id"]] = participant_id
         while len(self._entries) > self.max_entries:
-            self._entries.popitem(last=False)
+            _, dropped = self._entries.popitem(last=False)
+            self._ids.pop(dropped.query["external_id"], None)
         # Cards outlive the entries that brought them only until the next version (at most one per participant).
+
+    def participant_id(self, external_id: str) -> int | None:
+        """The id of a participant with an entry, by external id (which may have changed since: a new
+        version, which the entry's read detects)."""
+        return self._ids.get(external_id)
 
     def card(self, candidate_id: int) -> dict[str, Any]:
         """The stored columns of a candidate of a cached entry."""

@@ -150,17 +150,26 @@ async def suggestions(
     k: Annotated[int, Query(ge=1, le=MAX_K, description="How many suggestions at most.")] = 10,
 ) -> SuggestionsOut:
     """Ranked suggestions with explanations for one participant."""
-    row = await _subject(conn, who, external_id)
     settings = _settings(request)
     model = service.model_name(settings)
-    found = await service.suggest(
-        conn, row["id"], k, model, service.ranker_config(settings, model),
-        reader_language=i18n.current_language.get() if who.is_staff else row["language"],
-        by_name=who.is_staff, cache=cache,
-    )
+    config = service.ranker_config(settings, model)
+    found = None
+    if cache is not None and who.is_staff:
+        # An integration asking about someone with a cached entry skips the look-up by external id:
+        # the entry's read proves they still exist under it (the matching version is unchanged).
+        found = await service.cached_suggestions(
+            conn, cache, external_id, k, model, config, reader_language=i18n.current_language.get(), by_name=True)
+    if found is None:
+        row = await _subject(conn, who, external_id)
+        external_id = row["external_id"]
+        found = await service.suggest(
+            conn, row["id"], k, model, config,
+            reader_language=i18n.current_language.get() if who.is_staff else row["language"],
+            by_name=who.is_staff, cache=cache,
+        )
     response.headers["Cache-Control"] = "no-store"  # personal data
     return SuggestionsOut(
-        participant=row["external_id"],
+        participant=external_id,
         suggestions=[SuggestionOut(external_id=s.external_id, kind=s.kind, name=s.name, score=round(s.score, 4),
                                    explanation=s.explanation) for s in found],
     )

@@ -220,11 +220,32 @@ async def suggest(
     found = await _cached(conn, cache, participant_id, config) if cache is not None else None
     if found is None:
         found = await _computed(conn, participant_id, model, config, k, cache)
+    return await _suggestions(conn, found, model, config, k, cache, reader_language, by_name, record_exposure)
+
+
+async def cached_suggestions(
+    conn: asyncpg.Connection, cache: SuggestionCache, external_id: str, k: int, model: str, config: RankerConfig,
+    reader_language: i18n.Language | None = None, by_name: bool = False, record_exposure: bool = True,
+) -> list[Suggestion] | None:
+    """`suggest` for a participant known by external id, only if the cache has their entry of the
+    current version (which proves they still exist under that id); None otherwise."""
+    participant_id = cache.participant_id(external_id)
+    found = await _cached(conn, cache, participant_id, config) if participant_id is not None else None
+    if found is None or found[0].query["external_id"] != external_id:
+        return None
+    return await _suggestions(conn, found, model, config, k, cache, reader_language, by_name, record_exposure)
+
+
+async def _suggestions(
+    conn: asyncpg.Connection, found: Found | None, model: str, config: RankerConfig, k: int,
+    cache: SuggestionCache | None, reader_language: i18n.Language | None, by_name: bool, record_exposure: bool,
+) -> list[Suggestion]:
+    """The top k of an entry with explanations (computed again wider if exposure overtook it)."""
     chosen = await _chosen(conn, found, config, k) if found is not None else None
     if chosen is None and found is not None:
         # The entry no longer reaches far enough (exposure pushed its best down): compute it afresh,
         # four times as wide (that entry is then kept until the next version, whatever exposure does).
-        found = await _computed(conn, participant_id, model, config, k, cache, widen=4)
+        found = await _computed(conn, found[0].query["id"], model, config, k, cache, widen=4)
         chosen = await _chosen(conn, found, config, k, last_try=True) if found is not None else None
     if found is None or not chosen:
         return []
