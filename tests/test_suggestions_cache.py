@@ -164,27 +164,29 @@ async def test_the_version_moves_at_commit_once_per_transaction(vconn: asyncpg.C
     assert await vconn.fetchval("SELECT version FROM matching_version") == bumped
 
 
+def _entry(version: int, participant_id: int) -> Entry:
+    return Entry(version=version, query={"id": participant_id, "external_id": f"p{participant_id}"},
+                 ids=np.array([], dtype=np.int64), base=np.array([]), capacity=np.array([]), floor=-math.inf)
+
+
 def test_entries_live_for_one_version_and_the_newest_wins() -> None:
     cache = SuggestionCache(2)
-    entry = Entry(version=5, query={}, ids=np.array([1]), base=np.array([0.5]), capacity=np.array([1.0]),
-                  floor=-math.inf)
+    entry = _entry(5, 1)
     assert cache.observe(5)
-    cache.put(1, entry, {1: dict.fromkeys(("id", "external_id", "kind", "name", "organisation", "domains",
-                                           "engagements", "available_from", "available_until", "capacity"))})
-    assert cache.get(1) is entry
+    cache.put(1, entry, {})
+    assert cache.get(1) is entry and cache.participant_id("p1") == 1
     assert not cache.observe(4)  # a request that read an older version neither uses nor clears
     assert cache.get(1) is entry
-    cache.put(2, Entry(version=4, query={}, ids=np.array([]), base=np.array([]), capacity=np.array([]),
-                              floor=-math.inf), {})
-    assert cache.get(2) is None
+    cache.put(2, _entry(4, 2), {})
+    assert cache.get(2) is None and cache.participant_id("p2") is None
     assert cache.observe(6)
-    assert cache.get(1) is None and len(cache) == 0
+    assert cache.get(1) is None and len(cache) == 0 and cache.participant_id("p1") is None
     assert not cache.observe(None) and cache.version is None
     cache.observe(7)
     for pid in (1, 2, 3):
-        cache.put(pid, Entry(version=7, query={}, ids=np.array([]), base=np.array([]), capacity=np.array([]),
-                              floor=-math.inf), {})
+        cache.put(pid, _entry(7, pid), {})
     assert cache.get(1) is None and len(cache) == 2  # least recently used first
+    assert cache.participant_id("p1") is None and cache.participant_id("p3") == 3
 
 
 async def test_an_entry_overtaken_by_exposure_is_computed_again_wider(
