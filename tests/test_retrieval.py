@@ -336,6 +336,11 @@ async def test_exposure_is_a_decayed_count(vconn: asyncpg.Connection) -> None:
     shown = dict(await vconn.fetch("SELECT participant_id, shown FROM exposure"))
     assert shown[a] == pytest.approx(4 * 0.5 + 1, abs=1e-3)  # halved after one half-life, then shown once
     assert shown[b] == pytest.approx(1.0)
+    # Counted without waiting for the disk flush, and only for that statement's own transaction.
+    assert await vconn.fetchval("SHOW synchronous_commit") == "on"
+    async with vconn.transaction():  # inside a caller's transaction its commit is left alone
+        await repository.record_exposure(vconn, [a], half_life_days=7.0)
+        assert await vconn.fetchval("SHOW synchronous_commit") == "on"
 
 
 async def test_exposure_lowers_the_rank_of_much_shown_candidates(vconn: asyncpg.Connection) -> None:
@@ -399,3 +404,29 @@ async def test_a_changed_kind_moves_the_side_vectors_to_that_kinds_index(vconn: 
     side = "offers" if moved.offers is not None else "seeks"
     await repository.copy_sides(vconn, [(moved.id, MODEL, side, getattr(moved, side))])
     assert await vconn.fetchval("SELECT kind FROM side_embeddings WHERE participant_id = $1", moved.id) == person.kind
+
+
+@pytest.mark.parametrize("lexical", [0.0, 1.0], ids=["cosines", "lexical"])
+async def test_the_exact_scan_orders_by_the_rankers_relevance(vconn: asyncpg.Connection, lexical: float) -> None:
+    people = await load(vconn, generate(1500, seed=11))
+    weights = scoring.Weights(similarity_floor=0.2, cross_lingual_shift=0.04, lexical=lexical, exposure=0.5)
+    await vconn.execute("INSERT INTO exposure SELECT id, id % 7, now() FROM participants WHERE id % 3 = 0")
+    for person in queries(people, 5):
+        query, vectors = await _query(vconn, person)
+        row = await repository.query_participant(vconn, person.id, MODEL)
+        assert row is not None
+        relevance = repository.Relevance(row["language"], weights.cross_lingual_shift, weights.similarity_floor,
+                                         False, lexical, service.LEXICAL_TERMS, 1.0, weights.exposure,
+                                         weights.exposure_scale, 7.0)
+        found = await repository.by_relevance(vconn, query, vectors, 30, 10**6, relevance)
+        # The same order from the ranker's own arithmetic over every allowed candidate.
+        rows = await repository.candidate_rows(vconn, query, vectors, None, 7.0, service.LEXICAL_TERMS)
+        location, locations = scoring.location_codes(row["location"], [r["location"] for r in rows])
+        profile = service.query_profile(row, location, at_capacity=False)
+        cands = scoring.language_shifted(profile, service.candidate_arrays(rows, locations, None, lexical=True),
+                                         weights.cross_lingual_shift)
+        key = (scoring.relevance(cands, weights)
+               - weights.exposure * scoring.exposure_pressure(cands.exposure, cands.capacity, weights.exposure_scale))
+        ids = np.array([r["id"] for r in rows])
+        expected = ids[scoring.rank(key, ids, 30)].tolist()
+        assert found[:25] == expected[:25]  # float rounding may swap near-ties at the very end

@@ -19,6 +19,7 @@ from pgvector.asyncpg import register_vector
 
 from service.config import Settings
 from service.matching import explain, suggest_cli
+from service.matching import service as matching_service
 from service.matching.embedding import embed_participants
 from service.matching.encoders import get_encoder
 from service.matching.service import page_context
@@ -301,3 +302,32 @@ async def test_koble_suggest_prints_a_ranked_list_or_json(
     assert all(set(s) == SUGGESTION_KEYS for s in body["suggestions"])
     assert await suggest_cli.run("nobody-here", settings=settings, out=io.StringIO()) == 1
     assert capsys.readouterr().err == "koble: external_id: no participant with id 'nobody-here'\n"
+
+
+async def test_repeated_requests_are_answered_from_the_cache_and_follow_every_change(
+    client: httpx.AsyncClient, conn: asyncpg.Connection, registered: dict[str, int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = await client.get(f"{API}/ingrid/suggestions", headers=BEARER)
+    computed = []
+    original = matching_service._computed
+
+    async def counting(*args: Any, **kwargs: Any) -> Any:
+        computed.append(args[1])
+        return await original(*args, **kwargs)
+
+    monkeypatch.setattr(matching_service, "_computed", counting)
+    again = await client.get(f"{API}/ingrid/suggestions", headers=BEARER)
+    ranked = [[s["external_id"] for s in r.json()["suggestions"]] for r in (first, again)]
+    assert ranked[0] == ranked[1]  # (each a little lower: the first showing counted as exposure)
+    assert computed == []  # from the cache
+    # Hiding the best fit is a profile change: never served again from the entry made before it.
+    await conn.execute("UPDATE participants SET hidden_at = now(), hidden_reason = 'self' WHERE external_id = $1",
+                       "raufoss-ot")
+    hidden = await client.get(f"{API}/ingrid/suggestions", headers=BEARER)
+    assert {s["external_id"] for s in hidden.json()["suggestions"]} == ALLOWED_FOR_INGRID - {"raufoss-ot"}
+    assert computed == [registered["ingrid"]]  # computed again for the new version
+    # A participant deleted after their list was cached is gone for the API as well.
+    await client.get(f"{API}/ingrid/suggestions", headers=BEARER)
+    await conn.execute("DELETE FROM participants WHERE external_id = 'ingrid'")
+    gone = await client.get(f"{API}/ingrid/suggestions", headers=BEARER)
+    assert gone.status_code == 404, gone.text

@@ -268,6 +268,10 @@ _ALLOWED = """p.id <> $1 AND p.kind <> $2 AND p.domains && $3::text[]
     AND (cardinality($6::text[]) = 0 OR cardinality(p.engagements) = 0 OR p.engagements && $6::text[])
     AND p.id <> ALL($7::bigint[])"""
 
+# The factor by which an exposure count has decayed since it was last updated. In float8 on purpose:
+# extract() returns numeric, and power() on numerics cost ~25 us a row (most of a cached read's time).
+_DECAY = "power(0.5::float8, extract(epoch FROM now() - e.updated_at)::float8 / 86400 / {half_life}::float8)"
+
 RetrievalPath = Literal["hnsw", "hnsw+exact", "exact"]
 ITERATIVE_SCAN_VERSION = (0, 8, 0)
 _versions: dict[int, tuple[int, ...]] = {}
@@ -368,10 +372,12 @@ def scan_settings(version: tuple[int, ...], ef_search: int) -> list[str]:
 
 
 async def query_participant(conn: asyncpg.Connection, participant_id: int, model: str) -> asyncpg.Record | None:
-    """The query participant with its side vectors (or NULL) and the side-embedding table's size estimate."""
+    """The query participant with its side vectors (or NULL), the side-embedding table's size estimate
+    and the matching version (`matching_version`, NULL if unknown)."""
     return await conn.fetchrow(
         """SELECT p.*, o.embedding AS offers_vector, s.embedding AS seeks_vector,
-                  (SELECT reltuples FROM pg_class WHERE oid = 'side_embeddings'::regclass) AS side_rows
+                  (SELECT reltuples FROM pg_class WHERE oid = 'side_embeddings'::regclass) AS side_rows,
+                  (SELECT version FROM matching_version) AS matching_version
            FROM participants p
            LEFT JOIN side_embeddings o ON o.participant_id = p.id AND o.model = $2 AND o.side = 'offers'
            LEFT JOIN side_embeddings s ON s.participant_id = p.id AND s.model = $2 AND s.side = 'seeks'
@@ -523,9 +529,9 @@ _CANDIDATES = f"""WITH q AS MATERIALIZED (
 SELECT p.id, p.external_id, p.kind, p.name, p.organisation, p.language, p.domains, p.engagements,
        p.available_from, p.available_until, p.capacity, p.location,
        (p.hidden_at IS NULL AND p.verified_at IS NOT NULL) AS visible,
-       extract(epoch FROM now() - p.last_active_at) / 86400.0 AS age_days,
+       extract(epoch FROM now() - p.last_active_at)::float8 / 86400 AS age_days,
        1 - (o.embedding <=> $9) AS fwd_cos, 1 - (s.embedding <=> $10) AS bwd_cos,
-       coalesce(e.shown * power(0.5, extract(epoch FROM now() - e.updated_at) / 86400.0 / $11), 0) AS shown,
+       coalesce(e.shown * {_DECAY.format(half_life="$11")}, 0) AS shown,
        {_MATCHES.format(column="offers_tsv", terms="fwd")} AS fwd_matches, length(p.offers_tsv) AS offers_terms,
        {_MATCHES.format(column="seeks_tsv", terms="bwd")} AS bwd_matches, length(p.seeks_tsv) AS seeks_terms
 FROM participants p CROSS JOIN q
@@ -536,6 +542,89 @@ WHERE {_ALLOWED} AND ($13::bigint[] IS NULL OR p.id = ANY($13::bigint[]))
   -- Only candidates with an interest to compare: the query's seeks with their offers, or vice versa.
   AND ((o.embedding IS NOT NULL AND $9::vector IS NOT NULL) OR (s.embedding IS NOT NULL AND $10::vector IS NOT NULL))
 ORDER BY p.id"""
+
+
+@dataclass(frozen=True)
+class Relevance:
+    """The query's side of the ranker's relevance R (scoring.relevance) and exposure term, in SQL."""
+
+    language: str
+    cross_lingual_shift: float
+    similarity_floor: float
+    one_directional: bool
+    lexical: float  # weight of the lexical factor (0: cosines only)
+    lexical_terms: int  # the query's full-text terms (LEXICAL_TERMS)
+    reciprocal: float = 1.0
+    exposure: float = 0.0
+    exposure_scale: float = 10.0
+    exposure_half_life_days: float = 7.0
+
+
+# scoring.relevance in SQL: each direction's cosine (+ the shift for another language) mapped from
+# [floor, 1] to [0, 1], times 1 + lexical * scoring.lexical_rank of its full-text matches, then the
+# harmonic mean of the two directions, or the one that exists; candidates come in the order of
+# reciprocal * R - exposure * scoring.exposure_pressure (the score but for the small soft terms), so
+# much-shown candidates make room for the next ones. The lexical factor costs ~5 us a row, so it is
+# computed only for the `pool` best by cosines alone.
+# $9 query seeks vector, $10 query offers vector, $11 n, $12 lexical terms, $13 query language,
+# $14 shift, $15 floor, $16 one-directional, $17 lexical weight, $18 pool, $19 reciprocal weight,
+# $20 exposure weight, $21 exposure scale, $22 exposure half-life (days).
+_FIT = "CASE WHEN {cos} IS NOT NULL THEN greatest(0, least(1, ({cos} + l.shift - l.floor) / (1 - l.floor))) END"
+_HARMONIC = """CASE WHEN {f} IS NOT NULL AND {b} IS NOT NULL AND NOT $16
+                    THEN CASE WHEN {f} + {b} > 0 THEN 2 * {f} * {b} / ({f} + {b}) ELSE 0 END
+                    ELSE coalesce({f}, {b}) END"""
+_LEXICAL_RANK = "(0.1 * {matches} / (1 + ln(greatest({terms}, 1))))"
+_BOOST = "(1 + $17 * {x} / (1 + {x}))"
+_PRESSURE = "(shown / (shown + $21 * greatest(capacity, 1)))"
+_RELEVANCE = f"""WITH allowed AS MATERIALIZED (
+    SELECT p.id, p.language, p.capacity,
+           coalesce(e.shown * {_DECAY.format(half_life="$22")}, 0) AS shown
+    FROM participants p LEFT JOIN exposure e ON e.participant_id = p.id
+    WHERE {_ALLOWED}
+), pool AS MATERIALIZED (
+    -- Narrow rows through the joins: only the id, the fits and the exposure pressure.
+    SELECT a.id, d.f, d.b, $20 * {_PRESSURE} AS penalty
+    FROM allowed a
+    LEFT JOIN side_embeddings o
+        ON o.participant_id = a.id AND o.model = $8 AND o.side = 'offers' AND $9::vector IS NOT NULL
+    LEFT JOIN side_embeddings s
+        ON s.participant_id = a.id AND s.model = $8 AND s.side = 'seeks' AND $10::vector IS NOT NULL
+    CROSS JOIN LATERAL (SELECT CASE WHEN a.language <> $13 THEN $14::float8 ELSE 0 END AS shift,
+                               $15::float8 AS floor) AS l
+    CROSS JOIN LATERAL (SELECT {_FIT.format(cos="1 - (o.embedding <=> $9)")} AS f,
+                               {_FIT.format(cos="1 - (s.embedding <=> $10)")} AS b) AS d
+    WHERE o.embedding IS NOT NULL OR s.embedding IS NOT NULL
+    ORDER BY $19 * {_HARMONIC.format(f="d.f", b="d.b")} - $20 * {_PRESSURE} DESC, a.id LIMIT $18
+), q AS MATERIALIZED (
+    SELECT CASE WHEN $12 > 0 THEN {_TERMS.format(column="seeks_tsv")} END AS fwd,
+           CASE WHEN $12 > 0 THEN {_TERMS.format(column="offers_tsv")} END AS bwd
+), boosted AS (
+    SELECT c.id, c.penalty, c.f * {_BOOST.format(x=_LEXICAL_RANK.format(
+                   matches=_MATCHES.format(column="offers_tsv", terms="fwd"), terms="length(p.offers_tsv)"))} AS f,
+           c.b * {_BOOST.format(x=_LEXICAL_RANK.format(
+                   matches=_MATCHES.format(column="seeks_tsv", terms="bwd"), terms="length(p.seeks_tsv)"))} AS b
+    FROM pool c JOIN participants p ON p.id = c.id CROSS JOIN q
+)
+SELECT id FROM boosted ORDER BY $19 * {_HARMONIC.format(f="f", b="b")} - penalty DESC, id LIMIT $11"""
+
+
+async def by_relevance(
+    conn: asyncpg.Connection, query: QueryFilter, vectors: dict[str, np.ndarray], n: int, pool: int,
+    relevance: Relevance,
+) -> list[int]:
+    """The n allowed candidates of highest relevance R (best first, then by id), by one exact scan.
+
+    Unlike the top n of each direction, this follows the ranker: a candidate that fits well both
+    ways (the harmonic mean) comes first even if neither direction alone would put it in a top n,
+    and one shown a lot comes later. The lexical factor is computed for the `pool` best by cosines.
+    """
+    rows = await conn.fetch(
+        _RELEVANCE, *query.params(), vectors.get("offers"), vectors.get("seeks"), n, relevance.lexical_terms,
+        relevance.language, relevance.cross_lingual_shift, relevance.similarity_floor, relevance.one_directional,
+        relevance.lexical, max(pool, n), relevance.reciprocal, relevance.exposure, relevance.exposure_scale,
+        relevance.exposure_half_life_days,
+    )
+    return [row["id"] for row in rows]
 
 
 async def candidate_rows(
@@ -583,16 +672,67 @@ async def best_interest_pairs(
     )
 
 
+async def best_interest_pairs_versioned(
+    conn: asyncpg.Connection, query_id: int, model: str, candidate_ids: Sequence[int]
+) -> tuple[int | None, list[asyncpg.Record]]:
+    """`best_interest_pairs` and the matching version they were read at (one statement)."""
+    rows = await conn.fetch(
+        """WITH v AS (SELECT (SELECT version FROM matching_version) AS version)
+           SELECT v.version, x.* FROM v LEFT JOIN (
+               SELECT DISTINCT ON (b.participant_id) b.participant_id AS candidate_id, a.side AS query_side,
+                      (CASE a.side WHEN 'offers' THEN pa.offers ELSE pa.seeks END)[a.position + 1] AS query_text,
+                      (CASE b.side WHEN 'offers' THEN pb.offers ELSE pb.seeks END)[b.position + 1] AS candidate_text
+               FROM interest_embeddings a
+               JOIN interest_embeddings b ON b.model = a.model AND b.side <> a.side
+               JOIN participants pa ON pa.id = a.participant_id
+               JOIN participants pb ON pb.id = b.participant_id
+               WHERE a.participant_id = $1 AND a.model = $2 AND b.participant_id = ANY($3::bigint[])
+               ORDER BY b.participant_id, a.embedding <=> b.embedding, a.side, a.position, b.position
+           ) AS x ON true""",
+        query_id, model, list(candidate_ids),
+    )
+    return rows[0]["version"], [row for row in rows if row["candidate_id"] is not None]
+
+
+async def read_time_state(
+    conn: asyncpg.Connection, ids: Sequence[int], exposure_half_life_days: float
+) -> tuple[int | None, np.ndarray, np.ndarray, np.ndarray]:
+    """What changes without a new matching version, for these participants, in one statement.
+
+    (version, visible bool (n,), age_days float (n,), shown float (n,)): still visible (not hidden,
+    verified, not deleted), days since last activity, and the decayed exposure count, in `ids` order.
+    """
+    row = await conn.fetchrow(
+        f"""SELECT (SELECT version FROM matching_version) AS version,
+                   array_agg(coalesce(p.hidden_at IS NULL AND p.verified_at IS NOT NULL, false)
+                             ORDER BY c.n) AS visible,
+                   array_agg(coalesce(extract(epoch FROM now() - p.last_active_at)::float8 / 86400, 0)
+                             ORDER BY c.n) AS age,
+                   array_agg(coalesce(e.shown * {_DECAY.format(half_life="$2")}, 0) ORDER BY c.n) AS shown
+            FROM unnest($1::bigint[]) WITH ORDINALITY AS c(id, n)
+            LEFT JOIN participants p ON p.id = c.id
+            LEFT JOIN exposure e ON e.participant_id = c.id""",
+        list(ids), exposure_half_life_days,
+    )
+    assert row is not None
+    return (row["version"], np.array(row["visible"] or [], dtype=bool),
+            np.array(row["age"] or [], dtype=np.float64), np.array(row["shown"] or [], dtype=np.float64))
+
+
 async def record_exposure(conn: asyncpg.Connection, participant_ids: Sequence[int], half_life_days: float) -> None:
     """Count one showing for each participant, decaying the old count by its age (one statement).
 
     Rows are locked in id order so concurrent requests showing overlapping candidates cannot deadlock.
+    On its own (not inside a caller's transaction), the commit does not wait for the WAL flush
+    (synchronous_commit off for this statement's transaction only): a crash may lose the last
+    fraction of a second of counts, a soft signal, and every suggestions request saves a disk flush.
     """
+    quick = "" if conn.is_in_transaction() else ", (SELECT set_config('synchronous_commit', 'off', true)) AS quick"
     await conn.execute(
-        """INSERT INTO exposure AS e (participant_id, shown, updated_at)
-           SELECT id, 1, now() FROM unnest($1::bigint[]) AS id ORDER BY id
-           ON CONFLICT (participant_id) DO UPDATE
-           SET shown = e.shown * power(0.5, extract(epoch FROM now() - e.updated_at) / 86400.0 / $2) + 1,
-               updated_at = now()""",
+        f"""INSERT INTO exposure AS e (participant_id, shown, updated_at)
+            SELECT id, 1, now() FROM unnest($1::bigint[]) AS id{quick} ORDER BY id
+            ON CONFLICT (participant_id) DO UPDATE
+            SET shown = e.shown * {_DECAY.format(half_life="$2")} + 1,
+                updated_at = now()""",
         sorted(set(participant_ids)), half_life_days,
     )

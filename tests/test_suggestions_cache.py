@@ -1,0 +1,219 @@
+"""The suggestion cache (service.matching.cache) against the embedded PostgreSQL: a cached answer is
+the answer ranking afresh gives, and no change a hard constraint depends on (contracts §2) can make
+it serve a pair that breaks one.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import asyncpg
+import numpy as np
+import pytest
+from pgvector.asyncpg import register_vector
+
+from service.matching import scoring, service
+from service.matching.cache import Entry, SuggestionCache
+from service.profiles.schemas import DOMAINS
+from tests.test_retrieval import MODEL, Person, allowed, generate, load, queries
+
+K = 5
+
+
+@pytest.fixture
+async def vconn(conn: asyncpg.Connection) -> asyncpg.Connection:
+    """The test connection, able to pass and read vectors."""
+    await register_vector(conn)
+    return conn
+
+
+def _config() -> service.RankerConfig:
+    # exposure weight 1 so that a few showings reorder; the exact path (2,000 side vectors).
+    return service.RankerConfig(scoring.Weights(similarity_floor=0.0, exposure=1.0), exact_search_below=10**9)
+
+
+async def _suggest(
+    conn: asyncpg.Connection, person: Person, cache: SuggestionCache | None, k: int = K, record: bool = False
+) -> list[service.Suggestion]:
+    return await service.suggest(conn, person.id, k, MODEL, _config(), cache=cache, record_exposure=record)
+
+
+def _answer(found: Sequence[service.Suggestion]) -> list[tuple[int, float, str]]:
+    # Freshness moves with the clock between two calls (~1e-9 a millisecond).
+    return [(s.id, round(s.score, 6), s.explanation) for s in found]
+
+
+async def _no_fill(*args: object, **kwargs: object) -> None:
+    raise AssertionError("the cached entry should have been used")
+
+
+async def test_a_cached_answer_equals_ranking_afresh_also_as_exposure_grows(
+    vconn: asyncpg.Connection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    people = await load(vconn, generate(1200, seed=21))
+    cache = SuggestionCache(100)
+    chosen = queries(people, 6)
+    initial = {}
+    for person in chosen:
+        initial[person.id] = _answer(await _suggest(vconn, person, cache))
+        assert initial[person.id] == _answer(await _suggest(vconn, person, None))
+    assert len(cache) == len(chosen)
+    for _ in range(3):  # each round shows (and so penalises) the candidates it suggests
+        for person in chosen:
+            with monkeypatch.context() as patched:
+                patched.setattr(service, "_computed", _no_fill)
+                cached = await _suggest(vconn, person, cache, record=True)
+    # After the traffic, the cache still answers as ranking afresh does, and exposure did reorder.
+    for person in chosen:
+        with monkeypatch.context() as patched:
+            patched.setattr(service, "_computed", _no_fill)
+            cached = await _suggest(vconn, person, cache)
+        assert _answer(cached) == _answer(await _suggest(vconn, person, None))
+    after = [_answer(await _suggest(vconn, p, None)) for p in chosen]
+    assert [[i for i, *_ in a] for a in after] != [[i for i, *_ in initial[p.id]] for p in chosen]
+
+
+async def test_hidden_deleted_full_declined_and_changed_candidates_are_never_served_from_the_cache(
+    vconn: asyncpg.Connection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    people = await load(vconn, generate(1200, seed=22))
+    by_id = {p.id: p for p in people}
+    cache = SuggestionCache(100)
+    person = queries(people, 1)[0]
+    served = [s.id for s in await _suggest(vconn, person, cache)]
+    assert len(served) == K
+
+    hidden, deleted, full, declined, changed = served
+    await vconn.execute("UPDATE participants SET hidden_at = now() WHERE id = $1", hidden)
+    await vconn.execute("DELETE FROM participants WHERE id = $1", deleted)
+    # No longer sharing a domain with the query: a change the cached base scores depend on.
+    mine = by_id[person.id].domains
+    await vconn.execute("UPDATE participants SET domains = $2 WHERE id = $1", person.id, mine[:1])
+    await vconn.execute("UPDATE participants SET domains = $2 WHERE id = $1", changed,
+                        [d for d in DOMAINS if d != mine[0]])
+
+    async def counts(conn: asyncpg.Connection, ids: Sequence[int]) -> np.ndarray:
+        return np.array([99 if pid == full else 0 for pid in ids])
+
+    async def blocked(conn: asyncpg.Connection, participant_id: int) -> list[int]:
+        return [declined] if participant_id == person.id else []
+
+    monkeypatch.setattr(service, "active_match_counts", counts)
+    monkeypatch.setattr(service, "blocked_ids", blocked)
+    again = [s.id for s in await _suggest(vconn, person, cache, k=50)]
+    assert not {hidden, deleted, full, declined, changed} & set(again)
+    by_id[person.id].domains = mine[:1]
+    assert all(allowed(by_id[person.id], by_id[pid]) for pid in again)
+    assert again == [s.id for s in await _suggest(vconn, person, None, k=50)]
+
+
+async def test_only_the_read_time_checks_run_while_nothing_changed(
+    vconn: asyncpg.Connection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    people = await load(vconn, generate(600, seed=23))
+    cache = SuggestionCache(100)
+    person = queries(people, 1)[0]
+    first = await _suggest(vconn, person, cache)
+    version = cache.version
+    # Hiding a candidate is a new version; so is every profile change. Signing in is not.
+    await vconn.execute("UPDATE participants SET last_active_at = now() - interval '30 days' WHERE id = $1",
+                        first[0].id)
+    monkeypatch.setattr(service, "_computed", _no_fill)
+    after_activity = await _suggest(vconn, person, cache)
+    assert cache.version == version
+    assert after_activity[0].score < first[0].score  # freshness is applied when the entry is read
+    monkeypatch.undo()
+    await vconn.execute("UPDATE participants SET hidden_at = now() WHERE id = $1", first[0].id)
+    later = await _suggest(vconn, person, cache)
+    assert cache.version is not None and version is not None and cache.version > version
+    assert first[0].id not in [s.id for s in later]
+
+
+async def test_a_new_participant_is_suggested_at_once(vconn: asyncpg.Connection) -> None:
+    people = await load(vconn, generate(600, seed=24))
+    cache = SuggestionCache(100)
+    person = queries(people, 1)[0]
+    await _suggest(vconn, person, cache)
+    twin = await vconn.fetchval(
+        """INSERT INTO participants (external_id, kind, name, email, domains, engagements, capacity, offers, seeks,
+                                     source, verified_at, language)
+           SELECT 'twin', CASE WHEN kind = 'student' THEN 'company' ELSE 'student' END, 'Twin', 'twin@example.no',
+                  domains, engagements, 3, seeks, offers, 'import', now(), language
+           FROM participants WHERE id = $1 RETURNING id""", person.id)
+    await vconn.execute(
+        """INSERT INTO side_embeddings (participant_id, model, side, embedding)
+           SELECT $2, model, CASE side WHEN 'offers' THEN 'seeks' ELSE 'offers' END, embedding
+           FROM side_embeddings WHERE participant_id = $1""", person.id, twin)
+    assert (await _suggest(vconn, person, cache))[0].id == twin  # a perfect mirror fits best
+
+
+async def test_the_version_moves_at_commit_once_per_transaction(vconn: asyncpg.Connection) -> None:
+    people = await load(vconn, generate(50, seed=25))
+    before = await vconn.fetchval("SELECT version FROM matching_version")
+    async with vconn.transaction():
+        await vconn.execute("UPDATE participants SET name = name || '!' WHERE id = $1", people[0].id)
+        await vconn.execute("UPDATE participants SET name = name || '?' WHERE id = $1", people[1].id)
+        assert await vconn.fetchval("SELECT version FROM matching_version") == before  # deferred to commit
+    bumped = await vconn.fetchval("SELECT version FROM matching_version")
+    assert bumped > before
+    await vconn.execute("UPDATE participants SET last_active_at = now(), updated_at = now() WHERE id = $1",
+                        people[0].id)
+    assert await vconn.fetchval("SELECT version FROM matching_version") == bumped
+    await vconn.execute("INSERT INTO exposure VALUES ($1, 3, now())", people[0].id)
+    assert await vconn.fetchval("SELECT version FROM matching_version") == bumped
+
+
+def _entry(version: int, participant_id: int) -> Entry:
+    return Entry(version=version, query={"id": participant_id, "external_id": f"p{participant_id}"},
+                 ids=np.array([], dtype=np.int64), base=np.array([]), capacity=np.array([]), floor=-math.inf)
+
+
+def test_entries_live_for_one_version_and_the_newest_wins() -> None:
+    cache = SuggestionCache(2)
+    entry = _entry(5, 1)
+    assert cache.observe(5)
+    cache.put(1, entry, {})
+    assert cache.get(1) is entry and cache.participant_id("p1") == 1
+    assert not cache.observe(4)  # a request that read an older version neither uses nor clears
+    assert cache.get(1) is entry
+    cache.put(2, _entry(4, 2), {})
+    assert cache.get(2) is None and cache.participant_id("p2") is None
+    assert cache.observe(6)
+    assert cache.get(1) is None and len(cache) == 0 and cache.participant_id("p1") is None
+    assert not cache.observe(None) and cache.version is None
+    cache.observe(7)
+    for pid in (1, 2, 3):
+        cache.put(pid, _entry(7, pid), {})
+    assert cache.get(1) is None and len(cache) == 2  # least recently used first
+    assert cache.participant_id("p1") is None and cache.participant_id("p3") == 3
+
+
+async def test_an_entry_overtaken_by_exposure_is_computed_again_wider(
+    vconn: asyncpg.Connection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    people = await load(vconn, generate(1200, seed=26))
+    config = service.RankerConfig(scoring.Weights(similarity_floor=0.0, exposure=1.0), exact_search_below=10**9,
+                                  exact_candidates=20)
+    cache = SuggestionCache(10)
+    person = queries(people, 1)[0]
+    first = await service.suggest(vconn, person.id, K, MODEL, config, cache=cache, record_exposure=False)
+    entry = cache.get(person.id)
+    assert entry is not None and len(entry.ids) == 20 and entry.floor > -math.inf  # cut at 20
+    # Every cached candidate shown a lot since: the best ones outside the entry now rank higher.
+    await vconn.execute("INSERT INTO exposure SELECT unnest($1::bigint[]), 500, now()", entry.ids.tolist())
+    widened: list[int] = []
+    computed = service._computed
+
+    async def spy(*args: object, widen: int = 1, **kwargs: object) -> object:
+        widened.append(widen)
+        return await computed(*args, widen=widen, **kwargs)  # type: ignore[arg-type,misc]
+
+    monkeypatch.setattr(service, "_computed", spy)
+    again = await service.suggest(vconn, person.id, K, MODEL, config, cache=cache, record_exposure=False)
+    assert widened == [4]
+    assert not {s.id for s in again} & {s.id for s in first}
+    assert len(cache.get(person.id).ids) == 80  # type: ignore[union-attr]
+    monkeypatch.undo()
+    fresh = await service.suggest(vconn, person.id, K, MODEL, config, record_exposure=False)
+    assert _answer(again) == _answer(fresh)
