@@ -84,10 +84,13 @@ async def emails(conn: asyncpg.Connection, match_id: int) -> list[asyncpg.Record
 
 async def active_counts(conn: asyncpg.Connection, participant_ids: Sequence[int]) -> dict[int, int]:
     """Active matches (those taking capacity) per participant, for those that have any."""
+    # Two index look-ups (a_id, b_id) rather than an OR join: a cached suggestion list asks for ~800 ids.
     rows = await conn.fetch(
-        """SELECT p.id, count(*) AS n FROM matches m JOIN unnest($1::bigint[]) AS p(id)
-               ON p.id IN (m.a_id, m.b_id)
-           WHERE m.state = ANY($2::text[]) GROUP BY p.id""",
+        """SELECT id, count(*) AS n FROM (
+               SELECT a_id AS id FROM matches WHERE a_id = ANY($1::bigint[]) AND state = ANY($2::text[])
+               UNION ALL
+               SELECT b_id FROM matches WHERE b_id = ANY($1::bigint[]) AND state = ANY($2::text[])
+           ) AS sides GROUP BY id""",
         list(participant_ids), list(ACTIVE),
     )
     return {row["id"]: row["n"] for row in rows}
