@@ -28,6 +28,7 @@ from service.followup import pages as followup_pages
 from service.followup import router as followup_api
 from service.followup.lifecycle import IllegalTransition, MatchNotFound
 from service.matching import router as matching_api
+from service.matching.cache import SuggestionCache
 from service.profiles import pages as profile_pages
 from service.profiles import router as profile_api
 from service.review import pages as review_pages
@@ -50,7 +51,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     pool = await database.create_pool(db_url)
     redis = await create_arq_pool(worker.redis_settings(redis_url))
     limiter = RateLimiter(redis_url)
-    app.state.resources = Resources(settings, pool, redis, limiter)
+    cache = SuggestionCache(settings.suggestion_cache_entries) if settings.suggestion_cache_entries else None
+    app.state.resources = Resources(settings, pool, redis, limiter, cache)
     in_process = worker.create_worker(settings, redis_url, pool=pool) if settings.run_worker else None
     worker_task = asyncio.create_task(in_process.async_run()) if in_process else None
     try:

@@ -14,6 +14,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from service.config import Settings
 from service.followup.schemas import Actor
+from service.matching.cache import SuggestionCache
 from service.security import RateLimiter
 
 
@@ -25,6 +26,7 @@ class Resources:
     pool: asyncpg.Pool
     redis: ArqRedis
     limiter: RateLimiter
+    suggestion_cache: SuggestionCache | None = None  # None when KOBLE_SUGGESTION_CACHE_ENTRIES is 0
 
 
 def get_resources(request: Request) -> Resources:
@@ -61,6 +63,16 @@ async def get_participant(
     row = await profiles_repository.by_id(conn, participant_id)
     if row is None:
         request.session.clear()
+    return row
+
+
+async def participant_or_404(conn: asyncpg.Connection, external_id: str) -> asyncpg.Record:
+    """The participant with this external id; 404 naming the field otherwise."""
+    from service.profiles import repository as profiles_repository
+
+    row = await profiles_repository.by_external_id(conn, external_id)
+    if row is None:
+        raise HTTPException(404, f"external_id: no participant with id {external_id!r}")
     return row
 
 

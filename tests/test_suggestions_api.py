@@ -14,7 +14,6 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
-from markupsafe import escape
 from pgvector.asyncpg import register_vector
 
 from service.config import Settings
@@ -22,8 +21,6 @@ from service.matching import explain, suggest_cli
 from service.matching import service as matching_service
 from service.matching.embedding import embed_participants
 from service.matching.encoders import get_encoder
-from service.matching.service import page_context
-from service.templating import templates
 from tests.conftest import API_TOKEN, Mailbox, link_in, post_form, run_worker
 
 API = "/api/v1/participants"
@@ -209,22 +206,6 @@ async def test_openapi_documents_the_suggestions_endpoint(client: httpx.AsyncCli
     example = schema["examples"][0]
     assert set(example) == {"participant", "suggestions"}
     assert set(example["suggestions"][0]) == SUGGESTION_KEYS
-
-
-async def test_the_page_list_shows_names_and_explanations_but_no_scores(
-    registered: dict[str, int], conn: asyncpg.Connection, settings: Settings
-) -> None:
-    ingrid = await conn.fetchrow("SELECT * FROM participants WHERE external_id = 'ingrid'")
-    context = await page_context(conn, ingrid, settings)
-    html = templates().env.get_template("matching/_suggestions.html").render(context)
-    first = context["suggestions"][0]
-    assert first.name == "Raufoss Automation AS"
-    assert f"<h3>{first.name}</h3>" in html
-    assert str(escape(first.explanation)) in html
-    assert "januar" in first.explanation  # Ingrid reads Norwegian
-    assert not re.search(r"\d\.\d", html)  # no scores
-    empty = templates().env.get_template("matching/_suggestions.html").render(suggestions=[], suggestion_kinds={})
-    assert "<ol" not in empty
 
 
 # --- explanations (pure) ---

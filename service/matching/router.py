@@ -17,10 +17,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from service import i18n
 from service.config import Settings
-from service.deps import ConnDep, OptionalParticipant, get_resources, require_api_token
+from service.deps import ConnDep, OptionalParticipant, get_resources, participant_or_404, require_api_token
 from service.matching import service
 from service.matching.cache import SuggestionCache
-from service.profiles import repository as profiles_repository
 from service.profiles.router import INVALID, ExternalId, Message, SessionCookie
 from service.profiles.schemas import Kind
 
@@ -100,12 +99,8 @@ def _settings(request: Request) -> Settings:
 
 
 async def suggestion_cache(request: Request) -> SuggestionCache | None:
-    """The app's suggestion cache (made on first use; None when KOBLE_SUGGESTION_CACHE_ENTRIES is 0)."""
-    cache: SuggestionCache | None = getattr(request.app.state, "suggestion_cache", None)
-    entries = _settings(request).suggestion_cache_entries
-    if cache is None and entries:
-        cache = request.app.state.suggestion_cache = SuggestionCache(entries)
-    return cache
+    """The app's suggestion cache (made in lifespan; None when KOBLE_SUGGESTION_CACHE_ENTRIES is 0)."""
+    return get_resources(request).suggestion_cache
 
 
 async def _subject(conn: asyncpg.Connection, who: Caller, external_id: str) -> asyncpg.Record:
@@ -114,10 +109,7 @@ async def _subject(conn: asyncpg.Connection, who: Caller, external_id: str) -> a
         if external_id not in (SELF, who.participant["external_id"]):
             raise HTTPException(403, "external_id: a participant may only see their own suggestions")
         return who.participant
-    row = await profiles_repository.by_external_id(conn, external_id)
-    if row is None:
-        raise HTTPException(404, f"external_id: no participant with id {external_id!r}")
-    return row
+    return await participant_or_404(conn, external_id)
 
 
 @router.get(

@@ -20,7 +20,6 @@ from service.config import Settings
 from service.followup import repository as followup_repository
 from service.matching import explain, repository, scoring
 from service.matching.cache import CARD_COLUMNS, Entry, SuggestionCache
-from service.profiles import forms
 from service.profiles.schemas import DOMAINS, ENGAGEMENTS, KINDS
 
 LEXICAL_TERMS = 64  # lexemes in a query's full-text OR-query (frequent first)
@@ -441,15 +440,3 @@ async def rank_all(
     scores = await _scored(conn, query, rows, config, capacity_checks=False)
     order = scoring.rank(scores, np.array([row["id"] for row in rows], dtype=np.int64))
     return [Ranked(rows[i]["id"], rows[i]["external_id"], float(scores[i])) for i in order]
-
-
-PAGE_SUGGESTIONS = 5
-
-
-async def page_context(
-    conn: asyncpg.Connection, participant: Mapping[str, Any], settings: Settings, k: int = PAGE_SUGGESTIONS
-) -> dict[str, Any]:
-    """Context for templates/matching/_suggestions.html on the participant's own page (their language)."""
-    model = model_name(settings)
-    found = await suggest(conn, participant["id"], k, model, ranker_config(settings, model))
-    return {"suggestions": found, "suggestion_kinds": forms.kind_labels()}

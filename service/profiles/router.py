@@ -22,8 +22,7 @@ from fastapi.security import APIKeyCookie
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from service.auth import service as auth
-from service.deps import ApiParticipant, ApiToken, ConnDep, ResourcesDep
-from service.profiles import repository
+from service.deps import ApiParticipant, ApiToken, ConnDep, ResourcesDep, participant_or_404
 from service.profiles import service as profiles
 from service.profiles.schemas import ParticipantCreate, ParticipantFields, ParticipantOut, ParticipantUpdate
 
@@ -324,13 +323,6 @@ async def export_me(participant: ApiParticipant, conn: ConnDep, response: Respon
     return await profiles.export_data(conn, participant)
 
 
-async def _by_external_id(conn: asyncpg.Connection, external_id: str) -> asyncpg.Record:
-    row = await repository.by_external_id(conn, external_id)
-    if row is None:
-        raise HTTPException(404, f"external_id: no participant with id {external_id!r}")
-    return row
-
-
 @router.get(
     "/{external_id}",
     response_model=ParticipantOut,
@@ -342,7 +334,7 @@ async def _by_external_id(conn: asyncpg.Connection, external_id: str) -> asyncpg
 async def read_participant(external_id: ExternalId, conn: ConnDep, response: Response) -> ParticipantOut:
     """One participant by external id, for an integration."""
     _no_store(response)
-    return profiles.to_out(await _by_external_id(conn, external_id))
+    return profiles.to_out(await participant_or_404(conn, external_id))
 
 
 @router.put(
@@ -399,6 +391,6 @@ async def put_participant(
 )
 async def delete_participant(external_id: ExternalId, conn: ConnDep) -> Response:
     """Delete a participant by external id, for an integration."""
-    row = await _by_external_id(conn, external_id)
+    row = await participant_or_404(conn, external_id)
     await profiles.delete_account(conn, row["id"])
     return Response(status_code=204)
