@@ -30,6 +30,7 @@ from arq import create_pool as create_arq_pool
 from arq.connections import ArqRedis
 from asgi_lifespan import LifespanManager
 from pgvector.asyncpg import register_vector
+from playwright.sync_api import Browser, sync_playwright
 
 from service import database
 from service.app import create_app
@@ -264,6 +265,25 @@ def _wait_healthy(base: str, process: subprocess.Popen[bytes], log: Path) -> Non
             pass
         time.sleep(0.2)
     raise RuntimeError(f"koble serve did not become healthy: {log.read_text()[-2000:]}")
+
+
+CHROMIUM = "/usr/bin/chromium"
+
+
+@pytest.fixture
+def browser() -> Iterator[Browser]:
+    """Headless Debian Chromium (never a downloaded browser), closed after the test.
+
+    Function-scoped on purpose: Playwright's sync API keeps an event loop running in this thread,
+    so it must start after the async fixtures (database reset, test data) have run.
+    """
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"],
+        )
+        yield chromium
+        chromium.close()
 
 
 @pytest.fixture

@@ -5,17 +5,15 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from collections.abc import Iterator
 
 import pytest
 from asyncpg import Connection
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 from service.auth import service as auth_service
 from tests.conftest import Mailbox, body_text
 from tests.test_feed import COMPANY, MUNICIPALITY, STUDENT, _people
 
-CHROMIUM = "/usr/bin/chromium"
 pytestmark = pytest.mark.browser
 
 
@@ -31,18 +29,6 @@ async def links(conn: Connection) -> dict[str, str]:
         "student": f"/auth/{await issue(conn, student['id'], 'login', dt.timedelta(minutes=30))}",
         "company": f"/auth/{await issue(conn, company['id'], 'login', dt.timedelta(minutes=30))}",
     }
-
-
-@pytest.fixture
-def browser() -> Iterator[Browser]:
-    """Headless Debian Chromium (never a downloaded browser), closed after the test."""
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"],
-        )
-        yield chromium
-        chromium.close()
 
 
 def wait_for_emails(mailbox: Mailbox, address: str, seconds: float = 20) -> str:

@@ -14,14 +14,14 @@ from typing import TypeVar
 import asyncpg
 import pytest
 from pgvector.asyncpg import register_vector
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 from service.auth import service as auth_service
 from service.config import Settings
 from service.review import service as review
 from tests.conftest import API_TOKEN, Mailbox, koble_serve
 from tests.review_support import COMPANY, REVIEWER, STUDENT, people, staff
-from tests.test_browser import CHROMIUM, wait_for_email
+from tests.test_browser import wait_for_email
 
 pytestmark = pytest.mark.browser
 T = TypeVar("T")
@@ -58,18 +58,6 @@ def staff_first_server(settings: Settings, tmp_path: Path) -> Iterator[str]:
     }
     with koble_serve(env, tmp_path / "serve.log") as base:
         yield base
-
-
-@pytest.fixture
-def browser() -> Iterator[Browser]:
-    """Headless Debian Chromium, as in test_browser.py."""
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"],
-        )
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture

@@ -35,6 +35,11 @@ AUDIT_ROWS = 100
 FILTERS = ("status", "domain", "kinds", "engagement", "language", "date_from", "date_to", "q")
 
 
+def _link_context(token: str, usable: bool) -> dict[str, Any]:
+    # The participants' link page, pointed at the staff routes.
+    return {"token": token, "usable": usable, "post_to": f"/staff/auth/{token}", "new_link": "/staff/signin"}
+
+
 def _page(request: Request, name: str, context: dict[str, Any], status_code: int = 200) -> Response:
     base = {"participant": None, "staff": None, "labels": forms.labels(),
             "state_labels": followup_labels.state_labels()}
@@ -79,7 +84,7 @@ async def signin_submit(
 async def link_confirm(request: Request, token: str, conn: ConnDep) -> Response:
     """A staff link from an email: a button to continue, so mail scanners opening links use nothing."""
     usable = await review.link_usable(conn, token)
-    return _page(request, "review/link_confirm.html", {"token": token, "usable": usable}, 200 if usable else 410)
+    return _page(request, "link_confirm.html", _link_context(token, usable), 200 if usable else 410)
 
 
 @router.post("/staff/auth/{token}")
@@ -87,7 +92,7 @@ async def link_redeem(request: Request, token: str, conn: ConnDep) -> Response:
     """Use the link: the first sign-in step; then the next step, or the queue."""
     next_url = await review.redeem(conn, request, token)
     if next_url is None:
-        return _page(request, "review/link_confirm.html", {"token": token, "usable": False}, 410)
+        return _page(request, "link_confirm.html", _link_context(token, False), 410)
     return RedirectResponse(next_url, status_code=303)
 
 
