@@ -651,6 +651,20 @@ async def candidate_rows(
     )
 
 
+# Per candidate, the closest (query interest, candidate interest) pair across opposite sides; ties
+# broken by side and position so the same pair is always chosen. $1 query id, $2 model, $3 candidate ids.
+_BEST_PAIRS = """
+    SELECT DISTINCT ON (b.participant_id) b.participant_id AS candidate_id, a.side AS query_side,
+           (CASE a.side WHEN 'offers' THEN pa.offers ELSE pa.seeks END)[a.position + 1] AS query_text,
+           (CASE b.side WHEN 'offers' THEN pb.offers ELSE pb.seeks END)[b.position + 1] AS candidate_text
+    FROM interest_embeddings a
+    JOIN interest_embeddings b ON b.model = a.model AND b.side <> a.side
+    JOIN participants pa ON pa.id = a.participant_id
+    JOIN participants pb ON pb.id = b.participant_id
+    WHERE a.participant_id = $1 AND a.model = $2 AND b.participant_id = ANY($3::bigint[])
+    ORDER BY b.participant_id, a.embedding <=> b.embedding, a.side, a.position, b.position"""
+
+
 async def best_interest_pairs(
     conn: asyncpg.Connection, query_id: int, model: str, candidate_ids: Sequence[int]
 ) -> list[asyncpg.Record]:
@@ -658,18 +672,7 @@ async def best_interest_pairs(
 
     Columns: candidate_id, query_side ('seeks' or 'offers'), query_text, candidate_text.
     """
-    return await conn.fetch(
-        """SELECT DISTINCT ON (b.participant_id) b.participant_id AS candidate_id, a.side AS query_side,
-                  (CASE a.side WHEN 'offers' THEN pa.offers ELSE pa.seeks END)[a.position + 1] AS query_text,
-                  (CASE b.side WHEN 'offers' THEN pb.offers ELSE pb.seeks END)[b.position + 1] AS candidate_text
-           FROM interest_embeddings a
-           JOIN interest_embeddings b ON b.model = a.model AND b.side <> a.side
-           JOIN participants pa ON pa.id = a.participant_id
-           JOIN participants pb ON pb.id = b.participant_id
-           WHERE a.participant_id = $1 AND a.model = $2 AND b.participant_id = ANY($3::bigint[])
-           ORDER BY b.participant_id, a.embedding <=> b.embedding, a.side, a.position, b.position""",
-        query_id, model, list(candidate_ids),
-    )
+    return await conn.fetch(_BEST_PAIRS, query_id, model, list(candidate_ids))
 
 
 async def best_interest_pairs_versioned(
@@ -677,18 +680,8 @@ async def best_interest_pairs_versioned(
 ) -> tuple[int | None, list[asyncpg.Record]]:
     """`best_interest_pairs` and the matching version they were read at (one statement)."""
     rows = await conn.fetch(
-        """WITH v AS (SELECT (SELECT version FROM matching_version) AS version)
-           SELECT v.version, x.* FROM v LEFT JOIN (
-               SELECT DISTINCT ON (b.participant_id) b.participant_id AS candidate_id, a.side AS query_side,
-                      (CASE a.side WHEN 'offers' THEN pa.offers ELSE pa.seeks END)[a.position + 1] AS query_text,
-                      (CASE b.side WHEN 'offers' THEN pb.offers ELSE pb.seeks END)[b.position + 1] AS candidate_text
-               FROM interest_embeddings a
-               JOIN interest_embeddings b ON b.model = a.model AND b.side <> a.side
-               JOIN participants pa ON pa.id = a.participant_id
-               JOIN participants pb ON pb.id = b.participant_id
-               WHERE a.participant_id = $1 AND a.model = $2 AND b.participant_id = ANY($3::bigint[])
-               ORDER BY b.participant_id, a.embedding <=> b.embedding, a.side, a.position, b.position
-           ) AS x ON true""",
+        f"""WITH v AS (SELECT (SELECT version FROM matching_version) AS version)
+            SELECT v.version, x.* FROM v LEFT JOIN ({_BEST_PAIRS}) AS x ON true""",
         query_id, model, list(candidate_ids),
     )
     return rows[0]["version"], [row for row in rows if row["candidate_id"] is not None]
