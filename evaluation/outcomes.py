@@ -210,15 +210,11 @@ def write_lines(path: Path, rows: Iterable[dict[str, Any]]) -> None:
 
 
 async def _export_live(out: Path, participants_out: Path | None) -> tuple[int, int]:
-    from service.commandline import open_database
+    from service.commandline import command_database
     from service.config import get_settings
 
-    pool = await open_database(get_settings())
-    try:
-        async with pool.acquire() as conn:
-            return await export(conn, out, participants_out)
-    finally:
-        await pool.close()
+    async with command_database(get_settings()) as pool, pool.acquire() as conn:
+        return await export(conn, out, participants_out)
 
 
 def export_gold_command(out: str, participants_out: str | None) -> int:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sys
+from collections.abc import AsyncIterator
 
 import asyncpg
 
@@ -31,3 +33,25 @@ async def open_database(settings: Settings) -> asyncpg.Pool:
     url = await asyncio.to_thread(embedded.postgres_url, settings)
     await asyncio.to_thread(database.migrate, url)
     return await database.create_pool(url, min_size=1, max_size=1)
+
+
+class DatabaseUnavailable(Exception):
+    """The database could not be started, migrated or reached (the message is the one-line reason)."""
+
+
+@contextlib.asynccontextmanager
+async def command_database(settings: Settings) -> AsyncIterator[asyncpg.Pool]:
+    """`open_database` for a one-shot command: on exit the pool closes and the embedded servers stop.
+
+    Raises DatabaseUnavailable (after stopping what did start) when it cannot be opened.
+    """
+    try:
+        pool = await open_database(settings)
+    except Exception as exc:  # any failure to start, migrate or reach the database is one line
+        await asyncio.to_thread(embedded.stop_all)
+        raise DatabaseUnavailable(f"cannot open the database: {first_line(exc)}") from exc
+    try:
+        yield pool
+    finally:
+        await pool.close()
+        await asyncio.to_thread(embedded.stop_all)

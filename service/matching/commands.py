@@ -14,7 +14,7 @@ import asyncpg
 from tqdm import tqdm
 
 from service import embedded
-from service.commandline import fail, first_line, open_database
+from service.commandline import DatabaseUnavailable, command_database, fail, first_line
 from service.config import Settings
 from service.matching import embedding, repository
 from service.matching.embedding import EmbedStats
@@ -86,14 +86,9 @@ async def reembed(settings: Settings, batch: int | None = None, prune: bool = Fa
     except EncoderError as exc:
         return fail(str(exc))
     try:
-        pool = await open_database(settings)
-    except Exception as exc:  # any failure to start, migrate or reach the database is one line
-        await asyncio.to_thread(embedded.stop_all)
-        return fail(f"cannot open the database: {first_line(exc)}")
-    try:
-        return await _run(pool, encoder, batch or settings.embed_batch_size, prune, progress)
+        async with command_database(settings) as pool:
+            return await _run(pool, encoder, batch or settings.embed_batch_size, prune, progress)
+    except DatabaseUnavailable as exc:
+        return fail(str(exc))
     except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, EncoderError) as exc:
         return fail(f"reembed failed: {first_line(exc)}")
-    finally:
-        await pool.close()
-        await asyncio.to_thread(embedded.stop_all)

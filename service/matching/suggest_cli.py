@@ -6,7 +6,6 @@ For operators: explanations name both participants, and looking does not count a
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sys
 from collections.abc import Sequence
@@ -15,7 +14,7 @@ from typing import Any, TextIO
 import asyncpg
 
 from service import embedded, i18n
-from service.commandline import fail, first_line, open_database
+from service.commandline import DatabaseUnavailable, command_database, fail
 from service.config import Settings, get_settings
 from service.matching import service
 from service.profiles import forms
@@ -73,16 +72,10 @@ async def run(
     out = out or sys.stdout
     embedded.quiet_logs(settings)  # stderr is for the one-line reason only
     try:
-        pool = await open_database(settings)
-    except Exception as exc:  # any failure to start or reach the database is one line
-        await asyncio.to_thread(embedded.stop_all)
-        return fail(f"cannot open the database: {first_line(exc)}")
-    try:
-        async with pool.acquire() as conn:
+        async with command_database(settings) as pool, pool.acquire() as conn:
             result = await suggestions_for(conn, settings, external_id, k, language or i18n.DEFAULT_LANGUAGE)
-    finally:
-        await pool.close()
-        await asyncio.to_thread(embedded.stop_all)
+    except DatabaseUnavailable as exc:
+        return fail(str(exc))
     if result is None:
         return fail(f"external_id: no participant with id {external_id!r}")
     row, found = result

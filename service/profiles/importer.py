@@ -26,7 +26,7 @@ from redis.exceptions import RedisError
 from tqdm import tqdm
 
 from service import embedded, worker
-from service.commandline import fail, first_line, open_database
+from service.commandline import DatabaseUnavailable, command_database, fail
 from service.config import Settings, get_settings
 from service.matching import commands as matching_commands
 from service.matching import tasks as matching_tasks
@@ -313,16 +313,10 @@ async def import_data(
     embedded.quiet_logs(settings)
     entries, errors = validate(data)
     try:
-        pool = await open_database(settings)
-    except Exception as exc:  # any failure to start, migrate or reach the database is one line
-        await asyncio.to_thread(embedded.stop_all)
-        return fail(f"cannot open the database: {first_line(exc)}")
-    try:
-        async with pool.acquire() as conn:
+        async with command_database(settings) as pool, pool.acquire() as conn:
             return await _import(conn, settings, source, entries, errors, notify, progress)
-    finally:
-        await pool.close()
-        await asyncio.to_thread(embedded.stop_all)
+    except DatabaseUnavailable as exc:
+        return fail(str(exc))
 
 
 async def _import(

@@ -13,7 +13,7 @@ import typer
 from pydantic import EmailStr, TypeAdapter, ValidationError
 
 from service import embedded
-from service.commandline import fail, first_line, open_database
+from service.commandline import DatabaseUnavailable, command_database, fail, first_line
 from service.config import get_settings
 from service.followup.schemas import Actor
 
@@ -33,13 +33,8 @@ class RoleChoice(StrEnum):
 async def _with_conn(work: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
     settings = get_settings()
     embedded.quiet_logs(settings)
-    pool = await open_database(settings)
-    try:
-        async with pool.acquire() as conn:
-            return await work(conn)
-    finally:
-        await pool.close()
-        await asyncio.to_thread(embedded.stop_all)
+    async with command_database(settings) as pool, pool.acquire() as conn:
+        return await work(conn)
 
 
 def _run(work: Callable[[asyncpg.Connection], Awaitable[str]]) -> None:
@@ -48,7 +43,7 @@ def _run(work: Callable[[asyncpg.Connection], Awaitable[str]]) -> None:
 
     try:
         line = asyncio.run(_with_conn(work))
-    except StaffRefused as exc:
+    except (StaffRefused, DatabaseUnavailable) as exc:
         sys.exit(fail(str(exc)))
     except Exception as exc:  # any failure to reach the database is one line
         sys.exit(fail(first_line(exc)))
