@@ -13,8 +13,7 @@ from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from service import i18n
-from service.config import Settings
-from service.deps import ConnDep, Participant, ResourcesDep
+from service.deps import ConnDep, Participant, Resources, ResourcesDep
 from service.feed import messages
 from service.feed import service as feed_service
 from service.feed.schemas import Answer, AtCapacity, CandidateNotFound, Card, NothingToUndo, NotUndoable
@@ -47,9 +46,11 @@ def _back(to: str = "/me/suggestions") -> Response:
     return RedirectResponse(to, status_code=303)
 
 
-async def feed_context(conn: asyncpg.Connection, settings: Settings, participant: asyncpg.Record) -> dict[str, Any]:
+async def feed_context(conn: asyncpg.Connection, resources: Resources, participant: asyncpg.Record) -> dict[str, Any]:
     """The card page's context: the next card or why there is none, and what can be undone."""
-    found = await feed_service.feed(conn, settings, participant, i18n.current_language.get())
+    settings = resources.settings
+    found = await feed_service.feed(
+        conn, settings, participant, i18n.current_language.get(), resources.suggestion_cache)
     message = None if found.reason is None else await feed_service.no_card_message(
         conn, settings, participant, found.reason)
     last = await feed_service.last_answer(conn, participant)
@@ -61,7 +62,7 @@ async def feed_context(conn: asyncpg.Connection, settings: Settings, participant
 @router.get("/me/suggestions", response_class=HTMLResponse)
 async def suggestions(request: Request, participant: Participant, conn: ConnDep, resources: ResourcesDep) -> Response:
     """My suggestions, one card at a time, with Interested / Not now and Undo."""
-    context = await feed_context(conn, resources.settings, participant)
+    context = await feed_context(conn, resources, participant)
     return _page(request, "feed/suggestions.html",
                  {"participant": participant, "notice": _take_notice(request), **context})
 

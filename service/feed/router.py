@@ -13,8 +13,7 @@ import asyncpg
 from fastapi import APIRouter, HTTPException
 
 from service import i18n
-from service.config import Settings
-from service.deps import ApiParticipant, ConnDep, ResourcesDep, SettingsDep
+from service.deps import ApiParticipant, ConnDep, Resources, ResourcesDep
 from service.feed import messages
 from service.feed import service as feed_service
 from service.feed.schemas import (
@@ -51,9 +50,10 @@ def _refused(status: int, field: str, message: str) -> HTTPException:
     return HTTPException(status, {"field": field, "msg": message})
 
 
-async def next_out(conn: asyncpg.Connection, settings: Settings, me: asyncpg.Record) -> FeedOut:
+async def next_out(conn: asyncpg.Connection, resources: Resources, me: asyncpg.Record) -> FeedOut:
     """The feed as JSON: the next card (or why there is none) and what Undo would take back."""
-    found: Feed = await feed_service.feed(conn, settings, me, i18n.current_language.get())
+    settings = resources.settings
+    found: Feed = await feed_service.feed(conn, settings, me, i18n.current_language.get(), resources.suggestion_cache)
     message = None if found.reason is None else await feed_service.no_card_message(conn, settings, me, found.reason)
     last = await feed_service.last_answer(conn, me)
     undo = None if last is None else UndoOut(external_id=last.external_id, name=last.name,
@@ -73,9 +73,9 @@ def _card_out(found: Feed) -> CardOut | None:
 
 
 @router.get("", response_model=FeedOut, summary="My next suggestion", responses={401: NO_SESSION})
-async def next_card(me: ApiParticipant, conn: ConnDep, settings: SettingsDep) -> FeedOut:
+async def next_card(me: ApiParticipant, conn: ConnDep, resources: ResourcesDep) -> FeedOut:
     """The best suggestion I have not answered yet (or why there is none), in my page's language."""
-    return await next_out(conn, settings, me)
+    return await next_out(conn, resources, me)
 
 
 @router.post("/answers", response_model=AnswerOut, summary="Answer a suggestion", responses=REFUSED)
@@ -92,11 +92,11 @@ async def answer(body: AnswerIn, me: ApiParticipant, conn: ConnDep, resources: R
     match = None
     if result.match is not None:
         match = MatchOut(id=result.match["id"], state=result.match["state"], url=f"/me/matches/{result.match['id']}")
-    return AnswerOut(message=messages.outcome(result), match=match, next=await next_out(conn, resources.settings, me))
+    return AnswerOut(message=messages.outcome(result), match=match, next=await next_out(conn, resources, me))
 
 
 @router.post("/undo", response_model=UndoneOut, summary="Undo my latest answer", responses=REFUSED)
-async def undo(body: UndoIn, me: ApiParticipant, conn: ConnDep, settings: SettingsDep) -> UndoneOut:
+async def undo(body: UndoIn, me: ApiParticipant, conn: ConnDep, resources: ResourcesDep) -> UndoneOut:
     """Take back my latest answer, unless it already made or decided a match (409)."""
     try:
         last = await feed_service.undo(conn, me)
@@ -104,4 +104,4 @@ async def undo(body: UndoIn, me: ApiParticipant, conn: ConnDep, settings: Settin
         raise _refused(409, "answer", messages.not_undoable(refusal)) from None
     except NothingToUndo:
         raise _refused(409, "answer", messages.nothing_to_undo()) from None
-    return UndoneOut(message=messages.undone(last), next=await next_out(conn, settings, me))
+    return UndoneOut(message=messages.undone(last), next=await next_out(conn, resources, me))

@@ -37,6 +37,7 @@ from service.followup.schemas import Actor
 from service.matching import explain
 from service.matching import repository as matching_repository
 from service.matching import service as matching
+from service.matching.cache import SuggestionCache
 from service.profiles import repository as profiles_repository
 
 # Suggestions fetched beyond those already answered; the feed shows the best unanswered one.
@@ -48,8 +49,11 @@ UNDECIDED: tuple[str | None, ...] = (None, "suggested", "approved", "introduced"
 # --- the next card ---
 
 
-async def feed(conn: asyncpg.Connection, settings: Settings, me: asyncpg.Record, language: i18n.Language) -> Feed:
-    """The participant's next card, or why there is none."""
+async def feed(
+    conn: asyncpg.Connection, settings: Settings, me: asyncpg.Record, language: i18n.Language,
+    cache: SuggestionCache | None = None,
+) -> Feed:
+    """The participant's next card, or why there is none (the app's suggestion cache spares a re-ranking)."""
     if me["hidden_at"] is not None:
         return Feed(None, "hidden")
     if me["verified_at"] is None:
@@ -57,7 +61,7 @@ async def feed(conn: asyncpg.Connection, settings: Settings, me: asyncpg.Record,
     if settings.match_mode == "staff_first":
         card = await _introduced_card(conn, settings, me, language)
     else:
-        card = await _ranked_card(conn, settings, me, language)
+        card = await _ranked_card(conn, settings, me, language, cache)
     if card is not None:
         return Feed(card, None)
     active, capacity = await capacity_of(conn, me)
@@ -79,14 +83,15 @@ async def capacity_of(conn: asyncpg.Connection, me: asyncpg.Record) -> tuple[int
 
 
 async def _ranked_card(
-    conn: asyncpg.Connection, settings: Settings, me: asyncpg.Record, language: i18n.Language
+    conn: asyncpg.Connection, settings: Settings, me: asyncpg.Record, language: i18n.Language,
+    cache: SuggestionCache | None,
 ) -> Card | None:
     """The ranker's best candidate this participant has not answered (participant_first)."""
     model = matching.model_name(settings)
     answered = await repository.answered_ids(conn, me["id"])
     found = await matching.suggest(
         conn, me["id"], len(answered) + FEED_K, model, matching.ranker_config(settings, model),
-        reader_language=language, record_exposure=False,
+        reader_language=language, record_exposure=False, cache=cache,
     )
     fresh = next((s for s in found if s.id not in answered), None)
     if fresh is None:
