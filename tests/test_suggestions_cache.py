@@ -213,7 +213,40 @@ async def test_an_entry_overtaken_by_exposure_is_computed_again_wider(
     again = await service.suggest(vconn, person.id, K, MODEL, config, cache=cache, record_exposure=False)
     assert widened == [4]
     assert not {s.id for s in again} & {s.id for s in first}
-    assert len(cache.get(person.id).ids) == 80  # type: ignore[union-attr]
+    wider = cache.get(person.id)
+    assert wider is not None and len(wider.ids) == 80 and wider.width == 4 and wider.floor > -math.inf
     monkeypatch.undo()
     fresh = await service.suggest(vconn, person.id, K, MODEL, config, record_exposure=False)
     assert _answer(again) == _answer(fresh)
+    # Overtaken again (sustained traffic): four times wider again, and still the exact answer.
+    await vconn.execute("UPDATE exposure SET shown = 500 WHERE participant_id = ANY($1::bigint[])", wider.ids.tolist())
+    await vconn.execute("INSERT INTO exposure SELECT unnest($1::bigint[]), 500, now() ON CONFLICT DO NOTHING",
+                        wider.ids.tolist())
+    monkeypatch.setattr(service, "_computed", spy)
+    third = await service.suggest(vconn, person.id, K, MODEL, config, cache=cache, record_exposure=False)
+    assert widened == [4, 16] and cache.get(person.id).width == 16  # type: ignore[union-attr]
+    monkeypatch.undo()
+    assert _answer(third) == _answer(await service.suggest(vconn, person.id, K, MODEL, config, record_exposure=False))
+
+
+async def test_the_exact_scan_orders_by_the_final_score_but_for_location(vconn: asyncpg.Connection) -> None:
+    # The entry's floor relies on it: a candidate the scan left out scores at most the last one taken
+    # (plus the location weight), whatever its soft terms. Languages, activity and exposure varied.
+    people = await load(vconn, generate(600, seed=27, mentoring=40))
+    await vconn.execute("""UPDATE participants SET language = CASE WHEN id % 3 = 0 THEN 'en' ELSE 'nb' END,
+                                  last_active_at = now() - make_interval(days => ((id * 37) % 400)::int),
+                                  engagements = CASE id % 4 WHEN 0 THEN '{}'::text[]
+                                      WHEN 1 THEN engagements || '{mentoring}' ELSE engagements END""")
+    await vconn.execute("INSERT INTO exposure SELECT id, (id * 13) % 40, now() FROM participants WHERE id % 2 = 0")
+    weights = scoring.Weights(similarity_floor=0.5, exposure=0.5, availability=0.3, engagement=0.3, language=0.2,
+                              freshness=0.3, location=0.0, cross_lingual_shift=0.04)
+    config = service.RankerConfig(weights, exact_search_below=10**9)
+    for person in queries(people, 5):
+        row = await service.repository.query_participant(vconn, person.id, MODEL)
+        assert row is not None
+        relevance = service.repository.Relevance.of(row["language"], weights, config.lexical_terms, 7.0)
+        scanned = await service.repository.by_relevance(
+            vconn, service._filter(row, MODEL, []), service._vectors(row), 10_000, config.relevance_pool, relevance)
+        ranked = await service.rank_all(vconn, person.id, MODEL, config)
+        assert len(scanned) == len(ranked) > 20
+        assert scanned[:20] == [r.id for r in ranked[:20]]

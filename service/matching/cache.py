@@ -32,6 +32,8 @@ class Entry:
     scores by id), and their capacity (for the exposure pressure).
     floor: a candidate not in `ids` is not expected to have a base score above this (-inf: there is
     none); when the k-th final score falls to it, the entry is computed again (`service._chosen`).
+    width: how many times the usual number of candidates it was retrieved with (each recomputation for
+    exposure takes four times as many, up to `service.MAX_WIDTH`).
     query: the participant's own card (explanations compare it with each candidate's).
     pairs: candidate id -> its best interest pair row (or None), filled as candidates are shown.
     explanations: (candidate id, language, by name) -> (parts, text), filled as they are rendered.
@@ -43,6 +45,7 @@ class Entry:
     base: np.ndarray
     capacity: np.ndarray
     floor: float
+    width: int = 1
     pairs: dict[int, Mapping[str, Any] | None] = field(default_factory=dict)
     explanations: dict[tuple[int, str, bool], tuple[Any, str]] = field(default_factory=dict)
 

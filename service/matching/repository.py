@@ -13,6 +13,7 @@ from typing import Any, Literal
 import asyncpg
 import numpy as np
 
+from service.matching import scoring
 from service.profiles.schemas import KINDS
 
 # --- embeddings ---
@@ -558,24 +559,63 @@ class Relevance:
     exposure: float = 0.0
     exposure_scale: float = 10.0
     exposure_half_life_days: float = 7.0
+    availability: float = 0.0
+    engagement: float = 0.0
+    same_language: float = 0.0
+    freshness: float = 0.0
+    availability_horizon_days: float = 365.0
+    freshness_half_life_days: float = 180.0
+
+    @classmethod
+    def of(
+        cls, language: str, weights: scoring.Weights, lexical_terms: int, exposure_half_life_days: float
+    ) -> Relevance:
+        """The ranker's final score but for location, for a query of this language, in SQL."""
+        return cls(
+            language, weights.cross_lingual_shift, weights.similarity_floor, weights.one_directional, weights.lexical,
+            lexical_terms if weights.lexical else 0, weights.reciprocal, weights.exposure, weights.exposure_scale,
+            exposure_half_life_days, weights.availability, weights.engagement, weights.language, weights.freshness,
+            weights.availability_horizon_days, weights.freshness_half_life_days)
 
 
 # scoring.relevance in SQL: each direction's cosine (+ the shift for another language) mapped from
 # [floor, 1] to [0, 1], times 1 + lexical * scoring.lexical_rank of its full-text matches, then the
 # harmonic mean of the two directions, or the one that exists; candidates come in the order of
-# reciprocal * R - exposure * scoring.exposure_pressure (the score but for the small soft terms), so
-# much-shown candidates make room for the next ones. The lexical factor costs ~5 us a row, so it is
-# computed only for the `pool` best by cosines alone.
+# reciprocal * R + the soft terms but location - exposure * scoring.exposure_pressure (the ranker's
+# final score but for location), so much-shown candidates make room for the next ones, and the last one
+# taken bounds what any candidate left out scores (the cache entry's floor). The lexical factor costs
+# ~5 us a row, so it is computed only for the `pool` best by cosines alone.
 # $9 query seeks vector, $10 query offers vector, $11 n, $12 lexical terms, $13 query language,
 # $14 shift, $15 floor, $16 one-directional, $17 lexical weight, $18 pool, $19 reciprocal weight,
-# $20 exposure weight, $21 exposure scale, $22 exposure half-life (days).
+# $20 exposure weight, $21 exposure scale, $22 exposure half-life (days), $23-$28 the soft terms (_SOFT).
 _FIT = "CASE WHEN {cos} IS NOT NULL THEN greatest(0, least(1, ({cos} + l.shift - l.floor) / (1 - l.floor))) END"
 _HARMONIC = """CASE WHEN {f} IS NOT NULL AND {b} IS NOT NULL AND NOT $16
                     THEN CASE WHEN {f} + {b} > 0 THEN 2 * {f} * {b} / ({f} + {b}) ELSE 0 END
                     ELSE coalesce({f}, {b}) END"""
 _LEXICAL_RANK = "(0.1 * {matches} / (1 + ln(greatest({terms}, 1))))"
 _BOOST = "(1 + $17 * {x} / (1 + {x}))"
-_PRESSURE = "(shown / (shown + $21 * greatest(capacity, 1)))"
+_PRESSURE = "(shown / (shown + $21::float8 * greatest(capacity, 1)))"
+# scoring.soft_features in SQL, weighted, but for location (its weight is added to the entry's floor
+# instead: scoring.location_codes compares case-folded text). Day numbers as float8 so that open ends
+# are +-infinity, as in numpy. $23 availability, $24 engagement, $25 language, $26 freshness weights,
+# $27 availability horizon (days), $28 freshness half-life (days).
+_DAY = "coalesce(({column} - DATE '2000-01-01')::float8, '{infinity}'::float8)"
+_SPAN = "least({until} - {since} + 1, $27::float8)"
+_WINDOWS = {"qf": _DAY.format(column="$4::date", infinity="-infinity"),
+            "qu": _DAY.format(column="$5::date", infinity="infinity"),
+            "cf": _DAY.format(column="p.available_from", infinity="-infinity"),
+            "cu": _DAY.format(column="p.available_until", infinity="infinity")}
+_OVERLAP = ("least(greatest(least(greatest(least({qu}, {cu}) - greatest({qf}, {cf}) + 1, 0), $27::float8)"
+            " / least(" + _SPAN.format(until="{qu}", since="{qf}") + ", " + _SPAN.format(until="{cu}", since="{cf}")
+            + "), 0), 1)").format(**_WINDOWS)
+_SHARED = "(SELECT count(*) FROM unnest(p.engagements) AS x WHERE x = ANY($6::text[]))"
+_ENGAGEMENT = f"""CASE WHEN cardinality($6::text[]) > 0 AND cardinality(p.engagements) > 0
+    THEN 0.5 + 0.5 * {_SHARED} / greatest(least(cardinality(p.engagements), cardinality($6::text[])), 1)
+    ELSE 0.5 END"""
+_FRESHNESS = ("power(0.5::float8, greatest(extract(epoch FROM now() - p.last_active_at)::float8 / 86400, 0)"
+              " / $28::float8)")
+_SOFT = f"""($23::float8 * {_OVERLAP} + $24::float8 * ({_ENGAGEMENT}) + $25::float8 * (p.language = $13)::int
+    + $26::float8 * {_FRESHNESS})"""
 _RELEVANCE = f"""WITH allowed AS MATERIALIZED (
     SELECT p.id, p.language, p.capacity,
            coalesce(e.shown * {_DECAY.format(half_life="$22")}, 0) AS shown
@@ -599,13 +639,13 @@ _RELEVANCE = f"""WITH allowed AS MATERIALIZED (
     SELECT CASE WHEN $12 > 0 THEN {_TERMS.format(column="seeks_tsv")} END AS fwd,
            CASE WHEN $12 > 0 THEN {_TERMS.format(column="offers_tsv")} END AS bwd
 ), boosted AS (
-    SELECT c.id, c.penalty, c.f * {_BOOST.format(x=_LEXICAL_RANK.format(
+    SELECT c.id, c.penalty, {_SOFT} AS soft, c.f * {_BOOST.format(x=_LEXICAL_RANK.format(
                    matches=_MATCHES.format(column="offers_tsv", terms="fwd"), terms="length(p.offers_tsv)"))} AS f,
            c.b * {_BOOST.format(x=_LEXICAL_RANK.format(
                    matches=_MATCHES.format(column="seeks_tsv", terms="bwd"), terms="length(p.seeks_tsv)"))} AS b
     FROM pool c JOIN participants p ON p.id = c.id CROSS JOIN q
 )
-SELECT id FROM boosted ORDER BY $19 * {_HARMONIC.format(f="f", b="b")} - penalty DESC, id LIMIT $11"""
+SELECT id FROM boosted ORDER BY $19 * {_HARMONIC.format(f="f", b="b")} + soft - penalty DESC, id LIMIT $11"""
 
 
 async def by_relevance(
@@ -622,7 +662,8 @@ async def by_relevance(
         _RELEVANCE, *query.params(), vectors.get("offers"), vectors.get("seeks"), n, relevance.lexical_terms,
         relevance.language, relevance.cross_lingual_shift, relevance.similarity_floor, relevance.one_directional,
         relevance.lexical, max(pool, n), relevance.reciprocal, relevance.exposure, relevance.exposure_scale,
-        relevance.exposure_half_life_days,
+        relevance.exposure_half_life_days, relevance.availability, relevance.engagement, relevance.same_language,
+        relevance.freshness, relevance.availability_horizon_days, relevance.freshness_half_life_days,
     )
     return [row["id"] for row in rows]
 

@@ -23,6 +23,11 @@ from service.matching.cache import CARD_COLUMNS, Entry, SuggestionCache
 from service.profiles.schemas import DOMAINS, ENGAGEMENTS, KINDS
 
 LEXICAL_TERMS = 64  # lexemes in a query's full-text OR-query (frequent first)
+# Each time exposure overtakes an entry it is computed again four times as wide, up to this many times
+# the usual candidates (64 x 200 at 10k: every allowed candidate, so no floor and no more recomputing).
+# A fixed single widening was not enough: under sustained traffic (400 requests/s over 300
+# participants) the widened entries were overtaken again and recall@10 fell to 0.957 (min 0.2).
+MAX_WIDTH = 64
 
 
 @dataclass(frozen=True)
@@ -242,11 +247,12 @@ async def _suggestions(
     cache: SuggestionCache | None, reader_language: i18n.Language | None, by_name: bool, record_exposure: bool,
 ) -> list[Suggestion]:
     """The top k of an entry with explanations (computed again wider if exposure overtook it)."""
-    chosen = await _chosen(conn, found, config, k) if found is not None else None
+    width = found[0].width if found is not None else 1
+    chosen = await _chosen(conn, found, config, k, last_try=width >= MAX_WIDTH) if found is not None else None
     if chosen is None and found is not None:
         # The entry no longer reaches far enough (exposure pushed its best down): compute it afresh,
-        # four times as wide (that entry is then kept until the next version, whatever exposure does).
-        found = await _computed(conn, found[0].query["id"], model, config, k, cache, widen=4)
+        # four times as wide (overtaken again later, it widens again, up to MAX_WIDTH).
+        found = await _computed(conn, found[0].query["id"], model, config, k, cache, widen=min(4 * width, MAX_WIDTH))
         chosen = await _chosen(conn, found, config, k, last_try=True) if found is not None else None
     if found is None or not chosen:
         return []
@@ -309,7 +315,7 @@ async def _computed(
 ) -> Found | None:
     """Retrieve and score a participant's candidates; kept in the cache if every read saw one version.
 
-    `widen` multiplies the candidates retrieved; a widened entry is never computed again for exposure.
+    `widen` multiplies the candidates retrieved (the entry's `width`).
     """
     query = await repository.query_participant(conn, participant_id, model)
     if query is None or query["hidden_at"] is not None or query["verified_at"] is None or not _vectors(query):
@@ -320,14 +326,9 @@ async def _computed(
     order = scoring.rank(base, ids)
     ranked = [rows[i] for i in order]
     capacity = _column(ranked, "capacity")
-    # What a candidate left out could reach, roughly: the entry's own lowest score less its exposure
-    # term as it is now. When the k-th final score falls below it (much shown since), compute again.
-    weights = config.weights
-    frontier = base[order] - weights.exposure * scoring.exposure_pressure(
-        _column(ranked, "shown"), capacity, weights.exposure_scale)
     entry = Entry(version=query["matching_version"], query=_card(query), ids=ids[order], base=base[order],
-                  capacity=capacity,
-                  floor=float(frontier.min()) if truncated and widen == 1 and len(order) else -math.inf)
+                  capacity=capacity, floor=_floor(base[order], ranked, config.weights) if truncated else -math.inf,
+                  width=widen)
     # Pairs for the likely top k now, in the same run of reads: the version read with them proves
     # that nothing changed since the query row was read.
     version, pairs = await repository.best_interest_pairs_versioned(
@@ -342,6 +343,22 @@ async def _computed(
         shown=np.concatenate([[0.0], _column(ranked, "shown")]),
     )
     return entry, state, cards.__getitem__
+
+
+def _floor(base: np.ndarray, ranked: Sequence[Mapping[str, Any]], weights: scoring.Weights) -> float:
+    """What a candidate left out of a cut entry could score now, at most (base float (m,), ranked rows).
+
+    The exact scan takes candidates in the order of their final score but for location, as it is at
+    filling; one left out scored at most the lowest of those, so at most the entry's lowest final
+    score plus the location weight. Exposure only grows that bound's distance (shown candidates sink);
+    a candidate becoming active again can gain up to the freshness weight (not counted).
+    """
+    if not len(ranked):
+        return -math.inf
+    final = (base + weights.freshness * scoring.freshness(_column(ranked, "age_days"), weights.freshness_half_life_days)
+             - weights.exposure * scoring.exposure_pressure(
+                 _column(ranked, "shown"), _column(ranked, "capacity"), weights.exposure_scale))
+    return float(final.min()) + max(weights.location, 0.0)
 
 
 def _card(row: Mapping[str, Any]) -> dict[str, Any]:
@@ -362,11 +379,8 @@ async def _retrieved(
     query_filter = _filter(query, model, [])
     size = await repository.side_rows(conn, query["side_rows"], config.exact_search_below)
     if size < config.exact_search_below:
-        weights = config.weights
-        relevance = repository.Relevance(
-            query["language"], weights.cross_lingual_shift, weights.similarity_floor, weights.one_directional,
-            weights.lexical, config.lexical_terms if weights.lexical else 0, weights.reciprocal, weights.exposure,
-            weights.exposure_scale, config.exposure_half_life_days)
+        relevance = repository.Relevance.of(
+            query["language"], config.weights, config.lexical_terms, config.exposure_half_life_days)
         n = config.exact_candidates * widen
         ids = await repository.by_relevance(conn, query_filter, vectors, n, config.relevance_pool, relevance)
         truncated = len(ids) >= n
