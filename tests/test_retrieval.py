@@ -370,6 +370,45 @@ async def test_selective_filters_redo_exactly_only_the_kinds_with_too_few_allowe
     assert redone and enough  # both cases were exercised
 
 
+def far_allowed(people: list[dict[str, Any]], query: int, near: int) -> None:
+    """Let the query take only project work and each kind's `near` rows nearest it (either side) only thesis work."""
+    q = people[query]
+    q["engagements"] = ["project"]
+    for kind in KINDS:
+        for side, theirs in QUERY_SIDE.items():
+            rows = [p for p in people if p["kind"] == kind and p[side] is not None and p is not q]
+            rows.sort(key=lambda p: -float(np.dot(p[side], q[theirs])))
+            for p in rows[:near]:
+                p["engagements"] = ["thesis"]
+
+
+@pytest.mark.usefixtures("index_plans")
+async def test_allowed_candidates_only_far_from_the_query_need_an_exact_scan_before_0_8_only(
+    conn_any: asyncpg.Connection, pgvector_server: str, scans: list[Scan]
+) -> None:
+    # Every row among the 250 of each kind nearest the query fails its filter (of ~400 a kind and side):
+    # a filtered index scan at ef_search 200 returns nothing, however many pass farther out.
+    generated = generate(2000, seed=14)
+    index = next(i for i, p in enumerate(generated) if p["offers"] is not None and p["seeks"] is not None
+                 and not p["hidden"] and p["verified"])
+    far_allowed(generated, index, 250)
+    people = await load(conn_any, generated)
+    person = people[index]
+    query, vectors = await _query(conn_any, person)
+    parts = list(repository.kind_parts(query, vectors))
+    assert all(len(exact_ranking(person, people, side, kind)) >= 20 for side, kind in parts)
+    found = await repository.retrieve(conn_any, query, vectors, 20, exact=False)
+    assert set(found.ids) == exact_top(person, people, 20)
+    if pgvector_server == "pgvector-0.8":  # the iterative scan went on until 20 passed, in the index alone
+        assert settings_of(scans) == [INDEX_SCAN[pgvector_server]]
+        assert set(found.paths.values()) == {"hnsw"}
+    else:  # nothing passed, so no ef_search can be sized: every kind is scanned exactly
+        assert settings_of(scans) == [INDEX_SCAN[pgvector_server], EXACT_SCAN[pgvector_server]]
+        assert scans[0].ids == set()
+        assert scans[1].parts == parts
+        assert set(found.paths.values()) == {"hnsw+exact"}
+
+
 @pytest.mark.usefixtures("index_plans")
 async def test_excluded_hidden_and_unverified_candidates_are_never_retrieved(conn_any: asyncpg.Connection) -> None:
     people = await load(conn_any, generate(1500, seed=4))
@@ -558,3 +597,5 @@ async def test_the_exact_scan_orders_by_the_rankers_relevance(vconn: asyncpg.Con
         ids = np.array([r["id"] for r in rows])
         expected = ids[scoring.rank(key, ids, 30)].tolist()
         assert found[:25] == expected[:25]  # float rounding may swap near-ties at the very end
+
+
