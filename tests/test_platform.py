@@ -6,15 +6,25 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
+from asgi_lifespan import LifespanManager
 
+from service.app import create_app
+from service.config import Settings
 from service.i18n import pick_language
 from service.mail.service import SmtpConfig
 
 
-async def test_healthz_reports_database_pgvector_and_redis(client: httpx.AsyncClient) -> None:
-    response = await client.get("/healthz")
+async def test_healthz_reports_database_pgvector_and_redis(
+    settings: Settings, any_pg_url: str, pgvector_server: str
+) -> None:
+    application = create_app(settings.model_copy(update={"database_url": any_pg_url}))
+    async with LifespanManager(application) as manager, httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=manager.app), base_url="http://testserver"
+    ) as client:
+        response = await client.get("/healthz")
     assert response.status_code == 200
-    assert response.json() == {"status": "ok", "database": "ok", "pgvector": "0.6.2", "redis": "ok"}
+    version = {"pgvector-0.6": "0.6.2", "pgvector-0.8": "0.8.5"}[pgvector_server]
+    assert response.json() == {"status": "ok", "database": "ok", "pgvector": version, "redis": "ok"}
 
 
 async def test_pages_carry_security_headers(client: httpx.AsyncClient) -> None:

