@@ -14,7 +14,7 @@ from service.followup import lifecycle
 from service.followup import repository as followup_repository
 from service.followup import service as followup
 from service.followup.schemas import Actor
-from service.matching import service as matching
+from service.matching import repository as matching_repository
 from service.profiles import service as profiles
 from service.profiles.schemas import ParticipantFields
 
@@ -120,15 +120,21 @@ async def test_declines_and_active_matches_feed_the_hard_constraints(
     conn: Connection, settings: Settings, pair: tuple[int, int]
 ) -> None:
     student, company = pair
-    assert await matching.blocked_ids(conn, student) == []
+
+    async def state(*ids: int) -> tuple[list[int], list[bool]]:
+        # What the ranker reads with a cached list: active matches per id, and blocked for the student.
+        read = await matching_repository.read_time_state(conn, student, list(ids), 7.0)
+        return read.active.tolist(), read.blocked.tolist()
+
+    assert await state(student, company) == ([0, 0], [False, False])
     await conn.execute(
         "INSERT INTO answers (participant_id, candidate_id, answer) VALUES ($1, $2, 'not_now')", company, student
     )
-    assert await matching.blocked_ids(conn, student) == [company]
+    assert await state(company) == ([0], [True])
     await conn.execute("DELETE FROM answers")
     row, _ = await followup.create(conn, settings, pair, "mutual", "participants", Actor.system())
     assert row is not None
-    assert list(await matching.active_match_counts(conn, [student, company, company + 1])) == [1, 1, 0]
+    assert await state(student, company, company + 1) == ([1, 1, 0], [False, True, False])
+    assert await followup_repository.active_counts(conn, [student, company, company + 1]) == {student: 1, company: 1}
     await followup.transition(conn, settings, row["id"], "closed", Actor.system(), reason="done")
-    assert list(await matching.active_match_counts(conn, [student])) == [0]
-    assert await matching.blocked_ids(conn, student) == [company]  # closed pairs are not suggested again
+    assert await state(student, company) == ([0, 0], [False, True])  # closed pairs are not suggested again

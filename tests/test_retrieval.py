@@ -214,6 +214,20 @@ async def _query(conn: asyncpg.Connection, person: Person) -> tuple[repository.Q
     return query, service._vectors(row)
 
 
+async def fill_capacity(conn: asyncpg.Connection, participant_id: int, partners: Sequence[Person]) -> None:
+    """Give a participant as many active matches as their capacity (3), with these partners."""
+    for partner in partners[:3]:
+        a, b = sorted((participant_id, partner.id))
+        await conn.execute("INSERT INTO matches (a_id, b_id, state, origin) VALUES ($1, $2, 'mutual', 'participants')",
+                           a, b)
+
+
+async def decline(conn: asyncpg.Connection, participant_id: int, candidate_id: int) -> None:
+    """The participant answers "not now" to the candidate."""
+    await conn.execute("INSERT INTO answers (participant_id, candidate_id, answer) VALUES ($1, $2, 'not_now')",
+                       participant_id, candidate_id)
+
+
 def queries(people: Sequence[Person], count: int) -> list[Person]:
     """Visible, verified participants with both sides, the first `count`."""
     return [p for p in people if not p.hidden and p.verified and p.offers is not None and p.seeks is not None][:count]
@@ -446,9 +460,7 @@ async def test_suggestions_equal_the_exact_ranking_of_every_allowed_candidate(
                                           and (p.offers is not None or p.seeks is not None)}
 
 
-async def test_hidden_unverified_or_full_participants_get_no_suggestions(
-    vconn: asyncpg.Connection, monkeypatch: pytest.MonkeyPatch
-) -> None:
+async def test_hidden_unverified_or_full_participants_get_no_suggestions(vconn: asyncpg.Connection) -> None:
     people = await load(vconn, generate(600, seed=6))
     config = _config(exact=True)
     hidden = next(p for p in people if p.hidden and p.offers is not None)
@@ -465,29 +477,25 @@ async def test_hidden_unverified_or_full_participants_get_no_suggestions(
     others_before = [s.id for s in await service.suggest(vconn, other.id, 500, MODEL, config, record_exposure=False)]
     assert popular in others_before
 
-    async def full(conn: asyncpg.Connection, ids: Sequence[int]) -> np.ndarray:
-        # The query and its best candidate have as many active matches as their capacity (3).
-        return np.array([3 if pid in (person.id, popular) else 0 for pid in ids])
-
-    monkeypatch.setattr(service, "active_match_counts", full)
+    # The query and its best candidate get as many active matches as their capacity (3), with hidden
+    # participants (so that no other pair is blocked).
+    partners = [p for p in people if p.hidden]
+    await fill_capacity(vconn, person.id, partners[:3])
+    await fill_capacity(vconn, popular, partners[3:6])
     assert await service.suggest(vconn, person.id, 5, MODEL, config) == []
     others_after = [s.id for s in await service.suggest(vconn, other.id, 500, MODEL, config, record_exposure=False)]
     assert others_after == [pid for pid in others_before if pid not in (person.id, popular)]
 
 
 @pytest.mark.usefixtures("index_plans")
-async def test_declined_or_matched_candidates_are_left_out(
-    conn_any: asyncpg.Connection, monkeypatch: pytest.MonkeyPatch
-) -> None:
+async def test_declined_candidates_are_left_out(conn_any: asyncpg.Connection) -> None:
     people = await load(conn_any, generate(600, seed=7))
     person = queries(people, 1)[0]
     config = _config(exact=False)
     before = [s.id for s in await service.suggest(conn_any, person.id, 5, MODEL, config, record_exposure=False)]
 
-    async def blocked(conn: asyncpg.Connection, participant_id: int) -> list[int]:
-        return before[:2]
-
-    monkeypatch.setattr(service, "blocked_ids", blocked)
+    await decline(conn_any, person.id, before[0])  # declined either way
+    await decline(conn_any, before[1], person.id)
     after = [s.id for s in await service.suggest(conn_any, person.id, 5, MODEL, config, record_exposure=False)]
     assert not set(after) & set(before[:2])
     assert after[:3] == before[2:]

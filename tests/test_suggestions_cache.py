@@ -16,7 +16,7 @@ from pgvector.asyncpg import register_vector
 from service.matching import scoring, service
 from service.matching.cache import Entry, SuggestionCache
 from service.profiles.schemas import DOMAINS
-from tests.test_retrieval import MODEL, Person, allowed, generate, load, queries
+from tests.test_retrieval import MODEL, Person, allowed, decline, fill_capacity, generate, load, queries
 
 K = 5
 
@@ -93,14 +93,8 @@ async def test_hidden_deleted_full_declined_and_changed_candidates_are_never_ser
     await vconn.execute("UPDATE participants SET domains = $2 WHERE id = $1", changed,
                         [d for d in DOMAINS if d != mine[0]])
 
-    async def counts(conn: asyncpg.Connection, ids: Sequence[int]) -> np.ndarray:
-        return np.array([99 if pid == full else 0 for pid in ids])
-
-    async def blocked(conn: asyncpg.Connection, participant_id: int) -> list[int]:
-        return [declined] if participant_id == person.id else []
-
-    monkeypatch.setattr(service, "active_match_counts", counts)
-    monkeypatch.setattr(service, "blocked_ids", blocked)
+    await fill_capacity(vconn, full, [p for p in people if p.hidden and p.id != hidden])
+    await decline(vconn, declined, person.id)
     again = [s.id for s in await _suggest(vconn, person, cache, k=50)]
     assert not {hidden, deleted, full, declined, changed} & set(again)
     by_id[person.id].domains = mine[:1]

@@ -82,30 +82,25 @@ async def emails(conn: asyncpg.Connection, match_id: int) -> list[asyncpg.Record
     )
 
 
+# The matches taking a participant's capacity, one row per side, and the participants never to suggest
+# to {pid} (declined either way, or already paired): shared with the ranker's read-time statement
+# (matching.repository.read_time_state), which reads them with everything else a cached list needs.
+ACTIVE_SIDES_SQL = """SELECT a_id AS id FROM matches WHERE a_id = ANY({ids}) AND state = ANY({states})
+    UNION ALL
+    SELECT b_id FROM matches WHERE b_id = ANY({ids}) AND state = ANY({states})"""
+BLOCKED_SQL = """SELECT candidate_id AS id FROM answers WHERE participant_id = {pid} AND answer = 'not_now'
+    UNION SELECT participant_id FROM answers WHERE candidate_id = {pid} AND answer = 'not_now'
+    UNION SELECT b_id FROM matches WHERE a_id = {pid} AND state <> 'suggested'
+    UNION SELECT a_id FROM matches WHERE b_id = {pid} AND state <> 'suggested'"""
+
+
 async def active_counts(conn: asyncpg.Connection, participant_ids: Sequence[int]) -> dict[int, int]:
     """Active matches (those taking capacity) per participant, for those that have any."""
     # Two index look-ups (a_id, b_id) rather than an OR join: a cached suggestion list asks for ~800 ids.
-    rows = await conn.fetch(
-        """SELECT id, count(*) AS n FROM (
-               SELECT a_id AS id FROM matches WHERE a_id = ANY($1::bigint[]) AND state = ANY($2::text[])
-               UNION ALL
-               SELECT b_id FROM matches WHERE b_id = ANY($1::bigint[]) AND state = ANY($2::text[])
-           ) AS sides GROUP BY id""",
-        list(participant_ids), list(ACTIVE),
-    )
+    sides = ACTIVE_SIDES_SQL.format(ids="$1::bigint[]", states="$2::text[]")
+    rows = await conn.fetch(f"SELECT id, count(*) AS n FROM ({sides}) AS sides GROUP BY id",
+                            list(participant_ids), list(ACTIVE))
     return {row["id"]: row["n"] for row in rows}
-
-
-async def blocked_ids(conn: asyncpg.Connection, participant_id: int) -> list[int]:
-    """Candidates never to suggest to this participant: declined either way, or already paired."""
-    rows = await conn.fetch(
-        """SELECT candidate_id AS id FROM answers WHERE participant_id = $1 AND answer = 'not_now'
-           UNION SELECT participant_id FROM answers WHERE candidate_id = $1 AND answer = 'not_now'
-           UNION SELECT b_id FROM matches WHERE a_id = $1 AND state <> 'suggested'
-           UNION SELECT a_id FROM matches WHERE b_id = $1 AND state <> 'suggested'""",
-        participant_id,
-    )
-    return [row["id"] for row in rows]
 
 
 # --- Follow-up: one-click reply links, reminders, preferences, the funnel -------------------------

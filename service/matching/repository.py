@@ -13,6 +13,8 @@ from typing import Any, Literal
 import asyncpg
 import numpy as np
 
+from service.followup import repository as followup_repository
+from service.followup.lifecycle import ACTIVE
 from service.matching import scoring
 from service.profiles.schemas import KINDS
 
@@ -728,29 +730,50 @@ async def best_interest_pairs_versioned(
     return rows[0]["version"], [row for row in rows if row["candidate_id"] is not None]
 
 
-async def read_time_state(
-    conn: asyncpg.Connection, ids: Sequence[int], exposure_half_life_days: float
-) -> tuple[int | None, np.ndarray, np.ndarray, np.ndarray]:
-    """What changes without a new matching version, for these participants, in one statement.
+@dataclass(frozen=True)
+class ReadTime:
+    """What changes without a new matching version, over the ids asked for, in their order: still
+    visible (not hidden, verified, not deleted) bool (n,), days since last activity float (n,), the
+    decayed exposure count float (n,), active matches int (n,), and blocked for the query bool (n,)
+    (declined either way or already paired); with the matching version they were read at."""
 
-    (version, visible bool (n,), age_days float (n,), shown float (n,)): still visible (not hidden,
-    verified, not deleted), days since last activity, and the decayed exposure count, in `ids` order.
-    """
-    row = await conn.fetchrow(
-        f"""SELECT (SELECT version FROM matching_version) AS version,
-                   array_agg(coalesce(p.hidden_at IS NULL AND p.verified_at IS NOT NULL, false)
-                             ORDER BY c.n) AS visible,
-                   array_agg(coalesce(extract(epoch FROM now() - p.last_active_at)::float8 / 86400, 0)
-                             ORDER BY c.n) AS age,
-                   array_agg(coalesce(e.shown * {_DECAY.format(half_life="$2")}, 0) ORDER BY c.n) AS shown
-            FROM unnest($1::bigint[]) WITH ORDINALITY AS c(id, n)
-            LEFT JOIN participants p ON p.id = c.id
-            LEFT JOIN exposure e ON e.participant_id = c.id""",
-        list(ids), exposure_half_life_days,
-    )
+    version: int | None
+    visible: np.ndarray
+    age_days: np.ndarray
+    shown: np.ndarray
+    active: np.ndarray
+    blocked: np.ndarray
+
+
+_READ_TIME = f"""WITH c AS MATERIALIZED (SELECT * FROM unnest($1::bigint[]) WITH ORDINALITY AS c(id, n)),
+    counts AS (SELECT id, count(*) AS n FROM ({followup_repository.ACTIVE_SIDES_SQL.format(
+        ids="$1::bigint[]", states="$4::text[]")}) AS sides GROUP BY id),
+    blocked AS ({followup_repository.BLOCKED_SQL.format(pid="$3")})
+SELECT (SELECT version FROM matching_version) AS version,
+       array_agg(coalesce(p.hidden_at IS NULL AND p.verified_at IS NOT NULL, false) ORDER BY c.n) AS visible,
+       array_agg(coalesce(extract(epoch FROM now() - p.last_active_at)::float8 / 86400, 0) ORDER BY c.n) AS age,
+       array_agg(coalesce(e.shown * {_DECAY.format(half_life="$2")}, 0) ORDER BY c.n) AS shown,
+       array_agg(coalesce(k.n, 0) ORDER BY c.n) AS active,
+       array_agg(b.id IS NOT NULL ORDER BY c.n) AS blocked
+FROM c
+LEFT JOIN participants p ON p.id = c.id
+LEFT JOIN exposure e ON e.participant_id = c.id
+LEFT JOIN counts k ON k.id = c.id
+LEFT JOIN blocked b ON b.id = c.id"""
+
+
+async def read_time_state(
+    conn: asyncpg.Connection, query_id: int, ids: Sequence[int], exposure_half_life_days: float
+) -> ReadTime:
+    """`ReadTime` of these participants for this query participant, in one statement."""
+    row = await conn.fetchrow(_READ_TIME, list(ids), exposure_half_life_days, query_id, list(ACTIVE))
     assert row is not None
-    return (row["version"], np.array(row["visible"] or [], dtype=bool),
-            np.array(row["age"] or [], dtype=np.float64), np.array(row["shown"] or [], dtype=np.float64))
+
+    def column(name: str, dtype: type) -> np.ndarray:
+        return np.array(row[name] or [], dtype=dtype)
+
+    return ReadTime(row["version"], column("visible", bool), column("age", np.float64), column("shown", np.float64),
+                    column("active", np.int64), column("blocked", bool))
 
 
 async def record_exposure(conn: asyncpg.Connection, participant_ids: Sequence[int], half_life_days: float) -> None:

@@ -17,7 +17,6 @@ import numpy as np
 
 from service import i18n
 from service.config import Settings
-from service.followup import repository as followup_repository
 from service.matching import explain, repository, scoring
 from service.matching.cache import CARD_COLUMNS, Entry, SuggestionCache
 from service.profiles.schemas import DOMAINS, ENGAGEMENTS, KINDS
@@ -89,20 +88,6 @@ class Ranked:
     id: int
     external_id: str
     score: float
-
-
-# --- what the match lifecycle (service.followup) decides about candidates ---
-
-
-async def active_match_counts(conn: asyncpg.Connection, participant_ids: Sequence[int]) -> np.ndarray:
-    """int (n,): active matches (those taking capacity) per participant."""
-    counts = await followup_repository.active_counts(conn, participant_ids)
-    return np.array([counts.get(pid, 0) for pid in participant_ids], dtype=np.int64)
-
-
-async def blocked_ids(conn: asyncpg.Connection, participant_id: int) -> list[int]:
-    """Participants the given one must not be suggested with (declined either way, already matched)."""
-    return await followup_repository.blocked_ids(conn, participant_id)
 
 
 # --- rows to arrays ---
@@ -182,21 +167,17 @@ def as_array(vector: Any) -> np.ndarray:
     return np.asarray(vector.to_numpy() if hasattr(vector, "to_numpy") else vector, dtype=np.float32)
 
 
-async def _scored(
-    conn: asyncpg.Connection, query: Mapping[str, Any], rows: Sequence[Mapping[str, Any]],
-    config: RankerConfig, capacity_checks: bool = False, base_only: bool = False,
+def _scored(
+    query: Mapping[str, Any], rows: Sequence[Mapping[str, Any]], config: RankerConfig, base_only: bool = False
 ) -> np.ndarray:
     """float (n,): the ranker's scores for candidate rows (-inf where a hard constraint fails).
 
     `base_only`: without the exposure and freshness terms, which `_chosen` adds when the list is read.
+    Capacity and declines are not checked here (`_chosen` does, when a list is read).
     """
     query_location, locations = scoring.location_codes(query["location"], [row["location"] for row in rows])
-    at_capacity = None
-    if capacity_checks:
-        counts = await active_match_counts(conn, [row["id"] for row in rows])
-        at_capacity = counts >= _column(rows, "capacity")
     profile = query_profile(query, query_location, at_capacity=False)
-    cands = candidate_arrays(rows, locations, at_capacity, lexical=bool(config.weights.lexical))
+    cands = candidate_arrays(rows, locations, None, lexical=bool(config.weights.lexical))
     weights = replace(config.weights, exposure=0.0, freshness=0.0) if base_only else config.weights
     return scoring.score(profile, cands, weights)
 
@@ -248,12 +229,12 @@ async def _suggestions(
 ) -> list[Suggestion]:
     """The top k of an entry with explanations (computed again wider if exposure overtook it)."""
     width = found[0].width if found is not None else 1
-    chosen = await _chosen(conn, found, config, k, last_try=width >= MAX_WIDTH) if found is not None else None
+    chosen = _chosen(found, config, k, last_try=width >= MAX_WIDTH) if found is not None else None
     if chosen is None and found is not None:
         # The entry no longer reaches far enough (exposure pushed its best down): compute it afresh,
         # four times as wide (overtaken again later, it widens again, up to MAX_WIDTH).
         found = await _computed(conn, found[0].query["id"], model, config, k, cache, widen=min(4 * width, MAX_WIDTH))
-        chosen = await _chosen(conn, found, config, k, last_try=True) if found is not None else None
+        chosen = _chosen(found, config, k, last_try=True) if found is not None else None
     if found is None or not chosen:
         return []
     entry, _, card = found
@@ -282,17 +263,7 @@ def _suggestion(
     )
 
 
-@dataclass(frozen=True)
-class ReadState:
-    """What is applied when an entry is read, over [query, *entry.ids]: visible bool, age_days and
-    shown (decayed exposure) float, each (m + 1,)."""
-
-    visible: np.ndarray
-    age_days: np.ndarray
-    shown: np.ndarray
-
-
-Found = tuple[Entry, ReadState, Callable[[int], Mapping[str, Any]]]  # entry, read-time state, card by id
+Found = tuple[Entry, repository.ReadTime, Callable[[int], Mapping[str, Any]]]  # entry, read-time state, card by id
 
 
 async def _cached(
@@ -302,11 +273,17 @@ async def _cached(
     entry = cache.get(participant_id)
     if entry is None:
         return None
-    version, visible, age, shown = await repository.read_time_state(
-        conn, [participant_id, *entry.ids.tolist()], config.exposure_half_life_days)
-    if not cache.observe(version) or entry.version != version:
+    state = await _read_time(conn, entry, config)
+    if not cache.observe(state.version) or entry.version != state.version:
         return None
-    return entry, ReadState(visible, age, shown), cache.card
+    return entry, state, cache.card
+
+
+async def _read_time(conn: asyncpg.Connection, entry: Entry, config: RankerConfig) -> repository.ReadTime:
+    """The read-time state over [query, *entry.ids]."""
+    query_id = entry.query["id"]
+    return await repository.read_time_state(
+        conn, query_id, [query_id, *entry.ids.tolist()], config.exposure_half_life_days)
 
 
 async def _computed(
@@ -321,7 +298,7 @@ async def _computed(
     if query is None or query["hidden_at"] is not None or query["verified_at"] is None or not _vectors(query):
         return None
     rows, truncated = await _retrieved(conn, query, model, config, widen)
-    base = await _scored(conn, query, rows, config, base_only=True)
+    base = _scored(query, rows, config, base_only=True)
     ids = np.array([row["id"] for row in rows], dtype=np.int64)
     order = scoring.rank(base, ids)
     ranked = [rows[i] for i in order]
@@ -337,12 +314,7 @@ async def _computed(
     cards = {row["id"]: row for row in (rows[i] for i in order)}
     if cache is not None and version is not None and version == entry.version and cache.observe(version):
         cache.put(participant_id, entry, cards)
-    state = ReadState(
-        visible=np.ones(len(order) + 1, dtype=bool),  # query_participant and candidate_rows checked it
-        age_days=np.concatenate([[0.0], _column(ranked, "age_days")]),
-        shown=np.concatenate([[0.0], _column(ranked, "shown")]),
-    )
-    return entry, state, cards.__getitem__
+    return entry, await _read_time(conn, entry, config), cards.__getitem__
 
 
 def _floor(base: np.ndarray, ranked: Sequence[Mapping[str, Any]], weights: scoring.Weights) -> float:
@@ -394,9 +366,7 @@ async def _retrieved(
     return rows, truncated
 
 
-async def _chosen(
-    conn: asyncpg.Connection, found: Found, config: RankerConfig, k: int, last_try: bool = False
-) -> list[tuple[int, float]] | None:
+def _chosen(found: Found, config: RankerConfig, k: int, last_try: bool = False) -> list[tuple[int, float]] | None:
     """The top k of an entry after the read-time terms and checks: (index in entry.ids, final score).
 
     final = base + freshness - exposure terms (scoring.score's, so the result equals ranking afresh);
@@ -405,13 +375,10 @@ async def _chosen(
     a candidate outside the entry could reach: exposure has moved the top since it was computed.
     """
     entry, state, _ = found
-    query_id = entry.query["id"]
     capacity = np.concatenate([[float(entry.query["capacity"])], entry.capacity])
-    counts = await active_match_counts(conn, [query_id, *entry.ids.tolist()])
-    allowed = state.visible & (counts < capacity)
+    allowed = state.visible & (state.active < capacity) & ~state.blocked
     if not allowed[0]:
         return []
-    allowed &= ~np.isin(np.concatenate([[query_id], entry.ids]), await blocked_ids(conn, query_id))
     weights = config.weights
     final = (entry.base + weights.freshness * scoring.freshness(state.age_days[1:], weights.freshness_half_life_days)
              - weights.exposure * scoring.exposure_pressure(state.shown[1:], capacity[1:], weights.exposure_scale))
@@ -451,6 +418,6 @@ async def rank_all(
     rows = await repository.candidate_rows(
         conn, _filter(query, model, []), _vectors(query), None, config.exposure_half_life_days, lexical_terms
     )
-    scores = await _scored(conn, query, rows, config, capacity_checks=False)
+    scores = _scored(query, rows, config)
     order = scoring.rank(scores, np.array([row["id"] for row in rows], dtype=np.int64))
     return [Ranked(rows[i]["id"], rows[i]["external_id"], float(scores[i])) for i in order]
