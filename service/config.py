@@ -82,7 +82,7 @@ class Settings(BaseSettings):
     # Above exact_search_below, the relevance is computed over a pool: per other kind, these many best by the
     # sum of both directions' cosines (HNSW over pair vectors), plus the candidates sharing a query term
     # that at most rare_term_rows participants have (bench/README.md: recall at 100k).
-    pair_candidates: int = Field(100, ge=10, le=1000, alias="KOBLE_PAIR_CANDIDATES")
+    pair_candidates: int = Field(300, ge=10, le=1000, alias="KOBLE_PAIR_CANDIDATES")
     rare_term_rows: int = Field(1_000, ge=0, alias="KOBLE_RARE_TERM_ROWS")
     # Participants whose ranked candidates `koble serve` keeps (service.matching.cache): ~10 KB each.
     suggestion_cache_entries: int = Field(10_000, ge=0, alias="KOBLE_SUGGESTION_CACHE_ENTRIES")

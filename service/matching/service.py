@@ -42,8 +42,11 @@ class RankerConfig:
     # allowed candidate. Per other kind, the best by the sum of both directions' cosines (pair
     # vectors' HNSW index; one direction's index for a one-sided query), plus every allowed candidate
     # sharing one of the query's terms that at most `rare_term_rows` participants have (lexical path).
-    pair_candidates: int = 100
+    pair_candidates: int = 300
     rare_term_rows: int = 1_000
+    # Candidates whose exposure term is at least this are searched past (a second index scan without them):
+    # exposure pushes them down, and the ones it brings up lie beyond the first scan (bench/README.md).
+    exposure_margin: float = 0.01
 
 
 def ranker_config(settings: Settings, model: str) -> RankerConfig:
@@ -390,19 +393,35 @@ async def _pooled(
     conn: asyncpg.Connection, query_filter: repository.QueryFilter, vectors: dict[str, np.ndarray], n: int,
     config: RankerConfig, relevance: repository.Relevance, widen: int,
 ) -> list[int]:
-    """The n of highest relevance among the index's pool and the lexical path's candidates.
+    """The n of highest relevance (less the exposure term) among the index's pool and the lexical path's.
 
     The pool follows the sum of both directions' cosines (pair vectors), which the harmonic mean
     tracks far better than either direction's top list; the lexical path adds the candidates whose
-    shared rare terms could double a fit. `widen` widens the pool (exposure moved the top down).
+    shared rare terms could double a fit. Much-shown candidates drop by up to `weights.exposure`, and
+    at 100k thousands of others lie that close below them: a second scan skips the much-shown ones,
+    so the pool reaches the candidates exposure brings up. `widen` widens the pool.
     """
     size = min(config.pair_candidates * widen, repository.MAX_EF_SEARCH)
-    if len(vectors) == 2:
-        pool = await repository.pair_pool(conn, query_filter, vectors, size)
-    else:
-        pool = (await repository.retrieve(conn, query_filter, vectors, size, False)).ids
+    pool = await _index_pool(conn, query_filter, vectors, size)
+    weights = config.weights
+    if weights.exposure > config.exposure_margin > 0:
+        shown = await repository.exposed_ids(conn, config.exposure_margin / weights.exposure,
+                                             weights.exposure_scale, config.exposure_half_life_days)
+        if set(shown) & set(pool):
+            pool += await _index_pool(conn, replace(query_filter, excluded=[*query_filter.excluded, *shown]),
+                                      vectors, size)
     return await repository.by_relevance(conn, query_filter, vectors, n, repository.MAX_POOL, relevance,
                                          among=pool, rare_rows=config.rare_term_rows)
+
+
+async def _index_pool(
+    conn: asyncpg.Connection, query_filter: repository.QueryFilter, vectors: dict[str, np.ndarray], size: int
+) -> list[int]:
+    """Up to `size` candidates per other kind from the HNSW indexes: by pair vectors for a two-sided
+    query, else by the one direction it has."""
+    if len(vectors) == 2:
+        return await repository.pair_pool(conn, query_filter, vectors, size)
+    return (await repository.retrieve(conn, query_filter, vectors, size, False)).ids
 
 
 async def _chosen(
