@@ -43,8 +43,10 @@ import contextlib
 import datetime as dt
 import functools
 import hashlib
+import inspect
 import math
 import os
+import pickle
 import random
 import re
 import shutil
@@ -368,7 +370,7 @@ async def load(url: str, n: int, seed: int) -> Data:
         built = await repository.ensure_indexes(conn, MODEL, DIM)
         timings[f"HNSW build ({len(built)} indexes)"] = time.perf_counter() - began
         began = time.perf_counter()
-        await conn.execute("VACUUM ANALYZE participants, interest_embeddings, side_embeddings")
+        await conn.execute("VACUUM ANALYZE participants, interest_embeddings, side_embeddings, pair_embeddings")
         timings["vacuum analyze"] = time.perf_counter() - began
         for name in ("shared_buffers", "work_mem", "synchronous_commit", "fsync", "max_connections"):
             data.settings[name] = await conn.fetchval(f"SHOW {name}")
@@ -381,6 +383,25 @@ async def load(url: str, n: int, seed: int) -> Data:
         await conn.close()
     data.load_seconds = dict(timings)
     return data
+
+
+async def reuse(url: str, data: Data) -> dict[str, float]:
+    """A kept database as if freshly loaded: no exposure, no registrations of earlier runs, indexes
+    of the current code (a new migration may add some); returns the seconds the index build took."""
+    conn = await asyncpg.connect(url)
+    await database._init_connection(conn)
+    try:
+        await conn.execute("DELETE FROM participants WHERE id > $1", data.n)
+        await conn.execute("TRUNCATE exposure")
+        await conn.execute("SET maintenance_work_mem = '1GB'")
+        began = time.perf_counter()
+        built = await repository.ensure_indexes(conn, MODEL, DIM)
+        spent = {f"HNSW build ({len(built)} new indexes)": time.perf_counter() - began}
+        if built:
+            await conn.execute("VACUUM ANALYZE side_embeddings")
+        return spent
+    finally:
+        await conn.close()
 
 
 # --- numpy brute force ---
@@ -653,27 +674,19 @@ class RecallResult:
 
 async def served_path(conn: asyncpg.Connection, pid: int, config: service.RankerConfig) -> tuple[str, list[int]]:
     """The retrieval path `service.suggest` takes for this participant (as in service._retrieved),
-    and the ef_search of each HNSW scan (a second one is pgvector 0.6's widening)."""
+    and the size of the index's pool (pair vectors' per kind, or one direction's for a one-sided query)."""
     query = await repository.query_participant(conn, pid, MODEL)
     assert query is not None
     size = await repository.side_rows(conn, query["side_rows"], config.exact_search_below)
     if size < config.exact_search_below:
         return "exact scan by relevance", []
-    efs: list[int] = []
-    original = repository._nearest_indexed
-
-    async def counting(*args: Any, **kwargs: Any) -> Any:
-        efs.append(args[5] if len(args) > 5 else kwargs.get("ef_search", 0))
-        return await original(*args, **kwargs)
-
-    repository._nearest_indexed = counting
-    try:
-        found = await repository.retrieve(
-            conn, service._filter(query, MODEL, []), service._vectors(query), config.retrieval_candidates, False)
-    finally:
-        repository._nearest_indexed = original
-    path = " & ".join(sorted(set(found.paths.values()))) or "none"
-    return (path + " (widened)" if len(efs) > 1 else path), efs
+    vectors = service._vectors(query)
+    query_filter = service._filter(query, MODEL, [])
+    if len(vectors) == 2:
+        pool = await repository.pair_pool(conn, query_filter, vectors, config.pair_candidates)
+        return "pair HNSW pool + lexical path, exact relevance", [len(pool)]
+    found = await repository.retrieve(conn, query_filter, vectors, config.pair_candidates, False)
+    return "one direction's HNSW + lexical path, exact relevance", [len(found.ids)]
 
 
 async def recall(base: str, url: str, workdir: Path, data: Data, sample: Sequence[int]) -> RecallResult:
@@ -787,8 +800,16 @@ async def breakdown(url: str, workdir: Path, sample: Sequence[int], cached: bool
             finally:
                 spent[label] += time.perf_counter() - began
 
+        @functools.wraps(original)
+        def plain(*args: Any, **kwargs: Any) -> Any:
+            began = time.perf_counter()
+            try:
+                return original(*args, **kwargs)
+            finally:
+                spent[label] += time.perf_counter() - began
+
         patched.append((module, name, original))
-        setattr(module, name, wrapper)
+        setattr(module, name, wrapper if inspect.iscoroutinefunction(original) else plain)
 
     for module, name, label in [  # stages the code has now (it changes; missing ones are skipped)
         (service, "_cached", "_cached (hit: read-time state)"),
@@ -850,12 +871,44 @@ def recall_rows(rows: list[tuple[str, str, str, str]], rec: RecallResult, when: 
     rows.append((f"recall@10 vs exact ranking, {len(rec.recalls)} participants, {when}",
                  f"mean {mean:.4f}, min {min(rec.recalls):.2f}, {sum(r < 1 for r in rec.recalls)} below 1",
                  f"≥ 0.99: {mark(mean >= 0.99)}", at))
-    ef = f"; first ef_search p50 {percentile(rec.ef_search, 50)}, max {max(rec.ef_search)}" if rec.ef_search else ""
+    ef = f"; index pool p50 {percentile(rec.ef_search, 50)}, min {min(rec.ef_search)}" if rec.ef_search else ""
     rows.append(("&nbsp;&nbsp;retrieval path (same queries, in-process)",
                  ", ".join(f"{path} {count}" for path, count in rec.paths.most_common()) + ef, "", ""))
     rows.append(("&nbsp;&nbsp;exact ranking (rank_all) in-process", summary(rec.exact_ms), "", ""))
     rows.append(("&nbsp;&nbsp;constraint violations / short lists in served answers",
                  f"{rec.violations} / {rec.short}", "0", ""))
+
+
+def quick_pass(rows: list[tuple[str, str, str, str]], base: str, url: str, workdir: Path, data: Data,
+               sample: Sequence[int], args: argparse.Namespace) -> None:
+    """--recall-only: recall, cache misses, traffic over the sample (exposure grows), recall again,
+    registrations; no throughput runs."""
+    recall_queries = args.queries if args.recall_queries is None else args.recall_queries
+    ids = [data.external_ids[q] for q in sample]
+    if recall_queries:
+        now_load = load_avg()
+        rec = asyncio.run(recall(base, url, workdir, data, sample[:recall_queries]))
+        recall_rows(rows, rec, "no exposure recorded yet", now_load)
+    asyncio.run(new_matching_version(url))
+    now_load = load_avg()
+    miss = sequential(base, ids)[0]
+    rows.append((f"API latency, first request per participant (cache miss), {len(ids)} participants",
+                 summary(miss), "", now_load))
+    now_load = load_avg()
+    traffic = sequential(base, ids * args.traffic)[0]
+    rows.append((f"traffic: {args.traffic} requests per participant, sequential", summary(traffic), "", now_load))
+    if args.recall_after:
+        now_load = load_avg()
+        rec = asyncio.run(recall(base, url, workdir, data, sample[: args.recall_after]))
+        recall_rows(rows, rec, f"after {args.traffic} requests per participant (exposure grown)", now_load)
+    if args.registrations > 0:
+        people = new_people(args.registrations + 1, args.seed, args.n + 1)
+        now_load = load_avg()
+        regs = [register_and_suggest(base, p) for p in people]
+        totals = [r.total_ms for r in regs[1:]]
+        rows.append((f"registration → first suggestions: cold {regs[0].total_ms:.0f} ms; warm ({len(totals)})",
+                     f"p50 {percentile(totals, 50):.0f} / max {max(totals):.0f} ms",
+                     f"≤ 1 s: {mark(max(totals) <= 1000)}", now_load))
 
 
 def mark(ok: bool) -> str:
@@ -877,6 +930,13 @@ def main() -> None:
     parser.add_argument("--breakdown", type=int, default=0, help="queries for the in-process stage breakdown")
     parser.add_argument("--py-spy", default=None, help="record the server with py-spy during a sequential pass")
     parser.add_argument("--seed", type=int, default=2027)
+    parser.add_argument("--keep", default=None,
+                        help="keep the loaded database in this folder and reuse it next time (same --n and --seed)")
+    parser.add_argument("--recall-only", action="store_true",
+                        help="only recall before traffic, cache misses, --traffic rounds of requests over the "
+                             "sample (grows exposure), recall after, registrations")
+    parser.add_argument("--traffic", type=int, default=20,
+                        help="with --recall-only: sequential requests per sampled participant between the recalls")
     args = parser.parse_args()
     recall_queries = args.queries if args.recall_queries is None else args.recall_queries
     version = code_version()  # the code imported now is the code measured
@@ -886,7 +946,8 @@ def main() -> None:
 
     signal.signal(signal.SIGTERM, terminated)
     signal.signal(signal.SIGINT, terminated)  # also when started in the background (SIGINT ignored)
-    workdir = Path(tempfile.mkdtemp(prefix="koble-bench-"))
+    workdir = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="koble-bench-"))
+    workdir.mkdir(parents=True, exist_ok=True)
     server = None
     rows: list[tuple[str, str, str, str]] = []  # (measure, value, target, load)
     notes: list[str] = []
@@ -898,7 +959,14 @@ def main() -> None:
         database.migrate(url)
         print(f"pgserver up and migrated in {time.perf_counter() - began:.1f} s; loading {args.n:,}", file=sys.stderr)
         load_before = load_avg()
-        data = asyncio.run(load(url, args.n, args.seed))
+        saved = workdir / f"data-{args.n}-{args.seed}.pickle"
+        if args.keep and saved.exists():
+            data = pickle.loads(saved.read_bytes())
+            data.load_seconds = asyncio.run(reuse(url, data)) | {"(reused: earlier load)": 0.0}
+        else:
+            data = asyncio.run(load(url, args.n, args.seed))
+            if args.keep:
+                saved.write_bytes(pickle.dumps(data))
         rows.append(("load (generate / COPY / HNSW / analyse)",
                      " / ".join(f"{name} {s:.1f} s" for name, s in data.load_seconds.items()), "", load_before))
         rows.append(("database", ", ".join(f"{k} {v}" for k, v in data.settings.items()), "", ""))
@@ -907,6 +975,10 @@ def main() -> None:
         sample = [int(i) for i in rng.choice(eligible, size=min(args.queries, len(eligible)), replace=False)]
         ids = [data.external_ids[q] for q in sample]
 
+        if args.recall_only:
+            with koble_serve(url, workdir) as (base, _):
+                quick_pass(rows, base, url, workdir, data, sample, args)
+            return
         now_load = load_avg()
         brute = numpy_bench(data, sample, reciprocal=True)
         rows.append(("numpy brute force top-10, reciprocal (mask, 2 mat-vecs, argpartition; 1 BLAS thread)",
@@ -1007,7 +1079,8 @@ def main() -> None:
     finally:
         if server is not None:
             server.cleanup()
-        shutil.rmtree(workdir, ignore_errors=True)
+        if not args.keep:
+            shutil.rmtree(workdir, ignore_errors=True)
         if rows:
             print(f"\n### Suggestions benchmark, N = {args.n:,} ({dt.datetime.now():%Y-%m-%d %H:%M}, "
                   f"{os.cpu_count()} cores; {version})\n")

@@ -79,6 +79,11 @@ class Settings(BaseSettings):
     exact_search_below: int = Field(20_000, ge=0, alias="KOBLE_EXACT_SEARCH_BELOW")
     # Candidates the exact scan takes by relevance (the ranker's reciprocal fit) before full scoring.
     exact_candidates: int = Field(200, ge=10, le=5000, alias="KOBLE_EXACT_CANDIDATES")
+    # Above exact_search_below, the relevance is computed over a pool: per other kind, these many best by the
+    # sum of both directions' cosines (HNSW over pair vectors), plus the candidates sharing a query term
+    # that at most rare_term_rows participants have (bench/README.md: recall at 100k).
+    pair_candidates: int = Field(300, ge=10, le=1000, alias="KOBLE_PAIR_CANDIDATES")
+    rare_term_rows: int = Field(1_000, ge=0, alias="KOBLE_RARE_TERM_ROWS")
     # Participants whose ranked candidates `koble serve` keeps (service.matching.cache): ~10 KB each.
     suggestion_cache_entries: int = Field(10_000, ge=0, alias="KOBLE_SUGGESTION_CACHE_ENTRIES")
     exposure_half_life_days: float = Field(7.0, gt=0, alias="KOBLE_EXPOSURE_HALF_LIFE_DAYS")

@@ -145,6 +145,40 @@ def index_sql(model: str, dim: int, side: str, kind: str, concurrently: bool = F
     )
 
 
+PAIR_INDEX_PREFIX = "pair_emb_hnsw_"
+
+
+def pair_index_name(model: str, dim: int, kind: str) -> str:
+    """The HNSW index of one model's pair vectors ([offers ; seeks], 2 * dim) of one kind."""
+    return PAIR_INDEX_PREFIX + hashlib.sha256(f"{model}\n{dim}\npair\n{kind}".encode()).hexdigest()[:16]
+
+
+def pair_index_names(model: str, dim: int) -> list[str]:
+    """Every pair-vector HNSW index of one model and (side) dimension: one per participant kind."""
+    return [pair_index_name(model, dim, kind) for kind in KINDS]
+
+
+def pair_index_sql(model: str, dim: int, kind: str, concurrently: bool = False) -> str:
+    """CREATE INDEX for one kind's pair-vector HNSW index (inner product; `_pair_sql` repeats it).
+
+    Inner product, not cosine: the query [seeks ; offers] then scores the sum of both directions'
+    cosines, which is what the ranker's harmonic mean follows (a pair vector's norm is not 1).
+    """
+    return (
+        f"CREATE INDEX {'CONCURRENTLY ' if concurrently else ''}IF NOT EXISTS {pair_index_name(model, dim, kind)} "
+        f"ON pair_embeddings USING hnsw ((embedding::vector({2 * int(dim)})) vector_ip_ops) "
+        f"WHERE model = {_literal(model)} AND kind = {_literal(kind)}"
+    )
+
+
+def _all_index_sql(model: str, dim: int, concurrently: bool) -> dict[str, str]:
+    """Name -> CREATE INDEX of every HNSW index of one model: side vectors, then pair vectors."""
+    statements = {index_name(model, dim, side, kind): index_sql(model, dim, side, kind, concurrently)
+                  for side in SIDES for kind in KINDS}
+    return statements | {pair_index_name(model, dim, kind): pair_index_sql(model, dim, kind, concurrently)
+                         for kind in KINDS}
+
+
 async def index_states(conn: asyncpg.Connection, names: Sequence[str]) -> dict[str, bool]:
     """Existing indexes among `names` -> whether each is valid (a failed concurrent build is not)."""
     rows = await conn.fetch(
@@ -156,35 +190,34 @@ async def index_states(conn: asyncpg.Connection, names: Sequence[str]) -> dict[s
 
 
 async def has_indexes(conn: asyncpg.Connection, model: str, dim: int) -> bool:
-    """Whether every HNSW index of this model (each side and kind) exists and is valid."""
-    names = index_names(model, dim)
+    """Whether every HNSW index of this model (each side and kind, and the pair vectors') exists and is valid."""
+    names = [*index_names(model, dim), *pair_index_names(model, dim)]
     states = await index_states(conn, names)
     return all(states.get(name) for name in names)
 
 
 async def ensure_indexes(conn: asyncpg.Connection, model: str, dim: int, concurrently: bool = False) -> list[str]:
-    """Create the missing HNSW indexes of this model (each side and kind); returns the names created.
+    """Create the missing HNSW indexes of this model (each side and kind, then each kind's pair vectors);
+    returns the names created.
 
     `concurrently` keeps writes to side_embeddings flowing during a long build; it cannot run inside
     a transaction. An invalid index left by an interrupted concurrent build is dropped and rebuilt.
     """
     created = []
-    for side in SIDES:
-        for kind in KINDS:
-            name = index_name(model, dim, side, kind)
-            state = (await index_states(conn, [name])).get(name)
-            if state:
-                continue
-            if state is False:
-                await conn.execute(f"DROP INDEX {'CONCURRENTLY ' if concurrently else ''}IF EXISTS {name}")
-            await conn.execute(index_sql(model, dim, side, kind, concurrently))
-            created.append(name)
+    for name, sql in _all_index_sql(model, dim, concurrently).items():
+        state = (await index_states(conn, [name])).get(name)
+        if state:
+            continue
+        if state is False:
+            await conn.execute(f"DROP INDEX {'CONCURRENTLY ' if concurrently else ''}IF EXISTS {name}")
+        await conn.execute(sql)
+        created.append(name)
     return created
 
 
 async def drop_indexes(conn: asyncpg.Connection, model: str, dim: int) -> None:
     """Drop this model's HNSW indexes without blocking readers and writers (outside a transaction)."""
-    for name in index_names(model, dim):
+    for name in [*index_names(model, dim), *pair_index_names(model, dim)]:
         await conn.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {name}")
 
 
@@ -236,7 +269,7 @@ async def model_counts(conn: asyncpg.Connection) -> dict[str, tuple[int, int]]:
 
 
 async def prune_other_models(conn: asyncpg.Connection, keep_model: str, keep_dim: int) -> tuple[int, int, list[str]]:
-    """Delete every other model's vectors and HNSW indexes: (interest rows, side rows, indexes dropped)."""
+    """Delete every other model's vectors and HNSW indexes: (interest rows, side rows, side indexes dropped)."""
     keep = set(index_names(keep_model, keep_dim))
     async with conn.transaction():
         interests = await conn.fetchval(
@@ -252,6 +285,14 @@ async def prune_other_models(conn: asyncpg.Connection, keep_model: str, keep_dim
         )
         dropped = [row["indexname"] for row in names if row["indexname"] not in keep]
         for name in dropped:
+            await conn.execute(f"DROP INDEX IF EXISTS {name}")
+        # The pair vectors went with the side vectors (0009's triggers); their indexes go here, not
+        # counted: each model has one per kind beside its side indexes.
+        pairs = await conn.fetch(
+            "SELECT indexname FROM pg_indexes WHERE tablename = 'pair_embeddings' AND indexname LIKE $1",
+            PAIR_INDEX_PREFIX + "%",
+        )
+        for name in {row["indexname"] for row in pairs} - set(pair_index_names(keep_model, keep_dim)):
             await conn.execute(f"DROP INDEX IF EXISTS {name}")
     return interests, sides, dropped
 
@@ -329,6 +370,8 @@ async def pgvector_version(conn: asyncpg.Connection) -> tuple[int, ...]:
 
 
 MAX_EF_SEARCH = 1000  # pgvector's upper limit
+THIN_POOL = 4  # a pair scan returning under a quarter of the rows asked for is redone exactly
+MAX_POOL = 1_000_000  # `by_relevance`'s pool when every candidate it scans is to be scored with its lexical factor
 
 
 def iterative(version: tuple[int, ...]) -> bool:
@@ -589,7 +632,8 @@ class Relevance:
 # ~5 us a row, so it is computed only for the `pool` best by cosines alone.
 # $9 query seeks vector, $10 query offers vector, $11 n, $12 lexical terms, $13 query language,
 # $14 shift, $15 floor, $16 one-directional, $17 lexical weight, $18 pool, $19 reciprocal weight,
-# $20 exposure weight, $21 exposure scale, $22 exposure half-life (days), $23-$28 the soft terms (_SOFT).
+# $20 exposure weight, $21 exposure scale, $22 exposure half-life (days), $23-$24 the lexical path
+# (below), $25-$30 the soft terms (_SOFT).
 _FIT = "CASE WHEN {cos} IS NOT NULL THEN greatest(0, least(1, ({cos} + l.shift - l.floor) / (1 - l.floor))) END"
 _HARMONIC = """CASE WHEN {f} IS NOT NULL AND {b} IS NOT NULL AND NOT $16
                     THEN CASE WHEN {f} + {b} > 0 THEN 2 * {f} * {b} / ({f} + {b}) ELSE 0 END
@@ -599,15 +643,15 @@ _BOOST = "(1 + $17 * {x} / (1 + {x}))"
 _PRESSURE = "(shown / (shown + $21::float8 * greatest(capacity, 1)))"
 # scoring.soft_features in SQL, weighted, but for location (its weight is added to the entry's floor
 # instead: scoring.location_codes compares case-folded text). Day numbers as float8 so that open ends
-# are +-infinity, as in numpy. $23 availability, $24 engagement, $25 language, $26 freshness weights,
-# $27 availability horizon (days), $28 freshness half-life (days).
+# are +-infinity, as in numpy. $25 availability, $26 engagement, $27 language, $28 freshness weights,
+# $29 availability horizon (days), $30 freshness half-life (days).
 _DAY = "coalesce(({column} - DATE '2000-01-01')::float8, '{infinity}'::float8)"
-_SPAN = "least({until} - {since} + 1, $27::float8)"
+_SPAN = "least({until} - {since} + 1, $29::float8)"
 _WINDOWS = {"qf": _DAY.format(column="$4::date", infinity="-infinity"),
             "qu": _DAY.format(column="$5::date", infinity="infinity"),
             "cf": _DAY.format(column="p.available_from", infinity="-infinity"),
             "cu": _DAY.format(column="p.available_until", infinity="infinity")}
-_OVERLAP = ("least(greatest(least(greatest(least({qu}, {cu}) - greatest({qf}, {cf}) + 1, 0), $27::float8)"
+_OVERLAP = ("least(greatest(least(greatest(least({qu}, {cu}) - greatest({qf}, {cf}) + 1, 0), $29::float8)"
             " / least(" + _SPAN.format(until="{qu}", since="{qf}") + ", " + _SPAN.format(until="{cu}", since="{cf}")
             + "), 0), 1)").format(**_WINDOWS)
 _SHARED = "(SELECT count(*) FROM unnest(p.engagements) AS x WHERE x = ANY($6::text[]))"
@@ -615,13 +659,35 @@ _ENGAGEMENT = f"""CASE WHEN cardinality($6::text[]) > 0 AND cardinality(p.engage
     THEN 0.5 + 0.5 * {_SHARED} / greatest(least(cardinality(p.engagements), cardinality($6::text[])), 1)
     ELSE 0.5 END"""
 _FRESHNESS = ("power(0.5::float8, greatest(extract(epoch FROM now() - p.last_active_at)::float8 / 86400, 0)"
-              " / $28::float8)")
-_SOFT = f"""($23::float8 * {_OVERLAP} + $24::float8 * ({_ENGAGEMENT}) + $25::float8 * (p.language = $13)::int
-    + $26::float8 * {_FRESHNESS})"""
-_RELEVANCE = f"""WITH allowed AS MATERIALIZED (
+              " / $30::float8)")
+_SOFT = f"""($25::float8 * {_OVERLAP} + $26::float8 * ({_ENGAGEMENT}) + $27::float8 * (p.language = $13)::int
+    + $28::float8 * {_FRESHNESS})"""
+# The lexical retrieval path: an OR-query of the query's terms that are rare in the candidates' column
+# (ANALYZE's most common elements do not list them above $24 rows), so a lexically strong candidate is
+# scored whatever its cosines. No statistics yet (never analysed), no lexical path. Lexemes with a
+# quote or backslash are left out (the tsquery literal would need escaping).
+_RARE = """(SELECT string_agg(quote_literal(t), ' | ')::tsquery
+    FROM stats CROSS JOIN unnest(q.{terms}) AS t
+    WHERE stats.attname = '{column}' AND t <> ALL(stats.common) AND strpos(t, '''') = 0 AND strpos(t, chr(92)) = 0)"""
+# $23 candidate ids (NULL: every allowed candidate), $24 rare-term rows (0: no lexical path; only with $23).
+_RELEVANCE = f"""WITH q AS MATERIALIZED (
+    SELECT CASE WHEN $12 > 0 THEN {_TERMS.format(column="seeks_tsv")} END AS fwd,
+           CASE WHEN $12 > 0 THEN {_TERMS.format(column="offers_tsv")} END AS bwd
+), stats AS MATERIALIZED (
+    SELECT s.attname::text AS attname,
+           ARRAY(SELECT m.e FROM unnest(s.most_common_elems::text::text[], s.most_common_elem_freqs) AS m(e, f)
+                 WHERE m.e IS NOT NULL AND m.f * greatest(c.reltuples, 0) > $24) AS common
+    FROM pg_stats s JOIN pg_class c ON c.oid = 'participants'::regclass
+    WHERE $24 > 0 AND $23::bigint[] IS NOT NULL AND s.schemaname = current_schema() AND s.tablename = 'participants'
+      AND s.attname IN ('offers_tsv', 'seeks_tsv')
+), lex AS MATERIALIZED (
+    SELECT {_RARE.format(terms="fwd", column="offers_tsv")} AS fwd,
+           {_RARE.format(terms="bwd", column="seeks_tsv")} AS bwd
+    FROM q
+), allowed AS MATERIALIZED (
     SELECT p.id, p.language, p.capacity,
            coalesce(e.shown * {_DECAY.format(half_life="$22")}, 0) AS shown
-    FROM participants p LEFT JOIN exposure e ON e.participant_id = p.id
+    FROM {{source}} LEFT JOIN exposure e ON e.participant_id = p.id
     WHERE {_ALLOWED}
 ), pool AS MATERIALIZED (
     -- Narrow rows through the joins: only the id, the fits and the exposure pressure.
@@ -637,10 +703,7 @@ _RELEVANCE = f"""WITH allowed AS MATERIALIZED (
                                {_FIT.format(cos="1 - (s.embedding <=> $10)")} AS b) AS d
     WHERE o.embedding IS NOT NULL OR s.embedding IS NOT NULL
     ORDER BY $19 * {_HARMONIC.format(f="d.f", b="d.b")} - $20 * {_PRESSURE} DESC, a.id LIMIT $18
-), q AS MATERIALIZED (
-    SELECT CASE WHEN $12 > 0 THEN {_TERMS.format(column="seeks_tsv")} END AS fwd,
-           CASE WHEN $12 > 0 THEN {_TERMS.format(column="offers_tsv")} END AS bwd
-), boosted AS (
+), boosted AS MATERIALIZED (  -- (inlined, the harmonic mean below would match the terms 10 times a row)
     SELECT c.id, c.penalty, {_SOFT} AS soft, c.f * {_BOOST.format(x=_LEXICAL_RANK.format(
                    matches=_MATCHES.format(column="offers_tsv", terms="fwd"), terms="length(p.offers_tsv)"))} AS f,
            c.b * {_BOOST.format(x=_LEXICAL_RANK.format(
@@ -648,26 +711,98 @@ _RELEVANCE = f"""WITH allowed AS MATERIALIZED (
     FROM pool c JOIN participants p ON p.id = c.id CROSS JOIN q
 )
 SELECT id FROM boosted ORDER BY $19 * {_HARMONIC.format(f="f", b="b")} + soft - penalty DESC, id LIMIT $11"""
+# Every participant ($23 NULL), or the given ids and those sharing a rare term (each side's GIN index).
+_EVERYONE = "participants p"
+_AMONG = """(SELECT DISTINCT id FROM (
+        SELECT unnest($23::bigint[]) AS id
+        UNION ALL SELECT id FROM participants WHERE offers_tsv @@ (SELECT fwd FROM lex)
+        UNION ALL SELECT id FROM participants WHERE seeks_tsv @@ (SELECT bwd FROM lex)) AS u) AS c
+    JOIN participants p ON p.id = c.id"""
 
 
 async def by_relevance(
     conn: asyncpg.Connection, query: QueryFilter, vectors: dict[str, np.ndarray], n: int, pool: int,
-    relevance: Relevance,
+    relevance: Relevance, among: Sequence[int] | None = None, rare_rows: int = 0,
 ) -> list[int]:
     """The n allowed candidates of highest relevance R (best first, then by id), by one exact scan.
 
     Unlike the top n of each direction, this follows the ranker: a candidate that fits well both
     ways (the harmonic mean) comes first even if neither direction alone would put it in a top n,
     and one shown a lot comes later. The lexical factor is computed for the `pool` best by cosines.
+    `among` restricts the scan to these candidates (an index's pool) and, with `rare_rows`, to the
+    candidates sharing one of the query's terms found in at most about that many participants.
     """
     rows = await conn.fetch(
-        _RELEVANCE, *query.params(), vectors.get("offers"), vectors.get("seeks"), n, relevance.lexical_terms,
+        _RELEVANCE.replace("{source}", _EVERYONE if among is None else _AMONG), *query.params(),
+        vectors.get("offers"), vectors.get("seeks"), n, relevance.lexical_terms,
         relevance.language, relevance.cross_lingual_shift, relevance.similarity_floor, relevance.one_directional,
         relevance.lexical, max(pool, n), relevance.reciprocal, relevance.exposure, relevance.exposure_scale,
-        relevance.exposure_half_life_days, relevance.availability, relevance.engagement, relevance.same_language,
-        relevance.freshness, relevance.availability_horizon_days, relevance.freshness_half_life_days,
+        relevance.exposure_half_life_days, None if among is None else list(among), rare_rows,
+        relevance.availability, relevance.engagement, relevance.same_language, relevance.freshness,
+        relevance.availability_horizon_days, relevance.freshness_half_life_days,
     )
     return [row["id"] for row in rows]
+
+
+def _pair_sql(dim: int, kind: str, exact: bool) -> str:
+    # As _direction_sql: the indexed form repeats pair_index_sql's expression and predicate; the
+    # exact form (a kind the index scan left short) orders by the plain column, which no index covers.
+    distance = "s.embedding <#> $9" if exact else f"(s.embedding::vector({2 * dim})) <#> $9"
+    return f"""(SELECT {_literal(kind)}::text AS kind, s.participant_id FROM pair_embeddings s
+        JOIN participants p ON p.id = s.participant_id
+        WHERE s.model = $8 AND s.kind = {_literal(kind)} AND {_ALLOWED}
+        ORDER BY {distance}{', s.participant_id' if exact else ''} LIMIT $10)"""
+
+
+async def _pairs_nearest(
+    conn: asyncpg.Connection, query: QueryFilter, pair: np.ndarray, kinds: Sequence[str], n: int, exact: bool
+) -> dict[str, list[int]]:
+    """Per kind, the n allowed candidates of largest pair inner product (sum of both cosines), best first."""
+    if not kinds:
+        return {}
+    sql = " UNION ALL ".join(_pair_sql(len(pair) // 2, kind, exact) for kind in kinds)
+    found: dict[str, list[int]] = {kind: [] for kind in kinds}
+    for row in await conn.fetch(sql, *query.params(), pair, n):
+        found[row["kind"]].append(row["participant_id"])
+    return found
+
+
+async def pair_pool(conn: asyncpg.Connection, query: QueryFilter, vectors: dict[str, np.ndarray], n: int) -> list[int]:
+    """Up to n allowed candidates per kind of largest cos(query seeks, offers) + cos(query offers, seeks).
+
+    For a query with both sides (`vectors` has "offers" and "seeks"). One HNSW index per kind (pair
+    vectors, 0009); a kind the filtered scan left short (pgvector < 0.8 returns about ef_search rows
+    before filtering) is scanned again with a wider ef_search, then exactly if still thin.
+    """
+    pair = np.concatenate([vectors["offers"], vectors["seeks"]]).astype(np.float32)  # [query seeks ; query offers]
+    kinds = [kind for kind in KINDS if kind != query.kind]
+    version = await pgvector_version(conn)
+    ef_search = first_ef_search(version, n)
+    async with conn.transaction():
+        await conn.execute("; ".join(scan_settings(version, ef_search)))
+        found = await _pairs_nearest(conn, query, pair, kinds, n, exact=False)
+        short = [kind for kind, ids in found.items() if len(ids) < n]
+        widths = [wider_ef_search(ef_search, n, len(found[kind])) for kind in short]
+        if short and not iterative(version) and all(width is not None for width in widths):
+            await conn.execute("; ".join(scan_settings(version, max(w for w in widths if w is not None))))
+            found |= await _pairs_nearest(conn, query, pair, short, n, exact=False)
+    # What a short scan returned is still about the best of its kind (what it did not visit is farther
+    # than all it did); only a thin one, where the filter leaves few candidates near the query, is
+    # redone exactly, for that kind (its few allowed rows are cheap to scan).
+    thin = [kind for kind, ids in found.items() if len(ids) < n // THIN_POOL]
+    found |= await _pairs_nearest(conn, query, pair, thin, n, exact=True)
+    return list(dict.fromkeys(pid for ids in found.values() for pid in ids))
+
+
+async def exposed_ids(conn: asyncpg.Connection, pressure: float, scale: float, half_life_days: float) -> list[int]:
+    """Participants whose exposure pressure (scoring.exposure_pressure of the decayed count) is at least this."""
+    rows = await conn.fetch(
+        f"""SELECT e.participant_id FROM exposure e JOIN participants p ON p.id = e.participant_id
+            CROSS JOIN LATERAL (SELECT e.shown * {_DECAY.format(half_life="$3")} AS shown) AS d
+            WHERE d.shown / (d.shown + $2 * greatest(p.capacity, 1)) >= $1 ORDER BY e.participant_id""",
+        pressure, scale, half_life_days,
+    )
+    return [row["participant_id"] for row in rows]
 
 
 async def candidate_rows(

@@ -42,6 +42,15 @@ class RankerConfig:
     relevance_pool: int = 20_000
     exposure_half_life_days: float = 7.0
     lexical_terms: int = LEXICAL_TERMS
+    # Above `exact_search_below`: the pool the exact relevance is computed over, instead of every
+    # allowed candidate. Per other kind, the best by the sum of both directions' cosines (pair
+    # vectors' HNSW index; one direction's index for a one-sided query), plus every allowed candidate
+    # sharing one of the query's terms that at most `rare_term_rows` participants have (lexical path).
+    pair_candidates: int = 300
+    rare_term_rows: int = 1_000
+    # Candidates whose exposure term is at least this are searched past (a second index scan without them):
+    # exposure pushes them down, and the ones it brings up lie beyond the first scan (bench/README.md).
+    exposure_margin: float = 0.01
 
 
 def ranker_config(settings: Settings, model: str) -> RankerConfig:
@@ -57,7 +66,8 @@ def ranker_config(settings: Settings, model: str) -> RankerConfig:
     )
     return RankerConfig(
         weights, retrieval_candidates=settings.retrieval_candidates, exact_search_below=settings.exact_search_below,
-        exact_candidates=settings.exact_candidates, exposure_half_life_days=settings.exposure_half_life_days)
+        exact_candidates=settings.exact_candidates, exposure_half_life_days=settings.exposure_half_life_days,
+        pair_candidates=settings.pair_candidates, rare_term_rows=settings.rare_term_rows)
 
 
 def model_name(settings: Settings) -> str:
@@ -343,27 +353,61 @@ async def _retrieved(
     """Candidate rows of the retrieved candidates (hard constraints but capacity and declines applied),
     and whether retrieval was cut (fewer than every allowed candidate may have been seen).
 
-    Below `exact_search_below` side vectors, one exact scan takes the `exact_candidates` of highest
-    relevance (the ranker's R from the cosines, less the exposure term); above, the HNSW indexes give
-    the top `retrieval_candidates` of each direction.
+    The `exact_candidates` of highest final score but for location (`repository.by_relevance`),
+    computed over every allowed candidate below `exact_search_below` side vectors, above over a pool
+    (`_pooled`).
     """
     vectors = _vectors(query)
     query_filter = _filter(query, model, [])
     size = await repository.side_rows(conn, query["side_rows"], config.exact_search_below)
+    relevance = repository.Relevance.of(
+        query["language"], config.weights, config.lexical_terms, config.exposure_half_life_days)
+    n = config.exact_candidates * widen
     if size < config.exact_search_below:
-        relevance = repository.Relevance.of(
-            query["language"], config.weights, config.lexical_terms, config.exposure_half_life_days)
-        n = config.exact_candidates * widen
         ids = await repository.by_relevance(conn, query_filter, vectors, n, config.relevance_pool, relevance)
         truncated = len(ids) >= n
     else:
-        n = min(config.retrieval_candidates * widen, repository.MAX_EF_SEARCH)
-        found = await repository.retrieve(conn, query_filter, vectors, n, False)
-        ids, truncated = found.ids, any(lowest is not None for lowest in found.lowest.values())
+        # A pool is a cut whatever its size: exposure may promote a candidate outside it.
+        ids, truncated = await _pooled(conn, query_filter, vectors, n, config, relevance, widen), True
     lexical_terms = config.lexical_terms if config.weights.lexical else 0
     rows = await repository.candidate_rows(conn, query_filter, vectors, ids, config.exposure_half_life_days,
                                            lexical_terms)
     return rows, truncated
+
+
+async def _pooled(
+    conn: asyncpg.Connection, query_filter: repository.QueryFilter, vectors: dict[str, np.ndarray], n: int,
+    config: RankerConfig, relevance: repository.Relevance, widen: int,
+) -> list[int]:
+    """The n of highest relevance (less the exposure term) among the index's pool and the lexical path's.
+
+    The pool follows the sum of both directions' cosines (pair vectors), which the harmonic mean
+    tracks far better than either direction's top list; the lexical path adds the candidates whose
+    shared rare terms could double a fit. Much-shown candidates drop by up to `weights.exposure`, and
+    at 100k thousands of others lie that close below them: a second scan skips the much-shown ones,
+    so the pool reaches the candidates exposure brings up. `widen` widens the pool.
+    """
+    size = min(config.pair_candidates * widen, repository.MAX_EF_SEARCH)
+    pool = await _index_pool(conn, query_filter, vectors, size)
+    weights = config.weights
+    if weights.exposure > config.exposure_margin > 0:
+        shown = await repository.exposed_ids(conn, config.exposure_margin / weights.exposure,
+                                             weights.exposure_scale, config.exposure_half_life_days)
+        if set(shown) & set(pool):
+            pool += await _index_pool(conn, replace(query_filter, excluded=[*query_filter.excluded, *shown]),
+                                      vectors, size)
+    return await repository.by_relevance(conn, query_filter, vectors, n, repository.MAX_POOL, relevance,
+                                         among=pool, rare_rows=config.rare_term_rows)
+
+
+async def _index_pool(
+    conn: asyncpg.Connection, query_filter: repository.QueryFilter, vectors: dict[str, np.ndarray], size: int
+) -> list[int]:
+    """Up to `size` candidates per other kind from the HNSW indexes: by pair vectors for a two-sided
+    query, else by the one direction it has."""
+    if len(vectors) == 2:
+        return await repository.pair_pool(conn, query_filter, vectors, size)
+    return (await repository.retrieve(conn, query_filter, vectors, size, False)).ids
 
 
 def _chosen(found: Found, config: RankerConfig, k: int, last_try: bool = False) -> list[tuple[int, float]] | None:
