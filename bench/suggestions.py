@@ -812,7 +812,7 @@ async def breakdown(url: str, workdir: Path, sample: Sequence[int], cached: bool
         setattr(module, name, wrapper if inspect.iscoroutinefunction(original) else plain)
 
     for module, name, label in [  # stages the code has now (it changes; missing ones are skipped)
-        (service, "_cached", "_cached (hit: read-time state)"),
+        (service, "_chosen", "_chosen (read-time state as deep as needed, final scores)"),
         (repository, "read_time_state", "  read_time_state"),
         (service, "_computed", "_computed (miss: retrieve and score)"),
         (repository, "query_participant", "  query_participant"),
@@ -824,7 +824,6 @@ async def breakdown(url: str, workdir: Path, sample: Sequence[int], cached: bool
         (repository, "candidate_rows", "  candidate_rows"),
         (service, "_scored", "  _scored (numpy ranker)"),
         (repository, "best_interest_pairs_versioned", "best_interest_pairs_versioned"),
-        (service, "_chosen", "_chosen (read-time terms, hooks)"),
         (service, "_pairs", "_pairs"),
         (repository, "record_exposure", "record_exposure"),
     ]:

@@ -220,7 +220,11 @@ async def test_emails_of_a_transition_while_redis_is_down_arrive_after_it_return
         assert await count(conn, "pending") == len(ids)
         with redis_on(port, tmp_path):
             back = settings.model_copy(update={"redis_url": url, "outbox_sweep_after_seconds": 0.0})
-            assert await mail_tasks.sweep_outbox({"settings": back, "pool": pool, "redis": redis}) == len(ids)
+            # The pool's connections died with the first server: a sweep may find that out on its
+            # first command to each (and hand nothing over); a later minute's sweep reconnects.
+            context = {"settings": back, "pool": pool, "redis": redis}
+            handed = [await mail_tasks.sweep_outbox(context) for _ in range(5)]
+            assert len(ids) in handed and set(handed) <= {0, len(ids)}, handed
             await run_worker(back)
     finally:
         await redis.aclose()

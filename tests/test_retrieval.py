@@ -583,8 +583,7 @@ async def test_the_exact_scan_orders_by_the_rankers_relevance(conn: asyncpg.Conn
         row = await repository.query_participant(conn, person.id, MODEL)
         assert row is not None
         relevance = repository.Relevance(row["language"], weights.cross_lingual_shift, weights.similarity_floor,
-                                         False, lexical, service.LEXICAL_TERMS, 1.0, weights.exposure,
-                                         weights.exposure_scale, 7.0)
+                                         False, lexical, service.LEXICAL_TERMS, 1.0)
         found = await repository.by_relevance(conn, query, vectors, 30, 10**6, relevance)
         # The same order from the ranker's own arithmetic over every allowed candidate.
         rows = await repository.candidate_rows(conn, query, vectors, None, 7.0, service.LEXICAL_TERMS)
@@ -592,8 +591,7 @@ async def test_the_exact_scan_orders_by_the_rankers_relevance(conn: asyncpg.Conn
         profile = service.query_profile(row, location, at_capacity=False)
         cands = scoring.language_shifted(profile, service.candidate_arrays(rows, locations, None, lexical=True),
                                          weights.cross_lingual_shift)
-        key = (scoring.relevance(cands, weights)
-               - weights.exposure * scoring.exposure_pressure(cands.exposure, cands.capacity, weights.exposure_scale))
+        key = scoring.relevance(cands, weights)  # exposure is applied when an entry is read, not in this order
         ids = np.array([r["id"] for r in rows])
         expected = ids[scoring.rank(key, ids, 30)].tolist()
         assert found[:25] == expected[:25]  # float rounding may swap near-ties at the very end

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import replace
 
 import asyncpg
 import numpy as np
@@ -215,9 +216,12 @@ async def test_an_entry_overtaken_by_exposure_is_computed_again_wider(
     assert _answer(third) == _answer(await service.suggest(conn, person.id, K, MODEL, config, record_exposure=False))
 
 
-async def test_the_exact_scan_orders_by_the_final_score_but_for_location(conn: asyncpg.Connection) -> None:
+async def test_the_exact_scan_orders_by_the_final_score_but_for_location_and_exposure(
+    conn: asyncpg.Connection,
+) -> None:
     # The entry's floor relies on it: a candidate the scan left out scores at most the last one taken
-    # (plus the location weight), whatever its soft terms. Languages, activity and exposure varied.
+    # (plus the location weight), whatever its soft terms and exposure. Languages, activity varied;
+    # exposure recorded, which the order leaves out (it is applied when an entry is read).
     people = await load(conn, generate(600, seed=27, mentoring=40))
     await conn.execute("""UPDATE participants SET language = CASE WHEN id % 3 = 0 THEN 'en' ELSE 'nb' END,
                                   last_active_at = now() - make_interval(days => ((id * 37) % 400)::int),
@@ -227,12 +231,43 @@ async def test_the_exact_scan_orders_by_the_final_score_but_for_location(conn: a
     weights = scoring.Weights(similarity_floor=0.5, exposure=0.5, availability=0.3, engagement=0.3, language=0.2,
                               freshness=0.3, location=0.0, cross_lingual_shift=0.04)
     config = service.RankerConfig(weights, exact_search_below=10**9)
+    without_exposure = service.RankerConfig(replace(weights, exposure=0.0), exact_search_below=10**9)
     for person in queries(people, 5):
         row = await service.repository.query_participant(conn, person.id, MODEL)
         assert row is not None
-        relevance = service.repository.Relevance.of(row["language"], weights, config.lexical_terms, 7.0)
+        relevance = service.repository.Relevance.of(row["language"], weights, config.lexical_terms)
         scanned = await service.repository.by_relevance(
             conn, service._filter(row, MODEL, []), service._vectors(row), 10_000, config.relevance_pool, relevance)
-        ranked = await service.rank_all(conn, person.id, MODEL, config)
+        ranked = await service.rank_all(conn, person.id, MODEL, without_exposure)
         assert len(scanned) == len(ranked) > 20
         assert scanned[:20] == [r.id for r in ranked[:20]]
+
+
+async def test_the_read_time_state_is_read_only_as_deep_as_the_answer_needs(
+    conn: asyncpg.Connection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    people = await load(conn, generate(1200, seed=28))
+    cache = SuggestionCache(10)
+    person = queries(people, 1)[0]
+    await _suggest(conn, person, cache)
+    entry = cache.get(person.id)
+    assert entry is not None and len(entry.ids) > 4 * service.FIRST_READ
+    read: list[int] = []
+    original = service.repository.read_time_state
+
+    async def spy(conn: asyncpg.Connection, query_id: int, ids: Sequence[int], half_life: float) -> object:
+        read.append(len(ids))
+        return await original(conn, query_id, ids, half_life)
+
+    monkeypatch.setattr(service.repository, "read_time_state", spy)
+    monkeypatch.setattr(service, "_computed", _no_fill)
+    await _suggest(conn, person, cache)
+    assert read == [1 + service.FIRST_READ]  # the query and the best 32 candidates: nothing deeper can win
+    # The best 32 shown a lot since: the answer comes from deeper in the entry, still without computing.
+    await conn.execute("INSERT INTO exposure SELECT unnest($1::bigint[]), 500, now()",
+                       entry.ids[: service.FIRST_READ].tolist())
+    read.clear()
+    deeper = await _suggest(conn, person, cache)
+    assert read == [1 + service.FIRST_READ, 3 * service.FIRST_READ]
+    monkeypatch.undo()
+    assert _answer(deeper) == _answer(await _suggest(conn, person, None))

@@ -44,16 +44,18 @@ def job_id(outbox_id: int, again: str | None = None) -> str:
     return f"email:{outbox_id}" if again is None else f"email:{outbox_id}:{again}"
 
 
-async def enqueue(redis: ArqRedis | None, outbox_ids: list[int], again: str | None = None) -> None:
-    """Ask the worker to deliver; if Redis is unreachable the sweep delivers them later."""
+async def enqueue(redis: ArqRedis | None, outbox_ids: list[int], again: str | None = None) -> int:
+    """Ask the worker to deliver; if Redis is unreachable the sweep delivers them later. How many were
+    handed over."""
     if redis is None:
-        return
-    for outbox_id in outbox_ids:
+        return 0
+    for done, outbox_id in enumerate(outbox_ids):
         try:
             await redis.enqueue_job("deliver_email", outbox_id, _job_id=job_id(outbox_id, again))
         except (OSError, ConnectionError, RedisError) as exc:
             log.warning("could not enqueue email %s (%s); the sweep will", outbox_id, type(exc).__name__)
-            return
+            return done
+    return len(outbox_ids)
 
 
 async def deliver_email(ctx: dict[str, Any], outbox_id: int) -> str:
@@ -99,13 +101,14 @@ def _log_unsent(row: Any) -> None:
 
 
 async def sweep_outbox(ctx: dict[str, Any]) -> int:
-    """Re-enqueue pending emails whose enqueue was lost (Redis down) and emails of dead workers."""
+    """Re-enqueue pending emails whose enqueue was lost (Redis down) and emails of dead workers; how
+    many were handed over (the rest wait for the next sweep)."""
     settings: Settings = ctx["settings"]
     async with ctx["pool"].acquire() as conn:
         ids = await repository.pending_ids(conn, settings.outbox_sweep_after_seconds, SWEEP_LIMIT)
         stale = await repository.stale_claims(conn, settings.outbox_lease_seconds, SWEEP_LIMIT)
-    await enqueue(ctx["redis"], ids)
+    handed = await enqueue(ctx["redis"], ids)
     for outbox_id, attempts in stale:
         log.warning("email %s was claimed by a worker that stopped; sending it again", outbox_id)
-        await enqueue(ctx["redis"], [outbox_id], again=f"take-over-{attempts}")
-    return len(ids) + len(stale)
+        handed += await enqueue(ctx["redis"], [outbox_id], again=f"take-over-{attempts}")
+    return handed

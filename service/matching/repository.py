@@ -592,7 +592,8 @@ ORDER BY p.id"""
 
 @dataclass(frozen=True)
 class Relevance:
-    """The query's side of the ranker's relevance R (scoring.relevance) and exposure term, in SQL."""
+    """The query's side of the ranker's final score but for location and exposure, in SQL
+    (scoring.score: R, scoring.relevance, and the soft terms)."""
 
     language: str
     cross_lingual_shift: float
@@ -601,9 +602,6 @@ class Relevance:
     lexical: float  # weight of the lexical factor (0: cosines only)
     lexical_terms: int  # the query's full-text terms (LEXICAL_TERMS)
     reciprocal: float = 1.0
-    exposure: float = 0.0
-    exposure_scale: float = 10.0
-    exposure_half_life_days: float = 7.0
     availability: float = 0.0
     engagement: float = 0.0
     same_language: float = 0.0
@@ -612,46 +610,41 @@ class Relevance:
     freshness_half_life_days: float = 180.0
 
     @classmethod
-    def of(
-        cls, language: str, weights: scoring.Weights, lexical_terms: int, exposure_half_life_days: float
-    ) -> Relevance:
-        """The ranker's final score but for location, for a query of this language, in SQL."""
+    def of(cls, language: str, weights: scoring.Weights, lexical_terms: int) -> Relevance:
+        """For a query of this language, with these weights."""
         return cls(
             language, weights.cross_lingual_shift, weights.similarity_floor, weights.one_directional, weights.lexical,
-            lexical_terms if weights.lexical else 0, weights.reciprocal, weights.exposure, weights.exposure_scale,
-            exposure_half_life_days, weights.availability, weights.engagement, weights.language, weights.freshness,
-            weights.availability_horizon_days, weights.freshness_half_life_days)
+            lexical_terms if weights.lexical else 0, weights.reciprocal, weights.availability, weights.engagement,
+            weights.language, weights.freshness, weights.availability_horizon_days, weights.freshness_half_life_days)
 
 
 # scoring.relevance in SQL: each direction's cosine (+ the shift for another language) mapped from
 # [floor, 1] to [0, 1], times 1 + lexical * scoring.lexical_rank of its full-text matches, then the
 # harmonic mean of the two directions, or the one that exists; candidates come in the order of
-# reciprocal * R + the soft terms but location - exposure * scoring.exposure_pressure (the ranker's
-# final score but for location), so much-shown candidates make room for the next ones, and the last one
-# taken bounds what any candidate left out scores (the cache entry's floor). The lexical factor costs
-# ~5 us a row, so it is computed only for the `pool` best by cosines alone.
+# reciprocal * R + the soft terms but location: the ranker's final score but for location and exposure,
+# so the last one taken bounds what any candidate left out can score whatever exposure does (the cache
+# entry's floor; exposure only lowers scores, and is applied when an entry is read). The lexical factor
+# costs ~5 us a row, so it is computed only for the `pool` best by cosines alone.
 # $9 query seeks vector, $10 query offers vector, $11 n, $12 lexical terms, $13 query language,
 # $14 shift, $15 floor, $16 one-directional, $17 lexical weight, $18 pool, $19 reciprocal weight,
-# $20 exposure weight, $21 exposure scale, $22 exposure half-life (days), $23-$24 the lexical path
-# (below), $25-$30 the soft terms (_SOFT).
+# $20-$21 the lexical path (below), $22-$27 the soft terms (_SOFT).
 _FIT = "CASE WHEN {cos} IS NOT NULL THEN greatest(0, least(1, ({cos} + l.shift - l.floor) / (1 - l.floor))) END"
 _HARMONIC = """CASE WHEN {f} IS NOT NULL AND {b} IS NOT NULL AND NOT $16
                     THEN CASE WHEN {f} + {b} > 0 THEN 2 * {f} * {b} / ({f} + {b}) ELSE 0 END
                     ELSE coalesce({f}, {b}) END"""
 _LEXICAL_RANK = "(0.1 * {matches} / (1 + ln(greatest({terms}, 1))))"
 _BOOST = "(1 + $17 * {x} / (1 + {x}))"
-_PRESSURE = "(shown / (shown + $21::float8 * greatest(capacity, 1)))"
 # scoring.soft_features in SQL, weighted, but for location (its weight is added to the entry's floor
 # instead: scoring.location_codes compares case-folded text). Day numbers as float8 so that open ends
-# are +-infinity, as in numpy. $25 availability, $26 engagement, $27 language, $28 freshness weights,
-# $29 availability horizon (days), $30 freshness half-life (days).
+# are +-infinity, as in numpy. $22 availability, $23 engagement, $24 language, $25 freshness weights,
+# $26 availability horizon (days), $27 freshness half-life (days).
 _DAY = "coalesce(({column} - DATE '2000-01-01')::float8, '{infinity}'::float8)"
-_SPAN = "least({until} - {since} + 1, $29::float8)"
+_SPAN = "least({until} - {since} + 1, $26::float8)"
 _WINDOWS = {"qf": _DAY.format(column="$4::date", infinity="-infinity"),
             "qu": _DAY.format(column="$5::date", infinity="infinity"),
             "cf": _DAY.format(column="p.available_from", infinity="-infinity"),
             "cu": _DAY.format(column="p.available_until", infinity="infinity")}
-_OVERLAP = ("least(greatest(least(greatest(least({qu}, {cu}) - greatest({qf}, {cf}) + 1, 0), $29::float8)"
+_OVERLAP = ("least(greatest(least(greatest(least({qu}, {cu}) - greatest({qf}, {cf}) + 1, 0), $26::float8)"
             " / least(" + _SPAN.format(until="{qu}", since="{qf}") + ", " + _SPAN.format(until="{cu}", since="{cf}")
             + "), 0), 1)").format(**_WINDOWS)
 _SHARED = "(SELECT count(*) FROM unnest(p.engagements) AS x WHERE x = ANY($6::text[]))"
@@ -659,39 +652,38 @@ _ENGAGEMENT = f"""CASE WHEN cardinality($6::text[]) > 0 AND cardinality(p.engage
     THEN 0.5 + 0.5 * {_SHARED} / greatest(least(cardinality(p.engagements), cardinality($6::text[])), 1)
     ELSE 0.5 END"""
 _FRESHNESS = ("power(0.5::float8, greatest(extract(epoch FROM now() - p.last_active_at)::float8 / 86400, 0)"
-              " / $30::float8)")
-_SOFT = f"""($25::float8 * {_OVERLAP} + $26::float8 * ({_ENGAGEMENT}) + $27::float8 * (p.language = $13)::int
-    + $28::float8 * {_FRESHNESS})"""
+              " / $27::float8)")
+_SOFT = f"""($22::float8 * {_OVERLAP} + $23::float8 * ({_ENGAGEMENT}) + $24::float8 * (p.language = $13)::int
+    + $25::float8 * {_FRESHNESS})"""
 # The lexical retrieval path: an OR-query of the query's terms that are rare in the candidates' column
-# (ANALYZE's most common elements do not list them above $24 rows), so a lexically strong candidate is
+# (ANALYZE's most common elements do not list them above $21 rows), so a lexically strong candidate is
 # scored whatever its cosines. No statistics yet (never analysed), no lexical path. Lexemes with a
 # quote or backslash are left out (the tsquery literal would need escaping).
 _RARE = """(SELECT string_agg(quote_literal(t), ' | ')::tsquery
     FROM stats CROSS JOIN unnest(q.{terms}) AS t
     WHERE stats.attname = '{column}' AND t <> ALL(stats.common) AND strpos(t, '''') = 0 AND strpos(t, chr(92)) = 0)"""
-# $23 candidate ids (NULL: every allowed candidate), $24 rare-term rows (0: no lexical path; only with $23).
+# $20 candidate ids (NULL: every allowed candidate), $21 rare-term rows (0: no lexical path; only with $20).
 _RELEVANCE = f"""WITH q AS MATERIALIZED (
     SELECT CASE WHEN $12 > 0 THEN {_TERMS.format(column="seeks_tsv")} END AS fwd,
            CASE WHEN $12 > 0 THEN {_TERMS.format(column="offers_tsv")} END AS bwd
 ), stats AS MATERIALIZED (
     SELECT s.attname::text AS attname,
            ARRAY(SELECT m.e FROM unnest(s.most_common_elems::text::text[], s.most_common_elem_freqs) AS m(e, f)
-                 WHERE m.e IS NOT NULL AND m.f * greatest(c.reltuples, 0) > $24) AS common
+                 WHERE m.e IS NOT NULL AND m.f * greatest(c.reltuples, 0) > $21) AS common
     FROM pg_stats s JOIN pg_class c ON c.oid = 'participants'::regclass
-    WHERE $24 > 0 AND $23::bigint[] IS NOT NULL AND s.schemaname = current_schema() AND s.tablename = 'participants'
+    WHERE $21 > 0 AND $20::bigint[] IS NOT NULL AND s.schemaname = current_schema() AND s.tablename = 'participants'
       AND s.attname IN ('offers_tsv', 'seeks_tsv')
 ), lex AS MATERIALIZED (
     SELECT {_RARE.format(terms="fwd", column="offers_tsv")} AS fwd,
            {_RARE.format(terms="bwd", column="seeks_tsv")} AS bwd
     FROM q
 ), allowed AS MATERIALIZED (
-    SELECT p.id, p.language, p.capacity,
-           coalesce(e.shown * {_DECAY.format(half_life="$22")}, 0) AS shown
-    FROM {{source}} LEFT JOIN exposure e ON e.participant_id = p.id
+    SELECT p.id, p.language
+    FROM {{source}}
     WHERE {_ALLOWED}
 ), pool AS MATERIALIZED (
-    -- Narrow rows through the joins: only the id, the fits and the exposure pressure.
-    SELECT a.id, d.f, d.b, $20 * {_PRESSURE} AS penalty
+    -- Narrow rows through the joins: only the id and the fits.
+    SELECT a.id, d.f, d.b
     FROM allowed a
     LEFT JOIN side_embeddings o
         ON o.participant_id = a.id AND o.model = $8 AND o.side = 'offers' AND $9::vector IS NOT NULL
@@ -702,19 +694,19 @@ _RELEVANCE = f"""WITH q AS MATERIALIZED (
     CROSS JOIN LATERAL (SELECT {_FIT.format(cos="1 - (o.embedding <=> $9)")} AS f,
                                {_FIT.format(cos="1 - (s.embedding <=> $10)")} AS b) AS d
     WHERE o.embedding IS NOT NULL OR s.embedding IS NOT NULL
-    ORDER BY $19 * {_HARMONIC.format(f="d.f", b="d.b")} - $20 * {_PRESSURE} DESC, a.id LIMIT $18
+    ORDER BY $19 * {_HARMONIC.format(f="d.f", b="d.b")} DESC, a.id LIMIT $18
 ), boosted AS MATERIALIZED (  -- (inlined, the harmonic mean below would match the terms 10 times a row)
-    SELECT c.id, c.penalty, {_SOFT} AS soft, c.f * {_BOOST.format(x=_LEXICAL_RANK.format(
+    SELECT c.id, {_SOFT} AS soft, c.f * {_BOOST.format(x=_LEXICAL_RANK.format(
                    matches=_MATCHES.format(column="offers_tsv", terms="fwd"), terms="length(p.offers_tsv)"))} AS f,
            c.b * {_BOOST.format(x=_LEXICAL_RANK.format(
                    matches=_MATCHES.format(column="seeks_tsv", terms="bwd"), terms="length(p.seeks_tsv)"))} AS b
     FROM pool c JOIN participants p ON p.id = c.id CROSS JOIN q
 )
-SELECT id FROM boosted ORDER BY $19 * {_HARMONIC.format(f="f", b="b")} + soft - penalty DESC, id LIMIT $11"""
-# Every participant ($23 NULL), or the given ids and those sharing a rare term (each side's GIN index).
+SELECT id FROM boosted ORDER BY $19 * {_HARMONIC.format(f="f", b="b")} + soft DESC, id LIMIT $11"""
+# Every participant ($20 NULL), or the given ids and those sharing a rare term (each side's GIN index).
 _EVERYONE = "participants p"
 _AMONG = """(SELECT DISTINCT id FROM (
-        SELECT unnest($23::bigint[]) AS id
+        SELECT unnest($20::bigint[]) AS id
         UNION ALL SELECT id FROM participants WHERE offers_tsv @@ (SELECT fwd FROM lex)
         UNION ALL SELECT id FROM participants WHERE seeks_tsv @@ (SELECT bwd FROM lex)) AS u) AS c
     JOIN participants p ON p.id = c.id"""
@@ -724,11 +716,12 @@ async def by_relevance(
     conn: asyncpg.Connection, query: QueryFilter, vectors: dict[str, np.ndarray], n: int, pool: int,
     relevance: Relevance, among: Sequence[int] | None = None, rare_rows: int = 0,
 ) -> list[int]:
-    """The n allowed candidates of highest relevance R (best first, then by id), by one exact scan.
+    """The n allowed candidates of highest final score but for location and exposure (best first,
+    then by id), by one exact scan.
 
     Unlike the top n of each direction, this follows the ranker: a candidate that fits well both
-    ways (the harmonic mean) comes first even if neither direction alone would put it in a top n,
-    and one shown a lot comes later. The lexical factor is computed for the `pool` best by cosines.
+    ways (the harmonic mean) comes first even if neither direction alone would put it in a top n.
+    The lexical factor is computed for the `pool` best by cosines.
     `among` restricts the scan to these candidates (an index's pool) and, with `rare_rows`, to the
     candidates sharing one of the query's terms found in at most about that many participants.
     """
@@ -736,8 +729,7 @@ async def by_relevance(
         _RELEVANCE.replace("{source}", _EVERYONE if among is None else _AMONG), *query.params(),
         vectors.get("offers"), vectors.get("seeks"), n, relevance.lexical_terms,
         relevance.language, relevance.cross_lingual_shift, relevance.similarity_floor, relevance.one_directional,
-        relevance.lexical, max(pool, n), relevance.reciprocal, relevance.exposure, relevance.exposure_scale,
-        relevance.exposure_half_life_days, None if among is None else list(among), rare_rows,
+        relevance.lexical, max(pool, n), relevance.reciprocal, None if among is None else list(among), rare_rows,
         relevance.availability, relevance.engagement, relevance.same_language, relevance.freshness,
         relevance.availability_horizon_days, relevance.freshness_half_life_days,
     )

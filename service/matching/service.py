@@ -27,6 +27,10 @@ LEXICAL_TERMS = 64  # lexemes in a query's full-text OR-query (frequent first)
 # A fixed single widening was not enough: under sustained traffic (400 requests/s over 300
 # participants) the widened entries were overtaken again and recall@10 fell to 0.957 (min 0.2).
 MAX_WIDTH = 64
+# The read-time state is read for an entry's best FIRST_READ candidates (2k if more), then four times
+# as deep while a candidate not yet read could still reach the top k (`_chosen`).
+FIRST_READ = 32
+PAIRS_AHEAD = 20  # best interest pairs read with a new entry (for its likely top; more as shown)
 
 
 @dataclass(frozen=True)
@@ -214,10 +218,9 @@ async def suggest(
     config = config or RankerConfig(scoring.Weights(
         similarity_floor=scoring.default_similarity_floor(model),
         cross_lingual_shift=scoring.default_cross_lingual_shift(model)))
-    found = await _cached(conn, cache, participant_id, config) if cache is not None else None
-    if found is None:
-        found = await _computed(conn, participant_id, model, config, k, cache)
-    return await _suggestions(conn, found, model, config, k, cache, reader_language, by_name, record_exposure)
+    entry = cache.get(participant_id) if cache is not None else None
+    top = await _top(conn, participant_id, model, config, k, cache, entry)
+    return await _suggestions(conn, top, model, config, cache, reader_language, by_name, record_exposure)
 
 
 async def cached_suggestions(
@@ -227,27 +230,61 @@ async def cached_suggestions(
     """`suggest` for a participant known by external id, only if the cache has their entry of the
     current version (which proves they still exist under that id); None otherwise."""
     participant_id = cache.participant_id(external_id)
-    found = await _cached(conn, cache, participant_id, config) if participant_id is not None else None
-    if found is None or found[0].query["external_id"] != external_id:
+    entry = cache.get(participant_id) if participant_id is not None else None
+    if participant_id is None or entry is None or entry.query["external_id"] != external_id:
         return None
-    return await _suggestions(conn, found, model, config, k, cache, reader_language, by_name, record_exposure)
+    try:
+        top = await _top(conn, participant_id, model, config, k, cache, entry, stale_is_none=True)
+    except _Stale:
+        return None
+    return await _suggestions(conn, top, model, config, cache, reader_language, by_name, record_exposure)
+
+
+Found = tuple[Entry, Callable[[int], Mapping[str, Any]]]  # an entry and the card of each of its candidates
+Top = tuple[Entry, Callable[[int], Mapping[str, Any]], list[tuple[int, float]]]  # ... and (index, final score)s
+
+
+class _Stale(Exception):
+    """A cached entry of an older matching version, where the caller must not compute one afresh."""
+
+
+async def _top(
+    conn: asyncpg.Connection, participant_id: int, model: str, config: RankerConfig, k: int,
+    cache: SuggestionCache | None, entry: Entry | None, stale_is_none: bool = False,
+) -> Top | None:
+    """The top k of the participant's entry: the cached one if still of the current version and not
+    overtaken by exposure, else computed afresh (four times as wide when overtaken, up to MAX_WIDTH).
+
+    None if the participant gets no suggestions at all. `_Stale` for a cached entry of an older version
+    when `stale_is_none` (the caller must then make sure the participant still exists).
+    """
+    found: Found | None = (entry, cache.card) if entry is not None and cache is not None else None
+    widen = 1
+    for attempt in range(3):  # the cached entry, one computed afresh, that one widened once
+        if found is None:
+            found = await _computed(conn, participant_id, model, config, cache, widen=widen)
+            if found is None:
+                return None
+        version, chosen = await _chosen(conn, found[0], config, k, last_try=attempt == 2)
+        stale = attempt == 0 and entry is not None and (cache is None or not cache.observe(version)
+                                                        or version != found[0].version)
+        if stale and stale_is_none:
+            raise _Stale
+        if not stale and chosen is not None:
+            return found[0], found[1], chosen
+        widen = 1 if stale else min(4 * found[0].width, MAX_WIDTH)
+        found = None
+    return None
 
 
 async def _suggestions(
-    conn: asyncpg.Connection, found: Found | None, model: str, config: RankerConfig, k: int,
-    cache: SuggestionCache | None, reader_language: i18n.Language | None, by_name: bool, record_exposure: bool,
+    conn: asyncpg.Connection, top: Top | None, model: str, config: RankerConfig, cache: SuggestionCache | None,
+    reader_language: i18n.Language | None, by_name: bool, record_exposure: bool,
 ) -> list[Suggestion]:
-    """The top k of an entry with explanations (computed again wider if exposure overtook it)."""
-    width = found[0].width if found is not None else 1
-    chosen = _chosen(found, config, k, last_try=width >= MAX_WIDTH) if found is not None else None
-    if chosen is None and found is not None:
-        # The entry no longer reaches far enough (exposure pushed its best down): compute it afresh,
-        # four times as wide (overtaken again later, it widens again, up to MAX_WIDTH).
-        found = await _computed(conn, found[0].query["id"], model, config, k, cache, widen=min(4 * width, MAX_WIDTH))
-        chosen = _chosen(found, config, k, last_try=True) if found is not None else None
-    if found is None or not chosen:
+    """The chosen candidates of an entry with explanations; their exposure grows."""
+    if top is None or not top[2]:
         return []
-    entry, _, card = found
+    entry, card, chosen = top
     pairs = await _pairs(conn, entry, [int(entry.ids[i]) for i, _ in chosen], model, cache)
     language = reader_language or entry.query["language"]
     suggestions = [_suggestion(entry, card(int(entry.ids[i])), value, pairs.get(int(entry.ids[i])), language, by_name)
@@ -273,31 +310,8 @@ def _suggestion(
     )
 
 
-Found = tuple[Entry, repository.ReadTime, Callable[[int], Mapping[str, Any]]]  # entry, read-time state, card by id
-
-
-async def _cached(
-    conn: asyncpg.Connection, cache: SuggestionCache, participant_id: int, config: RankerConfig
-) -> Found | None:
-    """The cached entry with its read-time state (one statement), if one of the current version exists."""
-    entry = cache.get(participant_id)
-    if entry is None:
-        return None
-    state = await _read_time(conn, entry, config)
-    if not cache.observe(state.version) or entry.version != state.version:
-        return None
-    return entry, state, cache.card
-
-
-async def _read_time(conn: asyncpg.Connection, entry: Entry, config: RankerConfig) -> repository.ReadTime:
-    """The read-time state over [query, *entry.ids]."""
-    query_id = entry.query["id"]
-    return await repository.read_time_state(
-        conn, query_id, [query_id, *entry.ids.tolist()], config.exposure_half_life_days)
-
-
 async def _computed(
-    conn: asyncpg.Connection, participant_id: int, model: str, config: RankerConfig, k: int,
+    conn: asyncpg.Connection, participant_id: int, model: str, config: RankerConfig,
     cache: SuggestionCache | None, widen: int = 1,
 ) -> Found | None:
     """Retrieve and score a participant's candidates; kept in the cache if every read saw one version.
@@ -316,31 +330,30 @@ async def _computed(
     entry = Entry(version=query["matching_version"], query=_card(query), ids=ids[order], base=base[order],
                   capacity=capacity, floor=_floor(base[order], ranked, config.weights) if truncated else -math.inf,
                   width=widen)
-    # Pairs for the likely top k now, in the same run of reads: the version read with them proves
+    # Pairs for the likely top now, in the same run of reads: the version read with them proves
     # that nothing changed since the query row was read.
-    version, pairs = await repository.best_interest_pairs_versioned(
-        conn, participant_id, model, entry.ids[: 2 * k].tolist())
-    entry.pairs.update({int(i): None for i in entry.ids[: 2 * k]} | {row["candidate_id"]: row for row in pairs})
+    likely = entry.ids[:PAIRS_AHEAD].tolist()
+    version, pairs = await repository.best_interest_pairs_versioned(conn, participant_id, model, likely)
+    entry.pairs.update({int(i): None for i in likely} | {row["candidate_id"]: row for row in pairs})
     cards = {row["id"]: row for row in (rows[i] for i in order)}
     if cache is not None and version is not None and version == entry.version and cache.observe(version):
         cache.put(participant_id, entry, cards)
-    return entry, await _read_time(conn, entry, config), cards.__getitem__
+    return entry, cards.__getitem__
 
 
 def _floor(base: np.ndarray, ranked: Sequence[Mapping[str, Any]], weights: scoring.Weights) -> float:
-    """What a candidate left out of a cut entry could score now, at most (base float (m,), ranked rows).
+    """What a candidate left out of a cut entry can score at most (base float (m,), its ranked rows).
 
-    The exact scan takes candidates in the order of their final score but for location, as it is at
-    filling; one left out scored at most the lowest of those, so at most the entry's lowest final
-    score plus the location weight. Exposure only grows that bound's distance (shown candidates sink);
-    a candidate becoming active again can gain up to the freshness weight (not counted).
+    The exact scan takes candidates in the order of their final score but for location and exposure;
+    one left out scored at most the lowest of those, so at most the entry's lowest base score with its
+    freshness, plus the location weight. Exposure only lowers scores; a candidate becoming active
+    again can gain up to the freshness weight (not counted). Above `exact_search_below` the pool is
+    not exact, and the bound holds for the pool only.
     """
     if not len(ranked):
         return -math.inf
-    final = (base + weights.freshness * scoring.freshness(_column(ranked, "age_days"), weights.freshness_half_life_days)
-             - weights.exposure * scoring.exposure_pressure(
-                 _column(ranked, "shown"), _column(ranked, "capacity"), weights.exposure_scale))
-    return float(final.min()) + max(weights.location, 0.0)
+    fresh = scoring.freshness(_column(ranked, "age_days"), weights.freshness_half_life_days)
+    return float((base + weights.freshness * fresh).min()) + max(weights.location, 0.0)
 
 
 def _card(row: Mapping[str, Any]) -> dict[str, Any]:
@@ -360,8 +373,7 @@ async def _retrieved(
     vectors = _vectors(query)
     query_filter = _filter(query, model, [])
     size = await repository.side_rows(conn, query["side_rows"], config.exact_search_below)
-    relevance = repository.Relevance.of(
-        query["language"], config.weights, config.lexical_terms, config.exposure_half_life_days)
+    relevance = repository.Relevance.of(query["language"], config.weights, config.lexical_terms)
     n = config.exact_candidates * widen
     if size < config.exact_search_below:
         ids = await repository.by_relevance(conn, query_filter, vectors, n, config.relevance_pool, relevance)
@@ -410,27 +422,73 @@ async def _index_pool(
     return (await repository.retrieve(conn, query_filter, vectors, size, False)).ids
 
 
-def _chosen(found: Found, config: RankerConfig, k: int, last_try: bool = False) -> list[tuple[int, float]] | None:
-    """The top k of an entry after the read-time terms and checks: (index in entry.ids, final score).
+@dataclass
+class _State:
+    """The read-time state of a query and of its entry's first `len(allowed)` candidates: still allowed
+    (visible, below capacity, not blocked) bool (d,), freshness and decayed exposure float (d,)."""
+
+    version: int | None
+    query_allowed: bool
+    allowed: np.ndarray
+    fresh: np.ndarray
+    shown: np.ndarray
+
+
+async def _read_state(
+    conn: asyncpg.Connection, entry: Entry, config: RankerConfig, depth: int, state: _State | None = None
+) -> _State:
+    """`state` extended to the entry's first `depth` candidates (one statement); version None if the
+    reads saw different versions."""
+    query_id, start = entry.query["id"], 0 if state is None else len(state.allowed)
+    first = [query_id] if state is None else []
+    read = await repository.read_time_state(
+        conn, query_id, [*first, *entry.ids[start:depth].tolist()], config.exposure_half_life_days)
+    capacity = np.concatenate([[float(entry.query["capacity"])] if first else [], entry.capacity[start:depth]])
+    allowed = read.visible & (read.active < capacity) & ~read.blocked
+    fresh = scoring.freshness(read.age_days, config.weights.freshness_half_life_days)
+    if state is None:
+        return _State(read.version, bool(allowed[0]), allowed[1:], fresh[1:], read.shown[1:])
+    return _State(read.version if read.version == state.version else None, state.query_allowed,
+                  np.concatenate([state.allowed, allowed]), np.concatenate([state.fresh, fresh]),
+                  np.concatenate([state.shown, read.shown]))
+
+
+async def _chosen(
+    conn: asyncpg.Connection, entry: Entry, config: RankerConfig, k: int, last_try: bool = False
+) -> tuple[int | None, list[tuple[int, float]] | None]:
+    """The version read, and the top k of an entry after the read-time terms and checks:
+    (index in entry.ids, final score).
 
     final = base + freshness - exposure terms (scoring.score's, so the result equals ranking afresh);
     -inf for candidates no longer visible, at capacity or blocked. Nothing if the query itself is
-    hidden or at capacity. None (unless `last_try`) when the k-th final score is no longer above what
-    a candidate outside the entry could reach: exposure has moved the top since it was computed.
+    hidden or at capacity. The state is read only as deep as needed: entries are in order of base
+    score, and final ≤ base + the freshness weight. None (unless `last_try`) when the k-th final
+    score is no longer above what a candidate outside the entry could reach (`Entry.floor`).
     """
-    entry, state, _ = found
-    capacity = np.concatenate([[float(entry.query["capacity"])], entry.capacity])
-    allowed = state.visible & (state.active < capacity) & ~state.blocked
-    if not allowed[0]:
-        return []
-    weights = config.weights
-    final = (entry.base + weights.freshness * scoring.freshness(state.age_days[1:], weights.freshness_half_life_days)
-             - weights.exposure * scoring.exposure_pressure(state.shown[1:], capacity[1:], weights.exposure_scale))
-    final = np.where(allowed[1:], final, -np.inf)
-    top = scoring.rank(final, entry.ids, k)
-    if not last_try and entry.floor > -math.inf and (len(top) < k or final[top[-1]] <= entry.floor):
-        return None
-    return [(int(i), float(final[i])) for i in top]
+    depth = min(len(entry.ids), max(FIRST_READ, 2 * k))
+    state = await _read_state(conn, entry, config, depth)
+    if not state.query_allowed:
+        return state.version, []
+    while True:
+        final = _final(entry, state, config.weights)
+        top = scoring.rank(final, entry.ids[:depth], k)
+        kth = float(final[top[-1]]) if len(top) == k else -math.inf
+        if depth == len(entry.ids) or kth > entry.base[depth] + max(config.weights.freshness, 0.0):
+            break
+        depth = min(len(entry.ids), 4 * depth)
+        state = await _read_state(conn, entry, config, depth, state)
+    if not last_try and entry.floor > -math.inf and kth <= entry.floor:
+        return state.version, None
+    return state.version, [(int(i), float(final[i])) for i in top]
+
+
+def _final(entry: Entry, state: _State, weights: scoring.Weights) -> np.ndarray:
+    """float (d,): final scores of the entry's first d candidates (-inf where no longer allowed)."""
+    depth = len(state.allowed)
+    final = (entry.base[:depth] + weights.freshness * state.fresh
+             - weights.exposure * scoring.exposure_pressure(state.shown, entry.capacity[:depth],
+                                                            weights.exposure_scale))
+    return np.where(state.allowed, final, -np.inf)
 
 
 async def _pairs(
