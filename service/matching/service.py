@@ -52,9 +52,17 @@ class RankerConfig:
     # sharing one of the query's terms that at most `rare_term_rows` participants have (lexical path).
     pair_candidates: int = 300
     rare_term_rows: int = 1_000
-    # Candidates whose exposure term is at least this are searched past (a second index scan without them):
-    # exposure pushes them down, and the ones it brings up lie beyond the first scan (bench/README.md).
-    exposure_margin: float = 0.01
+    # Of the pool, the best `pool_keep` by base score stay in the entry (`exact_candidates` when scanning
+    # exactly): deep enough that exposure (at most its weight off a score) rarely pushes the top k below
+    # the entry's floor, which would compute it again. With 200 kept, 100k participants and wrk
+    # traffic over 200 of them, entries were overtaken again and again: 251 / 113 req/s at 8 / 16
+    # connections (p99 4.4 s), where cache hits alone take 2.2 ms of CPU (bench/README.md).
+    pool_keep: int = 600
+    # Candidates whose exposure term is at least this are searched past (a second index scan without
+    # them; 0: none): it found some of what exposure brings up (fresh computations after traffic, 40
+    # queries at 100k: recall 0.925 against 0.890 without) but cost ~290 ms a miss (p50 373 against 82
+    # ms), which under traffic is most requests' time. Off by default.
+    exposure_margin: float = 0.0
 
 
 def ranker_config(settings: Settings, model: str) -> RankerConfig:
@@ -265,7 +273,8 @@ async def _top(
             found = await _computed(conn, participant_id, model, config, cache, widen=widen)
             if found is None:
                 return None
-        version, chosen = await _chosen(conn, found[0], config, k, last_try=attempt == 2)
+        last_try = attempt == 2 or found[0].width >= MAX_WIDTH  # as wide as it gets: serve what it holds
+        version, chosen = await _chosen(conn, found[0], config, k, last_try=last_try)
         stale = attempt == 0 and entry is not None and (cache is None or not cache.observe(version)
                                                         or version != found[0].version)
         if stale and stale_is_none:
@@ -367,8 +376,8 @@ async def _retrieved(
     and whether retrieval was cut (fewer than every allowed candidate may have been seen).
 
     The `exact_candidates` of highest final score but for location (`repository.by_relevance`),
-    computed over every allowed candidate below `exact_search_below` side vectors, above over a pool
-    (`_pooled`).
+    computed over every allowed candidate below `exact_search_below` side vectors; above, the
+    `pool_keep` best of a pool (`_pooled`).
     """
     vectors = _vectors(query)
     query_filter = _filter(query, model, [])
@@ -380,6 +389,7 @@ async def _retrieved(
         truncated = len(ids) >= n
     else:
         # A pool is a cut whatever its size: exposure may promote a candidate outside it.
+        n = config.pool_keep * widen
         ids, truncated = await _pooled(conn, query_filter, vectors, n, config, relevance, widen), True
     lexical_terms = config.lexical_terms if config.weights.lexical else 0
     rows = await repository.candidate_rows(conn, query_filter, vectors, ids, config.exposure_half_life_days,
