@@ -431,7 +431,7 @@ async def test_excluded_hidden_and_unverified_candidates_are_never_retrieved(con
 
 def _config(exact: bool) -> service.RankerConfig:
     weights = scoring.Weights(similarity_floor=0.0)
-    return service.RankerConfig(weights, retrieval_candidates=20, exact_search_below=10**9 if exact else 0)
+    return service.RankerConfig(weights, pair_candidates=20, exact_search_below=10**9 if exact else 0)
 
 
 @pytest.mark.parametrize("exact", [False, True], ids=["hnsw", "exact"])

@@ -38,7 +38,6 @@ class RankerConfig:
     """The weights and the retrieval knobs of one ranking (from Settings, or chosen by evaluation)."""
 
     weights: scoring.Weights
-    retrieval_candidates: int = 200  # nearest neighbours per direction, before ranking (HNSW)
     exact_search_below: int = 20_000  # side vectors below which retrieval scans exactly
     exact_candidates: int = 200  # candidates of highest relevance taken by the exact scan
     # Of which the lexical factor is computed for the best by cosines alone: at 10k synthetic participants a
@@ -77,7 +76,7 @@ def ranker_config(settings: Settings, model: str) -> RankerConfig:
         cross_lingual_shift=scoring.default_cross_lingual_shift(model) if shift is None else shift,
     )
     return RankerConfig(
-        weights, retrieval_candidates=settings.retrieval_candidates, exact_search_below=settings.exact_search_below,
+        weights, exact_search_below=settings.exact_search_below,
         exact_candidates=settings.exact_candidates, exposure_half_life_days=settings.exposure_half_life_days,
         pair_candidates=settings.pair_candidates, rare_term_rows=settings.rare_term_rows)
 
