@@ -680,8 +680,8 @@ async def served_path(conn: asyncpg.Connection, pid: int, config: service.Ranker
     size = await repository.side_rows(conn, query["side_rows"], config.exact_search_below)
     if size < config.exact_search_below:
         return "exact scan by relevance", []
-    vectors = service._vectors(query)
-    query_filter = service._filter(query, MODEL, [])
+    vectors = service.query_vectors(query)
+    query_filter = service.query_filter(query, MODEL, [])
     if len(vectors) == 2:
         pool = await repository.pair_pool(conn, query_filter, vectors, config.pair_candidates)
         return "pair HNSW pool + lexical path, exact relevance", [len(pool)]

@@ -40,7 +40,7 @@ async def query_features(
         return None
     # The service's own filter and vectors: the same rows rank_all scores.
     rows = await repository.candidate_rows(
-        conn, matching._filter(query, model, []), matching._vectors(query), None,
+        conn, matching.query_filter(query, model, []), matching.query_vectors(query), None,
         config.exposure_half_life_days, config.lexical_terms,
     )
     location, locations = scoring.location_codes(query["location"], [row["location"] for row in rows])

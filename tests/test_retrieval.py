@@ -203,7 +203,7 @@ async def _query(conn: asyncpg.Connection, person: Person) -> tuple[repository.Q
     assert row is not None
     query = repository.QueryFilter(row["id"], row["kind"], list(row["domains"]), row["available_from"],
                                    row["available_until"], list(row["engagements"]), [], MODEL)
-    return query, service._vectors(row)
+    return query, service.query_vectors(row)
 
 
 async def fill_capacity(conn: asyncpg.Connection, participant_id: int, partners: Sequence[Person]) -> None:

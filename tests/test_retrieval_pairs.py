@@ -65,8 +65,8 @@ async def test_the_pair_scan_uses_each_kinds_pair_index(conn: asyncpg.Connection
     people = await load(conn, generate(2000, seed=12))
     row = await repository.query_participant(conn, queries(people, 1)[0].id, MODEL)
     assert row is not None
-    query = service._filter(row, MODEL, [])
-    vectors = service._vectors(row)
+    query = service.query_filter(row, MODEL, [])
+    vectors = service.query_vectors(row)
     pair = np.concatenate([vectors["offers"], vectors["seeks"]])
     sql = " UNION ALL ".join(repository._pair_sql(DIM, kind, exact=False) for kind in ("student", "company"))
     async with conn.transaction():
@@ -131,7 +131,7 @@ async def test_a_lexically_strong_candidate_far_down_by_cosines_is_found(conn: a
     assert found_id in [r.id for r in ranked[:3]]
     row = await repository.query_participant(conn, query_id, MODEL)
     assert row is not None
-    pool = await repository.pair_pool(conn, service._filter(row, MODEL, []), service._vectors(row), 3)
+    pool = await repository.pair_pool(conn, service.query_filter(row, MODEL, []), service.query_vectors(row), 3)
     assert found_id not in pool  # the lexical path finds it
     await _same_as_exact(conn, query_id, config)
 

@@ -237,7 +237,8 @@ async def test_the_exact_scan_orders_by_the_final_score_but_for_location_and_exp
         assert row is not None
         relevance = service.repository.Relevance.of(row["language"], weights, config.lexical_terms)
         scanned = await service.repository.by_relevance(
-            conn, service._filter(row, MODEL, []), service._vectors(row), 10_000, config.relevance_pool, relevance)
+            conn, service.query_filter(row, MODEL, []), service.query_vectors(row), 10_000, config.relevance_pool,
+            relevance)
         ranked = await service.rank_all(conn, person.id, MODEL, without_exposure)
         assert len(scanned) == len(ranked) > 20
         assert scanned[:20] == [r.id for r in ranked[:20]]

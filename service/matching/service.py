@@ -169,7 +169,8 @@ def _lexical(rows: Sequence[Mapping[str, Any]], matches: str, terms: str) -> np.
 # --- ranking ---
 
 
-def _filter(query: Mapping[str, Any], model: str, excluded: Sequence[int]) -> repository.QueryFilter:
+def query_filter(query: Mapping[str, Any], model: str, excluded: Sequence[int]) -> repository.QueryFilter:
+    """The query participant's side of the SQL hard constraints (a `repository.query_participant` row)."""
     return repository.QueryFilter(
         id=query["id"], kind=query["kind"], domains=list(query["domains"]),
         available_from=query["available_from"], available_until=query["available_until"],
@@ -177,7 +178,7 @@ def _filter(query: Mapping[str, Any], model: str, excluded: Sequence[int]) -> re
     )
 
 
-def _vectors(query: Mapping[str, Any]) -> dict[str, np.ndarray]:
+def query_vectors(query: Mapping[str, Any]) -> dict[str, np.ndarray]:
     """The query's vector for each candidate side it is compared with: their offers vs its seeks etc."""
     pairs = (("offers", query["seeks_vector"]), ("seeks", query["offers_vector"]))
     return {side: as_array(vector) for side, vector in pairs if vector is not None}
@@ -327,7 +328,7 @@ async def _computed(
     `widen` multiplies the candidates retrieved (the entry's `width`).
     """
     query = await repository.query_participant(conn, participant_id, model)
-    if query is None or query["hidden_at"] is not None or query["verified_at"] is None or not _vectors(query):
+    if query is None or query["hidden_at"] is not None or query["verified_at"] is None or not query_vectors(query):
         return None
     rows, truncated = await _retrieved(conn, query, model, config, widen)
     base = _scored(query, rows, config, base_only=True)
@@ -378,20 +379,20 @@ async def _retrieved(
     computed over every allowed candidate below `exact_search_below` side vectors; above, the
     `pool_keep` best of a pool (`_pooled`).
     """
-    vectors = _vectors(query)
-    query_filter = _filter(query, model, [])
+    vectors = query_vectors(query)
+    constraints = query_filter(query, model, [])
     size = await repository.side_rows(conn, query["side_rows"], config.exact_search_below)
     relevance = repository.Relevance.of(query["language"], config.weights, config.lexical_terms)
     n = config.exact_candidates * widen
     if size < config.exact_search_below:
-        ids = await repository.by_relevance(conn, query_filter, vectors, n, config.relevance_pool, relevance)
+        ids = await repository.by_relevance(conn, constraints, vectors, n, config.relevance_pool, relevance)
         truncated = len(ids) >= n
     else:
         # A pool is a cut whatever its size: exposure may promote a candidate outside it.
         n = config.pool_keep * widen
-        ids, truncated = await _pooled(conn, query_filter, vectors, n, config, relevance, widen), True
+        ids, truncated = await _pooled(conn, constraints, vectors, n, config, relevance, widen), True
     lexical_terms = config.lexical_terms if config.weights.lexical else 0
-    rows = await repository.candidate_rows(conn, query_filter, vectors, ids, config.exposure_half_life_days,
+    rows = await repository.candidate_rows(conn, constraints, vectors, ids, config.exposure_half_life_days,
                                            lexical_terms)
     return rows, truncated
 
@@ -527,7 +528,7 @@ async def rank_all(
         return []
     lexical_terms = config.lexical_terms if config.weights.lexical else 0
     rows = await repository.candidate_rows(
-        conn, _filter(query, model, []), _vectors(query), None, config.exposure_half_life_days, lexical_terms
+        conn, query_filter(query, model, []), query_vectors(query), None, config.exposure_half_life_days, lexical_terms
     )
     scores = _scored(query, rows, config)
     order = scoring.rank(scores, np.array([row["id"] for row in rows], dtype=np.int64))
