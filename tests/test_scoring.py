@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -180,7 +180,6 @@ def test_cross_lingual_pairs_are_shifted_before_mapping() -> None:
     cross = 2 * 0.7 * 0.5 / 1.2  # both cosines 0.05 higher
     assert scores == pytest.approx([same, cross])
     assert Weights(cross_lingual_shift=0.05).variant("one_directional").cross_lingual_shift == 0.0
-    assert scoring.unseen_bound(0.7, None, replace(bare, lexical=0.0)) == pytest.approx(0.5)
 
 
 def test_ties_are_broken_by_ascending_id() -> None:
@@ -217,18 +216,6 @@ def test_hard_constraints_by_case() -> None:
     full = scoring.hard_constraints(profile(at_capacity=True), _cands(2))
     hidden = scoring.hard_constraints(profile(visible=False), _cands(2))
     assert not full.any() and not hidden.any()
-
-
-def test_unseen_bound_and_kth_score() -> None:
-    weights = Weights(similarity_floor=0.5, lexical=0.5, availability=0.1, engagement=0.1, language=0.0,
-                      location=0.0, freshness=0.1)
-    # Lowest retrieved cosines 0.7 and 0.6 -> fits 0.4 and 0.2, times 1.5 for lexical; soft adds 0.3.
-    assert scoring.unseen_bound(0.7, 0.6, weights) == pytest.approx(0.6 + 0.3)
-    assert scoring.unseen_bound(None, 0.6, weights) == pytest.approx(0.3 + 0.3)
-    assert scoring.unseen_bound(None, None, weights) == -math.inf
-    scores = np.array([0.3, -np.inf, 0.9, 0.5])
-    assert scoring.kth_score(scores, 2) == pytest.approx(0.5)
-    assert scoring.kth_score(scores, 4) == -math.inf
 
 
 def test_candidates_from_profiles_computes_both_directions() -> None:

@@ -786,17 +786,6 @@ async def pair_pool(conn: asyncpg.Connection, query: QueryFilter, vectors: dict[
     return list(dict.fromkeys(pid for ids in found.values() for pid in ids))
 
 
-async def exposed_ids(conn: asyncpg.Connection, pressure: float, scale: float, half_life_days: float) -> list[int]:
-    """Participants whose exposure pressure (scoring.exposure_pressure of the decayed count) is at least this."""
-    rows = await conn.fetch(
-        f"""SELECT e.participant_id FROM exposure e JOIN participants p ON p.id = e.participant_id
-            CROSS JOIN LATERAL (SELECT e.shown * {_DECAY.format(half_life="$3")} AS shown) AS d
-            WHERE d.shown / (d.shown + $2 * greatest(p.capacity, 1)) >= $1 ORDER BY e.participant_id""",
-        pressure, scale, half_life_days,
-    )
-    return [row["participant_id"] for row in rows]
-
-
 async def candidate_rows(
     conn: asyncpg.Connection,
     query: QueryFilter,

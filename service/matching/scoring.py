@@ -60,8 +60,7 @@ class Weights:
     - lexical: how much Postgres full-text rank (Norwegian and English stems) can raise a direction's
       fit (1.0: up to double; measured best of 0 / 0.3 / 1.0); it rewards shared technical terms
       (PLC, SCADA, Python) that embeddings of short texts blur. Multiplicative, so words alone never
-      make a fit where meaning has none, and retrieval can bound what an unretrieved candidate could
-      score (`unseen_bound`).
+      make a fit where meaning has none.
     - availability: fraction of the shorter availability window that the two windows share (open ends
       count as `availability_horizon_days` long); a tie-breaker between otherwise equal fits.
     - engagement: 0.5 when either side accepts any engagement, 0.5 + 0.5 * (shared / fewer listed)
@@ -375,31 +374,6 @@ def score(query: Profile, cands: Candidates, weights: Weights) -> np.ndarray:
         total = total + getattr(weights, name) * feature
     total = total - weights.exposure * exposure_pressure(cands.exposure, cands.capacity, weights.exposure_scale)
     return np.where(hard_constraints(query, cands), total, -np.inf)
-
-
-def unseen_bound(fwd_lowest: float | None, bwd_lowest: float | None, weights: Weights) -> float:
-    """The highest score a candidate that retrieval did not return could have (-inf: none exists).
-
-    Retrieval returns the top n per direction; `*_lowest` is the lowest cosine among them (None when
-    fewer than n came back, i.e. every candidate with that direction was seen). An unseen candidate's
-    cosines are at most these, so its R is at most the larger mapped fit (R is a harmonic mean or a
-    single direction, both at most their maximum); lexical ranks (< 1) raise a fit by at most the
-    factor 1 + lexical, soft features (≤ 1 each) add at most their weights, exposure only subtracts.
-    """
-    shift = max(weights.cross_lingual_shift, 0.0)  # a cross-lingual candidate's cosines count higher
-    fits = [similarity01(np.array(c + shift), weights.similarity_floor) * (1.0 + max(weights.lexical, 0.0))
-            for c in (fwd_lowest, bwd_lowest) if c is not None]
-    if not fits:
-        return -math.inf
-    soft = sum(max(getattr(weights, name), 0.0)
-               for name in ("availability", "engagement", "language", "location", "freshness"))
-    return float(weights.reciprocal * max(fits) + soft)
-
-
-def kth_score(scores: np.ndarray, k: int) -> float:
-    """The k-th best finite score (float (n,) input); -inf if fewer than k are finite."""
-    finite = scores[np.isfinite(scores)]
-    return float(np.partition(finite, len(finite) - k)[len(finite) - k]) if len(finite) >= k else -math.inf
 
 
 def rank(scores: np.ndarray, ids: np.ndarray, k: int | None = None) -> np.ndarray:

@@ -56,12 +56,9 @@ class RankerConfig:
     # the entry's floor, which would compute it again. With 200 kept, 100k participants and wrk
     # traffic over 200 of them, entries were overtaken again and again: 251 / 113 req/s at 8 / 16
     # connections (p99 4.4 s), where cache hits alone take 2.2 ms of CPU (bench/README.md).
+    # (A second index scan past much-shown candidates was tried and removed: after traffic at 100k it
+    # lifted recall of fresh computations from 0.890 to 0.925 but cost ~290 ms a miss; bench/README.md.)
     pool_keep: int = 600
-    # Candidates whose exposure term is at least this are searched past (a second index scan without
-    # them; 0: none): it found some of what exposure brings up (fresh computations after traffic, 40
-    # queries at 100k: recall 0.925 against 0.890 without) but cost ~290 ms a miss (p50 373 against 82
-    # ms), which under traffic is most requests' time. Off by default.
-    exposure_margin: float = 0.0
 
 
 def ranker_config(settings: Settings, model: str) -> RankerConfig:
@@ -227,7 +224,11 @@ async def suggest(
         similarity_floor=scoring.default_similarity_floor(model),
         cross_lingual_shift=scoring.default_cross_lingual_shift(model)))
     entry = cache.get(participant_id) if cache is not None else None
-    top = await _top(conn, participant_id, model, config, k, cache, entry)
+    current, top = (False, None)
+    if cache is not None and entry is not None:
+        current, top = await _cached_top(conn, cache, entry, model, config, k)
+    if not current:
+        top = await _fresh_top(conn, participant_id, model, config, k, cache)
     return await _suggestions(conn, top, model, config, cache, reader_language, by_name, record_exposure)
 
 
@@ -239,11 +240,10 @@ async def cached_suggestions(
     current version (which proves they still exist under that id); None otherwise."""
     participant_id = cache.participant_id(external_id)
     entry = cache.get(participant_id) if participant_id is not None else None
-    if participant_id is None or entry is None or entry.query["external_id"] != external_id:
+    if entry is None or entry.query["external_id"] != external_id:
         return None
-    try:
-        top = await _top(conn, participant_id, model, config, k, cache, entry, stale_is_none=True)
-    except _Stale:
+    current, top = await _cached_top(conn, cache, entry, model, config, k)
+    if not current:
         return None
     return await _suggestions(conn, top, model, config, cache, reader_language, by_name, record_exposure)
 
@@ -252,38 +252,33 @@ Found = tuple[Entry, Callable[[int], Mapping[str, Any]]]  # an entry and the car
 Top = tuple[Entry, Callable[[int], Mapping[str, Any]], list[tuple[int, float]]]  # ... and (index, final score)s
 
 
-class _Stale(Exception):
-    """A cached entry of an older matching version, where the caller must not compute one afresh."""
+async def _cached_top(
+    conn: asyncpg.Connection, cache: SuggestionCache, entry: Entry, model: str, config: RankerConfig, k: int
+) -> tuple[bool, Top | None]:
+    """Whether a cached entry is of the current version, and if so the top k: its own, or computed
+    afresh four times as wide when exposure overtook it (None: no suggestions at all)."""
+    version, chosen = await _chosen(conn, entry, config, k, last_try=entry.width >= MAX_WIDTH)
+    if not cache.observe(version) or version != entry.version:
+        return False, None
+    if chosen is not None:
+        return True, (entry, cache.card, chosen)
+    return True, await _fresh_top(conn, entry.query["id"], model, config, k, cache, min(4 * entry.width, MAX_WIDTH))
 
 
-async def _top(
+async def _fresh_top(
     conn: asyncpg.Connection, participant_id: int, model: str, config: RankerConfig, k: int,
-    cache: SuggestionCache | None, entry: Entry | None, stale_is_none: bool = False,
+    cache: SuggestionCache | None, widen: int = 1,
 ) -> Top | None:
-    """The top k of the participant's entry: the cached one if still of the current version and not
-    overtaken by exposure, else computed afresh (four times as wide when overtaken, up to MAX_WIDTH).
-
-    None if the participant gets no suggestions at all. `_Stale` for a cached entry of an older version
-    when `stale_is_none` (the caller must then make sure the participant still exists).
-    """
-    found: Found | None = (entry, cache.card) if entry is not None and cache is not None else None
-    widen = 1
-    for attempt in range(3):  # the cached entry, one computed afresh, that one widened once
+    """The top k of an entry computed afresh, four times as wide while exposure has already overtaken
+    it (at MAX_WIDTH served whatever it holds). None: no suggestions at all."""
+    while True:
+        found = await _computed(conn, participant_id, model, config, cache, widen=widen)
         if found is None:
-            found = await _computed(conn, participant_id, model, config, cache, widen=widen)
-            if found is None:
-                return None
-        last_try = attempt == 2 or found[0].width >= MAX_WIDTH  # as wide as it gets: serve what it holds
-        version, chosen = await _chosen(conn, found[0], config, k, last_try=last_try)
-        stale = attempt == 0 and entry is not None and (cache is None or not cache.observe(version)
-                                                        or version != found[0].version)
-        if stale and stale_is_none:
-            raise _Stale
-        if not stale and chosen is not None:
+            return None
+        _, chosen = await _chosen(conn, found[0], config, k, last_try=widen >= MAX_WIDTH)
+        if chosen is not None:
             return found[0], found[1], chosen
-        widen = 1 if stale else min(4 * found[0].width, MAX_WIDTH)
-        found = None
-    return None
+        widen = min(4 * widen, MAX_WIDTH)
 
 
 async def _suggestions(
@@ -401,23 +396,14 @@ async def _pooled(
     conn: asyncpg.Connection, query_filter: repository.QueryFilter, vectors: dict[str, np.ndarray], n: int,
     config: RankerConfig, relevance: repository.Relevance, widen: int,
 ) -> list[int]:
-    """The n of highest relevance (less the exposure term) among the index's pool and the lexical path's.
+    """The n of highest relevance among the index's pool and the lexical path's.
 
     The pool follows the sum of both directions' cosines (pair vectors), which the harmonic mean
     tracks far better than either direction's top list; the lexical path adds the candidates whose
-    shared rare terms could double a fit. Much-shown candidates drop by up to `weights.exposure`, and
-    at 100k thousands of others lie that close below them: a second scan skips the much-shown ones,
-    so the pool reaches the candidates exposure brings up. `widen` widens the pool.
+    shared rare terms could double a fit. `widen` widens the pool.
     """
     size = min(config.pair_candidates * widen, repository.MAX_EF_SEARCH)
     pool = await _index_pool(conn, query_filter, vectors, size)
-    weights = config.weights
-    if weights.exposure > config.exposure_margin > 0:
-        shown = await repository.exposed_ids(conn, config.exposure_margin / weights.exposure,
-                                             weights.exposure_scale, config.exposure_half_life_days)
-        if set(shown) & set(pool):
-            pool += await _index_pool(conn, replace(query_filter, excluded=[*query_filter.excluded, *shown]),
-                                      vectors, size)
     return await repository.by_relevance(conn, query_filter, vectors, n, repository.MAX_POOL, relevance,
                                          among=pool, rare_rows=config.rare_term_rows)
 
