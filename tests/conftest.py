@@ -31,7 +31,7 @@ from arq import create_pool as create_arq_pool
 from arq.connections import ArqRedis
 from asgi_lifespan import LifespanManager
 from pgvector.asyncpg import register_vector
-from playwright.sync_api import Browser, sync_playwright
+from playwright.sync_api import Browser, Page, ViewportSize, sync_playwright
 
 from service import database
 from service.app import create_app
@@ -107,6 +107,14 @@ class Mailbox:
     def to(self, address: str) -> list[Message]:
         """Messages addressed to one recipient."""
         return [m for m in self.messages if m["To"] == address]
+
+    def wait_for(self, address: str, seconds: float = 20) -> Message:
+        """The first message to `address`, waiting for a worker in another thread or process to send it."""
+        deadline = time.monotonic() + seconds
+        while not self.to(address):
+            assert time.monotonic() < deadline, f"no email to {address} within {seconds} s"
+            time.sleep(0.2)
+        return self.to(address)[0]
 
 
 def body_text(message: Message) -> str:
@@ -287,12 +295,18 @@ def koble_serve(env: dict[str, str], log_path: Path) -> Iterator[str]:
             _wait_healthy(base, process, log_path)
             yield base
         finally:
-            process.terminate()
-            try:
-                process.wait(15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            stop(process)
+
+
+def stop(process: subprocess.Popen[Any], seconds: float = 15) -> None:
+    """SIGTERM a server or worker the test started, SIGKILL it after `seconds`."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(seconds)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 
 @pytest.fixture
@@ -325,6 +339,8 @@ def _wait_healthy(base: str, process: subprocess.Popen[bytes], log: Path) -> Non
 
 
 CHROMIUM = "/usr/bin/chromium"
+PHONE: ViewportSize = {"width": 390, "height": 844}
+LAPTOP: ViewportSize = {"width": 1280, "height": 900}
 
 
 @pytest.fixture
@@ -349,3 +365,15 @@ async def arq_redis(redis_url: str) -> AsyncIterator[ArqRedis]:
     redis = await create_arq_pool(redis_settings(redis_url))
     yield redis
     await redis.aclose()
+
+
+@contextlib.contextmanager
+def new_page(browser: Browser, screenshot: Path, viewport: ViewportSize) -> Iterator[Page]:
+    """A fresh page (no cookies) in Norwegian at this size; a screenshot of it is kept on exit."""
+    context = browser.new_context(viewport=viewport, locale="nb-NO")
+    page = context.new_page()
+    try:
+        yield page
+    finally:
+        page.screenshot(path=str(screenshot), full_page=True)
+        context.close()

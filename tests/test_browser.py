@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from tests.conftest import Mailbox, link_in
+from tests.conftest import PHONE, Mailbox, link_in, new_page
 
 pytestmark = pytest.mark.browser
 
@@ -17,22 +16,8 @@ pytestmark = pytest.mark.browser
 @pytest.fixture
 def page(browser: Browser, tmp_path: Path) -> Iterator[Page]:
     """A fresh phone-sized page (no cookies); a screenshot is kept if the test fails."""
-    context = browser.new_context(viewport={"width": 390, "height": 844}, locale="nb-NO")
-    new_page = context.new_page()
-    yield new_page
-    new_page.screenshot(path=str(tmp_path / "last.png"), full_page=True)
-    context.close()
-
-
-def wait_for_email(mailbox: Mailbox, address: str, seconds: float = 20) -> str:
-    """The Koble link of the first email to `address`, waiting for the worker to send it."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        messages = mailbox.to(address)
-        if messages:
-            return link_in(messages[0])
-        time.sleep(0.2)
-    raise AssertionError(f"no email to {address} within {seconds} s")
+    with new_page(browser, tmp_path / "last.png", PHONE) as fresh:
+        yield fresh
 
 
 def fill_student(page: Page) -> None:
@@ -67,7 +52,7 @@ def test_student_registers_fixes_an_error_verifies_and_signs_in(
     page.get_by_role("button", name="Registrer deg").click()
     expect(page.get_by_role("heading", level=1)).to_contain_text("e-post")
 
-    page.goto(wait_for_email(mailbox, "ase.baek@example.no"))
+    page.goto(link_in(mailbox.wait_for("ase.baek@example.no")))
     page.get_by_role("button", name="Fortsett").click()
     expect(page).to_have_url(f"{live_server}/me?welcome=1")
     expect(page.locator("main")).to_contain_text("Åse Ødegård Bæk")

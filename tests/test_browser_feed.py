@@ -4,7 +4,6 @@ company on a laptop each say "Interested" about the other; both see the match an
 from __future__ import annotations
 
 import datetime as dt
-import time
 
 import pytest
 from asyncpg import Connection
@@ -31,17 +30,6 @@ async def links(conn: Connection) -> dict[str, str]:
     }
 
 
-def wait_for_emails(mailbox: Mailbox, address: str, seconds: float = 20) -> str:
-    """The text of the first email to `address`, waiting for the worker to send it."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        messages = mailbox.to(address)
-        if messages:
-            return body_text(messages[0])
-        time.sleep(0.2)
-    raise AssertionError(f"no email to {address} within {seconds} s")
-
-
 def fits_the_phone(page: Page) -> None:
     """Nothing scrolls sideways, and both answers are big enough to hit with a thumb."""
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
@@ -64,8 +52,8 @@ def test_student_and_company_both_say_interested_and_both_see_the_match(
         row = student.locator(".match-row", has_text="Raufoss OT Security AS")
         expect(row).to_contain_text("jobs@raufoss-ot.example")
         expect(row).to_contain_text("Begge interessert")
-        assert "jobs@raufoss-ot.example" in wait_for_emails(mailbox, "sigrid@example.no")
-        assert "sigrid@example.no" in wait_for_emails(mailbox, "jobs@raufoss-ot.example")
+        assert "jobs@raufoss-ot.example" in body_text(mailbox.wait_for("sigrid@example.no"))
+        assert "sigrid@example.no" in body_text(mailbox.wait_for("jobs@raufoss-ot.example"))
     finally:
         student.screenshot(path=f"{tmp_path}/student.png", full_page=True)
         company.screenshot(path=f"{tmp_path}/company.png", full_page=True)

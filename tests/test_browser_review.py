@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import time
 from collections.abc import Awaitable, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -19,9 +18,8 @@ from playwright.sync_api import Browser, Page, expect
 from service.auth import service as auth_service
 from service.config import Settings
 from service.review import service as review
-from tests.conftest import API_TOKEN, Mailbox, koble_serve
+from tests.conftest import API_TOKEN, LAPTOP, Mailbox, koble_serve, link_in, new_page
 from tests.review_support import COMPANY, REVIEWER, STUDENT, people, staff
-from tests.test_browser import wait_for_email
 
 pytestmark = pytest.mark.browser
 T = TypeVar("T")
@@ -63,11 +61,8 @@ def staff_first_server(settings: Settings, tmp_path: Path) -> Iterator[str]:
 @pytest.fixture
 def page(browser: Browser, tmp_path: Path) -> Iterator[Page]:
     """A fresh laptop-sized page; a screenshot is kept if the test fails."""
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="nb-NO")
-    new_page = context.new_page()
-    yield new_page
-    new_page.screenshot(path=str(tmp_path / "last.png"), full_page=True)
-    context.close()
+    with new_page(browser, tmp_path / "last.png", LAPTOP) as fresh:
+        yield fresh
 
 
 @pytest.mark.parametrize("lang", ["nb", "en"])
@@ -86,7 +81,7 @@ def test_a_reviewer_approves_a_pair_with_the_keyboard_in_staff_first_mode(
     page.goto(f"{staff_first_server}/staff/signin?lang={lang}")
     page.get_by_label(text["email"]).fill(REVIEWER)
     page.get_by_role("button", name=text["send"]).click()
-    page.goto(wait_for_email(mailbox, REVIEWER))
+    page.goto(link_in(mailbox.wait_for(REVIEWER)))
     page.get_by_role("button", name=text["continue"]).click()
 
     expect(page.get_by_role("heading", level=1)).to_have_text(text["queue"])
@@ -102,15 +97,7 @@ def test_a_reviewer_approves_a_pair_with_the_keyboard_in_staff_first_mode(
     states = in_thread(lambda conn: conn.fetch("SELECT state FROM matches"), settings.database_url or "")
     assert [row["state"] for row in states] == ["introduced"]
     for address in (STUDENT.email, COMPANY.email):  # both introduced by the worker's email
-        wait_for_email_to(mailbox, address)
-
-
-def wait_for_email_to(mailbox: Mailbox, address: str, seconds: float = 20) -> None:
-    """Wait until the worker has delivered an email to `address`."""
-    deadline = time.monotonic() + seconds
-    while not mailbox.to(address):
-        assert time.monotonic() < deadline, f"no email to {address}"
-        time.sleep(0.2)
+        mailbox.wait_for(address)
 
 
 def test_a_participant_cannot_open_a_staff_page(page: Page, staff_first_server: str, settings: Settings) -> None:

@@ -34,7 +34,7 @@ from service.followup import service as followup
 from service.followup.schemas import Actor
 from service.mail import tasks as mail_tasks
 from service.worker import redis_settings
-from tests.conftest import Mailbox, free_port, post_form, run_worker
+from tests.conftest import Mailbox, free_port, post_form, run_worker, stop
 from tests.test_followup_support import add_staff, parties, sign_in_as
 
 
@@ -136,13 +136,7 @@ def koble_worker(env: dict[str, str], log: Path) -> Iterator[subprocess.Popen[by
     try:
         yield process
     finally:
-        if process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        stop(process)
 
 
 def worker_env(settings: Settings, smtp_port: int, tmp_path: Path) -> dict[str, str]:
