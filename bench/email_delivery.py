@@ -45,10 +45,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.common import free_port, load_avg, stop  # noqa: E402
-from service import database  # noqa: E402
-from service.config import Settings  # noqa: E402
 from service.followup import service as followup  # noqa: E402
 from service.followup.schemas import Actor  # noqa: E402
+from service.kit import database  # noqa: E402
+from service.kit.config import Settings  # noqa: E402
 from service.mail import tasks as mail_tasks  # noqa: E402
 from service.worker import redis_settings  # noqa: E402
 

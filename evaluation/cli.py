@@ -14,8 +14,8 @@ from evaluation import runner
 from evaluation.metrics import METRIC_NAMES, Summary
 from evaluation.scratch import terminate_as_interrupt
 from evaluation.variants import Variant
-from service.commandline import first_line
-from service.config import Settings, get_settings
+from service.kit.commandline import first_line
+from service.kit.config import Settings, get_settings
 
 EXIT_INTERRUPTED = 130
 

@@ -14,7 +14,7 @@ Validation: queries are split into seeded folds; each fold is ranked with weight
 other folds and with the configured weights, and nDCG@k is compared query by query. The fitted
 weights "measure better" only when the mean held-out gain is positive AND its paired bootstrap
 95 % interval lies above 0. `koble fit-weights` writes the file only then (or with --force), and
-says which; the service reads a written file through `KOBLE_WEIGHTS_FILE` (service.config).
+says which; the service reads a written file through `KOBLE_WEIGHTS_FILE` (service.kit.config).
 """
 
 from __future__ import annotations
@@ -175,8 +175,8 @@ def fit_command(participants: str, gold: str, out: str, k: int, folds: int, forc
     """`koble fit-weights`: prepare, cross-validate, report, and write the file if better (or forced)."""
     from evaluation import runner
     from evaluation.cli import stdout_to_stderr
-    from service.commandline import first_line
-    from service.config import get_settings
+    from service.kit.commandline import first_line
+    from service.kit.config import get_settings
 
     request = runner.Request(participants, gold, k, embedding_cache=embedding_cache, seed=seed,
                              progress=sys.stderr.isatty())

@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 
 from evaluation import outcomes, repository, runner
 from evaluation.labelled import DATA_DIR
-from service.config import Settings
+from service.kit.config import Settings
 
 T = TypeVar("T")
 
@@ -50,7 +50,7 @@ def describe(prepared: runner.Prepared) -> str:
 
 
 async def _histories(simulate: bool, seed: int) -> tuple[list[outcomes.History], int, int]:
-    from service.commandline import open_database
+    from service.kit.commandline import open_database
 
     pool = await open_database(Settings())
     try:

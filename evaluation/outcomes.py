@@ -210,8 +210,8 @@ def write_lines(path: Path, rows: Iterable[dict[str, Any]]) -> None:
 
 
 async def _export_live(out: Path, participants_out: Path | None) -> tuple[int, int]:
-    from service.commandline import command_database
-    from service.config import get_settings
+    from service.kit.commandline import command_database
+    from service.kit.config import get_settings
 
     async with command_database(get_settings()) as pool, pool.acquire() as conn:
         return await export(conn, out, participants_out)
@@ -219,7 +219,7 @@ async def _export_live(out: Path, participants_out: Path | None) -> tuple[int, i
 
 def export_gold_command(out: str, participants_out: str | None) -> int:
     """`koble export-gold`: gold from the live database's outcomes; the exit code."""
-    from service.commandline import fail, first_line
+    from service.kit.commandline import fail, first_line
 
     try:
         lines, queries = asyncio.run(_export_live(Path(out), Path(participants_out) if participants_out else None))

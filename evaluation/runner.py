@@ -37,9 +37,9 @@ from evaluation.features import QueryFeatures, all_features
 from evaluation.gold import Gold, parse_gold
 from evaluation.scratch import scratch_database
 from evaluation.variants import Ranked, Texts, Variant, rank_variant
-from service import database, embedded
-from service.commandline import first_line
-from service.config import Settings
+from service.kit import database, embedded
+from service.kit.commandline import first_line
+from service.kit.config import Settings
 from service.matching.scoring import Weights
 from service.profiles import importer
 from service.profiles.importer import LineError

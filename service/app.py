@@ -17,9 +17,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from service import database, embedded, health, i18n, worker
+from service import health, worker
 from service.auth import pages as auth_pages
-from service.config import Settings, get_settings
 from service.deps import Resources, SignInRequired, StaffSignInRequired
 from service.feed import pages as feed_pages
 from service.feed import router as feed_api
@@ -27,14 +26,16 @@ from service.followup import labels as followup_labels
 from service.followup import pages as followup_pages
 from service.followup import router as followup_api
 from service.followup.lifecycle import IllegalTransition, MatchNotFound
+from service.kit import database, embedded, i18n
+from service.kit.config import Settings, get_settings
+from service.kit.security import BodySizeLimit, RateLimiter, SecurityHeaders, with_csrf
+from service.kit.templating import templates
 from service.matching import router as matching_api
 from service.matching.cache import SuggestionCache
 from service.profiles import pages as profile_pages
 from service.profiles import router as profile_api
 from service.review import pages as review_pages
 from service.review import router as review_api
-from service.security import BodySizeLimit, RateLimiter, SecurityHeaders, with_csrf
-from service.templating import templates
 
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "static"

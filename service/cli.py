@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from service.config import get_settings
+from service.kit.config import get_settings
 
 app = typer.Typer(help="Koble: matching for the Gjøvik region.", no_args_is_help=True, add_completion=False)
 
@@ -23,7 +23,7 @@ def fail(message: str) -> typer.Exit:
 
 
 def _logging() -> None:
-    from service import embedded
+    from service.kit import embedded
 
     settings = get_settings()
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -48,8 +48,8 @@ def serve(
 @app.command()
 def worker() -> None:
     """Run the worker alone (several may run at once)."""
-    from service import embedded
     from service import worker as worker_module
+    from service.kit import embedded
 
     _logging()
     settings = get_settings()
@@ -59,7 +59,7 @@ def worker() -> None:
 @app.command()
 def migrate() -> None:
     """Apply pending database migrations."""
-    from service import database, embedded
+    from service.kit import database, embedded
 
     applied = database.migrate(embedded.postgres_url(get_settings()))
     typer.echo(f"applied {len(applied)} migration(s)" + (f": {', '.join(applied)}" if applied else ""))

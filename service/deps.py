@@ -12,10 +12,10 @@ from arq.connections import ArqRedis
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from service.config import Settings
-from service.followup.schemas import Actor
+from service.kit.audit import Actor
+from service.kit.config import Settings
+from service.kit.security import RateLimiter
 from service.matching.cache import SuggestionCache
-from service.security import RateLimiter
 
 
 @dataclass

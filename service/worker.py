@@ -9,9 +9,9 @@ from arq.connections import RedisSettings
 from arq.typing import WorkerCoroutine
 from arq.worker import Function, Worker
 
-from service import database, embedded
-from service.config import Settings
 from service.followup import tasks as followup_tasks
+from service.kit import database, embedded
+from service.kit.config import Settings
 from service.mail import tasks as mail_tasks
 from service.matching import tasks as matching_tasks
 from service.profiles import tasks as profile_tasks

@@ -33,9 +33,9 @@ from asgi_lifespan import LifespanManager
 from pgvector.asyncpg import register_vector
 from playwright.sync_api import Browser, Page, ViewportSize, sync_playwright
 
-from service import database
 from service.app import create_app
-from service.config import Settings
+from service.kit import database
+from service.kit.config import Settings
 from service.matching import repository
 from service.worker import create_worker, redis_settings
 

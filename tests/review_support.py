@@ -8,7 +8,7 @@ import httpx
 from asyncpg import Connection
 
 from service.followup import service as followup
-from service.followup.schemas import Actor
+from service.kit.audit import Actor
 from service.matching.embedding import embed_participants
 from service.matching.encoders import get_encoder
 from service.profiles import service as profiles

@@ -13,7 +13,7 @@ from asgi_lifespan import LifespanManager
 from asyncpg import Connection
 
 from service.app import create_app
-from service.config import Settings
+from service.kit.config import Settings
 from service.profiles import service as profiles
 from service.profiles.router import COMPANY, EMAIL_TAKEN, NOT_JSON_DETAIL, REGISTERED, STUDENT
 from service.profiles.schemas import ParticipantFields

@@ -23,7 +23,7 @@ from fastapi.routing import APIRoute
 from service import deps
 from service.app import create_app
 from service.auth import service as auth_service
-from service.config import Settings
+from service.kit.config import Settings
 from tests.conftest import csrf_of
 from tests.review_support import ADMIN, COMPANY, REVIEWER, STUDENT, people, sign_in_staff, staff, suggested
 

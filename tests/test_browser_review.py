@@ -16,7 +16,7 @@ from pgvector.asyncpg import register_vector
 from playwright.sync_api import Browser, Page, expect
 
 from service.auth import service as auth_service
-from service.config import Settings
+from service.kit.config import Settings
 from service.review import service as review
 from tests.conftest import API_TOKEN, LAPTOP, Mailbox, koble_serve, link_in, new_page
 from tests.review_support import COMPANY, REVIEWER, STUDENT, people, staff

@@ -18,9 +18,9 @@ from arq.worker import Worker
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # nothing may come from a model hub
 
-from service import database
 from service import worker as worker_module
-from service.config import Settings
+from service.kit import database
+from service.kit.config import Settings
 from service.matching import commands, embedding, repository, tasks
 from service.matching.encoders import MINILM_NAME, Encoder, Side, get_encoder, normalised
 from service.profiles import repository as profiles

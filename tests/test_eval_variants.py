@@ -16,8 +16,8 @@ from pgvector.asyncpg import register_vector
 from evaluation import analysis, fairness, features, fit, generator, metrics, report, runner
 from evaluation.scratch import scratch_database
 from evaluation.variants import VARIANTS
-from service import database
-from service.config import Settings
+from service.kit import database
+from service.kit.config import Settings
 from service.matching import service as matching
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -19,11 +19,11 @@ from asyncpg import Connection
 
 from service.app import create_app
 from service.auth import service as auth_service
-from service.config import Settings
 from service.feed import service as feed_service
 from service.feed.schemas import AtCapacity
 from service.followup import service as followup
-from service.followup.schemas import Actor
+from service.kit.audit import Actor
+from service.kit.config import Settings
 from service.matching.embedding import embed_participants
 from service.matching.encoders import get_encoder
 from service.profiles import service as profiles

@@ -5,9 +5,9 @@ from __future__ import annotations
 import httpx
 from asyncpg import Connection
 
-from service.config import Settings
 from service.followup import service as followup
-from service.followup.schemas import Actor
+from service.kit.audit import Actor
+from service.kit.config import Settings
 from tests.conftest import API_TOKEN, post_form
 from tests.test_followup_support import add_staff, parties, sign_in_as
 

@@ -28,10 +28,10 @@ from arq import create_pool as create_arq_pool
 from arq.connections import ArqRedis
 from asyncpg import Connection
 
-from service import database
-from service.config import Settings
 from service.followup import service as followup
-from service.followup.schemas import Actor
+from service.kit import database
+from service.kit.audit import Actor
+from service.kit.config import Settings
 from service.mail import tasks as mail_tasks
 from service.worker import redis_settings
 from tests.conftest import Mailbox, free_port, post_form, run_worker, stop

@@ -13,10 +13,10 @@ import httpx
 from arq.connections import ArqRedis
 from asyncpg import Connection
 
-from service.config import Settings
 from service.followup import service as followup
 from service.followup import tasks as followup_tasks
-from service.followup.schemas import Actor
+from service.kit.audit import Actor
+from service.kit.config import Settings
 from tests.conftest import API_TOKEN, Mailbox, body_text, post_form, run_worker
 from tests.test_followup_support import add_staff, parties, path_of, replies
 

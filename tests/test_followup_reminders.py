@@ -12,11 +12,11 @@ import asyncpg
 import httpx
 from asyncpg import Connection
 
-from service.config import Settings
 from service.followup import links
 from service.followup import service as followup
-from service.followup.schemas import Actor
 from service.followup.tasks import introduce_approved, send_reminders
+from service.kit.audit import Actor
+from service.kit.config import Settings
 from tests.conftest import post_form
 from tests.test_followup_support import add_staff, parties, sign_in_as
 

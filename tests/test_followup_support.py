@@ -11,7 +11,7 @@ import httpx
 import itsdangerous
 from asyncpg import Connection
 
-from service.config import Settings
+from service.kit.config import Settings
 from service.profiles import service as profiles
 from service.profiles.schemas import ParticipantFields
 from tests.conftest import body_text

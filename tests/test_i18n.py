@@ -16,7 +16,7 @@ from babel.messages.extract import extract_from_dir
 from babel.messages.frontend import parse_mapping_cfg
 from babel.messages.pofile import read_po
 
-from service import i18n
+from service.kit import i18n
 
 ROOT = Path(__file__).resolve().parent.parent
 PO_FILE = ROOT / "service" / "locales" / "nb" / "LC_MESSAGES" / "messages.po"

@@ -17,7 +17,7 @@ from typing import Any
 import asyncpg
 import pytest
 
-from service.config import Settings
+from service.kit.config import Settings
 from service.profiles import importer, repository
 from service.profiles import service as profiles
 from service.profiles.demo import demo_participants

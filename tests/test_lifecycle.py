@@ -9,11 +9,11 @@ import asyncpg
 import pytest
 from asyncpg import Connection
 
-from service.config import Settings
 from service.followup import lifecycle
 from service.followup import repository as followup_repository
 from service.followup import service as followup
-from service.followup.schemas import Actor
+from service.kit.audit import Actor
+from service.kit.config import Settings
 from service.matching import repository as matching_repository
 from service.profiles import service as profiles
 from service.profiles.schemas import ParticipantFields

@@ -17,7 +17,7 @@ import asyncpg
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # nothing may come from a model hub
 
-from service.config import Settings
+from service.kit.config import Settings
 from service.matching import embedding, service
 from service.matching.encoders import get_encoder
 from service.profiles import repository as profiles

@@ -8,7 +8,7 @@ import pytest
 from arq.connections import ArqRedis
 from asyncpg import Connection
 
-from service.config import Settings
+from service.kit.config import Settings
 from service.profiles import service as profiles
 from service.profiles.schemas import ParticipantFields
 from tests.conftest import run_worker

@@ -15,7 +15,7 @@ from nbclient import NotebookClient
 
 from evaluation import generator
 from evaluation.scratch import scratch_database
-from service import database
+from service.kit import database
 from service.profiles import importer
 
 ROOT = Path(__file__).resolve().parent.parent

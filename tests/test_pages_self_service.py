@@ -13,7 +13,7 @@ import pytest
 from asyncpg import Connection
 
 from service.auth import service as auth_service
-from service.config import Settings
+from service.kit.config import Settings
 from service.profiles import service as profiles
 from service.profiles.schemas import ParticipantFields
 from tests.conftest import Mailbox, link_in, post_form, run_worker

@@ -9,8 +9,8 @@ import pytest
 from asgi_lifespan import LifespanManager
 
 from service.app import create_app
-from service.config import Settings
-from service.i18n import pick_language
+from service.kit.config import Settings
+from service.kit.i18n import pick_language
 from service.mail.service import SmtpConfig
 
 

@@ -9,7 +9,7 @@ from arq.connections import ArqRedis
 from asyncpg import Connection
 
 from service.auth import service as auth
-from service.config import Settings
+from service.kit.config import Settings
 from service.profiles import service as profiles
 from service.profiles import tasks as profile_tasks
 from service.profiles.schemas import ParticipantFields
@@ -160,6 +160,6 @@ async def test_unverified_registrations_are_deleted_after_a_week(
 
 
 async def _pool(pg_url: str) -> asyncpg.Pool:
-    from service import database
+    from service.kit import database
 
     return await database.create_pool(pg_url, max_size=2)

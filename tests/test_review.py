@@ -8,8 +8,8 @@ import io
 import httpx
 from asyncpg import Connection
 
-from service.config import Settings
 from service.followup import repository as followup_repository
+from service.kit.config import Settings
 from service.review import service as review
 from tests.conftest import post_form
 from tests.review_support import (

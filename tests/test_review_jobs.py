@@ -12,9 +12,9 @@ from typing import Any
 import httpx
 from asyncpg import Connection
 
-from service import database
-from service.config import Settings
 from service.followup import repository as followup_repository
+from service.kit import database
+from service.kit.config import Settings
 from service.profiles import service as profiles
 from service.review import service as review
 from service.review import tasks as review_tasks

@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 from asyncpg import Connection
 
-from service.config import Settings
+from service.kit.config import Settings
 from service.profiles import service as profiles
 from service.profiles.schemas import ParticipantFields
 from tests.conftest import Mailbox, link_in, post_form, run_worker

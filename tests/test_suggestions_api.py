@@ -16,7 +16,7 @@ import httpx
 import pytest
 from pgvector.asyncpg import register_vector
 
-from service.config import Settings
+from service.kit.config import Settings
 from service.matching import explain, suggest_cli
 from service.matching import service as matching_service
 from service.matching.embedding import embed_participants

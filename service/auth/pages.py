@@ -10,9 +10,9 @@ from pydantic import EmailStr, TypeAdapter, ValidationError
 
 from service.auth import service as auth
 from service.deps import ConnDep, OptionalParticipant, ResourcesDep
-from service.i18n import _
+from service.kit.i18n import _
+from service.kit.templating import templates
 from service.profiles import service as profiles
-from service.templating import templates
 
 router = APIRouter(include_in_schema=False)
 _email = TypeAdapter(EmailStr)

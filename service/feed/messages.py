@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from service.feed.schemas import LastAnswer, NotUndoable, Outcome, Reason
 from service.followup import labels as followup_labels
-from service.i18n import _
+from service.kit.i18n import _
 
 
 def no_card(reason: Reason, staff_first: bool, active: int, capacity: int) -> str:

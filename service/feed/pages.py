@@ -12,14 +12,14 @@ import asyncpg
 from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from service import i18n
 from service.deps import ConnDep, Participant, Resources, ResourcesDep
 from service.feed import messages
 from service.feed import service as feed_service
 from service.feed.schemas import Answer, AtCapacity, CandidateNotFound, Card, NothingToUndo, NotUndoable
-from service.i18n import _
+from service.kit import i18n
+from service.kit.i18n import _
+from service.kit.templating import templates
 from service.profiles import forms
-from service.templating import templates
 
 router = APIRouter(include_in_schema=False)
 PRIVATE = {"Cache-Control": "no-store"}  # pages about one person: never cached

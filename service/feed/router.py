@@ -12,7 +12,6 @@ from urllib.parse import quote
 import asyncpg
 from fastapi import APIRouter, HTTPException
 
-from service import i18n
 from service.deps import ApiParticipant, ConnDep, Resources, ResourcesDep
 from service.feed import messages
 from service.feed import service as feed_service
@@ -31,6 +30,7 @@ from service.feed.schemas import (
     UndoneOut,
     UndoOut,
 )
+from service.kit import i18n
 from service.profiles import forms
 from service.profiles.router import INVALID, NO_SESSION, NOT_JSON, FieldNamingRoute, Message, SessionCookie
 

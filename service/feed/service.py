@@ -12,8 +12,6 @@ from typing import Any
 import asyncpg
 from arq.connections import ArqRedis
 
-from service import i18n
-from service.config import Settings
 from service.feed import messages, repository
 from service.feed.schemas import (
     CONTACT_STATES,
@@ -33,7 +31,9 @@ from service.followup import labels as followup_labels
 from service.followup import progress
 from service.followup import repository as followup_repository
 from service.followup import service as followup
-from service.followup.schemas import Actor
+from service.kit import i18n
+from service.kit.audit import Actor
+from service.kit.config import Settings
 from service.matching import explain
 from service.matching import repository as matching_repository
 from service.matching import service as matching

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from service.i18n import _
+from service.kit.i18n import _
 
 
 def state_labels() -> dict[str, str]:

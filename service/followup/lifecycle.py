@@ -14,7 +14,6 @@ State = Literal[
     "meeting_held", "project_agreed", "project_completed", "closed",
 ]
 STATES: tuple[State, ...] = get_args(State)
-ActorKind = Literal["participant", "staff", "system"]
 Origin = Literal["ranker", "hand_picked", "participants"]
 
 _FORWARD: dict[State, tuple[State, ...]] = {

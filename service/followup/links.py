@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeSerializer, URLSafeTimedSerializer
 
-from service.config import Settings
+from service.kit.config import Settings
 
 _REPLY_SALT = "koble.followup.reply"
 _UNSUBSCRIBE_SALT = "koble.followup.unsubscribe"

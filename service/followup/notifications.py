@@ -12,11 +12,11 @@ from dataclasses import dataclass
 
 import asyncpg
 
-from service import i18n
-from service.config import Settings
 from service.feed import repository as feed_repository
 from service.followup import links, repository
 from service.followup.labels import state_label
+from service.kit import i18n
+from service.kit.config import Settings
 from service.mail import service as mail
 from service.profiles import repository as profiles_repository
 

@@ -10,16 +10,16 @@ import asyncpg
 from fastapi import APIRouter, Form, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from service.config import Settings
 from service.deps import ConnDep, OptionalParticipant, Participant, RedisDep, SettingsDep, StaffMember
 from service.followup import funnel, links, progress, repository, service
 from service.followup.labels import participant_explanations, reply_labels, state_label
 from service.followup.notifications import REPLIES
+from service.kit.config import Settings
+from service.kit.templating import templates
 from service.mail import repository as mail_repository
 from service.mail import tasks as mail_tasks
 from service.profiles import repository as profiles_repository
 from service.review import repository as review_repository
-from service.templating import templates
 
 router = APIRouter(include_in_schema=False)
 Comment = Annotated[str, Form(max_length=2000)]

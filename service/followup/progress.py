@@ -11,11 +11,11 @@ from typing import Literal
 
 import asyncpg
 
-from service.config import Settings
 from service.feed import repository as feed_repository
 from service.followup import repository, service
 from service.followup.lifecycle import ORDER, IllegalTransition, State
-from service.followup.schemas import Actor
+from service.kit.audit import Actor
+from service.kit.config import Settings
 
 Action = Literal["interested", "not_now", "met", "agreed", "completed", "stop"]
 ACTIONS: tuple[Action, ...] = ("interested", "not_now", "met", "agreed", "completed", "stop")

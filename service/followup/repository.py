@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import asyncpg
 
 from service.followup.lifecycle import ACTIVE
-from service.followup.schemas import Actor
+from service.kit.audit import Actor
 
 
 async def insert_match(

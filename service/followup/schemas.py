@@ -7,34 +7,7 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel, Field, model_validator
 
-from service.followup.lifecycle import ActorKind, State
-
-SYSTEM_LABEL = "Koble"
-
-
-@dataclass(frozen=True)
-class Actor:
-    """Who makes a transition: a participant, a staff member (or the API token), or Koble itself."""
-
-    kind: ActorKind
-    participant_id: int | None = None
-    staff_id: int | None = None
-    label: str = SYSTEM_LABEL  # shown in the audit log and timelines ("api token", a staff email)
-
-    @classmethod
-    def system(cls) -> Actor:
-        """Koble itself (reminders, automatic introductions)."""
-        return cls("system")
-
-    @classmethod
-    def participant(cls, participant_id: int) -> Actor:
-        """A participant acting on their own match."""
-        return cls("participant", participant_id=participant_id, label="participant")
-
-    @classmethod
-    def staff(cls, staff_id: int | None, label: str) -> Actor:
-        """A staff member (staff_id None: the operator's API token, which has reviewer rights)."""
-        return cls("staff", staff_id=staff_id, label=label)
+from service.followup.lifecycle import State
 
 
 @dataclass(frozen=True)

@@ -6,10 +6,11 @@ from __future__ import annotations
 import asyncpg
 from arq.connections import ArqRedis
 
-from service.config import Settings
 from service.followup import notifications, repository
 from service.followup.lifecycle import IllegalTransition, MatchNotFound, Origin, State, can_move
-from service.followup.schemas import SYSTEM_LABEL, Actor, TimelineEntry
+from service.followup.schemas import TimelineEntry
+from service.kit.audit import SYSTEM_LABEL, Actor
+from service.kit.config import Settings
 from service.mail import tasks as mail_tasks
 
 

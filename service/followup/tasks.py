@@ -13,10 +13,10 @@ from typing import Any
 import asyncpg
 from arq import cron
 
-from service.config import Settings
 from service.followup import notifications, repository, service
 from service.followup.lifecycle import IllegalTransition
-from service.followup.schemas import Actor
+from service.kit.audit import Actor
+from service.kit.config import Settings
 from service.mail import tasks as mail_tasks
 
 log = logging.getLogger(__name__)

@@ -13,9 +13,9 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import aiosmtplib
 import asyncpg
 
-from service import i18n
+from service.kit import i18n
+from service.kit.templating import email_environment
 from service.mail import repository
-from service.templating import email_environment
 
 log = logging.getLogger(__name__)
 
@@ -141,7 +141,7 @@ def local_hostname() -> str:
 
 async def describe_recent(settings: Any, limit: int) -> list[str]:
     """The newest outbox emails as readable text blocks (subject, status, body with its links)."""
-    from service import embedded
+    from service.kit import embedded
 
     conn = await asyncpg.connect(embedded.postgres_url(settings))
     try:

@@ -21,8 +21,8 @@ from arq import Retry
 from arq.connections import ArqRedis
 from redis.exceptions import RedisError
 
-from service.config import Settings
 from service.followup.links import unsubscribe_url
+from service.kit.config import Settings
 from service.mail import repository
 from service.mail.service import SmtpConfig, send, to_message
 

@@ -13,9 +13,9 @@ import sys
 import asyncpg
 from tqdm import tqdm
 
-from service import embedded
-from service.commandline import DatabaseUnavailable, command_database, fail, first_line
-from service.config import Settings
+from service.kit import embedded
+from service.kit.commandline import DatabaseUnavailable, command_database, fail, first_line
+from service.kit.config import Settings
 from service.matching import embedding, repository
 from service.matching.embedding import EmbedStats
 from service.matching.encoders import Encoder, EncoderError, get_encoder

@@ -20,7 +20,7 @@ from typing import Any
 import asyncpg
 import numpy as np
 
-from service.config import Settings
+from service.kit.config import Settings
 from service.matching import repository
 from service.matching.encoders import SIDES, Encoder, Side, normalised
 from service.matching.repository import InterestKey, InterestRow, SideKey
@@ -235,7 +235,7 @@ async def embed_participants(
     creates the model's missing HNSW indexes at the end when the table is small (ensure_small_indexes);
     bulk loads pass False and build them once afterwards (inserting into an indexed table is ~85x
     slower, measured.md).
-    `conn` needs the pgvector codec (service.database pools register it).
+    `conn` needs the pgvector codec (service.kit.database pools register it).
     """
     started = time.perf_counter()
     stats = EmbedStats()

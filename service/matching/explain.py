@@ -15,8 +15,8 @@ from typing import Any
 from babel.dates import format_date
 from babel.lists import format_list
 
-from service import i18n
-from service.i18n import _, ngettext
+from service.kit import i18n
+from service.kit.i18n import _, ngettext
 from service.profiles import forms
 from service.profiles.schemas import DOMAINS, ENGAGEMENTS
 

@@ -20,7 +20,7 @@ from service.profiles.schemas import KINDS
 
 # --- embeddings ---
 # Interest and side vectors (engineer E). Connections must have the pgvector codec registered
-# (service.database pools do): vectors go in as numpy arrays and come back as pgvector Vectors.
+# (service.kit.database pools do): vectors go in as numpy arrays and come back as pgvector Vectors.
 
 InterestKey = tuple[int, str, int]  # (participant id, side, position)
 InterestRow = tuple[int, str, str, int, bytes, np.ndarray]  # (participant id, model, side, position, hash, vector)

@@ -15,9 +15,9 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field
 
-from service import i18n
-from service.config import Settings
 from service.deps import ConnDep, OptionalParticipant, get_resources, participant_or_404, require_api_token
+from service.kit import i18n
+from service.kit.config import Settings
 from service.matching import service
 from service.matching.cache import SuggestionCache
 from service.profiles.router import INVALID, ExternalId, Message, SessionCookie

@@ -41,7 +41,7 @@ E5_CROSS_LINGUAL_SHIFT = 0.04
 
 @dataclass(frozen=True)
 class Weights:
-    """How the final score is made; defaults are `service.config.Settings` (`KOBLE_WEIGHT_*`).
+    """How the final score is made; defaults are `service.kit.config.Settings` (`KOBLE_WEIGHT_*`).
 
     score = reciprocal * R + availability * overlap + engagement * fit + language * same_language
             + location * same_location + freshness * fresh - exposure * pressure,   (-inf if not allowed)

@@ -15,8 +15,8 @@ from typing import Any
 import asyncpg
 import numpy as np
 
-from service import i18n
-from service.config import Settings
+from service.kit import i18n
+from service.kit.config import Settings
 from service.matching import explain, repository, scoring
 from service.matching.cache import CARD_COLUMNS, Entry, SuggestionCache
 from service.profiles.schemas import DOMAINS, ENGAGEMENTS, KINDS

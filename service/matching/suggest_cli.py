@@ -13,9 +13,9 @@ from typing import Any, TextIO
 
 import asyncpg
 
-from service import embedded, i18n
-from service.commandline import DatabaseUnavailable, command_database, fail
-from service.config import Settings, get_settings
+from service.kit import embedded, i18n
+from service.kit.commandline import DatabaseUnavailable, command_database, fail
+from service.kit.config import Settings, get_settings
 from service.matching import service
 from service.profiles import forms
 from service.profiles import repository as profiles_repository

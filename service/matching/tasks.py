@@ -13,7 +13,7 @@ import asyncpg
 from arq import cron, func
 from arq.connections import ArqRedis
 
-from service.config import Settings
+from service.kit.config import Settings
 from service.matching import embedding, repository
 from service.matching.encoders import EncoderError, get_encoder
 

@@ -12,7 +12,7 @@ from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 from starlette.datastructures import FormData
 
-from service.i18n import _
+from service.kit.i18n import _
 from service.profiles import service as profiles
 from service.profiles.schemas import DOMAINS, ENGAGEMENTS, KINDS, MAX_INTERESTS, ParticipantFields
 

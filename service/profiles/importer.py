@@ -25,9 +25,10 @@ from pydantic_core import ErrorDetails
 from redis.exceptions import RedisError
 from tqdm import tqdm
 
-from service import embedded, worker
-from service.commandline import DatabaseUnavailable, command_database, fail
-from service.config import Settings, get_settings
+from service import worker
+from service.kit import embedded
+from service.kit.commandline import DatabaseUnavailable, command_database, fail
+from service.kit.config import Settings, get_settings
 from service.matching import commands as matching_commands
 from service.matching import tasks as matching_tasks
 from service.matching.encoders import get_encoder

@@ -12,15 +12,15 @@ from babel.dates import format_date
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from service import i18n
 from service.auth import service as auth
-from service.config import Settings
 from service.deps import ConnDep, OptionalParticipant, Participant, Resources, ResourcesDep
 from service.feed import service as feed
-from service.i18n import _
+from service.kit import i18n
+from service.kit.config import Settings
+from service.kit.i18n import _
+from service.kit.templating import templates
 from service.profiles import forms
 from service.profiles import service as profiles
-from service.templating import templates
 
 router = APIRouter(include_in_schema=False)
 # Pages about one person must not linger in shared caches or the browser's back-forward history.

@@ -10,7 +10,7 @@ import asyncpg
 from arq.connections import ArqRedis
 
 from service.auth import service as auth
-from service.config import Settings
+from service.kit.config import Settings
 from service.mail import repository as mail_repository
 from service.mail import service as mail
 from service.mail import tasks as mail_tasks

@@ -6,7 +6,7 @@ import logging
 from typing import Any
 
 from service.auth import repository as auth_repository
-from service.config import Settings
+from service.kit.config import Settings
 from service.mail import service as mail
 from service.mail import tasks as mail_tasks
 from service.profiles import repository

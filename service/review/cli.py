@@ -12,10 +12,10 @@ import asyncpg
 import typer
 from pydantic import EmailStr, TypeAdapter, ValidationError
 
-from service import embedded
-from service.commandline import DatabaseUnavailable, command_database, fail, first_line
-from service.config import get_settings
-from service.followup.schemas import Actor
+from service.kit import embedded
+from service.kit.audit import Actor
+from service.kit.commandline import DatabaseUnavailable, command_database, fail, first_line
+from service.kit.config import get_settings
 
 app = typer.Typer(help="Bright House staff accounts and the review queue.", no_args_is_help=True)
 T = TypeVar("T")

@@ -14,18 +14,18 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import EmailStr, TypeAdapter, ValidationError
 
-from service import i18n
 from service.deps import Admin, ConnDep, ResourcesDep, StaffMember
 from service.followup import labels as followup_labels
 from service.followup.lifecycle import ORDER, IllegalTransition
-from service.i18n import _
+from service.kit import i18n
+from service.kit.i18n import _
+from service.kit.templating import templates
 from service.profiles import forms
 from service.profiles import pages as profile_pages
 from service.profiles.schemas import DOMAINS, ENGAGEMENTS, KINDS
 from service.review import repository
 from service.review import service as review
 from service.review.schemas import ROLES, STATUSES, QueueFilter
-from service.templating import templates
 
 router = APIRouter(include_in_schema=False)
 PRIVATE = {"Cache-Control": "no-store"}  # staff pages show personal data: never cache them

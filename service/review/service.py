@@ -21,14 +21,14 @@ from arq.connections import ArqRedis
 from babel.numbers import format_decimal
 from starlette.requests import Request
 
-from service import i18n
-from service.config import Settings
 from service.followup import labels
 from service.followup import repository as followup_repository
 from service.followup import service as followup
 from service.followup.lifecycle import IllegalTransition, MatchNotFound
-from service.followup.schemas import Actor
-from service.i18n import _
+from service.kit import i18n
+from service.kit.audit import Actor
+from service.kit.config import Settings
+from service.kit.i18n import _
 from service.mail import service as mail
 from service.mail import tasks as mail_tasks
 from service.matching import explain, scoring

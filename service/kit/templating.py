@@ -10,9 +10,9 @@ import jinja2
 from fastapi import Request
 from fastapi.templating import Jinja2Templates
 
-from service import i18n
+from service.kit import i18n
 
-TEMPLATES = Path(__file__).parent / "templates"
+TEMPLATES = Path(__file__).parent.parent / "templates"
 
 
 def _environment() -> jinja2.Environment:

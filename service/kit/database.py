@@ -7,7 +7,7 @@ from pathlib import Path
 import asyncpg
 from pgvector.asyncpg import register_vector
 
-MIGRATIONS = Path(__file__).parent / "migrations"
+MIGRATIONS = Path(__file__).parent.parent / "migrations"
 
 
 async def _init_connection(conn: asyncpg.Connection) -> None:

@@ -1,0 +1,4 @@
+"""Plumbing shared by every domain: configuration, database, embedded servers, security, i18n, templating.
+
+Plumbing imports no domain (docs/architecture.md, enforced by `make lint`).
+"""
