@@ -1,6 +1,7 @@
 """The review domain's shapes: the sign-in pipeline's steps, bulk results, and the API's models.
 
-The queue's filters (QueueFilter) are the matches domain's: its repository reads them."""
+The queue's filters (QueueFilter) are the matches domain's: its repository reads them.
+"""
 
 from __future__ import annotations
 
