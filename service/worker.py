@@ -9,10 +9,10 @@ from arq.connections import RedisSettings
 from arq.typing import WorkerCoroutine
 from arq.worker import Function, Worker
 
-from service.followup import tasks as followup_tasks
 from service.kit import database, embedded
 from service.kit.config import Settings
 from service.mail import tasks as mail_tasks
+from service.matches import tasks as matches_tasks
 from service.matching import tasks as matching_tasks
 from service.profiles import tasks as profile_tasks
 from service.review import tasks as review_tasks
@@ -23,7 +23,7 @@ CRON_JOBS = [
     *review_tasks.CRON_JOBS,
     # unique=True (the default) holds a lock per run, so several workers never run a job twice.
     cron(mail_tasks.sweep_outbox, second=30),
-    *followup_tasks.CRON_JOBS,
+    *matches_tasks.CRON_JOBS,
     cron(profile_tasks.apply_retention, hour=3, minute=15, second=0),
 ]
 

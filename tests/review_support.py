@@ -7,8 +7,8 @@ import re
 import httpx
 from asyncpg import Connection
 
-from service.followup import service as followup
 from service.kit.audit import Actor
+from service.matches import service as matches
 from service.matching.embedding import embed_participants
 from service.matching.encoders import get_encoder
 from service.profiles import service as profiles
@@ -51,7 +51,7 @@ async def people(conn: Connection, *fields: ParticipantFields, embed: bool = Tru
 
 async def suggested(conn: Connection, settings: object, x: int, y: int, score: float = 0.5) -> int:
     """A suggested pair (as the ranker's job stores it); the match id."""
-    row, _ = await followup.create(conn, settings, (x, y), "suggested", "ranker", Actor.system(), score=score)  # type: ignore[arg-type]
+    row, _ = await matches.create(conn, settings, (x, y), "suggested", "ranker", Actor.system(), score=score)  # type: ignore[arg-type]
     assert row is not None
     return int(row["id"])
 

@@ -16,7 +16,7 @@ import pytest
 
 from evaluation import outcomes, repository
 from evaluation.gold import parse_gold
-from service.followup.lifecycle import can_move
+from service.matches.lifecycle import can_move
 from service.profiles import importer
 
 ROOT = Path(__file__).resolve().parent.parent

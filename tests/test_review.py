@@ -8,8 +8,8 @@ import io
 import httpx
 from asyncpg import Connection
 
-from service.followup import repository as followup_repository
 from service.kit.config import Settings
+from service.matches import service as matches
 from service.review import service as review
 from tests.conftest import post_form
 from tests.review_support import (
@@ -77,7 +77,7 @@ async def test_the_queue_shows_both_profiles_and_the_explanation_and_approval_in
 
     response = await post_form(client, f"/staff/queue/{match_id}/approve", {"back": "status=pending"})
     assert response.status_code == 303 and "done=approve" in response.headers["location"]
-    match = await followup_repository.by_id(conn, match_id)
+    match = await matches.by_id(conn, match_id)
     assert match is not None and match["state"] == "introduced"
     recipients = {row["to_address"] for row in await conn.fetch("SELECT to_address FROM outbox WHERE match_id = $1",
                                                                  match_id)}
@@ -99,7 +99,7 @@ async def test_reject_needs_a_reason_and_snooze_takes_a_pair_out_until_a_day(
     missing = await post_form(client, f"/staff/queue/{first}/reject", {"reason": " "})
     assert missing.status_code == 422 and f'id="reason-{first}-error"' in missing.text
     await post_form(client, f"/staff/queue/{first}/reject", {"reason": "Wants paid work only"})
-    events = await followup_repository.events(conn, first)
+    events = await matches.events(conn, first)
     assert events[-1]["to_state"] == "rejected" and events[-1]["reason"] == "Wants paid work only"
 
     past = await post_form(client, f"/staff/queue/{second}/snooze", {"until": "2020-01-01"})
@@ -148,7 +148,7 @@ async def test_bulk_approve_skips_pairs_decided_meanwhile(
     await review.reject(conn, settings, second, review.Actor.staff(None, "other"), "no")
     response = await post_form(client, "/staff/queue/bulk", [("match_id", str(first)), ("match_id", str(second))])
     assert "approved=1" in response.headers["location"] and "skipped=1" in response.headers["location"]
-    assert (await followup_repository.by_id(conn, first))["state"] == "introduced"  # type: ignore[index]
+    assert (await matches.by_id(conn, first))["state"] == "introduced"  # type: ignore[index]
 
 
 async def test_hand_pick_pairs_two_and_refuses_a_pair_breaking_a_hard_constraint(
@@ -189,7 +189,7 @@ async def test_pipeline_match_timeline_close_and_export(
     missing = await post_form(client, f"/staff/matches/{match_id}/close", {"reason": ""})
     assert missing.status_code == 422 and 'id="close-reason-error"' in missing.text
     await post_form(client, f"/staff/matches/{match_id}/close", {"reason": "Company paused hiring"})
-    assert (await followup_repository.by_id(conn, match_id))["state"] == "closed"  # type: ignore[index]
+    assert (await matches.by_id(conn, match_id))["state"] == "closed"  # type: ignore[index]
 
     exported = await client.get("/staff/export.csv")
     assert exported.headers["content-type"].startswith("text/csv")

@@ -12,9 +12,9 @@ from typing import Any
 import httpx
 from asyncpg import Connection
 
-from service.followup import repository as followup_repository
 from service.kit import database
 from service.kit.config import Settings
+from service.matches import service as matches
 from service.profiles import service as profiles
 from service.review import service as review
 from service.review import tasks as review_tasks
@@ -74,7 +74,7 @@ async def test_two_reviewers_deciding_at_once_move_the_pair_once(
     assert codes == [303, 409]
     loser = next(response for response in answers if response.status_code == 409)
     assert "Noen andre avgjorde først" in loser.text  # a clear message, naming the state it is in now
-    events = await followup_repository.events(conn, match_id)
+    events = await matches.events(conn, match_id)
     decisions = [e["to_state"] for e in events if e["from_state"] == "suggested"]
     assert len(decisions) == 1  # no double transition
     assert await conn.fetchval("SELECT count(*) FROM audit_log WHERE action IN ('approve', 'reject')") == 1

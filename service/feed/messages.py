@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from service.feed.schemas import LastAnswer, NotUndoable, Outcome, Reason
-from service.followup import labels as followup_labels
 from service.kit.i18n import _
+from service.matches import labels as match_labels
 
 
 def no_card(reason: Reason, staff_first: bool, active: int, capacity: int) -> str:
@@ -51,7 +51,7 @@ def undone(last: LastAnswer) -> str:
 def not_undoable(refusal: NotUndoable) -> str:
     """Why an answer can no longer be changed or taken back."""
     return _("Your answer to %(name)s can no longer be changed: the match is now “%(state)s”.") % {
-        "name": refusal.name, "state": followup_labels.state_label(refusal.state)}
+        "name": refusal.name, "state": match_labels.state_label(refusal.state)}
 
 
 def nothing_to_undo() -> str:

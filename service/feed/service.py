@@ -12,7 +12,7 @@ from typing import Any
 import asyncpg
 from arq.connections import ArqRedis
 
-from service.feed import messages, repository
+from service.feed import messages
 from service.feed.schemas import (
     CONTACT_STATES,
     Answer,
@@ -27,13 +27,11 @@ from service.feed.schemas import (
     Outcome,
     Reason,
 )
-from service.followup import labels as followup_labels
-from service.followup import progress
-from service.followup import repository as followup_repository
-from service.followup import service as followup
 from service.kit import i18n
 from service.kit.audit import Actor
 from service.kit.config import Settings
+from service.matches import labels as match_labels
+from service.matches import service as matches
 from service.matching import explain
 from service.matching import repository as matching_repository
 from service.matching import service as matching
@@ -78,7 +76,7 @@ async def no_card_message(
 
 async def capacity_of(conn: asyncpg.Connection, me: asyncpg.Record) -> tuple[int, int]:
     """(active matches, capacity) of a participant."""
-    counts = await followup_repository.active_counts(conn, [me["id"]])
+    counts = await matches.active_counts(conn, [me["id"]])
     return counts.get(me["id"], 0), me["capacity"]
 
 
@@ -88,7 +86,7 @@ async def _ranked_card(
 ) -> Card | None:
     """The ranker's best candidate this participant has not answered (participant_first)."""
     model = matching.model_name(settings)
-    answered = await repository.answered_ids(conn, me["id"])
+    answered = await matches.answered_ids(conn, me["id"])
     found = await matching.suggest(
         conn, me["id"], len(answered) + FEED_K, model, matching.ranker_config(settings, model),
         reader_language=language, record_exposure=False, cache=cache,
@@ -106,7 +104,7 @@ async def _introduced_card(
     conn: asyncpg.Connection, settings: Settings, me: asyncpg.Record, language: i18n.Language
 ) -> Card | None:
     """The oldest introduction this participant has not answered (staff_first)."""
-    waiting = await repository.introduced_unanswered(conn, me["id"])
+    waiting = await matches.introduced_unanswered(conn, me["id"])
     if not waiting:
         return None
     other = await profiles_repository.by_id(conn, waiting[0]["other_id"])
@@ -151,12 +149,12 @@ async def answer(
         raise CandidateNotFound(external_id)  # a hidden or unconfirmed profile has no feed to answer
     candidate = await _candidate(conn, me, external_id)
     async with conn.transaction():
-        await repository.lock_pair(conn, me["id"], candidate["id"])
+        await matches.lock_pair(conn, me["id"], candidate["id"])
         if settings.match_mode == "staff_first":
             match, outbox = await _answer_introduced(conn, settings, me, candidate, choice)
         else:
             match, outbox = await _answer_ranked(conn, settings, me, candidate, choice)
-    await followup.deliver(redis, outbox)
+    await matches.deliver(redis, outbox)
     return Outcome(choice, candidate["external_id"], candidate["name"], match, bool(outbox))
 
 
@@ -171,7 +169,7 @@ async def _candidate(conn: asyncpg.Connection, me: asyncpg.Record, external_id: 
 
 
 async def _pair_state(conn: asyncpg.Connection, me: asyncpg.Record, other: asyncpg.Record) -> asyncpg.Record | None:
-    return await followup_repository.by_pair(conn, *followup.pair(me["id"], other["id"]))
+    return await matches.by_pair(conn, me["id"], other["id"])
 
 
 async def _answer_ranked(
@@ -184,10 +182,10 @@ async def _answer_ranked(
         active, capacity = await capacity_of(conn, me)
         if active >= capacity:
             raise AtCapacity(active, capacity)
-    await repository.upsert_answer(conn, me["id"], candidate["id"], choice)
-    if choice != "interested" or await repository.answer_of(conn, candidate["id"], me["id"]) != "interested":
+    await matches.save_answer(conn, me["id"], candidate["id"], choice)
+    if choice != "interested" or await matches.answer_of(conn, candidate["id"], me["id"]) != "interested":
         return None, []
-    return await followup.create(
+    return await matches.create(
         conn, settings, (me["id"], candidate["id"]), "mutual", "participants", Actor.participant(me["id"])
     )
 
@@ -200,10 +198,10 @@ async def _answer_introduced(
         raise CandidateNotFound(candidate["external_id"])  # staff have not introduced them: not in the feed
     if match["state"] != "introduced":
         raise NotUndoable(candidate["name"], match["state"])
-    outcome = await progress.act(conn, settings, match["id"], me["id"], choice)
+    outcome = await matches.act(conn, settings, match["id"], me["id"], choice)
     if outcome.result != "done":  # "waiting": the other party has not answered yet
         return None, []
-    return await followup_repository.by_id(conn, match["id"]), outcome.outbox
+    return await matches.by_id(conn, match["id"]), outcome.outbox
 
 
 # --- taking answers back ---
@@ -211,7 +209,7 @@ async def _answer_introduced(
 
 async def last_answer(conn: asyncpg.Connection, me: asyncpg.Record) -> LastAnswer | None:
     """The participant's latest answer, if it can still be undone (it has not decided a match)."""
-    row = await repository.last_answer(conn, me["id"])
+    row = await matches.last_answer(conn, me["id"])
     if row is None or row["match_state"] not in UNDECIDED:
         return None
     return LastAnswer(row["external_id"], row["name"], row["answer"])
@@ -220,22 +218,22 @@ async def last_answer(conn: asyncpg.Connection, me: asyncpg.Record) -> LastAnswe
 async def undo(conn: asyncpg.Connection, me: asyncpg.Record) -> LastAnswer:
     """Remove the participant's latest answer unless it made or decided a match (NotUndoable)."""
     async with conn.transaction():
-        row = await repository.last_answer(conn, me["id"])
+        row = await matches.last_answer(conn, me["id"])
         if row is None:
             raise NothingToUndo
-        await repository.lock_pair(conn, me["id"], row["candidate_id"])
-        match = await followup_repository.by_pair(conn, *followup.pair(me["id"], row["candidate_id"]))
+        await matches.lock_pair(conn, me["id"], row["candidate_id"])
+        match = await matches.by_pair(conn, me["id"], row["candidate_id"])
         state = None if match is None else match["state"]
         if state not in UNDECIDED:
             raise NotUndoable(row["name"], state or "")
-        await repository.delete_answer(conn, me["id"], row["candidate_id"], None)
+        await matches.remove_answer(conn, me["id"], row["candidate_id"])
     return LastAnswer(row["external_id"], row["name"], row["answer"])
 
 
 async def declined(conn: asyncpg.Connection, me: asyncpg.Record) -> list[dict[str, Any]]:
     """The candidates the participant said "not now" to, and whether each can be reversed."""
     return [{**dict(row), "reversible": row["match_state"] in UNDECIDED}
-            for row in await repository.declined(conn, me["id"])]
+            for row in await matches.declined(conn, me["id"])]
 
 
 async def reverse(conn: asyncpg.Connection, me: asyncpg.Record, external_id: str) -> str:
@@ -244,11 +242,11 @@ async def reverse(conn: asyncpg.Connection, me: asyncpg.Record, external_id: str
     if other is None:
         raise CandidateNotFound(external_id)
     async with conn.transaction():
-        await repository.lock_pair(conn, me["id"], other["id"])
+        await matches.lock_pair(conn, me["id"], other["id"])
         match = await _pair_state(conn, me, other)
         if match is not None and match["state"] not in UNDECIDED:
             raise NotUndoable(other["name"], match["state"])
-        if not await repository.delete_answer(conn, me["id"], other["id"], "not_now"):
+        if not await matches.remove_answer(conn, me["id"], other["id"], "not_now"):
             raise CandidateNotFound(external_id)
     name: str = other["name"]
     return name
@@ -259,14 +257,14 @@ async def reverse(conn: asyncpg.Connection, me: asyncpg.Record, external_id: str
 
 async def my_matches(conn: asyncpg.Connection, me: asyncpg.Record) -> list[MatchView]:
     """The participant's matches with the other party; email only once they are introduced."""
-    labels = followup_labels.state_labels()
+    labels = match_labels.state_labels()
     return [
         MatchView(
             id=row["id"], state=row["state"], state_label=labels.get(row["state"], row["state"]),
             name=row["name"], organisation=row["organisation"], kind=row["kind"],
             email=row["email"] if row["state"] in CONTACT_STATES else None, changed_at=row["state_changed_at"],
         )
-        for row in await repository.my_matches(conn, me["id"])
+        for row in await matches.shown_to(conn, me["id"])
     ]
 
 

@@ -11,14 +11,14 @@ from fastapi import APIRouter, Form, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from service.deps import ConnDep, OptionalParticipant, Participant, RedisDep, SettingsDep, StaffMember
-from service.followup import funnel, links, progress, repository, service
-from service.followup.labels import participant_explanations, reply_labels, state_label
-from service.followup.notifications import REPLIES
-from service.kit.config import Settings
 from service.kit.templating import templates
 from service.mail import repository as mail_repository
 from service.mail import tasks as mail_tasks
-from service.profiles import repository as profiles_repository
+from service.matches import funnel
+from service.matches import service as matches
+from service.matches.labels import participant_explanations, reply_labels, state_label
+from service.matches.lifecycle import REPLIES, Action, settled
+from service.profiles import service as profiles
 from service.review import repository as review_repository
 
 router = APIRouter(include_in_schema=False)
@@ -35,21 +35,14 @@ def _page(request: Request, name: str, context: dict[str, Any], status: int = 20
 # --- One-click replies (links in emails: GET shows a button, POST acts) ---------------------------
 
 
-async def _link(conn: asyncpg.Connection, settings: Settings, token: str) -> asyncpg.Record | None:
-    """The reply link a token names, unless forged, unknown or expired unused (a used one still shows)."""
-    link_id = links.read_reply(settings, token)
-    link = None if link_id is None else await repository.reply_link(conn, link_id)
-    return None if link is None or (link["expired"] and link["used_at"] is None) else link
-
-
 @router.get("/reply/{token}", response_class=HTMLResponse)
 async def reply_confirm(request: Request, token: str, conn: ConnDep, settings: SettingsDep) -> Response:
     """The page a reply link opens: what the click will record, a comment box and a button."""
-    link = await _link(conn, settings, token)
+    link = await matches.reply_link(conn, settings, token)
     if link is None:
         return _page(request, "reply", {"link": None, "participant": None}, status=410)
     # Already where this reply leads (the other party answered first): say so instead of asking.
-    outcome = "already" if progress.settled(link["state"], link["action"]) else None
+    outcome = "already" if settled(link["state"], link["action"]) else None
     context = {"link": link, "token": token, "label": reply_labels()[link["action"]],
                "state": state_label(link["state"]), "outcome": outcome, "participant": None}
     return _page(request, "reply", context)
@@ -60,17 +53,11 @@ async def reply_act(
     request: Request, token: str, conn: ConnDep, settings: SettingsDep, redis: RedisDep, comment: Comment = ""
 ) -> Response:
     """Record the reply once; a second click (or the other party's) changes nothing and says so."""
-    link = await _link(conn, settings, token)
+    link = await matches.reply_link(conn, settings, token)
     if link is None:
         return _page(request, "reply", {"link": None, "participant": None}, status=410)
-    async with conn.transaction():
-        if await repository.use_reply_link(conn, link["id"]):
-            outcome = await progress.act(
-                conn, settings, link["match_id"], link["participant_id"], link["action"], comment.strip()
-            )
-        else:
-            outcome = progress.Outcome("already", link["state"])
-    await service.deliver(redis, outcome.outbox)
+    outcome = await matches.reply(conn, settings, link, comment.strip())
+    await matches.deliver(redis, outcome.outbox)
     context = {"link": link, "token": token, "label": reply_labels()[link["action"]],
                "state": state_label(outcome.state), "outcome": outcome.result, "participant": None}
     return _page(request, "reply", context)
@@ -80,7 +67,7 @@ async def reply_act(
 
 
 async def _own_match(conn: asyncpg.Connection, participant: asyncpg.Record, match_id: int) -> asyncpg.Record:
-    match = await repository.by_id(conn, match_id)
+    match = await matches.by_id(conn, match_id)
     # Staff's suggestions stay between staff until they introduce the parties.
     if match is None or participant["id"] not in (match["a_id"], match["b_id"]) or match["state"] in HIDDEN:
         raise HTTPException(404, "No such match")
@@ -93,7 +80,7 @@ async def my_match(
 ) -> Response:
     """One of my matches: its state in words, the other party once introduced, and progress buttons."""
     match = await _own_match(conn, participant, match_id)
-    other = await profiles_repository.by_id(conn, progress.other_party(match, participant["id"]))
+    other = await profiles.by_id(conn, matches.other_party(match, participant["id"]))
     context = {
         "participant": participant, "match": match, "state": state_label(match["state"]),
         "explanation": participant_explanations().get(match["state"]),
@@ -107,12 +94,12 @@ async def my_match(
 @router.post("/me/matches/{match_id}")
 async def my_match_act(
     match_id: int, participant: Participant, conn: ConnDep, settings: SettingsDep, redis: RedisDep,
-    action: Annotated[progress.Action, Form()], comment: Comment = "",
+    action: Annotated[Action, Form()], comment: Comment = "",
 ) -> Response:
     """A progress button on my match page (the same replies as the emails' links)."""
     await _own_match(conn, participant, match_id)
-    outcome = await progress.act(conn, settings, match_id, participant["id"], action, comment.strip())
-    await service.deliver(redis, outcome.outbox)
+    outcome = await matches.act(conn, settings, match_id, participant["id"], action, comment.strip())
+    await matches.deliver(redis, outcome.outbox)
     return RedirectResponse(f"/me/matches/{match_id}?outcome={outcome.result}", status_code=303)
 
 
@@ -130,7 +117,7 @@ async def preferences_save(
     participant: Participant, conn: ConnDep, reminders: Annotated[str, Form()] = ""
 ) -> Response:
     """Save my email preferences."""
-    await repository.set_reminders(conn, participant["id"], reminders == "on")
+    await profiles.set_email_reminders(conn, participant["id"], reminders == "on")
     return RedirectResponse("/me/email-preferences?saved=true", status_code=303)
 
 
@@ -139,7 +126,7 @@ async def unsubscribe_confirm(
     request: Request, token: str, settings: SettingsDep, participant: OptionalParticipant
 ) -> Response:
     """The unsubscribe link from an email: a button (a mail scanner's GET changes nothing)."""
-    valid = links.read_unsubscribe(settings, token) is not None
+    valid = matches.unsubscribe_valid(settings, token)
     context = {"participant": participant, "token": token, "valid": valid, "done": False}
     return _page(request, "unsubscribe", context, status=200 if valid else 404)
 
@@ -149,8 +136,7 @@ async def unsubscribe(
     request: Request, token: str, conn: ConnDep, settings: SettingsDep, participant: OptionalParticipant
 ) -> Response:
     """Turn reminder emails off for the participant the link names."""
-    participant_id = links.read_unsubscribe(settings, token)
-    valid = participant_id is not None and await repository.set_reminders(conn, participant_id, False)
+    valid = await matches.unsubscribe(conn, settings, token)
     context = {"participant": participant, "token": token, "valid": valid, "done": valid}
     return _page(request, "unsubscribe", context, status=200 if valid else 404)
 
@@ -186,8 +172,7 @@ async def funnel_page(
 ) -> Response:
     """The follow-up funnel: matches per stage, conversion, median days in stage; by domain, kinds, month."""
     group = by if by in funnel.GROUPS else "all"
-    rows = await repository.reached(conn, funnel.PATH, group)
-    funnels = funnel.build(((r["key"], r["born"], r["furthest"]) for r in rows), await repository.median_days(conn))
+    funnels = await matches.funnels(conn, group)
     context = {"staff": staff, "funnels": funnels, "by": group, "groups": funnel.GROUPS,
                "labels": {state: state_label(state) for state in funnel.PATH}}
     return _page(request, "funnel", context)

@@ -8,9 +8,9 @@ from fastapi import APIRouter, HTTPException, Path
 from fastapi.responses import RedirectResponse, Response
 
 from service.deps import ApiStaff, ConnDep, RedisDep, SettingsDep
-from service.followup import links, repository, service
-from service.followup.lifecycle import MatchNotFound, next_states
 from service.followup.schemas import MatchOut, TimelineOut, TransitionIn
+from service.matches import service
+from service.matches.lifecycle import MatchNotFound, next_states
 from service.review import repository as review_repository
 
 router = APIRouter(prefix="/api/v1", tags=["matches"])
@@ -44,7 +44,7 @@ async def move_match(
 
 
 async def _match_out(conn: ConnDep, match_id: int) -> MatchOut:
-    row = await repository.by_id(conn, match_id)
+    row = await service.by_id(conn, match_id)
     if row is None:
         raise MatchNotFound(match_id)
     timeline = [TimelineOut(**vars(entry)) for entry in await service.timeline(conn, match_id)]
@@ -61,7 +61,6 @@ async def unsubscribe_page(token: str) -> Response:
 @router.post("/unsubscribe/{token}", include_in_schema=False)
 async def unsubscribe_one_click(token: str, conn: ConnDep, settings: SettingsDep) -> dict[str, str]:
     """RFC 8058 one-click unsubscribe from reminder emails (the mail client POSTs, no sign-in)."""
-    participant_id = links.read_unsubscribe(settings, token)
-    if participant_id is None or not await repository.set_reminders(conn, participant_id, False):
+    if not await service.unsubscribe(conn, settings, token):
         raise HTTPException(404, "token: unknown or no longer valid")
     return {"detail": "Reminder emails are off"}

@@ -1,27 +1,12 @@
-"""Who moves a match, and what its timeline shows."""
+"""The follow-up API's bodies and answers: who moves a match, and what its timeline shows."""
 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
 
 from pydantic import BaseModel, Field, model_validator
 
-from service.followup.lifecycle import State
-
-
-@dataclass(frozen=True)
-class TimelineEntry:
-    """One line of a match's timeline: a transition or an email."""
-
-    at: dt.datetime
-    kind: str  # "transition" or "email"
-    title: str  # the new state, or the email's subject
-    detail: str | None  # reason/comment, or the delivery status
-    actor: str | None
-
-
-# --- API bodies and answers (service/followup/router.py) ---------------------------------------
+from service.matches.lifecycle import State
 
 
 class TransitionIn(BaseModel):

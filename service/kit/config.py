@@ -99,7 +99,7 @@ class Settings(BaseSettings):
     # `koble import` embeds up to this many participants itself (with a progress bar); a larger file
     # is embedded by the worker, in jobs, while the service keeps answering.
     embed_import_inline_max: int = Field(1000, ge=0, alias="KOBLE_EMBED_IMPORT_INLINE_MAX")
-    # Follow-up (service.followup, service.mail): days a match may sit in a state before its parties are
+    # Follow-up (service.matches, service.mail): days a match may sit in a state before its parties are
     # reminded (once); after twice as long, staff are emailed. One-click reply links live this long.
     remind_introduced_days: float = Field(7, gt=0, alias="KOBLE_REMIND_INTRODUCED_DAYS")
     remind_mutual_days: float = Field(7, gt=0, alias="KOBLE_REMIND_MUTUAL_DAYS")

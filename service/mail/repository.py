@@ -15,12 +15,13 @@ async def insert(
     body_html: str,
     match_id: int | None = None,
     staff_id: int | None = None,
+    unsubscribe_url: str | None = None,
 ) -> int:
     """Add one pending email; returns its id."""
     outbox_id: int = await conn.fetchval(
         """INSERT INTO outbox (participant_id, template, to_address, subject, body_text, body_html,
-                               match_id, staff_id)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id""",
+                               match_id, staff_id, unsubscribe_url)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id""",
         participant_id,
         template,
         to_address,
@@ -29,6 +30,7 @@ async def insert(
         body_html,
         match_id,
         staff_id,
+        unsubscribe_url,
     )
     return outbox_id
 
@@ -90,6 +92,15 @@ async def undelivered(conn: asyncpg.Connection, limit: int) -> list[asyncpg.Reco
                   created_at, claimed_at
            FROM outbox WHERE status IN ('failed', 'pending', 'sending') ORDER BY id DESC LIMIT $1""",
         limit,
+    )
+
+
+async def for_match(conn: asyncpg.Connection, match_id: int) -> list[asyncpg.Record]:
+    """The emails a match caused, oldest first (no bodies)."""
+    return await conn.fetch(
+        """SELECT id, template, subject, status, attempts, last_error, to_address, staff_id, created_at, sent_at
+           FROM outbox WHERE match_id = $1 ORDER BY id""",
+        match_id,
     )
 
 

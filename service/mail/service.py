@@ -50,12 +50,21 @@ async def queue(
     email: RenderedEmail,
     match_id: int | None = None,
     staff_id: int | None = None,
+    unsubscribe_url: str | None = None,
 ) -> int:
-    """Write an email to the outbox inside the caller's transaction; returns its id."""
+    """Write an email to the outbox inside the caller's transaction; returns its id.
+
+    `unsubscribe_url`: the email's one-click List-Unsubscribe address, for emails the recipient may turn off.
+    """
     return await repository.insert(
         conn, participant_id, email.template, email.to_address, email.subject, email.body_text,
-        email.body_html, match_id, staff_id,
+        email.body_html, match_id, staff_id, unsubscribe_url,
     )
+
+
+async def for_match(conn: asyncpg.Connection, match_id: int) -> list[asyncpg.Record]:
+    """The emails a match caused, oldest first (no bodies), for its timeline."""
+    return await repository.for_match(conn, match_id)
 
 
 @dataclass(frozen=True)

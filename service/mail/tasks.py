@@ -21,7 +21,6 @@ from arq import Retry
 from arq.connections import ArqRedis
 from redis.exceptions import RedisError
 
-from service.followup.links import unsubscribe_url
 from service.kit.config import Settings
 from service.mail import repository
 from service.mail.service import SmtpConfig, send, to_message
@@ -31,8 +30,6 @@ log = logging.getLogger(__name__)
 MAX_TRIES = 8
 SWEEP_LIMIT = 500
 LINK = re.compile(r"https?://\S+")
-# Templates whose emails carry List-Unsubscribe (they can be turned off in the email preferences).
-UNSUBSCRIBABLE_PREFIX = "followup_"
 
 
 def job_id(outbox_id: int, again: str | None = None) -> str:
@@ -84,11 +81,10 @@ async def _finish(pool: asyncpg.Pool, outbox_id: int, status: str, error: str | 
 
 
 async def _try_send(settings: Settings, row: Any) -> str | None:
-    unsubscribe = None
-    if row["participant_id"] is not None and row["template"].startswith(UNSUBSCRIBABLE_PREFIX):
-        unsubscribe = unsubscribe_url(settings, row["participant_id"])
+    # Whoever wrote the email decided whether it can be unsubscribed from (outbox.unsubscribe_url).
+    message = to_message(settings.email_from, row, row["unsubscribe_url"])
     try:
-        await send(SmtpConfig.from_url(settings.smtp_url or ""), to_message(settings.email_from, row, unsubscribe))
+        await send(SmtpConfig.from_url(settings.smtp_url or ""), message)
     except (aiosmtplib.SMTPException, OSError) as exc:
         return f"{type(exc).__name__}: {exc}"[:500]
     return None

@@ -13,8 +13,6 @@ from typing import Any, Literal
 import asyncpg
 import numpy as np
 
-from service.followup import repository as followup_repository
-from service.followup.lifecycle import ACTIVE
 from service.matching import scoring
 from service.profiles.schemas import KINDS
 
@@ -862,9 +860,9 @@ class ReadTime:
 
 
 _READ_TIME = f"""WITH c AS MATERIALIZED (SELECT * FROM unnest($1::bigint[]) WITH ORDINALITY AS c(id, n)),
-    counts AS (SELECT id, count(*) AS n FROM ({followup_repository.ACTIVE_SIDES_SQL.format(
-        ids="$1::bigint[]", states="$4::text[]")}) AS sides GROUP BY id),
-    blocked AS ({followup_repository.BLOCKED_SQL.format(pid="$3")})
+    counts AS (SELECT participant_id AS id, count(*) AS n FROM match_active_sides
+               WHERE participant_id = ANY($1::bigint[]) GROUP BY participant_id),
+    blocked AS (SELECT other_id AS id FROM match_blocked_pairs WHERE participant_id = $3)
 SELECT (SELECT version FROM matching_version) AS version,
        array_agg(coalesce(p.hidden_at IS NULL AND p.verified_at IS NOT NULL, false) ORDER BY c.n) AS visible,
        array_agg(coalesce(extract(epoch FROM now() - p.last_active_at)::float8 / 86400, 0) ORDER BY c.n) AS age,
@@ -882,7 +880,7 @@ async def read_time_state(
     conn: asyncpg.Connection, query_id: int, ids: Sequence[int], exposure_half_life_days: float
 ) -> ReadTime:
     """`ReadTime` of these participants for this query participant, in one statement."""
-    row = await conn.fetchrow(_READ_TIME, list(ids), exposure_half_life_days, query_id, list(ACTIVE))
+    row = await conn.fetchrow(_READ_TIME, list(ids), exposure_half_life_days, query_id)
     assert row is not None
 
     def column(name: str, dtype: type) -> np.ndarray:

@@ -171,6 +171,14 @@ async def set_hidden(conn: asyncpg.Connection, participant_id: int, hidden: bool
     )
 
 
+async def set_email_reminders(conn: asyncpg.Connection, participant_id: int, enabled: bool) -> bool:
+    """Turn a participant's reminder emails on or off; False if there is no such participant."""
+    result: str = await conn.execute(
+        "UPDATE participants SET email_reminders = $2 WHERE id = $1", participant_id, enabled
+    )
+    return result.endswith(" 1")
+
+
 async def delete(conn: asyncpg.Connection, participant_id: int) -> bool:
     """Delete a participant; their tokens and emails go with them (ON DELETE CASCADE)."""
     return await conn.fetchval("DELETE FROM participants WHERE id = $1 RETURNING true", participant_id) is True

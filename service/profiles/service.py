@@ -204,6 +204,16 @@ async def set_hidden(conn: asyncpg.Connection, participant_id: int, hidden: bool
     await repository.set_hidden(conn, participant_id, hidden)
 
 
+async def by_id(conn: asyncpg.Connection, participant_id: int) -> asyncpg.Record | None:
+    """One participant, if they exist."""
+    return await repository.by_id(conn, participant_id)
+
+
+async def set_email_reminders(conn: asyncpg.Connection, participant_id: int, enabled: bool) -> bool:
+    """Turn a participant's reminder emails on or off (introductions always go); False if there is none."""
+    return await repository.set_email_reminders(conn, participant_id, enabled)
+
+
 async def delete_account(conn: asyncpg.Connection, participant_id: int) -> bool:
     """Delete everything about a participant in one transaction; False if already gone."""
     async with conn.transaction():

@@ -15,17 +15,18 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import EmailStr, TypeAdapter, ValidationError
 
 from service.deps import Admin, ConnDep, ResourcesDep, StaffMember
-from service.followup import labels as followup_labels
-from service.followup.lifecycle import ORDER, IllegalTransition
 from service.kit import i18n
 from service.kit.i18n import _
 from service.kit.templating import templates
+from service.matches import labels as match_labels
+from service.matches.lifecycle import ORDER, IllegalTransition
+from service.matches.schemas import STATUSES, QueueFilter
 from service.profiles import forms
 from service.profiles import pages as profile_pages
 from service.profiles.schemas import DOMAINS, ENGAGEMENTS, KINDS
 from service.review import repository
 from service.review import service as review
-from service.review.schemas import ROLES, STATUSES, QueueFilter
+from service.review.schemas import ROLES
 
 router = APIRouter(include_in_schema=False)
 PRIVATE = {"Cache-Control": "no-store"}  # staff pages show personal data: never cache them
@@ -42,7 +43,7 @@ def _link_context(token: str, usable: bool) -> dict[str, Any]:
 
 def _page(request: Request, name: str, context: dict[str, Any], status_code: int = 200) -> Response:
     base = {"participant": None, "staff": None, "labels": forms.labels(),
-            "state_labels": followup_labels.state_labels()}
+            "state_labels": match_labels.state_labels()}
     return templates().TemplateResponse(request, name, base | context, status_code=status_code, headers=PRIVATE)
 
 
@@ -256,7 +257,7 @@ async def _redisplay(
 
 def _conflict(request: Request, staff: asyncpg.Record, exc: IllegalTransition) -> Response:
     """Someone else decided first: say what the pair is now, and offer the way back."""
-    message = followup_labels.refusal(exc.current, exc.target)
+    message = match_labels.refusal(exc.current, exc.target)
     return _page(request, "review/conflict.html", {"staff": staff, "message": message, "match_id": exc.match_id}, 409)
 
 
@@ -304,12 +305,7 @@ async def handpick_submit(
 @router.get("/staff/pipeline", response_class=HTMLResponse)
 async def pipeline(request: Request, staff: StaffMember, conn: ConnDep) -> Response:
     """Every match by lifecycle state: counts per column and the most recently moved in each."""
-    counts = await repository.state_counts(conn)
-    columns = [(state, counts.get(state, 0), await repository.matches_in_state(conn, state, PIPELINE_ROWS))
-               for state in ORDER]
-    shown = [row["id"] for _state, _n, rows in columns for row in rows]
-    actor = review.staff_actor(staff)
-    await repository.audit_many(conn, actor.staff_id, actor.label, "view_pipeline", match_ids=shown)
+    columns = await review.pipeline(conn, ORDER, PIPELINE_ROWS, review.staff_actor(staff))
     return _page(request, "review/pipeline.html", {"staff": staff, "columns": columns, "per_column": PIPELINE_ROWS})
 
 
@@ -349,7 +345,7 @@ async def participant(request: Request, participant_id: int, staff: StaffMember,
     await repository.audit(conn, actor.staff_id, actor.label, "view_participant", participant_id=participant_id)
     row = people[participant_id]
     context = {"staff": staff, "person": profile_pages.profile_view(row) | review.who(row),
-               "matches": await repository.matches_of(conn, participant_id)}
+               "matches": await review.participant_matches(conn, participant_id)}
     return _page(request, "review/participant.html", context)
 
 

@@ -14,19 +14,17 @@ from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, Field
 
 from service.deps import ApiStaff, ConnDep, ResourcesDep
+from service.matches.schemas import PAGE_SIZE, QueueFilter, QueueStatus
 from service.profiles.router import INVALID, Message, SessionCookie
 from service.profiles.schemas import Domain, Engagement
 from service.review import service as review
 from service.review.schemas import (
-    PAGE_SIZE,
     BulkIn,
     BulkOut,
     MatchOut,
     PartyOut,
-    QueueFilter,
     QueueItemOut,
     QueueOut,
-    QueueStatus,
     RejectIn,
     SnoozeIn,
 )

@@ -1,4 +1,7 @@
-"""The review domain's shapes: queue filters, the sign-in pipeline's steps, and the API's models."""
+"""The review domain's shapes: the sign-in pipeline's steps, bulk results, and the API's models.
+
+The queue's filters (QueueFilter) are the matches domain's: its repository reads them.
+"""
 
 from __future__ import annotations
 
@@ -8,30 +11,11 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from service.followup.lifecycle import State
+from service.matches.lifecycle import State
 from service.profiles.schemas import Domain, Engagement, Kind
 
 Role = Literal["admin", "reviewer"]
 ROLES: tuple[Role, ...] = ("reviewer", "admin")
-QueueStatus = Literal["pending", "snoozed", "rejected"]
-STATUSES: tuple[QueueStatus, ...] = ("pending", "snoozed", "rejected")
-PAGE_SIZE = 50
-
-
-@dataclass(frozen=True)
-class QueueFilter:
-    """What the queue shows: filters (None: any) and the keyset position (score, id) to continue after."""
-
-    status: QueueStatus = "pending"
-    domain: str | None = None
-    kinds: tuple[str, str] | None = None
-    engagement: str | None = None
-    language: str | None = None
-    date_from: dt.date | None = None
-    date_to: dt.date | None = None
-    q: str | None = None
-    after: tuple[float, int] | None = None
-    limit: int = PAGE_SIZE
 
 
 @dataclass(frozen=True)

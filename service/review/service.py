@@ -21,21 +21,21 @@ from arq.connections import ArqRedis
 from babel.numbers import format_decimal
 from starlette.requests import Request
 
-from service.followup import labels
-from service.followup import repository as followup_repository
-from service.followup import service as followup
-from service.followup.lifecycle import IllegalTransition, MatchNotFound
 from service.kit import i18n
 from service.kit.audit import Actor
 from service.kit.config import Settings
 from service.kit.i18n import _
 from service.mail import service as mail
 from service.mail import tasks as mail_tasks
+from service.matches import labels
+from service.matches import service as matches
+from service.matches.lifecycle import IllegalTransition, MatchNotFound
+from service.matches.schemas import QueueFilter
 from service.matching import explain, scoring
 from service.matching import service as matching
 from service.profiles import pages as profile_pages
 from service.review import repository
-from service.review.schemas import BulkResult, QueueFilter, Role, SignInStep
+from service.review.schemas import BulkResult, Role, SignInStep
 
 # --- sign-in: an emailed single-use link, then any further steps (a second factor) in order ---
 
@@ -151,7 +151,7 @@ async def queue(
     conn: asyncpg.Connection, settings: Settings, f: QueueFilter, actor: Actor
 ) -> tuple[list[QueueItem], str | None, int]:
     """A page of the queue (items, next cursor, total); every pair shown is audited as a view."""
-    rows = await repository.queue_page(conn, f)
+    rows = await matches.queue_page(conn, f)
     people = await repository.participants_by_ids(conn, [i for row in rows for i in (row["a_id"], row["b_id"])])
     best = await repository.best_interest_pairs(conn, [(row["a_id"], row["b_id"]) for row in rows],
                                                 matching.model_name(settings))
@@ -159,7 +159,7 @@ async def queue(
              if row["a_id"] in people and row["b_id"] in people]
     await repository.audit_many(conn, actor.staff_id, actor.label, "view_queue", match_ids=[row["id"] for row in rows])
     more = len(rows) == f.limit
-    return items, encode_cursor(rows[-1]) if more and rows else None, await repository.queue_count(conn, f)
+    return items, encode_cursor(rows[-1]) if more and rows else None, await matches.queue_count(conn, f)
 
 
 def _item(row: asyncpg.Record, people: Mapping[int, asyncpg.Record], best: asyncpg.Record | None) -> QueueItem:
@@ -187,10 +187,10 @@ async def approve(
 ) -> asyncpg.Record:
     """Approve a suggested pair and introduce both (emails go out after commit); 409 if it moved."""
     async with conn.transaction():
-        outbox = await followup.approve(conn, settings, match_id, actor)
+        outbox = await matches.approve(conn, settings, match_id, actor)
         await repository.audit(conn, actor.staff_id, actor.label, "approve", match_id=match_id)
-        row = await followup_repository.by_id(conn, match_id)
-    await followup.deliver(redis, outbox)
+        row = await matches.by_id(conn, match_id)
+    await matches.deliver(redis, outbox)
     assert row is not None  # locked and moved inside this transaction; matches are never deleted alone
     return row
 
@@ -200,7 +200,7 @@ async def reject(
 ) -> asyncpg.Record:
     """Reject a suggested pair for good, with a reason (kept in the timeline, never shown to the pair)."""
     async with conn.transaction():
-        row, _outbox = await followup.transition(conn, settings, match_id, "rejected", actor, reason=reason)
+        row, _outbox = await matches.transition(conn, settings, match_id, "rejected", actor, reason=reason)
         await repository.audit(conn, actor.staff_id, actor.label, "reject", match_id=match_id)
     return row
 
@@ -209,12 +209,7 @@ async def snooze(conn: asyncpg.Connection, match_id: int, actor: Actor, until: d
     """Keep a suggested pair out of the queue until a day."""
     async with conn.transaction():
         at = dt.datetime.combine(until, dt.time(), tzinfo=dt.UTC)
-        row = await repository.snooze(conn, match_id, at)
-        if row is None:
-            current = await followup_repository.by_id(conn, match_id)
-            if current is None:
-                raise MatchNotFound(match_id)
-            raise IllegalTransition(match_id, current["state"], "suggested")
+        row = await matches.snooze(conn, match_id, at)
         await repository.audit(conn, actor.staff_id, actor.label, "snooze", match_id=match_id,
                                details={"until": until.isoformat()})
     return row
@@ -241,9 +236,9 @@ async def close(
 ) -> asyncpg.Record:
     """Close an open match with a reason."""
     async with conn.transaction():
-        row, outbox = await followup.transition(conn, settings, match_id, "closed", actor, reason=reason)
+        row, outbox = await matches.transition(conn, settings, match_id, "closed", actor, reason=reason)
         await repository.audit(conn, actor.staff_id, actor.label, "close", match_id=match_id)
-    await followup.deliver(redis, outbox)
+    await matches.deliver(redis, outbox)
     return row
 
 
@@ -288,12 +283,12 @@ def profile_problems(x: asyncpg.Record, y: asyncpg.Record) -> list[str]:
 async def pair_problems(conn: asyncpg.Connection, x: asyncpg.Record, y: asyncpg.Record) -> list[str]:
     """Every hard constraint the pair breaks, including capacity, declines and an existing match."""
     problems = profile_problems(x, y)
-    counts = await followup_repository.active_counts(conn, [x["id"], y["id"]])
+    counts = await matches.active_counts(conn, [x["id"], y["id"]])
     if any(counts.get(row["id"], 0) >= row["capacity"] for row in (x, y)):
         problems.append(_("One of them has no capacity left for another match."))
-    if await repository.declined_between(conn, x["id"], y["id"]):
+    if await matches.declined_between(conn, x["id"], y["id"]):
         problems.append(_("One of them has said “not now” to the other."))
-    existing = await followup_repository.by_pair(conn, *followup.pair(x["id"], y["id"]))
+    existing = await matches.by_pair(conn, x["id"], y["id"])
     if existing is not None and existing["state"] != "suggested":
         problems.append(_("They already have a match (%(state)s).") % {"state": labels.state_label(existing["state"])})
     return problems
@@ -309,16 +304,16 @@ async def hand_pick(
     problems = await pair_problems(conn, people[x_id], people[y_id])
     if problems:
         raise PairRefused(" ".join(problems))
-    existing = await followup_repository.by_pair(conn, *followup.pair(x_id, y_id))
+    existing = await matches.by_pair(conn, x_id, y_id)
     if existing is not None:  # the ranker suggested them already: this is that pair's approval
         return await approve(conn, redis, settings, existing["id"], actor)
     async with conn.transaction():
-        row, _outbox = await followup.create(conn, settings, (x_id, y_id), "approved", "hand_picked", actor)
+        row, _outbox = await matches.create(conn, settings, (x_id, y_id), "approved", "hand_picked", actor)
         if row is None:  # created by someone else a moment ago
             raise PairRefused(_("They already have a match."))
-        row, outbox = await followup.transition(conn, settings, row["id"], "introduced", Actor.system())
+        row, outbox = await matches.transition(conn, settings, row["id"], "introduced", Actor.system())
         await repository.audit(conn, actor.staff_id, actor.label, "hand_pick", match_id=row["id"])
-    await followup.deliver(redis, outbox)
+    await matches.deliver(redis, outbox)
     return row
 
 
@@ -336,8 +331,8 @@ async def propose_matches(conn: asyncpg.Connection, settings: Settings, k: int) 
     for participant_id in await repository.proposable_ids(conn):
         found = await matching.suggest(conn, participant_id, k, model, config, record_exposure=False)
         for suggestion in found:
-            row, _outbox = await followup.create(conn, settings, (participant_id, suggestion.id), "suggested",
-                                                 "ranker", Actor.system(), score=suggestion.score)
+            row, _outbox = await matches.create(conn, settings, (participant_id, suggestion.id), "suggested",
+                                                "ranker", Actor.system(), score=suggestion.score)
             created += row is not None
     return created
 
@@ -347,14 +342,30 @@ async def propose_matches(conn: asyncpg.Connection, settings: Settings, k: int) 
 
 async def match_page(conn: asyncpg.Connection, match_id: int, actor: Actor) -> dict[str, Any]:
     """A match with both profiles and its timeline; the view is audited."""
-    row = await followup_repository.by_id(conn, match_id)
+    row = await matches.by_id(conn, match_id)
     if row is None:
         raise MatchNotFound(match_id)
     people = await repository.participants_by_ids(conn, [row["a_id"], row["b_id"]])
     await repository.audit(conn, actor.staff_id, actor.label, "view_match", match_id=match_id)
-    return {"match": row, "timeline": await followup.timeline(conn, match_id),
+    return {"match": row, "timeline": await matches.timeline(conn, match_id),
             "parties": [profile_pages.profile_view(people[i]) | who(people[i]) for i in (row["a_id"], row["b_id"])
                         if i in people]}
+
+
+async def pipeline(
+    conn: asyncpg.Connection, states: Sequence[str], per_column: int, actor: Actor
+) -> list[tuple[str, int, list[asyncpg.Record]]]:
+    """Per state: how many matches, and the most recently moved ones; every match shown is audited."""
+    counts = await matches.state_counts(conn)
+    columns = [(state, counts.get(state, 0), await matches.in_state(conn, state, per_column)) for state in states]
+    shown = [row["id"] for _state, _n, rows in columns for row in rows]
+    await repository.audit_many(conn, actor.staff_id, actor.label, "view_pipeline", match_ids=shown)
+    return columns
+
+
+async def participant_matches(conn: asyncpg.Connection, participant_id: int) -> list[asyncpg.Record]:
+    """A participant's matches, newest first, with the other party (for their staff page)."""
+    return await matches.of_participant(conn, participant_id)
 
 
 EXPORT_COLUMNS = (
@@ -368,7 +379,7 @@ async def export_csv(conn: asyncpg.Connection, actor: Actor) -> str:
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(EXPORT_COLUMNS)
-    rows = await repository.export_rows(conn)
+    rows = await matches.export_rows(conn)
     for row in rows:
         writer.writerow([
             row["id"], row["state"], row["origin"], "" if row["score"] is None else f"{row['score']:.4f}",

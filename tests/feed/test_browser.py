@@ -11,7 +11,7 @@ from playwright.sync_api import Browser, Page, expect
 
 from service.auth import service as auth_service
 from tests.conftest import Mailbox, body_text
-from tests.test_feed import COMPANY, MUNICIPALITY, STUDENT, _people
+from tests.feed.test_feed import COMPANY, MUNICIPALITY, STUDENT, create_people
 
 pytestmark = pytest.mark.browser
 
@@ -22,7 +22,7 @@ async def links(conn: Connection) -> dict[str, str]:
 
     Async, and listed before `browser`: the data must be in place before Playwright takes the thread.
     """
-    student, company, _ = await _people(conn, STUDENT, COMPANY, MUNICIPALITY)
+    student, company, _ = await create_people(conn, STUDENT, COMPANY, MUNICIPALITY)
     issue = auth_service.issue
     return {
         "student": f"/auth/{await issue(conn, student['id'], 'login', dt.timedelta(minutes=30))}",

@@ -11,6 +11,7 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeSerializer, URLS
 
 from service.kit.config import Settings
 
+# The salts keep their first names: links in emails already sent must keep working.
 _REPLY_SALT = "koble.followup.reply"
 _UNSUBSCRIBE_SALT = "koble.followup.unsubscribe"
 

@@ -12,11 +12,11 @@ import asyncpg
 import httpx
 from asyncpg import Connection
 
-from service.followup import links
-from service.followup import service as followup
-from service.followup.tasks import introduce_approved, send_reminders
 from service.kit.audit import Actor
 from service.kit.config import Settings
+from service.matches import links
+from service.matches import service as matches
+from service.matches.service import introduce_approved, send_reminders
 from tests.conftest import post_form
 from tests.test_followup_support import add_staff, parties, sign_in_as
 
@@ -33,7 +33,7 @@ async def templates_sent(conn: Connection) -> list[tuple[str, str]]:
 
 
 async def mutual_match(conn: Connection, settings: Settings) -> int:
-    row, _ = await followup.create(conn, settings, await parties(conn), "mutual", "participants", Actor.system())
+    row, _ = await matches.create(conn, settings, await parties(conn), "mutual", "participants", Actor.system())
     assert row is not None
     await conn.execute("DELETE FROM outbox")  # the introductions; these tests look at reminders only
     return int(row["id"])
@@ -52,7 +52,7 @@ async def test_a_match_sitting_still_is_reminded_once_then_staff_are_told(
     assert len(await send_reminders(conn, settings, days(15.1))) == 1
     assert (await templates_sent(conn))[-1] == ("staff_attention", "staff@brighthouse.no")
     assert await send_reminders(conn, settings, days(40)) == []
-    kinds = [entry.kind for entry in await followup.timeline(conn, match_id)]
+    kinds = [entry.kind for entry in await matches.timeline(conn, match_id)]
     assert kinds.count("reminder") == 1 and kinds.count("escalation") == 1
 
 
@@ -60,7 +60,7 @@ async def test_several_workers_running_reminders_at_once_send_each_once(
     conn: Connection, settings: Settings, pg_url: str
 ) -> None:
     for i in range(5):
-        await followup.create(conn, settings, await parties(conn, i + 1), "mutual", "participants", Actor.system())
+        await matches.create(conn, settings, await parties(conn, i + 1), "mutual", "participants", Actor.system())
     await conn.execute("DELETE FROM outbox")
     others = [await asyncpg.connect(pg_url) for _ in range(3)]
     try:
@@ -77,7 +77,7 @@ async def test_reminders_respect_the_preference_and_introductions_always_go(
 ) -> None:
     student, company = await parties(conn)
     await conn.execute("UPDATE participants SET email_reminders = false WHERE id = $1", student)
-    await followup.create(conn, settings, (student, company), "mutual", "participants", Actor.system())
+    await matches.create(conn, settings, (student, company), "mutual", "participants", Actor.system())
     assert len(await templates_sent(conn)) == 2  # both introductions, whatever the preference
     await send_reminders(conn, settings, days(8))
     assert (await templates_sent(conn))[2:] == [("followup_met", "post@robotikk.example")]
@@ -85,9 +85,9 @@ async def test_reminders_respect_the_preference_and_introductions_always_go(
 
 async def test_introduced_parties_who_answered_are_not_reminded(conn: Connection, settings: Settings) -> None:
     student, company = await parties(conn)
-    row, _ = await followup.create(conn, settings, (student, company), "suggested", "ranker", Actor.system())
+    row, _ = await matches.create(conn, settings, (student, company), "suggested", "ranker", Actor.system())
     assert row is not None
-    await followup.approve(conn, settings, row["id"], Actor.staff(None, "api token"))
+    await matches.approve(conn, settings, row["id"], Actor.staff(None, "api token"))
     await conn.execute(
         "INSERT INTO answers (participant_id, candidate_id, answer) VALUES ($1, $2, 'interested')", student, company
     )
@@ -129,9 +129,9 @@ async def test_the_unsubscribe_page_and_the_preferences_page(
 
 
 async def test_the_worker_introduces_a_match_left_approved(conn: Connection, settings: Settings) -> None:
-    row, _ = await followup.create(conn, settings, await parties(conn), "suggested", "ranker", Actor.system())
+    row, _ = await matches.create(conn, settings, await parties(conn), "suggested", "ranker", Actor.system())
     assert row is not None
-    await followup.transition(conn, settings, row["id"], "approved", Actor.staff(None, "api token"))
+    await matches.transition(conn, settings, row["id"], "approved", Actor.staff(None, "api token"))
     assert len(await introduce_approved(conn, settings)) == 2
     assert await conn.fetchval("SELECT state FROM matches") == "introduced"
     assert await introduce_approved(conn, settings) == []

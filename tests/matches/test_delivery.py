@@ -28,11 +28,11 @@ from arq import create_pool as create_arq_pool
 from arq.connections import ArqRedis
 from asyncpg import Connection
 
-from service.followup import service as followup
 from service.kit import database
 from service.kit.audit import Actor
 from service.kit.config import Settings
 from service.mail import tasks as mail_tasks
+from service.matches import service as matches
 from service.worker import redis_settings
 from tests.conftest import Mailbox, free_port, post_form, run_worker, stop
 from tests.test_followup_support import add_staff, parties, sign_in_as
@@ -95,7 +95,7 @@ async def outbox_for_matches(conn: Connection, settings: Settings, n: int) -> li
     ids: list[int] = []
     for i in range(n):
         pair = await parties(conn, i + 1)
-        _, outbox = await followup.create(conn, settings, pair, "mutual", "participants", Actor.system())
+        _, outbox = await matches.create(conn, settings, pair, "mutual", "participants", Actor.system())
         ids += outbox
     return ids
 
@@ -210,7 +210,7 @@ async def test_emails_of_a_transition_while_redis_is_down_arrive_after_it_return
         redis = await create_arq_pool(redis_settings(url))
     try:
         ids = await outbox_for_matches(conn, settings, 2)
-        await followup.deliver(redis, ids)  # Redis is down: logged, not raised; the rows wait in the outbox
+        await matches.deliver(redis, ids)  # Redis is down: logged, not raised; the rows wait in the outbox
         assert await count(conn, "pending") == len(ids)
         with redis_on(port, tmp_path):
             back = settings.model_copy(update={"redis_url": url, "outbox_sweep_after_seconds": 0.0})

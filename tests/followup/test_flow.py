@@ -13,10 +13,10 @@ import httpx
 from arq.connections import ArqRedis
 from asyncpg import Connection
 
-from service.followup import service as followup
-from service.followup import tasks as followup_tasks
 from service.kit.audit import Actor
 from service.kit.config import Settings
+from service.matches import service as matches
+from service.matches import tasks as matches_tasks
 from tests.conftest import API_TOKEN, Mailbox, body_text, post_form, run_worker
 from tests.test_followup_support import add_staff, parties, path_of, replies
 
@@ -41,7 +41,7 @@ def latest(mailbox: Mailbox, address: str) -> Message:
 
 async def remind_at(conn: Connection, settings: Settings, now: dt.datetime, arq_redis: ArqRedis) -> int:
     ctx = {"pool": _OnePool(conn), "settings": settings, "redis": arq_redis}
-    return await followup_tasks.remind(ctx, now)
+    return await matches_tasks.remind(ctx, now)
 
 
 class _OnePool:
@@ -64,7 +64,7 @@ async def test_from_suggestion_to_completed_project_through_emails_and_clicks(
     conn: Connection, settings: Settings, client: httpx.AsyncClient, mailbox: Mailbox, arq_redis: ArqRedis
 ) -> None:
     student, company = await parties(conn)
-    row, _ = await followup.create(conn, settings, (student, company), "suggested", "ranker", Actor.system(), 0.8)
+    row, _ = await matches.create(conn, settings, (student, company), "suggested", "ranker", Actor.system(), 0.8)
     assert row is not None
     match_id = row["id"]
     approved = await client.post(f"/api/v1/matches/{match_id}/transitions", json={"to": "approved"}, headers=AUTH)
@@ -130,9 +130,9 @@ async def test_not_going_ahead_closes_the_match_and_tells_staff(
 ) -> None:
     await add_staff(conn)
     student, company = await parties(conn)
-    row, outbox = await followup.create(conn, settings, (student, company), "mutual", "participants", Actor.system())
+    row, outbox = await matches.create(conn, settings, (student, company), "mutual", "participants", Actor.system())
     assert row is not None
-    await followup.deliver(arq_redis, outbox)
+    await matches.deliver(arq_redis, outbox)
     await run_worker(settings)
     stop = replies(latest(mailbox, "ola@example.no"))[1]
     page = await client.get(path_of(stop))
@@ -156,8 +156,8 @@ async def test_an_expired_reply_link_no_longer_works(
     conn: Connection, settings: Settings, client: httpx.AsyncClient, mailbox: Mailbox, arq_redis: ArqRedis
 ) -> None:
     student, company = await parties(conn)
-    _, outbox = await followup.create(conn, settings, (student, company), "mutual", "participants", Actor.system())
-    await followup.deliver(arq_redis, outbox)
+    _, outbox = await matches.create(conn, settings, (student, company), "mutual", "participants", Actor.system())
+    await matches.deliver(arq_redis, outbox)
     await run_worker(settings)
     met = replies(latest(mailbox, "ola@example.no"))[0]
     await conn.execute("UPDATE reply_links SET expires_at = now() - interval '1 second'")

@@ -12,23 +12,16 @@ from dataclasses import dataclass
 
 import asyncpg
 
-from service.feed import repository as feed_repository
-from service.followup import links, repository
-from service.followup.labels import state_label
 from service.kit import i18n
 from service.kit.config import Settings
 from service.mail import service as mail
-from service.profiles import repository as profiles_repository
+from service.matches import links, repository
+from service.matches.labels import state_label
+from service.matches.lifecycle import REPLIES
+from service.profiles import service as profiles
 
 # Entering these states introduces the two parties to each other, with contact details.
 INTRODUCING = ("introduced", "mutual")
-# The replies each state asks its parties for (one-click links in emails, buttons on the match page).
-REPLIES: dict[str, tuple[str, ...]] = {
-    "introduced": ("interested", "not_now"),
-    "mutual": ("met", "stop"),
-    "meeting_held": ("agreed", "stop"),
-    "project_agreed": ("completed", "stop"),
-}
 
 
 @dataclass(frozen=True)
@@ -71,15 +64,15 @@ async def _to_parties(
     conn: asyncpg.Connection, settings: Settings, match: asyncpg.Record, template: str,
     mutual: bool = False, reminder: bool = False,
 ) -> list[int]:
-    a = await profiles_repository.by_id(conn, match["a_id"])
-    b = await profiles_repository.by_id(conn, match["b_id"])
+    a = await profiles.by_id(conn, match["a_id"])
+    b = await profiles.by_id(conn, match["b_id"])
     if a is None or b is None:
         return []
     ids = []
     for me, other in ((a, b), (b, a)):
         if reminder and not await _wants_reminder(conn, match, me, other):
             continue
-        ids.append(await _email_party(conn, settings, match, template, me, other, mutual))
+        ids.append(await _email_party(conn, settings, match, template, me, other, mutual, reminder))
     return ids
 
 
@@ -89,12 +82,12 @@ async def _wants_reminder(
     if not me["email_reminders"]:
         return False
     # While both are asked whether they are interested, only those who have not answered are reminded.
-    return match["state"] != "introduced" or await feed_repository.answer_of(conn, me["id"], other["id"]) is None
+    return match["state"] != "introduced" or await repository.answer_of(conn, me["id"], other["id"]) is None
 
 
 async def _email_party(
     conn: asyncpg.Connection, settings: Settings, match: asyncpg.Record, template: str,
-    me: asyncpg.Record, other: asyncpg.Record, mutual: bool,
+    me: asyncpg.Record, other: asyncpg.Record, mutual: bool, reminder: bool,
 ) -> int:
     replies = await reply_links(conn, settings, match["id"], me, REPLIES.get(match["state"], ()))
     # ?lang= opens the pages in the recipient's language (and remembers it).
@@ -103,7 +96,9 @@ async def _email_party(
         link=f"{settings.koble_base_url}/me/matches/{match['id']}?lang={me['language']}",
         preferences=f"{settings.koble_base_url}/me/email-preferences?lang={me['language']}",
     )
-    return await mail.queue(conn, me["id"], rendered, match_id=match["id"])
+    # Reminders can be turned off (email preferences), so they carry a one-click List-Unsubscribe.
+    unsubscribe = links.unsubscribe_url(settings, me["id"]) if reminder else None
+    return await mail.queue(conn, me["id"], rendered, match_id=match["id"], unsubscribe_url=unsubscribe)
 
 
 async def reply_links(

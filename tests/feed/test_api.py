@@ -10,7 +10,7 @@ import httpx
 import pytest
 from asyncpg import Connection
 
-from tests.test_feed import COMPANY, MUNICIPALITY, STUDENT, _people, sign_in
+from tests.feed.test_feed import COMPANY, MUNICIPALITY, STUDENT, create_people, sign_in
 
 FEED = "/api/v1/participants/me/feed"
 
@@ -31,7 +31,7 @@ async def test_without_a_session_the_feed_is_refused(client: httpx.AsyncClient, 
 async def test_answer_undo_and_a_mutual_match_through_the_api(
     client: httpx.AsyncClient, second: httpx.AsyncClient, conn: Connection
 ) -> None:
-    student, company, _ = await _people(conn, STUDENT, COMPANY, MUNICIPALITY)
+    student, company, _ = await create_people(conn, STUDENT, COMPANY, MUNICIPALITY)
     await sign_in(client, conn, student["id"])
     feed = (await client.get(f"{FEED}?lang=en")).json()
     card = feed["card"]
@@ -59,7 +59,7 @@ async def test_answer_undo_and_a_mutual_match_through_the_api(
 
 
 async def test_bad_answers_name_the_field(client: httpx.AsyncClient, conn: Connection) -> None:
-    rows: list[asyncpg.Record] = await _people(conn, STUDENT, COMPANY)
+    rows: list[asyncpg.Record] = await create_people(conn, STUDENT, COMPANY)
     await sign_in(client, conn, rows[0]["id"])
     response = await client.post(f"{FEED}/answers", json={"candidate": rows[1]["external_id"], "answer": "maybe"})
     assert response.status_code == 422 and response.json()["detail"][0]["field"] == "answer"

@@ -10,7 +10,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from service.followup.lifecycle import State
+from service.matches.lifecycle import State
 
 PATH: tuple[State, ...] = (
     "suggested", "approved", "introduced", "mutual", "meeting_held", "project_agreed", "project_completed",
