@@ -16,7 +16,7 @@ from service.matching import scoring, service
 from service.matching.cache import SuggestionCache
 from service.matching.repository import embeddings, retrieval, state
 from service.profiles.schemas import DOMAINS
-from tests.test_retrieval import DIM, MODEL, Person, generate, load, queries
+from tests.matching.test_retrieval import DIM, MODEL, Person, generate, load, queries
 
 # Invented words nobody else uses: rare terms for the lexical path.
 RARE = ["kvante" + "".join(np.random.default_rng(i).choice(list("bdfgklmnprstv"), 5)) for i in range(60)]

