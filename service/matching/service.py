@@ -458,29 +458,29 @@ async def _chosen(
     score is no longer above what a candidate outside the entry could reach (`Entry.floor`).
     """
     depth = min(len(entry.ids), max(FIRST_READ, 2 * k))
-    state = await _read_state(conn, entry, config, depth)
-    if not state.query_allowed:
-        return state.version, []
+    seen = await _read_state(conn, entry, config, depth)
+    if not seen.query_allowed:
+        return seen.version, []
     while True:
-        final = _final(entry, state, config.weights)
+        final = _final(entry, seen, config.weights)
         top = scoring.rank(final, entry.ids[:depth], k)
         kth = float(final[top[-1]]) if len(top) == k else -math.inf
         if depth == len(entry.ids) or kth > entry.base[depth] + max(config.weights.freshness, 0.0):
             break
         depth = min(len(entry.ids), 4 * depth)
-        state = await _read_state(conn, entry, config, depth, state)
+        seen = await _read_state(conn, entry, config, depth, seen)
     if not last_try and entry.floor > -math.inf and kth <= entry.floor:
-        return state.version, None
-    return state.version, [(int(i), float(final[i])) for i in top]
+        return seen.version, None
+    return seen.version, [(int(i), float(final[i])) for i in top]
 
 
-def _final(entry: Entry, state: _State, weights: scoring.Weights) -> np.ndarray:
+def _final(entry: Entry, seen: _State, weights: scoring.Weights) -> np.ndarray:
     """float (d,): final scores of the entry's first d candidates (-inf where no longer allowed)."""
-    depth = len(state.allowed)
-    final = (entry.base[:depth] + weights.freshness * state.fresh
-             - weights.exposure * scoring.exposure_pressure(state.shown, entry.capacity[:depth],
+    depth = len(seen.allowed)
+    final = (entry.base[:depth] + weights.freshness * seen.fresh
+             - weights.exposure * scoring.exposure_pressure(seen.shown, entry.capacity[:depth],
                                                             weights.exposure_scale))
-    return np.where(state.allowed, final, -np.inf)
+    return np.where(seen.allowed, final, -np.inf)
 
 
 async def record_exposure(conn: asyncpg.Connection, participant_ids: Sequence[int], config: RankerConfig) -> None:
