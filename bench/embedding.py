@@ -36,8 +36,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from service.kit import database
-from service.matching import embedding, repository
+from service.matching import embedding
 from service.matching.encoders import Encoder, Side, build_encoder, clean, normalised
+from service.matching.repository import embeddings
 from service.profiles import repository as profiles
 from service.profiles.demo import demo_participants
 from service.profiles.schemas import ParticipantImport
@@ -139,10 +140,10 @@ async def pipeline(
     inner.encode(["warm-up"], "seeks")
     encoder = Renamed(inner, f"{inner.name}#bench{run}")
     if indexed:
-        await repository.ensure_indexes(conn, encoder.name, encoder.dim)
+        await embeddings.ensure_indexes(conn, encoder.name, encoder.dim)
     start = time.perf_counter()
     stats = await embedding.embed_participants(conn, encoder, ids, build_index=False)
-    await repository.ensure_indexes(conn, encoder.name, encoder.dim)
+    await embeddings.ensure_indexes(conn, encoder.name, encoder.dim)
     seconds = time.perf_counter() - start
     assert stats.encoded == stats.texts, "every text must be encoded"
     return stats.texts, seconds, encoder.busy
@@ -164,10 +165,10 @@ async def overhead(conn: asyncpg.Connection, ids: list[int], indexed: bool) -> t
     """(texts, seconds) of the pipeline with the zero-cost encoder, index build included."""
     encoder = Instant(f"instant#{'indexed' if indexed else 'first'}")
     if indexed:
-        await repository.ensure_indexes(conn, encoder.name, encoder.dim)
+        await embeddings.ensure_indexes(conn, encoder.name, encoder.dim)
     start = time.perf_counter()
     stats = await embedding.embed_participants(conn, encoder, ids, build_index=False)
-    await repository.ensure_indexes(conn, encoder.name, encoder.dim)
+    await embeddings.ensure_indexes(conn, encoder.name, encoder.dim)
     return stats.texts, time.perf_counter() - start
 
 

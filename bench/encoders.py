@@ -282,7 +282,7 @@ def detected(detect: Callable[[str], str], texts: Sequence[str], labels: np.ndar
 
 
 async def _lexemes(conn: Any, text: str, lang: str, terms: int) -> dict[str, Any]:
-    """The text's tsvector as the service builds it (koble_tsvector) and its query terms (repository._TERMS)."""
+    """The text's tsvector as the service builds it (koble_tsvector) and its query terms (ranking.TERMS_SQL)."""
     config = "english" if lang == "en" else "norwegian"
     tsv = f"to_tsvector('{config}', $1) || to_tsvector('simple', $1)"
     row = await conn.fetchrow(f"""SELECT (SELECT array_agg(lexeme) FROM unnest({tsv})) AS lexemes,

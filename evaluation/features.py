@@ -1,7 +1,7 @@
 """The ranker's inputs for every query, read once from the scratch database and kept in memory.
 
 For each query this is exactly what `service.matching.service.rank_all` scores: the allowed
-candidate rows of `repository.candidate_rows` (cosines both ways, lexical counts, windows,
+candidate rows of `ranking.candidate_rows` (cosines both ways, lexical counts, windows,
 engagements, ...) turned into `scoring.Profile` / `scoring.Candidates` by the service's own
 functions. Every variant, fitted weight set, bootstrap resample and exposure simulation then
 ranks with `scoring.score` in memory, so one import + embedding serves them all.
@@ -16,8 +16,9 @@ from dataclasses import dataclass, replace
 import asyncpg
 import numpy as np
 
-from service.matching import repository, scoring
+from service.matching import scoring
 from service.matching import service as matching
+from service.matching.repository import ranking, retrieval
 
 
 # repr=False: asyncio formats a finished task's result on the way out; numpy reprs of these take minutes.
@@ -35,11 +36,11 @@ async def query_features(
     conn: asyncpg.Connection, participant_id: int, model: str, config: matching.RankerConfig
 ) -> QueryFeatures | None:
     """The ranker's view of one query (lexical counts always fetched); None if it cannot be ranked."""
-    query = await repository.query_participant(conn, participant_id, model)
+    query = await retrieval.query_participant(conn, participant_id, model)
     if query is None or query["hidden_at"] is not None or query["verified_at"] is None:
         return None
     # The service's own filter and vectors: the same rows rank_all scores.
-    rows = await repository.candidate_rows(
+    rows = await ranking.candidate_rows(
         conn, matching.query_filter(query, model, []), matching.query_vectors(query), None,
         config.exposure_half_life_days, config.lexical_terms,
     )

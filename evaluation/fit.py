@@ -14,7 +14,7 @@ Validation: queries are split into seeded folds; each fold is ranked with weight
 other folds and with the configured weights, and nDCG@k is compared query by query. The fitted
 weights "measure better" only when the mean held-out gain is positive AND its paired bootstrap
 95 % interval lies above 0. `koble fit-weights` writes the file only then (or with --force), and
-says which; the service reads a written file through `KOBLE_WEIGHTS_FILE` (service.kit.config).
+says which; the service reads a written file through `KOBLE_WEIGHTS_FILE` (service.matching.settings).
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from evaluation.features import QueryFeatures, ranked, scored
 from evaluation.gold import Gold
 from service.matching import scoring
 
-SOFT = ("availability", "engagement", "language", "location", "freshness")
+SOFT = scoring.SOFT_NAMES
 MIN_SPREAD = 1e-3  # standard deviation below which a feature counts as constant (not fitted)
 COLUMNS = ("reciprocal", *SOFT)
 

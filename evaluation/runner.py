@@ -228,7 +228,7 @@ async def _pipeline(
         with _step(timings, "embed"):
             encoder_name = await embed(conn, settings, list(ids.values()), request.progress, request.embedding_cache)
         facts = await load_facts(conn)
-        config = matching.ranker_config(settings, encoder_name)
+        config = matching.ranker_config(encoder_name)
         with _step(timings, "features"):
             features = await all_features(conn, ids, list(inputs.gold.queries), encoder_name, config)
         return Prepared(inputs, features, facts, config.weights, encoder_name)

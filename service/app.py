@@ -32,6 +32,7 @@ from service.matches import labels as match_labels
 from service.matches.lifecycle import IllegalTransition, MatchNotFound
 from service.matching import router as matching_api
 from service.matching.cache import SuggestionCache
+from service.matching.settings import get_ranker_settings
 from service.profiles import pages as profile_pages
 from service.profiles import router as profile_api
 from service.review import pages as review_pages
@@ -52,7 +53,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     pool = await database.create_pool(db_url)
     redis = await create_arq_pool(worker.redis_settings(redis_url))
     limiter = RateLimiter(redis_url)
-    cache = SuggestionCache(settings.suggestion_cache_entries) if settings.suggestion_cache_entries else None
+    entries = get_ranker_settings().suggestion_cache_entries
+    cache = SuggestionCache(entries) if entries else None
     app.state.resources = Resources(settings, pool, redis, limiter, cache)
     in_process = worker.create_worker(settings, redis_url, pool=pool) if settings.run_worker else None
     worker_task = asyncio.create_task(in_process.async_run()) if in_process else None
@@ -153,6 +155,7 @@ async def _server_error(request: Request, exc: Exception) -> Response:
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the app for these settings (the environment's by default)."""
     settings = settings or get_settings()
+    get_ranker_settings()  # read now: a bad KOBLE_WEIGHTS_FILE stops start-up, not the first suggestion
     app = FastAPI(
         title="Koble",
         version="0.1.0",

@@ -14,6 +14,7 @@ from service.kit.config import Settings
 from service.mail import tasks as mail_tasks
 from service.matches import tasks as matches_tasks
 from service.matching import tasks as matching_tasks
+from service.matching.settings import get_ranker_settings
 from service.profiles import tasks as profile_tasks
 from service.review import tasks as review_tasks
 
@@ -33,27 +34,30 @@ def redis_settings(url: str) -> RedisSettings:
     return RedisSettings.from_dsn(url)
 
 
-async def _startup(ctx: dict[str, Any]) -> None:
+async def startup(ctx: dict[str, Any]) -> None:
+    """arq's on_startup: open a database pool unless one was handed over."""
     settings: Settings = ctx["settings"]
     if "pool" not in ctx:
         ctx["pool"] = await database.create_pool(embedded.postgres_url(settings), max_size=4)
         ctx["own_pool"] = True
 
 
-async def _shutdown(ctx: dict[str, Any]) -> None:
+async def shutdown(ctx: dict[str, Any]) -> None:
+    """arq's on_shutdown: close the pool `startup` opened."""
     if ctx.get("own_pool"):
         await ctx["pool"].close()
 
 
 def create_worker(settings: Settings, redis_url: str, burst: bool = False, **ctx: Any) -> Worker:
     """A worker for this configuration; `ctx` may hand it an existing pool."""
+    get_ranker_settings()  # read now: a bad KOBLE_WEIGHTS_FILE stops start-up, not the hourly review job
     return Worker(
         functions=FUNCTIONS,
         cron_jobs=CRON_JOBS,
         redis_settings=redis_settings(redis_url),
         ctx={"settings": settings, **ctx},
-        on_startup=_startup,
-        on_shutdown=_shutdown,
+        on_startup=startup,
+        on_shutdown=shutdown,
         max_tries=mail_tasks.MAX_TRIES,
         burst=burst,
         handle_signals=False,

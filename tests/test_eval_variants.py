@@ -19,6 +19,7 @@ from evaluation.variants import VARIANTS
 from service.kit import database
 from service.kit.config import Settings
 from service.matching import service as matching
+from service.matching.settings import RankerSettings
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -56,7 +57,7 @@ def test_full_variant_in_memory_ranks_exactly_like_rank_all(
             await register_vector(conn)
             ids = await runner.import_participants(conn, inputs.participants, progress=False)
             model = await runner.embed(conn, settings_for, list(ids.values()), False, str(files["cache"]))
-            config = matching.ranker_config(settings_for, model)
+            config = matching.ranker_config(model)
             for query in queries:
                 expected = await matching.rank_all(conn, ids[query], model, config)
                 found = await features.query_features(conn, ids[query], model, config)
@@ -123,13 +124,13 @@ def test_weights_file_feeds_evaluate_and_the_service_settings(
     assert set(analysis.run_variants(prepared, weights, variants=("full",))) == {"full", analysis.CONFIGURED}
     monkeypatch.setenv("KOBLE_WEIGHTS_FILE", str(path))
     monkeypatch.setenv("KOBLE_WEIGHT_LOCATION", "0.2")  # set explicitly: wins over the file
-    settings = Settings()
-    assert (settings.weight_language, settings.weight_location) == (0.5, 0.2)
+    ranker = RankerSettings()
+    assert (ranker.weight_language, ranker.weight_location) == (0.5, 0.2)
     path.write_text("{}")
     with pytest.raises(runner.EvaluationError, match="not a weights file"):
         runner.load_weights(str(path), prepared.weights)
     with pytest.raises(ValueError, match="KOBLE_WEIGHTS_FILE"):
-        Settings()
+        RankerSettings()
 
 
 def test_exposure_term_spreads_showings(prepared: runner.Prepared) -> None:

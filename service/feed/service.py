@@ -33,7 +33,6 @@ from service.kit.config import Settings
 from service.matches import labels as match_labels
 from service.matches import service as matches
 from service.matching import explain
-from service.matching import repository as matching_repository
 from service.matching import service as matching
 from service.matching.cache import SuggestionCache
 from service.profiles import repository as profiles_repository
@@ -87,15 +86,16 @@ async def _ranked_card(
     """The ranker's best candidate this participant has not answered (participant_first)."""
     model = matching.model_name(settings)
     answered = await matches.answered_ids(conn, me["id"])
+    config = matching.ranker_config(model)
     found = await matching.suggest(
-        conn, me["id"], len(answered) + FEED_K, model, matching.ranker_config(settings, model),
-        reader_language=language, record_exposure=False, cache=cache,
+        conn, me["id"], len(answered) + FEED_K, model, config, reader_language=language, record_exposure=False,
+        cache=cache,
     )
     fresh = next((s for s in found if s.id not in answered), None)
     if fresh is None:
         return None
     # Only the card actually shown counts as an exposure, not the ones fetched to skip answered ones.
-    await matching_repository.record_exposure(conn, [fresh.id], settings.exposure_half_life_days)
+    await matching.record_exposure(conn, [fresh.id], config)
     row = await profiles_repository.by_id(conn, fresh.id)
     return None if row is None else card_of(row, fresh.explanation, None)
 
@@ -119,7 +119,7 @@ async def explanation(
 ) -> str:
     """Why the two fit, addressed to `me`, as the ranker's explanations are."""
     model = matching.model_name(settings)
-    pairs = await matching_repository.best_interest_pairs(conn, me["id"], model, [other["id"]])
+    pairs = await matching.best_interest_pairs(conn, me["id"], model, [other["id"]])
     parts = explain.explanation_parts(me, other, pairs[0] if pairs else None)
     return explain.render(parts, language)
 

@@ -1,8 +1,8 @@
-"""Koble's configuration: one pydantic-settings object read from the environment and `.env`."""
+"""Koble's configuration: one pydantic-settings object read from the environment and `.env` (the ranker's
+own settings are matching's: service.matching.settings)."""
 
 from __future__ import annotations
 
-import json
 import os
 import secrets
 from functools import lru_cache
@@ -10,12 +10,8 @@ from pathlib import Path
 from typing import Literal
 
 import platformdirs
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
-
-from service.matching.scoring import Weights
-
-_WEIGHTS = Weights()
 
 
 def _default_data_dir() -> Path:
@@ -23,7 +19,7 @@ def _default_data_dir() -> Path:
 
 
 class Settings(BaseSettings):
-    """Every setting of Koble; names match contracts §6 (env vars, case-insensitive)."""
+    """Every setting of Koble but the ranker's; names match contracts §6 (env vars, case-insensitive)."""
 
     model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
 
@@ -55,37 +51,8 @@ class Settings(BaseSettings):
     # hourly job and `koble staff propose` (staff_first mode).
     review_propose_k: int = Field(3, ge=1, le=50, alias="KOBLE_REVIEW_PROPOSE_K")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", alias="KOBLE_LOG_LEVEL")
-    # Ranker (service.matching): every weight is explained in scoring.Weights, whose defaults these are.
-    weight_reciprocal: float = Field(_WEIGHTS.reciprocal, alias="KOBLE_WEIGHT_RECIPROCAL")
-    weight_lexical: float = Field(_WEIGHTS.lexical, alias="KOBLE_WEIGHT_LEXICAL")
-    weight_availability: float = Field(_WEIGHTS.availability, alias="KOBLE_WEIGHT_AVAILABILITY")
-    weight_engagement: float = Field(_WEIGHTS.engagement, alias="KOBLE_WEIGHT_ENGAGEMENT")
-    weight_language: float = Field(_WEIGHTS.language, alias="KOBLE_WEIGHT_LANGUAGE")
-    weight_location: float = Field(_WEIGHTS.location, alias="KOBLE_WEIGHT_LOCATION")
-    weight_freshness: float = Field(_WEIGHTS.freshness, alias="KOBLE_WEIGHT_FRESHNESS")
-    weight_exposure: float = Field(_WEIGHTS.exposure, alias="KOBLE_WEIGHT_EXPOSURE")
-    # Weights fitted by `koble fit-weights` (evaluation/README.md): its values replace the weight_*
-    # defaults above; a KOBLE_WEIGHT_* set explicitly still wins. A bad file stops start-up.
-    weights_file: Path | None = Field(None, alias="KOBLE_WEIGHTS_FILE")
-    # Cosine that counts as no similarity; unset: chosen per model (scoring.default_similarity_floor).
-    similarity_floor: float | None = Field(None, ge=-1.0, lt=1.0, alias="KOBLE_SIMILARITY_FLOOR")
-    # Added to cosines of pairs in different languages; unset: chosen per model (scoring.default_cross_lingual_shift).
-    cross_lingual_shift: float | None = Field(None, ge=-0.5, le=0.5, alias="KOBLE_CROSS_LINGUAL_SHIFT")
-    # Nearest neighbours fetched per direction before ranking; the final top k comes from their union.
-    # 50 / 100 / 200 / 400 gave recall@10 0.79 / 0.90 / 0.96 / 0.99 against the exact ranking at 100k
-    # synthetic participants, at 88 / 106 / 171 / 552 ms (bench/README.md); the suggestion cache pays it once.
-    # Below this many side vectors an exact filtered scan is as fast as the index (measured.md) and never misses.
-    exact_search_below: int = Field(20_000, ge=0, alias="KOBLE_EXACT_SEARCH_BELOW")
-    # Candidates the exact scan takes by relevance (the ranker's reciprocal fit) before full scoring.
-    exact_candidates: int = Field(200, ge=10, le=5000, alias="KOBLE_EXACT_CANDIDATES")
-    # Above exact_search_below, the relevance is computed over a pool: per other kind, these many best by the
-    # sum of both directions' cosines (HNSW over pair vectors), plus the candidates sharing a query term
-    # that at most rare_term_rows participants have (bench/README.md: recall at 100k).
-    pair_candidates: int = Field(300, ge=10, le=1000, alias="KOBLE_PAIR_CANDIDATES")
-    rare_term_rows: int = Field(1_000, ge=0, alias="KOBLE_RARE_TERM_ROWS")
-    # Participants whose ranked candidates `koble serve` keeps (service.matching.cache): ~10 KB each.
-    suggestion_cache_entries: int = Field(10_000, ge=0, alias="KOBLE_SUGGESTION_CACHE_ENTRIES")
-    exposure_half_life_days: float = Field(7.0, gt=0, alias="KOBLE_EXPOSURE_HALF_LIFE_DAYS")
+    # The ranker's settings (KOBLE_WEIGHT_*, KOBLE_WEIGHTS_FILE, retrieval knobs) are matching's own:
+    # service.matching.settings.RankerSettings (docs/architecture.md, "Settings").
     # shared_buffers of the embedded PostgreSQL (no DATABASE_URL): memory is used only as pages are
     # read, so a small database costs no more; 100k participants keep ~800 MB hot (measured.md).
     embedded_pg_shared_buffers: str = Field(
@@ -113,20 +80,6 @@ class Settings(BaseSettings):
     outbox_sweep_after_seconds: float = Field(60, ge=0, alias="KOBLE_OUTBOX_SWEEP_AFTER_SECONDS")
     # First retry after this many seconds when the SMTP server refuses, then 4x, 9x, ... (8 tries).
     email_retry_seconds: float = Field(5, gt=0, alias="KOBLE_EMAIL_RETRY_SECONDS")
-
-    @model_validator(mode="after")
-    def _fitted_weights(self) -> Settings:
-        if self.weights_file is None:
-            return self
-        try:
-            values = json.loads(self.weights_file.read_text(encoding="utf-8"))["weights"]
-            fitted = {f"weight_{name}": float(value) for name, value in values.items()}
-        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
-            raise ValueError(f"KOBLE_WEIGHTS_FILE {self.weights_file}: not a weights file ({exc})") from exc
-        for field, value in fitted.items():
-            if field in type(self).model_fields and field not in self.model_fields_set:
-                setattr(self, field, value)
-        return self
 
     @field_validator("koble_base_url")
     @classmethod

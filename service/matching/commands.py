@@ -16,9 +16,10 @@ from tqdm import tqdm
 from service.kit import embedded
 from service.kit.commandline import DatabaseUnavailable, command_database, fail, first_line
 from service.kit.config import Settings
-from service.matching import embedding, repository
+from service.matching import embedding
 from service.matching.embedding import EmbedStats
 from service.matching.encoders import Encoder, EncoderError, get_encoder
+from service.matching.repository import embeddings
 
 # Server start-up chatter would bury the command's report (contracts §4: stderr is the reason).
 BULK_REBUILD_MIN = 1000  # participants; below this the index build is not worth dropping for
@@ -43,7 +44,7 @@ async def rebuilds_indexes(conn: asyncpg.Connection, encoder: Encoder, participa
     """
     if participants < BULK_REBUILD_MIN:
         return False
-    return await repository.embedded_participants(conn, encoder.name) < participants
+    return await embeddings.embedded_participants(conn, encoder.name) < participants
 
 
 async def embed_all(
@@ -55,21 +56,21 @@ async def embed_all(
     `rebuilds_indexes` for large loads. Also the body of `koble import`'s embedding step.
     `conn` must not be inside a transaction.
     """
-    ids = await repository.all_participant_ids(conn) if ids is None else ids
+    ids = await embeddings.all_participant_ids(conn) if ids is None else ids
     if await rebuilds_indexes(conn, encoder, len(ids)):
-        await repository.drop_indexes(conn, encoder.name, encoder.dim)
+        await embeddings.drop_indexes(conn, encoder.name, encoder.dim)
     with tqdm(total=len(ids), unit="participant", desc="embedding", disable=not progress, file=sys.stderr) as bar:
         stats = await embedding.embed_participants(
             conn, encoder, ids, batch_size=batch_size, build_index=False, progress=bar.update
         )
-    await repository.ensure_indexes(conn, encoder.name, encoder.dim, concurrently=True)
+    await embeddings.ensure_indexes(conn, encoder.name, encoder.dim, concurrently=True)
     return stats
 
 
 async def _run(pool: asyncpg.Pool, encoder: Encoder, batch: int, prune: bool, progress: bool) -> int:
     async with pool.acquire() as conn:
         stats = await embed_all(conn, encoder, batch, progress)
-        pruned = await repository.prune_other_models(conn, encoder.name, encoder.dim) if prune else None
+        pruned = await embeddings.prune_other_models(conn, encoder.name, encoder.dim) if prune else None
     print(summary(encoder.name, stats))
     if pruned is not None:
         interests, sides, indexes = pruned

@@ -21,9 +21,9 @@ import asyncpg
 import numpy as np
 
 from service.kit.config import Settings
-from service.matching import repository
 from service.matching.encoders import SIDES, Encoder, Side, normalised
-from service.matching.repository import InterestKey, InterestRow, SideKey
+from service.matching.repository import embeddings
+from service.matching.repository.embeddings import InterestKey, InterestRow, SideKey
 
 log = logging.getLogger(__name__)
 
@@ -152,10 +152,10 @@ def plan_writes(
 
 async def apply_writes(conn: asyncpg.Connection, model: str, writes: Writes) -> None:
     """Delete the stale rows, then COPY the new ones (the caller holds the transaction)."""
-    await repository.delete_interests(conn, model, writes.stale_interests)
-    await repository.delete_sides(conn, model, writes.stale_sides)
-    await repository.copy_interests(conn, writes.new_interests)
-    await repository.copy_sides(conn, writes.new_sides)
+    await embeddings.delete_interests(conn, model, writes.stale_interests)
+    await embeddings.delete_sides(conn, model, writes.stale_sides)
+    await embeddings.copy_interests(conn, writes.new_interests)
+    await embeddings.copy_sides(conn, writes.new_sides)
 
 
 def _changed(read: Sequence[asyncpg.Record], current: Sequence[asyncpg.Record]) -> set[int]:
@@ -174,13 +174,13 @@ async def _write(
     a participant whose texts changed since `read` is left for another try with its new texts.
     """
     async with conn.transaction():
-        current = await repository.interest_texts(conn, [row["id"] for row in read], lock=True)
+        current = await embeddings.interest_texts(conn, [row["id"] for row in read], lock=True)
         changed = _changed(read, current)
         ids = [row["id"] for row in current if row["id"] not in changed]
         written = set(ids)
         kept = [item for item in items if item.participant_id in written]
-        stored = await repository.stored_interests(conn, model, ids)
-        writes = plan_writes(model, kept, vectors, stored, await repository.stored_sides(conn, model, ids))
+        stored = await embeddings.stored_interests(conn, model, ids)
+        writes = plan_writes(model, kept, vectors, stored, await embeddings.stored_sides(conn, model, ids))
         await apply_writes(conn, model, writes)
     return ids, changed, len(writes.new_interests)
 
@@ -189,9 +189,9 @@ async def _embed_batch(
     conn: asyncpg.Connection, encoder: Encoder, participant_ids: Sequence[int]
 ) -> tuple[EmbedStats, list[int]]:
     """Embed one batch; returns its stats and the ids to try again (edited meanwhile)."""
-    read = await repository.interest_texts(conn, participant_ids)
+    read = await embeddings.interest_texts(conn, participant_ids)
     items = await asyncio.to_thread(interests, encoder, read)  # truncation counts tokens: CPU work
-    vectors = await repository.vectors_by_hash(conn, encoder.name, list({item.text_hash for item in items}))
+    vectors = await embeddings.vectors_by_hash(conn, encoder.name, list({item.text_hash for item in items}))
     missing = to_encode(items, vectors)
     vectors |= await asyncio.to_thread(encode_missing, encoder, missing)
     ids, changed, written = await _write(conn, encoder.name, read, items, vectors)
@@ -253,12 +253,12 @@ async def embed_participants(
 
 async def ensure_small_indexes(conn: asyncpg.Connection, encoder: Encoder) -> bool:
     """Build the model's missing HNSW indexes if that is quick (few rows); whether they exist now."""
-    if await repository.has_indexes(conn, encoder.name, encoder.dim):
+    if await embeddings.has_indexes(conn, encoder.name, encoder.dim):
         return True
-    if await repository.side_count(conn, encoder.name, INLINE_INDEX_MAX_ROWS) >= INLINE_INDEX_MAX_ROWS:
+    if await embeddings.side_count(conn, encoder.name, INLINE_INDEX_MAX_ROWS) >= INLINE_INDEX_MAX_ROWS:
         log.warning("HNSW indexes of %s missing; the worker's sweep builds them", encoder.name)
         return False
-    await repository.ensure_indexes(conn, encoder.name, encoder.dim)
+    await embeddings.ensure_indexes(conn, encoder.name, encoder.dim)
     return True
 
 

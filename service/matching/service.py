@@ -17,8 +17,10 @@ import numpy as np
 
 from service.kit import i18n
 from service.kit.config import Settings
-from service.matching import explain, repository, scoring
+from service.matching import explain, scoring
 from service.matching.cache import CARD_COLUMNS, Entry, SuggestionCache
+from service.matching.repository import ranking, retrieval, state
+from service.matching.settings import RankerSettings, get_ranker_settings
 from service.profiles.schemas import DOMAINS, ENGAGEMENTS, KINDS
 
 LEXICAL_TERMS = 64  # lexemes in a query's full-text OR-query (frequent first)
@@ -35,7 +37,7 @@ PAIRS_AHEAD = 20  # best interest pairs read with a new entry (for its likely to
 
 @dataclass(frozen=True)
 class RankerConfig:
-    """The weights and the retrieval knobs of one ranking (from Settings, or chosen by evaluation)."""
+    """The weights and the retrieval knobs of one ranking (from RankerSettings, or chosen by evaluation)."""
 
     weights: scoring.Weights
     exact_search_below: int = 20_000  # side vectors below which retrieval scans exactly
@@ -61,21 +63,13 @@ class RankerConfig:
     pool_keep: int = 600
 
 
-def ranker_config(settings: Settings, model: str) -> RankerConfig:
-    """The configured ranker for a model (its similarity floor unless one is set)."""
-    floor, shift = settings.similarity_floor, settings.cross_lingual_shift
-    weights = scoring.Weights(
-        reciprocal=settings.weight_reciprocal, lexical=settings.weight_lexical,
-        availability=settings.weight_availability, engagement=settings.weight_engagement,
-        language=settings.weight_language, location=settings.weight_location,
-        freshness=settings.weight_freshness, exposure=settings.weight_exposure,
-        similarity_floor=scoring.default_similarity_floor(model) if floor is None else floor,
-        cross_lingual_shift=scoring.default_cross_lingual_shift(model) if shift is None else shift,
-    )
+def ranker_config(model: str, ranker: RankerSettings | None = None) -> RankerConfig:
+    """The configured ranker for a model (`ranker`: the process's `get_ranker_settings()` by default)."""
+    ranker = ranker or get_ranker_settings()
     return RankerConfig(
-        weights, exact_search_below=settings.exact_search_below,
-        exact_candidates=settings.exact_candidates, exposure_half_life_days=settings.exposure_half_life_days,
-        pair_candidates=settings.pair_candidates, rare_term_rows=settings.rare_term_rows)
+        ranker.weights(model), exact_search_below=ranker.exact_search_below,
+        exact_candidates=ranker.exact_candidates, exposure_half_life_days=ranker.exposure_half_life_days,
+        pair_candidates=ranker.pair_candidates, rare_term_rows=ranker.rare_term_rows)
 
 
 def model_name(settings: Settings) -> str:
@@ -142,7 +136,7 @@ def query_profile(row: Mapping[str, Any], location: int, at_capacity: bool) -> s
 def candidate_arrays(
     rows: Sequence[Mapping[str, Any]], locations: np.ndarray, at_capacity: np.ndarray | None, lexical: bool
 ) -> scoring.Candidates:
-    """Rows of `repository.candidate_rows` as scoring arrays."""
+    """Rows of `ranking.candidate_rows` as scoring arrays."""
     return scoring.Candidates(
         ids=np.array([row["id"] for row in rows], dtype=np.int64),
         kind=np.array([KINDS.index(row["kind"]) for row in rows], dtype=np.int64),
@@ -166,9 +160,9 @@ def _lexical(rows: Sequence[Mapping[str, Any]], matches: str, terms: str) -> np.
 # --- ranking ---
 
 
-def query_filter(query: Mapping[str, Any], model: str, excluded: Sequence[int]) -> repository.QueryFilter:
-    """The query participant's side of the SQL hard constraints (a `repository.query_participant` row)."""
-    return repository.QueryFilter(
+def query_filter(query: Mapping[str, Any], model: str, excluded: Sequence[int]) -> retrieval.QueryFilter:
+    """The query participant's side of the SQL hard constraints (a `retrieval.query_participant` row)."""
+    return retrieval.QueryFilter(
         id=query["id"], kind=query["kind"], domains=list(query["domains"]),
         available_from=query["available_from"], available_until=query["available_until"],
         engagements=list(query["engagements"]), excluded=list(excluded), model=model,
@@ -272,7 +266,7 @@ async def _fresh_top(
     """The top k of an entry computed afresh, four times as wide while exposure has already overtaken
     it (at MAX_WIDTH served whatever it holds). None: no suggestions at all."""
     while True:
-        found = await _computed(conn, participant_id, model, config, cache, widen=widen)
+        found = await compute_entry(conn, participant_id, model, config, cache, widen=widen)
         if found is None:
             return None
         _, chosen = await _chosen(conn, found[0], config, k, last_try=widen >= MAX_WIDTH)
@@ -294,7 +288,7 @@ async def _suggestions(
     suggestions = [_suggestion(entry, card(int(entry.ids[i])), value, pairs.get(int(entry.ids[i])), language, by_name)
                    for i, value in chosen]
     if record_exposure:
-        await repository.record_exposure(conn, [s.id for s in suggestions], config.exposure_half_life_days)
+        await state.record_exposure(conn, [s.id for s in suggestions], config.exposure_half_life_days)
     return suggestions
 
 
@@ -314,7 +308,7 @@ def _suggestion(
     )
 
 
-async def _computed(
+async def compute_entry(
     conn: asyncpg.Connection, participant_id: int, model: str, config: RankerConfig,
     cache: SuggestionCache | None, widen: int = 1,
 ) -> Found | None:
@@ -322,7 +316,7 @@ async def _computed(
 
     `widen` multiplies the candidates retrieved (the entry's `width`).
     """
-    query = await repository.query_participant(conn, participant_id, model)
+    query = await retrieval.query_participant(conn, participant_id, model)
     if query is None or query["hidden_at"] is not None or query["verified_at"] is None or not query_vectors(query):
         return None
     rows, truncated = await _retrieved(conn, query, model, config, widen)
@@ -337,7 +331,7 @@ async def _computed(
     # Pairs for the likely top now, in the same run of reads: the version read with them proves
     # that nothing changed since the query row was read.
     likely = entry.ids[:PAIRS_AHEAD].tolist()
-    version, pairs = await repository.best_interest_pairs_versioned(conn, participant_id, model, likely)
+    version, pairs = await retrieval.best_interest_pairs_versioned(conn, participant_id, model, likely)
     entry.pairs.update({int(i): None for i in likely} | {row["candidate_id"]: row for row in pairs})
     cards = {row["id"]: row for row in (rows[i] for i in order)}
     if cache is not None and version is not None and version == entry.version and cache.observe(version):
@@ -350,14 +344,16 @@ def _floor(base: np.ndarray, ranked: Sequence[Mapping[str, Any]], weights: scori
 
     The exact scan takes candidates in the order of their final score but for location and exposure;
     one left out scored at most the lowest of those, so at most the entry's lowest base score with its
-    freshness, plus the location weight. Exposure only lowers scores; a candidate becoming active
-    again can gain up to the freshness weight (not counted). Above `exact_search_below` the pool is
-    not exact, and the bound holds for the pool only.
+    freshness, plus the weights of the soft features the scan leaves out (`ranking.UNSCANNED_SOFT`:
+    location). Exposure only lowers scores; a candidate becoming active again can gain up to the
+    freshness weight (not counted). Above `exact_search_below` the pool is not exact, and the bound
+    holds for the pool only.
     """
     if not len(ranked):
         return -math.inf
     fresh = scoring.freshness(_column(ranked, "age_days"), weights.freshness_half_life_days)
-    return float((base + weights.freshness * fresh).min()) + max(weights.location, 0.0)
+    unscanned = sum(max(getattr(weights, name), 0.0) for name in ranking.UNSCANNED_SOFT)
+    return float((base + weights.freshness * fresh).min()) + unscanned
 
 
 def _card(row: Mapping[str, Any]) -> dict[str, Any]:
@@ -370,31 +366,31 @@ async def _retrieved(
     """Candidate rows of the retrieved candidates (hard constraints but capacity and declines applied),
     and whether retrieval was cut (fewer than every allowed candidate may have been seen).
 
-    The `exact_candidates` of highest final score but for location (`repository.by_relevance`),
+    The `exact_candidates` of highest final score but for location (`ranking.by_relevance`),
     computed over every allowed candidate below `exact_search_below` side vectors; above, the
     `pool_keep` best of a pool (`_pooled`).
     """
     vectors = query_vectors(query)
     constraints = query_filter(query, model, [])
-    size = await repository.side_rows(conn, query["side_rows"], config.exact_search_below)
-    relevance = repository.Relevance.of(query["language"], config.weights, config.lexical_terms)
+    size = await retrieval.side_rows(conn, query["side_rows"], config.exact_search_below)
+    relevance = ranking.Relevance.of(query["language"], config.weights, config.lexical_terms)
     n = config.exact_candidates * widen
     if size < config.exact_search_below:
-        ids = await repository.by_relevance(conn, constraints, vectors, n, config.relevance_pool, relevance)
+        ids = await ranking.by_relevance(conn, constraints, vectors, n, config.relevance_pool, relevance)
         truncated = len(ids) >= n
     else:
         # A pool is a cut whatever its size: exposure may promote a candidate outside it.
         n = config.pool_keep * widen
         ids, truncated = await _pooled(conn, constraints, vectors, n, config, relevance, widen), True
     lexical_terms = config.lexical_terms if config.weights.lexical else 0
-    rows = await repository.candidate_rows(conn, constraints, vectors, ids, config.exposure_half_life_days,
+    rows = await ranking.candidate_rows(conn, constraints, vectors, ids, config.exposure_half_life_days,
                                            lexical_terms)
     return rows, truncated
 
 
 async def _pooled(
-    conn: asyncpg.Connection, query_filter: repository.QueryFilter, vectors: dict[str, np.ndarray], n: int,
-    config: RankerConfig, relevance: repository.Relevance, widen: int,
+    conn: asyncpg.Connection, query_filter: retrieval.QueryFilter, vectors: dict[str, np.ndarray], n: int,
+    config: RankerConfig, relevance: ranking.Relevance, widen: int,
 ) -> list[int]:
     """The n of highest relevance among the index's pool and the lexical path's.
 
@@ -402,20 +398,20 @@ async def _pooled(
     tracks far better than either direction's top list; the lexical path adds the candidates whose
     shared rare terms could double a fit. `widen` widens the pool.
     """
-    size = min(config.pair_candidates * widen, repository.MAX_EF_SEARCH)
+    size = min(config.pair_candidates * widen, retrieval.MAX_EF_SEARCH)
     pool = await _index_pool(conn, query_filter, vectors, size)
-    return await repository.by_relevance(conn, query_filter, vectors, n, repository.MAX_POOL, relevance,
+    return await ranking.by_relevance(conn, query_filter, vectors, n, ranking.MAX_POOL, relevance,
                                          among=pool, rare_rows=config.rare_term_rows)
 
 
 async def _index_pool(
-    conn: asyncpg.Connection, query_filter: repository.QueryFilter, vectors: dict[str, np.ndarray], size: int
+    conn: asyncpg.Connection, query_filter: retrieval.QueryFilter, vectors: dict[str, np.ndarray], size: int
 ) -> list[int]:
     """Up to `size` candidates per other kind from the HNSW indexes: by pair vectors for a two-sided
     query, else by the one direction it has."""
     if len(vectors) == 2:
-        return await repository.pair_pool(conn, query_filter, vectors, size)
-    return (await repository.retrieve(conn, query_filter, vectors, size, False)).ids
+        return await retrieval.pair_pool(conn, query_filter, vectors, size)
+    return (await retrieval.retrieve(conn, query_filter, vectors, size, False)).ids
 
 
 @dataclass
@@ -431,22 +427,22 @@ class _State:
 
 
 async def _read_state(
-    conn: asyncpg.Connection, entry: Entry, config: RankerConfig, depth: int, state: _State | None = None
+    conn: asyncpg.Connection, entry: Entry, config: RankerConfig, depth: int, earlier: _State | None = None
 ) -> _State:
-    """`state` extended to the entry's first `depth` candidates (one statement); version None if the
+    """`earlier` extended to the entry's first `depth` candidates (one statement); version None if the
     reads saw different versions."""
-    query_id, start = entry.query["id"], 0 if state is None else len(state.allowed)
-    first = [query_id] if state is None else []
-    read = await repository.read_time_state(
+    query_id, start = entry.query["id"], 0 if earlier is None else len(earlier.allowed)
+    first = [query_id] if earlier is None else []
+    read = await state.read_time_state(
         conn, query_id, [*first, *entry.ids[start:depth].tolist()], config.exposure_half_life_days)
     capacity = np.concatenate([[float(entry.query["capacity"])] if first else [], entry.capacity[start:depth]])
     allowed = read.visible & (read.active < capacity) & ~read.blocked
     fresh = scoring.freshness(read.age_days, config.weights.freshness_half_life_days)
-    if state is None:
+    if earlier is None:
         return _State(read.version, bool(allowed[0]), allowed[1:], fresh[1:], read.shown[1:])
-    return _State(read.version if read.version == state.version else None, state.query_allowed,
-                  np.concatenate([state.allowed, allowed]), np.concatenate([state.fresh, fresh]),
-                  np.concatenate([state.shown, read.shown]))
+    return _State(read.version if read.version == earlier.version else None, earlier.query_allowed,
+                  np.concatenate([earlier.allowed, allowed]), np.concatenate([earlier.fresh, fresh]),
+                  np.concatenate([earlier.shown, read.shown]))
 
 
 async def _chosen(
@@ -462,29 +458,41 @@ async def _chosen(
     score is no longer above what a candidate outside the entry could reach (`Entry.floor`).
     """
     depth = min(len(entry.ids), max(FIRST_READ, 2 * k))
-    state = await _read_state(conn, entry, config, depth)
-    if not state.query_allowed:
-        return state.version, []
+    seen = await _read_state(conn, entry, config, depth)
+    if not seen.query_allowed:
+        return seen.version, []
     while True:
-        final = _final(entry, state, config.weights)
+        final = _final(entry, seen, config.weights)
         top = scoring.rank(final, entry.ids[:depth], k)
         kth = float(final[top[-1]]) if len(top) == k else -math.inf
         if depth == len(entry.ids) or kth > entry.base[depth] + max(config.weights.freshness, 0.0):
             break
         depth = min(len(entry.ids), 4 * depth)
-        state = await _read_state(conn, entry, config, depth, state)
+        seen = await _read_state(conn, entry, config, depth, seen)
     if not last_try and entry.floor > -math.inf and kth <= entry.floor:
-        return state.version, None
-    return state.version, [(int(i), float(final[i])) for i in top]
+        return seen.version, None
+    return seen.version, [(int(i), float(final[i])) for i in top]
 
 
-def _final(entry: Entry, state: _State, weights: scoring.Weights) -> np.ndarray:
+def _final(entry: Entry, seen: _State, weights: scoring.Weights) -> np.ndarray:
     """float (d,): final scores of the entry's first d candidates (-inf where no longer allowed)."""
-    depth = len(state.allowed)
-    final = (entry.base[:depth] + weights.freshness * state.fresh
-             - weights.exposure * scoring.exposure_pressure(state.shown, entry.capacity[:depth],
+    depth = len(seen.allowed)
+    final = (entry.base[:depth] + weights.freshness * seen.fresh
+             - weights.exposure * scoring.exposure_pressure(seen.shown, entry.capacity[:depth],
                                                             weights.exposure_scale))
-    return np.where(state.allowed, final, -np.inf)
+    return np.where(seen.allowed, final, -np.inf)
+
+
+async def record_exposure(conn: asyncpg.Connection, participant_ids: Sequence[int], config: RankerConfig) -> None:
+    """Count one showing of each of these participants (for callers that show fewer than they asked for)."""
+    await state.record_exposure(conn, participant_ids, config.exposure_half_life_days)
+
+
+async def best_interest_pairs(
+    conn: asyncpg.Connection, query_id: int, model: str, candidate_ids: Sequence[int]
+) -> list[asyncpg.Record]:
+    """Per candidate, the closest (query interest, candidate interest) pair (`explain.explanation_parts`' input)."""
+    return await retrieval.best_interest_pairs(conn, query_id, model, candidate_ids)
 
 
 async def _pairs(
@@ -494,7 +502,7 @@ async def _pairs(
     missing = [i for i in ids if i not in entry.pairs]
     if not missing:
         return entry.pairs
-    version, rows = await repository.best_interest_pairs_versioned(conn, entry.query["id"], model, missing)
+    version, rows = await retrieval.best_interest_pairs_versioned(conn, entry.query["id"], model, missing)
     found = {i: None for i in missing} | {row["candidate_id"]: row for row in rows}
     if cache is not None:
         cache.add_pairs(entry, version, found)
@@ -509,11 +517,11 @@ async def rank_all(
     No index, no top-n cut, no capacity or decline checks (contracts §4: not applicable inside
     `koble evaluate`); no exposure is recorded.
     """
-    query = await repository.query_participant(conn, participant_id, model)
+    query = await retrieval.query_participant(conn, participant_id, model)
     if query is None or query["hidden_at"] is not None or query["verified_at"] is None:
         return []
     lexical_terms = config.lexical_terms if config.weights.lexical else 0
-    rows = await repository.candidate_rows(
+    rows = await ranking.candidate_rows(
         conn, query_filter(query, model, []), query_vectors(query), None, config.exposure_half_life_days, lexical_terms
     )
     scores = _scored(query, rows, config)

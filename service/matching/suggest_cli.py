@@ -58,7 +58,7 @@ async def suggestions_for(
     if row is None:
         return None
     model = service.model_name(settings)
-    found = await service.suggest(conn, row["id"], k, model, service.ranker_config(settings, model),
+    found = await service.suggest(conn, row["id"], k, model, service.ranker_config(model),
                                   reader_language=language, by_name=True, record_exposure=False)
     return row, found
 

@@ -14,8 +14,9 @@ from arq import cron, func
 from arq.connections import ArqRedis
 
 from service.kit.config import Settings
-from service.matching import embedding, repository
+from service.matching import embedding
 from service.matching.encoders import EncoderError, get_encoder
+from service.matching.repository import embeddings
 
 log = logging.getLogger(__name__)
 
@@ -88,13 +89,13 @@ async def sweep_embeddings(ctx: dict[str, Any]) -> int:
     settings: Settings = ctx["settings"]
     encoder = get_encoder(settings.koble_encoder)
     async with ctx["pool"].acquire() as conn:
-        ids = await repository.ids_without_vectors(conn, encoder.name, SWEEP_AFTER_MINUTES, SWEEP_LIMIT)
+        ids = await embeddings.ids_without_vectors(conn, encoder.name, SWEEP_AFTER_MINUTES, SWEEP_LIMIT)
         if ids:
             await embedding.embed_participants(
                 conn, encoder, ids, batch_size=settings.embed_batch_size, build_index=False
             )
-        if await repository.side_count(conn, encoder.name, 1):
-            await repository.ensure_indexes(conn, encoder.name, encoder.dim, concurrently=True)
+        if await embeddings.side_count(conn, encoder.name, 1):
+            await embeddings.ensure_indexes(conn, encoder.name, encoder.dim, concurrently=True)
     return len(ids)
 
 

@@ -326,7 +326,7 @@ async def propose_matches(conn: asyncpg.Connection, settings: Settings, k: int) 
     Existing pairs are skipped (one match per pair, ever). Nobody is emailed: staff decide first.
     """
     model = matching.model_name(settings)
-    config = matching.ranker_config(settings, model)
+    config = matching.ranker_config(model)
     created = 0
     for participant_id in await repository.proposable_ids(conn):
         found = await matching.suggest(conn, participant_id, k, model, config, record_exposure=False)

@@ -14,7 +14,7 @@ from service.kit.config import Settings
 from service.matches import lifecycle
 from service.matches import repository as matches_repository
 from service.matches import service as matches
-from service.matching import repository as matching_repository
+from service.matching.repository import state as matching_state
 from service.profiles import service as profiles
 from service.profiles.schemas import ParticipantFields
 
@@ -123,7 +123,7 @@ async def test_declines_and_active_matches_feed_the_hard_constraints(
 
     async def state(*ids: int) -> tuple[list[int], list[bool]]:
         # What the ranker reads with a cached list: active matches per id, and blocked for the student.
-        read = await matching_repository.read_time_state(conn, student, list(ids), 7.0)
+        read = await matching_state.read_time_state(conn, student, list(ids), 7.0)
         return read.active.tolist(), read.blocked.tolist()
 
     assert await state(student, company) == ([0, 0], [False, False])

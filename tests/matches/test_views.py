@@ -8,7 +8,7 @@ from service.kit.audit import Actor
 from service.kit.config import Settings
 from service.matches import lifecycle
 from service.matches import service as matches
-from service.matching import repository as matching_repository
+from service.matching.repository import state as matching_state
 from tests.test_followup_support import parties
 
 
@@ -23,7 +23,7 @@ async def test_active_sides_count_the_lifecycle_active_states_and_blocked_pairs_
     assert counted == {i: 1 for state in lifecycle.ACTIVE for i in pairs[state]}
     for state, (a, b) in pairs.items():
         for me, other in ((a, b), (b, a)):
-            state_now = await matching_repository.read_time_state(conn, me, [other], 30.0)
+            state_now = await matching_state.read_time_state(conn, me, [other], 30.0)
             assert bool(state_now.blocked[0]) == (state != "suggested"), state
             assert int(state_now.active[0]) == (state in lifecycle.ACTIVE), state
 

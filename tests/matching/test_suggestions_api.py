@@ -290,13 +290,13 @@ async def test_repeated_requests_are_answered_from_the_cache_and_follow_every_ch
 ) -> None:
     first = await client.get(f"{API}/ingrid/suggestions", headers=BEARER)
     computed = []
-    original = matching_service._computed
+    original = matching_service.compute_entry
 
     async def counting(*args: Any, **kwargs: Any) -> Any:
         computed.append(args[1])
         return await original(*args, **kwargs)
 
-    monkeypatch.setattr(matching_service, "_computed", counting)
+    monkeypatch.setattr(matching_service, "compute_entry", counting)
     again = await client.get(f"{API}/ingrid/suggestions", headers=BEARER)
     ranked = [[s["external_id"] for s in r.json()["suggestions"]] for r in (first, again)]
     assert ranked[0] == ranked[1]  # (each a little lower: the first showing counted as exposure)

