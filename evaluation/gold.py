@@ -8,7 +8,7 @@ from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
 
-from service.profiles.importer import LineError, numbered_lines
+from service.flows.importer import LineError, numbered_lines
 
 
 @dataclass

@@ -66,7 +66,7 @@ def import_(
     notify: Annotated[bool, typer.Option("--notify", help="Email new participants a welcome link.")] = False,
 ) -> None:
     """Validate every line, then upsert all participants (or write nothing and exit 1)."""
-    from service.profiles import importer
+    from service.flows import importer
 
     setup_logging()
     if not Path(file).is_file():
@@ -77,7 +77,7 @@ def import_(
 @app.command()
 def demo() -> None:
     """Load the demo participants (idempotent: running it again changes nothing)."""
-    from service.profiles import importer
+    from service.flows import importer
 
     setup_logging()
     sys.exit(asyncio.run(importer.run_demo()))

@@ -32,7 +32,7 @@ def imported_tools(modules: str) -> set[str]:
     return set(json.loads(done.stdout)) & ANALYSTS_TOOLS
 
 
-@pytest.mark.parametrize("modules", ["service.app, service.worker", "service.cli", "service.profiles.importer"])
+@pytest.mark.parametrize("modules", ["service.app, service.worker", "service.cli", "service.flows.importer"])
 def test_the_service_imports_none_of_the_analysts_tools(modules: str) -> None:
     assert imported_tools(modules) == set()
 

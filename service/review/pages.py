@@ -21,7 +21,7 @@ from service.kit import i18n
 from service.kit.i18n import _
 from service.kit.templating import templates
 from service.profiles import forms
-from service.profiles import pages as profile_pages
+from service.profiles import views as profile_pages
 from service.profiles.schemas import DOMAINS, ENGAGEMENTS, KINDS
 from service.review import repository
 from service.review import service as review

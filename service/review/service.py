@@ -33,7 +33,7 @@ from service.mail import service as mail
 from service.mail import tasks as mail_tasks
 from service.matching import explain, scoring
 from service.matching import service as matching
-from service.profiles import pages as profile_pages
+from service.profiles import views as profile_pages
 from service.review import repository
 from service.review.schemas import BulkResult, QueueFilter, Role, SignInStep
 
