@@ -18,6 +18,8 @@ from service.kit.commandline import needs_eval_extra, setup_logging
 
 # What the `eval` extra brings that the commands' bodies import (nbclient only runs the notebooks).
 EXTRA_MODULES = ("sklearn", "bm25s", "matplotlib")
+PARTICIPANT_FILE = "Participant file, JSON Lines (docs/contracts.md §1)."
+GOLD_FILE = "Gold file, JSON Lines (docs/contracts.md §4)."
 
 
 def require_extra(command: str) -> None:
@@ -39,8 +41,8 @@ class EvalVariant(StrEnum):
 
 def evaluate(
     # Strs, not Paths: errors must name each FILE exactly as typed (contracts §4).
-    participants: Annotated[str, typer.Option("--participants", help="Participant file, JSON Lines (contracts §1).")],
-    gold: Annotated[str, typer.Option("--gold", help="Gold file, JSON Lines (contracts §3).")],
+    participants: Annotated[str, typer.Option("--participants", help=PARTICIPANT_FILE)],
+    gold: Annotated[str, typer.Option("--gold", help=GOLD_FILE)],
     k: Annotated[int, typer.Option("--k", min=1, help="How many suggestions per query count.")] = 10,
     as_json: Annotated[bool, typer.Option("--json", help="Print exactly one JSON object.")] = False,
     scores_out: Annotated[
@@ -81,8 +83,8 @@ def generate(
 
 
 def fit_weights(
-    participants: Annotated[str, typer.Option("--participants", help="Participant file, JSON Lines (contracts §1).")],
-    gold: Annotated[str, typer.Option("--gold", help="Gold file, JSON Lines (contracts §3).")],
+    participants: Annotated[str, typer.Option("--participants", help=PARTICIPANT_FILE)],
+    gold: Annotated[str, typer.Option("--gold", help=GOLD_FILE)],
     out: Annotated[str, typer.Option("--out", help="Where to write the fitted weights (JSON).")] = "weights.json",
     k: Annotated[int, typer.Option("--k", min=1, help="k of the nDCG the fit is judged by.")] = 10,
     folds: Annotated[int, typer.Option("--folds", min=2, max=20, help="Cross-validation folds (by query).")] = 5,
@@ -101,9 +103,10 @@ def fit_weights(
 
 
 def export_gold(
-    out: Annotated[str, typer.Option("--out", help="Gold file to write, JSON Lines (contracts §3).")],
+    out: Annotated[str, typer.Option("--out", help="Gold file to write, JSON Lines (docs/contracts.md §4).")],
     participants_out: Annotated[
-        str | None, typer.Option("--participants-out", help="Also write the visible participants (contracts §1).")
+        str | None,
+        typer.Option("--participants-out", help="Also write the visible participants (docs/contracts.md §1)."),
     ] = None,
 ) -> None:
     """Write a gold file from real outcomes: approvals, answers, meetings and projects (evaluation/README.md)."""

@@ -62,7 +62,7 @@ def migrate() -> None:
 @app.command("import")
 def import_(
     # A str, not a Path: errors must name FILE exactly as typed (`./x.jsonl:3: ...`, contracts §4).
-    file: Annotated[str, typer.Argument(help="Participant file, JSON Lines (contracts §1).")],
+    file: Annotated[str, typer.Argument(help="Participant file, JSON Lines (docs/contracts.md §1).")],
     notify: Annotated[bool, typer.Option("--notify", help="Email new participants a welcome link.")] = False,
 ) -> None:
     """Validate every line, then upsert all participants (or write nothing and exit 1)."""
