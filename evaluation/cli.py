@@ -40,7 +40,7 @@ class EvalVariant(StrEnum):
 
 
 def evaluate(
-    # Strs, not Paths: errors must name each FILE exactly as typed (contracts §4).
+    # Strs, not Paths: errors must name each FILE exactly as typed (docs/contracts.md §2).
     participants: Annotated[str, typer.Option("--participants", help=PARTICIPANT_FILE)],
     gold: Annotated[str, typer.Option("--gold", help=GOLD_FILE)],
     k: Annotated[int, typer.Option("--k", min=1, help="How many suggestions per query count.")] = 10,

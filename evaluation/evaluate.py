@@ -1,4 +1,4 @@
-"""The body of `koble evaluate` (contracts §4): run, report, exit code; evaluation/cli.py declares the command."""
+"""The body of `koble evaluate` (docs/contracts.md §4): run, report, exit code; evaluation/cli.py declares it."""
 
 from __future__ import annotations
 

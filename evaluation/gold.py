@@ -1,4 +1,4 @@
-"""Reading a gold file (contracts §3): `{"a", "b", "relevance"}` per line, checked against the participants."""
+"""Reading a gold file (docs/contracts.md §4): `{"a", "b", "relevance"}` per line, checked against the participants."""
 
 from __future__ import annotations
 

@@ -1,4 +1,6 @@
-"""The `koble evaluate` pipeline (contracts §4): files → scratch database → import → embed → features → rank → metrics.
+"""The `koble evaluate` pipeline: files → scratch database → import → embed → features → rank → metrics.
+
+Its files and its JSON: docs/contracts.md §4.
 
 1. Both files are read and checked first (participants with `koble import`'s own validation, gold
    against the participants' external ids); any error stops the run before a database is touched.

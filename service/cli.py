@@ -1,4 +1,4 @@
-"""The `koble` command line (contracts §4)."""
+"""The `koble` command line (docs/contracts.md §2)."""
 
 from __future__ import annotations
 
@@ -61,7 +61,7 @@ def migrate() -> None:
 
 @app.command("import")
 def import_(
-    # A str, not a Path: errors must name FILE exactly as typed (`./x.jsonl:3: ...`, contracts §4).
+    # A str, not a Path: errors must name FILE exactly as typed (`./x.jsonl:3: ...`, docs/contracts.md §2).
     file: Annotated[str, typer.Argument(help="Participant file, JSON Lines (docs/contracts.md §1).")],
     notify: Annotated[bool, typer.Option("--notify", help="Email new participants a welcome link.")] = False,
 ) -> None:

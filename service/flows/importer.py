@@ -1,7 +1,7 @@
 """`koble import` and `koble demo`: check a whole participant file, then upsert it all or nothing.
 
 Every line is validated, against the others and against the database, before anything is
-written (contracts §4), so an operator can fix the file and simply run the command again.
+written (docs/contracts.md §2), so an operator can fix the file and simply run the command again.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ from service.profiles.schemas import DOMAINS, ENGAGEMENTS, ParticipantImport
 log = logging.getLogger(__name__)
 
 BOM = b"\xef\xbb\xbf"
-# Contracts §1 requires both keys in a file (either may be empty), unlike the web form.
+# docs/contracts.md §1 requires both keys in a file (either may be empty), unlike the web form.
 REQUIRED_KEYS = ("offers", "seeks")
 CHOICES: dict[str, tuple[str, ...]] = {"domains": DOMAINS, "engagements": ENGAGEMENTS}
 # Errors of the whole model, reported on the key a person would fix.
@@ -76,7 +76,7 @@ class LineError:
     reason: str
 
     def format(self, source: str) -> str:
-        """The error as contracts §4 prints it: `FILE:LINE: field: reason`."""
+        """The error as docs/contracts.md §2 prints it: `FILE:LINE: field: reason`."""
         return f"{source}:{self.line}: {self.field}: {self.reason}"
 
 

@@ -28,7 +28,7 @@ def needs_eval_extra(command: str) -> int:
 
 
 def fail(message: str) -> int:
-    """Print `koble: message` to stderr; returns exit code 1 (contracts §4: a one-line reason)."""
+    """Print `koble: message` to stderr; returns exit code 1 (docs/contracts.md §2: a one-line reason)."""
     print(f"koble: {message}", file=sys.stderr)
     return 1
 

@@ -23,7 +23,7 @@ def _default_data_dir() -> Path:
 
 
 class Settings(BaseSettings):
-    """Every setting of Koble; names match contracts §6 (env vars, case-insensitive)."""
+    """Every setting of Koble; names match docs/contracts.md §5 (env vars, case-insensitive)."""
 
     model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
 
@@ -74,7 +74,7 @@ class Settings(BaseSettings):
     # Nearest neighbours fetched per direction before ranking; the final top k comes from their union.
     # 50 / 100 / 200 / 400 gave recall@10 0.79 / 0.90 / 0.96 / 0.99 against the exact ranking at 100k
     # synthetic participants, at 88 / 106 / 171 / 552 ms (bench/README.md); the suggestion cache pays it once.
-    # Below this many side vectors an exact filtered scan is as fast as the index (measured.md) and never misses.
+    # Below this many side vectors an exact filtered scan is as fast as the index (bench/README.md) and never misses.
     exact_search_below: int = Field(20_000, ge=0, alias="KOBLE_EXACT_SEARCH_BELOW")
     # Candidates the exact scan takes by relevance (the ranker's reciprocal fit) before full scoring.
     exact_candidates: int = Field(200, ge=10, le=5000, alias="KOBLE_EXACT_CANDIDATES")
@@ -87,7 +87,7 @@ class Settings(BaseSettings):
     suggestion_cache_entries: int = Field(10_000, ge=0, alias="KOBLE_SUGGESTION_CACHE_ENTRIES")
     exposure_half_life_days: float = Field(7.0, gt=0, alias="KOBLE_EXPOSURE_HALF_LIFE_DAYS")
     # shared_buffers of the embedded PostgreSQL (no DATABASE_URL): memory is used only as pages are
-    # read, so a small database costs no more; 100k participants keep ~800 MB hot (measured.md).
+    # read, so a small database costs no more; 100k participants keep ~800 MB hot (bench/README.md).
     embedded_pg_shared_buffers: str = Field(
         "1GB", pattern=r"^\d+(kB|MB|GB)$", alias="KOBLE_EMBEDDED_PG_SHARED_BUFFERS")
     # Embedding on write (service.matching.embedding): participants per transaction and per batch of

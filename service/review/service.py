@@ -251,7 +251,7 @@ async def close(
 
 
 class PairRefused(Exception):
-    """A hand-picked pair breaks a hard constraint (contracts §2); the message says which, in words."""
+    """A hand-picked pair breaks a hard constraint (docs/contracts.md §6); the message says which, in words."""
 
 
 async def search(conn: asyncpg.Connection, text: str, actor: Actor, limit: int = 20) -> list[asyncpg.Record]:
