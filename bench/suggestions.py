@@ -362,7 +362,7 @@ async def load(url: str, n: int, seed: int) -> Data:
             print(f"  loaded {min(n, start + CHUNK):,} / {n:,}", file=sys.stderr, flush=True)
         await conn.execute("SELECT setval('participants_id_seq', $1)", n)
         began = time.perf_counter()
-        # The size pgvector needs to build in memory (195 MB at 100k, measured.md); the embedded
+        # The size pgvector needs to build in memory (195 MB at 100k, bench/README.md); the embedded
         # server's default of 64 MB would spill and build several times slower.
         await conn.execute("SET maintenance_work_mem = '1GB'")
         built = await embeddings.ensure_indexes(conn, MODEL, DIM)

@@ -1,8 +1,8 @@
-"""An independent re-check of the hard constraints (contracts §2) for `koble evaluate`.
+"""An independent re-check of the hard constraints (docs/contracts.md §6) for `koble evaluate`.
 
 Deliberately separate from the ranker's own filter (service.matching): evaluation must catch a
 ranker that suggests a pair it should not. Capacity is not applicable inside `koble evaluate`
-(contracts §4), and a scratch database holds no declines or matches, so those two are not checked.
+(docs/contracts.md §4), and a scratch database holds no declines or matches, so those two are not checked.
 """
 
 from __future__ import annotations
@@ -64,7 +64,7 @@ def broken(a: Facts, b: Facts) -> list[str]:
 
 
 def _engagements_fit(a: Collection[str], b: Collection[str]) -> bool:
-    # Contracts §2: only when both list engagements must they share one (an empty list means any).
+    # docs/contracts.md §6: only when both list engagements must they share one (an empty list means any).
     return not a or not b or bool(set(a) & set(b))
 
 

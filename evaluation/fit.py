@@ -174,7 +174,7 @@ def fit_command(participants: str, gold: str, out: str, k: int, folds: int, forc
                 embedding_cache: str | None, seed: int) -> int:
     """`koble fit-weights`: prepare, cross-validate, report, and write the file if better (or forced)."""
     from evaluation import runner
-    from evaluation.cli import stdout_to_stderr
+    from evaluation.evaluate import stdout_to_stderr
     from service.kit.commandline import first_line
     from service.kit.config import get_settings
 

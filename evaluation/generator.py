@@ -15,8 +15,8 @@ academic year, capacities, traps and gold rule. What changes with size:
   query, the gold file grows with n²; so above `ALL_QUERIES_UP_TO` participants only a seeded sample
   of queries (`--queries`, every trap's target included) gets gold lines.
 
-Files written into the output folder: `participants.jsonl` (contracts §1), `gold.jsonl`
-(contracts §3) and `traps.jsonl` (`{"query", "trap", "twin", "breaks"}` per trap, for analysis).
+Files written into the output folder: `participants.jsonl` (docs/contracts.md §1), `gold.jsonl`
+(docs/contracts.md §4) and `traps.jsonl` (`{"query", "trap", "twin", "breaks"}` per trap, for analysis).
 """
 
 from __future__ import annotations
@@ -174,7 +174,7 @@ def table_of(people: Sequence[Person]) -> Table:
 
 
 def allowed_row(t: Table, i: int) -> np.ndarray:
-    """bool (n,): the pairs (i, j) that pass contracts §2 as checked in evaluation (i itself: False)."""
+    """bool (n,): the pairs (i, j) that pass docs/contracts.md §6 as checked in evaluation (i itself: False)."""
     ok = (t.kind != t.kind[i]) & ((t.domains & t.domains[i]) != 0)
     ok &= np.maximum(t.start, t.start[i]) <= np.minimum(t.end, t.end[i])
     ok &= (t.engagements == 0) | (t.engagements[i] == 0) | ((t.engagements & t.engagements[i]) != 0)

@@ -1,4 +1,4 @@
-"""Reading a gold file (contracts §3): `{"a", "b", "relevance"}` per line, checked against the participants."""
+"""Reading a gold file (docs/contracts.md §4): `{"a", "b", "relevance"}` per line, checked against the participants."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
 
-from service.profiles.importer import LineError, numbered_lines
+from service.flows.importer import LineError, numbered_lines
 
 
 @dataclass

@@ -1,6 +1,6 @@
 """The labelled bilingual evaluation set: `python -m evaluation.labelled [DIR]` writes it (seeded).
 
-Output: `participants.jsonl` (contracts §1) and `gold.jsonl` (contracts §3) in DIR, by default
+Output: `participants.jsonl` (docs/contracts.md §1) and `gold.jsonl` (docs/contracts.md §4) in DIR, by default
 `evaluation/data/`. The same seed always writes the same files.
 
 How the set is built
@@ -23,7 +23,7 @@ How the set is built
   them to a; `constraint_violations` counts any that it does.
 
 How gold is decided (for every ordered pair a ≠ b, traps included)
-- The pair must pass every hard constraint of contracts §2 (evaluation.constraints); otherwise it
+- The pair must pass every hard constraint of docs/contracts.md §6 (evaluation.constraints); otherwise it
   is not relevant, however well the texts fit.
 - forward fit: b offers a subject that a seeks; backward fit: b seeks a subject that a offers.
 - relevance 2 when both fits hold (a two-sided match: each gets what it looks for), relevance 1

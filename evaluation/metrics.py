@@ -1,8 +1,8 @@
-"""Ranking metrics for `koble evaluate` (contracts §4), as plain functions of one query's ranking.
+"""Ranking metrics for `koble evaluate` (docs/contracts.md §4), as plain functions of one query's ranking.
 
 A query's *ranking* is the list of candidate external ids the ranker returned, best first (all
 allowed candidates, so the top k are its suggestions). Its *gold* maps each relevant candidate to
-its graded relevance (> 0, contracts §3); every other candidate is not relevant.
+its graded relevance (> 0, docs/contracts.md §4); every other candidate is not relevant.
 
 Definitions (k ≥ 1; "top k" is the first k of the ranking, fewer when fewer were ranked):
 

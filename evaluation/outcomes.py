@@ -76,7 +76,7 @@ def grade(history: History) -> float | None:
 
 
 def gold_lines(histories: Iterable[History], answers: Iterable[Mapping[str, str]]) -> list[dict[str, Any]]:
-    """Gold lines (contracts §3) from matches and answers, best first per query, sorted by query."""
+    """Gold lines (docs/contracts.md §4) from matches and answers, best first per query, sorted by query."""
     relevance: dict[tuple[str, str], float] = {}
     for history in histories:
         value = grade(history)
@@ -185,7 +185,7 @@ async def simulate(conn: asyncpg.Connection, seed: int = 7, count: int = 60, day
 
 
 def participant_line(row: Mapping[str, Any]) -> dict[str, Any]:
-    """A participants row as a participant-file object (contracts §1)."""
+    """A participants row as a participant-file object (docs/contracts.md §1)."""
     line = {key: row[key] for key in ("external_id", "kind", "name", "email", "organisation", "language",
                                       "capacity", "location")}
     line.update(domains=list(row["domains"]), engagements=list(row["engagements"]),

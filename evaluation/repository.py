@@ -47,7 +47,7 @@ async def answers(conn: asyncpg.Connection) -> list[asyncpg.Record]:
 
 
 async def visible_participants(conn: asyncpg.Connection) -> list[asyncpg.Record]:
-    """Every visible participant with the fields of a participant file (contracts §1)."""
+    """Every visible participant with the fields of a participant file (docs/contracts.md §1)."""
     return await conn.fetch(
         """SELECT external_id, kind, name, email, organisation, language, domains, engagements,
                   available_from, available_until, capacity, location, offers, seeks

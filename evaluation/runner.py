@@ -1,4 +1,6 @@
-"""The `koble evaluate` pipeline (contracts §4): files → scratch database → import → embed → features → rank → metrics.
+"""The `koble evaluate` pipeline: files → scratch database → import → embed → features → rank → metrics.
+
+Its files and its JSON: docs/contracts.md §4.
 
 1. Both files are read and checked first (participants with `koble import`'s own validation, gold
    against the participants' external ids); any error stops the run before a database is touched.
@@ -37,12 +39,13 @@ from evaluation.features import QueryFeatures, all_features
 from evaluation.gold import Gold, parse_gold
 from evaluation.scratch import scratch_database
 from evaluation.variants import Ranked, Texts, Variant, rank_variant
+from service.flows import importer
+from service.flows.importer import LineError
 from service.kit import database, embedded
 from service.kit.commandline import first_line
 from service.kit.config import Settings
 from service.matching.scoring import Weights
-from service.profiles import importer
-from service.profiles.importer import LineError
+from service.profiles import service as profiles
 from service.profiles.schemas import ParticipantImport
 
 log = logging.getLogger(__name__)
@@ -240,7 +243,7 @@ async def import_participants(
     conn: asyncpg.Connection, participants: Sequence[ParticipantImport], progress: bool
 ) -> dict[str, int]:
     """Write the participants with the importer's own batched insert; external id -> id."""
-    await importer.write(conn, importer.make_plan(participants, {}), progress)
+    await profiles.write_import(conn, profiles.plan_import(participants, {}), progress)
     rows = await conn.fetch("SELECT id, external_id FROM participants")
     return {row["external_id"]: row["id"] for row in rows}
 

@@ -1,16 +1,18 @@
-"""The `koble` command line (contracts §4)."""
+"""The `koble` command line (docs/contracts.md §2)."""
 
 from __future__ import annotations
 
 import asyncio
-import logging
 import sys
+from collections.abc import Callable
 from enum import StrEnum
+from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from service.kit.commandline import needs_eval_extra, setup_logging
 from service.kit.config import get_settings
 
 app = typer.Typer(help="Koble: matching for the Gjøvik region.", no_args_is_help=True, add_completion=False)
@@ -20,14 +22,6 @@ def fail(message: str) -> typer.Exit:
     """Print a one-line reason to stderr; the caller raises the returned Exit(1)."""
     typer.echo(f"koble: {message}", err=True)
     return typer.Exit(1)
-
-
-def _logging() -> None:
-    from service.kit import embedded
-
-    settings = get_settings()
-    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    embedded.quiet_logs(settings)
 
 
 @app.command()
@@ -40,7 +34,7 @@ def serve(
 
     from service.app import create_app
 
-    _logging()
+    setup_logging()
     # No access log: it would hold client addresses and one-time links (no personal data in logs).
     uvicorn.run(create_app(), host=host, port=port, proxy_headers=True, log_config=None, access_log=False)
 
@@ -51,7 +45,7 @@ def worker() -> None:
     from service import worker as worker_module
     from service.kit import embedded
 
-    _logging()
+    setup_logging()
     settings = get_settings()
     worker_module.create_worker(settings, embedded.redis_url(settings)).run()
 
@@ -67,14 +61,14 @@ def migrate() -> None:
 
 @app.command("import")
 def import_(
-    # A str, not a Path: errors must name FILE exactly as typed (`./x.jsonl:3: ...`, contracts §4).
-    file: Annotated[str, typer.Argument(help="Participant file, JSON Lines (contracts §1).")],
+    # A str, not a Path: errors must name FILE exactly as typed (`./x.jsonl:3: ...`, docs/contracts.md §2).
+    file: Annotated[str, typer.Argument(help="Participant file, JSON Lines (docs/contracts.md §1).")],
     notify: Annotated[bool, typer.Option("--notify", help="Email new participants a welcome link.")] = False,
 ) -> None:
     """Validate every line, then upsert all participants (or write nothing and exit 1)."""
-    from service.profiles import importer
+    from service.flows import importer
 
-    _logging()
+    setup_logging()
     if not Path(file).is_file():
         raise fail(f"{file}: no such file")
     sys.exit(asyncio.run(importer.run(file, notify=notify, progress=sys.stderr.isatty())))
@@ -83,9 +77,9 @@ def import_(
 @app.command()
 def demo() -> None:
     """Load the demo participants (idempotent: running it again changes nothing)."""
-    from service.profiles import importer
+    from service.flows import importer
 
-    _logging()
+    setup_logging()
     sys.exit(asyncio.run(importer.run_demo()))
 
 
@@ -98,92 +92,33 @@ def outbox(limit: Annotated[int, typer.Option(help="How many emails to show.")] 
         typer.echo(line)
 
 
-class EvalVariant(StrEnum):
-    """The rankers `koble evaluate --variant` compares (evaluation.variants.VARIANTS)."""
-
-    random = "random"
-    bm25 = "bm25"
-    one_directional = "one_directional"
-    reciprocal = "reciprocal"
-    reciprocal_lexical = "reciprocal_lexical"
-    full = "full"
+# The analysts' commands (evaluate, generate, fit-weights, export-gold) from the `koble.commands`
+# entry points, registered here so that `koble --help` lists them in this place.
+PLUGIN_GROUP = "koble.commands"
+# A stand-in accepts any arguments: it only says what to install.
+STAND_IN = {"allow_extra_args": True, "ignore_unknown_options": True}
 
 
-@app.command()
-def evaluate(
-    # Strs, not Paths: errors must name each FILE exactly as typed (contracts §4).
-    participants: Annotated[str, typer.Option("--participants", help="Participant file, JSON Lines (contracts §1).")],
-    gold: Annotated[str, typer.Option("--gold", help="Gold file, JSON Lines (contracts §3).")],
-    k: Annotated[int, typer.Option("--k", min=1, help="How many suggestions per query count.")] = 10,
-    as_json: Annotated[bool, typer.Option("--json", help="Print exactly one JSON object.")] = False,
-    scores_out: Annotated[
-        str | None, typer.Option("--scores-out", help="Write every ranked candidate's score, JSON Lines.")
-    ] = None,
-    variant: Annotated[EvalVariant, typer.Option("--variant", help="Ranker variant to measure.")] = EvalVariant.full,
-    weights: Annotated[str | None, typer.Option("--weights", help="Weights file from `koble fit-weights`.")] = None,
-    embedding_cache: Annotated[
-        str | None, typer.Option("--embedding-cache", help="Keep vectors in this file between runs.")
-    ] = None,
-    report: Annotated[
-        str | None, typer.Option("--report", help="Write tables and plots of every variant to this folder.")
-    ] = None,
-    seed: Annotated[int, typer.Option("--seed", help="Seed of the random variant and the bootstrap.")] = 0,
-) -> None:
-    """Measure the ranker against a gold file, on a scratch database it creates and removes."""
-    from evaluation.cli import evaluate_command
+def _stand_in(name: str) -> Callable[[], None]:
+    """A command that says `koble NAME` needs the `eval` extra, and exits 1."""
 
-    _logging()
-    sys.exit(evaluate_command(participants, gold, k, as_json, scores_out, variant.value, weights_file=weights,
-                              embedding_cache=embedding_cache, report=report, seed=seed))
+    def command() -> None:
+        raise typer.Exit(needs_eval_extra(name))
+
+    command.__doc__ = "Not installed: pip install 'koble[eval]'."
+    return command
 
 
-@app.command()
-def generate(
-    n: Annotated[int, typer.Option("--n", min=100, max=100_000, help="Participants, traps included.")] = 1000,
-    seed: Annotated[int, typer.Option("--seed", help="Random seed (the same seed writes the same files).")] = 7,
-    out: Annotated[str, typer.Option("--out", help="Folder for participants.jsonl, gold.jsonl, traps.jsonl.")] = ".",
-    queries: Annotated[
-        int | None, typer.Option("--queries", min=1, help="Queries with gold (default: all up to 2,000 participants).")
-    ] = None,
-) -> None:
-    """Write a generated labelled set (participants, gold and traps) for `koble evaluate`."""
-    from evaluation.generator import generate_command
-
-    sys.exit(generate_command(n, seed, out, queries))
+def _register_plugins() -> None:
+    """Every `koble.commands` entry point as a subcommand (a stand-in if its module cannot be imported)."""
+    for entry in entry_points(group=PLUGIN_GROUP):
+        try:
+            app.command(entry.name)(entry.load())
+        except ImportError:
+            app.command(entry.name, context_settings=STAND_IN)(_stand_in(entry.name))
 
 
-@app.command("fit-weights")
-def fit_weights(
-    participants: Annotated[str, typer.Option("--participants", help="Participant file, JSON Lines (contracts §1).")],
-    gold: Annotated[str, typer.Option("--gold", help="Gold file, JSON Lines (contracts §3).")],
-    out: Annotated[str, typer.Option("--out", help="Where to write the fitted weights (JSON).")] = "weights.json",
-    k: Annotated[int, typer.Option("--k", min=1, help="k of the nDCG the fit is judged by.")] = 10,
-    folds: Annotated[int, typer.Option("--folds", min=2, max=20, help="Cross-validation folds (by query).")] = 5,
-    force: Annotated[bool, typer.Option("--force", help="Write the weights even if they measure worse.")] = False,
-    embedding_cache: Annotated[
-        str | None, typer.Option("--embedding-cache", help="Keep vectors in this file between runs.")
-    ] = None,
-    seed: Annotated[int, typer.Option("--seed", help="Seed of the folds and the bootstrap.")] = 0,
-) -> None:
-    """Fit the ranker's soft-feature weights to gold (cross-validated); write them only if they measure better."""
-    from evaluation.fit import fit_command
-
-    _logging()
-    sys.exit(fit_command(participants, gold, out, k, folds, force, embedding_cache, seed))
-
-
-@app.command("export-gold")
-def export_gold(
-    out: Annotated[str, typer.Option("--out", help="Gold file to write, JSON Lines (contracts §3).")],
-    participants_out: Annotated[
-        str | None, typer.Option("--participants-out", help="Also write the visible participants (contracts §1).")
-    ] = None,
-) -> None:
-    """Write a gold file from real outcomes: approvals, answers, meetings and projects (evaluation/README.md)."""
-    from evaluation.outcomes import export_gold_command
-
-    _logging()
-    sys.exit(export_gold_command(out, participants_out))
+_register_plugins()
 
 
 @app.command()
@@ -196,7 +131,7 @@ def reembed(
     """Embed every participant with the configured encoder (KOBLE_ENCODER); the service keeps answering."""
     from service.matching import commands
 
-    _logging()
+    setup_logging()
     sys.exit(asyncio.run(commands.reembed(get_settings(), batch, prune, progress=sys.stderr.isatty())))
 
 
@@ -217,7 +152,7 @@ def suggest(
     """Ranked suggestions for a participant, with score and explanation."""
     from service.matching import suggest_cli
 
-    _logging()
+    setup_logging()
     sys.exit(asyncio.run(suggest_cli.run(external_id, k, as_json, lang.value)))
 
 

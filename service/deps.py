@@ -101,7 +101,7 @@ def require_api_token(
     settings: Annotated[Settings, Depends(get_settings)],
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> None:
-    """Integration access (contracts §5): the operator's bearer token, compared in constant time."""
+    """Integration access (docs/contracts.md §3): the operator's bearer token, compared in constant time."""
     token = settings.koble_api_token
     if credentials is None:
         raise HTTPException(401, "Missing bearer token", headers={"WWW-Authenticate": "Bearer"})
@@ -150,7 +150,7 @@ def require_api_staff(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     staff: Annotated[Any, Depends(get_staff)],
 ) -> Actor:
-    """Reviewer rights on the API: the operator's bearer token (contracts §5) or a staff session."""
+    """Reviewer rights on the API: the operator's bearer token (docs/contracts.md §3) or a staff session."""
     if credentials is not None:
         require_api_token(settings, credentials)
         return Actor.staff(None, "api token")

@@ -1,4 +1,4 @@
-"""GET /healthz: database, pgvector and Redis status (contracts §5)."""
+"""GET /healthz: database, pgvector and Redis status (docs/contracts.md §3)."""
 
 from __future__ import annotations
 

@@ -13,7 +13,7 @@ import pytest
 from evaluation import generator, labelled
 from evaluation.constraints import broken, facts_of
 from evaluation.gold import parse_gold
-from service.profiles import importer
+from service.flows import importer
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -16,8 +16,9 @@ import pytest
 
 from evaluation import outcomes, repository
 from evaluation.gold import parse_gold
+from service.flows import importer
 from service.matches.lifecycle import can_move
-from service.profiles import importer
+from service.profiles import service as profiles
 
 ROOT = Path(__file__).resolve().parent.parent
 START = dt.datetime(2027, 1, 10, tzinfo=dt.UTC)
@@ -88,7 +89,8 @@ async def test_simulation_and_export_gold_on_the_demo_data(
     rows = importer.demo_participants()[:40]
     entries, errors = importer.validate("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows).encode())
     assert errors == []
-    await importer.write(conn, importer.make_plan([e.participant for e in entries if e.participant], {}), False)
+    plan = profiles.plan_import([e.participant for e in entries if e.participant], {})
+    await profiles.write_import(conn, plan, False)
     made = await outcomes.simulate(conn, seed=4, count=25)
     assert made == await conn.fetchval("SELECT count(*) FROM matches") > 10
     assert await outcomes.simulate(conn, seed=4, count=25) == 0  # the same pairs again: nothing new

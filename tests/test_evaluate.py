@@ -94,7 +94,7 @@ def eval_databases(url: str) -> list[str]:
 
 
 def allowed_for(query: str) -> set[str]:
-    """The candidates contracts §2 allows for a query (checked independently of the ranker)."""
+    """The candidates docs/contracts.md §6 allows for a query (checked independently of the ranker)."""
     rows = {row["external_id"]: facts_of(row) for row in PARTICIPANTS}
     return {b for b in rows if b != query and allowed(rows[query], rows[b])}
 

@@ -17,11 +17,12 @@ from typing import Any
 import asyncpg
 import pytest
 
+from service.flows import importer
+from service.flows.importer import LineError, validate
 from service.kit.config import Settings
-from service.profiles import importer, repository
+from service.profiles import repository
 from service.profiles import service as profiles
 from service.profiles.demo import demo_participants
-from service.profiles.importer import LineError, make_plan, validate
 from service.profiles.schemas import ParticipantFields, ParticipantImport
 from tests.conftest import Mailbox, free_port, link_in, run_worker
 
@@ -359,7 +360,7 @@ def test_plan_sorts_into_created_updated_and_unchanged() -> None:
         "p-00001": {"id": 11, **profiles.to_columns(same)},
         "p-00002": {"id": 12, **profiles.to_columns(same), "name": "Old Name"},
     }
-    plan = make_plan([same, renamed, new], stored)
+    plan = profiles.plan_import([same, renamed, new], stored)
     assert [external_id for external_id, _ in plan.creates] == ["p-00003"]
     assert [(participant_id, fields["name"]) for participant_id, fields in plan.updates] == [(12, "Person 2")]
     assert plan.unchanged == 1
@@ -383,5 +384,5 @@ async def test_a_conflict_while_writing_rolls_back_the_whole_import(conn: asyncp
     await add_web_participant(conn, "p-00002", "someone@example.org")
     participants = [ParticipantImport.model_validate(row(n)) for n in (1, 2, 3)]
     with pytest.raises(asyncpg.UniqueViolationError):
-        await importer.write(conn, make_plan(participants, {}), progress=False)
+        await profiles.write_import(conn, profiles.plan_import(participants, {}), progress=False)
     assert [external_id for external_id, _ in await snapshot(conn)] == ["p-00002"]  # p-00001 is gone too

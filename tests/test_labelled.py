@@ -12,7 +12,7 @@ import pytest
 from evaluation import labelled
 from evaluation.constraints import Facts, broken, facts_of, windows_overlap
 from evaluation.gold import parse_gold
-from service.profiles import importer
+from service.flows import importer
 
 DATA = Path(labelled.__file__).parent / "data"
 

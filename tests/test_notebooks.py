@@ -15,8 +15,9 @@ from nbclient import NotebookClient
 
 from evaluation import generator
 from evaluation.scratch import scratch_database
+from service.flows import importer
 from service.kit import database
-from service.profiles import importer
+from service.profiles import service as profiles
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
@@ -85,7 +86,8 @@ async def load_demo(url: str) -> None:
     assert errors == []
     conn = await asyncpg.connect(url)
     try:
-        await importer.write(conn, importer.make_plan([e.participant for e in entries if e.participant], {}), False)
+        plan = profiles.plan_import([e.participant for e in entries if e.participant], {})
+        await profiles.write_import(conn, plan, False)
     finally:
         await conn.close()
 

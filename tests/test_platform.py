@@ -11,7 +11,7 @@ from asgi_lifespan import LifespanManager
 from service.app import create_app
 from service.kit.config import Settings
 from service.kit.i18n import pick_language
-from service.mail.service import SmtpConfig
+from service.kit.mailer import SmtpConfig
 
 
 async def test_healthz_reports_database_pgvector_and_redis(

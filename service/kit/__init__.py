@@ -1,4 +1,4 @@
-"""Plumbing shared by every domain: configuration, database, embedded servers, security, i18n, templating.
+"""Plumbing shared by every domain: configuration, database, embedded servers, security, i18n, templating, SMTP.
 
 Plumbing imports no domain (docs/architecture.md, enforced by `make lint`).
 """

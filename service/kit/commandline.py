@@ -1,20 +1,34 @@
-"""What the one-shot `koble` commands share: one-line failures and opening the database."""
+"""What the one-shot `koble` commands share: logging, one-line failures and opening the database."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import sys
 from collections.abc import AsyncIterator
 
 import asyncpg
 
 from service.kit import database, embedded
-from service.kit.config import Settings
+from service.kit.config import Settings, get_settings
+
+
+def setup_logging() -> None:
+    """Log at KOBLE_LOG_LEVEL to stderr, with the embedded servers' chatter kept quiet."""
+    settings = get_settings()
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    embedded.quiet_logs(settings)
+
+
+def needs_eval_extra(command: str) -> int:
+    """Say that `koble COMMAND` needs the analysts' tools (the `eval` extra); returns exit code 1."""
+    print(f"koble {command} needs the analysts' tools: pip install 'koble[eval]'", file=sys.stderr)
+    return 1
 
 
 def fail(message: str) -> int:
-    """Print `koble: message` to stderr; returns exit code 1 (contracts §4: a one-line reason)."""
+    """Print `koble: message` to stderr; returns exit code 1 (docs/contracts.md §2: a one-line reason)."""
     print(f"koble: {message}", file=sys.stderr)
     return 1
 

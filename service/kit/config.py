@@ -19,7 +19,7 @@ def _default_data_dir() -> Path:
 
 
 class Settings(BaseSettings):
-    """Every setting of Koble but the ranker's; names match contracts §6 (env vars, case-insensitive)."""
+    """Every setting of Koble but the ranker's; names match docs/contracts.md §5 (env vars, case-insensitive)."""
 
     model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
 
@@ -54,7 +54,7 @@ class Settings(BaseSettings):
     # The ranker's settings (KOBLE_WEIGHT_*, KOBLE_WEIGHTS_FILE, retrieval knobs) are matching's own:
     # service.matching.settings.RankerSettings (docs/architecture.md, "Settings").
     # shared_buffers of the embedded PostgreSQL (no DATABASE_URL): memory is used only as pages are
-    # read, so a small database costs no more; 100k participants keep ~800 MB hot (measured.md).
+    # read, so a small database costs no more; 100k participants keep ~800 MB hot (bench/README.md).
     embedded_pg_shared_buffers: str = Field(
         "1GB", pattern=r"^\d+(kB|MB|GB)$", alias="KOBLE_EMBEDDED_PG_SHARED_BUFFERS")
     # Embedding on write (service.matching.embedding): participants per transaction and per batch of

@@ -22,7 +22,7 @@ async def create_pool(url: str, min_size: int = 1, max_size: int = 10) -> asyncp
         min_size=min_size,
         max_size=max_size,
         init=_init_connection,
-        # Generic plans flip between index and sequential scans with table size (measured.md).
+        # Generic plans flip between index and sequential scans with table size (bench/README.md).
         server_settings={"plan_cache_mode": "force_custom_plan", "application_name": "koble"},
     )
     assert pool is not None

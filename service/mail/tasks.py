@@ -22,8 +22,9 @@ from arq.connections import ArqRedis
 from redis.exceptions import RedisError
 
 from service.kit.config import Settings
+from service.kit.mailer import SmtpConfig, send
 from service.mail import repository
-from service.mail.service import SmtpConfig, send, to_message
+from service.mail.service import to_message
 
 log = logging.getLogger(__name__)
 

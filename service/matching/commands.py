@@ -2,7 +2,7 @@
 
 Vectors of other models stay in place (suggestions use the configured model only) until `--prune`.
 Re-running is cheap: texts already embedded by this model are re-used by hash, so an interrupted
-run simply resumes. Exit codes per contracts §4: 0, or 1 with a one-line reason on stderr.
+run simply resumes. Exit codes per docs/contracts.md §2: 0, or 1 with a one-line reason on stderr.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from service.matching.embedding import EmbedStats
 from service.matching.encoders import Encoder, EncoderError, get_encoder
 from service.matching.repository import embeddings
 
-# Server start-up chatter would bury the command's report (contracts §4: stderr is the reason).
+# Server start-up chatter would bury the command's report (docs/contracts.md §2: stderr is the reason).
 BULK_REBUILD_MIN = 1000  # participants; below this the index build is not worth dropping for
 
 
@@ -37,7 +37,7 @@ def summary(model: str, stats: EmbedStats) -> str:
 async def rebuilds_indexes(conn: asyncpg.Connection, encoder: Encoder, participants: int) -> bool:
     """Whether a bulk load of this many participants should drop the model's indexes and build them after.
 
-    Inserting into an HNSW index costs ~5x more per row than building it (measured.md: 1.1k rows/s
+    Inserting into an HNSW index costs ~5x more per row than building it (bench/README.md: 1.1k rows/s
     vs 100k rows in 19 s), so a load that at least doubles the model's embedded participants is
     faster without the index. Retrieval stays correct without it (an exact scan), and on tables
     this small it scans exactly anyway; a load into a large table keeps its index.

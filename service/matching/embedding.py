@@ -32,7 +32,7 @@ DEFAULT_BATCH = 200  # participants per transaction (settings.embed_batch_size)
 # this many tries the edit's own embedding (which always follows an edit) is left to do it.
 MAX_ATTEMPTS = 3
 # An index missing on a table this small builds in about a second (19 s at 100,000 rows,
-# measured.md); larger builds are left to bulk paths and the worker's sweep, never a web request.
+# bench/README.md); larger builds are left to bulk paths and the worker's sweep, never a web request.
 INLINE_INDEX_MAX_ROWS = 10_000
 
 
@@ -234,7 +234,7 @@ async def embed_participants(
     per `batch_size` participants; `progress` is called with each batch's size. `build_index`
     creates the model's missing HNSW indexes at the end when the table is small (ensure_small_indexes);
     bulk loads pass False and build them once afterwards (inserting into an indexed table is ~85x
-    slower, measured.md).
+    slower, bench/README.md).
     `conn` needs the pgvector codec (service.kit.database pools register it).
     """
     started = time.perf_counter()

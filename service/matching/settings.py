@@ -41,7 +41,7 @@ class RankerSettings(BaseSettings):
     # Nearest neighbours fetched per direction before ranking; the final top k comes from their union.
     # 50 / 100 / 200 / 400 gave recall@10 0.79 / 0.90 / 0.96 / 0.99 against the exact ranking at 100k
     # synthetic participants, at 88 / 106 / 171 / 552 ms (bench/README.md); the suggestion cache pays it once.
-    # Below this many side vectors an exact filtered scan is as fast as the index (measured.md) and never misses.
+    # Below this many side vectors an exact filtered scan is as fast as the index (bench/README.md) and never misses.
     exact_search_below: int = Field(20_000, ge=0, alias="KOBLE_EXACT_SEARCH_BELOW")
     # Candidates the exact scan takes by relevance (the ranker's reciprocal fit) before full scoring.
     exact_candidates: int = Field(200, ge=10, le=5000, alias="KOBLE_EXACT_CANDIDATES")

@@ -1,4 +1,4 @@
-"""`koble suggest EXTERNAL_ID [--k 10] [--json]` (contracts §4): ranked suggestions with score and explanation.
+"""`koble suggest EXTERNAL_ID [--k 10] [--json]` (docs/contracts.md §2): ranked suggestions with score and explanation.
 
 For operators: explanations name both participants, and looking does not count as showing
 (no exposure is recorded).
@@ -22,7 +22,7 @@ from service.profiles import repository as profiles_repository
 
 
 def as_json(external_id: str, suggestions: Sequence[service.Suggestion]) -> dict[str, Any]:
-    """The API's shape (contracts §5)."""
+    """The API's shape (docs/contracts.md §3)."""
     return {
         "participant": external_id,
         "suggestions": [

@@ -1,4 +1,4 @@
-"""Deterministic demo participants for the Gjøvik region, in the participant-file format (contracts §1).
+"""Deterministic demo participants for the Gjøvik region, in the participant-file format (docs/contracts.md §1).
 
 Organisations and study programmes come from `data/gjovik_entities.csv` (real names, one-line
 descriptions); people are invented. Texts about real organisations stay generic: each one only

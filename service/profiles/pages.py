@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from email.utils import parseaddr
 from typing import Any
 
 import asyncpg
-from babel.dates import format_date
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
@@ -21,6 +19,7 @@ from service.kit.i18n import _
 from service.kit.templating import templates
 from service.profiles import forms
 from service.profiles import service as profiles
+from service.profiles.views import profile_view
 
 router = APIRouter(include_in_schema=False)
 # Pages about one person must not linger in shared caches or the browser's back-forward history.
@@ -131,29 +130,6 @@ def _me_notices() -> list[tuple[str, str]]:
         ("shown", _("Your profile is visible again and can be suggested to others.")),
         ("link_sent", _("We have sent a new confirmation link. Open it to confirm the address.")),
     ]
-
-
-def profile_view(row: asyncpg.Record) -> dict[str, Any]:
-    """A stored profile as the profile page shows it (dates written out in the page's language)."""
-    labels = forms.labels()
-    language = i18n.current_language.get()
-    return {
-        **profiles.to_fields(row),
-        "kind_label": labels["kinds"][row["kind"]],
-        "domain_labels": [labels["domains"][d] for d in row["domains"]],
-        "engagement_labels": [labels["engagements"][e] for e in row["engagements"]],
-        "language_label": labels["languages"][row["language"]],
-        "from_text": _date(row["available_from"], language),
-        "until_text": _date(row["available_until"], language),
-        "verified": row["verified_at"] is not None,
-        "pending_email": row["pending_email"],
-        "hidden_reason": row["hidden_reason"] if row["hidden_at"] is not None else None,
-        "updated_text": _date(row["updated_at"].date(), language),
-    }
-
-
-def _date(value: dt.date | None, language: str) -> str | None:
-    return None if value is None else format_date(value, format="long", locale=language)
 
 
 def _edit_page(request: Request, participant: asyncpg.Record, state: forms.FormState, status: int) -> Response:

@@ -1,4 +1,4 @@
-"""Participants JSON API under /api/v1 (contracts §5): self-registration, one's own data, integrations.
+"""Participants JSON API under /api/v1 (docs/contracts.md §3): self-registration, one's own data, integrations.
 
 Three kinds of caller:
 - anyone: `POST /api/v1/participants` registers like the web form (verification email, 202);

@@ -1,4 +1,4 @@
-"""Participant data as it comes in (contracts §1) and goes out; shared by form, API and import."""
+"""Participant data as it comes in (docs/contracts.md §1) and goes out; shared by form, API and import."""
 
 from __future__ import annotations
 
@@ -104,14 +104,14 @@ class ParticipantFields(BaseModel):
         return self
 
     def effective_capacity(self) -> int:
-        """Capacity as given, else 1 for students and 3 for everyone else (contracts §1)."""
+        """Capacity as given, else 1 for students and 3 for everyone else (docs/contracts.md §1)."""
         if self.capacity is not None:
             return self.capacity
         return 1 if self.kind == "student" else 3
 
 
 class ParticipantImport(ParticipantFields):
-    """One line of a participant file (contracts §1): the fields plus the source's stable id."""
+    """One line of a participant file (docs/contracts.md §1): the fields plus the source's stable id."""
 
     external_id: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
 

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
+import sys
 import uuid
-from typing import Any
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 import asyncpg
 from arq.connections import ArqRedis
+from tqdm import tqdm
 
 from service.auth import service as auth
 from service.kit.config import Settings
@@ -16,7 +20,11 @@ from service.mail import service as mail
 from service.mail import tasks as mail_tasks
 from service.matching import tasks as matching_tasks
 from service.profiles import repository
-from service.profiles.schemas import ParticipantFields, ParticipantOut
+from service.profiles.schemas import ParticipantFields, ParticipantImport, ParticipantOut
+
+# Rows per batched statement of an import: large enough to be fast, small enough for a progress bar that moves.
+BATCH = 1000
+T = TypeVar("T")
 
 
 class EmailTaken(Exception):
@@ -249,3 +257,69 @@ async def welcome(conn: asyncpg.Connection, redis: ArqRedis | None, settings: Se
                 outbox_ids.append(await _link_email(conn, settings, row, "welcome", "verify"))
     await mail_tasks.enqueue(redis, outbox_ids)
     return len(outbox_ids)
+
+
+# --- Bulk import (`koble import`, `koble demo`: service/flows/importer.py) ----------------------
+
+
+@dataclass
+class ImportPlan:
+    """What an import will do: rows to create and update, and how many stay as they are."""
+
+    creates: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    updates: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
+    unchanged: int = 0
+
+    def summary(self) -> str:
+        """The counts line printed after a successful import."""
+        total = len(self.creates) + len(self.updates) + self.unchanged
+        noun = "participant" if total == 1 else "participants"
+        return (
+            f"imported {total} {noun}: {len(self.creates)} created, "
+            f"{len(self.updates)} updated, {self.unchanged} unchanged"
+        )
+
+
+def plan_import(participants: Sequence[ParticipantImport], existing: Mapping[str, Mapping[str, Any]]) -> ImportPlan:
+    """Sort participants into creates, updates and unchanged by comparing with their stored rows."""
+    plan = ImportPlan()
+    for participant in participants:
+        columns = to_columns(participant)
+        row = existing.get(participant.external_id)
+        if row is None:
+            plan.creates.append((participant.external_id, columns))
+        elif any(row[name] != columns[name] for name in repository.FIELDS):
+            plan.updates.append((row["id"], columns))
+        else:
+            plan.unchanged += 1
+    return plan
+
+
+async def write_import(conn: asyncpg.Connection, plan: ImportPlan, progress: bool) -> None:
+    """Apply the plan in one transaction, in batches; nothing at all happens when nothing changed."""
+    total = len(plan.creates) + len(plan.updates)
+    if not total:
+        return
+    with tqdm(total=total, desc="importing", unit=" participants", file=sys.stderr, disable=not progress) as bar:
+        async with conn.transaction():
+            for creates in _chunks(plan.creates):
+                await repository.insert_imported_many(conn, creates)
+                bar.update(len(creates))
+            for updates in _chunks(plan.updates):
+                await repository.update_imported_many(conn, updates)
+                bar.update(len(updates))
+
+
+def _chunks(items: list[T]) -> Iterator[list[T]]:
+    for start in range(0, len(items), BATCH):
+        yield items[start : start + BATCH]
+
+
+async def by_external_ids(conn: asyncpg.Connection, external_ids: list[str]) -> list[asyncpg.Record]:
+    """The id, external id and fields of the participants with these external ids (one query)."""
+    return await repository.by_external_ids(conn, external_ids)
+
+
+async def emails_in_use(conn: asyncpg.Connection, emails: list[str]) -> dict[str, str]:
+    """Lower-cased email -> external id, for the given addresses that participants already use."""
+    return await repository.emails_in_use(conn, emails)

@@ -22,7 +22,7 @@ from service.matches import labels as match_labels
 from service.matches.lifecycle import ORDER, IllegalTransition
 from service.matches.schemas import STATUSES, QueueFilter
 from service.profiles import forms
-from service.profiles import pages as profile_pages
+from service.profiles import views as profile_pages
 from service.profiles.schemas import DOMAINS, ENGAGEMENTS, KINDS
 from service.review import repository
 from service.review import service as review

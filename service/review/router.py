@@ -1,6 +1,6 @@
 """Review API under /api/v1/review: the queue and staff decisions, for integrations and staff sessions.
 
-Callers: the operator's bearer token (`KOBLE_API_TOKEN`, reviewer rights, contracts §5) or a signed-in
+Callers: the operator's bearer token (`KOBLE_API_TOKEN`, reviewer rights, docs/contracts.md §3) or a signed-in
 staff member's session. A decision on a pair that has moved meanwhile answers 409 naming its current
 state (`{"detail": {"msg", "current_state", "match_id"}}`).
 """

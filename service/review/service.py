@@ -33,7 +33,7 @@ from service.matches.lifecycle import IllegalTransition, MatchNotFound
 from service.matches.schemas import QueueFilter
 from service.matching import explain, scoring
 from service.matching import service as matching
-from service.profiles import pages as profile_pages
+from service.profiles import views as profile_pages
 from service.review import repository
 from service.review.schemas import BulkResult, Role, SignInStep
 
@@ -246,7 +246,7 @@ async def close(
 
 
 class PairRefused(Exception):
-    """A hand-picked pair breaks a hard constraint (contracts §2); the message says which, in words."""
+    """A hand-picked pair breaks a hard constraint (docs/contracts.md §6); the message says which, in words."""
 
 
 async def search(conn: asyncpg.Connection, text: str, actor: Actor, limit: int = 20) -> list[asyncpg.Record]:

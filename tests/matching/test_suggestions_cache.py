@@ -1,5 +1,5 @@
 """The suggestion cache (service.matching.cache) against the embedded PostgreSQL: a cached answer is
-the answer ranking afresh gives, and no change a hard constraint depends on (contracts §2) can make
+the answer ranking afresh gives, and no change a hard constraint depends on (docs/contracts.md §6) can make
 it serve a pair that breaks one.
 """
 

@@ -2,7 +2,7 @@
 indexes (side vectors per kind, pair vectors) or an exact scan, and the best interest pairs shown in
 explanations.
 
-Hard constraints are applied in SQL (contracts §2, the same rules as scoring.hard_constraints, which
+Hard constraints are applied in SQL (docs/contracts.md §6, the same rules as scoring.hard_constraints, which
 re-checks every pair), so the nearest-neighbour search only ever sees allowed candidates.
 """
 
@@ -102,7 +102,7 @@ def first_ef_search(version: tuple[int, ...], n: int) -> int:
     """ef_search for a filtered scan for n rows.
 
     ≥ 0.8 scans iteratively until n rows pass the filter, so the usual 100 (or n) suffices
-    (measured.md). Older versions return about ef_search rows before filtering: 200, or 4 per row
+    (bench/README.md). Older versions return about ef_search rows before filtering: 200, or 4 per row
     asked (enough when a quarter pass). The share that passes near the query is what matters, and
     the planner's global estimate was off by 2x either way (100k participants), so a second, wider
     scan sized by what actually passed follows when needed (`wider_ef_search`). Each scan costs

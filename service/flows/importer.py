@@ -1,7 +1,7 @@
 """`koble import` and `koble demo`: check a whole participant file, then upsert it all or nothing.
 
 Every line is validated, against the others and against the database, before anything is
-written (contracts §4), so an operator can fix the file and simply run the command again.
+written (docs/contracts.md §2), so an operator can fix the file and simply run the command again.
 """
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ import logging
 import re
 import sys
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import asyncpg
 from arq import create_pool as create_arq_pool
@@ -23,7 +23,6 @@ from arq.connections import ArqRedis
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 from redis.exceptions import RedisError
-from tqdm import tqdm
 
 from service import worker
 from service.kit import embedded
@@ -32,16 +31,14 @@ from service.kit.config import Settings, get_settings
 from service.matching import commands as matching_commands
 from service.matching import tasks as matching_tasks
 from service.matching.encoders import get_encoder
-from service.profiles import repository, service
+from service.profiles import service as profiles
 from service.profiles.demo import demo_participants
 from service.profiles.schemas import DOMAINS, ENGAGEMENTS, ParticipantImport
 
 log = logging.getLogger(__name__)
 
 BOM = b"\xef\xbb\xbf"
-# Rows per batched statement: large enough to be fast, small enough for a progress bar that moves.
-BATCH = 1000
-# Contracts §1 requires both keys in a file (either may be empty), unlike the web form.
+# docs/contracts.md §1 requires both keys in a file (either may be empty), unlike the web form.
 REQUIRED_KEYS = ("offers", "seeks")
 CHOICES: dict[str, tuple[str, ...]] = {"domains": DOMAINS, "engagements": ENGAGEMENTS}
 # Errors of the whole model, reported on the key a person would fix.
@@ -70,9 +67,6 @@ JSON_TYPES: dict[type, str] = {
     list: "an array", str: "a string", int: "a number", float: "a number", bool: "true or false", type(None): "null",
 }
 
-T = TypeVar("T")
-
-
 @dataclass(frozen=True)
 class LineError:
     """One problem on one line; `field` is the offending key, or '-' for the line as a whole."""
@@ -82,7 +76,7 @@ class LineError:
     reason: str
 
     def format(self, source: str) -> str:
-        """The error as contracts §4 prints it: `FILE:LINE: field: reason`."""
+        """The error as docs/contracts.md §2 prints it: `FILE:LINE: field: reason`."""
         return f"{source}:{self.line}: {self.field}: {self.reason}"
 
 
@@ -94,24 +88,6 @@ class Entry:
     participant: ParticipantImport | None
     external_id: str | None
     email: str | None  # lower-cased; None when missing or invalid
-
-
-@dataclass
-class Plan:
-    """What an import will do: rows to create and update, and how many stay as they are."""
-
-    creates: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
-    updates: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
-    unchanged: int = 0
-
-    def summary(self) -> str:
-        """The counts line printed after a successful import."""
-        total = len(self.creates) + len(self.updates) + self.unchanged
-        noun = "participant" if total == 1 else "participants"
-        return (
-            f"imported {total} {noun}: {len(self.creates)} created, "
-            f"{len(self.updates)} updated, {self.unchanged} unchanged"
-        )
 
 
 # --- Validation without a database -------------------------------------------------------------
@@ -238,53 +214,18 @@ def in_line_order(errors: list[LineError]) -> list[LineError]:
     return sorted(errors, key=lambda error: error.line)
 
 
-def make_plan(participants: Sequence[ParticipantImport], existing: Mapping[str, Mapping[str, Any]]) -> Plan:
-    """Sort participants into creates, updates and unchanged by comparing with their stored rows."""
-    plan = Plan()
-    for participant in participants:
-        columns = service.to_columns(participant)
-        row = existing.get(participant.external_id)
-        if row is None:
-            plan.creates.append((participant.external_id, columns))
-        elif any(row[name] != columns[name] for name in repository.FIELDS):
-            plan.updates.append((row["id"], columns))
-        else:
-            plan.unchanged += 1
-    return plan
-
-
-# --- Database checks and writes ----------------------------------------------------------------
+# --- Checks against the database -------------------------------------------------------------
 
 
 async def email_conflicts(conn: asyncpg.Connection, entries: Sequence[Entry]) -> list[LineError]:
     """Lines whose email a different participant in the database already uses."""
-    owners = await repository.emails_in_use(conn, [entry.email for entry in entries if entry.email])
+    owners = await profiles.emails_in_use(conn, [entry.email for entry in entries if entry.email])
     errors = []
     for entry in entries:
         owner = owners.get(entry.email) if entry.email else None
         if owner is not None and owner != entry.external_id:
             errors.append(LineError(entry.line, "email", f"already used by participant {owner}"))
     return errors
-
-
-async def write(conn: asyncpg.Connection, plan: Plan, progress: bool) -> None:
-    """Apply the plan in one transaction, in batches; nothing at all happens when nothing changed."""
-    total = len(plan.creates) + len(plan.updates)
-    if not total:
-        return
-    with tqdm(total=total, desc="importing", unit=" participants", file=sys.stderr, disable=not progress) as bar:
-        async with conn.transaction():
-            for creates in _chunks(plan.creates):
-                await repository.insert_imported_many(conn, creates)
-                bar.update(len(creates))
-            for updates in _chunks(plan.updates):
-                await repository.update_imported_many(conn, updates)
-                bar.update(len(updates))
-
-
-def _chunks(items: list[T]) -> Iterator[list[T]]:
-    for start in range(0, len(items), BATCH):
-        yield items[start : start + BATCH]
 
 
 # --- The commands ------------------------------------------------------------------------------
@@ -329,10 +270,10 @@ async def _import(
         print("\n".join(error.format(source) for error in errors), file=sys.stderr)
         return 1
     participants = [entry.participant for entry in entries if entry.participant is not None]
-    existing = await repository.by_external_ids(conn, [participant.external_id for participant in participants])
-    plan = make_plan(participants, {row["external_id"]: row for row in existing})
+    existing = await profiles.by_external_ids(conn, [participant.external_id for participant in participants])
+    plan = profiles.plan_import(participants, {row["external_id"]: row for row in existing})
     try:
-        await write(conn, plan, progress)
+        await profiles.write_import(conn, plan, progress)
     except asyncpg.UniqueViolationError:
         # Another process took an id or address after the checks; the transaction rolled back.
         return fail("participants changed during the import; nothing was imported, run it again")
@@ -349,7 +290,7 @@ async def _embed(conn: asyncpg.Connection, settings: Settings, external_ids: lis
     Unchanged participants are included so that a model change or an earlier failure is caught up;
     their stored vectors are found by hash and nothing is encoded again.
     """
-    ids = [row["id"] for row in await repository.by_external_ids(conn, external_ids)]
+    ids = [row["id"] for row in await profiles.by_external_ids(conn, external_ids)]
     if len(ids) > settings.embed_import_inline_max:
         await _embed_on_worker(settings, ids)
         return
@@ -373,7 +314,7 @@ async def _embed_on_worker(settings: Settings, ids: list[int]) -> None:
 async def _welcome(conn: asyncpg.Connection, settings: Settings, external_ids: list[str]) -> None:
     redis = await _redis_or_none(settings)
     try:
-        queued = await service.welcome(conn, redis, settings, external_ids)
+        queued = await profiles.welcome(conn, redis, settings, external_ids)
     finally:
         if redis is not None:
             await redis.aclose()

@@ -1,0 +1,93 @@
+"""The body of `koble evaluate` (docs/contracts.md §4): run, report, exit code; evaluation/cli.py declares it."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import sys
+from collections.abc import Iterator
+from typing import Any
+
+from evaluation import runner
+from evaluation.metrics import METRIC_NAMES, Summary
+from evaluation.scratch import terminate_as_interrupt
+from evaluation.variants import Variant
+from service.kit.commandline import first_line
+from service.kit.config import Settings, get_settings
+
+EXIT_INTERRUPTED = 130
+
+
+@contextlib.contextmanager
+def stdout_to_stderr() -> Iterator[None]:
+    """Send everything written to stdout (also by C libraries) to stderr while inside.
+
+    `--json` promises exactly one JSON object on stdout; progress and library chatter go to stderr.
+    """
+    sys.stdout.flush()
+    saved = os.dup(1)
+    os.dup2(2, 1)
+    try:
+        yield
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
+
+
+def evaluate_command(
+    participants: str, gold: str, k: int = 10, as_json: bool = False, scores_out: str | None = None,
+    variant: Variant = "full", settings: Settings | None = None, **options: Any,
+) -> int:
+    """Run `koble evaluate` and print its report; the exit code.
+
+    `options` are the optional `runner.Request` fields (weights_file, embedding_cache, report, seed).
+    """
+    settings = settings or get_settings()
+    request = runner.Request(participants, gold, k, variant, scores_out, progress=sys.stderr.isatty(), **options)
+    try:
+        with stdout_to_stderr(), terminate_as_interrupt():
+            outcome = runner.evaluate(request, settings)
+    except runner.EvaluationError as exc:
+        print("\n".join(exc.lines), file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("koble: interrupted; the scratch database was removed", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except Exception as exc:  # a database or model failure: one line, not a traceback
+        logging.getLogger(__name__).debug("evaluation failed", exc_info=True)
+        print(f"koble: evaluation failed: {first_line(exc)}", file=sys.stderr)
+        return 1
+    print(json.dumps(runner.as_json(outcome, k)) if as_json else report(outcome, k, variant, settings))
+    if request.report:
+        print(f"koble: report written to {request.report}/report.md", file=sys.stderr)
+    if outcome.violations:
+        print(f"koble: {outcome.violations} suggested pair(s) break a hard constraint", file=sys.stderr)
+    return 0
+
+
+def _row(name: str, s: Summary) -> str:
+    return (f"{name:<12} {s.queries:>7} {s.precision_at_k:>8.3f} {s.recall_at_k:>8.3f} {s.ndcg_at_k:>8.3f} "
+            f"{s.mrr:>8.3f} {s.coverage:>8.3f}")
+
+
+def _interval_row(intervals: dict[str, tuple[float, float]]) -> str:
+    cells = [f"{lo:.2f}-{hi:.2f}" for lo, hi in (intervals[name] for name in METRIC_NAMES)]
+    return f"{'95% CI':<12} {'':>7} " + " ".join(f"{cell:>8}" for cell in cells)
+
+
+def report(outcome: runner.Outcome, k: int, variant: str, settings: Settings) -> str:
+    """The human-readable report: the summary with bootstrap intervals, the slices, and where the time went."""
+    header = f"{'':<12} {'queries':>7} {f'P@{k}':>8} {f'R@{k}':>8} {f'nDCG@{k}':>8} {'MRR':>8} {'coverage':>8}"
+    lines = [
+        f"koble evaluate: variant {variant}, encoder {settings.koble_encoder}, k = {k}",
+        header,
+        _row("all", outcome.summary),
+        *([_interval_row(outcome.intervals)] if outcome.intervals else []),
+        *(_row(name, summary) for name, summary in outcome.slices.items()),
+        f"constraint violations: {outcome.violations}",
+        f"seconds: {outcome.seconds:.1f} (" + ", ".join(f"{n} {t:.1f}" for n, t in outcome.timings.items()) + ")",
+    ]
+    return "\n".join(lines)

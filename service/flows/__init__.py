@@ -1,0 +1,1 @@
+"""Cross-domain orchestration, above every domain: flows call the domains' services (docs/architecture.md)."""

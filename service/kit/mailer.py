@@ -1,0 +1,102 @@
+"""SMTP transport: where to send (SMTP_URL), the MIME message, and sending it. The outbox is service.mail's."""
+
+from __future__ import annotations
+
+import functools
+import socket
+from dataclasses import dataclass
+from email.message import EmailMessage
+from urllib.parse import parse_qs, unquote, urlsplit
+
+import aiosmtplib
+
+
+@dataclass(frozen=True)
+class SmtpConfig:
+    """Where and how to send: parsed from SMTP_URL (smtp:// or smtps://, ?starttls=true)."""
+
+    hostname: str
+    port: int
+    username: str | None
+    password: str | None
+    use_tls: bool
+    start_tls: bool | None
+
+    @classmethod
+    def from_url(cls, url: str) -> SmtpConfig:
+        """Parse `smtp://user:pass@host:587?starttls=true` or `smtps://host:465`."""
+        parts = urlsplit(url)
+        if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
+            raise ValueError("SMTP_URL must look like smtp://user:pass@host:587?starttls=true")
+        query = parse_qs(parts.query)
+        starttls = query.get("starttls", [""])[0].lower()
+        return cls(
+            hostname=parts.hostname,
+            port=parts.port or (465 if parts.scheme == "smtps" else 25),
+            username=unquote(parts.username) if parts.username else None,
+            password=unquote(parts.password) if parts.password else None,
+            use_tls=parts.scheme == "smtps",
+            # None lets aiosmtplib upgrade when the server offers it.
+            start_tls={"true": True, "false": False}.get(starttls),
+        )
+
+
+@dataclass(frozen=True)
+class Letter:
+    """What one email says and to whom; `message_id` is fixed by the caller (see build_message)."""
+
+    to_address: str
+    subject: str
+    body_text: str
+    body_html: str
+    message_id: str
+
+
+def build_message(sender: str, letter: Letter, unsubscribe_url: str | None = None) -> EmailMessage:
+    """A MIME message with plain-text and HTML parts, and one-click unsubscribe headers when given a URL.
+
+    The caller fixes the Message-ID, so that a resend of the same email is recognisably the same message.
+    """
+    message = EmailMessage()
+    message["From"] = sender
+    message["To"] = letter.to_address
+    message["Subject"] = letter.subject
+    message["Message-ID"] = letter.message_id
+    if unsubscribe_url:
+        # RFC 8058: mail clients may unsubscribe with one POST, no page, no sign-in.
+        message["List-Unsubscribe"] = f"<{unsubscribe_url}>"
+        message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    message.set_content(letter.body_text)
+    message.add_alternative(letter.body_html, subtype="html")
+    return message
+
+
+def message_id(sender: str, local_part: str) -> str:
+    """A Message-ID `<local_part@domain>` in the sender's domain."""
+    domain = sender.rpartition("@")[2].strip(" >") or "koble"
+    return f"<{local_part}@{domain}>"
+
+
+async def send(config: SmtpConfig, message: EmailMessage) -> None:
+    """Send one message over SMTP."""
+    await aiosmtplib.send(
+        message,
+        hostname=config.hostname,
+        port=config.port,
+        username=config.username,
+        password=config.password,
+        use_tls=config.use_tls,
+        start_tls=config.start_tls,
+        timeout=30,
+        local_hostname=local_hostname(),
+    )
+
+
+@functools.cache
+def local_hostname() -> str:
+    """The name Koble greets SMTP servers with (EHLO), looked up once per process.
+
+    aiosmtplib otherwise calls socket.getfqdn() for every connection: a sixth of a worker's CPU
+    per email in bench/email_delivery.py, and a DNS lookup that can stall.
+    """
+    return socket.getfqdn()
