@@ -18,8 +18,7 @@ from starlette.middleware.sessions import SessionMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service import health, worker
-from service.auth import pages as auth_pages
-from service.deps import Resources, SignInRequired, StaffSignInRequired
+from service.auth.dependencies import StaffSignInRequired
 from service.feed import pages as feed_pages
 from service.feed import router as feed_api
 from service.followup import labels as followup_labels
@@ -28,12 +27,14 @@ from service.followup import router as followup_api
 from service.followup.lifecycle import IllegalTransition, MatchNotFound
 from service.kit import database, embedded, i18n
 from service.kit.config import Settings, get_settings
+from service.kit.deps import Resources
 from service.kit.security import BodySizeLimit, RateLimiter, SecurityHeaders, with_csrf
 from service.kit.templating import templates
 from service.matching import router as matching_api
 from service.matching.cache import SuggestionCache
 from service.profiles import pages as profile_pages
 from service.profiles import router as profile_api
+from service.profiles.dependencies import SignInRequired
 from service.review import pages as review_pages
 from service.review import router as review_api
 
@@ -52,8 +53,11 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     pool = await database.create_pool(db_url)
     redis = await create_arq_pool(worker.redis_settings(redis_url))
     limiter = RateLimiter(redis_url)
-    cache = SuggestionCache(settings.suggestion_cache_entries) if settings.suggestion_cache_entries else None
-    app.state.resources = Resources(settings, pool, redis, limiter, cache)
+    app.state.resources = Resources(settings, pool, redis, limiter)
+    # Read by service.matching.dependencies; None when KOBLE_SUGGESTION_CACHE_ENTRIES is 0.
+    app.state.suggestion_cache = (
+        SuggestionCache(settings.suggestion_cache_entries) if settings.suggestion_cache_entries else None
+    )
     in_process = worker.create_worker(settings, redis_url, pool=pool) if settings.run_worker else None
     worker_task = asyncio.create_task(in_process.async_run()) if in_process else None
     try:
@@ -162,7 +166,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
     )
     app.state.settings = settings
-    for router in (health.router, auth_pages.router, profile_pages.router, profile_api.router, matching_api.router):
+    for router in (health.router, profile_pages.router, profile_api.router, matching_api.router):
         app.include_router(router)
     for router in (review_pages.router, review_api.router, feed_pages.router, feed_api.router):
         app.include_router(router)

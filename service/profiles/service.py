@@ -8,6 +8,7 @@ from typing import Any
 
 import asyncpg
 from arq.connections import ArqRedis
+from starlette.requests import Request
 
 from service.auth import service as auth
 from service.kit.config import Settings
@@ -57,15 +58,9 @@ async def _link_email(
     purpose: auth.Purpose,
     to_address: str | None = None,
 ) -> int:
-    lifetime = (
-        dt.timedelta(hours=settings.verify_token_hours)
-        if purpose == "verify"
-        else dt.timedelta(minutes=settings.login_token_minutes)
-    )
-    token = await auth.issue(conn, row["id"], purpose, lifetime)
     rendered = mail.render(
         template, to_address or row["email"], row["language"],
-        name=row["name"], link=f"{settings.koble_base_url}/auth/{token}",
+        name=row["name"], link=await auth.link(conn, settings, "participant", row["id"], purpose),
         minutes=settings.login_token_minutes, hours=settings.verify_token_hours,
     )
     return await mail.queue(conn, row["id"], rendered)
@@ -125,6 +120,25 @@ async def save_for_integration(
     return row, bool(row["created"])
 
 
+async def by_id(conn: asyncpg.Connection, participant_id: int) -> asyncpg.Record | None:
+    """One participant by internal id."""
+    return await repository.by_id(conn, participant_id)
+
+
+async def by_external_id(conn: asyncpg.Connection, external_id: str) -> asyncpg.Record | None:
+    """One participant by external id."""
+    return await repository.by_external_id(conn, external_id)
+
+
+async def sign_in(conn: asyncpg.Connection, request: Request, settings: Settings, token: str) -> str | None:
+    """Use a link from an email and start signing in; where to go next (a further step or home), or None."""
+    async with conn.transaction():
+        participant_id = await redeem_link(conn, token)
+        if participant_id is None:
+            return None
+        return await auth.begin(conn, request, settings, "participant", participant_id)
+
+
 async def request_sign_in(conn: asyncpg.Connection, redis: ArqRedis | None, settings: Settings, email: str) -> None:
     """Email a sign-in link if the address belongs to a participant; silent otherwise."""
     async with conn.transaction():
@@ -136,7 +150,7 @@ async def request_sign_in(conn: asyncpg.Connection, redis: ArqRedis | None, sett
 
 
 async def redeem_link(conn: asyncpg.Connection, token: str) -> int | None:
-    """Use a verification or sign-in link; returns the participant id to sign in, or None."""
+    """Use a verification or sign-in link (confirming the address if asked); the participant id, or None."""
     async with conn.transaction():
         redeemed = await auth.redeem(conn, token)
         if redeemed is None:
@@ -208,6 +222,7 @@ async def delete_account(conn: asyncpg.Connection, participant_id: int) -> bool:
     """Delete everything about a participant in one transaction; False if already gone."""
     async with conn.transaction():
         # Tokens and emails cascade; later domains anonymise what they keep in this transaction.
+        await auth.forget_sessions(conn, "participant", [participant_id])
         return await repository.delete(conn, participant_id)
 
 

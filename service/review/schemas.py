@@ -1,4 +1,4 @@
-"""The review domain's shapes: queue filters, the sign-in pipeline's steps, and the API's models."""
+"""The review domain's shapes: queue filters, bulk results, and the API's models."""
 
 from __future__ import annotations
 
@@ -11,8 +11,6 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from service.followup.lifecycle import State
 from service.profiles.schemas import Domain, Engagement, Kind
 
-Role = Literal["admin", "reviewer"]
-ROLES: tuple[Role, ...] = ("reviewer", "admin")
 QueueStatus = Literal["pending", "snoozed", "rejected"]
 STATUSES: tuple[QueueStatus, ...] = ("pending", "snoozed", "rejected")
 PAGE_SIZE = 50
@@ -32,14 +30,6 @@ class QueueFilter:
     q: str | None = None
     after: tuple[float, int] | None = None
     limit: int = PAGE_SIZE
-
-
-@dataclass(frozen=True)
-class SignInStep:
-    """One step of staff sign-in; `url` completes it (None: done by the emailed link itself)."""
-
-    name: str
-    url: str | None = None
 
 
 @dataclass
