@@ -191,9 +191,11 @@ async def sign_out(conn: asyncpg.Connection, request: Request) -> None:
     request.session.clear()
 
 
-async def sign_out_everywhere(conn: asyncpg.Connection, request: Request, who: Identity | None) -> int:
-    """End every session of the request's subject (other browsers too); returns how many were live."""
-    ended = 0 if who is None else await end_sessions(conn, who.kind, [who.subject_id])
+async def sign_out_everywhere(
+    conn: asyncpg.Connection, request: Request, who: Identity | None, kind: SubjectKind
+) -> int:
+    """End every session of the request's subject if of this kind (other browsers too); how many were live."""
+    ended = 0 if who is None or who.kind != kind else await end_sessions(conn, kind, [who.subject_id])
     await sign_out(conn, request)
     return ended
 

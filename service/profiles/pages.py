@@ -129,7 +129,7 @@ async def signout(request: Request, conn: ConnDep) -> Response:
 @router.post("/signout/everywhere")
 async def signout_everywhere(request: Request, conn: ConnDep, who: IdentityDep) -> Response:
     """End every session of the signed-in participant (other browsers and devices too)."""
-    await auth.sign_out_everywhere(conn, request, who if who is not None and who.kind == "participant" else None)
+    await auth.sign_out_everywhere(conn, request, who, "participant")
     return RedirectResponse("/?signed_out=1", status_code=303)
 
 

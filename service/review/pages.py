@@ -109,7 +109,7 @@ async def signout(request: Request, conn: ConnDep) -> Response:
 @router.post("/staff/signout/everywhere")
 async def signout_everywhere(request: Request, conn: ConnDep, who: IdentityDep) -> Response:
     """End every session of the signed-in staff member (other browsers and devices too)."""
-    await auth.sign_out_everywhere(conn, request, who if who is not None and who.kind == "staff" else None)
+    await auth.sign_out_everywhere(conn, request, who, "staff")
     return RedirectResponse("/staff/signin?signed_out=1", status_code=303)
 
 
