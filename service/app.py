@@ -18,14 +18,14 @@ from starlette.middleware.sessions import SessionMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service import health, worker
-from service.auth import pages as auth_pages
-from service.deps import Resources, SignInRequired, StaffSignInRequired
+from service.auth.dependencies import StaffSignInRequired
 from service.feed import pages as feed_pages
 from service.feed import router as feed_api
 from service.followup import pages as followup_pages
 from service.followup import router as followup_api
 from service.kit import database, embedded, i18n
 from service.kit.config import Settings, get_settings
+from service.kit.deps import Resources
 from service.kit.security import BodySizeLimit, RateLimiter, SecurityHeaders, with_csrf
 from service.kit.templating import templates
 from service.matches import labels as match_labels
@@ -35,6 +35,7 @@ from service.matching.cache import SuggestionCache
 from service.matching.settings import get_ranker_settings
 from service.profiles import pages as profile_pages
 from service.profiles import router as profile_api
+from service.profiles.dependencies import SignInRequired
 from service.review import pages as review_pages
 from service.review import router as review_api
 
@@ -53,9 +54,10 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     pool = await database.create_pool(db_url)
     redis = await create_arq_pool(worker.redis_settings(redis_url))
     limiter = RateLimiter(redis_url)
+    app.state.resources = Resources(settings, pool, redis, limiter)
+    # Read by service.matching.dependencies; None when KOBLE_SUGGESTION_CACHE_ENTRIES is 0.
     entries = get_ranker_settings().suggestion_cache_entries
-    cache = SuggestionCache(entries) if entries else None
-    app.state.resources = Resources(settings, pool, redis, limiter, cache)
+    app.state.suggestion_cache = SuggestionCache(entries) if entries else None
     in_process = worker.create_worker(settings, redis_url, pool=pool) if settings.run_worker else None
     worker_task = asyncio.create_task(in_process.async_run()) if in_process else None
     try:
@@ -165,7 +167,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
     )
     app.state.settings = settings
-    for router in (health.router, auth_pages.router, profile_pages.router, profile_api.router, matching_api.router):
+    for router in (health.router, profile_pages.router, profile_api.router, matching_api.router):
         app.include_router(router)
     for router in (review_pages.router, review_api.router, feed_pages.router, feed_api.router):
         app.include_router(router)

@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from service.deps import get_resources
+from service.kit.deps import get_resources
 
 router = APIRouter(tags=["health"])
 

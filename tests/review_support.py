@@ -7,13 +7,13 @@ import re
 import httpx
 from asyncpg import Connection
 
+from service.auth import repository as auth_repository
 from service.kit.audit import Actor
 from service.matches import service as matches
 from service.matching.embedding import embed_participants
 from service.matching.encoders import get_encoder
 from service.profiles import service as profiles
 from service.profiles.schemas import ParticipantFields
-from service.review import repository as review_repository
 from tests.conftest import post_form
 
 STUDENT = ParticipantFields(
@@ -58,7 +58,7 @@ async def suggested(conn: Connection, settings: object, x: int, y: int, score: f
 
 async def staff(conn: Connection, email: str = REVIEWER, role: str = "reviewer", name: str = "") -> int:
     """A staff member; their id."""
-    return int((await review_repository.upsert_staff(conn, email, role, name))["id"])
+    return int((await auth_repository.upsert_staff(conn, email, role, name))["id"])
 
 
 async def staff_link(conn: Connection, email: str) -> str:

@@ -11,6 +11,8 @@ import httpx
 import itsdangerous
 from asyncpg import Connection
 
+from service.auth import service as auth
+from service.auth.service import SubjectKind
 from service.kit.config import Settings
 from service.profiles import service as profiles
 from service.profiles.schemas import ParticipantFields
@@ -47,9 +49,16 @@ def path_of(url: str) -> str:
     return "/" + url.split("/", 3)[3]
 
 
-def sign_in_as(client: httpx.AsyncClient, settings: Settings, **session: int) -> None:
-    """Give the client a session cookie as the app would sign it (participant_id= or staff_id=)."""
-    data = b64encode(json.dumps(session).encode())
+async def sign_in_as(
+    client: httpx.AsyncClient, conn: Connection, settings: Settings,
+    participant_id: int | None = None, staff_id: int | None = None,
+) -> None:
+    """Start a session (participant_id= or staff_id=) and give the client its cookie, signed as the app would."""
+    kind: SubjectKind = "participant" if participant_id is not None else "staff"
+    subject_id = participant_id if participant_id is not None else staff_id
+    assert subject_id is not None
+    token = await auth.start_session(conn, settings, kind, subject_id)
+    data = b64encode(json.dumps({auth.SESSION_KEY: token}).encode())
     cookie = itsdangerous.TimestampSigner(settings.secret_key()).sign(data).decode()
     client.cookies.set("koble_session", cookie)
 

@@ -1,4 +1,4 @@
-"""Staff decide: sign-in by link, the review queue and its decisions, hand-picking, pipeline, export, audit."""
+"""Staff decide: the review queue and its decisions, hand-picking, pipeline, export, audit."""
 
 from __future__ import annotations
 
@@ -22,42 +22,8 @@ from tests.review_support import (
     people,
     sign_in_staff,
     staff,
-    staff_link,
     suggested,
 )
-
-
-async def test_staff_sign_in_by_emailed_link_without_revealing_addresses(
-    client: httpx.AsyncClient, conn: Connection
-) -> None:
-    await staff(conn)
-    known = await post_form(client, "/staff/signin", {"email": REVIEWER})
-    unknown = await post_form(client, "/staff/signin", {"email": "nobody@example.no"})
-    assert known.status_code == unknown.status_code == 200
-    assert known.text.replace(REVIEWER, "X") == unknown.text.replace("nobody@example.no", "X")
-    assert await conn.fetchval("SELECT count(*) FROM outbox") == 1
-
-    link = await staff_link(conn, REVIEWER)
-    assert (await client.get(link)).status_code == 200  # a Continue button: mail scanners use nothing
-    assert (await client.get("/staff/queue")).status_code == 303
-    redeemed = await post_form(client, link, {})
-    assert redeemed.status_code == 303 and redeemed.headers["location"] == "/staff/queue"
-    assert (await client.get("/staff/queue")).status_code == 200
-    assert (await post_form(client, link, {})).status_code == 410  # single use
-    assert await conn.fetchval("SELECT count(*) FROM staff_tokens WHERE used_at IS NOT NULL") == 1
-    assert await conn.fetchval("SELECT action FROM audit_log") == "sign_in"
-
-
-async def test_signing_out_and_disabling_end_the_staff_session(client: httpx.AsyncClient, conn: Connection) -> None:
-    staff_id = await staff(conn)
-    await sign_in_staff(client, conn)
-    signed_out = await post_form(client, "/staff/signout", {})
-    assert signed_out.headers["location"] == "/staff/signin?signed_out=1"
-    assert "Du er logget ut." in (await client.get(signed_out.headers["location"])).text
-    assert (await client.get("/staff/queue")).headers["location"] == "/staff/signin"
-    await sign_in_staff(client, conn)
-    await conn.execute("UPDATE staff SET disabled_at = now() WHERE id = $1", staff_id)
-    assert (await client.get("/staff/queue")).headers["location"] == "/staff/signin"
 
 
 async def test_the_queue_shows_both_profiles_and_the_explanation_and_approval_introduces_both(

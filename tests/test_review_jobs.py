@@ -12,11 +12,11 @@ from typing import Any
 import httpx
 from asyncpg import Connection
 
+from service.auth import service as auth
 from service.kit import database
 from service.kit.config import Settings
 from service.matches import service as matches
 from service.profiles import service as profiles
-from service.review import service as review
 from service.review import tasks as review_tasks
 from tests.conftest import post_form
 from tests.review_support import (
@@ -117,28 +117,7 @@ async def test_koble_staff_adds_lists_and_disables(settings: Settings, conn: Con
     last_admin = await asyncio.to_thread(_koble, "disable", ADMIN, env=env)
     assert last_admin.returncode == 1 and last_admin.stderr.count("\n") == 1 and "administrator" in last_admin.stderr
     disabled = await asyncio.to_thread(_koble, "disable", REVIEWER, env=env)
-    assert disabled.returncode == 0 and await review.repository.staff_by_id(
+    assert disabled.returncode == 0 and await auth.staff_by_id(
         conn, await conn.fetchval("SELECT id FROM staff WHERE email = $1", REVIEWER)) is None
     bad = await asyncio.to_thread(_koble, "add", "not-an-address", "--role", "admin", env=env)
     assert bad.returncode == 1 and bad.stderr.startswith("koble: EMAIL:")
-
-
-class _Request:
-    """Just a session: `passed` reads and writes nothing else (unit test of the step pipeline)."""
-
-    def __init__(self) -> None:
-        self.session: dict[str, Any] = {"staff_pending": {"id": 7, "passed": []}}
-
-
-def test_sign_in_is_a_pipeline_a_second_factor_can_join(monkeypatch: Any) -> None:
-    request = _Request()
-    assert review.passed(request, "email_link") == "/staff/queue"  # type: ignore[arg-type]
-    assert request.session == {"staff_id": 7, "staff_auth_level": "email_link"}
-
-    totp = review.SignInStep("totp", "/staff/signin/totp")
-    monkeypatch.setattr(review, "PIPELINE", (*review.PIPELINE, totp))
-    request = _Request()
-    assert review.passed(request, "email_link") == "/staff/signin/totp"  # type: ignore[arg-type]
-    assert "staff_id" not in request.session  # pending: not signed in until every step is passed
-    assert review.passed(request, "totp") == "/staff/queue"  # type: ignore[arg-type]
-    assert request.session["staff_auth_level"] == "email_link+totp"

@@ -12,14 +12,17 @@ import asyncpg
 from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from service.deps import ConnDep, Participant, Resources, ResourcesDep
 from service.feed import messages
 from service.feed import service as feed_service
 from service.feed.schemas import Answer, AtCapacity, CandidateNotFound, Card, NothingToUndo, NotUndoable
 from service.kit import i18n
+from service.kit.deps import ConnDep, Resources, ResourcesDep
 from service.kit.i18n import _
 from service.kit.templating import templates
+from service.matching.cache import SuggestionCache
+from service.matching.dependencies import SuggestionCacheDep
 from service.profiles import forms
+from service.profiles.dependencies import Participant
 
 router = APIRouter(include_in_schema=False)
 PRIVATE = {"Cache-Control": "no-store"}  # pages about one person: never cached
@@ -46,11 +49,13 @@ def _back(to: str = "/me/suggestions") -> Response:
     return RedirectResponse(to, status_code=303)
 
 
-async def feed_context(conn: asyncpg.Connection, resources: Resources, participant: asyncpg.Record) -> dict[str, Any]:
+async def feed_context(
+    conn: asyncpg.Connection, resources: Resources, participant: asyncpg.Record, cache: SuggestionCache | None
+) -> dict[str, Any]:
     """The card page's context: the next card or why there is none, and what can be undone."""
     settings = resources.settings
     found = await feed_service.feed(
-        conn, settings, participant, i18n.current_language.get(), resources.suggestion_cache)
+        conn, settings, participant, i18n.current_language.get(), cache)
     message = None if found.reason is None else await feed_service.no_card_message(
         conn, settings, participant, found.reason)
     last = await feed_service.last_answer(conn, participant)
@@ -60,9 +65,11 @@ async def feed_context(conn: asyncpg.Connection, resources: Resources, participa
 
 
 @router.get("/me/suggestions", response_class=HTMLResponse)
-async def suggestions(request: Request, participant: Participant, conn: ConnDep, resources: ResourcesDep) -> Response:
+async def suggestions(
+    request: Request, participant: Participant, conn: ConnDep, resources: ResourcesDep, cache: SuggestionCacheDep
+) -> Response:
     """My suggestions, one card at a time, with Interested / Not now and Undo."""
-    context = await feed_context(conn, resources, participant)
+    context = await feed_context(conn, resources, participant, cache)
     return _page(request, "feed/suggestions.html",
                  {"participant": participant, "notice": _take_notice(request), **context})
 

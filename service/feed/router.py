@@ -12,7 +12,6 @@ from urllib.parse import quote
 import asyncpg
 from fastapi import APIRouter, HTTPException
 
-from service.deps import ApiParticipant, ConnDep, Resources, ResourcesDep
 from service.feed import messages
 from service.feed import service as feed_service
 from service.feed.schemas import (
@@ -31,7 +30,11 @@ from service.feed.schemas import (
     UndoOut,
 )
 from service.kit import i18n
+from service.kit.deps import ConnDep, Resources, ResourcesDep
+from service.matching.cache import SuggestionCache
+from service.matching.dependencies import SuggestionCacheDep
 from service.profiles import forms
+from service.profiles.dependencies import ApiParticipant
 from service.profiles.router import INVALID, NO_SESSION, NOT_JSON, FieldNamingRoute, Message, SessionCookie
 
 router = APIRouter(prefix="/api/v1/participants/me/feed", tags=["feed"], route_class=FieldNamingRoute,
@@ -50,10 +53,12 @@ def _refused(status: int, field: str, message: str) -> HTTPException:
     return HTTPException(status, {"field": field, "msg": message})
 
 
-async def next_out(conn: asyncpg.Connection, resources: Resources, me: asyncpg.Record) -> FeedOut:
+async def next_out(
+    conn: asyncpg.Connection, resources: Resources, me: asyncpg.Record, cache: SuggestionCache | None
+) -> FeedOut:
     """The feed as JSON: the next card (or why there is none) and what Undo would take back."""
     settings = resources.settings
-    found: Feed = await feed_service.feed(conn, settings, me, i18n.current_language.get(), resources.suggestion_cache)
+    found: Feed = await feed_service.feed(conn, settings, me, i18n.current_language.get(), cache)
     message = None if found.reason is None else await feed_service.no_card_message(conn, settings, me, found.reason)
     last = await feed_service.last_answer(conn, me)
     undo = None if last is None else UndoOut(external_id=last.external_id, name=last.name,
@@ -73,13 +78,17 @@ def _card_out(found: Feed) -> CardOut | None:
 
 
 @router.get("", response_model=FeedOut, summary="My next suggestion", responses={401: NO_SESSION})
-async def next_card(me: ApiParticipant, conn: ConnDep, resources: ResourcesDep) -> FeedOut:
+async def next_card(
+    me: ApiParticipant, conn: ConnDep, resources: ResourcesDep, cache: SuggestionCacheDep
+) -> FeedOut:
     """The best suggestion I have not answered yet (or why there is none), in my page's language."""
-    return await next_out(conn, resources, me)
+    return await next_out(conn, resources, me, cache)
 
 
 @router.post("/answers", response_model=AnswerOut, summary="Answer a suggestion", responses=REFUSED)
-async def answer(body: AnswerIn, me: ApiParticipant, conn: ConnDep, resources: ResourcesDep) -> AnswerOut:
+async def answer(
+    body: AnswerIn, me: ApiParticipant, conn: ConnDep, resources: ResourcesDep, cache: SuggestionCacheDep
+) -> AnswerOut:
     """Interested or not now; when both are interested the pair becomes a match (and both get an email)."""
     try:
         result = await feed_service.answer(conn, resources.redis, resources.settings, me, body.candidate, body.answer)
@@ -92,11 +101,13 @@ async def answer(body: AnswerIn, me: ApiParticipant, conn: ConnDep, resources: R
     match = None
     if result.match is not None:
         match = MatchOut(id=result.match["id"], state=result.match["state"], url=f"/me/matches/{result.match['id']}")
-    return AnswerOut(message=messages.outcome(result), match=match, next=await next_out(conn, resources, me))
+    return AnswerOut(message=messages.outcome(result), match=match, next=await next_out(conn, resources, me, cache))
 
 
 @router.post("/undo", response_model=UndoneOut, summary="Undo my latest answer", responses=REFUSED)
-async def undo(body: UndoIn, me: ApiParticipant, conn: ConnDep, resources: ResourcesDep) -> UndoneOut:
+async def undo(
+    body: UndoIn, me: ApiParticipant, conn: ConnDep, resources: ResourcesDep, cache: SuggestionCacheDep
+) -> UndoneOut:
     """Take back my latest answer, unless it already made or decided a match (409)."""
     try:
         last = await feed_service.undo(conn, me)
@@ -104,4 +115,4 @@ async def undo(body: UndoIn, me: ApiParticipant, conn: ConnDep, resources: Resou
         raise _refused(409, "answer", messages.not_undoable(refusal)) from None
     except NothingToUndo:
         raise _refused(409, "answer", messages.nothing_to_undo()) from None
-    return UndoneOut(message=messages.undone(last), next=await next_out(conn, resources, me))
+    return UndoneOut(message=messages.undone(last), next=await next_out(conn, resources, me, cache))

@@ -10,7 +10,9 @@ import asyncpg
 from fastapi import APIRouter, Form, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from service.deps import ConnDep, OptionalParticipant, Participant, RedisDep, SettingsDep, StaffMember
+from service.auth.dependencies import StaffMember
+from service.kit import audit
+from service.kit.deps import ConnDep, RedisDep, SettingsDep
 from service.kit.templating import templates
 from service.mail import repository as mail_repository
 from service.mail import tasks as mail_tasks
@@ -19,7 +21,7 @@ from service.matches import service as matches
 from service.matches.labels import participant_explanations, reply_labels, state_label
 from service.matches.lifecycle import REPLIES, Action, settled
 from service.profiles import service as profiles
-from service.review import repository as review_repository
+from service.profiles.dependencies import OptionalParticipant, Participant
 
 router = APIRouter(include_in_schema=False)
 Comment = Annotated[str, Form(max_length=2000)]
@@ -159,8 +161,8 @@ async def outbox_retry(outbox_id: int, staff: StaffMember, conn: ConnDep, redis:
     async with conn.transaction():
         if not await mail_repository.requeue_failed(conn, outbox_id):
             raise HTTPException(409, "This email is not failed (any more)")
-        await review_repository.audit(
-            conn, staff["id"], staff["email"], "outbox.retry", details={"outbox_id": outbox_id}
+        await audit.record(
+            conn, audit.Actor.staff(staff["id"], staff["email"]), "outbox.retry", details={"outbox_id": outbox_id}
         )
     await mail_tasks.enqueue(redis, [outbox_id], again=f"retry-{uuid.uuid4().hex}")
     return RedirectResponse(f"/staff/outbox?retried={outbox_id}", status_code=303)

@@ -7,11 +7,12 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Path
 from fastapi.responses import RedirectResponse, Response
 
-from service.deps import ApiStaff, ConnDep, RedisDep, SettingsDep
+from service.auth.dependencies import ApiStaff
 from service.followup.schemas import MatchOut, TimelineOut, TransitionIn
+from service.kit import audit
+from service.kit.deps import ConnDep, RedisDep, SettingsDep
 from service.matches import service
 from service.matches.lifecycle import MatchNotFound, next_states
-from service.review import repository as review_repository
 
 router = APIRouter(prefix="/api/v1", tags=["matches"])
 MatchId = Annotated[int, Path(ge=1, description="The match's id")]
@@ -36,9 +37,7 @@ async def move_match(
             outbox = await service.approve(conn, settings, match_id, actor, body.comment)
         else:
             _, outbox = await service.transition(conn, settings, match_id, body.to, actor, body.reason, body.comment)
-        await review_repository.audit(
-            conn, actor.staff_id, actor.label, "match.transition", match_id=match_id, details={"to": body.to}
-        )
+        await audit.record(conn, actor, "match.transition", match_id=match_id, details={"to": body.to})
     await service.deliver(redis, outbox)
     return await _match_out(conn, match_id)
 

@@ -1,9 +1,13 @@
-"""Who did something: the actor recorded in the audit log and in a match's timeline."""
+"""Who did something (the actor recorded in the audit log and in a match's timeline), and recording it."""
 
 from __future__ import annotations
 
+import json
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
+
+import asyncpg
 
 ActorKind = Literal["participant", "staff", "system"]
 SYSTEM_LABEL = "Koble"
@@ -32,3 +36,33 @@ class Actor:
     def staff(cls, staff_id: int | None, label: str) -> Actor:
         """A staff member (staff_id None: the operator's API token, which has reviewer rights)."""
         return cls("staff", staff_id=staff_id, label=label)
+
+
+# The audit log is plumbing: any domain records what its staff did or saw, in its own transaction.
+# Reading the log (which names staff) is the auth domain's: service.auth.service.audit_page.
+
+
+async def record(
+    conn: asyncpg.Connection, actor: Actor, action: str,
+    participant_id: int | None = None, match_id: int | None = None, details: dict[str, Any] | None = None,
+) -> None:
+    """Record one staff action or view; `details` must hold no personal data."""
+    await conn.execute(
+        """INSERT INTO audit_log (staff_id, actor_label, action, participant_id, match_id, details)
+           VALUES ($1, $2, $3, $4, $5, $6::jsonb)""",
+        actor.staff_id, actor.label, action, participant_id, match_id, json.dumps(details or {}),
+    )
+
+
+async def record_many(
+    conn: asyncpg.Connection, actor: Actor, action: str,
+    match_ids: Sequence[int] = (), participant_ids: Sequence[int] = (),
+) -> None:
+    """One audit row per match and per participant shown (a page view of several people)."""
+    rows: list[tuple[int | None, str, str, int | None, int | None]] = [
+        (actor.staff_id, actor.label, action, None, m) for m in match_ids]
+    rows += [(actor.staff_id, actor.label, action, p, None) for p in participant_ids]
+    await conn.executemany(
+        "INSERT INTO audit_log (staff_id, actor_label, action, participant_id, match_id) VALUES ($1, $2, $3, $4, $5)",
+        rows,
+    )

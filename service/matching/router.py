@@ -15,11 +15,13 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field
 
-from service.deps import ConnDep, OptionalParticipant, get_resources, participant_or_404, require_api_token
+from service.auth.dependencies import require_api_token
 from service.kit import i18n
 from service.kit.config import Settings
+from service.kit.deps import ConnDep, get_resources
 from service.matching import service
-from service.matching.cache import SuggestionCache
+from service.matching.dependencies import SuggestionCacheDep
+from service.profiles.dependencies import OptionalParticipant, participant_or_404
 from service.profiles.router import INVALID, ExternalId, Message, SessionCookie
 from service.profiles.schemas import Kind
 
@@ -98,11 +100,6 @@ def _settings(request: Request) -> Settings:
     return get_resources(request).settings
 
 
-async def suggestion_cache(request: Request) -> SuggestionCache | None:
-    """The app's suggestion cache (made in lifespan; None when KOBLE_SUGGESTION_CACHE_ENTRIES is 0)."""
-    return get_resources(request).suggestion_cache
-
-
 async def _subject(conn: asyncpg.Connection, who: Caller, external_id: str) -> asyncpg.Record:
     """The participant asked about, if the caller may see their suggestions."""
     if who.participant is not None:
@@ -138,7 +135,7 @@ async def suggestions(
     request: Request,
     response: Response,
     who: Annotated[Caller, Depends(caller)],
-    cache: Annotated[SuggestionCache | None, Depends(suggestion_cache)],
+    cache: SuggestionCacheDep,
     k: Annotated[int, Query(ge=1, le=MAX_K, description="How many suggestions at most.")] = 10,
 ) -> SuggestionsOut:
     """Ranked suggestions with explanations for one participant."""

@@ -1,29 +1,34 @@
-"""Participant pages: landing, registration, my profile (edit, hide, download, delete) and privacy."""
+"""Participant pages: landing, registration, sign-in by emailed link, my profile (edit, hide, download,
+delete) and privacy."""
 
 from __future__ import annotations
 
 import json
 from email.utils import parseaddr
-from typing import Any
+from typing import Annotated, Any
 
 import asyncpg
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import EmailStr, TypeAdapter, ValidationError
 
 from service.auth import service as auth
-from service.deps import ConnDep, OptionalParticipant, Participant, Resources, ResourcesDep
+from service.auth.dependencies import IdentityDep
 from service.feed import service as feed
 from service.kit import i18n
 from service.kit.config import Settings
+from service.kit.deps import ConnDep, Resources, ResourcesDep
 from service.kit.i18n import _
 from service.kit.templating import templates
 from service.profiles import forms
 from service.profiles import service as profiles
+from service.profiles.dependencies import OptionalParticipant, Participant
 from service.profiles.views import profile_view
 
 router = APIRouter(include_in_schema=False)
 # Pages about one person must not linger in shared caches or the browser's back-forward history.
 PRIVATE = {"Cache-Control": "no-store"}
+_email = TypeAdapter(EmailStr)
 
 
 def _page(
@@ -56,6 +61,75 @@ async def privacy(request: Request, participant: OptionalParticipant, resources:
     contact = parseaddr(resources.settings.email_from)[1]
     return _page(request, "privacy.html",
                  {"participant": participant, "contact_email": contact, **_retention(resources.settings)})
+
+
+# Sign-in by emailed link (the links and sessions themselves are service.auth's)
+
+
+@router.get("/signin", response_class=HTMLResponse)
+async def signin_form(request: Request, participant: OptionalParticipant) -> Response:
+    """The sign-in form: one field, the email address."""
+    return _page(request, "signin.html", {"participant": participant, "email": "", "error": None})
+
+
+@router.post("/signin", response_class=HTMLResponse)
+async def signin_submit(
+    request: Request, conn: ConnDep, resources: ResourcesDep, email: Annotated[str, Form()] = ""
+) -> Response:
+    """Send a sign-in link; the answer is the same whether or not the address is registered."""
+    try:
+        address = _email.validate_python(email.strip())
+    except ValidationError:
+        context = {"participant": None, "email": email, "error": _("Enter a valid email address, like name@example.no")}
+        return _page(request, "signin.html", context, status_code=422)
+    if await _signin_limited(request, resources, address):
+        detail = _("Too many sign-in attempts. Wait a while and try again.")
+        return _page(request, "error.html", {"status": 429, "detail": detail}, status_code=429)
+    await profiles.request_sign_in(conn, resources.redis, resources.settings, address)
+    return _page(request, "link_sent.html", {"participant": None, "email": address})
+
+
+async def _signin_limited(request: Request, resources: Resources, address: str) -> bool:
+    # Per address too, so that nobody can flood one inbox with links from many machines.
+    rule = resources.settings.rate_limit_signin
+    client = request.client.host if request.client else "unknown"
+    if not await resources.limiter.hit(rule, "signin", client):
+        return True
+    return not await resources.limiter.hit(rule, "signin-email", address.lower())
+
+
+def _link_page(request: Request, token: str, usable: bool) -> Response:
+    context = {"participant": None, "token": token, "usable": usable}
+    return _page(request, "link_confirm.html", context, status_code=200 if usable else 410)
+
+
+@router.get("/auth/{token}", response_class=HTMLResponse)
+async def link_confirm(request: Request, token: str, conn: ConnDep) -> Response:
+    """A link from an email: a button to continue, so that mail scanners opening links use nothing."""
+    return _link_page(request, token, await auth.is_usable(conn, token))
+
+
+@router.post("/auth/{token}")
+async def link_redeem(request: Request, token: str, conn: ConnDep, resources: ResourcesDep) -> Response:
+    """Use the link: verify the address if asked, and sign in."""
+    next_url = await profiles.sign_in(conn, request, resources.settings, token)
+    if next_url is None:
+        return _link_page(request, token, False)
+    return RedirectResponse(next_url, status_code=303)
+
+
+@router.post("/signout")
+async def signout(request: Request, conn: ConnDep) -> Response:
+    """End the session, on the server too: a copy of the cookie no longer signs anyone in."""
+    await auth.sign_out(conn, request)
+    return RedirectResponse("/?signed_out=1", status_code=303)
+
+
+@router.post("/signout/everywhere")
+async def signout_everywhere(request: Request, conn: ConnDep, who: IdentityDep) -> Response:
+    """End every session of the signed-in participant (other browsers and devices too)."""
+    await auth.sign_out_everywhere(conn, request, who, "participant")
+    return RedirectResponse("/?signed_out=1", status_code=303)
 
 
 # Registration
@@ -204,5 +278,5 @@ async def delete_confirm(request: Request, participant: Participant) -> Response
 async def delete(request: Request, participant: Participant, conn: ConnDep) -> Response:
     """Delete my account and everything about me, then sign out."""
     await profiles.delete_account(conn, participant["id"])
-    auth.sign_out(request)
+    await auth.sign_out(conn, request)
     return RedirectResponse("/?deleted=1", status_code=303)

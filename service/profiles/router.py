@@ -22,8 +22,10 @@ from fastapi.security import APIKeyCookie
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from service.auth import service as auth
-from service.deps import ApiParticipant, ApiToken, ConnDep, ResourcesDep, participant_or_404
+from service.auth.dependencies import ApiToken
+from service.kit.deps import ConnDep, ResourcesDep
 from service.profiles import service as profiles
+from service.profiles.dependencies import ApiParticipant, participant_or_404
 from service.profiles.schemas import ParticipantCreate, ParticipantFields, ParticipantOut, ParticipantUpdate
 
 EMAIL_TAKEN = "email: already used by another participant"
@@ -305,7 +307,7 @@ def _merged(row: asyncpg.Record, changes: ParticipantUpdate) -> ParticipantField
 async def delete_me(request: Request, participant: ApiParticipant, conn: ConnDep) -> Response:
     """Delete one's own account and sign out."""
     await profiles.delete_account(conn, participant["id"])
-    auth.sign_out(request)
+    await auth.sign_out(conn, request)
     return Response(status_code=204)
 
 

@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 
 import asyncpg
 from arq.connections import ArqRedis
+from starlette.requests import Request
 from tqdm import tqdm
 
 from service.auth import service as auth
@@ -65,15 +66,9 @@ async def _link_email(
     purpose: auth.Purpose,
     to_address: str | None = None,
 ) -> int:
-    lifetime = (
-        dt.timedelta(hours=settings.verify_token_hours)
-        if purpose == "verify"
-        else dt.timedelta(minutes=settings.login_token_minutes)
-    )
-    token = await auth.issue(conn, row["id"], purpose, lifetime)
     rendered = mail.render(
         template, to_address or row["email"], row["language"],
-        name=row["name"], link=f"{settings.koble_base_url}/auth/{token}",
+        name=row["name"], link=await auth.link(conn, settings, "participant", row["id"], purpose),
         minutes=settings.login_token_minutes, hours=settings.verify_token_hours,
     )
     return await mail.queue(conn, row["id"], rendered)
@@ -133,6 +128,25 @@ async def save_for_integration(
     return row, bool(row["created"])
 
 
+async def by_id(conn: asyncpg.Connection, participant_id: int) -> asyncpg.Record | None:
+    """One participant by internal id."""
+    return await repository.by_id(conn, participant_id)
+
+
+async def by_external_id(conn: asyncpg.Connection, external_id: str) -> asyncpg.Record | None:
+    """One participant by external id."""
+    return await repository.by_external_id(conn, external_id)
+
+
+async def sign_in(conn: asyncpg.Connection, request: Request, settings: Settings, token: str) -> str | None:
+    """Use a link from an email and start signing in; where to go next (a further step or home), or None."""
+    async with conn.transaction():
+        participant_id = await redeem_link(conn, token)
+        if participant_id is None:
+            return None
+        return await auth.begin(conn, request, settings, "participant", participant_id)
+
+
 async def request_sign_in(conn: asyncpg.Connection, redis: ArqRedis | None, settings: Settings, email: str) -> None:
     """Email a sign-in link if the address belongs to a participant; silent otherwise."""
     async with conn.transaction():
@@ -144,7 +158,7 @@ async def request_sign_in(conn: asyncpg.Connection, redis: ArqRedis | None, sett
 
 
 async def redeem_link(conn: asyncpg.Connection, token: str) -> int | None:
-    """Use a verification or sign-in link; returns the participant id to sign in, or None."""
+    """Use a verification or sign-in link (confirming the address if asked); the participant id, or None."""
     async with conn.transaction():
         redeemed = await auth.redeem(conn, token)
         if redeemed is None:
@@ -212,11 +226,6 @@ async def set_hidden(conn: asyncpg.Connection, participant_id: int, hidden: bool
     await repository.set_hidden(conn, participant_id, hidden)
 
 
-async def by_id(conn: asyncpg.Connection, participant_id: int) -> asyncpg.Record | None:
-    """One participant, if they exist."""
-    return await repository.by_id(conn, participant_id)
-
-
 async def set_email_reminders(conn: asyncpg.Connection, participant_id: int, enabled: bool) -> bool:
     """Turn a participant's reminder emails on or off (introductions always go); False if there is none."""
     return await repository.set_email_reminders(conn, participant_id, enabled)
@@ -226,6 +235,7 @@ async def delete_account(conn: asyncpg.Connection, participant_id: int) -> bool:
     """Delete everything about a participant in one transaction; False if already gone."""
     async with conn.transaction():
         # Tokens and emails cascade; later domains anonymise what they keep in this transaction.
+        await auth.forget_sessions(conn, "participant", [participant_id])
         return await repository.delete(conn, participant_id)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from service.auth import repository as auth_repository
+from service.auth import service as auth
 from service.kit.config import Settings
 from service.mail import service as mail
 from service.mail import tasks as mail_tasks
@@ -20,7 +20,8 @@ async def apply_retention(ctx: dict[str, Any]) -> dict[str, int]:
     async with ctx["pool"].acquire() as conn, conn.transaction():
         deleted = await repository.delete_inactive(conn, settings.retention_delete_months)
         unverified = await repository.delete_unverified(conn, settings.unverified_delete_days)
-        await auth_repository.delete_stale(conn)
+        await auth.forget_sessions(conn, "participant", [*deleted, *unverified])
+        await auth.delete_stale(conn)
         outbox_ids = await _hide_and_warn(conn, settings)
     await mail_tasks.enqueue(ctx.get("redis"), outbox_ids)
     counts = {"hidden": len(outbox_ids), "deleted": len(deleted), "unverified_deleted": len(unverified)}

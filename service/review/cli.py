@@ -39,7 +39,7 @@ async def _with_conn(work: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
 
 def _run(work: Callable[[asyncpg.Connection], Awaitable[str]]) -> None:
     """Run a database command: print its line, or a one-line reason and exit 1."""
-    from service.review.service import StaffRefused
+    from service.auth.service import StaffRefused
 
     try:
         line = asyncio.run(_with_conn(work))
@@ -57,7 +57,7 @@ def add(
     name: Annotated[str, typer.Option("--name", help="The name shown in the audit log and timelines.")] = "",
 ) -> None:
     """Add a staff member, or change the role of (and re-enable) an existing one."""
-    from service.review import service
+    from service.auth import service
 
     try:
         address = str(_email.validate_python(email.strip()))
@@ -74,10 +74,10 @@ def add(
 @app.command("list")
 def list_() -> None:
     """Every staff member: email, role, name, and whether disabled."""
-    from service.review import repository
+    from service.auth import service
 
     async def work(conn: asyncpg.Connection) -> str:
-        rows = await repository.all_staff(conn)
+        rows = await service.all_staff(conn)
         lines = [f"{r['email']}\t{r['role']}\t{r['name']}\t{'disabled' if r['disabled_at'] else 'active'}"
                  for r in rows]
         return "\n".join(lines) or "no staff yet: add one with `koble staff add EMAIL --role admin`"
@@ -88,10 +88,10 @@ def list_() -> None:
 @app.command()
 def disable(email: Annotated[str, typer.Argument(help="The staff member's email address.")]) -> None:
     """Disable a staff member: their sessions and sign-in links stop working."""
-    from service.review import repository, service
+    from service.auth import service
 
     async def work(conn: asyncpg.Connection) -> str:
-        row = await repository.staff_by_email(conn, email.strip())
+        row = await service.staff_by_email(conn, email.strip())
         if row is None or row["disabled_at"] is not None:
             raise service.StaffRefused(f"EMAIL: no active staff member with address {email!r}")
         await service.disable_staff(conn, CLI_ACTOR, row["id"])

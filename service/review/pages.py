@@ -14,8 +14,11 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import EmailStr, TypeAdapter, ValidationError
 
-from service.deps import Admin, ConnDep, ResourcesDep, StaffMember
+from service.auth import service as auth
+from service.auth.dependencies import Admin, IdentityDep, StaffMember
+from service.kit import audit as audit_log
 from service.kit import i18n
+from service.kit.deps import ConnDep, ResourcesDep
 from service.kit.i18n import _
 from service.kit.templating import templates
 from service.matches import labels as match_labels
@@ -26,7 +29,6 @@ from service.profiles import views as profile_pages
 from service.profiles.schemas import DOMAINS, ENGAGEMENTS, KINDS
 from service.review import repository
 from service.review import service as review
-from service.review.schemas import ROLES
 
 router = APIRouter(include_in_schema=False)
 PRIVATE = {"Cache-Control": "no-store"}  # staff pages show personal data: never cache them
@@ -77,30 +79,37 @@ async def signin_submit(
             and await resources.limiter.hit(rule, "staff-signin-email", address.lower())):
         detail = _("Too many sign-in attempts. Wait a while and try again.")
         return _page(request, "error.html", {"status": 429, "detail": detail}, 429)
-    await review.request_sign_in(conn, resources.redis, resources.settings, address)
+    await auth.request_staff_sign_in(conn, resources.redis, resources.settings, address)
     return _page(request, "link_sent.html", {"email": address})
 
 
 @router.get("/staff/auth/{token}", response_class=HTMLResponse)
 async def link_confirm(request: Request, token: str, conn: ConnDep) -> Response:
     """A staff link from an email: a button to continue, so mail scanners opening links use nothing."""
-    usable = await review.link_usable(conn, token)
+    usable = await auth.is_usable(conn, token, "staff")
     return _page(request, "link_confirm.html", _link_context(token, usable), 200 if usable else 410)
 
 
 @router.post("/staff/auth/{token}")
-async def link_redeem(request: Request, token: str, conn: ConnDep) -> Response:
+async def link_redeem(request: Request, token: str, conn: ConnDep, resources: ResourcesDep) -> Response:
     """Use the link: the first sign-in step; then the next step, or the queue."""
-    next_url = await review.redeem(conn, request, token)
+    next_url = await auth.redeem_staff_link(conn, request, resources.settings, token)
     if next_url is None:
         return _page(request, "link_confirm.html", _link_context(token, False), 410)
     return RedirectResponse(next_url, status_code=303)
 
 
 @router.post("/staff/signout")
-async def signout(request: Request) -> Response:
-    """End the staff session."""
-    review.sign_out(request)
+async def signout(request: Request, conn: ConnDep) -> Response:
+    """End the staff session, on the server too: a copy of the cookie no longer signs anyone in."""
+    await auth.sign_out(conn, request)
+    return RedirectResponse("/staff/signin?signed_out=1", status_code=303)
+
+
+@router.post("/staff/signout/everywhere")
+async def signout_everywhere(request: Request, conn: ConnDep, who: IdentityDep) -> Response:
+    """End every session of the signed-in staff member (other browsers and devices too)."""
+    await auth.sign_out_everywhere(conn, request, who, "staff")
     return RedirectResponse("/staff/signin?signed_out=1", status_code=303)
 
 
@@ -159,7 +168,7 @@ async def _queue_page(
     errors: dict[int, dict[str, str]] | None = None, status_code: int = 200,
 ) -> Response:
     f = queue_filter(params)
-    items, cursor, total = await review.queue(conn, resources.settings, f, review.staff_actor(staff))
+    items, cursor, total = await review.queue(conn, resources.settings, f, auth.staff_actor(staff))
     filters = _filter_query(params)
     context = {
         "staff": staff, "items": items, "total": total, "filters": filters, "params": params,
@@ -189,7 +198,7 @@ async def approve(
 ) -> Response:
     """Approve a pair: both are introduced by email."""
     try:
-        await review.approve(conn, resources.redis, resources.settings, match_id, review.staff_actor(staff))
+        await review.approve(conn, resources.redis, resources.settings, match_id, auth.staff_actor(staff))
     except IllegalTransition as exc:
         return _conflict(request, staff, exc)
     return _back(_join(back, "done=approve"))
@@ -205,7 +214,7 @@ async def reject(
         errors = {match_id: {"reason": _("Write why you reject this pair.")}}
         return await _redisplay(request, conn, resources, staff, back, errors)
     try:
-        await review.reject(conn, resources.settings, match_id, review.staff_actor(staff), reason.strip()[:500])
+        await review.reject(conn, resources.settings, match_id, auth.staff_actor(staff), reason.strip()[:500])
     except IllegalTransition as exc:
         return _conflict(request, staff, exc)
     return _back(_join(back, "done=reject"))
@@ -223,7 +232,7 @@ async def snooze(
             "example": (dt.date.today() + dt.timedelta(days=7)).isoformat()}}}
         return await _redisplay(request, conn, resources, staff, back, errors)
     try:
-        await review.snooze(conn, match_id, review.staff_actor(staff), day)
+        await review.snooze(conn, match_id, auth.staff_actor(staff), day)
     except IllegalTransition as exc:
         return _conflict(request, staff, exc)
     return _back(_join(back, "done=snooze"))
@@ -236,7 +245,7 @@ async def bulk(
 ) -> Response:
     """Approve every ticked pair; pairs decided meanwhile are skipped and counted."""
     result = await review.bulk_approve(conn, resources.redis, resources.settings, match_id or [],
-                                       review.staff_actor(staff))
+                                       auth.staff_actor(staff))
     counts = urlencode({"approved": len(result.approved), "skipped": len(result.skipped)})
     return _back(_join(back, f"done=bulk&{counts}"))
 
@@ -268,7 +277,7 @@ async def _handpick_page(
     request: Request, conn: asyncpg.Connection, staff: asyncpg.Record, values: dict[str, str],
     error: str | None = None, status_code: int = 200,
 ) -> Response:
-    actor = review.staff_actor(staff)
+    actor = auth.staff_actor(staff)
     found = {side: await review.search(conn, values.get(f"q{side}", ""), actor) for side in ("1", "2")}
     context = {"staff": staff, "values": values, "found": found, "error": error}
     return _page(request, "review/handpick.html", context, status_code)
@@ -293,7 +302,7 @@ async def handpick_submit(
         return await _handpick_page(request, conn, staff, values, _("Pick one participant in each list."), 422)
     try:
         row = await review.hand_pick(conn, resources.redis, resources.settings, first, second,
-                                     review.staff_actor(staff))
+                                     auth.staff_actor(staff))
     except review.PairRefused as exc:
         return await _handpick_page(request, conn, staff, values, str(exc), 422)
     return RedirectResponse(f"/staff/matches/{row['id']}?done=handpick", status_code=303)
@@ -305,14 +314,14 @@ async def handpick_submit(
 @router.get("/staff/pipeline", response_class=HTMLResponse)
 async def pipeline(request: Request, staff: StaffMember, conn: ConnDep) -> Response:
     """Every match by lifecycle state: counts per column and the most recently moved in each."""
-    columns = await review.pipeline(conn, ORDER, PIPELINE_ROWS, review.staff_actor(staff))
+    columns = await review.pipeline(conn, ORDER, PIPELINE_ROWS, auth.staff_actor(staff))
     return _page(request, "review/pipeline.html", {"staff": staff, "columns": columns, "per_column": PIPELINE_ROWS})
 
 
 @router.get("/staff/matches/{match_id}", response_class=HTMLResponse)
 async def match(request: Request, match_id: int, staff: StaffMember, conn: ConnDep) -> Response:
     """One match: both profiles, its timeline (transitions and emails), and closing it with a reason."""
-    context = await review.match_page(conn, match_id, review.staff_actor(staff))
+    context = await review.match_page(conn, match_id, auth.staff_actor(staff))
     notice = _notice(dict(request.query_params))
     return _page(request, "review/match.html", {"staff": staff, "notice": notice, "error": None, **context})
 
@@ -323,7 +332,7 @@ async def close(
     reason: Annotated[str, Form()] = "",
 ) -> Response:
     """Close an open match with a reason."""
-    actor = review.staff_actor(staff)
+    actor = auth.staff_actor(staff)
     if not reason.strip():
         context = await review.match_page(conn, match_id, actor)
         error = _("Write why you close this match.")
@@ -341,8 +350,7 @@ async def participant(request: Request, participant_id: int, staff: StaffMember,
     people = await repository.participants_by_ids(conn, [participant_id])
     if participant_id not in people:
         return _page(request, "error.html", {"staff": staff, "status": 404, "detail": ""}, 404)
-    actor = review.staff_actor(staff)
-    await repository.audit(conn, actor.staff_id, actor.label, "view_participant", participant_id=participant_id)
+    await audit_log.record(conn, auth.staff_actor(staff), "view_participant", participant_id=participant_id)
     row = people[participant_id]
     context = {"staff": staff, "person": profile_pages.profile_view(row) | review.who(row),
                "matches": await review.participant_matches(conn, participant_id)}
@@ -356,7 +364,7 @@ async def participant(request: Request, participant_id: int, staff: StaffMember,
 async def audit(request: Request, staff: Admin, conn: ConnDep) -> Response:
     """The audit log, newest first (admins only)."""
     before = request.query_params.get("before")
-    rows = await repository.audit_page(conn, int(before) if before and before.isdigit() else None, AUDIT_ROWS)
+    rows = await auth.audit_page(conn, int(before) if before and before.isdigit() else None, AUDIT_ROWS)
     next_url = f"/staff/audit?before={rows[-1]['id']}" if len(rows) == AUDIT_ROWS else None
     return _page(request, "review/audit.html", {"staff": staff, "rows": rows, "next_url": next_url})
 
@@ -365,7 +373,7 @@ async def _admin_page(
     request: Request, conn: asyncpg.Connection, staff: asyncpg.Record, values: dict[str, str] | None = None,
     errors: dict[str, str] | None = None, status_code: int = 200,
 ) -> Response:
-    context = {"staff": staff, "members": await repository.all_staff(conn), "roles": ROLES,
+    context = {"staff": staff, "members": await auth.all_staff(conn), "roles": auth.ROLES,
                "values": values or {"email": "", "name": "", "role": "reviewer"}, "errors": errors or {},
                "notice": _("Saved.") if request.query_params.get("saved") == "1" else None}
     return _page(request, "review/admin.html", context, status_code)
@@ -383,15 +391,15 @@ async def admin_add(
     name: Annotated[str, Form()] = "", role: Annotated[str, Form()] = "reviewer",
 ) -> Response:
     """Add a staff member (or re-enable one)."""
-    values = {"email": email, "name": name, "role": role if role in ROLES else "reviewer"}
+    values = {"email": email, "name": name, "role": role if role in auth.ROLES else "reviewer"}
     try:
         address = str(_email.validate_python(email.strip()))
     except ValidationError:
         errors = {"email": _("Enter a valid email address, like name@example.no")}
         return await _admin_page(request, conn, staff, values, errors, 422)
     try:
-        await review.add_staff(conn, review.staff_actor(staff), address, values["role"], name.strip()[:200])  # type: ignore[arg-type]
-    except review.StaffRefused as exc:
+        await auth.add_staff(conn, auth.staff_actor(staff), address, values["role"], name.strip()[:200])  # type: ignore[arg-type]
+    except auth.StaffRefused as exc:
         return await _admin_page(request, conn, staff, values, {"role": str(exc)}, 409)
     return RedirectResponse("/staff/admin?saved=1", status_code=303)
 
@@ -401,11 +409,11 @@ async def admin_role(
     request: Request, staff_id: int, staff: Admin, conn: ConnDep, role: Annotated[str, Form()] = "",
 ) -> Response:
     """Change a staff member's role."""
-    if role not in ROLES:
+    if role not in auth.ROLES:
         return await _admin_page(request, conn, staff, errors={"members": _("Pick a role.")}, status_code=422)
     try:
-        await review.change_role(conn, review.staff_actor(staff), staff_id, role)
-    except review.StaffRefused as exc:
+        await auth.change_role(conn, auth.staff_actor(staff), staff_id, role)
+    except auth.StaffRefused as exc:
         return await _admin_page(request, conn, staff, errors={"members": str(exc)}, status_code=409)
     return RedirectResponse("/staff/admin?saved=1", status_code=303)
 
@@ -414,8 +422,8 @@ async def admin_role(
 async def admin_disable(request: Request, staff_id: int, staff: Admin, conn: ConnDep) -> Response:
     """Disable a staff member."""
     try:
-        await review.disable_staff(conn, review.staff_actor(staff), staff_id)
-    except review.StaffRefused as exc:
+        await auth.disable_staff(conn, auth.staff_actor(staff), staff_id)
+    except auth.StaffRefused as exc:
         return await _admin_page(request, conn, staff, errors={"members": str(exc)}, status_code=409)
     return RedirectResponse("/staff/admin?saved=1", status_code=303)
 
@@ -426,7 +434,7 @@ async def admin_disable(request: Request, staff_id: int, staff: Admin, conn: Con
 @router.get("/staff/export.csv")
 async def export(staff: StaffMember, conn: ConnDep) -> Response:
     """Every match with its state as CSV, for the regional council's reporting."""
-    body = await review.export_csv(conn, review.staff_actor(staff))
+    body = await review.export_csv(conn, auth.staff_actor(staff))
     filename = f"koble-matches-{dt.date.today().isoformat()}.csv"
     headers = {"Content-Disposition": f'attachment; filename="{filename}"', **PRIVATE}
     return Response(body, media_type="text/csv; charset=utf-8", headers=headers)

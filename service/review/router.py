@@ -13,7 +13,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, Field
 
-from service.deps import ApiStaff, ConnDep, ResourcesDep
+from service.auth.dependencies import ApiStaff
+from service.kit.deps import ConnDep, ResourcesDep
 from service.matches.schemas import PAGE_SIZE, QueueFilter, QueueStatus
 from service.profiles.router import INVALID, Message, SessionCookie
 from service.profiles.schemas import Domain, Engagement

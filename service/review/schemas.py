@@ -1,29 +1,15 @@
-"""The review domain's shapes: the sign-in pipeline's steps, bulk results, and the API's models.
-
-The queue's filters (QueueFilter) are the matches domain's: its repository reads them.
-"""
+"""The review domain's shapes: bulk results and the API's models (queue filters are the matches domain's,
+staff roles and sign-in steps are auth's)."""
 
 from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from service.matches.lifecycle import State
 from service.profiles.schemas import Domain, Engagement, Kind
-
-Role = Literal["admin", "reviewer"]
-ROLES: tuple[Role, ...] = ("reviewer", "admin")
-
-
-@dataclass(frozen=True)
-class SignInStep:
-    """One step of staff sign-in; `url` completes it (None: done by the emailed link itself)."""
-
-    name: str
-    url: str | None = None
 
 
 @dataclass

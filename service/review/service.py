@@ -1,4 +1,4 @@
-"""Staff decide: sign-in, the review queue and its decisions, hand-picking, proposing pairs, exports.
+"""Staff decide: the review queue and its decisions, hand-picking, proposing pairs, exports.
 
 Every decision and every view of personal data is written to the audit log in the same transaction;
 emails caused by a decision are handed to the worker only after that transaction commits.
@@ -9,9 +9,7 @@ from __future__ import annotations
 import base64
 import csv
 import datetime as dt
-import hashlib
 import io
-import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -19,14 +17,11 @@ from typing import Any
 import asyncpg
 from arq.connections import ArqRedis
 from babel.numbers import format_decimal
-from starlette.requests import Request
 
-from service.kit import i18n
+from service.kit import audit, i18n
 from service.kit.audit import Actor
 from service.kit.config import Settings
 from service.kit.i18n import _
-from service.mail import service as mail
-from service.mail import tasks as mail_tasks
 from service.matches import labels
 from service.matches import service as matches
 from service.matches.lifecycle import IllegalTransition, MatchNotFound
@@ -35,81 +30,7 @@ from service.matching import explain, scoring
 from service.matching import service as matching
 from service.profiles import views as profile_pages
 from service.review import repository
-from service.review.schemas import BulkResult, Role, SignInStep
-
-# --- sign-in: an emailed single-use link, then any further steps (a second factor) in order ---
-
-# The steps a staff member passes before the session counts as signed in. Today the emailed link is
-# the only one; a TOTP step would be SignInStep("totp", "/staff/signin/totp"), whose page checks the
-# code and calls `passed(request, "totp")`. The session's `staff_auth_level` names the steps passed.
-PIPELINE: tuple[SignInStep, ...] = (SignInStep("email_link"),)
-HOME = "/staff/queue"
-
-
-def _hash(token: str) -> bytes:
-    # As for participants: a database leak must not yield working links.
-    return hashlib.sha256(token.encode()).digest()
-
-
-def staff_actor(staff: Mapping[str, Any]) -> Actor:
-    """The actor a signed-in staff member acts as."""
-    return Actor.staff(staff["id"], staff["email"])
-
-
-async def request_sign_in(conn: asyncpg.Connection, redis: ArqRedis | None, settings: Settings, email: str) -> None:
-    """Email a sign-in link to an active staff member; silent for any other address (no enumeration)."""
-    async with conn.transaction():
-        staff = await repository.staff_by_email(conn, email)
-        if staff is None or staff["disabled_at"] is not None:
-            return
-        token = secrets.token_urlsafe(32)
-        expires = dt.datetime.now(dt.UTC) + dt.timedelta(minutes=settings.login_token_minutes)
-        await repository.insert_token(conn, _hash(token), staff["id"], expires)
-        rendered = mail.render(
-            "sign_in", staff["email"], staff["language"], name=staff["name"] or staff["email"],
-            link=f"{settings.koble_base_url}/staff/auth/{token}", minutes=settings.login_token_minutes,
-        )
-        outbox_id = await mail.queue(conn, None, rendered, staff_id=staff["id"])
-    await mail_tasks.enqueue(redis, [outbox_id])
-
-
-async def link_usable(conn: asyncpg.Connection, token: str) -> bool:
-    """Whether a staff link can still be used (shown before the person confirms)."""
-    return await repository.usable_token(conn, _hash(token)) is not None
-
-
-async def redeem(conn: asyncpg.Connection, request: Request, token: str) -> str | None:
-    """Use a staff link once; returns where to go next (a further step or the queue), None if unusable."""
-    async with conn.transaction():
-        staff_id = await repository.use_token(conn, _hash(token))
-        if staff_id is None:
-            return None
-        staff = await repository.staff_by_id(conn, staff_id)
-        assert staff is not None  # use_token only returns active staff
-        await repository.audit(conn, staff_id, staff["email"], "sign_in")
-    request.session.clear()  # a fresh session: nothing from a participant's session carries over
-    request.session["staff_pending"] = {"id": staff_id, "passed": []}
-    return passed(request, "email_link")
-
-
-def passed(request: Request, step: str) -> str:
-    """Record a passed step; the URL of the next step, or (all passed) start the session and go home."""
-    pending = request.session["staff_pending"]
-    pending["passed"] = [*pending["passed"], step]
-    remaining = [s for s in PIPELINE if s.name not in pending["passed"]]
-    if remaining:
-        request.session["staff_pending"] = pending
-        return remaining[0].url or HOME
-    request.session.pop("staff_pending")
-    request.session["staff_id"] = pending["id"]
-    request.session["staff_auth_level"] = "+".join(pending["passed"])
-    return HOME
-
-
-def sign_out(request: Request) -> None:
-    """End the staff session."""
-    request.session.clear()
-
+from service.review.schemas import BulkResult
 
 # --- the queue ---
 
@@ -157,7 +78,7 @@ async def queue(
                                                 matching.model_name(settings))
     items = [_item(row, people, best.get((row["a_id"], row["b_id"]))) for row in rows
              if row["a_id"] in people and row["b_id"] in people]
-    await repository.audit_many(conn, actor.staff_id, actor.label, "view_queue", match_ids=[row["id"] for row in rows])
+    await audit.record_many(conn, actor, "view_queue", match_ids=[row["id"] for row in rows])
     more = len(rows) == f.limit
     return items, encode_cursor(rows[-1]) if more and rows else None, await matches.queue_count(conn, f)
 
@@ -188,7 +109,7 @@ async def approve(
     """Approve a suggested pair and introduce both (emails go out after commit); 409 if it moved."""
     async with conn.transaction():
         outbox = await matches.approve(conn, settings, match_id, actor)
-        await repository.audit(conn, actor.staff_id, actor.label, "approve", match_id=match_id)
+        await audit.record(conn, actor, "approve", match_id=match_id)
         row = await matches.by_id(conn, match_id)
     await matches.deliver(redis, outbox)
     assert row is not None  # locked and moved inside this transaction; matches are never deleted alone
@@ -201,7 +122,7 @@ async def reject(
     """Reject a suggested pair for good, with a reason (kept in the timeline, never shown to the pair)."""
     async with conn.transaction():
         row, _outbox = await matches.transition(conn, settings, match_id, "rejected", actor, reason=reason)
-        await repository.audit(conn, actor.staff_id, actor.label, "reject", match_id=match_id)
+        await audit.record(conn, actor, "reject", match_id=match_id)
     return row
 
 
@@ -210,7 +131,7 @@ async def snooze(conn: asyncpg.Connection, match_id: int, actor: Actor, until: d
     async with conn.transaction():
         at = dt.datetime.combine(until, dt.time(), tzinfo=dt.UTC)
         row = await matches.snooze(conn, match_id, at)
-        await repository.audit(conn, actor.staff_id, actor.label, "snooze", match_id=match_id,
+        await audit.record(conn, actor, "snooze", match_id=match_id,
                                details={"until": until.isoformat()})
     return row
 
@@ -237,7 +158,7 @@ async def close(
     """Close an open match with a reason."""
     async with conn.transaction():
         row, outbox = await matches.transition(conn, settings, match_id, "closed", actor, reason=reason)
-        await repository.audit(conn, actor.staff_id, actor.label, "close", match_id=match_id)
+        await audit.record(conn, actor, "close", match_id=match_id)
     await matches.deliver(redis, outbox)
     return row
 
@@ -254,7 +175,7 @@ async def search(conn: asyncpg.Connection, text: str, actor: Actor, limit: int =
     if len(text.strip()) < 2:
         return []
     rows = await repository.search_participants(conn, text.strip(), limit)
-    await repository.audit_many(conn, actor.staff_id, actor.label, "search_participants",
+    await audit.record_many(conn, actor, "search_participants",
                                 participant_ids=[row["id"] for row in rows])
     return rows
 
@@ -312,7 +233,7 @@ async def hand_pick(
         if row is None:  # created by someone else a moment ago
             raise PairRefused(_("They already have a match."))
         row, outbox = await matches.transition(conn, settings, row["id"], "introduced", Actor.system())
-        await repository.audit(conn, actor.staff_id, actor.label, "hand_pick", match_id=row["id"])
+        await audit.record(conn, actor, "hand_pick", match_id=row["id"])
     await matches.deliver(redis, outbox)
     return row
 
@@ -346,7 +267,7 @@ async def match_page(conn: asyncpg.Connection, match_id: int, actor: Actor) -> d
     if row is None:
         raise MatchNotFound(match_id)
     people = await repository.participants_by_ids(conn, [row["a_id"], row["b_id"]])
-    await repository.audit(conn, actor.staff_id, actor.label, "view_match", match_id=match_id)
+    await audit.record(conn, actor, "view_match", match_id=match_id)
     return {"match": row, "timeline": await matches.timeline(conn, match_id),
             "parties": [profile_pages.profile_view(people[i]) | who(people[i]) for i in (row["a_id"], row["b_id"])
                         if i in people]}
@@ -359,7 +280,7 @@ async def pipeline(
     counts = await matches.state_counts(conn)
     columns = [(state, counts.get(state, 0), await matches.in_state(conn, state, per_column)) for state in states]
     shown = [row["id"] for _state, _n, rows in columns for row in rows]
-    await repository.audit_many(conn, actor.staff_id, actor.label, "view_pipeline", match_ids=shown)
+    await audit.record_many(conn, actor, "view_pipeline", match_ids=shown)
     return columns
 
 
@@ -387,55 +308,5 @@ async def export_csv(conn: asyncpg.Connection, actor: Actor) -> str:
             " ".join(row["domains"]), row["a_external_id"], row["a_kind"], row["a_organisation"] or "",
             row["b_external_id"], row["b_kind"], row["b_organisation"] or "",
         ])
-    await repository.audit(conn, actor.staff_id, actor.label, "export", details={"matches": len(rows)})
+    await audit.record(conn, actor, "export", details={"matches": len(rows)})
     return out.getvalue()
-
-
-
-# --- staff accounts ---
-
-
-class StaffRefused(Exception):
-    """A staff change that is not allowed (unknown account, or it would leave no admin)."""
-
-
-async def add_staff(conn: asyncpg.Connection, actor: Actor, email: str, role: Role, name: str) -> asyncpg.Record:
-    """Add a staff member (or re-enable one, with this role)."""
-    async with conn.transaction():
-        existing = await repository.staff_by_email(conn, email)
-        if existing is not None and existing["role"] == "admin" and role != "admin":
-            await _keep_an_admin(conn, existing["id"])
-        row = await repository.upsert_staff(conn, email, role, name)
-        await repository.audit(conn, actor.staff_id, actor.label, "staff_add", details={"staff_id": row["id"],
-                                                                                       "role": role})
-    return row
-
-
-async def change_role(conn: asyncpg.Connection, actor: Actor, staff_id: int, role: Role) -> asyncpg.Record:
-    """Give an active staff member another role (the last admin stays admin)."""
-    async with conn.transaction():
-        if role != "admin":
-            await _keep_an_admin(conn, staff_id)
-        row = await repository.set_role(conn, staff_id, role)
-        if row is None:
-            raise StaffRefused(_("No active staff member has this id."))
-        await repository.audit(conn, actor.staff_id, actor.label, "staff_role", details={"staff_id": staff_id,
-                                                                                        "role": role})
-    return row
-
-
-async def disable_staff(conn: asyncpg.Connection, actor: Actor, staff_id: int) -> asyncpg.Record:
-    """Disable a staff member: their sessions and links stop working at once."""
-    async with conn.transaction():
-        await _keep_an_admin(conn, staff_id)
-        row = await repository.disable(conn, staff_id)
-        if row is None:
-            raise StaffRefused(_("No active staff member has this id."))
-        await repository.audit(conn, actor.staff_id, actor.label, "staff_disable", details={"staff_id": staff_id})
-    return row
-
-
-async def _keep_an_admin(conn: asyncpg.Connection, staff_id: int) -> None:
-    row = await repository.staff_by_id(conn, staff_id)
-    if row is not None and row["role"] == "admin" and await repository.other_admins(conn, staff_id) == 0:
-        raise StaffRefused(_("Koble needs at least one administrator; make someone else admin first."))

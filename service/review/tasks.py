@@ -11,7 +11,7 @@ from typing import Any
 from arq import cron
 
 from service.kit.config import Settings
-from service.review import repository, service
+from service.review import service
 
 log = logging.getLogger(__name__)
 # Ranking everyone takes minutes on large data sets; arq's default timeout is 300 s.
@@ -25,7 +25,6 @@ async def propose_matches(ctx: dict[str, Any]) -> int:
         return 0
     async with ctx["pool"].acquire() as conn:
         created = await service.propose_matches(conn, settings, settings.review_propose_k)
-        await repository.delete_stale_tokens(conn)
     log.info("proposed %d new pairs for review", created)
     return created
 

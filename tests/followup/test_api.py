@@ -38,7 +38,7 @@ async def test_staff_rights_are_needed(conn: Connection, settings: Settings, cli
     match_id = await suggested(conn, settings)
     assert (await client.get(f"/api/v1/matches/{match_id}")).status_code == 401
     student = await conn.fetchval("SELECT a_id FROM matches")
-    sign_in_as(client, settings, participant_id=student)
+    await sign_in_as(client, conn, settings, participant_id=student)
     assert (await client.get(f"/api/v1/matches/{match_id}")).status_code == 403
 
 
@@ -64,7 +64,7 @@ async def test_my_match_page_shows_contact_details_once_introduced_and_moves_the
 ) -> None:
     match_id = await suggested(conn, settings)
     student = await conn.fetchval("SELECT a_id FROM matches")
-    sign_in_as(client, settings, participant_id=student)
+    await sign_in_as(client, conn, settings, participant_id=student)
     assert (await client.get(f"/me/matches/{match_id}")).status_code == 404  # staff have not introduced them
     await matches.approve(conn, settings, match_id, Actor.staff(None, "api token"))
     page = await client.get(f"/me/matches/{match_id}")
@@ -84,7 +84,7 @@ async def test_someone_elses_match_is_not_found(
     match_id = await suggested(conn, settings)
     await matches.approve(conn, settings, match_id, Actor.staff(None, "api token"))
     stranger, _ = await parties(conn, 7)
-    sign_in_as(client, settings, participant_id=stranger)
+    await sign_in_as(client, conn, settings, participant_id=stranger)
     assert (await client.get(f"/me/matches/{match_id}")).status_code == 404
     assert (await post_form(client, "/me/email-preferences", {})).status_code == 303  # a page with a form
     assert (await post_form(client, f"/me/matches/{match_id}", {"action": "met"})).status_code == 404
@@ -102,7 +102,7 @@ async def test_the_funnel_counts_stages_and_conversion(
             await matches.transition(conn, settings, match_id, "mutual", staff)
     await matches.create(conn, settings, await parties(conn, 9), "mutual", "participants", Actor.system())
     assert (await client.get("/staff/funnel")).status_code == 303  # not signed in: to the staff sign-in
-    sign_in_as(client, settings, staff_id=await add_staff(conn))
+    await sign_in_as(client, conn, settings, staff_id=await add_staff(conn))
     page = await client.get("/staff/funnel")
     assert page.status_code == 200 and "<svg" in page.text
     # 4 suggested, 3 approved (75 %), 3 introduced, 2 mutual (one born mutual), 1 went on from introduced.

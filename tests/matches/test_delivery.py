@@ -248,7 +248,7 @@ async def test_staff_see_failed_deliveries_and_retry_them(
         await mail_tasks.enqueue(arq_redis, [first])
         await run_worker(fast)
         assert await conn.fetchval("SELECT status FROM outbox WHERE id = $1", first) == "failed"
-        sign_in_as(client, settings, staff_id=await add_staff(conn))
+        await sign_in_as(client, conn, settings, staff_id=await add_staff(conn))
         page = await client.get("/staff/outbox?lang=en")
         assert page.status_code == 200 and f"Retry email {first}" in page.text and "451" in page.text
         retried = await post_form(client, f"/staff/outbox/{first}/retry", {})

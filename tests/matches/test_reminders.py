@@ -120,7 +120,7 @@ async def test_the_unsubscribe_page_and_the_preferences_page(
     assert await conn.fetchval("SELECT email_reminders FROM participants WHERE id = $1", student) is True
     assert (await post_form(client, f"/unsubscribe/{token}", {})).status_code == 200
     assert await conn.fetchval("SELECT email_reminders FROM participants WHERE id = $1", student) is False
-    sign_in_as(client, settings, participant_id=student)
+    await sign_in_as(client, conn, settings, participant_id=student)
     page = await client.get("/me/email-preferences")
     assert page.status_code == 200 and 'id="reminders"' in page.text and "checked" not in page.text
     saved = await post_form(client, "/me/email-preferences", {"reminders": "on"})

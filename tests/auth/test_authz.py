@@ -20,14 +20,14 @@ from fastapi import FastAPI
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 
-from service import deps
 from service.app import create_app
+from service.auth import dependencies as deps
 from service.auth import service as auth_service
 from service.kit.config import Settings
 from tests.conftest import csrf_of
 from tests.review_support import ADMIN, COMPANY, REVIEWER, STUDENT, people, sign_in_staff, staff, suggested
 
-PUBLIC = {"/staff/signin", "/staff/auth/{token}", "/staff/signout"}
+PUBLIC = {"/staff/signin", "/staff/auth/{token}", "/staff/signout", "/staff/signout/everywhere"}
 STAFF_GUARDS = {deps.require_staff, deps.require_admin, deps.require_api_staff}
 
 

@@ -1,0 +1,56 @@
+"""FastAPI dependencies of the plumbing, as Annotated aliases: the app's resources, settings, database, Redis.
+
+Domains add their own (service.auth.dependencies, service.profiles.dependencies, ...); nothing here
+knows a domain.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Annotated
+
+import asyncpg
+from arq.connections import ArqRedis
+from fastapi import Depends, Request
+
+from service.kit.config import Settings
+from service.kit.security import RateLimiter
+
+
+@dataclass
+class Resources:
+    """What the app creates in its lifespan and every request may use."""
+
+    settings: Settings
+    pool: asyncpg.Pool
+    redis: ArqRedis
+    limiter: RateLimiter
+
+
+def get_resources(request: Request) -> Resources:
+    """The app's resources, created in lifespan."""
+    resources: Resources = request.app.state.resources
+    return resources
+
+
+def get_settings(request: Request) -> Settings:
+    """The app's settings."""
+    return get_resources(request).settings
+
+
+async def get_conn(request: Request) -> AsyncIterator[asyncpg.Connection]:
+    """A pooled connection for the length of the request."""
+    async with get_resources(request).pool.acquire() as conn:
+        yield conn
+
+
+def get_redis(request: Request) -> ArqRedis:
+    """The shared Redis connection (job queue)."""
+    return get_resources(request).redis
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+ConnDep = Annotated[asyncpg.Connection, Depends(get_conn)]
+RedisDep = Annotated[ArqRedis, Depends(get_redis)]
+ResourcesDep = Annotated[Resources, Depends(get_resources)]

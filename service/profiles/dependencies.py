@@ -1,0 +1,54 @@
+"""FastAPI dependencies of the participant: the signed-in participant's record, for pages and the API."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import asyncpg
+from fastapi import Depends, HTTPException, Request
+
+from service.auth import service as auth
+from service.auth.dependencies import IdentityDep
+from service.kit.deps import ConnDep
+from service.profiles import service as profiles
+
+
+async def get_participant(request: Request, conn: ConnDep, who: IdentityDep) -> asyncpg.Record | None:
+    """The signed-in participant, or None (a deleted account ends its session)."""
+    if who is None or who.kind != "participant":
+        return None
+    row = await profiles.by_id(conn, who.subject_id)
+    if row is None:
+        await auth.sign_out(conn, request)
+    return row
+
+
+async def participant_or_404(conn: asyncpg.Connection, external_id: str) -> asyncpg.Record:
+    """The participant with this external id; 404 naming the field otherwise."""
+    row = await profiles.by_external_id(conn, external_id)
+    if row is None:
+        raise HTTPException(404, f"external_id: no participant with id {external_id!r}")
+    return row
+
+
+class SignInRequired(Exception):
+    """Raised by pages that need a signed-in participant; answered with a redirect to sign-in."""
+
+
+async def require_participant(participant: Annotated[Any, Depends(get_participant)]) -> asyncpg.Record:
+    """The signed-in participant; pages redirect to sign-in otherwise."""
+    if participant is None:
+        raise SignInRequired
+    return participant
+
+
+async def require_api_participant(participant: Annotated[Any, Depends(get_participant)]) -> asyncpg.Record:
+    """The signed-in participant for the JSON API (401 otherwise)."""
+    if participant is None:
+        raise HTTPException(status_code=401, detail="Sign in first: no valid session cookie")
+    return participant
+
+
+OptionalParticipant = Annotated[asyncpg.Record | None, Depends(get_participant)]
+Participant = Annotated[asyncpg.Record, Depends(require_participant)]
+ApiParticipant = Annotated[asyncpg.Record, Depends(require_api_participant)]
