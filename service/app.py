@@ -1,45 +1,35 @@
-"""The FastAPI application: resources made in lifespan, middleware, routers, error pages."""
+"""The FastAPI application: resources made in lifespan, middleware, routers, the error handlers (kit.errors)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 from arq import create_pool as create_arq_pool
 from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
-from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service import health, worker
-from service.auth.dependencies import StaffSignInRequired
 from service.feed import pages as feed_pages
 from service.feed import router as feed_api
 from service.followup import pages as followup_pages
 from service.followup import router as followup_api
-from service.kit import database, embedded, i18n
+from service.kit import database, embedded, errors, i18n
 from service.kit.config import Settings, get_settings
 from service.kit.deps import Resources
 from service.kit.security import BodySizeLimit, RateLimiter, SecurityHeaders, with_csrf
-from service.kit.templating import templates
-from service.matches import labels as match_labels
-from service.matches.lifecycle import IllegalTransition, MatchNotFound
 from service.matching import router as matching_api
 from service.matching.cache import SuggestionCache
 from service.matching.settings import get_ranker_settings
 from service.profiles import pages as profile_pages
 from service.profiles import router as profile_api
-from service.profiles.dependencies import SignInRequired
 from service.review import pages as review_pages
 from service.review import router as review_api
 
-log = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "static"
 API_BODY_BYTES = 1024 * 1024
 
@@ -107,53 +97,6 @@ def _remember(send: Send, language: str, secure: bool) -> Send:
     return sending
 
 
-def _wants_json(request: Request) -> bool:
-    return request.url.path.startswith("/api/") or request.url.path in ("/healthz", "/openapi.json")
-
-
-async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
-    if _wants_json(request):
-        return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
-    return templates().TemplateResponse(
-        request, "error.html", {"status": exc.status_code, "detail": exc.detail}, status_code=exc.status_code
-    )
-
-
-async def _validation_error(request: Request, exc: RequestValidationError) -> Response:
-    # Name the field and the reason; never echo the submitted values back (they may be personal).
-    errors = [
-        {"loc": list(e["loc"]), "field": ".".join(str(p) for p in e["loc"][1:]), "msg": e["msg"], "type": e["type"]}
-        for e in exc.errors()
-    ]
-    return JSONResponse({"detail": errors}, status_code=422)
-
-
-async def _sign_in_first(request: Request, exc: SignInRequired) -> Response:
-    return RedirectResponse("/signin", status_code=303)
-
-
-async def _staff_sign_in_first(request: Request, exc: StaffSignInRequired) -> Response:
-    return RedirectResponse("/staff/signin", status_code=303)
-
-
-async def _illegal_transition(request: Request, exc: IllegalTransition) -> Response:
-    # 409 names the current state, so the second of two deciders learns what happened.
-    message = match_labels.refusal(exc.current, exc.target)
-    if _wants_json(request):
-        detail = {"msg": message, "current_state": exc.current, "match_id": exc.match_id}
-        return JSONResponse({"detail": detail}, status_code=409)
-    return await _http_error(request, StarletteHTTPException(409, message))
-
-
-async def _match_not_found(request: Request, exc: MatchNotFound) -> Response:
-    return await _http_error(request, StarletteHTTPException(404, str(exc)))
-
-
-async def _server_error(request: Request, exc: Exception) -> Response:
-    log.exception("unhandled error on %s %s", request.method, request.url.path)
-    return JSONResponse({"detail": "Internal server error"}, status_code=500)
-
-
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the app for these settings (the environment's by default)."""
     settings = settings or get_settings()
@@ -174,13 +117,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for router in (followup_pages.router, followup_api.router):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
-    app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
-    app.add_exception_handler(SignInRequired, _sign_in_first)  # type: ignore[arg-type]
-    app.add_exception_handler(StaffSignInRequired, _staff_sign_in_first)  # type: ignore[arg-type]
-    app.add_exception_handler(IllegalTransition, _illegal_transition)  # type: ignore[arg-type]
-    app.add_exception_handler(MatchNotFound, _match_not_found)  # type: ignore[arg-type]
-    app.add_exception_handler(Exception, _server_error)
+    errors.install(app)
     _add_middleware(app, settings)
     return app
 

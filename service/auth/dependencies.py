@@ -14,6 +14,7 @@ from service.auth.schemas import Identity
 from service.kit.audit import Actor
 from service.kit.config import Settings
 from service.kit.deps import ConnDep, get_settings
+from service.kit.errors import KobleError
 
 
 async def get_identity(request: Request, conn: ConnDep) -> Identity | None:
@@ -38,8 +39,12 @@ def require_api_token(
         raise HTTPException(403, "Invalid bearer token")
 
 
-class StaffSignInRequired(Exception):
-    """Raised by staff pages for a visitor who is not signed in; answered with the staff sign-in page."""
+class StaffSignInRequired(KobleError):
+    """No signed-in staff member on a staff page: browsers are sent to the staff sign-in."""
+
+    status = 401
+    template = "Sign in as Bright House staff first"
+    redirect_to = "/staff/signin"
 
 
 async def get_staff(conn: ConnDep, who: IdentityDep) -> asyncpg.Record | None:

@@ -23,6 +23,7 @@ from service.auth.schemas import ROLES, Identity, Purpose, Role, SignInStep, Sub
 from service.kit import audit
 from service.kit.audit import Actor
 from service.kit.config import Settings
+from service.kit.errors import Conflict
 from service.kit.i18n import _
 from service.mail import service as mail
 from service.mail import tasks as mail_tasks
@@ -219,7 +220,7 @@ async def delete_stale(conn: asyncpg.Connection) -> int:
 # --- staff accounts ---
 
 
-class StaffRefused(Exception):
+class StaffRefused(Conflict):
     """A staff change that is not allowed (unknown account, or it would leave no admin)."""
 
 

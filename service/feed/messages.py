@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from service.feed.schemas import LastAnswer, NotUndoable, Outcome, Reason
+from service.feed.schemas import AtCapacity, LastAnswer, NothingToUndo, NotUndoable, Outcome, Reason
 from service.kit.i18n import _
-from service.matches import labels as match_labels
 
 
 def no_card(reason: Reason, staff_first: bool, active: int, capacity: int) -> str:
@@ -14,10 +13,7 @@ def no_card(reason: Reason, staff_first: bool, active: int, capacity: int) -> st
     if reason == "unverified":
         return _("Confirm your email address first. Then you get suggestions.")
     if reason == "capacity":
-        return _(
-            "You have %(active)s active matches, and you said you can take %(capacity)s at a time. You get new "
-            "suggestions when one of them is finished or closed, or when you raise the number on your profile."
-        ) % {"active": active, "capacity": capacity}
+        return AtCapacity(active, capacity).message()
     if staff_first:
         return _("No new introductions right now. Bright House staff introduce you when they find a good fit.")
     return _("No more suggestions right now. When someone who fits you registers, they show up here.")
@@ -50,13 +46,12 @@ def undone(last: LastAnswer) -> str:
 
 def not_undoable(refusal: NotUndoable) -> str:
     """Why an answer can no longer be changed or taken back."""
-    return _("Your answer to %(name)s can no longer be changed: the match is now “%(state)s”.") % {
-        "name": refusal.name, "state": match_labels.state_label(refusal.state)}
+    return refusal.message()
 
 
 def nothing_to_undo() -> str:
     """There is no answer to take back."""
-    return _("There is no answer to undo.")
+    return NothingToUndo().message()
 
 
 def at_capacity(active: int, capacity: int) -> str:

@@ -9,15 +9,14 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import asyncpg
-from fastapi import APIRouter, Form, HTTPException, Request
+from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from service.feed import messages
 from service.feed import service as feed_service
-from service.feed.schemas import Answer, AtCapacity, CandidateNotFound, Card, NothingToUndo, NotUndoable
+from service.feed.schemas import Answer, AtCapacity, Card, NothingToUndo, NotUndoable
 from service.kit import i18n
 from service.kit.deps import ConnDep, Resources, ResourcesDep
-from service.kit.i18n import _
 from service.kit.templating import templates
 from service.matching.cache import SuggestionCache
 from service.matching.dependencies import SuggestionCacheDep
@@ -97,8 +96,6 @@ async def answer(
     try:
         result = await feed_service.answer(
             conn, resources.redis, resources.settings, participant, external_id, choice)
-    except CandidateNotFound:
-        raise HTTPException(404, _("This suggestion is no longer available.")) from None
     except AtCapacity as full:
         flash(request, messages.at_capacity(full.active, full.capacity), "warning")
         return _back()
@@ -123,8 +120,6 @@ async def reverse(request: Request, external_id: str, participant: Participant, 
     """Take back one "not now"."""
     try:
         name = await feed_service.reverse(conn, participant, external_id)
-    except CandidateNotFound:
-        raise HTTPException(404, _("There is no “Not now” answer to take back here.")) from None
     except NotUndoable as refusal:
         flash(request, messages.not_undoable(refusal), "warning")
     else:

@@ -10,21 +10,17 @@ from typing import Any
 from urllib.parse import quote
 
 import asyncpg
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter
 
 from service.feed import messages
 from service.feed import service as feed_service
 from service.feed.schemas import (
     AnswerIn,
     AnswerOut,
-    AtCapacity,
-    CandidateNotFound,
     CardOut,
     Feed,
     FeedOut,
     MatchOut,
-    NothingToUndo,
-    NotUndoable,
     UndoIn,
     UndoneOut,
     UndoOut,
@@ -46,11 +42,6 @@ REFUSED: dict[int | str, dict[str, Any]] = {
     415: NOT_JSON,
     422: INVALID,
 }
-
-
-def _refused(status: int, field: str, message: str) -> HTTPException:
-    # `msg` is in the reader's language: feed.js shows it as it is.
-    return HTTPException(status, {"field": field, "msg": message})
 
 
 async def next_out(
@@ -90,14 +81,7 @@ async def answer(
     body: AnswerIn, me: ApiParticipant, conn: ConnDep, resources: ResourcesDep, cache: SuggestionCacheDep
 ) -> AnswerOut:
     """Interested or not now; when both are interested the pair becomes a match (and both get an email)."""
-    try:
-        result = await feed_service.answer(conn, resources.redis, resources.settings, me, body.candidate, body.answer)
-    except CandidateNotFound:
-        raise HTTPException(404, f"candidate: no suggestion {body.candidate!r} for you") from None
-    except AtCapacity as full:
-        raise _refused(409, "answer", messages.at_capacity(full.active, full.capacity)) from None
-    except NotUndoable as refusal:
-        raise _refused(409, "candidate", messages.not_undoable(refusal)) from None
+    result = await feed_service.answer(conn, resources.redis, resources.settings, me, body.candidate, body.answer)
     match = None
     if result.match is not None:
         match = MatchOut(id=result.match["id"], state=result.match["state"], url=f"/me/matches/{result.match['id']}")
@@ -109,10 +93,5 @@ async def undo(
     body: UndoIn, me: ApiParticipant, conn: ConnDep, resources: ResourcesDep, cache: SuggestionCacheDep
 ) -> UndoneOut:
     """Take back my latest answer, unless it already made or decided a match (409)."""
-    try:
-        last = await feed_service.undo(conn, me)
-    except NotUndoable as refusal:
-        raise _refused(409, "answer", messages.not_undoable(refusal)) from None
-    except NothingToUndo:
-        raise _refused(409, "answer", messages.nothing_to_undo()) from None
+    last = await feed_service.undo(conn, me)
     return UndoneOut(message=messages.undone(last), next=await next_out(conn, resources, me, cache))

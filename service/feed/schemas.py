@@ -9,6 +9,10 @@ from typing import Literal
 import asyncpg
 from pydantic import BaseModel, ConfigDict, Field
 
+from service.kit.errors import Conflict, NotFound
+from service.kit.i18n import _
+from service.matches import labels as match_labels
+
 Answer = Literal["interested", "not_now"]
 Reason = Literal["hidden", "unverified", "capacity", "empty"]
 # From these states on, the two have been introduced: each sees the other's email address.
@@ -72,34 +76,69 @@ class MatchView:
     changed_at: dt.datetime
 
 
-class CandidateNotFound(Exception):
+class CandidateNotFound(NotFound):
     """No such candidate for this participant (HTTP 404)."""
 
     def __init__(self, external_id: str) -> None:
-        super().__init__(f"No candidate {external_id!r} for you")
+        super().__init__("No candidate %(external_id)r for you", external_id=external_id)
         self.external_id = external_id
 
+    def message(self) -> str:
+        """What a browser is told (the 404 page)."""
+        return _("This suggestion is no longer available.")
 
-class AtCapacity(Exception):
+    def api_detail(self) -> str:
+        """Names the field, as the API's other refusals do."""
+        return f"candidate: no suggestion {self.external_id!r} for you"
+
+
+class FeedRefusal(Conflict):
+    """A refused answer or undo (HTTP 409); the API names the field the refusal is about."""
+
+    field = "answer"
+
+    def api_detail(self) -> dict[str, str]:
+        """`{"field", "msg"}`; `msg` is in the reader's language, and feed.js shows it as it is."""
+        return {"field": self.field, "msg": self.message()}
+
+
+class AtCapacity(FeedRefusal):
     """The participant has as many active matches as they can take (HTTP 409)."""
 
     def __init__(self, active: int, capacity: int) -> None:
-        super().__init__(f"At capacity: {active} of {capacity} active matches")
+        super().__init__("At capacity: %(active)s of %(capacity)s active matches", active=active, capacity=capacity)
         self.active = active
         self.capacity = capacity
 
+    def message(self) -> str:
+        """Why a "yes" is refused (also why the feed shows no card)."""
+        return _(
+            "You have %(active)s active matches, and you said you can take %(capacity)s at a time. You get new "
+            "suggestions when one of them is finished or closed, or when you raise the number on your profile."
+        ) % {"active": self.active, "capacity": self.capacity}
 
-class NotUndoable(Exception):
+
+class NotUndoable(FeedRefusal):
     """The answer already made or decided a match, so it stands (HTTP 409)."""
 
-    def __init__(self, name: str, state: str) -> None:
-        super().__init__(f"The match with {name} is {state}")
+    def __init__(self, name: str, state: str, field: str = "answer") -> None:
+        super().__init__("The match with %(name)s is %(state)s", name=name, state=state)
         self.name = name
         self.state = state
+        self.field = field  # "candidate" when answering a card, "answer" when taking one back
+
+    def message(self) -> str:
+        """Why an answer can no longer be changed or taken back."""
+        return _("Your answer to %(name)s can no longer be changed: the match is now “%(state)s”.") % {
+            "name": self.name, "state": match_labels.state_label(self.state)}
 
 
-class NothingToUndo(Exception):
+class NothingToUndo(FeedRefusal):
     """The participant has no answer to take back (HTTP 409)."""
+
+    def message(self) -> str:
+        """There is no answer to take back."""
+        return _("There is no answer to undo.")
 
 
 # --- JSON (router.py) ---

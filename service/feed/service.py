@@ -177,7 +177,7 @@ async def _answer_ranked(
 ) -> tuple[asyncpg.Record | None, list[int]]:
     match = await _pair_state(conn, me, candidate)
     if match is not None and match["state"] not in UNDECIDED:
-        raise NotUndoable(candidate["name"], match["state"])
+        raise NotUndoable(candidate["name"], match["state"], field="candidate")
     if choice == "interested":
         active, capacity = await capacity_of(conn, me)
         if active >= capacity:
@@ -197,7 +197,7 @@ async def _answer_introduced(
     if match is None or match["state"] in ("suggested", "approved", "rejected"):
         raise CandidateNotFound(candidate["external_id"])  # staff have not introduced them: not in the feed
     if match["state"] != "introduced":
-        raise NotUndoable(candidate["name"], match["state"])
+        raise NotUndoable(candidate["name"], match["state"], field="candidate")
     outcome = await matches.act(conn, settings, match["id"], me["id"], choice)
     if outcome.result != "done":  # "waiting": the other party has not answered yet
         return None, []

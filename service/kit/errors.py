@@ -91,10 +91,12 @@ def respond(request: Request, status: int, detail: Any, headers: Mapping[str, st
 
 
 async def koble_error(request: Request, exc: KobleError) -> Response:
-    """Answer a domain error: a redirect for browsers where the error names one, else `respond`."""
-    if exc.redirect_to and not wants_json(request):
+    """Answer a domain error: `api_detail()` for the API; for browsers its redirect, else `message()` on the page."""
+    if wants_json(request):
+        return respond(request, exc.status, exc.api_detail(), exc.headers())
+    if exc.redirect_to:
         return RedirectResponse(exc.redirect_to, status_code=303)
-    return respond(request, exc.status, exc.api_detail(), exc.headers())
+    return respond(request, exc.status, exc.message(), exc.headers())
 
 
 async def http_error(request: Request, exc: StarletteHTTPException) -> Response:

@@ -8,7 +8,10 @@ match is born `mutual` (both said interested before anyone was introduced).
 
 from __future__ import annotations
 
-from typing import Literal, get_args
+from typing import Any, Literal, get_args
+
+from service.kit.errors import Conflict, NotFound
+from service.matches import labels
 
 State = Literal[
     "suggested", "approved", "rejected", "introduced", "mutual", "declined",
@@ -82,19 +85,30 @@ def settled(state: str, action: str) -> bool:
     return passed(state, TARGETS.get(action, "mutual"))
 
 
-class IllegalTransition(Exception):
+class IllegalTransition(Conflict):
     """A transition the lifecycle does not allow from the match's current state (HTTP 409)."""
 
     def __init__(self, match_id: int, current: str, target: str) -> None:
-        super().__init__(f"Match {match_id} is {current}; it cannot become {target}")
+        super().__init__("Match %(match_id)s is %(current)s; it cannot become %(target)s",
+                         match_id=match_id, current=current, target=target)
         self.match_id = match_id
         self.current = current
         self.target = target
 
+    def message(self) -> str:
+        """The refusal in words, naming the state the match is in now."""
+        return labels.refusal(self.current, self.target)
 
-class MatchNotFound(Exception):
+    def api_detail(self) -> dict[str, Any]:
+        """The 409 names the current state, so the second of two deciders learns what happened."""
+        return {"msg": self.message(), "current_state": self.current, "match_id": self.match_id}
+
+
+class MatchNotFound(NotFound):
     """No match with that id (HTTP 404)."""
 
+    template = "No match with id %(match_id)s"
+
     def __init__(self, match_id: int) -> None:
-        super().__init__(f"No match with id {match_id}")
+        super().__init__(match_id=match_id)
         self.match_id = match_id

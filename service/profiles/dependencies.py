@@ -10,6 +10,7 @@ from fastapi import Depends, HTTPException, Request
 from service.auth import service as auth
 from service.auth.dependencies import IdentityDep
 from service.kit.deps import ConnDep
+from service.kit.errors import KobleError
 from service.profiles import service as profiles
 
 
@@ -31,8 +32,12 @@ async def participant_or_404(conn: asyncpg.Connection, external_id: str) -> asyn
     return row
 
 
-class SignInRequired(Exception):
-    """Raised by pages that need a signed-in participant; answered with a redirect to sign-in."""
+class SignInRequired(KobleError):
+    """No signed-in participant: browsers are sent to sign in, the API answers 401."""
+
+    status = 401
+    template = "Sign in first: no valid session cookie"
+    redirect_to = "/signin"
 
 
 async def require_participant(participant: Annotated[Any, Depends(get_participant)]) -> asyncpg.Record:
@@ -45,7 +50,7 @@ async def require_participant(participant: Annotated[Any, Depends(get_participan
 async def require_api_participant(participant: Annotated[Any, Depends(get_participant)]) -> asyncpg.Record:
     """The signed-in participant for the JSON API (401 otherwise)."""
     if participant is None:
-        raise HTTPException(status_code=401, detail="Sign in first: no valid session cookie")
+        raise SignInRequired
     return participant
 
 

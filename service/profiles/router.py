@@ -28,7 +28,7 @@ from service.profiles import service as profiles
 from service.profiles.dependencies import ApiParticipant, participant_or_404
 from service.profiles.schemas import ParticipantCreate, ParticipantFields, ParticipantOut, ParticipantUpdate
 
-EMAIL_TAKEN = "email: already used by another participant"
+EMAIL_TAKEN = profiles.EmailTaken.template
 REGISTERED = "Check your email to confirm the address"
 NOT_JSON_DETAIL = "body: send a JSON object with Content-Type: application/json"
 RESERVED_IDS = frozenset({"me"})
@@ -277,10 +277,7 @@ async def update_me(
 ) -> ParticipantOut:
     """Merge the changes into the profile, re-validate the whole and save it."""
     data = _merged(participant, changes)
-    try:
-        row = await profiles.update(conn, resources.redis, resources.settings, participant, data)
-    except profiles.EmailTaken:
-        raise HTTPException(409, EMAIL_TAKEN) from None
+    row = await profiles.update(conn, resources.redis, resources.settings, participant, data)
     _no_store(response)
     return profiles.to_out(row)
 
@@ -372,10 +369,7 @@ async def put_participant(
         raise RequestValidationError(
             [{"loc": ("path", "external_id"), "msg": f"{external_id!r} is reserved", "type": "reserved"}]
         )
-    try:
-        row, created = await profiles.save_for_integration(conn, resources.redis, resources.settings, external_id, body)
-    except profiles.EmailTaken:
-        raise HTTPException(409, EMAIL_TAKEN) from None
+    row, created = await profiles.save_for_integration(conn, resources.redis, resources.settings, external_id, body)
     if created:
         response.status_code = 201
         response.headers["Location"] = f"{router.prefix}/{quote(external_id, safe='')}"

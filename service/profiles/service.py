@@ -16,6 +16,7 @@ from tqdm import tqdm
 
 from service.auth import service as auth
 from service.kit.config import Settings
+from service.kit.errors import Conflict
 from service.mail import repository as mail_repository
 from service.mail import service as mail
 from service.mail import tasks as mail_tasks
@@ -28,8 +29,14 @@ BATCH = 1000
 T = TypeVar("T")
 
 
-class EmailTaken(Exception):
-    """Another participant already uses this email address."""
+class EmailTaken(Conflict):
+    """Another participant already uses this email address (HTTP 409; the address is never echoed)."""
+
+    template = "email: already used by another participant"
+
+    def __init__(self, email: str) -> None:
+        super().__init__()
+        self.email = email
 
 
 def to_columns(data: ParticipantFields) -> dict[str, Any]:

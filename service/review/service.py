@@ -21,6 +21,7 @@ from babel.numbers import format_decimal
 from service.kit import audit, i18n
 from service.kit.audit import Actor
 from service.kit.config import Settings
+from service.kit.errors import Conflict
 from service.kit.i18n import _
 from service.matches import labels
 from service.matches import service as matches
@@ -166,7 +167,7 @@ async def close(
 # --- hand-picking ---
 
 
-class PairRefused(Exception):
+class PairRefused(Conflict):
     """A hand-picked pair breaks a hard constraint (docs/contracts.md §6); the message says which, in words."""
 
 
