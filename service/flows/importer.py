@@ -28,12 +28,13 @@ from service import worker
 from service.kit import embedded
 from service.kit.commandline import DatabaseUnavailable, command_database, fail
 from service.kit.config import Settings, get_settings
+from service.kit.vocabulary import DOMAINS, ENGAGEMENTS
 from service.matching import commands as matching_commands
 from service.matching import tasks as matching_tasks
 from service.matching.encoders import get_encoder
 from service.profiles import service as profiles
 from service.profiles.demo import demo_participants
-from service.profiles.schemas import DOMAINS, ENGAGEMENTS, ParticipantImport
+from service.profiles.schemas import ParticipantImport
 
 log = logging.getLogger(__name__)
 

@@ -17,11 +17,11 @@ import numpy as np
 
 from service.kit import i18n
 from service.kit.config import Settings
+from service.kit.vocabulary import DOMAINS, ENGAGEMENTS, KINDS
 from service.matching import explain, scoring
 from service.matching.cache import CARD_COLUMNS, Entry, SuggestionCache
 from service.matching.repository import ranking, retrieval, state
 from service.matching.settings import RankerSettings, get_ranker_settings
-from service.profiles.schemas import DOMAINS, ENGAGEMENTS, KINDS
 
 LEXICAL_TERMS = 64  # lexemes in a query's full-text OR-query (frequent first)
 # Each time exposure overtakes an entry it is computed again four times as wide, up to this many times

@@ -21,12 +21,12 @@ from service.kit import i18n
 from service.kit.deps import ConnDep, ResourcesDep
 from service.kit.i18n import _
 from service.kit.templating import templates
+from service.kit.vocabulary import DOMAINS, ENGAGEMENTS, KINDS
 from service.matches import labels as match_labels
 from service.matches.lifecycle import ORDER, IllegalTransition
 from service.matches.schemas import STATUSES, QueueFilter
 from service.profiles import forms
 from service.profiles import views as profile_pages
-from service.profiles.schemas import DOMAINS, ENGAGEMENTS, KINDS
 from service.review import repository
 from service.review import service as review
 

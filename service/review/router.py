@@ -15,9 +15,9 @@ from pydantic import BaseModel, Field
 
 from service.auth.dependencies import ApiStaff
 from service.kit.deps import ConnDep, ResourcesDep
+from service.kit.vocabulary import Domain, Engagement
 from service.matches.schemas import PAGE_SIZE, QueueFilter, QueueStatus
 from service.profiles.router import INVALID, Message, SessionCookie
-from service.profiles.schemas import Domain, Engagement
 from service.review import service as review
 from service.review.schemas import (
     BulkIn,

@@ -18,8 +18,8 @@ from typing import Any, Literal
 import asyncpg
 import numpy as np
 
+from service.kit.vocabulary import KINDS
 from service.matching.repository.embeddings import sql_literal
-from service.profiles.schemas import KINDS
 
 # Parameters shared by every filtered statement below (see `QueryFilter.params`):
 #   $1 query id, $2 kind, $3 domains, $4 available_from, $5 available_until, $6 engagements,
