@@ -30,7 +30,7 @@ from service.kit.commandline import DatabaseUnavailable, command_database, fail
 from service.kit.config import Settings, get_settings
 from service.kit.vocabulary import DOMAINS, ENGAGEMENTS
 from service.matching import commands as matching_commands
-from service.matching import tasks as matching_tasks
+from service.matching import embedding as matching_embedding
 from service.matching.encoders import get_encoder
 from service.profiles import service as profiles
 from service.profiles.demo import demo_participants
@@ -304,7 +304,7 @@ async def _embed(conn: asyncpg.Connection, settings: Settings, external_ids: lis
 async def _embed_on_worker(settings: Settings, ids: list[int]) -> None:
     redis = await _redis_or_none(settings)
     try:
-        queued = await matching_tasks.enqueue_embedding(redis, ids)
+        queued = await matching_embedding.enqueue_embedding(redis, ids)
     finally:
         if redis is not None:
             await redis.aclose()

@@ -19,7 +19,7 @@ from service.kit.config import Settings
 from service.mail import repository as mail_repository
 from service.mail import service as mail
 from service.mail import tasks as mail_tasks
-from service.matching import tasks as matching_tasks
+from service.matching import embedding as matching_embedding
 from service.profiles import repository
 from service.profiles.schemas import ParticipantFields, ParticipantImport, ParticipantOut
 
@@ -218,7 +218,7 @@ async def resend_confirmation(
 
 async def _embed(conn: asyncpg.Connection, redis: ArqRedis | None, settings: Settings, row: asyncpg.Record) -> None:
     """Embed a written profile's interests (inline when small, else on the worker); after commit."""
-    await matching_tasks.embed_on_write(conn, redis, settings, row["id"], [*row["offers"], *row["seeks"]])
+    await matching_embedding.embed_on_write(conn, redis, settings, row["id"], [*row["offers"], *row["seeks"]])
 
 
 async def set_hidden(conn: asyncpg.Connection, participant_id: int, hidden: bool) -> None:
