@@ -24,8 +24,7 @@ from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 from redis.exceptions import RedisError
 
-from service import worker
-from service.kit import embedded
+from service.kit import embedded, jobs
 from service.kit.commandline import DatabaseUnavailable, command_database, fail
 from service.kit.config import Settings, get_settings
 from service.kit.vocabulary import DOMAINS, ENGAGEMENTS
@@ -329,7 +328,7 @@ async def _redis_or_none(settings: Settings) -> ArqRedis | None:
     try:
         url = await asyncio.to_thread(embedded.redis_url, settings)
         # One quick retry, not arq's five: the emails are safe in the outbox anyway.
-        return await create_arq_pool(dataclasses.replace(worker.redis_settings(url), conn_retries=1))
+        return await create_arq_pool(dataclasses.replace(jobs.redis_settings(url), conn_retries=1))
     except (TimeoutError, OSError, RedisError) as exc:
         log.warning("Redis unreachable (%s); welcome emails wait in the outbox", type(exc).__name__)
         return None
