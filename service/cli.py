@@ -150,7 +150,7 @@ def suggest(
     lang: Annotated[Lang, typer.Option("--lang", help="Language of the explanations.")] = Lang.nb,
 ) -> None:
     """Ranked suggestions for a participant, with score and explanation."""
-    from service.matching import suggest_cli
+    from service.suggestions import cli as suggest_cli
 
     setup_logging()
     sys.exit(asyncio.run(suggest_cli.run(external_id, k, as_json, lang.value)))

@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from arq import cron
-from arq.connections import RedisSettings
 from arq.typing import WorkerCoroutine
 from arq.worker import Function, Worker
 
 from service.kit import database, embedded
 from service.kit.config import Settings
+from service.kit.jobs import redis_settings
 from service.mail import tasks as mail_tasks
 from service.matches import tasks as matches_tasks
 from service.matching import tasks as matching_tasks
@@ -27,11 +27,6 @@ CRON_JOBS = [
     *matches_tasks.CRON_JOBS,
     cron(profile_tasks.apply_retention, hour=3, minute=15, second=0),
 ]
-
-
-def redis_settings(url: str) -> RedisSettings:
-    """arq's connection settings for a redis:// or unix:// URL."""
-    return RedisSettings.from_dsn(url)
 
 
 async def startup(ctx: dict[str, Any]) -> None:

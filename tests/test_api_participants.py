@@ -13,9 +13,10 @@ from asgi_lifespan import LifespanManager
 from asyncpg import Connection
 
 from service.app import create_app
+from service.kit.api import NOT_JSON_DETAIL
 from service.kit.config import Settings
 from service.profiles import service as profiles
-from service.profiles.router import COMPANY, EMAIL_TAKEN, NOT_JSON_DETAIL, REGISTERED, STUDENT
+from service.profiles.router import COMPANY, EMAIL_TAKEN, REGISTERED, STUDENT
 from service.profiles.schemas import ParticipantFields
 from tests.conftest import API_TOKEN, Mailbox, link_in, post_form, run_worker
 

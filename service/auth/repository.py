@@ -107,6 +107,11 @@ async def upsert_staff(conn: asyncpg.Connection, email: str, role: str, name: st
     return row
 
 
+async def active_staff(conn: asyncpg.Connection) -> list[asyncpg.Record]:
+    """Staff members not disabled, in the order they were added."""
+    return await conn.fetch("SELECT * FROM staff WHERE disabled_at IS NULL ORDER BY id")
+
+
 async def all_staff(conn: asyncpg.Connection) -> list[asyncpg.Record]:
     """Every staff member, active first, then by address."""
     return await conn.fetch("SELECT * FROM staff ORDER BY disabled_at IS NOT NULL, lower(email)")

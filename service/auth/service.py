@@ -239,6 +239,11 @@ async def staff_by_email(conn: asyncpg.Connection, email: str) -> asyncpg.Record
     return await repository.staff_by_email(conn, email)
 
 
+async def active_staff(conn: asyncpg.Connection) -> list[asyncpg.Record]:
+    """Staff members who act and get staff emails (not disabled)."""
+    return await repository.active_staff(conn)
+
+
 async def all_staff(conn: asyncpg.Connection) -> list[asyncpg.Record]:
     """Every staff member, active first, then by address."""
     return await repository.all_staff(conn)

@@ -17,11 +17,13 @@ from service.feed import service as feed_service
 from service.feed.schemas import Answer, AtCapacity, Card, NothingToUndo, NotUndoable
 from service.kit import i18n
 from service.kit.deps import ConnDep, Resources, ResourcesDep
+from service.kit.i18n import _
 from service.kit.templating import templates
 from service.matching.cache import SuggestionCache
 from service.matching.dependencies import SuggestionCacheDep
 from service.profiles import forms
 from service.profiles.dependencies import Participant
+from service.profiles.views import profile_view, retention_context
 
 router = APIRouter(include_in_schema=False)
 PRIVATE = {"Cache-Control": "no-store"}  # pages about one person: never cached
@@ -133,3 +135,28 @@ async def matches(request: Request, participant: Participant, conn: ConnDep) -> 
     found = await feed_service.my_matches(conn, participant)
     return _page(request, "feed/matches.html", {"participant": participant, "matches": found,
                                                 "kinds": forms.kind_labels(), "notice": _take_notice(request)})
+
+
+# --- the participant's home: the profile and the matches in progress (two domains, so a face) ---
+
+
+@router.get("/me", response_class=HTMLResponse)
+async def me(request: Request, participant: Participant, conn: ConnDep, resources: ResourcesDep) -> Response:
+    """My profile, readable, with what I can do with it, and the way to my suggestions and matches."""
+    query = request.query_params
+    notices = [message for flag, message in _me_notices() if query.get(flag) == "1"]
+    feed_matches = len(await feed_service.my_matches(conn, participant))
+    context = {"participant": participant, "profile": profile_view(participant), "notices": notices,
+               "labels": forms.labels(), **retention_context(resources.settings), "feed_matches": feed_matches}
+    return templates().TemplateResponse(request, "me.html", context, headers={"Cache-Control": "no-store"})
+
+
+def _me_notices() -> list[tuple[str, str]]:
+    return [
+        ("welcome", _("Welcome! You are signed in. Here is your profile.")),
+        ("saved", _("Your changes are saved.")),
+        ("email_changed", _("We have sent a link to your new email address. Open it to confirm the address.")),
+        ("hidden", _("Your profile is hidden. You will not be suggested to anyone until you show it again.")),
+        ("shown", _("Your profile is visible again and can be suggested to others.")),
+        ("link_sent", _("We have sent a new confirmation link. Open it to confirm the address.")),
+    ]

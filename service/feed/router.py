@@ -26,12 +26,12 @@ from service.feed.schemas import (
     UndoOut,
 )
 from service.kit import i18n
+from service.kit.api import INVALID, NO_SESSION, NOT_JSON, FieldNamingRoute, Message, SessionCookie
 from service.kit.deps import ConnDep, Resources, ResourcesDep
 from service.matching.cache import SuggestionCache
 from service.matching.dependencies import SuggestionCacheDep
 from service.profiles import forms
 from service.profiles.dependencies import ApiParticipant
-from service.profiles.router import INVALID, NO_SESSION, NOT_JSON, FieldNamingRoute, Message, SessionCookie
 
 router = APIRouter(prefix="/api/v1/participants/me/feed", tags=["feed"], route_class=FieldNamingRoute,
                    dependencies=[SessionCookie])

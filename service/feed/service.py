@@ -35,7 +35,7 @@ from service.matches import service as matches
 from service.matching import explain
 from service.matching import service as matching
 from service.matching.cache import SuggestionCache
-from service.profiles import repository as profiles_repository
+from service.profiles import service as profiles
 
 # Suggestions fetched beyond those already answered; the feed shows the best unanswered one.
 FEED_K = 10
@@ -96,7 +96,7 @@ async def _ranked_card(
         return None
     # Only the card actually shown counts as an exposure, not the ones fetched to skip answered ones.
     await matching.record_exposure(conn, [fresh.id], config)
-    row = await profiles_repository.by_id(conn, fresh.id)
+    row = await profiles.by_id(conn, fresh.id)
     return None if row is None else card_of(row, fresh.explanation, None)
 
 
@@ -107,7 +107,7 @@ async def _introduced_card(
     waiting = await matches.introduced_unanswered(conn, me["id"])
     if not waiting:
         return None
-    other = await profiles_repository.by_id(conn, waiting[0]["other_id"])
+    other = await profiles.by_id(conn, waiting[0]["other_id"])
     if other is None:
         return None
     return card_of(other, await explanation(conn, settings, me, other, language), waiting[0]["match_id"])
@@ -160,7 +160,7 @@ async def answer(
 
 async def _candidate(conn: asyncpg.Connection, me: asyncpg.Record, external_id: str) -> asyncpg.Record:
     """A participant who may be answered: someone else, of another kind, visible and confirmed."""
-    row = await profiles_repository.by_external_id(conn, external_id)
+    row = await profiles.by_external_id(conn, external_id)
     if row is None or row["id"] == me["id"] or row["kind"] == me["kind"]:
         raise CandidateNotFound(external_id)
     if row["hidden_at"] is not None or row["verified_at"] is None:
@@ -238,7 +238,7 @@ async def declined(conn: asyncpg.Connection, me: asyncpg.Record) -> list[dict[st
 
 async def reverse(conn: asyncpg.Connection, me: asyncpg.Record, external_id: str) -> str:
     """Take back a "not now" so the candidate may be suggested again; returns their name."""
-    other = await profiles_repository.by_external_id(conn, external_id)
+    other = await profiles.by_external_id(conn, external_id)
     if other is None:
         raise CandidateNotFound(external_id)
     async with conn.transaction():

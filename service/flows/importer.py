@@ -24,16 +24,16 @@ from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 from redis.exceptions import RedisError
 
-from service import worker
-from service.kit import embedded
+from service.kit import embedded, jobs
 from service.kit.commandline import DatabaseUnavailable, command_database, fail
 from service.kit.config import Settings, get_settings
+from service.kit.vocabulary import DOMAINS, ENGAGEMENTS
 from service.matching import commands as matching_commands
-from service.matching import tasks as matching_tasks
+from service.matching import embedding as matching_embedding
 from service.matching.encoders import get_encoder
 from service.profiles import service as profiles
 from service.profiles.demo import demo_participants
-from service.profiles.schemas import DOMAINS, ENGAGEMENTS, ParticipantImport
+from service.profiles.schemas import ParticipantImport
 
 log = logging.getLogger(__name__)
 
@@ -303,7 +303,7 @@ async def _embed(conn: asyncpg.Connection, settings: Settings, external_ids: lis
 async def _embed_on_worker(settings: Settings, ids: list[int]) -> None:
     redis = await _redis_or_none(settings)
     try:
-        queued = await matching_tasks.enqueue_embedding(redis, ids)
+        queued = await matching_embedding.enqueue_embedding(redis, ids)
     finally:
         if redis is not None:
             await redis.aclose()
@@ -328,7 +328,7 @@ async def _redis_or_none(settings: Settings) -> ArqRedis | None:
     try:
         url = await asyncio.to_thread(embedded.redis_url, settings)
         # One quick retry, not arq's five: the emails are safe in the outbox anyway.
-        return await create_arq_pool(dataclasses.replace(worker.redis_settings(url), conn_retries=1))
+        return await create_arq_pool(dataclasses.replace(jobs.redis_settings(url), conn_retries=1))
     except (TimeoutError, OSError, RedisError) as exc:
         log.warning("Redis unreachable (%s); welcome emails wait in the outbox", type(exc).__name__)
         return None

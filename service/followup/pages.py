@@ -14,7 +14,7 @@ from service.auth.dependencies import StaffMember
 from service.kit import audit
 from service.kit.deps import ConnDep, RedisDep, SettingsDep
 from service.kit.templating import templates
-from service.mail import repository as mail_repository
+from service.mail import service as mail
 from service.mail import tasks as mail_tasks
 from service.matches import funnel
 from service.matches import service as matches
@@ -149,8 +149,8 @@ async def unsubscribe(
 @router.get("/staff/outbox", response_class=HTMLResponse)
 async def outbox(request: Request, staff: StaffMember, conn: ConnDep, retried: int | None = None) -> Response:
     """Emails not delivered yet or given up on, with a retry button for the failed ones."""
-    rows = await mail_repository.undelivered(conn, 200)
-    counts = await mail_repository.status_counts(conn)
+    rows = await mail.undelivered(conn, 200)
+    counts = await mail.status_counts(conn)
     context = {"staff": staff, "rows": rows, "counts": counts, "retried": retried}
     return _page(request, "outbox", context)
 
@@ -159,7 +159,7 @@ async def outbox(request: Request, staff: StaffMember, conn: ConnDep, retried: i
 async def outbox_retry(outbox_id: int, staff: StaffMember, conn: ConnDep, redis: RedisDep) -> Response:
     """Send a failed email again (fresh tries)."""
     async with conn.transaction():
-        if not await mail_repository.requeue_failed(conn, outbox_id):
+        if not await mail.requeue_failed(conn, outbox_id):
             raise HTTPException(409, "This email is not failed (any more)")
         await audit.record(
             conn, audit.Actor.staff(staff["id"], staff["email"]), "outbox.retry", details={"outbox_id": outbox_id}

@@ -92,3 +92,23 @@ async def describe_recent(settings: Any, limit: int) -> list[str]:
         f"#{row['id']} {row['created_at']:%Y-%m-%d %H:%M} [{row['status']}] {row['subject']}\n{row['body_text']}"
         for row in rows
     ]
+
+
+async def undelivered(conn: asyncpg.Connection, limit: int) -> list[asyncpg.Record]:
+    """Emails not (yet) delivered, newest first, for staff's outbox page."""
+    return await repository.undelivered(conn, limit)
+
+
+async def status_counts(conn: asyncpg.Connection) -> dict[str, int]:
+    """How many emails are in each outbox state."""
+    return await repository.status_counts(conn)
+
+
+async def requeue_failed(conn: asyncpg.Connection, outbox_id: int) -> bool:
+    """Put a failed email back in the queue; False if it was not failed."""
+    return await repository.requeue_failed(conn, outbox_id)
+
+
+async def for_participant(conn: asyncpg.Connection, participant_id: int) -> list[asyncpg.Record]:
+    """The emails sent to a participant (no bodies), for their data download."""
+    return await repository.for_participant(conn, participant_id)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import asyncpg
 
+from service.auth import service as auth
 from service.kit import i18n
 from service.kit.config import Settings
 from service.mail import service as mail
@@ -117,7 +118,7 @@ async def to_staff(
 ) -> list[int]:
     """Email every active staff member that a match needs them (`why`: 'closed' or 'stalled')."""
     ids = []
-    for staff in await repository.active_staff(conn):
+    for staff in await auth.active_staff(conn):
         token = i18n.current_language.set(i18n.pick_language(staff["language"]))
         try:
             state = state_label(match["state"])

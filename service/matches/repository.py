@@ -155,14 +155,6 @@ async def due_escalation(conn: asyncpg.Connection, state: str, reminded_before: 
     )
 
 
-async def active_staff(conn: asyncpg.Connection) -> list[asyncpg.Record]:
-    """Staff members who get follow-up emails (not disabled).
-
-    The staff table is the auth domain's; read here until auth publishes it as a service.
-    """
-    return await conn.fetch("SELECT * FROM staff WHERE disabled_at IS NULL ORDER BY id")
-
-
 async def reached(conn: asyncpg.Connection, path: Sequence[str], group: str) -> list[asyncpg.Record]:
     """Per group: each match's first and furthest stage on `path` (indexes), for the funnel.
 

@@ -19,14 +19,18 @@ from typing import Any
 
 import asyncpg
 import numpy as np
+from arq.connections import ArqRedis
 
 from service.kit.config import Settings
-from service.matching.encoders import SIDES, Encoder, Side, normalised
+from service.matching.encoders import SIDES, Encoder, EncoderError, Side, get_encoder, normalised
 from service.matching.repository import embeddings
 from service.matching.repository.embeddings import InterestKey, InterestRow, SideKey
 
 log = logging.getLogger(__name__)
 
+# The worker's embedding job (service.matching.tasks) and how many ids one job takes.
+JOB = "embed_participants"
+IDS_PER_JOB = 500
 DEFAULT_BATCH = 200  # participants per transaction (settings.embed_batch_size)
 # A participant edited between our read and our write is embedded again with the new texts; after
 # this many tries the edit's own embedding (which always follows an edit) is left to do it.
@@ -263,5 +267,43 @@ async def ensure_small_indexes(conn: asyncpg.Connection, encoder: Encoder) -> bo
 
 
 def fits_inline(settings: Settings, texts: Sequence[str]) -> bool:
-    """Whether a web request may embed these texts itself (else the worker does, see tasks.embed_on_write)."""
+    """Whether a web request may embed these texts itself (else the worker does, see embed_on_write)."""
     return len(texts) <= settings.embed_inline_max_texts and sum(map(len, texts)) <= settings.embed_inline_max_chars
+
+
+async def enqueue_embedding(
+    redis: ArqRedis | None, participant_ids: Sequence[int], per_job: int = IDS_PER_JOB
+) -> int:
+    """Queue embedding jobs of at most `per_job` ids each; returns how many were queued.
+
+    Without Redis (None or unreachable) nothing is queued and `sweep_embeddings` embeds them later.
+    """
+    if redis is None:
+        return 0
+    ids = list(participant_ids)
+    queued = 0
+    for start in range(0, len(ids), per_job):
+        try:
+            await redis.enqueue_job(JOB, ids[start : start + per_job])
+        except (OSError, ConnectionError) as exc:
+            log.warning("could not queue embedding (%s); the sweep will embed them", type(exc).__name__)
+            break
+        queued += 1
+    return queued
+
+
+async def embed_on_write(
+    conn: asyncpg.Connection, redis: ArqRedis | None, settings: Settings, participant_id: int, texts: Sequence[str]
+) -> str:
+    """After a registration or an edit has committed: embed inline if small, else queue a job.
+
+    `texts` are the profile's offers and seeks. Returns "inline", "queued" or "deferred" (no Redis:
+    the sweep embeds it). An inline failure never fails the request: the job or the sweep retries.
+    """
+    if fits_inline(settings, texts):
+        try:
+            await embed_participants(conn, get_encoder(settings.koble_encoder), [participant_id])
+            return "inline"
+        except (EncoderError, OSError, asyncpg.PostgresError) as exc:
+            log.warning("inline embedding failed (%s); queued instead", type(exc).__name__)
+    return "queued" if await enqueue_embedding(redis, [participant_id]) else "deferred"

@@ -15,10 +15,9 @@ from typing import Any
 from babel.dates import format_date
 from babel.lists import format_list
 
-from service.kit import i18n
+from service.kit import i18n, vocabulary
 from service.kit.i18n import _, ngettext
-from service.profiles import forms
-from service.profiles.schemas import DOMAINS, ENGAGEMENTS
+from service.kit.vocabulary import DOMAINS, ENGAGEMENTS
 
 PHRASE_CHARS = 80
 Period = tuple[dt.date | None, dt.date | None]  # open ends are None
@@ -142,14 +141,14 @@ def _sentences(parts: ExplanationParts, locale: str, names: tuple[str, str] | No
     if parts.pair:
         yield _pair_sentence(parts.pair, names)
     if parts.domains:
-        labels = forms.domain_labels()
+        labels = vocabulary.domain_labels()
         joined = _joined(tuple(labels[d] for d in parts.domains), locale)
         yield ngettext("Shared domain: %(domains)s.", "Shared domains: %(domains)s.", len(parts.domains)) % {
             "domains": joined}
     if parts.period:
         yield _("Available in the same period: %(period)s.") % {"period": format_period(*parts.period, locale)}
     if parts.engagements:
-        labels = forms.engagement_labels()
+        labels = vocabulary.engagement_labels()
         joined = _joined(tuple(labels[e] for e in parts.engagements), locale)
         yield _("Both open to: %(engagements)s.") % {"engagements": joined}
 

@@ -17,11 +17,11 @@ import numpy as np
 
 from service.kit import i18n
 from service.kit.config import Settings
+from service.kit.vocabulary import DOMAINS, ENGAGEMENTS, KINDS
 from service.matching import explain, scoring
 from service.matching.cache import CARD_COLUMNS, Entry, SuggestionCache
 from service.matching.repository import ranking, retrieval, state
 from service.matching.settings import RankerSettings, get_ranker_settings
-from service.profiles.schemas import DOMAINS, ENGAGEMENTS, KINDS
 
 LEXICAL_TERMS = 64  # lexemes in a query's full-text OR-query (frequent first)
 # Each time exposure overtakes an entry it is computed again four times as wide, up to this many times
@@ -527,3 +527,25 @@ async def rank_all(
     scores = _scored(query, rows, config)
     order = scoring.rank(scores, np.array([row["id"] for row in rows], dtype=np.int64))
     return [Ranked(rows[i]["id"], rows[i]["external_id"], float(scores[i])) for i in order]
+
+
+async def query_participant(conn: asyncpg.Connection, participant_id: int, model: str) -> asyncpg.Record | None:
+    """The participant as the ranker reads it (with its side vectors), or None (evaluation's features)."""
+    return await retrieval.query_participant(conn, participant_id, model)
+
+
+async def all_candidate_rows(
+    conn: asyncpg.Connection, query: asyncpg.Record, model: str, config: RankerConfig
+) -> list[asyncpg.Record]:
+    """Every candidate row the ranker scores for this query, with lexical counts (no pool, no cache)."""
+    return await ranking.candidate_rows(
+        conn, query_filter(query, model, []), query_vectors(query), None,
+        config.exposure_half_life_days, config.lexical_terms,
+    )
+
+
+async def best_interest_pairs_of_pairs(
+    conn: asyncpg.Connection, pairs: Sequence[tuple[int, int]], model: str
+) -> dict[tuple[int, int], asyncpg.Record]:
+    """Per (a, b) pair, the closest pair of interests across opposite sides (a page of the staff queue)."""
+    return await retrieval.best_interest_pairs_of_pairs(conn, pairs, model)

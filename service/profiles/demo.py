@@ -22,7 +22,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Literal
 
-from service.profiles.schemas import Domain, Engagement, Kind
+from service.kit.vocabulary import Domain, Engagement, Kind
 
 Lang = Literal["nb", "en"]
 EMAIL_DOMAIN = "demo.koble.example"  # under the reserved .example TLD, so no mail can go out

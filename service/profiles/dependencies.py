@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import asyncpg
-from fastapi import Depends, HTTPException, Request
+from fastapi import Depends, HTTPException, Path, Request
 
 from service.auth import service as auth
 from service.auth.dependencies import IdentityDep
@@ -57,3 +57,14 @@ async def require_api_participant(participant: Annotated[Any, Depends(get_partic
 OptionalParticipant = Annotated[asyncpg.Record | None, Depends(get_participant)]
 Participant = Annotated[asyncpg.Record, Depends(require_participant)]
 ApiParticipant = Annotated[asyncpg.Record, Depends(require_api_participant)]
+
+
+# A participant named by an integration's stable id, in a path (the participants and suggestions APIs).
+ExternalId = Annotated[
+    str,
+    Path(
+        min_length=1, max_length=100, pattern=r"^\S(.*\S)?$",
+        description="The integration's stable id of the participant (as `external_id` in imports).",
+        examples=["ntnu-stud-48213"],
+    ),
+]

@@ -13,8 +13,17 @@ from pydantic_core import ErrorDetails
 from starlette.datastructures import FormData
 
 from service.kit.i18n import _
+from service.kit.vocabulary import (
+    DOMAINS,
+    ENGAGEMENTS,
+    KINDS,
+    domain_labels,
+    engagement_labels,
+    kind_labels,
+    language_labels,
+)
 from service.profiles import service as profiles
-from service.profiles.schemas import DOMAINS, ENGAGEMENTS, KINDS, MAX_INTERESTS, ParticipantFields
+from service.profiles.schemas import MAX_INTERESTS, ParticipantFields
 
 INTEREST_SLOTS = 3  # empty boxes a new form shows for each of offers and seeks
 TEXT_FIELDS = ("kind", "name", "email", "organisation", "language", "available_from", "available_until",
@@ -193,32 +202,6 @@ def required_message(name: str) -> str:
         "language": _("Choose the language of your emails."),
     }
     return messages.get(name, _("Fill in this field."))
-
-
-def kind_labels() -> dict[str, str]:
-    """Who a participant is, as people read it."""
-    return {"student": _("Student"), "researcher": _("Researcher"), "company": _("Company"),
-            "public_body": _("Public body")}
-
-
-def domain_labels() -> dict[str, str]:
-    """The three domains of the Gjøvik region, as people read them."""
-    return {"bioeconomy": _("Bioeconomy"), "cyber_ict": _("Cyber security and ICT"),
-            "industrial_tech": _("Industrial technology")}
-
-
-def engagement_labels() -> dict[str, str]:
-    """Kinds of collaboration, as people read them."""
-    return {
-        "thesis": _("Thesis (bachelor or master)"), "internship": _("Internship"), "summer_job": _("Summer job"),
-        "part_time_job": _("Part-time job"), "project": _("R&D project"), "mentoring": _("Mentoring"),
-        "research_collaboration": _("Research collaboration"),
-    }
-
-
-def language_labels() -> dict[str, str]:
-    """The languages Koble writes in, each named in its own language."""
-    return {"nb": "Norsk (bokmål)", "en": "English"}
 
 
 def labels() -> dict[str, dict[str, str]]:

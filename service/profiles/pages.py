@@ -14,7 +14,6 @@ from pydantic import EmailStr, TypeAdapter, ValidationError
 
 from service.auth import service as auth
 from service.auth.dependencies import IdentityDep
-from service.feed import service as feed
 from service.kit import i18n
 from service.kit.config import Settings
 from service.kit.deps import ConnDep, Resources, ResourcesDep
@@ -23,7 +22,7 @@ from service.kit.templating import templates
 from service.profiles import forms
 from service.profiles import service as profiles
 from service.profiles.dependencies import OptionalParticipant, Participant
-from service.profiles.views import profile_view
+from service.profiles.views import retention_context
 
 router = APIRouter(include_in_schema=False)
 # Pages about one person must not linger in shared caches or the browser's back-forward history.
@@ -37,11 +36,6 @@ def _page(
     return templates().TemplateResponse(
         request, name, context, status_code=status_code, headers=PRIVATE if private else None
     )
-
-
-def _retention(settings: Settings) -> dict[str, int]:
-    return {"hide_months": settings.retention_hide_months, "delete_months": settings.retention_delete_months,
-            "unverified_days": settings.unverified_delete_days}
 
 
 @router.get("/", response_class=HTMLResponse)
@@ -60,7 +54,7 @@ async def privacy(request: Request, participant: OptionalParticipant, resources:
     """The full privacy notice."""
     contact = parseaddr(resources.settings.email_from)[1]
     return _page(request, "privacy.html",
-                 {"participant": participant, "contact_email": contact, **_retention(resources.settings)})
+                 {"participant": participant, "contact_email": contact, **retention_context(resources.settings)})
 
 
 # Sign-in by emailed link (the links and sessions themselves are service.auth's)
@@ -138,7 +132,7 @@ async def signout_everywhere(request: Request, conn: ConnDep, who: IdentityDep) 
 def _register_page(
     request: Request, participant: asyncpg.Record | None, settings: Settings, state: forms.FormState, status: int
 ) -> Response:
-    context = {"participant": participant, **forms.form_context(state), **_retention(settings)}
+    context = {"participant": participant, **forms.form_context(state), **retention_context(settings)}
     return _page(request, "register.html", context, status_code=status)
 
 
@@ -178,32 +172,10 @@ async def _over_limit(request: Request, resources: Resources, email: str) -> boo
 @router.get("/register/sent", response_class=HTMLResponse)
 async def register_sent(request: Request, participant: OptionalParticipant, resources: ResourcesDep) -> Response:
     """Check your inbox (the same page for new and known addresses)."""
-    return _page(request, "register_sent.html", {"participant": participant, **_retention(resources.settings)})
+    return _page(request, "register_sent.html", {"participant": participant, **retention_context(resources.settings)})
 
 
 # My profile
-
-
-@router.get("/me", response_class=HTMLResponse)
-async def me(request: Request, participant: Participant, conn: ConnDep, resources: ResourcesDep) -> Response:
-    """My profile, readable, with what I can do with it, and the way to my suggestions and matches."""
-    query = request.query_params
-    notices = [message for flag, message in _me_notices() if query.get(flag) == "1"]
-    feed_matches = len(await feed.my_matches(conn, participant))
-    context = {"participant": participant, "profile": profile_view(participant), "notices": notices,
-               "labels": forms.labels(), **_retention(resources.settings), "feed_matches": feed_matches}
-    return _page(request, "me.html", context, private=True)
-
-
-def _me_notices() -> list[tuple[str, str]]:
-    return [
-        ("welcome", _("Welcome! You are signed in. Here is your profile.")),
-        ("saved", _("Your changes are saved.")),
-        ("email_changed", _("We have sent a link to your new email address. Open it to confirm the address.")),
-        ("hidden", _("Your profile is hidden. You will not be suggested to anyone until you show it again.")),
-        ("shown", _("Your profile is visible again and can be suggested to others.")),
-        ("link_sent", _("We have sent a new confirmation link. Open it to confirm the address.")),
-    ]
 
 
 def _edit_page(request: Request, participant: asyncpg.Record, state: forms.FormState, status: int) -> Response:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import asyncpg
@@ -217,5 +218,34 @@ async def delete_unverified(conn: asyncpg.Connection, days: int) -> list[int]:
         """DELETE FROM participants WHERE verified_at IS NULL
            AND created_at < now() - make_interval(days => $1) RETURNING id""",
         days,
+    )
+    return [row["id"] for row in rows]
+
+
+def _like(text: str) -> str:
+    """A search text with LIKE's wildcards taken literally."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+async def by_ids(conn: asyncpg.Connection, ids: Sequence[int]) -> dict[int, asyncpg.Record]:
+    """Participants by id (those that still exist)."""
+    rows = await conn.fetch("SELECT * FROM participants WHERE id = ANY($1::bigint[])", list(set(ids)))
+    return {row["id"]: row for row in rows}
+
+
+async def search(conn: asyncpg.Connection, text: str, limit: int) -> list[asyncpg.Record]:
+    """Participants whose name, organisation, email or external id contains the text."""
+    return await conn.fetch(
+        """SELECT * FROM participants
+           WHERE name ILIKE $1 OR organisation ILIKE $1 OR email ILIKE $1 OR external_id ILIKE $1
+           ORDER BY name, id LIMIT $2""",
+        f"%{_like(text)}%", limit,
+    )
+
+
+async def visible_ids(conn: asyncpg.Connection) -> list[int]:
+    """Visible, verified participants, oldest first (those the ranker proposes pairs for)."""
+    rows = await conn.fetch(
+        "SELECT id FROM participants WHERE hidden_at IS NULL AND verified_at IS NOT NULL ORDER BY id"
     )
     return [row["id"] for row in rows]

@@ -10,107 +10,45 @@ Three kinds of caller:
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Coroutine, Sequence
-from typing import Annotated, Any
+from collections.abc import Mapping
+from typing import Annotated, Any, ClassVar
 from urllib.parse import quote
 
 import asyncpg
-from fastapi import APIRouter, Body, HTTPException, Path, Request, Response, Security
+from fastapi import APIRouter, Body, HTTPException, Request, Response
 from fastapi.exceptions import RequestValidationError
-from fastapi.routing import APIRoute
-from fastapi.security import APIKeyCookie
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from service.auth import service as auth
 from service.auth.dependencies import ApiToken
+from service.kit.api import (
+    INVALID,
+    NO_SESSION,
+    NOT_JSON,
+    TOKEN_ERRORS,
+    TOO_LARGE,
+    FieldNamingRoute,
+    Message,
+    SessionCookie,
+    error_doc,
+    name_fields,
+)
 from service.kit.deps import ConnDep, ResourcesDep
 from service.profiles import service as profiles
-from service.profiles.dependencies import ApiParticipant, participant_or_404
+from service.profiles.dependencies import ApiParticipant, ExternalId, participant_or_404
 from service.profiles.schemas import ParticipantCreate, ParticipantFields, ParticipantOut, ParticipantUpdate
 
 EMAIL_TAKEN = profiles.EmailTaken.template
 REGISTERED = "Check your email to confirm the address"
-NOT_JSON_DETAIL = "body: send a JSON object with Content-Type: application/json"
 RESERVED_IDS = frozenset({"me"})
 
-# Errors of the whole record have no field of their own; name the field the person should fix.
-_MODEL_ERROR_FIELDS = {"date_order": "available_until", "no_interest": "offers"}
+class ParticipantRoute(FieldNamingRoute):
+    """Participant bodies: record-level errors have no field of their own, so name the one to fix."""
+
+    record_fields: ClassVar[Mapping[str, str]] = {"date_order": "available_until", "no_interest": "offers"}
 
 
-def name_fields(errors: Sequence[Any]) -> list[dict[str, Any]]:
-    """Validation errors of a JSON body, with record-level errors pinned to the field to fix."""
-    named = []
-    for original in errors:
-        error = dict(original)
-        loc, kind = tuple(error.get("loc", ())), error.get("type")
-        if loc == ("body",) and kind in _MODEL_ERROR_FIELDS:
-            error["loc"] = ("body", _MODEL_ERROR_FIELDS[kind])
-        elif kind == "json_invalid":
-            # FastAPI puts the character offset where the field name goes.
-            reason = (error.get("ctx") or {}).get("error", "")
-            error |= {"loc": ("body",), "msg": f"The body is not valid JSON ({reason} at character {loc[-1]})"}
-        elif loc == ("body",) and kind in ("model_attributes_type", "dict_type"):
-            error["msg"] = "The body must be a JSON object"
-        named.append(error)
-    return named
-
-
-def is_json(content_type: str | None) -> bool:
-    """Whether a Content-Type header announces JSON (application/json or application/*+json)."""
-    media_type = (content_type or "").split(";")[0].strip().lower()
-    return media_type == "application/json" or (media_type.startswith("application/") and media_type.endswith("+json"))
-
-
-class FieldNamingRoute(APIRoute):
-    """A JSON-only route whose body validation errors always name a field (see name_fields)."""
-
-    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        """The default handler, refusing non-JSON bodies and re-raising errors with named fields."""
-        handler = super().get_route_handler()
-        takes_body = self.body_field is not None
-
-        async def named_handler(request: Request) -> Response:
-            # Only JSON: an HTML form from another site (which needs no CORS preflight) never gets in.
-            if takes_body and not is_json(request.headers.get("content-type")):
-                raise HTTPException(415, NOT_JSON_DETAIL)
-            try:
-                return await handler(request)
-            except RequestValidationError as exc:
-                raise RequestValidationError(name_fields(exc.errors())) from None
-
-        return named_handler
-
-
-router = APIRouter(prefix="/api/v1/participants", tags=["participants"], route_class=FieldNamingRoute)
-
-# Documents the cookie in OpenAPI; ApiParticipant does the actual check.
-_session_cookie = APIKeyCookie(
-    name="koble_session", auto_error=False,
-    description="The signed session cookie set when a participant follows a sign-in or verification link.",
-)
-SessionCookie = Security(_session_cookie)
-
-
-class Message(BaseModel):
-    """A plain answer or error: `{"detail": "..."}`, naming the field where one is at fault."""
-
-    detail: str = Field(examples=[EMAIL_TAKEN])
-
-
-class FieldError(BaseModel):
-    """One invalid field: where it is, its name, why it is refused and the error type."""
-
-    loc: list[str | int] = Field(examples=[["body", "domains"]])
-    field: str = Field(examples=["domains"])
-    msg: str = Field(examples=["List should have at least 1 item after validation, not 0"])
-    type: str = Field(examples=["too_short"])
-
-
-class ValidationErrorOut(BaseModel):
-    """The answer to invalid input: every invalid field, none of the submitted values."""
-
-    detail: list[FieldError]
-
+router = APIRouter(prefix="/api/v1/participants", tags=["participants"], route_class=ParticipantRoute)
 
 class ParticipantExport(BaseModel):
     """Everything Koble stores about the participant (later features may add keys)."""
@@ -126,18 +64,6 @@ class ParticipantExport(BaseModel):
     emails: list[dict[str, Any]] = Field(description="The emails Koble sent them: subject, status, dates.")
 
 
-def _error(model: type[BaseModel], description: str) -> dict[str, Any]:
-    return {"model": model, "description": description}
-
-
-INVALID = _error(ValidationErrorOut, "Invalid input: each invalid field is named with the reason")
-TOO_LARGE = _error(Message, "Request body over 1 MiB")
-NOT_JSON = _error(Message, "The body is not sent as `application/json`")
-NO_SESSION = _error(Message, "No valid session cookie: sign in first")
-TOKEN_ERRORS: dict[int | str, dict[str, Any]] = {
-    401: _error(Message, "Missing bearer token"),
-    403: _error(Message, "Wrong bearer token, or no KOBLE_API_TOKEN configured"),
-}
 
 STUDENT: dict[str, Any] = {
     "kind": "student",
@@ -186,14 +112,6 @@ UPDATE_EXAMPLES: dict[str, dict[str, Any]] = {
     "english": {"summary": "Emails in English, no organisation", "value": {"language": "en", "organisation": None}},
 }
 
-ExternalId = Annotated[
-    str,
-    Path(
-        min_length=1, max_length=100, pattern=r"^\S(.*\S)?$",
-        description="The integration's stable id of the participant (as `external_id` in imports).",
-        examples=["ntnu-stud-48213"],
-    ),
-]
 
 
 def _client_ip(request: Request) -> str:
@@ -221,7 +139,7 @@ def _no_store(response: Response) -> None:
         413: TOO_LARGE,
         415: NOT_JSON,
         422: INVALID,
-        429: _error(Message, "Too many registrations from this client or for this address"),
+        429: error_doc(Message, "Too many registrations from this client or for this address"),
     },
 )
 async def register(
@@ -265,7 +183,7 @@ async def read_me(participant: ApiParticipant, response: Response) -> Participan
         "`application/json` bodies are accepted."
     ),
     dependencies=[SessionCookie],
-    responses={401: NO_SESSION, 409: _error(Message, "The email address is used by another participant"),
+    responses={401: NO_SESSION, 409: error_doc(Message, "The email address is used by another participant"),
                413: TOO_LARGE, 415: NOT_JSON, 422: INVALID},
 )
 async def update_me(
@@ -289,7 +207,7 @@ def _merged(row: asyncpg.Record, changes: ParticipantUpdate) -> ParticipantField
         return ParticipantFields.model_validate(values)
     except ValidationError as exc:
         errors = [{**error, "loc": ("body", *error["loc"])} for error in exc.errors(include_url=False)]
-        raise RequestValidationError(name_fields(errors)) from None
+        raise RequestValidationError(name_fields(errors, ParticipantRoute.record_fields)) from None
 
 
 @router.delete(
@@ -328,7 +246,7 @@ async def export_me(participant: ApiParticipant, conn: ConnDep, response: Respon
     summary="Read a participant (integration)",
     description="A participant by external id. Needs `Authorization: Bearer <KOBLE_API_TOKEN>`.",
     dependencies=[ApiToken],
-    responses={**TOKEN_ERRORS, 404: _error(Message, "No participant has this external id"), 422: INVALID},
+    responses={**TOKEN_ERRORS, 404: error_doc(Message, "No participant has this external id"), 422: INVALID},
 )
 async def read_participant(external_id: ExternalId, conn: ConnDep, response: Response) -> ParticipantOut:
     """One participant by external id, for an integration."""
@@ -351,7 +269,7 @@ async def read_participant(external_id: ExternalId, conn: ConnDep, response: Res
     responses={
         201: {"model": ParticipantOut, "description": "Created"},
         **TOKEN_ERRORS,
-        409: _error(Message, "The email address is used by another participant"),
+        409: error_doc(Message, "The email address is used by another participant"),
         413: TOO_LARGE,
         415: NOT_JSON,
         422: INVALID,
@@ -383,7 +301,7 @@ async def put_participant(
     summary="Delete a participant (integration)",
     description="Deletes the participant and everything stored about them. Needs the bearer token.",
     dependencies=[ApiToken],
-    responses={**TOKEN_ERRORS, 404: _error(Message, "No participant has this external id"), 422: INVALID},
+    responses={**TOKEN_ERRORS, 404: error_doc(Message, "No participant has this external id"), 422: INVALID},
 )
 async def delete_participant(external_id: ExternalId, conn: ConnDep) -> Response:
     """Delete a participant by external id, for an integration."""

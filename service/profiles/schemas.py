@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Literal, get_args
+from typing import Annotated, Literal
 
 from pydantic import (
     BaseModel,
@@ -17,21 +17,7 @@ from pydantic import (
 )
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
-Kind = Literal["student", "researcher", "company", "public_body"]
-Domain = Literal["bioeconomy", "cyber_ict", "industrial_tech"]
-Engagement = Literal[
-    "thesis",
-    "internship",
-    "summer_job",
-    "part_time_job",
-    "project",
-    "mentoring",
-    "research_collaboration",
-]
-# The same values as tuples, for forms, labels and checks (one source: the Literal types above).
-KINDS: tuple[Kind, ...] = get_args(Kind)
-DOMAINS: tuple[Domain, ...] = get_args(Domain)
-ENGAGEMENTS: tuple[Engagement, ...] = get_args(Engagement)
+from service.kit.vocabulary import Domain, Engagement, Kind
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Interest = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)]

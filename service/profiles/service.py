@@ -17,10 +17,9 @@ from tqdm import tqdm
 from service.auth import service as auth
 from service.kit.config import Settings
 from service.kit.errors import Conflict
-from service.mail import repository as mail_repository
 from service.mail import service as mail
 from service.mail import tasks as mail_tasks
-from service.matching import tasks as matching_tasks
+from service.matching import embedding as matching_embedding
 from service.profiles import repository
 from service.profiles.schemas import ParticipantFields, ParticipantImport, ParticipantOut
 
@@ -225,7 +224,7 @@ async def resend_confirmation(
 
 async def _embed(conn: asyncpg.Connection, redis: ArqRedis | None, settings: Settings, row: asyncpg.Record) -> None:
     """Embed a written profile's interests (inline when small, else on the worker); after commit."""
-    await matching_tasks.embed_on_write(conn, redis, settings, row["id"], [*row["offers"], *row["seeks"]])
+    await matching_embedding.embed_on_write(conn, redis, settings, row["id"], [*row["offers"], *row["seeks"]])
 
 
 async def set_hidden(conn: asyncpg.Connection, participant_id: int, hidden: bool) -> None:
@@ -248,7 +247,7 @@ async def delete_account(conn: asyncpg.Connection, participant_id: int) -> bool:
 
 async def export_data(conn: asyncpg.Connection, row: asyncpg.Record) -> dict[str, Any]:
     """Everything Koble stores about a participant, as JSON-ready data."""
-    emails = await mail_repository.for_participant(conn, row["id"])
+    emails = await mail.for_participant(conn, row["id"])
     return {
         "profile": to_out(row).model_dump(mode="json"),
         "consent_at": _iso(row["consent_at"]),
@@ -340,3 +339,18 @@ async def by_external_ids(conn: asyncpg.Connection, external_ids: list[str]) -> 
 async def emails_in_use(conn: asyncpg.Connection, emails: list[str]) -> dict[str, str]:
     """Lower-cased email -> external id, for the given addresses that participants already use."""
     return await repository.emails_in_use(conn, emails)
+
+
+async def by_ids(conn: asyncpg.Connection, ids: Sequence[int]) -> dict[int, asyncpg.Record]:
+    """Participants by id (those that still exist)."""
+    return await repository.by_ids(conn, ids)
+
+
+async def search(conn: asyncpg.Connection, text: str, limit: int) -> list[asyncpg.Record]:
+    """Participants whose name, organisation, email or external id contains the text (staff's hand-pick)."""
+    return await repository.search(conn, text, limit)
+
+
+async def visible_ids(conn: asyncpg.Connection) -> list[int]:
+    """Visible, verified participants, oldest first (those the ranker proposes pairs for)."""
+    return await repository.visible_ids(conn)

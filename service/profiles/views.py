@@ -9,6 +9,7 @@ import asyncpg
 from babel.dates import format_date
 
 from service.kit import i18n
+from service.kit.config import Settings
 from service.profiles import forms
 from service.profiles import service as profiles
 
@@ -34,3 +35,9 @@ def profile_view(row: asyncpg.Record) -> dict[str, Any]:
 
 def _date(value: dt.date | None, language: str) -> str | None:
     return None if value is None else format_date(value, format="long", locale=language)
+
+
+def retention_context(settings: Settings) -> dict[str, int]:
+    """How long Koble keeps profiles, for the pages that say so (privacy, registration, my profile)."""
+    return {"hide_months": settings.retention_hide_months, "delete_months": settings.retention_delete_months,
+            "unverified_days": settings.unverified_delete_days}

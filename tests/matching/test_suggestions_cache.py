@@ -13,10 +13,10 @@ import asyncpg
 import numpy as np
 import pytest
 
+from service.kit.vocabulary import DOMAINS
 from service.matching import scoring, service
 from service.matching.cache import Entry, SuggestionCache
 from service.matching.repository import ranking, retrieval, state
-from service.profiles.schemas import DOMAINS
 from tests.matching.test_retrieval import MODEL, Person, allowed, decline, fill_capacity, generate, load, queries
 
 K = 5

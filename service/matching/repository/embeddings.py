@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import asyncpg
 import numpy as np
 
-from service.profiles.schemas import KINDS
+from service.kit.vocabulary import KINDS
 
 InterestKey = tuple[int, str, int]  # (participant id, side, position)
 InterestRow = tuple[int, str, str, int, bytes, np.ndarray]  # (participant id, model, side, position, hash, vector)

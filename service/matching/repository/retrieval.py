@@ -18,8 +18,8 @@ from typing import Any, Literal
 import asyncpg
 import numpy as np
 
+from service.kit.vocabulary import KINDS
 from service.matching.repository.embeddings import sql_literal
-from service.profiles.schemas import KINDS
 
 # Parameters shared by every filtered statement below (see `QueryFilter.params`):
 #   $1 query id, $2 kind, $3 domains, $4 available_from, $5 available_until, $6 engagements,
@@ -354,3 +354,25 @@ async def best_interest_pairs_versioned(
         query_id, model, list(candidate_ids),
     )
     return rows[0]["version"], [row for row in rows if row["candidate_id"] is not None]
+
+
+async def best_interest_pairs_of_pairs(
+    conn: asyncpg.Connection, pairs: Sequence[tuple[int, int]], model: str
+) -> dict[tuple[int, int], asyncpg.Record]:
+    """Per (a, b) pair, the closest pair of interests across opposite sides, in one query for a page.
+
+    The batched form of `best_interest_pairs` (same columns and tie-breaks).
+    """
+    rows = await conn.fetch(
+        """SELECT DISTINCT ON (p.a, p.b) p.a, p.b, ia.side AS query_side,
+                  (CASE ia.side WHEN 'offers' THEN pa.offers ELSE pa.seeks END)[ia.position + 1] AS query_text,
+                  (CASE ib.side WHEN 'offers' THEN pb.offers ELSE pb.seeks END)[ib.position + 1] AS candidate_text
+           FROM unnest($1::bigint[], $2::bigint[]) AS p(a, b)
+           JOIN interest_embeddings ia ON ia.participant_id = p.a AND ia.model = $3
+           JOIN interest_embeddings ib ON ib.participant_id = p.b AND ib.model = $3 AND ib.side <> ia.side
+           JOIN participants pa ON pa.id = p.a
+           JOIN participants pb ON pb.id = p.b
+           ORDER BY p.a, p.b, ia.embedding <=> ib.embedding, ia.side, ia.position, ib.position""",
+        [a for a, _ in pairs], [b for _, b in pairs], model,
+    )
+    return {(row["a"], row["b"]): row for row in rows}

@@ -13,12 +13,11 @@ from typing import Any, TextIO
 
 import asyncpg
 
-from service.kit import embedded, i18n
+from service.kit import embedded, i18n, vocabulary
 from service.kit.commandline import DatabaseUnavailable, command_database, fail
 from service.kit.config import Settings, get_settings
 from service.matching import service
-from service.profiles import forms
-from service.profiles import repository as profiles_repository
+from service.profiles import service as profiles
 
 
 def as_json(external_id: str, suggestions: Sequence[service.Suggestion]) -> dict[str, Any]:
@@ -39,7 +38,7 @@ def as_text(row: asyncpg.Record, suggestions: Sequence[service.Suggestion], lang
         return f"No suggestions for {row['name']} ({row['external_id']})."
     token = i18n.current_language.set(language)
     try:
-        kinds = forms.kind_labels()
+        kinds = vocabulary.kind_labels()
     finally:
         i18n.current_language.reset(token)
     lines = [f"Suggestions for {row['name']} ({row['external_id']}), best first:"]
@@ -54,7 +53,7 @@ async def suggestions_for(
     conn: asyncpg.Connection, settings: Settings, external_id: str, k: int, language: i18n.Language
 ) -> tuple[asyncpg.Record, list[service.Suggestion]] | None:
     """The participant and their suggestions, or None if the id is unknown."""
-    row = await profiles_repository.by_external_id(conn, external_id)
+    row = await profiles.by_external_id(conn, external_id)
     if row is None:
         return None
     model = service.model_name(settings)

@@ -17,13 +17,13 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from service.auth.dependencies import require_api_token
 from service.kit import i18n
+from service.kit.api import INVALID, Message, SessionCookie
 from service.kit.config import Settings
 from service.kit.deps import ConnDep, get_resources
+from service.kit.vocabulary import Kind
 from service.matching import service
 from service.matching.dependencies import SuggestionCacheDep
-from service.profiles.dependencies import OptionalParticipant, participant_or_404
-from service.profiles.router import INVALID, ExternalId, Message, SessionCookie
-from service.profiles.schemas import Kind
+from service.profiles.dependencies import ExternalId, OptionalParticipant, participant_or_404
 
 MAX_K = 100
 SELF = "me"
