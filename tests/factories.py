@@ -68,6 +68,30 @@ async def create_match(
     return row
 
 
+async def create_parties(conn: asyncpg.Connection, n: int = 0) -> tuple[int, int]:
+    """The follow-up tests' pair, imported: Ola (a Norwegian student) and Raufoss Robotikk (an English company).
+
+    Their names and addresses are what the follow-up emails show; `n` makes further distinct pairs.
+    """
+    suffix = f"-{n}" if n else ""
+    student = await create_participant(
+        conn, "student", name="Ola Nordmann", email=f"ola{suffix}@example.no", domains=["industrial_tech"],
+        seeks=["Sommerjobb med robotceller"], offers=["Python og maskinlæring"], embed=False,
+        external_id=f"s{suffix}", source="import",
+    )
+    company = await create_participant(
+        conn, "company", name="Raufoss Robotikk AS", email=f"post{suffix}@robotikk.example", organisation="Raufoss",
+        language="en", domains=["industrial_tech"], seeks=["Students for robot cells"], offers=["Summer jobs"],
+        embed=False, external_id=f"c{suffix}", source="import",
+    )
+    return student["id"], company["id"]
+
+
+async def create_followup_staff(conn: asyncpg.Connection, email: str = "staff@brighthouse.no") -> int:
+    """An English-reading admin, Kari, who gets the follow-up's staff emails; the id."""
+    return int((await create_staff(conn, "admin", email, name="Kari", language="en"))["id"])
+
+
 class MakeParticipant(Protocol):
     """The `make_participant` fixture's signature."""
 
