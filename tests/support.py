@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 from base64 import b64encode
@@ -92,3 +93,9 @@ async def rows_referencing(conn: Connection, participant_id: int) -> dict[str, i
         if count:
             found[f"{column['table_name']}.{column['column_name']}"] = count
     return found
+
+
+async def sign_in_participant(client: httpx.AsyncClient, conn: Connection, participant_id: int) -> None:
+    """Follow a fresh sign-in link in this client, pressing Continue as a participant would."""
+    token = await auth.issue(conn, participant_id, "login", dt.timedelta(minutes=5))
+    await post_form(client, f"/auth/{token}", {})
