@@ -23,7 +23,7 @@ from service.kit.audit import Actor
 from service.kit.config import Settings
 from service.matches import service as matches
 from tests.conftest import Mailbox, body_text, post_form, run_worker
-from tests.factories import MakeParticipant
+from tests.factories import MakeParticipant, create_match
 from tests.support import sign_in_participant
 
 People = dict[str, Any]
@@ -227,8 +227,7 @@ async def staff_first_app(settings: Settings) -> AsyncIterator[Any]:
 
 
 async def _introduced(conn: Connection, settings: Settings, x: int, y: int) -> int:
-    row, _ = await matches.create(conn, settings, (x, y), "suggested", "ranker", Actor.system(), score=0.5)
-    assert row is not None
+    row = await create_match(conn, settings, x, y, score=0.5)
     await matches.transition(conn, settings, row["id"], "approved", Actor.staff(None, "api token"))
     await matches.transition(conn, settings, row["id"], "introduced", Actor.system())
     match_id: int = row["id"]

@@ -9,16 +9,15 @@ from service.kit.audit import Actor
 from service.kit.config import Settings
 from service.matches import service as matches
 from tests.conftest import API_TOKEN, post_form
-from tests.factories import create_followup_staff, create_parties
+from tests.factories import create_followup_staff, create_match, create_parties
 from tests.support import sign_in_as
 
 AUTH = {"Authorization": f"Bearer {API_TOKEN}"}
 
 
 async def suggested(conn: Connection, settings: Settings, n: int = 0) -> int:
-    row, _ = await matches.create(conn, settings, await create_parties(conn, n), "suggested", "ranker", Actor.system())
-    assert row is not None
-    return int(row["id"])
+    student, company = await create_parties(conn, n)
+    return int((await create_match(conn, settings, student, company, score=None))["id"])
 
 
 async def test_an_illegal_move_is_refused_with_409_naming_the_current_state(
