@@ -34,9 +34,11 @@ run: $(RUN_STAMP)
 browser:
 	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
 
+## Style, types, and the shape of the code: imports run one way (.importlinter, docs/architecture.md).
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/mypy service tests
+	$(BIN)/lint-imports
 
 ## Lint, type-check and run every test against real Postgres+pgvector, Redis, SMTP and Chromium.
 test: $(DEV_STAMP) browser lint

@@ -5,7 +5,7 @@ candidate rows of `matching.service.all_candidate_rows` (cosines both ways, lexi
 engagements, ...) turned into `scoring.Profile` / `scoring.Candidates` by the service's own
 functions. Every variant, fitted weight set, bootstrap resample and exposure simulation then
 ranks with `scoring.score` in memory, so one import + embedding serves them all.
-tests/test_eval_variants.py checks that the full variant ranks exactly like `rank_all`.
+tests/evaluation/test_eval_variants.py checks that the full variant ranks exactly like `rank_all`.
 """
 
 from __future__ import annotations

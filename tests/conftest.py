@@ -41,6 +41,9 @@ from service.worker import create_worker, redis_settings
 
 API_TOKEN = "test-api-token-0123456789"
 
+# The factory fixtures (make_participant, make_staff, make_match).
+pytest_plugins = ["tests.factories"]
+
 
 def free_port() -> int:
     """A TCP port nobody listens on right now."""

@@ -25,7 +25,8 @@ from service.auth import dependencies as deps
 from service.auth import service as auth_service
 from service.kit.config import Settings
 from tests.conftest import csrf_of
-from tests.review_support import ADMIN, COMPANY, REVIEWER, STUDENT, people, sign_in_staff, staff, suggested
+from tests.factories import MakeMatch, MakeParticipant, MakeStaff
+from tests.support import sign_in_staff
 
 PUBLIC = {"/staff/signin", "/staff/auth/{token}", "/staff/signout", "/staff/signout/everywhere"}
 STAFF_GUARDS = {deps.require_staff, deps.require_admin, deps.require_api_staff}
@@ -86,18 +87,19 @@ async def _client(app: Any) -> httpx.AsyncClient:
 
 
 @pytest.fixture
-async def world(app: Any, conn: Connection, settings: Settings) -> Any:
+async def world(
+    app: Any, conn: Connection, make_participant: MakeParticipant, make_staff: MakeStaff, make_match: MakeMatch
+) -> Any:
     """A pair, a match, staff of both roles (plus one to act on), and signed-in clients for each role."""
-    student, company = await people(conn, STUDENT, COMPANY, embed=False)
-    match_id = await suggested(conn, settings, student, company)
-    await staff(conn, REVIEWER, "reviewer")
-    await staff(conn, ADMIN, "admin")
-    target = await staff(conn, "target@brighthouse.example", "reviewer")
+    student = (await make_participant(embed=False))["id"]
+    match_id = (await make_match(student, await make_participant("company", embed=False)))["id"]
+    reviewer, admin = (await make_staff("reviewer"))["email"], (await make_staff("admin"))["email"]
+    target = (await make_staff("reviewer", "target@brighthouse.example"))["id"]
     clients = {role: await _client(app) for role in ("anonymous", "participant", "reviewer", "admin")}
     token = await auth_service.issue(conn, student, "login", dt.timedelta(minutes=5))
     await clients["participant"].post(f"/auth/{token}", data={"csrftoken": csrf_of(clients["participant"])})
-    await sign_in_staff(clients["reviewer"], conn, REVIEWER)
-    await sign_in_staff(clients["admin"], conn, ADMIN)
+    await sign_in_staff(clients["reviewer"], conn, reviewer)
+    await sign_in_staff(clients["admin"], conn, admin)
     yield World({"match_id": match_id, "participant_id": student, "staff_id": target}, clients)
     for client in clients.values():
         await client.aclose()

@@ -12,13 +12,8 @@ from asyncpg import Connection
 
 from service.auth import service as auth
 from service.profiles import service as profiles
-from service.profiles.schemas import ParticipantFields
 from tests.conftest import post_form
-
-ASE = ParticipantFields(
-    kind="student", name="Åse Bjørnstad", email="ase@example.no", domains=["cyber_ict"],
-    seeks=["Masteroppgave om OT-sikkerhet"],
-)
+from tests.factories import MakeParticipant
 
 
 @pytest.fixture
@@ -35,8 +30,10 @@ async def sign_in(client: httpx.AsyncClient, conn: Connection, participant_id: i
     assert redeemed.status_code == 303 and redeemed.headers["location"] == "/me?welcome=1"
 
 
-async def test_a_cookie_copied_before_sign_out_is_refused_after_it(client: httpx.AsyncClient, conn: Connection) -> None:
-    row = await profiles.create_verified(conn, ASE, "ase-1", "api")
+async def test_a_cookie_copied_before_sign_out_is_refused_after_it(
+    client: httpx.AsyncClient, conn: Connection, make_participant: MakeParticipant
+) -> None:
+    row = await make_participant(embed=False)
     await sign_in(client, conn, row["id"])
     assert (await client.get("/me")).status_code == 200
     copy = client.cookies.get("koble_session")
@@ -51,9 +48,9 @@ async def test_a_cookie_copied_before_sign_out_is_refused_after_it(client: httpx
 
 
 async def test_sign_out_everywhere_ends_the_other_sessions_too(
-    client: httpx.AsyncClient, second: httpx.AsyncClient, conn: Connection
+    client: httpx.AsyncClient, second: httpx.AsyncClient, conn: Connection, make_participant: MakeParticipant
 ) -> None:
-    row = await profiles.create_verified(conn, ASE, "ase-1", "api")
+    row = await make_participant(embed=False)
     await sign_in(client, conn, row["id"])
     await sign_in(second, conn, row["id"])
     assert 'action="/signout/everywhere"' in (await client.get("/me")).text
@@ -64,11 +61,9 @@ async def test_sign_out_everywhere_ends_the_other_sessions_too(
 
 
 async def test_deleting_the_account_forgets_its_sessions_and_the_daily_job_the_ended_ones(
-    client: httpx.AsyncClient, second: httpx.AsyncClient, conn: Connection
+    client: httpx.AsyncClient, second: httpx.AsyncClient, conn: Connection, make_participant: MakeParticipant
 ) -> None:
-    row = await profiles.create_verified(conn, ASE, "ase-1", "api")
-    other = await profiles.create_verified(
-        conn, ASE.model_copy(update={"email": "other@example.no"}), "other-1", "api")
+    row, other = await make_participant(embed=False), await make_participant(embed=False)
     await sign_in(client, conn, row["id"])
     await sign_in(second, conn, other["id"])
     await post_form(second, "/signout", {})

@@ -6,23 +6,15 @@ import httpx
 from asyncpg import Connection
 
 from service.kit.config import Settings
-from service.profiles import service as profiles
-from service.profiles.schemas import ParticipantFields
 from tests.conftest import Mailbox, link_in, post_form, run_worker
-
-ASE = ParticipantFields(
-    kind="student",
-    name="Åse Bjørnstad",
-    email="ase@example.no",
-    domains=["cyber_ict"],
-    seeks=["Masteroppgave om OT-sikkerhet"],
-)
+from tests.factories import MakeParticipant
 
 
 async def test_sign_in_link_by_email_signs_in_once(
-    client: httpx.AsyncClient, conn: Connection, settings: Settings, mailbox: Mailbox
+    client: httpx.AsyncClient, conn: Connection, settings: Settings, mailbox: Mailbox,
+    make_participant: MakeParticipant,
 ) -> None:
-    await profiles.create_verified(conn, ASE, "ase-1", "api")
+    await make_participant(name="Åse Bjørnstad", email="ase@example.no", embed=False)
     response = await post_form(client, "/signin", {"email": "ASE@example.no"})
     assert response.status_code == 200
     await run_worker(settings)

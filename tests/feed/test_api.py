@@ -10,7 +10,8 @@ import httpx
 import pytest
 from asyncpg import Connection
 
-from tests.feed.test_feed import COMPANY, MUNICIPALITY, STUDENT, create_people, sign_in
+from tests.factories import MakeParticipant
+from tests.support import sign_in_participant
 
 FEED = "/api/v1/participants/me/feed"
 
@@ -29,10 +30,10 @@ async def test_without_a_session_the_feed_is_refused(client: httpx.AsyncClient, 
 
 
 async def test_answer_undo_and_a_mutual_match_through_the_api(
-    client: httpx.AsyncClient, second: httpx.AsyncClient, conn: Connection
+    client: httpx.AsyncClient, second: httpx.AsyncClient, conn: Connection, people: list[asyncpg.Record]
 ) -> None:
-    student, company, _ = await create_people(conn, STUDENT, COMPANY, MUNICIPALITY)
-    await sign_in(client, conn, student["id"])
+    student, company, _ = people
+    await sign_in_participant(client, conn, student["id"])
     feed = (await client.get(f"{FEED}?lang=en")).json()
     card = feed["card"]
     assert feed["reason"] is None and feed["undo"] is None and "score" not in card
@@ -51,16 +52,19 @@ async def test_answer_undo_and_a_mutual_match_through_the_api(
     assert refused.status_code == 409 and refused.json()["detail"]["field"] == "answer"
 
     await client.post(f"{FEED}/answers", json={"candidate": company["external_id"], "answer": "interested"})
-    await sign_in(second, conn, company["id"])
+    await sign_in_participant(second, conn, company["id"])
     made = (await second.post(f"{FEED}/answers", json={"candidate": student["external_id"], "answer": "interested"}))
     assert made.json()["match"]["state"] == "mutual"
     cannot = await client.post(f"{FEED}/undo", json={})
     assert cannot.status_code == 409 and "Both interested" in cannot.json()["detail"]["msg"]
 
 
-async def test_bad_answers_name_the_field(client: httpx.AsyncClient, conn: Connection) -> None:
-    rows: list[asyncpg.Record] = await create_people(conn, STUDENT, COMPANY)
-    await sign_in(client, conn, rows[0]["id"])
+async def test_bad_answers_name_the_field(
+    client: httpx.AsyncClient, conn: Connection, make_participant: MakeParticipant, sigrid: dict[str, Any],
+    raufoss_ot: dict[str, Any],
+) -> None:
+    rows = [await make_participant(**sigrid), await make_participant(**raufoss_ot)]
+    await sign_in_participant(client, conn, rows[0]["id"])
     response = await client.post(f"{FEED}/answers", json={"candidate": rows[1]["external_id"], "answer": "maybe"})
     assert response.status_code == 422 and response.json()["detail"][0]["field"] == "answer"
     response = await client.post(f"{FEED}/answers", json={"candidate": "nobody", "answer": "interested"})

@@ -5,24 +5,24 @@ from __future__ import annotations
 
 import datetime as dt
 
+import asyncpg
 import pytest
 from asyncpg import Connection
 from playwright.sync_api import Browser, Page, expect
 
 from service.auth import service as auth_service
 from tests.conftest import Mailbox, body_text
-from tests.feed.test_feed import COMPANY, MUNICIPALITY, STUDENT, create_people
 
 pytestmark = pytest.mark.browser
 
 
 @pytest.fixture
-async def links(conn: Connection) -> dict[str, str]:
+async def links(conn: Connection, people: list[asyncpg.Record]) -> dict[str, str]:
     """Sign-in paths for the student and the company (the three participants fit each other).
 
     Async, and listed before `browser`: the data must be in place before Playwright takes the thread.
     """
-    student, company, _ = await create_people(conn, STUDENT, COMPANY, MUNICIPALITY)
+    student, company, _ = people
     issue = auth_service.issue
     return {
         "student": f"/auth/{await issue(conn, student['id'], 'login', dt.timedelta(minutes=30))}",

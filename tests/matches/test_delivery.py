@@ -35,7 +35,8 @@ from service.mail import tasks as mail_tasks
 from service.matches import service as matches
 from service.worker import redis_settings
 from tests.conftest import Mailbox, free_port, post_form, run_worker, stop
-from tests.test_followup_support import add_staff, parties, sign_in_as
+from tests.factories import create_followup_staff, create_parties
+from tests.support import sign_in_as
 
 
 class HoldingMailbox(Mailbox):
@@ -94,7 +95,7 @@ async def outbox_for_matches(conn: Connection, settings: Settings, n: int) -> li
     """n mutual matches (two introduction emails each); their outbox ids."""
     ids: list[int] = []
     for i in range(n):
-        pair = await parties(conn, i + 1)
+        pair = await create_parties(conn, i + 1)
         _, outbox = await matches.create(conn, settings, pair, "mutual", "participants", Actor.system())
         ids += outbox
     return ids
@@ -248,7 +249,7 @@ async def test_staff_see_failed_deliveries_and_retry_them(
         await mail_tasks.enqueue(arq_redis, [first])
         await run_worker(fast)
         assert await conn.fetchval("SELECT status FROM outbox WHERE id = $1", first) == "failed"
-        await sign_in_as(client, conn, settings, staff_id=await add_staff(conn))
+        await sign_in_as(client, conn, settings, staff_id=await create_followup_staff(conn))
         page = await client.get("/staff/outbox?lang=en")
         assert page.status_code == 200 and f"Retry email {first}" in page.text and "451" in page.text
         retried = await post_form(client, f"/staff/outbox/{first}/retry", {})

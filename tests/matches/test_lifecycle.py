@@ -15,17 +15,7 @@ from service.matches import lifecycle
 from service.matches import repository as matches_repository
 from service.matches import service as matches
 from service.matching.repository import state as matching_state
-from service.profiles import service as profiles
-from service.profiles.schemas import ParticipantFields
-
-STUDENT = ParticipantFields(
-    kind="student", name="Ola Nordmann", email="ola@example.no", domains=["industrial_tech"],
-    seeks=["Sommerjobb med robotceller"], offers=["Python og maskinlæring"],
-)
-COMPANY = ParticipantFields(
-    kind="company", name="Raufoss Robotikk AS", email="post@robotikk.example", organisation="Raufoss",
-    language="en", domains=["industrial_tech"], seeks=["Students for robot cells"], offers=["Summer jobs"],
-)
+from tests.factories import create_parties
 
 
 def test_closing_is_possible_from_every_open_state_and_terminal_states_are_final() -> None:
@@ -48,9 +38,8 @@ def test_the_happy_path_is_one_legal_chain() -> None:
 
 @pytest.fixture
 async def pair(conn: Connection) -> tuple[int, int]:
-    student = await profiles.create_verified(conn, STUDENT, "s-1", "import")
-    company = await profiles.create_verified(conn, COMPANY, "c-1", "import")
-    return student["id"], company["id"]
+    """Ola (Norwegian) and Raufoss Robotikk (English): the emails below name them."""
+    return await create_parties(conn)
 
 
 async def test_a_mutual_match_introduces_both_with_contact_details(

@@ -18,7 +18,8 @@ from service.matches import links
 from service.matches import service as matches
 from service.matches.service import introduce_approved, send_reminders
 from tests.conftest import post_form
-from tests.test_followup_support import add_staff, parties, sign_in_as
+from tests.factories import create_followup_staff, create_parties
+from tests.support import sign_in_as
 
 NOW = dt.datetime.now(dt.UTC)
 
@@ -33,7 +34,7 @@ async def templates_sent(conn: Connection) -> list[tuple[str, str]]:
 
 
 async def mutual_match(conn: Connection, settings: Settings) -> int:
-    row, _ = await matches.create(conn, settings, await parties(conn), "mutual", "participants", Actor.system())
+    row, _ = await matches.create(conn, settings, await create_parties(conn), "mutual", "participants", Actor.system())
     assert row is not None
     await conn.execute("DELETE FROM outbox")  # the introductions; these tests look at reminders only
     return int(row["id"])
@@ -42,7 +43,7 @@ async def mutual_match(conn: Connection, settings: Settings) -> int:
 async def test_a_match_sitting_still_is_reminded_once_then_staff_are_told(
     conn: Connection, settings: Settings
 ) -> None:
-    await add_staff(conn)
+    await create_followup_staff(conn)
     match_id = await mutual_match(conn, settings)
     assert await send_reminders(conn, settings, days(6)) == []  # KOBLE_REMIND_MUTUAL_DAYS is 7
     assert len(await send_reminders(conn, settings, days(8))) == 2
@@ -60,7 +61,8 @@ async def test_several_workers_running_reminders_at_once_send_each_once(
     conn: Connection, settings: Settings, pg_url: str
 ) -> None:
     for i in range(5):
-        await matches.create(conn, settings, await parties(conn, i + 1), "mutual", "participants", Actor.system())
+        pair = await create_parties(conn, i + 1)
+        await matches.create(conn, settings, pair, "mutual", "participants", Actor.system())
     await conn.execute("DELETE FROM outbox")
     others = [await asyncpg.connect(pg_url) for _ in range(3)]
     try:
@@ -75,7 +77,7 @@ async def test_several_workers_running_reminders_at_once_send_each_once(
 async def test_reminders_respect_the_preference_and_introductions_always_go(
     conn: Connection, settings: Settings
 ) -> None:
-    student, company = await parties(conn)
+    student, company = await create_parties(conn)
     await conn.execute("UPDATE participants SET email_reminders = false WHERE id = $1", student)
     await matches.create(conn, settings, (student, company), "mutual", "participants", Actor.system())
     assert len(await templates_sent(conn)) == 2  # both introductions, whatever the preference
@@ -84,7 +86,7 @@ async def test_reminders_respect_the_preference_and_introductions_always_go(
 
 
 async def test_introduced_parties_who_answered_are_not_reminded(conn: Connection, settings: Settings) -> None:
-    student, company = await parties(conn)
+    student, company = await create_parties(conn)
     row, _ = await matches.create(conn, settings, (student, company), "suggested", "ranker", Actor.system())
     assert row is not None
     await matches.approve(conn, settings, row["id"], Actor.staff(None, "api token"))
@@ -99,7 +101,7 @@ async def test_introduced_parties_who_answered_are_not_reminded(conn: Connection
 async def test_one_click_unsubscribe_turns_reminders_off(
     conn: Connection, settings: Settings, client: httpx.AsyncClient
 ) -> None:
-    student, _ = await parties(conn)
+    student, _ = await create_parties(conn)
     token = links.sign_unsubscribe(settings, student)
     # RFC 8058: the mail client POSTs the body below, without cookies or a CSRF token.
     done = await client.post(f"/api/v1/unsubscribe/{token}", content=b"List-Unsubscribe=One-Click",
@@ -114,7 +116,7 @@ async def test_one_click_unsubscribe_turns_reminders_off(
 async def test_the_unsubscribe_page_and_the_preferences_page(
     conn: Connection, settings: Settings, client: httpx.AsyncClient
 ) -> None:
-    student, _ = await parties(conn)
+    student, _ = await create_parties(conn)
     token = links.sign_unsubscribe(settings, student)
     assert (await client.get(f"/unsubscribe/{token}")).status_code == 200
     assert await conn.fetchval("SELECT email_reminders FROM participants WHERE id = $1", student) is True
@@ -129,7 +131,7 @@ async def test_the_unsubscribe_page_and_the_preferences_page(
 
 
 async def test_the_worker_introduces_a_match_left_approved(conn: Connection, settings: Settings) -> None:
-    row, _ = await matches.create(conn, settings, await parties(conn), "suggested", "ranker", Actor.system())
+    row, _ = await matches.create(conn, settings, await create_parties(conn), "suggested", "ranker", Actor.system())
     assert row is not None
     await matches.transition(conn, settings, row["id"], "approved", Actor.staff(None, "api token"))
     assert len(await introduce_approved(conn, settings)) == 2

@@ -9,13 +9,13 @@ from service.kit.config import Settings
 from service.matches import lifecycle
 from service.matches import service as matches
 from service.matching.repository import state as matching_state
-from tests.test_followup_support import parties
+from tests.factories import create_parties
 
 
 async def test_active_sides_count_the_lifecycle_active_states_and_blocked_pairs_go_both_ways(
     conn: Connection, settings: Settings
 ) -> None:
-    pairs = {state: await parties(conn, n) for n, state in enumerate(lifecycle.STATES, start=1)}
+    pairs = {state: await create_parties(conn, n) for n, state in enumerate(lifecycle.STATES, start=1)}
     for state, ids in pairs.items():
         await matches.create(conn, settings, ids, state, "ranker", Actor.system())
     everyone = [i for ids in pairs.values() for i in ids]
@@ -29,7 +29,7 @@ async def test_active_sides_count_the_lifecycle_active_states_and_blocked_pairs_
 
 
 async def test_a_not_now_blocks_the_pair_in_both_directions_once(conn: Connection) -> None:
-    student, company = await parties(conn)
+    student, company = await create_parties(conn)
     await matches.save_answer(conn, student, company, "not_now")
     await matches.save_answer(conn, company, student, "not_now")
     for me, other in ((student, company), (company, student)):

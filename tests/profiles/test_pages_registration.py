@@ -16,6 +16,7 @@ from service.kit.config import Settings
 from service.profiles import service as profiles
 from service.profiles.schemas import ParticipantFields
 from tests.conftest import Mailbox, body_text, link_in, post_form, run_worker
+from tests.factories import MakeParticipant
 
 FORM: dict[str, Any] = {
     "kind": "student",
@@ -205,11 +206,13 @@ async def test_english_choice_sticks_across_pages(client: httpx.AsyncClient) -> 
 
 
 async def test_known_address_gets_the_same_page_and_a_sign_in_email(
-    client: httpx.AsyncClient, conn: Connection, settings: Settings, mailbox: Mailbox
+    client: httpx.AsyncClient, conn: Connection, settings: Settings, mailbox: Mailbox,
+    make_participant: MakeParticipant,
 ) -> None:
-    existing = ParticipantFields(kind="company", name="Raufoss Metall", email="post@raufoss.example.no",
-                                 domains=["industrial_tech"], offers=["Sommerjobb"])
-    await profiles.create_verified(conn, existing, "rm-1", "api")
+    await make_participant(
+        "company", name="Raufoss Metall", email="post@raufoss.example.no", domains=["industrial_tech"],
+        offers=["Sommerjobb"], seeks=[], external_id="rm-1", embed=False,
+    )
     response = await post_form(client, "/register", form(email="POST@raufoss.example.no"))
     assert response.status_code == 303 and response.headers["location"] == "/register/sent"
     assert await count(conn, "participants") == 1

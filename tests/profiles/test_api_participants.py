@@ -8,17 +8,18 @@ import json
 from collections.abc import AsyncIterator
 from typing import Any
 
+import asyncpg
 import httpx
+import pytest
 from asgi_lifespan import LifespanManager
 from asyncpg import Connection
 
 from service.app import create_app
 from service.kit.api import NOT_JSON_DETAIL
 from service.kit.config import Settings
-from service.profiles import service as profiles
 from service.profiles.router import COMPANY, EMAIL_TAKEN, REGISTERED, STUDENT
-from service.profiles.schemas import ParticipantFields
 from tests.conftest import API_TOKEN, Mailbox, link_in, post_form, run_worker
+from tests.factories import MakeParticipant
 
 API = "/api/v1/participants"
 BEARER = {"Authorization": f"Bearer {API_TOKEN}"}
@@ -26,10 +27,16 @@ KARI = {
     "kind": "student", "name": "Kari Nordmann", "email": "kari@example.no", "domains": ["bioeconomy"],
     "engagements": ["thesis"], "seeks": ["Masteroppgave om bærekraftig skogbruk"], "consent": True,
 }
-ASE = ParticipantFields(
-    kind="student", name="Åse Bjørnstad", email="ase@example.no", domains=["cyber_ict"],
-    available_until=dt.date(2026, 6, 30), seeks=["Masteroppgave om OT-sikkerhet"],
-)
+ASE_EMAIL = "ase@example.no"
+
+
+@pytest.fixture
+async def ase(make_participant: MakeParticipant) -> asyncpg.Record:
+    """Åse, verified, with what she seeks and no offers (a patch emptying `seeks` must be refused)."""
+    return await make_participant(
+        name="Åse Bjørnstad", email=ASE_EMAIL, domains=["cyber_ict"], available_until=dt.date(2026, 6, 30),
+        seeks=["Masteroppgave om OT-sikkerhet"], offers=[], external_id="ase-1", embed=False,
+    )
 
 
 @contextlib.asynccontextmanager
@@ -50,9 +57,8 @@ async def follow_link(client: httpx.AsyncClient, mailbox: Mailbox, address: str)
     assert confirmed.status_code == 303, confirmed.text
 
 
-async def signed_in_as_ase(client: httpx.AsyncClient, conn: Connection, settings: Settings, mailbox: Mailbox) -> None:
-    """Åse exists (verified) and the client holds her session."""
-    await profiles.create_verified(conn, ASE, "ase-1", "api")
+async def signed_in_as_ase(client: httpx.AsyncClient, settings: Settings, mailbox: Mailbox) -> None:
+    """The client holds the session of Åse (the `ase` fixture)."""
     assert (await post_form(client, "/signin", {"email": "ase@example.no"})).status_code == 200
     await run_worker(settings)
     await follow_link(client, mailbox, "ase@example.no")
@@ -105,9 +111,8 @@ async def test_self_registration_verifies_by_email_then_manages_own_data(
 
 
 async def test_registering_a_known_address_answers_the_same_and_sends_a_sign_in_link(
-    client: httpx.AsyncClient, conn: Connection, settings: Settings, mailbox: Mailbox
+    client: httpx.AsyncClient, conn: Connection, settings: Settings, mailbox: Mailbox, ase: asyncpg.Record
 ) -> None:
-    await profiles.create_verified(conn, ASE, "ase-1", "api")
     response = await client.post(API, json={**KARI, "email": "ASE@example.no"})
     assert response.status_code == 202 and response.json() == {"detail": REGISTERED}
     assert await conn.fetchval("SELECT count(*) FROM participants") == 1
@@ -161,9 +166,9 @@ async def test_own_data_needs_a_session(client: httpx.AsyncClient) -> None:
 
 
 async def test_patch_with_bad_data_names_the_field_and_changes_nothing(
-    client: httpx.AsyncClient, conn: Connection, settings: Settings, mailbox: Mailbox
+    client: httpx.AsyncClient, conn: Connection, settings: Settings, mailbox: Mailbox, ase: asyncpg.Record
 ) -> None:
-    await signed_in_as_ase(client, conn, settings, mailbox)
+    await signed_in_as_ase(client, settings, mailbox)
     before = await row_of(conn, "ase-1")
     assert fields_named(await client.patch(f"{API}/me", json={"domains": [], "name": "Åse B."})) == {"domains"}
     assert fields_named(await client.patch(f"{API}/me", json={"kind": None})) == {"kind"}
@@ -181,10 +186,11 @@ async def test_patch_with_bad_data_names_the_field_and_changes_nothing(
 
 
 async def test_patch_to_a_new_email_waits_for_confirmation_and_a_taken_one_is_refused(
-    client: httpx.AsyncClient, conn: Connection, settings: Settings, mailbox: Mailbox
+    client: httpx.AsyncClient, conn: Connection, settings: Settings, mailbox: Mailbox, ase: asyncpg.Record,
+    make_participant: MakeParticipant,
 ) -> None:
-    await signed_in_as_ase(client, conn, settings, mailbox)
-    await profiles.create_verified(conn, ASE.model_copy(update={"email": "bo@example.no"}), "bo-1", "api")
+    await signed_in_as_ase(client, settings, mailbox)
+    await make_participant(email="bo@example.no", embed=False)
     taken = await client.patch(f"{API}/me", json={"email": "BO@example.no", "name": "Åse B."})
     assert taken.status_code == 409 and taken.json() == {"detail": EMAIL_TAKEN}
     assert (await row_of(conn, "ase-1") or {})["name"] == "Åse Bjørnstad"
@@ -192,7 +198,7 @@ async def test_patch_to_a_new_email_waits_for_confirmation_and_a_taken_one_is_re
     moved = await client.patch(f"{API}/me", json={"email": "ase.b@example.no"})
     # The verified address stays in use until the new one is confirmed.
     assert moved.status_code == 200
-    assert moved.json()["email"] == ASE.email and moved.json()["pending_email"] == "ase.b@example.no"
+    assert moved.json()["email"] == ASE_EMAIL and moved.json()["pending_email"] == "ase.b@example.no"
     assert moved.json()["verified"] is True
     await run_worker(settings)
     assert len(mailbox.to("ase.b@example.no")) == 1

@@ -12,26 +12,26 @@ from service.kit.config import Settings
 from service.profiles import service as profiles
 from service.profiles.schemas import ParticipantFields
 from tests.conftest import run_worker
-
-BO = ParticipantFields(
-    kind="company", name="Bø Biogass AS", email="post@bobiogass.example", domains=["bioeconomy"],
-    offers=["Sommerjobb på biogassanlegget"],
-)
+from tests.factories import MakeParticipant
 
 
 async def test_without_smtp_emails_are_logged_with_their_links_but_not_the_address(
-    conn: Connection, settings: Settings, arq_redis: ArqRedis, caplog: pytest.LogCaptureFixture
+    conn: Connection, settings: Settings, arq_redis: ArqRedis, caplog: pytest.LogCaptureFixture,
+    make_participant: MakeParticipant,
 ) -> None:
     settings.smtp_url = None
-    await profiles.create_verified(conn, BO, "bo-1", "api")
-    await profiles.request_sign_in(conn, arq_redis, settings, BO.email)
+    bo = await make_participant(
+        "company", name="Bø Biogass AS", email="post@bobiogass.example", domains=["bioeconomy"],
+        offers=["Sommerjobb på biogassanlegget"], embed=False,
+    )
+    await profiles.request_sign_in(conn, arq_redis, settings, bo["email"])
     with caplog.at_level(logging.WARNING, logger="service.mail.tasks"):
         await run_worker(settings)
     row = await conn.fetchrow("SELECT status, sent_at FROM outbox")
     assert row["status"] == "logged" and row["sent_at"] is not None
     [record] = [r for r in caplog.records if r.name == "service.mail.tasks"]
     assert "http://testserver/auth/" in record.getMessage()
-    assert BO.email not in record.getMessage() and "Bø Biogass" not in record.getMessage()
+    assert bo["email"] not in record.getMessage() and "Bø Biogass" not in record.getMessage()
 
 
 def test_blank_interests_are_not_interests() -> None:

@@ -19,7 +19,7 @@ from service.flows import importer
 from service.kit import database
 from service.profiles import service as profiles
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 
 

@@ -18,7 +18,7 @@ from babel.messages.pofile import read_po
 
 from service.kit import i18n
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 PO_FILE = ROOT / "service" / "locales" / "nb" / "LC_MESSAGES" / "messages.po"
 # Every %-conversion, named or not, and the escaped percent sign.
 PLACEHOLDER = re.compile(r"%(?:\([^)]*\))?[-#0 +]*\d*(?:\.\d+)?[diouxXeEfFgGcrsa%]")

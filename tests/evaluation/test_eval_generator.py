@@ -15,7 +15,7 @@ from evaluation.constraints import broken, facts_of
 from evaluation.gold import parse_gold
 from service.flows import importer
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ import datetime as dt
 from collections.abc import Awaitable, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import asyncpg
 import pytest
@@ -19,7 +19,9 @@ from service.auth import service as auth_service
 from service.kit.config import Settings
 from service.review import service as review
 from tests.conftest import API_TOKEN, LAPTOP, Mailbox, koble_serve, link_in, new_page
-from tests.review_support import COMPANY, REVIEWER, STUDENT, people, staff
+from tests.factories import create_participant, create_staff
+
+People = dict[str, Any]
 
 pytestmark = pytest.mark.browser
 T = TypeVar("T")
@@ -67,21 +69,24 @@ def page(browser: Browser, tmp_path: Path) -> Iterator[Page]:
 
 @pytest.mark.parametrize("lang", ["nb", "en"])
 def test_a_reviewer_approves_a_pair_with_the_keyboard_in_staff_first_mode(
-    page: Page, staff_first_server: str, settings: Settings, mailbox: Mailbox, lang: str
+    page: Page, staff_first_server: str, settings: Settings, mailbox: Mailbox, lang: str,
+    sigrid: People, raufoss: People,
 ) -> None:
     staff_first = settings.model_copy(update={"match_mode": "staff_first"})
+    reviewer = "rita.reviewer@brighthouse.example"
 
     async def arrange(conn: asyncpg.Connection) -> int:
-        await people(conn, STUDENT, COMPANY)
-        await staff(conn)
+        await create_participant(conn, **sigrid)
+        await create_participant(conn, **raufoss)
+        await create_staff(conn, "reviewer", reviewer)
         return await review.propose_matches(conn, staff_first, 3)
 
     assert in_thread(arrange, settings.database_url or "") == 1
     text = TEXTS[lang]
     page.goto(f"{staff_first_server}/staff/signin?lang={lang}")
-    page.get_by_label(text["email"]).fill(REVIEWER)
+    page.get_by_label(text["email"]).fill(reviewer)
     page.get_by_role("button", name=text["send"]).click()
-    page.goto(link_in(mailbox.wait_for(REVIEWER)))
+    page.goto(link_in(mailbox.wait_for(reviewer)))
     page.get_by_role("button", name=text["continue"]).click()
 
     expect(page.get_by_role("heading", level=1)).to_have_text(text["queue"])
@@ -96,14 +101,14 @@ def test_a_reviewer_approves_a_pair_with_the_keyboard_in_staff_first_mode(
 
     states = in_thread(lambda conn: conn.fetch("SELECT state FROM matches"), settings.database_url or "")
     assert [row["state"] for row in states] == ["introduced"]
-    for address in (STUDENT.email, COMPANY.email):  # both introduced by the worker's email
+    for address in (sigrid["email"], raufoss["email"]):  # both introduced by the worker's email
         mailbox.wait_for(address)
 
 
 def test_a_participant_cannot_open_a_staff_page(page: Page, staff_first_server: str, settings: Settings) -> None:
     async def arrange(conn: asyncpg.Connection) -> str:
-        (student,) = await people(conn, STUDENT, embed=False)
-        return await auth_service.issue(conn, student, "login", dt.timedelta(minutes=5))
+        student = await create_participant(conn, embed=False)
+        return await auth_service.issue(conn, student["id"], "login", dt.timedelta(minutes=5))
 
     token = in_thread(arrange, settings.database_url or "")
     page.goto(f"{staff_first_server}/auth/{token}")

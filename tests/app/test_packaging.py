@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 ANALYSTS_TOOLS = {"sklearn", "matplotlib", "bm25s", "nbclient"}
 ANALYSTS_COMMANDS = ("evaluate", "generate", "fit-weights", "export-gold")
 HINT = "koble evaluate needs the analysts' tools: pip install 'koble[eval]'"

@@ -20,7 +20,7 @@ from service.flows import importer
 from service.matches.lifecycle import can_move
 from service.profiles import service as profiles
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 START = dt.datetime(2027, 1, 10, tzinfo=dt.UTC)
 
 

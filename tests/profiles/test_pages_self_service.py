@@ -17,13 +17,8 @@ from service.kit.config import Settings
 from service.profiles import service as profiles
 from service.profiles.schemas import ParticipantFields
 from tests.conftest import Mailbox, link_in, post_form, run_worker
+from tests.factories import create_participant
 
-KARI = ParticipantFields(
-    kind="public_body", name="Kari Østby", email="kari@vestre-toten.example.no", organisation="Vestre Toten kommune",
-    language="nb", domains=["cyber_ict", "bioeconomy"], engagements=["internship"],
-    available_from=dt.date(2025, 9, 1), location="Raufoss",
-    offers=["Praksisplass i IT-avdelingen i kommunen"], seeks=["Studenter som vil jobbe med cybersikkerhet"],
-)
 EDITED: dict[str, Any] = {
     "kind": "public_body", "name": "Kari Østby Hansen", "email": "kari@vestre-toten.example.no",
     "organisation": "Vestre Toten kommune", "language": "en", "domains": ["cyber_ict"], "engagements": [],
@@ -33,9 +28,20 @@ EDITED: dict[str, Any] = {
 }
 
 
-async def signed_in(client: httpx.AsyncClient, conn: Connection, fields: ParticipantFields) -> asyncpg.Record:
+@pytest.fixture
+def kari() -> dict[str, Any]:
+    """A municipality's profile with every kind of field filled in (the pages show each)."""
+    return {
+        "kind": "public_body", "name": "Kari Østby", "email": "kari@vestre-toten.example.no",
+        "organisation": "Vestre Toten kommune", "language": "nb", "domains": ["cyber_ict", "bioeconomy"],
+        "engagements": ["internship"], "available_from": dt.date(2025, 9, 1), "location": "Raufoss",
+        "offers": ["Praksisplass i IT-avdelingen i kommunen"], "seeks": ["Studenter som vil jobbe med cybersikkerhet"],
+    }
+
+
+async def signed_in(client: httpx.AsyncClient, conn: Connection, fields: dict[str, Any]) -> asyncpg.Record:
     """Create a verified participant and sign the client in with a real one-time link."""
-    row = await profiles.create_verified(conn, fields, None, "api")
+    row = await create_participant(conn, **fields, embed=False)
     token = await auth_service.issue(conn, row["id"], "login", dt.timedelta(minutes=5))
     response = await post_form(client, f"/auth/{token}", {})
     assert response.status_code == 303
@@ -53,8 +59,8 @@ async def test_profile_pages_need_sign_in(client: httpx.AsyncClient, path: str) 
     assert response.status_code == 303 and response.headers["location"] == "/signin"
 
 
-async def test_my_profile_is_shown_readably(client: httpx.AsyncClient, conn: Connection) -> None:
-    await signed_in(client, conn, KARI)
+async def test_my_profile_is_shown_readably(client: httpx.AsyncClient, conn: Connection, kari: dict[str, Any]) -> None:
+    await signed_in(client, conn, kari)
     response = await client.get("/me?welcome=1")
     assert response.status_code == 200 and response.headers["cache-control"] == "no-store"
     html = response.text
@@ -71,9 +77,9 @@ async def test_my_profile_is_shown_readably(client: httpx.AsyncClient, conn: Con
 
 
 async def test_unconfirmed_address_is_pointed_out(
-    client: httpx.AsyncClient, conn: Connection, settings: Settings
+    client: httpx.AsyncClient, conn: Connection, settings: Settings, kari: dict[str, Any]
 ) -> None:
-    await profiles.register(conn, None, settings, KARI)
+    await profiles.register(conn, None, settings, ParticipantFields(**kari))
     row = await conn.fetchrow("SELECT id FROM participants")
     token = await auth_service.issue(conn, row["id"], "login", dt.timedelta(minutes=5))
     await post_form(client, f"/auth/{token}", {})
@@ -82,8 +88,10 @@ async def test_unconfirmed_address_is_pointed_out(
     assert "kari@vestre-toten.example.no" in html and "ikke bekreftet" in html
 
 
-async def test_edit_form_is_prefilled_and_saves(client: httpx.AsyncClient, conn: Connection) -> None:
-    row = await signed_in(client, conn, KARI)
+async def test_edit_form_is_prefilled_and_saves(
+    client: httpx.AsyncClient, conn: Connection, kari: dict[str, Any]
+) -> None:
+    row = await signed_in(client, conn, kari)
     page = (await client.get("/me/edit")).text
     assert 'value="Kari Østby"' in page and 'value="2025-09-01"' in page and 'value="3"' in page
     assert re.search(r'id="kind-public_body"[^>]*checked', page)
@@ -104,8 +112,10 @@ async def test_edit_form_is_prefilled_and_saves(client: httpx.AsyncClient, conn:
     assert "Endringene dine er lagret." in me and "Alle typer" in me and "Til 31. mai 2026" in me
 
 
-async def test_edit_revalidates_and_changes_nothing_on_error(client: httpx.AsyncClient, conn: Connection) -> None:
-    await signed_in(client, conn, KARI)
+async def test_edit_revalidates_and_changes_nothing_on_error(
+    client: httpx.AsyncClient, conn: Connection, kari: dict[str, Any]
+) -> None:
+    await signed_in(client, conn, kari)
     before = await conn.fetchrow("SELECT * FROM participants")
     bad = {**EDITED, "domains": [], "capacity": "zero", "offers": ["", "", ""], "seeks": ["", "", ""]}
     response = await post_form(client, "/me/edit", bad)
@@ -118,11 +128,10 @@ async def test_edit_revalidates_and_changes_nothing_on_error(client: httpx.Async
 
 
 async def test_edit_to_an_address_in_use_is_an_error_at_the_email_field(
-    client: httpx.AsyncClient, conn: Connection
+    client: httpx.AsyncClient, conn: Connection, kari: dict[str, Any]
 ) -> None:
-    other = KARI.model_copy(update={"email": "ola@example.no", "name": "Ola"})
-    await profiles.create_verified(conn, other, None, "api")
-    row = await signed_in(client, conn, KARI)
+    await create_participant(conn, **{**kari, "email": "ola@example.no", "name": "Ola"}, embed=False)
+    row = await signed_in(client, conn, kari)
     response = await post_form(client, "/me/edit", {**EDITED, "email": "OLA@example.no"})
     assert response.status_code == 422
     assert "En annen profil bruker allerede denne e-postadressen." in response.text.split('id="email-error"')[1]
@@ -131,13 +140,13 @@ async def test_edit_to_an_address_in_use_is_an_error_at_the_email_field(
 
 
 async def test_new_address_waits_until_confirmed(
-    client: httpx.AsyncClient, conn: Connection, settings: Settings, mailbox: Mailbox
+    client: httpx.AsyncClient, conn: Connection, settings: Settings, mailbox: Mailbox, kari: dict[str, Any]
 ) -> None:
-    row = await signed_in(client, conn, KARI)
+    row = await signed_in(client, conn, kari)
     response = await post_form(client, "/me/edit", {**EDITED, "email": "kari.hansen@example.no"})
     assert response.headers["location"] == "/me?saved=1&email_changed=1"
     after = await stored(conn, row["id"])
-    assert after is not None and after["email"] == KARI.email and after["pending_email"] == "kari.hansen@example.no"
+    assert after is not None and after["email"] == kari["email"] and after["pending_email"] == "kari.hansen@example.no"
     assert after["verified_at"] is not None  # the old address stays in use meanwhile
     await client.get("/?lang=en")  # the profile now asks for English, and so does the reader
     me = (await client.get("/me?saved=1&email_changed=1")).text
@@ -155,8 +164,8 @@ async def test_new_address_waits_until_confirmed(
     assert "waiting for confirmation" not in (await client.get("/me")).text
 
 
-async def test_hide_and_show_my_profile(client: httpx.AsyncClient, conn: Connection) -> None:
-    row = await signed_in(client, conn, KARI)
+async def test_hide_and_show_my_profile(client: httpx.AsyncClient, conn: Connection, kari: dict[str, Any]) -> None:
+    row = await signed_in(client, conn, kari)
     hidden = await post_form(client, "/me/hide", {})
     assert hidden.status_code == 303 and hidden.headers["location"] == "/me?hidden=1"
     after = await stored(conn, row["id"])
@@ -171,16 +180,18 @@ async def test_hide_and_show_my_profile(client: httpx.AsyncClient, conn: Connect
     assert 'action="/me/hide"' in (await client.get("/me")).text
 
 
-async def test_hide_without_csrf_token_is_refused(client: httpx.AsyncClient, conn: Connection) -> None:
-    row = await signed_in(client, conn, KARI)
+async def test_hide_without_csrf_token_is_refused(
+    client: httpx.AsyncClient, conn: Connection, kari: dict[str, Any]
+) -> None:
+    row = await signed_in(client, conn, kari)
     response = await client.post("/me/hide", data={})
     assert response.status_code == 403
     after = await stored(conn, row["id"])
     assert after is not None and after["hidden_at"] is None
 
 
-async def test_download_my_data_as_json(client: httpx.AsyncClient, conn: Connection) -> None:
-    await signed_in(client, conn, KARI)
+async def test_download_my_data_as_json(client: httpx.AsyncClient, conn: Connection, kari: dict[str, Any]) -> None:
+    await signed_in(client, conn, kari)
     response = await client.get("/me/data.json")
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("application/json")
@@ -193,8 +204,8 @@ async def test_download_my_data_as_json(client: httpx.AsyncClient, conn: Connect
     assert "Østby" in response.text  # written as UTF-8, readable in any editor
 
 
-async def test_delete_my_account(client: httpx.AsyncClient, conn: Connection) -> None:
-    row = await signed_in(client, conn, KARI)
+async def test_delete_my_account(client: httpx.AsyncClient, conn: Connection, kari: dict[str, Any]) -> None:
+    row = await signed_in(client, conn, kari)
     confirm = await client.get("/me/delete")
     assert confirm.status_code == 200
     assert "Dette kan ikke angres." in confirm.text and 'action="/me/delete"' in confirm.text
@@ -214,8 +225,10 @@ async def test_delete_my_account(client: httpx.AsyncClient, conn: Connection) ->
     assert again.status_code == 303 and again.headers["location"] == "/signin"
 
 
-async def test_sign_out_notice_on_the_landing_page(client: httpx.AsyncClient, conn: Connection) -> None:
-    await signed_in(client, conn, KARI)
+async def test_sign_out_notice_on_the_landing_page(
+    client: httpx.AsyncClient, conn: Connection, kari: dict[str, Any]
+) -> None:
+    await signed_in(client, conn, kari)
     assert 'href="/me"' in (await client.get("/")).text.split('id="main"')[1]
     response = await post_form(client, "/signout", {})
     assert response.headers["location"] == "/?signed_out=1"
@@ -224,9 +237,9 @@ async def test_sign_out_notice_on_the_landing_page(client: httpx.AsyncClient, co
 
 
 async def test_confirmation_link_can_be_sent_again(
-    client: httpx.AsyncClient, conn: Connection, settings: Settings, mailbox: Mailbox
+    client: httpx.AsyncClient, conn: Connection, settings: Settings, mailbox: Mailbox, kari: dict[str, Any]
 ) -> None:
-    await profiles.register(conn, None, settings, KARI)  # unverified, first link "lost"
+    await profiles.register(conn, None, settings, ParticipantFields(**kari))  # unverified, first link "lost"
     row = await conn.fetchrow("SELECT * FROM participants")
     token = await auth_service.issue(conn, row["id"], "login", dt.timedelta(minutes=5))
     await post_form(client, f"/auth/{token}", {})  # a sign-in link does not confirm the address
@@ -235,6 +248,6 @@ async def test_confirmation_link_can_be_sent_again(
     response = await post_form(client, "/me/confirm-again", {})
     assert response.status_code == 303 and response.headers["location"] == "/me?link_sent=1"
     await run_worker(settings)
-    [message] = mailbox.to(KARI.email)
+    [message] = mailbox.to(kari["email"])
     await post_form(client, link_in(message).replace("http://testserver", ""), {})
     assert (await stored(conn, row["id"]))["verified_at"] is not None  # type: ignore[index]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+from typing import Any
 
 import httpx
 from asyncpg import Connection
@@ -12,27 +13,20 @@ from service.kit.config import Settings
 from service.matches import service as matches
 from service.review import service as review
 from tests.conftest import post_form
-from tests.review_support import (
-    ADMIN,
-    BAKERY,
-    COMPANY,
-    REVIEWER,
-    STUDENT,
-    STUDENT_TWO,
-    people,
-    sign_in_staff,
-    staff,
-    suggested,
-)
+from tests.factories import MakeMatch, MakeParticipant, MakeStaff
+from tests.support import sign_in_staff
+
+People = dict[str, Any]
 
 
 async def test_the_queue_shows_both_profiles_and_the_explanation_and_approval_introduces_both(
-    client: httpx.AsyncClient, conn: Connection, settings: Settings
+    client: httpx.AsyncClient, conn: Connection, settings: Settings, make_participant: MakeParticipant,
+    make_staff: MakeStaff, make_match: MakeMatch, sigrid: People, raufoss: People,
 ) -> None:
-    student, company = await people(conn, STUDENT, COMPANY)
-    await staff(conn)
-    match_id = await suggested(conn, settings, student, company, 0.71)
-    await sign_in_staff(client, conn)
+    student, company = await make_participant(**sigrid), await make_participant(**raufoss)
+    reviewer = await make_staff()
+    match_id = (await make_match(student, company, score=0.71))["id"]
+    await sign_in_staff(client, conn, reviewer["email"])
 
     page = (await client.get("/staff/queue?lang=en")).text
     assert "Sigrid Haugen" in page and "Raufoss OT Security AS" in page
@@ -47,7 +41,7 @@ async def test_the_queue_shows_both_profiles_and_the_explanation_and_approval_in
     assert match is not None and match["state"] == "introduced"
     recipients = {row["to_address"] for row in await conn.fetch("SELECT to_address FROM outbox WHERE match_id = $1",
                                                                  match_id)}
-    assert recipients == {STUDENT.email, COMPANY.email}
+    assert recipients == {sigrid["email"], raufoss["email"]}
     actions = [row["action"] for row in await conn.fetch("SELECT action FROM audit_log ORDER BY id")]
     assert actions == ["sign_in", "view_queue", "view_queue", "approve"]
     again = await post_form(client, f"/staff/queue/{match_id}/approve", {})
@@ -55,12 +49,12 @@ async def test_the_queue_shows_both_profiles_and_the_explanation_and_approval_in
 
 
 async def test_reject_needs_a_reason_and_snooze_takes_a_pair_out_until_a_day(
-    client: httpx.AsyncClient, conn: Connection, settings: Settings
+    client: httpx.AsyncClient, conn: Connection, settings: Settings, make_participant: MakeParticipant,
+    make_staff: MakeStaff, make_match: MakeMatch, sigrid: People, raufoss: People, jonas: People,
 ) -> None:
-    s1, company, s2 = await people(conn, STUDENT, COMPANY, STUDENT_TWO, embed=False)
-    first, second = await suggested(conn, settings, s1, company, 0.9), await suggested(conn, settings, s2, company)
-    await staff(conn)
-    await sign_in_staff(client, conn)
+    s1, company, s2 = [await make_participant(**fields, embed=False) for fields in (sigrid, raufoss, jonas)]
+    first, second = (await make_match(s1, company, score=0.9))["id"], (await make_match(s2, company))["id"]
+    await sign_in_staff(client, conn, (await make_staff())["email"])
 
     missing = await post_form(client, f"/staff/queue/{first}/reject", {"reason": " "})
     assert missing.status_code == 422 and f'id="reason-{first}-error"' in missing.text
@@ -77,17 +71,14 @@ async def test_reject_needs_a_reason_and_snooze_takes_a_pair_out_until_a_day(
 
 
 async def test_filters_search_and_keyset_pages_of_fifty(
-    client: httpx.AsyncClient, conn: Connection, settings: Settings
+    client: httpx.AsyncClient, conn: Connection, settings: Settings, make_participant: MakeParticipant,
+    make_staff: MakeStaff, make_match: MakeMatch, raufoss: People, bakery: People,
 ) -> None:
-    companies = await people(conn, COMPANY, BAKERY, embed=False)
-    students = []
-    for i in range(60):
-        data = STUDENT_TWO.model_copy(update={"name": f"Student {i:02d}", "email": f"s{i}@example.no"})
-        students += await people(conn, data, embed=False)
+    companies = [await make_participant(**raufoss, embed=False), await make_participant(**bakery, embed=False)]
+    students = [await make_participant(name=f"Student {i:02d}", embed=False) for i in range(60)]
     for i, student in enumerate(students):
-        await suggested(conn, settings, student, companies[i % 2], score=i / 100)
-    await staff(conn)
-    await sign_in_staff(client, conn)
+        await make_match(student, companies[i % 2], score=i / 100)
+    await sign_in_staff(client, conn, (await make_staff())["email"])
 
     first = await client.get("/staff/queue")
     assert first.text.count('class="queue-item"') == 50 and "Student 59" in first.text
@@ -104,13 +95,13 @@ async def test_filters_search_and_keyset_pages_of_fifty(
 
 
 async def test_bulk_approve_skips_pairs_decided_meanwhile(
-    client: httpx.AsyncClient, conn: Connection, settings: Settings
+    client: httpx.AsyncClient, conn: Connection, settings: Settings, make_participant: MakeParticipant,
+    make_staff: MakeStaff, make_match: MakeMatch,
 ) -> None:
-    s1, company, s2 = await people(conn, STUDENT, COMPANY, STUDENT_TWO, embed=False)
-    await conn.execute("UPDATE participants SET capacity = 5")
-    first, second = await suggested(conn, settings, s1, company), await suggested(conn, settings, s2, company)
-    await staff(conn)
-    await sign_in_staff(client, conn)
+    s1, s2 = await make_participant(capacity=5, embed=False), await make_participant(capacity=5, embed=False)
+    company = await make_participant("company", capacity=5, embed=False)
+    first, second = (await make_match(s1, company))["id"], (await make_match(s2, company))["id"]
+    await sign_in_staff(client, conn, (await make_staff())["email"])
     await review.reject(conn, settings, second, review.Actor.staff(None, "other"), "no")
     response = await post_form(client, "/staff/queue/bulk", [("match_id", str(first)), ("match_id", str(second))])
     assert "approved=1" in response.headers["location"] and "skipped=1" in response.headers["location"]
@@ -118,17 +109,19 @@ async def test_bulk_approve_skips_pairs_decided_meanwhile(
 
 
 async def test_hand_pick_pairs_two_and_refuses_a_pair_breaking_a_hard_constraint(
-    client: httpx.AsyncClient, conn: Connection
+    client: httpx.AsyncClient, conn: Connection, make_participant: MakeParticipant, make_staff: MakeStaff,
+    sigrid: People, raufoss: People, jonas: People, bakery: People,
 ) -> None:
-    student, company, other_student, bakery = await people(conn, STUDENT, COMPANY, STUDENT_TWO, BAKERY, embed=False)
-    await staff(conn)
-    await sign_in_staff(client, conn)
+    student, company, other_student, bakery_id = [
+        (await make_participant(**fields, embed=False))["id"] for fields in (sigrid, raufoss, jonas, bakery)
+    ]
+    await sign_in_staff(client, conn, (await make_staff())["email"])
     found = await client.get("/staff/handpick?q1=Sigrid&q2=Raufoss")
     assert f'id="first-{student}"' in found.text and f'id="second-{company}"' in found.text
 
     same_kind = await post_form(client, "/staff/handpick", {"first": student, "second": other_student})
     assert same_kind.status_code == 422 and "samme type" in same_kind.text
-    no_domain = await post_form(client, "/staff/handpick", {"first": student, "second": bakery, "q1": "Sigrid"})
+    no_domain = await post_form(client, "/staff/handpick", {"first": student, "second": bakery_id, "q1": "Sigrid"})
     assert no_domain.status_code == 422 and "ikke noe felles fagområde" in no_domain.text
     paired = await post_form(client, "/staff/handpick", {"first": student, "second": company})
     assert paired.status_code == 303
@@ -140,18 +133,19 @@ async def test_hand_pick_pairs_two_and_refuses_a_pair_breaking_a_hard_constraint
 
 
 async def test_pipeline_match_timeline_close_and_export(
-    client: httpx.AsyncClient, conn: Connection, settings: Settings
+    client: httpx.AsyncClient, conn: Connection, make_participant: MakeParticipant, make_staff: MakeStaff,
+    make_match: MakeMatch, sigrid: People, raufoss: People,
 ) -> None:
-    student, company = await people(conn, STUDENT, COMPANY, embed=False)
-    match_id = await suggested(conn, settings, student, company)
-    await staff(conn)
-    await sign_in_staff(client, conn)
+    student = await make_participant(**sigrid, embed=False)
+    match_id = (await make_match(student, await make_participant(**raufoss, embed=False)))["id"]
+    reviewer = (await make_staff())["email"]
+    await sign_in_staff(client, conn, reviewer)
     await post_form(client, f"/staff/queue/{match_id}/approve", {})
 
     board = await client.get("/staff/pipeline?lang=en")
     assert "Introduced <span class=\"count\">(1)</span>" in board.text and f"/staff/matches/{match_id}" in board.text
     page = await client.get(f"/staff/matches/{match_id}?lang=en")
-    assert page.text.count("Approved") >= 1 and REVIEWER in page.text  # the timeline names who decided
+    assert page.text.count("Approved") >= 1 and reviewer in page.text  # the timeline names who decided
     missing = await post_form(client, f"/staff/matches/{match_id}/close", {"reason": ""})
     assert missing.status_code == 422 and 'id="close-reason-error"' in missing.text
     await post_form(client, f"/staff/matches/{match_id}/close", {"reason": "Company paused hiring"})
@@ -161,32 +155,37 @@ async def test_pipeline_match_timeline_close_and_export(
     assert exported.headers["content-type"].startswith("text/csv")
     rows = list(csv.DictReader(io.StringIO(exported.text)))
     assert rows[0]["state"] == "closed" and rows[0]["a_kind"] == "student" and rows[0]["shared_domains"] == "cyber_ict"
-    assert STUDENT.email not in exported.text and "Sigrid" not in exported.text  # no names or contacts
+    assert sigrid["email"] not in exported.text and "Sigrid" not in exported.text  # no names or contacts
     actions = {row["action"] for row in await conn.fetch("SELECT action FROM audit_log")}
     assert {"approve", "view_pipeline", "view_match", "close", "export"} <= actions
 
 
-async def test_admins_manage_staff_and_read_the_audit_log(client: httpx.AsyncClient, conn: Connection) -> None:
-    admin_id = await staff(conn, ADMIN, "admin")
-    await sign_in_staff(client, conn, ADMIN)
+async def test_admins_manage_staff_and_read_the_audit_log(
+    client: httpx.AsyncClient, conn: Connection, make_staff: MakeStaff
+) -> None:
+    admin = await make_staff("admin", "anders.admin@brighthouse.example")
+    admin_id = admin["id"]
+    await sign_in_staff(client, conn, admin["email"])
     bad = await post_form(client, "/staff/admin/add", {"email": "not-an-address", "role": "reviewer"})
     assert bad.status_code == 422 and 'id="new-email-error"' in bad.text and "not-an-address" in bad.text
-    await post_form(client, "/staff/admin/add", {"email": REVIEWER, "name": "Rita", "role": "reviewer"})
-    rita = await conn.fetchrow("SELECT * FROM staff WHERE email = $1", REVIEWER)
+    rita_email = "rita@brighthouse.example"
+    await post_form(client, "/staff/admin/add", {"email": rita_email, "name": "Rita", "role": "reviewer"})
+    rita = await conn.fetchrow("SELECT * FROM staff WHERE email = $1", rita_email)
     assert rita["role"] == "reviewer"
     last_admin = await post_form(client, f"/staff/admin/{admin_id}/role", {"role": "reviewer"})
     assert last_admin.status_code == 409 and "minst én administrator" in last_admin.text
     await post_form(client, f"/staff/admin/{rita['id']}/disable", {})
     assert await conn.fetchval("SELECT disabled_at FROM staff WHERE id = $1", rita["id"]) is not None
     log = await client.get("/staff/audit")
-    assert "staff_add" in log.text and "staff_disable" in log.text and ADMIN in log.text
+    assert "staff_add" in log.text and "staff_disable" in log.text and admin["email"] in log.text
 
 
 async def test_the_api_decides_and_answers_409_naming_the_current_state(
-    client: httpx.AsyncClient, conn: Connection, settings: Settings
+    client: httpx.AsyncClient, conn: Connection, settings: Settings, make_participant: MakeParticipant,
+    make_match: MakeMatch,
 ) -> None:
-    student, company = await people(conn, STUDENT, COMPANY, embed=False)
-    match_id = await suggested(conn, settings, student, company)
+    student = await make_participant(name="Sigrid Haugen", embed=False)
+    match_id = (await make_match(student, await make_participant("company", embed=False)))["id"]
     auth = {"Authorization": f"Bearer {settings.koble_api_token}"}
     queue = (await client.get("/api/v1/review/queue", headers=auth)).json()
     assert queue["items"][0]["match_id"] == match_id and queue["items"][0]["a"]["name"] == "Sigrid Haugen"

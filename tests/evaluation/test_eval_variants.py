@@ -21,7 +21,7 @@ from service.kit.config import Settings
 from service.matching import service as matching
 from service.matching.settings import RankerSettings
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import asyncpg
+import pytest
 from arq.connections import ArqRedis
 from asyncpg import Connection
 
@@ -14,63 +15,37 @@ from service.profiles import service as profiles
 from service.profiles import tasks as profile_tasks
 from service.profiles.schemas import ParticipantFields
 from tests.conftest import Mailbox, run_worker
+from tests.factories import MakeParticipant
+from tests.support import rows_mentioning, rows_referencing
 
-KARI = ParticipantFields(
-    kind="researcher",
-    name="Kari Østby",
-    email="kari.ostby@example.no",
-    organisation="NTNU Gjøvik",
-    domains=["bioeconomy"],
-    offers=["Biogass fra skogsavfall"],
-    seeks=["Industripartner med tremasse"],
-)
-OLE = ParticipantFields(
-    kind="company",
-    name="Ole Ås AS",
-    email="post@oleas.example",
-    domains=["bioeconomy"],
-    offers=["Prosjekt om trefiber"],
-    seeks=["Forsker på biogass"],
-)
+KARI_EMAIL = "kari.ostby@example.no"
+OLE_EMAIL = "post@oleas.example"
 
 
-async def _tables(conn: Connection) -> list[str]:
-    rows = await conn.fetch("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
-    return [row["tablename"] for row in rows]
-
-
-async def rows_mentioning(conn: Connection, needle: str) -> dict[str, int]:
-    """Rows of every public table whose text contains `needle` (case-insensitive)."""
-    found = {}
-    for table in await _tables(conn):
-        count = await conn.fetchval(f'SELECT count(*) FROM "{table}" t WHERE t::text ILIKE $1', f"%{needle}%")
-        if count:
-            found[table] = count
-    return found
-
-
-async def rows_referencing(conn: Connection, participant_id: int) -> dict[str, int]:
-    """Rows of every table with a column naming a participant that point at this id."""
-    columns = await conn.fetch(
-        "SELECT table_name, column_name FROM information_schema.columns"
-        " WHERE table_schema = 'public' AND column_name LIKE '%participant%id'"
+@pytest.fixture
+async def kari(make_participant: MakeParticipant) -> asyncpg.Record:
+    """A researcher whose name and email the deletion tests look for in every table."""
+    return await make_participant(
+        "researcher", name="Kari Østby", email=KARI_EMAIL, organisation="NTNU Gjøvik", domains=["bioeconomy"],
+        offers=["Biogass fra skogsavfall"], seeks=["Industripartner med tremasse"], external_id="kari-1", embed=False,
     )
-    found = {}
-    for column in columns:
-        count = await conn.fetchval(
-            f'SELECT count(*) FROM "{column["table_name"]}" WHERE "{column["column_name"]}" = $1', participant_id
-        )
-        if count:
-            found[f"{column['table_name']}.{column['column_name']}"] = count
-    return found
 
 
-async def test_delete_account_leaves_no_row_about_the_person(conn: Connection, settings: Settings) -> None:
-    kari = await profiles.create_verified(conn, KARI, "kari-1", "api")
-    ole = await profiles.create_verified(conn, OLE, "ole-1", "api")
+@pytest.fixture
+async def ole(make_participant: MakeParticipant) -> asyncpg.Record:
+    """A company in the same domain, whose rows must outlive Kari's deletion."""
+    return await make_participant(
+        "company", name="Ole Ås AS", email=OLE_EMAIL, domains=["bioeconomy"], offers=["Prosjekt om trefiber"],
+        seeks=["Forsker på biogass"], external_id="ole-1", embed=False,
+    )
+
+
+async def test_delete_account_leaves_no_row_about_the_person(
+    conn: Connection, settings: Settings, kari: asyncpg.Record, ole: asyncpg.Record
+) -> None:
     await auth.issue(conn, kari["id"], "login", dt.timedelta(minutes=5))
-    await profiles.request_sign_in(conn, None, settings, KARI.email)
-    await profiles.request_sign_in(conn, None, settings, OLE.email)
+    await profiles.request_sign_in(conn, None, settings, KARI_EMAIL)
+    await profiles.request_sign_in(conn, None, settings, OLE_EMAIL)
     assert await rows_mentioning(conn, "kari.ostby@example.no")
 
     assert await profiles.delete_account(conn, kari["id"]) is True
@@ -83,8 +58,7 @@ async def test_delete_account_leaves_no_row_about_the_person(conn: Connection, s
     assert await rows_referencing(conn, ole["id"])
 
 
-async def test_deleting_twice_is_harmless(conn: Connection) -> None:
-    kari = await profiles.create_verified(conn, KARI, "kari-1", "api")
+async def test_deleting_twice_is_harmless(conn: Connection, kari: asyncpg.Record) -> None:
     assert await profiles.delete_account(conn, kari["id"]) is True
     assert await profiles.delete_account(conn, kari["id"]) is False
 
@@ -99,10 +73,9 @@ async def _age(conn: Connection, external_id: str, days: int) -> None:
 
 
 async def test_retention_hides_with_a_warning_then_deletes(
-    conn: Connection, pg_url: str, settings: Settings, mailbox: Mailbox, arq_redis: ArqRedis
+    conn: Connection, pg_url: str, settings: Settings, mailbox: Mailbox, arq_redis: ArqRedis,
+    kari: asyncpg.Record, ole: asyncpg.Record,
 ) -> None:
-    await profiles.create_verified(conn, KARI, "kari-1", "api")
-    await profiles.create_verified(conn, OLE, "ole-1", "api")
     await _age(conn, "kari-1", 13 * 31)  # past 12 months: hide and warn
     await _age(conn, "ole-1", 25 * 31)  # past 24 months: delete
     ctx = {"settings": settings, "pool": await _pool(pg_url), "redis": arq_redis}
@@ -118,12 +91,13 @@ async def test_retention_hides_with_a_warning_then_deletes(
     assert kari["hidden_at"] is not None and kari["hidden_reason"] == "inactive"
     assert await conn.fetchval("SELECT count(*) FROM participants WHERE external_id = 'ole-1'") == 0
     await run_worker(settings)
-    [warning] = mailbox.to(KARI.email)
+    [warning] = mailbox.to(KARI_EMAIL)
     assert "skjult" in warning["Subject"] or "hidden" in warning["Subject"]
 
 
-async def test_retention_intervals_are_settings(conn: Connection, pg_url: str, settings: Settings) -> None:
-    await profiles.create_verified(conn, KARI, "kari-1", "api")
+async def test_retention_intervals_are_settings(
+    conn: Connection, pg_url: str, settings: Settings, kari: asyncpg.Record
+) -> None:
     await _age(conn, "kari-1", 40)
     settings.retention_hide_months = 1
     ctx = {"settings": settings, "pool": await _pool(pg_url), "redis": None}
@@ -133,8 +107,9 @@ async def test_retention_intervals_are_settings(conn: Connection, pg_url: str, s
         await ctx["pool"].close()
 
 
-async def test_signing_in_again_unhides_an_inactive_profile(conn: Connection, pg_url: str, settings: Settings) -> None:
-    kari = await profiles.create_verified(conn, KARI, "kari-1", "api")
+async def test_signing_in_again_unhides_an_inactive_profile(
+    conn: Connection, pg_url: str, settings: Settings, kari: asyncpg.Record
+) -> None:
     await _age(conn, "kari-1", 13 * 31)
     ctx = {"settings": settings, "pool": await _pool(pg_url), "redis": None}
     try:
@@ -149,7 +124,11 @@ async def test_signing_in_again_unhides_an_inactive_profile(conn: Connection, pg
 async def test_unverified_registrations_are_deleted_after_a_week(
     conn: Connection, pg_url: str, settings: Settings
 ) -> None:
-    await profiles.register(conn, None, settings, KARI)
+    fields = ParticipantFields(
+        kind="researcher", name="Kari Østby", email=KARI_EMAIL, organisation="NTNU Gjøvik", domains=["bioeconomy"],
+        offers=["Biogass fra skogsavfall"], seeks=["Industripartner med tremasse"],
+    )
+    await profiles.register(conn, None, settings, fields)
     await _age(conn, await conn.fetchval("SELECT external_id FROM participants"), 8)
     ctx = {"settings": settings, "pool": await _pool(pg_url), "redis": None}
     try:
