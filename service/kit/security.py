@@ -17,8 +17,20 @@ CSP = (
 )
 
 
+# Answers that hold personal data or a single person's state: never stored by a browser's or a proxy's cache
+# (a shared computer's back button, a company proxy). Public pages (/, /privacy, /register, static files)
+# stay cacheable.
+PERSONAL_ROOTS = ("me", "staff", "api", "reply", "auth", "unsubscribe", "signin", "signout")
+NO_STORE = (b"cache-control", b"no-store")
+
+
+def is_personal(path: str) -> bool:
+    """Whether answers under this path are personal (sent with `Cache-Control: no-store`)."""
+    return path.split("/", 2)[1] in PERSONAL_ROOTS if path.startswith("/") else False
+
+
 class SecurityHeaders:
-    """Adds browser security headers to every HTTP response."""
+    """Adds browser security headers to every HTTP response, and `no-store` to personal ones."""
 
     def __init__(self, app: ASGIApp, hsts: bool) -> None:
         self.app = app
@@ -37,10 +49,14 @@ class SecurityHeaders:
             await self.app(scope, receive, send)
             return
 
+        extra = self.headers + ([NO_STORE] if is_personal(scope["path"]) else [])
+
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                message.setdefault("headers", [])
-                message["headers"] = list(message["headers"]) + self.headers
+                headers = list(message.get("headers", []))
+                # A route that chose its own caching (e.g. a public, cacheable page) keeps it.
+                own = any(name.lower() == b"cache-control" for name, _ in headers)
+                message["headers"] = headers + [h for h in extra if not (own and h is NO_STORE)]
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
