@@ -9,6 +9,7 @@ from limits import parse
 from limits.aio.storage import RedisStorage
 from limits.aio.strategies import MovingWindowRateLimiter
 from redis.asyncio import ConnectionPool
+from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 CSP = (
@@ -163,9 +164,22 @@ class RateLimiter:
         """Count one attempt; False when the client is over the limit."""
         return await self.strategy.hit(parse(rule), "koble", action, client)
 
+    async def allows(self, rule: str, action: str, client: str, address: str) -> bool:
+        """Count one attempt for the client and one for the email address; False when either is over.
+
+        Per address too, so that nobody can flood one inbox from many machines. The address is not
+        counted when the client is already over (a blocked client cannot use up someone's budget).
+        """
+        return await self.hit(rule, action, client) and await self.hit(rule, f"{action}-email", address.lower())
+
     async def close(self) -> None:
         """Close the limiter's Redis connections."""
         await self.connections.disconnect()
+
+
+def client_address(request: Request) -> str:
+    """The client's address as the server sees it ("unknown" without one)."""
+    return request.client.host if request.client else "unknown"
 
 
 def _limits_uri(redis_url: str) -> str:

@@ -16,8 +16,9 @@ from service.auth import service as auth
 from service.auth.dependencies import IdentityDep
 from service.kit import i18n
 from service.kit.config import Settings
-from service.kit.deps import ConnDep, Resources, ResourcesDep
+from service.kit.deps import ConnDep, ResourcesDep
 from service.kit.i18n import _
+from service.kit.security import client_address
 from service.kit.templating import templates
 from service.profiles import forms
 from service.profiles import service as profiles
@@ -76,20 +77,12 @@ async def signin_submit(
     except ValidationError:
         context = {"participant": None, "email": email, "error": _("Enter a valid email address, like name@example.no")}
         return _page(request, "signin.html", context, status_code=422)
-    if await _signin_limited(request, resources, address):
+    limits = resources.settings
+    if not await resources.limiter.allows(limits.rate_limit_signin, "signin", client_address(request), address):
         detail = _("Too many sign-in attempts. Wait a while and try again.")
         return _page(request, "error.html", {"status": 429, "detail": detail}, status_code=429)
     await profiles.request_sign_in(conn, resources.redis, resources.settings, address)
     return _page(request, "link_sent.html", {"participant": None, "email": address})
-
-
-async def _signin_limited(request: Request, resources: Resources, address: str) -> bool:
-    # Per address too, so that nobody can flood one inbox with links from many machines.
-    rule = resources.settings.rate_limit_signin
-    client = request.client.host if request.client else "unknown"
-    if not await resources.limiter.hit(rule, "signin", client):
-        return True
-    return not await resources.limiter.hit(rule, "signin-email", address.lower())
 
 
 def _link_page(request: Request, token: str, usable: bool) -> Response:
@@ -153,20 +146,12 @@ async def register_submit(
     data, state = forms.validate(forms.values_from_form(await request.form()), require_consent=True)
     if data is None:
         return _register_page(request, participant, resources.settings, state, 422)
-    if await _over_limit(request, resources, str(data.email)):
+    rule = resources.settings.rate_limit_register
+    if not await resources.limiter.allows(rule, "register", client_address(request), str(data.email)):
         detail = _("Too many registrations from here. Wait a while and try again.")
         return _page(request, "error.html", {"participant": participant, "status": 429, "detail": detail}, 429)
     await profiles.register(conn, resources.redis, resources.settings, data)
     return RedirectResponse("/register/sent", status_code=303)
-
-
-async def _over_limit(request: Request, resources: Resources, email: str) -> bool:
-    # Per address too, so that nobody can flood one inbox with emails from many machines.
-    rule = resources.settings.rate_limit_register
-    client = request.client.host if request.client else "unknown"
-    if not await resources.limiter.hit(rule, "register", client):
-        return True
-    return not await resources.limiter.hit(rule, "register-email", email.lower())
 
 
 @router.get("/register/sent", response_class=HTMLResponse)

@@ -34,6 +34,7 @@ from service.kit.api import (
     name_fields,
 )
 from service.kit.deps import ConnDep, ResourcesDep
+from service.kit.security import client_address
 from service.profiles import service as profiles
 from service.profiles.dependencies import ApiParticipant, ExternalId, participant_or_404
 from service.profiles.schemas import ParticipantCreate, ParticipantFields, ParticipantOut, ParticipantUpdate
@@ -114,10 +115,6 @@ UPDATE_EXAMPLES: dict[str, dict[str, Any]] = {
 
 
 
-def _client_ip(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
-
-
 def _no_store(response: Response) -> None:
     # Personal data: no browser or proxy may keep a copy.
     response.headers["Cache-Control"] = "no-store"
@@ -150,9 +147,7 @@ async def register(
 ) -> Message:
     """Self-registration: store unverified, email a link, answer the same for every address."""
     rule = resources.settings.rate_limit_register
-    if not await resources.limiter.hit(rule, "register", _client_ip(request)) or not await resources.limiter.hit(
-        rule, "register-email", str(body.email).lower()
-    ):
+    if not await resources.limiter.allows(rule, "register", client_address(request), str(body.email)):
         raise HTTPException(429, "Too many registration attempts: wait a while and try again")
     await profiles.register(conn, resources.redis, resources.settings, body)
     return Message(detail=REGISTERED)

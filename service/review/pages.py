@@ -20,6 +20,7 @@ from service.kit import audit as audit_log
 from service.kit import i18n
 from service.kit.deps import ConnDep, ResourcesDep
 from service.kit.i18n import _
+from service.kit.security import client_address
 from service.kit.templating import templates
 from service.kit.vocabulary import DOMAINS, ENGAGEMENTS, KINDS
 from service.matches import labels as match_labels
@@ -73,10 +74,8 @@ async def signin_submit(
     except ValidationError:
         error = _("Enter a valid email address, like name@example.no")
         return _page(request, "review/signin.html", {"email": email, "error": error, "notice": None}, 422)
-    client = request.client.host if request.client else "unknown"
     rule = resources.settings.rate_limit_signin
-    if not (await resources.limiter.hit(rule, "staff-signin", client)
-            and await resources.limiter.hit(rule, "staff-signin-email", address.lower())):
+    if not await resources.limiter.allows(rule, "staff-signin", client_address(request), address):
         detail = _("Too many sign-in attempts. Wait a while and try again.")
         return _page(request, "error.html", {"status": 429, "detail": detail}, 429)
     await auth.request_staff_sign_in(conn, resources.redis, resources.settings, address)
