@@ -26,7 +26,7 @@ from service.feed.schemas import (
     UndoOut,
 )
 from service.kit import i18n
-from service.kit.api import INVALID, NO_SESSION, NOT_JSON, FieldNamingRoute, Message, SessionCookie
+from service.kit.api import INVALID, NO_SESSION, NOT_JSON, FieldNamingRoute, Message, SessionCookie, error_doc
 from service.kit.deps import ConnDep, Resources, ResourcesDep
 from service.matching.cache import SuggestionCache
 from service.matching.dependencies import SuggestionCacheDep
@@ -37,7 +37,7 @@ router = APIRouter(prefix="/api/v1/participants/me/feed", tags=["feed"], route_c
                    dependencies=[SessionCookie])
 REFUSED: dict[int | str, dict[str, Any]] = {
     401: NO_SESSION,
-    404: {"model": Message, "description": "No such candidate for you"},
+    404: error_doc(Message, "No such candidate for you"),
     409: {"description": "At capacity, or the answer already made or decided a match: `detail.msg` says why"},
     415: NOT_JSON,
     422: INVALID,

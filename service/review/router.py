@@ -14,7 +14,7 @@ from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, Field
 
 from service.auth.dependencies import ApiStaff
-from service.kit.api import INVALID, Message, SessionCookie
+from service.kit.api import INVALID, Message, SessionCookie, error_doc
 from service.kit.deps import ConnDep, ResourcesDep
 from service.kit.vocabulary import Domain, Engagement
 from service.matches.schemas import PAGE_SIZE, QueueFilter, QueueStatus
@@ -48,13 +48,13 @@ class Conflict(BaseModel):
 
 
 ERRORS: dict[int | str, dict[str, Any]] = {
-    401: {"model": Message, "description": "Neither a bearer token nor a staff session"},
-    403: {"model": Message, "description": "Wrong bearer token, or a participant's session"},
+    401: error_doc(Message, "Neither a bearer token nor a staff session"),
+    403: error_doc(Message, "Wrong bearer token, or a participant's session"),
     422: INVALID,
 }
 DECISION_ERRORS: dict[int | str, dict[str, Any]] = {
     **ERRORS,
-    404: {"model": Message, "description": "No match with this id"},
+    404: error_doc(Message, "No match with this id"),
     409: {"model": Conflict, "description": "The match is no longer in a state this decision applies to"},
 }
 

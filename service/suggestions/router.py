@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from service.auth.dependencies import require_api_token
 from service.kit import i18n
-from service.kit.api import INVALID, Message, SessionCookie
+from service.kit.api import INVALID, Message, SessionCookie, error_doc
 from service.kit.config import Settings
 from service.kit.deps import ConnDep, get_resources
 from service.kit.vocabulary import Kind
@@ -123,9 +123,9 @@ async def _subject(conn: asyncpg.Connection, who: Caller, external_id: str) -> a
     ),
     dependencies=[SessionCookie],
     responses={
-        401: {"model": Message, "description": "Neither a bearer token nor a session"},
-        403: {"model": Message, "description": "Wrong bearer token, or another participant's suggestions"},
-        404: {"model": Message, "description": "No participant has this external id"},
+        401: error_doc(Message, "Neither a bearer token nor a session"),
+        403: error_doc(Message, "Wrong bearer token, or another participant's suggestions"),
+        404: error_doc(Message, "No participant has this external id"),
         422: INVALID,
     },
 )
