@@ -7,13 +7,16 @@ import json
 import logging
 import os
 import sys
+import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
+from evaluation import report as html_report
 from evaluation import runner
 from evaluation.metrics import METRIC_NAMES, Summary
 from evaluation.scratch import terminate_as_interrupt
-from evaluation.variants import Variant
+from evaluation.variants import Variant, rank_variant
 from service.kit.commandline import first_line
 from service.kit.config import Settings, get_settings
 
@@ -37,6 +40,23 @@ def stdout_to_stderr() -> Iterator[None]:
         os.close(saved)
 
 
+def run(request: runner.Request, settings: Settings) -> runner.Outcome:
+    """Run the whole evaluation; raises EvaluationError for bad input or an unusable database."""
+    started = time.perf_counter()
+    prepared = runner.prepare(request, settings)
+    weights = runner.load_weights(request.weights_file, prepared.weights)
+    with runner.step(prepared.timings, "rank"):
+        ranked = rank_variant(prepared.features, request.variant, weights, prepared.texts, request.seed)
+    outcome = runner.measure(ranked, prepared.facts, prepared.inputs, request.k, request.seed, request.resamples)
+    if request.scores_out:
+        runner.write_scores(request.scores_out, ranked)
+    if request.report:
+        with runner.step(prepared.timings, "report"):
+            html_report.write_report(Path(request.report), prepared, request.k, weights, request.seed)
+    outcome.timings, outcome.seconds = prepared.timings, time.perf_counter() - started
+    return outcome
+
+
 def evaluate_command(
     participants: str, gold: str, k: int = 10, as_json: bool = False, scores_out: str | None = None,
     variant: Variant = "full", settings: Settings | None = None, **options: Any,
@@ -49,7 +69,7 @@ def evaluate_command(
     request = runner.Request(participants, gold, k, variant, scores_out, progress=sys.stderr.isatty(), **options)
     try:
         with stdout_to_stderr(), terminate_as_interrupt():
-            outcome = runner.evaluate(request, settings)
+            outcome = run(request, settings)
     except runner.EvaluationError as exc:
         print("\n".join(exc.lines), file=sys.stderr)
         return 1

@@ -38,7 +38,7 @@ from evaluation.constraints import Facts, broken, facts_of
 from evaluation.features import QueryFeatures, all_features
 from evaluation.gold import Gold, parse_gold
 from evaluation.scratch import scratch_database
-from evaluation.variants import Ranked, Texts, Variant, rank_variant
+from evaluation.variants import Ranked, Texts, Variant
 from service.flows import importer
 from service.flows.importer import LineError
 from service.kit import database, embedded
@@ -154,34 +154,15 @@ def load_inputs(request: Request) -> Inputs:
 # --- 2-4. Scratch database, import, embed, rank --------------------------------------------------
 
 
-def evaluate(request: Request, settings: Settings) -> Outcome:
-    """Run the whole evaluation; raises EvaluationError for bad input or an unusable database."""
-    started = time.perf_counter()
-    prepared = prepare(request, settings)
-    weights = load_weights(request.weights_file, prepared.weights)
-    with _step(prepared.timings, "rank"):
-        ranked = rank_variant(prepared.features, request.variant, weights, prepared.texts, request.seed)
-    outcome = measure(ranked, prepared.facts, prepared.inputs, request.k, request.seed, request.resamples)
-    if request.scores_out:
-        write_scores(request.scores_out, ranked)
-    if request.report:
-        from evaluation import report
-
-        with _step(prepared.timings, "report"):
-            report.write_report(Path(request.report), prepared, request.k, weights, request.seed)
-    outcome.timings, outcome.seconds = prepared.timings, time.perf_counter() - started
-    return outcome
-
-
 def prepare(request: Request, settings: Settings) -> Prepared:
     """Steps 1-4: the checked files and every query's features, from a scratch database since dropped."""
     inputs = load_inputs(request)
     timings: dict[str, float] = {}
     try:
-        with _step(timings, "database"):
+        with step(timings, "database"):
             server = _server_url(settings)
         with scratch_database(server) as url:
-            with _step(timings, "migrate"):
+            with step(timings, "migrate"):
                 database.migrate(url)
             prepared = asyncio.run(_pipeline(url, inputs, request, settings, timings))
     finally:
@@ -210,7 +191,7 @@ def _server_url(settings: Settings) -> str:
 
 
 @contextmanager
-def _step(timings: dict[str, float], name: str) -> Iterator[None]:
+def step(timings: dict[str, float], name: str) -> Iterator[None]:
     """Time a step (reported on stderr, not in the JSON)."""
     start = time.perf_counter()
     yield
@@ -226,13 +207,13 @@ async def _pipeline(
     conn = await asyncpg.connect(url, server_settings={"plan_cache_mode": "force_custom_plan"})
     try:
         await register_vector(conn)
-        with _step(timings, "import"):
+        with step(timings, "import"):
             ids = await import_participants(conn, inputs.participants, request.progress)
-        with _step(timings, "embed"):
+        with step(timings, "embed"):
             encoder_name = await embed(conn, settings, list(ids.values()), request.progress, request.embedding_cache)
         facts = await load_facts(conn)
         config = matching.ranker_config(encoder_name)
-        with _step(timings, "features"):
+        with step(timings, "features"):
             features = await all_features(conn, ids, list(inputs.gold.queries), encoder_name, config)
         return Prepared(inputs, features, facts, config.weights, encoder_name)
     finally:
