@@ -46,3 +46,9 @@ def migrate(url: str) -> list[str]:
         return [migration.id for migration in pending]
     finally:
         backend.connection.close()
+
+
+def contains_pattern(text: str) -> str:
+    """An (I)LIKE pattern matching texts that contain `text`, its wildcards `%` and `_` taken literally."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"

@@ -10,6 +10,7 @@ from typing import Any
 
 import asyncpg
 
+from service.kit import database
 from service.kit.audit import Actor
 from service.matches.schemas import QueueFilter
 
@@ -352,13 +353,8 @@ def _queue_where(f: QueueFilter) -> tuple[list[str], list[Any]]:
         add("m.created_at < {0}::date + 1", f.date_to)
     if f.q:
         add("(a.name ILIKE {0} OR a.organisation ILIKE {0} OR a.email ILIKE {0}"
-            " OR b.name ILIKE {0} OR b.organisation ILIKE {0} OR b.email ILIKE {0})", f"%{_like(f.q)}%")
+            " OR b.name ILIKE {0} OR b.organisation ILIKE {0} OR b.email ILIKE {0})", database.contains_pattern(f.q))
     return clauses, params
-
-
-def _like(text: str) -> str:
-    """A search text with LIKE's wildcards taken literally."""
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 _QUEUE_FROM = "FROM matches m JOIN participants a ON a.id = m.a_id JOIN participants b ON b.id = m.b_id"

@@ -7,6 +7,8 @@ from typing import Any
 
 import asyncpg
 
+from service.kit import database
+
 # The columns a participant fills in, in the order the write functions take them.
 FIELDS = (
     "kind", "name", "email", "organisation", "language", "domains", "engagements",
@@ -222,11 +224,6 @@ async def delete_unverified(conn: asyncpg.Connection, days: int) -> list[int]:
     return [row["id"] for row in rows]
 
 
-def _like(text: str) -> str:
-    """A search text with LIKE's wildcards taken literally."""
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
 async def by_ids(conn: asyncpg.Connection, ids: Sequence[int]) -> dict[int, asyncpg.Record]:
     """Participants by id (those that still exist)."""
     rows = await conn.fetch("SELECT * FROM participants WHERE id = ANY($1::bigint[])", list(set(ids)))
@@ -239,7 +236,7 @@ async def search(conn: asyncpg.Connection, text: str, limit: int) -> list[asyncp
         """SELECT * FROM participants
            WHERE name ILIKE $1 OR organisation ILIKE $1 OR email ILIKE $1 OR external_id ILIKE $1
            ORDER BY name, id LIMIT $2""",
-        f"%{_like(text)}%", limit,
+        database.contains_pattern(text), limit,
     )
 
 
