@@ -1,0 +1,1 @@
+"""Event days: sign-up, meeting requests, the meeting schedule and agendas (issue 14)."""
