@@ -180,9 +180,18 @@ def _check_meeting(i: int, meeting: Meeting, people: dict[str, int]) -> None:
             raise ProblemError(f"meetings.{i}.{side}", f"no participant '{who}' (meeting '{meeting.id}')")
     if meeting.a == meeting.b:
         raise ProblemError(f"meetings.{i}.b", f"meeting '{meeting.id}' is of '{meeting.a}' with themselves")
-    weight = meeting.weight
-    if isinstance(weight, bool) or not isinstance(weight, int | float) or not 0 <= weight <= MAX_WEIGHT:
-        raise ProblemError(f"meetings.{i}.weight", f"must be a number from 0 to {MAX_WEIGHT:.0e} ('{meeting.id}')")
+    reason = _weight_error(meeting.weight)
+    if reason:
+        raise ProblemError(f"meetings.{i}.weight", f"{reason} (meeting '{meeting.id}')")
+
+
+def _weight_error(weight: object) -> str | None:
+    """Why a weight is refused (not a number, NaN, below 0, above MAX_WEIGHT), or None."""
+    if isinstance(weight, bool) or not isinstance(weight, int | float) or weight != weight:
+        return "must be a number"
+    if weight < 0:
+        return "must be at least 0"
+    return f"must be at most {MAX_WEIGHT:.0e}" if weight > MAX_WEIGHT else None
 
 
 # --- the rules as placements are made ------------------------------------------------------------
@@ -191,8 +200,9 @@ def _check_meeting(i: int, meeting: Meeting, people: dict[str, int]) -> None:
 class _Index:
     """Lookups over a validated problem: slots in time order, people, meetings and their possible slots."""
 
-    def __init__(self, problem: Problem) -> None:
-        validate(problem)
+    def __init__(self, problem: Problem, strict: bool = True) -> None:
+        if strict:
+            validate(problem)
         self.problem = problem
         self.order = [slot.id for slot in _time_order(problem.slots)]
         self.position = {slot: k for k, slot in enumerate(self.order)}
@@ -202,8 +212,8 @@ class _Index:
         self.options = [self._options(meeting) for meeting in problem.meetings]
 
     def _options(self, meeting: Meeting) -> list[int]:
-        a, b = self.people[meeting.a], self.people[meeting.b]
-        if min(a.max_meetings, b.max_meetings) < 1:
+        a, b = self.people.get(meeting.a), self.people.get(meeting.b)
+        if a is None or b is None or min(a.max_meetings, b.max_meetings) < 1:
             return []
         return sorted(self.position[slot] for slot in a.available & b.available)
 
@@ -529,7 +539,7 @@ def check(problem: Problem, schedule: Schedule) -> list[str]:
     Only the placements are checked (not `unscheduled`, `objective` or the published placements): a staff
     member's move by hand is refused when this is not empty.
     """
-    index = _Index(problem)
+    index = _Index(problem, strict=False)  # a refusal names what is wrong; it never raises
     broken: list[str] = []
     placed: dict[str, Assignment] = {}
     for assignment in schedule.assignments:
@@ -538,23 +548,25 @@ def check(problem: Problem, schedule: Schedule) -> list[str]:
             broken.append(reason)
         else:
             placed[assignment.meeting] = assignment
+    tables = problem.tables
+    broken += [
+        f"meeting '{a.meeting}': there is no table {a.table} in slot '{a.slot}' (tables 1 to {tables})"
+        for a in placed.values()
+        if not 1 <= a.table <= tables
+    ]
     broken += _availability_errors(index, placed.values())
     return broken + _crowding_errors(index, placed.values())
 
 
 def _placement_error(index: _Index, assignment: Assignment, placed: dict[str, Assignment]) -> str | None:
-    """What is wrong with one placement on its own: unknown meeting or slot, a table out of range, placed twice."""
-    mid, tables = assignment.meeting, index.problem.tables
+    """What makes a placement unusable: an unknown meeting or slot, or the meeting placed twice."""
+    mid = assignment.meeting
     if mid not in index.meetings:
         return f"meeting '{mid}' does not exist"
     if mid in placed:
         return f"meeting '{mid}' is placed twice (slots '{placed[mid].slot}' and '{assignment.slot}')"
     if assignment.slot not in index.position:
         return f"meeting '{mid}': there is no slot '{assignment.slot}'"
-    if not 1 <= assignment.table <= tables:
-        return (
-            f"meeting '{mid}': there is no table {assignment.table} in slot '{assignment.slot}' (tables 1 to {tables})"
-        )
     return None
 
 
@@ -564,9 +576,12 @@ def _availability_errors(index: _Index, placed: Iterable[Assignment]) -> list[st
     for assignment in placed:
         meeting = index.meetings[assignment.meeting]
         for person_id in (meeting.a, meeting.b):
-            if assignment.slot not in index.people[person_id].available:
+            person = index.people.get(person_id)
+            if person is None:
+                broken.append(f"meeting '{meeting.id}': participant '{person_id}' is not at the event")
+            elif assignment.slot not in person.available:
                 broken.append(
-                    f"meeting '{meeting.id}' in slot '{assignment.slot}': participant '{person_id}' is absent"
+                    f"meeting '{meeting.id}' in slot '{assignment.slot}': participant '{person_id}' is not available"
                 )
     return broken
 
@@ -592,11 +607,15 @@ def _crowding_errors(index: _Index, placed: Iterable[Assignment]) -> list[str]:
             if len(ms) > 1
         ),
         *(f"slot '{s}', table {t}: {len(ms)} meetings ({_names(ms)})" for (s, t), ms in table.items() if len(ms) > 1),
-        *(f"slot '{s}': {len(ms)} meetings for {tables} tables" for s, ms in slot.items() if len(ms) > tables),
+        *(
+            f"slot '{s}': {len(ms)} meetings for {tables} table{'s' if tables != 1 else ''}"
+            for s, ms in slot.items()
+            if len(ms) > tables
+        ),
         *(
             f"participant '{p}': {len(ms)} meetings, more than their limit of {index.people[p].max_meetings}"
             for p, ms in person.items()
-            if len(ms) > index.people[p].max_meetings
+            if p in index.people and len(ms) > index.people[p].max_meetings
         ),
     ]
 
@@ -696,8 +715,9 @@ def _person(value: object, where: str) -> Person:
 def _meeting(value: object, where: str) -> Meeting:
     item = _object(value, "meetings", where)
     weight = item["weight"]
-    if isinstance(weight, bool) or not isinstance(weight, int | float) or not 0 <= weight <= MAX_WEIGHT:
-        raise ProblemError(f"{where}.weight", f"must be a number from 0 to {MAX_WEIGHT:.0e}")
+    reason = _weight_error(weight)
+    if reason:
+        raise ProblemError(f"{where}.weight", reason)
     return Meeting(
         _text(item["id"], f"{where}.id"), _text(item["a"], f"{where}.a"), _text(item["b"], f"{where}.b"), float(weight)
     )
