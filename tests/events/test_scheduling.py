@@ -9,6 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from service.events import scheduling
 from service.events.scheduling import (
     Assignment,
     Fixed,
@@ -140,6 +141,19 @@ def test_solve_keeps_the_rules_and_matches_brute_force(problem: Problem) -> None
     assert schedule.gaps == gaps == idle_gaps(problem, slots_of(schedule))
     scheduled = {a.meeting for a in schedule.assignments}
     assert sorted(schedule.unscheduled) == sorted(m.id for m in problem.meetings if m.id not in scheduled)
+
+
+@FAST
+@given(crowded_problems())
+def test_on_large_events_the_chosen_meetings_are_reslotted_for_the_fewest_gaps(problem: Problem) -> None:
+    # Above EXACT_GAPS_MAX_BOOLEANS phase 2 keeps phase 1's meetings and only moves them between slots.
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(scheduling, "EXACT_GAPS_MAX_BOOLEANS", 0)
+        schedule = solve(problem, time_limit=10)
+    assert check(problem, schedule) == []
+    assert schedule.objective == pytest.approx(brute_force(problem)[0])
+    held = replace(problem, meetings=tuple(m for m in problem.meetings if m.id in slots_of(schedule)))
+    assert schedule.gaps == brute_force(held)[1]
 
 
 @FAST
