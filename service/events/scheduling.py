@@ -340,9 +340,10 @@ def greedy(problem: Problem) -> Schedule:
     return _result(index, board.placed, math.fsum(m.weight for m in problem.meetings), started)
 
 
-def _greedy_board(index: _Index) -> _Board:
+def _greedy_board(index: _Index, meetings: Iterable[Meeting] | None = None) -> _Board:
+    """First fit of the meetings (request order unless given) after the published placements that stay."""
     board, _kept = _keep_fixed(index)
-    for meeting in index.problem.meetings:
+    for meeting in index.problem.meetings if meetings is None else meetings:
         slot = next((slot for slot in index.order if board.fits(meeting, slot)), None)
         if slot is not None:
             board.place(meeting, slot)
@@ -362,7 +363,7 @@ def solve(problem: Problem, time_limit: float = 10.0, seed: int = 0) -> Schedule
     index = _Index(problem)
     board, kept = _keep_fixed(index)
     model = _Model(index, kept)
-    chosen, bound = model.maximise_weight(_greedy_board(index).placed, time_limit * WEIGHT_SHARE, seed)
+    chosen, bound = model.maximise_weight(_start(index), time_limit * WEIGHT_SHARE, seed)
     remaining = time_limit - (time.perf_counter() - started)
     if remaining > 0.05:
         chosen = _fewest_gaps(index, model, kept, chosen, remaining, seed)
@@ -409,6 +410,17 @@ def _reslot(index: _Index, kept: list[Fixed], chosen: dict[int, int], seconds: f
 def _slots_only(index: _Index, chosen: dict[int, int]) -> dict[str, tuple[str, int]]:
     """Placements without tables (table 0), for counting gaps."""
     return {index.problem.meetings[i].id: (index.order[k], 0) for i, k in chosen.items()}
+
+
+def _start(index: _Index) -> dict[str, tuple[str, int]]:
+    """Phase 1's hint: the heavier of first fit in request order and first fit heaviest first.
+
+    Why: heaviest first alone reached 99.7 % of the optimum on the bench's event in 0.2 s, a floor for
+    phase 1 when the machine is so loaded that CP-SAT improves nothing in time (load 13: it did not).
+    """
+    by_weight = sorted(index.problem.meetings, key=lambda m: -m.weight)
+    boards = [_greedy_board(index), _greedy_board(index, by_weight)]
+    return max(boards, key=lambda b: math.fsum(index.meetings[mid].weight for mid in b.placed)).placed
 
 
 class _Model:
