@@ -25,6 +25,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
+from ortools.linear_solver import pywraplp
 from ortools.sat.python import cp_model
 
 from service.kit.errors import KobleError
@@ -41,6 +42,10 @@ WEIGHT_SHARE = 0.75
 # needs that local search (LNS): one worker left the 900 idle gaps it was given, two cut them to ~550.
 WEIGHT_WORKERS = 1
 GAP_WORKERS = 2
+# The LP relaxation may take this share of phase 1's time. Its optimum is raised by this relative
+# tolerance to make the bound, and a rounded solution that close to the optimum counts as optimal.
+LP_SHARE = 0.5
+LP_TOLERANCE = 1e-9
 # Phase 2 re-slots the meetings phase 1 chose; up to this many x booleans it then also searches over
 # every meeting (exact: the fewest gaps among all schedules of the best weight, when proven).
 EXACT_GAPS_MAX_BOOLEANS = 1_000
@@ -362,17 +367,65 @@ def solve(problem: Problem, time_limit: float = 10.0, seed: int = 0) -> Schedule
     started = time.perf_counter()
     index = _Index(problem)
     board, kept = _keep_fixed(index)
-    model = _Model(index, kept)
-    chosen, bound = model.maximise_weight(_start(index), time_limit * WEIGHT_SHARE, seed)
+    budget = time_limit * WEIGHT_SHARE
+    relaxed = _relaxation(index, kept, budget * LP_SHARE)
+    start = _start(index, relaxed[1] if relaxed else None)
+    chosen = _as_chosen(index, start)
+    bound = relaxed[0] if relaxed else None
+    if bound is None or not _reaches(math.fsum(index.meetings[mid].weight for mid in start), bound):
+        model = _Model(index, kept)
+        chosen, proven = model.maximise_weight(chosen, budget - (time.perf_counter() - started), seed)
+        bound = proven if proven is None or bound is None else min(proven, bound)
+    else:
+        bound = None  # the rounded LP solution reaches the LP's bound: optimal, CP-SAT has nothing to add
     remaining = time_limit - (time.perf_counter() - started)
     if remaining > 0.05:
-        chosen = _fewest_gaps(index, model, kept, chosen, remaining, seed)
+        chosen = _fewest_gaps(index, kept, chosen, remaining, seed)
     return _result(index, _tables(index, chosen, board), bound, started)
 
 
-def _fewest_gaps(
-    index: _Index, model: _Model, kept: list[Fixed], chosen: dict[int, int], seconds: float, seed: int
-) -> dict[int, int]:
+def _reaches(weight: float, bound: float) -> bool:
+    """Whether a weight is the LP bound's optimum (the bound less twice its tolerance)."""
+    return weight >= bound - 2 * LP_TOLERANCE * max(1.0, abs(bound))
+
+
+def _as_chosen(index: _Index, placed: dict[str, tuple[str, int]]) -> dict[int, int]:
+    """Placements as meeting index -> slot position."""
+    positions = {meeting.id: i for i, meeting in enumerate(index.problem.meetings)}
+    return {positions[mid]: index.position[slot] for mid, (slot, _table) in placed.items()}
+
+
+def _relaxation(index: _Index, kept: list[Fixed], seconds: float) -> tuple[float, dict[tuple[int, int], float]] | None:
+    """The LP relaxation (OR-Tools GLOP): a proven upper bound on the weight, and x to round; None if not solved.
+
+    Why: on the bench's event its optimum was integral (0 fractional values of 26,572) and took 0.8 s
+    at load 14, where CP-SAT needed 20-45 s to prove the same bound; rounded, it is the optimum.
+    """
+    solver = pywraplp.Solver.CreateSolver("GLOP")
+    keys = [(i, k) for i, options in enumerate(index.options) for k in options]
+    if solver is None or not keys:
+        return None
+    solver.SetTimeLimit(max(1, int(seconds * 1000)))
+    x = {key: solver.NumVar(0.0, 1.0, "") for key in keys}
+    positions = {meeting.id: i for i, meeting in enumerate(index.problem.meetings)}
+    for fixed in kept:
+        x[positions[fixed.meeting], index.position[fixed.slot]].SetLb(1.0)
+    for group, limit in _rules(index, keys):
+        constraint = solver.Constraint(-solver.infinity(), limit)
+        for key in group:
+            constraint.SetCoefficient(x[key], 1.0)
+    objective = solver.Objective()
+    for (i, _k), var in x.items():
+        objective.SetCoefficient(var, index.problem.meetings[i].weight)
+    objective.SetMaximization()
+    if solver.Solve() != pywraplp.Solver.OPTIMAL:
+        return None
+    # GLOP's optimum is exact to its tolerances: raised by LP_TOLERANCE it is a bound to rely on.
+    bound = objective.Value() + LP_TOLERANCE * max(1.0, abs(objective.Value()))
+    return bound, {key: var.solution_value() for key, var in x.items()}
+
+
+def _fewest_gaps(index: _Index, kept: list[Fixed], chosen: dict[int, int], seconds: float, seed: int) -> dict[int, int]:
     """Phase 2: re-slot phase 1's meetings for the fewest gaps; on small events then try every meeting (exact).
 
     Why both: holding phase 1's meetings (each scheduled, in any of its slots) is a model several times
@@ -382,15 +435,15 @@ def _fewest_gaps(
     events (up to EXACT_GAPS_MAX_BOOLEANS) get it too, hinted with the re-slotted schedule.
     """
     deadline = time.perf_counter() + seconds
-    exact = len(model.x) <= EXACT_GAPS_MAX_BOOLEANS
+    exact = sum(len(options) for options in index.options) <= EXACT_GAPS_MAX_BOOLEANS
     held = _reslot(index, kept, chosen, seconds / 2 if exact else seconds, seed)
     rest = deadline - time.perf_counter()
     if not exact or rest < 0.05:
         return held
+    model = _Model(index, kept)
     found = model.minimise_gaps(held, rest, seed)
-    weights = [round(m.weight * model.scale) for m in index.problem.meetings]
     # Lexicographic: more weight (phase 1 may not have proven its optimum), then fewer gaps; ties keep `held`.
-    return min((held, found), key=lambda c: (-sum(weights[i] for i in c), _gaps(index, _slots_only(index, c))))
+    return min((held, found), key=lambda c: (-model.weight_of(c), _gaps(index, _slots_only(index, c))))
 
 
 def _reslot(index: _Index, kept: list[Fixed], chosen: dict[int, int], seconds: float, seed: int) -> dict[int, int]:
@@ -412,15 +465,31 @@ def _slots_only(index: _Index, chosen: dict[int, int]) -> dict[str, tuple[str, i
     return {index.problem.meetings[i].id: (index.order[k], 0) for i, k in chosen.items()}
 
 
-def _start(index: _Index) -> dict[str, tuple[str, int]]:
-    """Phase 1's hint: the heavier of first fit in request order and first fit heaviest first.
+def _start(index: _Index, relaxed: dict[tuple[int, int], float] | None) -> dict[str, tuple[str, int]]:
+    """Phase 1's start: the heaviest of first fits in request order, heaviest first, and by the LP's values.
 
-    Why: heaviest first alone reached 99.7 % of the optimum on the bench's event in 0.2 s, a floor for
-    phase 1 when the machine is so loaded that CP-SAT improves nothing in time (load 13: it did not).
+    Why: heaviest first alone reached 99.7 % of the optimum on the bench's event in 0.2 s, a floor when
+    the machine is so loaded that CP-SAT improves nothing in time (at load 13 it did not).
     """
-    by_weight = sorted(index.problem.meetings, key=lambda m: -m.weight)
-    boards = [_greedy_board(index), _greedy_board(index, by_weight)]
+    meetings = index.problem.meetings
+    boards = [_greedy_board(index), _greedy_board(index, sorted(meetings, key=lambda m: -m.weight))]
+    if relaxed is not None:
+        boards.append(_rounded(index, relaxed))
     return max(boards, key=lambda b: math.fsum(index.meetings[mid].weight for mid in b.placed)).placed
+
+
+def _rounded(index: _Index, relaxed: dict[tuple[int, int], float]) -> _Board:
+    """First fit of the meetings by their largest LP value (then weight), each into its slots by LP value."""
+    values: dict[int, list[tuple[float, int]]] = defaultdict(list)
+    for (i, k), value in relaxed.items():
+        values[i].append((-value, k))
+    board, _kept = _keep_fixed(index)
+    for i in sorted(values, key=lambda i: (min(values[i])[0], -index.problem.meetings[i].weight)):
+        meeting = index.problem.meetings[i]
+        slot = next((index.order[k] for _v, k in sorted(values[i]) if board.fits(meeting, index.order[k])), None)
+        if slot is not None:
+            board.place(meeting, slot)
+    return board
 
 
 class _Model:
@@ -441,25 +510,12 @@ class _Model:
 
     def _rules(self) -> None:
         """Each meeting once; one meeting per person and slot; tables per slot; each person's limit."""
-        index, model = self.index, self.model
-        by_meeting: dict[int, list[Any]] = defaultdict(list)
-        by_slot: dict[int, list[Any]] = defaultdict(list)
-        by_person_slot: dict[tuple[str, int], list[Any]] = defaultdict(list)
-        by_person: dict[str, list[Any]] = defaultdict(list)
-        for (i, k), var in self.x.items():
-            meeting = index.problem.meetings[i]
-            by_meeting[i].append(var)
-            by_slot[k].append(var)
-            for person_id in (meeting.a, meeting.b):
-                by_person_slot[person_id, k].append(var)
-                by_person[person_id].append(var)
-        for group in (*by_meeting.values(), *by_person_slot.values()):
-            if len(group) > 1:
-                model.add_at_most_one(group)
-        for group in by_slot.values():
-            _at_most(model, group, index.problem.tables)
-        for person_id, group in by_person.items():
-            _at_most(model, group, index.people[person_id].max_meetings)
+        for keys, limit in _rules(self.index, self.x):
+            group = [self.x[key] for key in keys]
+            if limit == 1:
+                self.model.add_at_most_one(group)
+            else:
+                self.model.add(cp_model.LinearExpr.sum(group) <= limit)
 
     def _fix(self, kept: list[Fixed]) -> None:
         """Published placements that keep the rules are hard constraints."""
@@ -483,33 +539,33 @@ class _Model:
     def _chosen(self, solver: cp_model.CpSolver) -> dict[int, int]:
         return {i: k for (i, k), var in self.x.items() if solver.boolean_value(var)}
 
-    def maximise_weight(
-        self, start: dict[str, tuple[str, int]], seconds: float, seed: int
-    ) -> tuple[dict[int, int], float | None]:
+    def maximise_weight(self, chosen: dict[int, int], seconds: float, seed: int) -> tuple[dict[int, int], float | None]:
         """Phase 1: the chosen slot per meeting index, and the proven upper bound on the weight (None: optimal).
 
-        `start` (the greedy placements) is the hint, and the answer if the solver finds nothing better in time.
+        `chosen` is the hint, and the answer if the solver finds nothing better in time.
         """
-        positions = {meeting.id: i for i, meeting in enumerate(self.index.problem.meetings)}
-        chosen = {positions[mid]: self.index.position[slot] for mid, (slot, _table) in start.items()}
         self._hint(chosen)
         self.model.maximize(self.weight)
         solver, status = self._solve(seconds, seed, WEIGHT_WORKERS, 2)
-        if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-            chosen = self._chosen(solver)
         if status == cp_model.OPTIMAL:
-            return chosen, None
-        bound = solver.best_objective_bound / self.scale
+            return self._chosen(solver), None
+        if status == cp_model.FEASIBLE and solver.objective_value >= self.weight_of(chosen):
+            chosen = self._chosen(solver)
+        # The bound (scaled back) may be below the hint's weight by the rounding of weights: never below it.
+        bound = max(solver.best_objective_bound, self.weight_of(chosen)) / self.scale
         total = math.fsum(m.weight for m in self.index.problem.meetings)
-        return chosen, min(bound, total) if math.isfinite(bound) else total
+        return chosen, min(bound, total)
+
+    def weight_of(self, chosen: dict[int, int]) -> int:
+        """The scaled weight of these meetings (the objective's units)."""
+        return sum(round(self.index.problem.meetings[i].weight * self.scale) for i in chosen)
 
     def minimise_gaps(self, chosen: dict[int, int], seconds: float, seed: int) -> dict[int, int]:
         """Phase 2: with at least phase 1's weight, the fewest idle gaps (the same slots if none fewer is found)."""
         gaps = self._gap_terms()
         if not gaps:
             return chosen
-        weights = [round(m.weight * self.scale) for m in self.index.problem.meetings]
-        self.model.add(self.weight >= sum(weights[i] for i in chosen))
+        self.model.add(self.weight >= self.weight_of(chosen))
         self._hint(chosen)
         self.model.minimize(cp_model.LinearExpr.sum(gaps))
         solver, status = self._solve(seconds, seed, GAP_WORKERS, 1)
@@ -532,10 +588,26 @@ class _Model:
         return terms
 
 
-def _at_most(model: cp_model.CpModel, group: list[Any], limit: int) -> None:
-    """sum(group) ≤ limit, unless the group could never exceed it (a smaller model)."""
-    if len(group) > limit:
-        model.add(cp_model.LinearExpr.sum(group) <= limit)
+def _rules(index: _Index, keys: Iterable[tuple[int, int]]) -> list[tuple[list[tuple[int, int]], int]]:
+    """The rules as (x keys, most of them that may be 1), leaving out groups that could never break theirs.
+
+    Per meeting (1), per person and slot (1), per slot (tables), per person (max_meetings).
+    """
+    groups: dict[tuple[Any, ...], list[tuple[int, int]]] = defaultdict(list)
+    for i, k in keys:
+        meeting = index.problem.meetings[i]
+        groups["meeting", i].append((i, k))
+        groups["slot", k].append((i, k))
+        for person_id in (meeting.a, meeting.b):
+            groups["person slot", person_id, k].append((i, k))
+            groups["person", person_id].append((i, k))
+    limits = {"meeting": 1, "person slot": 1, "slot": index.problem.tables}
+    rules = []
+    for name, group in groups.items():
+        limit = limits[name[0]] if name[0] in limits else index.people[name[1]].max_meetings
+        if len(group) > limit:
+            rules.append((group, limit))
+    return rules
 
 
 def _person_gaps(model: cp_model.CpModel, busy: list[Any]) -> list[cp_model.IntVar]:
