@@ -5,14 +5,17 @@ are available in; a slot holds at most `tables` meetings, one per table; nobody 
 `max_meetings`. The goal, lexicographically: the largest total weight of scheduled meetings, then the
 fewest idle gaps (an available slot without a meeting between two of a person's meetings).
 
-`solve` uses OR-Tools CP-SAT in two phases over one boolean x[m, s] per meeting m and slot s that both
-attendees are available in (M * S at most: 3,000 * 12 = 36,000 for a 500-person event, fewer after
-availability):
-1. maximise the weight (weights scaled to integers, 1e-6 of the largest weight);
-2. with the weight held at least at phase 1's, minimise the idle gaps (three booleans per person and
-   available slot: "a meeting before", "a meeting after", "a gap here").
-Only phase 1 gives the reported upper bound: gaps never trade away weight. Tables are numbered after the
-slots are chosen (a slot's k meetings get tables 1..k), keeping the tables of published placements.
+`solve` works over one boolean x[m, s] per meeting m and slot s that both attendees are available in
+(M * S at most: 3,000 * 12 = 36,000 for a 500-person event, 26,572 on the bench's after availability):
+1. the weight: the LP relaxation (OR-Tools GLOP) gives a proven upper bound and, rounded, a schedule;
+   if that schedule reaches the bound it is optimal, else OR-Tools CP-SAT maximises the weight from
+   the best of it and two first fits (weights scaled to integers, to 1e-6 of the largest weight);
+2. the gaps: with the weight held, CP-SAT re-slots the chosen meetings for the fewest idle gaps
+   (three booleans per person and available slot: "a meeting before", "a meeting after", "a gap
+   here"); small events then search over every meeting, which is exact.
+The reported upper bound is the smaller of the LP's and CP-SAT's: gaps never trade away weight. Tables
+are numbered after the slots are chosen (a slot's k meetings get tables 1..k), keeping the tables of
+published placements. Measured with bench/schedule.py; the file format of `koble schedule` is in docs/contracts.md §2.
 """
 
 from __future__ import annotations
@@ -359,7 +362,7 @@ def _greedy_board(index: _Index, meetings: Iterable[Meeting] | None = None) -> _
 
 
 def solve(problem: Problem, time_limit: float = 10.0, seed: int = 0) -> Schedule:
-    """The schedule of largest total weight, then fewest idle gaps, found by CP-SAT within `time_limit` seconds.
+    """The schedule of largest total weight, then fewest idle gaps (LP, then CP-SAT), within about `time_limit` s.
 
     Published placements (`problem.fixed`) that still keep the rules are kept exactly (slot and table);
     the others are dropped and their meetings scheduled like any other. Raises ProblemError on bad input.
