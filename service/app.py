@@ -18,7 +18,7 @@ from service.feed import pages as feed_pages
 from service.feed import router as feed_api
 from service.followup import pages as followup_pages
 from service.followup import router as followup_api
-from service.kit import database, embedded, errors, i18n, jobs
+from service.kit import apidocs, database, embedded, errors, i18n, jobs
 from service.kit.config import Settings, get_settings
 from service.kit.deps import Resources
 from service.kit.security import BodySizeLimit, RateLimiter, SecurityHeaders, with_csrf
@@ -106,7 +106,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="0.1.0",
         summary="Matching of students, researchers, companies and public bodies in the Gjøvik region.",
         lifespan=lifespan,
-        docs_url="/api/docs",
+        docs_url=None,  # kit.apidocs serves it without a CDN, within the CSP
         redoc_url=None,
     )
     app.state.settings = settings
@@ -117,6 +117,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for router in (followup_pages.router, followup_api.router):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    apidocs.install(app)
     errors.install(app)
     _add_middleware(app, settings)
     return app

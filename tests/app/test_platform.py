@@ -54,6 +54,14 @@ async def test_streamed_body_without_length_is_limited_too(client: httpx.AsyncCl
     assert response.status_code == 413
 
 
+async def test_the_favicon_is_found_on_first_load(client: httpx.AsyncClient) -> None:
+    moved = await client.get("/favicon.ico")
+    assert moved.status_code == 301 and moved.headers["location"] == "/static/favicon.svg"
+    icon = await client.get("/static/favicon.svg")
+    assert icon.status_code == 200 and icon.headers["content-type"].startswith("image/svg+xml")
+    assert 'rel="icon" href="/static/favicon.svg"' in (await client.get("/")).text
+
+
 async def test_unknown_page_is_a_friendly_404(client: httpx.AsyncClient) -> None:
     response = await client.get("/no-such-page")
     assert response.status_code == 404
