@@ -66,7 +66,10 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 
 class LanguageMiddleware:
-    """Sets the request's language from `?lang=`, else the `lang` cookie; a `?lang=` choice sticks."""
+    """Sets the request's language from `?lang=`, else the `lang` cookie, else the browser's Accept-Language.
+
+    A `?lang=` choice sticks (the cookie), so a person who switches keeps their choice.
+    """
 
     def __init__(self, app: ASGIApp, secure: bool) -> None:
         self.app = app
@@ -78,7 +81,8 @@ class LanguageMiddleware:
             return
         request = Request(scope)
         chosen = request.query_params.get("lang")
-        language = i18n.pick_language(chosen, request.cookies.get("lang"))
+        browser = i18n.preferred_language(request.headers.get("accept-language"))
+        language = i18n.pick_language(chosen, request.cookies.get("lang"), browser)
         token = i18n.current_language.set(language)
         try:
             await self.app(scope, receive, _remember(send, language, self.secure) if chosen else send)

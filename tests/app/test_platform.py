@@ -10,7 +10,7 @@ from asgi_lifespan import LifespanManager
 
 from service.app import create_app
 from service.kit.config import Settings
-from service.kit.i18n import pick_language
+from service.kit.i18n import pick_language, preferred_language
 from service.kit.mailer import SmtpConfig
 
 
@@ -109,3 +109,24 @@ def test_bad_smtp_url_says_what_is_expected() -> None:
 )
 def test_language_choice(candidates: tuple[str | None, str | None], language: str) -> None:
     assert pick_language(*candidates) == language
+
+
+@pytest.mark.parametrize(
+    ("header", "language"),
+    [
+        ("nb-NO,nb;q=0.9,en;q=0.8", "nb"), ("nn", "nb"), ("no;q=0.8, en;q=0.5", "nb"),
+        ("en-GB,en;q=0.9", "en"), ("de-DE,de;q=0.9", "en"), ("en;q=0.3, nb;q=0.9", "nb"),
+        ("sv, nb;q=0.1", "en"), (None, None), ("", None), ("*", None), ("nb;q=0, en", "en"), ("nb;q=x", None),
+    ],
+)
+def test_the_browser_language_decides_a_first_visit(header: str | None, language: str | None) -> None:
+    assert preferred_language(header) == language
+
+
+async def test_a_first_visit_follows_accept_language_until_the_person_switches(client: httpx.AsyncClient) -> None:
+    english = await client.get("/", headers={"Accept-Language": "en-US,en;q=0.9"})
+    assert '<html lang="en">' in english.text
+    assert '<html lang="nb">' in (await client.get("/", headers={"Accept-Language": "nn-NO"})).text
+    switched = await client.get("/?lang=nb", headers={"Accept-Language": "en-US"})
+    assert '<html lang="nb">' in switched.text
+    assert '<html lang="nb">' in (await client.get("/", headers={"Accept-Language": "en-US"})).text  # the cookie
