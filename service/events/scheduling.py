@@ -26,12 +26,15 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any
-
-from ortools.linear_solver import pywraplp
-from ortools.sat.python import cp_model
+from typing import TYPE_CHECKING, Any
 
 from service.kit.errors import KobleError
+
+if TYPE_CHECKING:
+    from ortools.sat.python import cp_model
+
+# OR-Tools (and pandas, which it imports) is loaded by the functions that solve, not with this module:
+# the web app imports the types here on every start but solves only when staff ask.
 
 # Weights above this are refused: scaled to integers they must keep the objective inside 64 bits.
 MAX_WEIGHT = 1e9
@@ -401,9 +404,11 @@ def _as_chosen(index: _Index, placed: dict[str, tuple[str, int]]) -> dict[int, i
 def _relaxation(index: _Index, kept: list[Fixed], seconds: float) -> tuple[float, dict[tuple[int, int], float]] | None:
     """The LP relaxation (OR-Tools GLOP): a proven upper bound on the weight, and x to round; None if not solved.
 
-    Why: on the bench's event its optimum was integral (0 fractional values of 26,572) and took 0.8 s
-    at load 14, where CP-SAT needed 20-45 s to prove the same bound; rounded, it is the optimum.
+    Why: on the bench's event it took 0.8-4.6 s at load 11-14 with 0-22 fractional values of 26,572
+    (rounded: 99.99-100 % of the optimum), where CP-SAT needed 20-45 s to prove the same bound.
     """
+    from ortools.linear_solver import pywraplp
+
     solver = pywraplp.Solver.CreateSolver("GLOP")
     keys = [(i, k) for i, options in enumerate(index.options) for k in options]
     if solver is None or not keys:
@@ -499,6 +504,8 @@ class _Model:
     """The CP-SAT model: x[i, k] = meeting i in slot position k, with the rules as constraints."""
 
     def __init__(self, index: _Index, kept: list[Fixed]) -> None:
+        from ortools.sat.python import cp_model
+
         self.index = index
         self.model = cp_model.CpModel()
         self.x: dict[tuple[int, int], cp_model.IntVar] = {
@@ -513,6 +520,8 @@ class _Model:
 
     def _rules(self) -> None:
         """Each meeting once; one meeting per person and slot; tables per slot; each person's limit."""
+        from ortools.sat.python import cp_model
+
         for keys, limit in _rules(self.index, self.x):
             group = [self.x[key] for key in keys]
             if limit == 1:
@@ -527,6 +536,8 @@ class _Model:
             self.model.add(self.x[positions[fixed.meeting], self.index.position[fixed.slot]] == 1)
 
     def _solve(self, seconds: float, seed: int, workers: int, linearization: int) -> tuple[cp_model.CpSolver, Any]:
+        from ortools.sat.python import cp_model
+
         solver = cp_model.CpSolver()
         solver.parameters.max_time_in_seconds = max(seconds, 0.01)
         solver.parameters.random_seed = seed
@@ -547,6 +558,8 @@ class _Model:
 
         `chosen` is the hint, and the answer if the solver finds nothing better in time.
         """
+        from ortools.sat.python import cp_model
+
         self._hint(chosen)
         self.model.maximize(self.weight)
         solver, status = self._solve(seconds, seed, WEIGHT_WORKERS, 2)
@@ -565,6 +578,8 @@ class _Model:
 
     def minimise_gaps(self, chosen: dict[int, int], seconds: float, seed: int) -> dict[int, int]:
         """Phase 2: with at least phase 1's weight, the fewest idle gaps (the same slots if none fewer is found)."""
+        from ortools.sat.python import cp_model
+
         gaps = self._gap_terms()
         if not gaps:
             return chosen
@@ -576,6 +591,8 @@ class _Model:
 
     def _gap_terms(self) -> list[cp_model.IntVar]:
         """One boolean per person and inner available slot that is 1 when that slot is an idle gap."""
+        from ortools.sat.python import cp_model
+
         index = self.index
         mine: dict[str, list[int]] = defaultdict(list)
         for i, meeting in enumerate(index.problem.meetings):
