@@ -8,8 +8,9 @@ fewest idle gaps (an available slot without a meeting between two of a person's 
 `solve` works over one boolean x[m, s] per meeting m and slot s that both attendees are available in
 (M * S at most: 3,000 * 12 = 36,000 for a 500-person event, 26,572 on the bench's after availability):
 1. the weight: the LP relaxation (OR-Tools GLOP) gives a proven upper bound and, rounded, a schedule;
-   if that schedule reaches the bound it is optimal, else OR-Tools CP-SAT maximises the weight from
-   the best of it and two first fits (weights scaled to integers, to 1e-6 of the largest weight);
+   if that schedule reaches the bound it is optimal, else OR-Tools CP-SAT maximises the weight, first
+   only where the LP and the rounding disagree, then over everything (weights scaled to integers, to
+   1e-6 of the largest weight), starting from the best of the rounding and two first fits;
 2. the gaps: with the weight held, CP-SAT re-slots the chosen meetings for the fewest idle gaps
    (three booleans per person and available slot: "a meeting before", "a meeting after", "a gap
    here"); small events then search over every meeting, which is exact.
