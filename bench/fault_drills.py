@@ -117,7 +117,7 @@ async def killed(drill: Drill, conn: asyncpg.Connection) -> Tally:
     for round_ in range(5):
         with koble_worker(drill.env, drill.logs / f"killed-{round_}.log") as worker:
             target = (round_ + 1) * step
-            await until(lambda: drill.smtp.mailbox.delivered() >= target, "deliveries", SETTLE_TIMEOUT)
+            await until(lambda target=target: drill.smtp.mailbox.delivered() >= target, "deliveries", SETTLE_TIMEOUT)
             kill(worker)
     last_kill = time.monotonic()
     with koble_worker(drill.env, drill.logs / "killed-last.log"):
