@@ -48,9 +48,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     # Read by service.matching.dependencies; None when KOBLE_SUGGESTION_CACHE_ENTRIES is 0.
     entries = get_ranker_settings().suggestion_cache_entries
     app.state.suggestion_cache = SuggestionCache(entries) if entries else None
-    supervisor = (
-        worker.Supervisor(settings, redis_url, _on_worker_death(app), pool=pool) if settings.run_worker else None
-    )
+    # The worker opens its own pool (service.worker.POOL_SIZE): requests never starve its jobs of connections,
+    # nor an accepted email of the one that records it `sent` (docs/architecture.md, "Email delivery").
+    supervisor = worker.Supervisor(settings, redis_url, _on_worker_death(app)) if settings.run_worker else None
     # Read by health.worker_state (/healthz): the in-process worker's state, or "off".
     app.state.worker_state = (lambda: supervisor.state) if supervisor else None
     worker_task = asyncio.create_task(supervisor.run()) if supervisor else None
