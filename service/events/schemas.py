@@ -18,6 +18,11 @@ Span = tuple[dt.datetime, dt.datetime]
 SESSION_LINE = re.compile(r"^(\d{4}-\d{2}-\d{2})[ T](\d{1,2}:\d{2})\s*[-\u2013]\s*(\d{1,2}:\d{2})$")
 
 
+def N_(text: str) -> str:
+    """Mark a refusal's message for the catalog; KobleError translates it when the answer is rendered."""
+    return text
+
+
 class EventNotFound(NotFound):
     """No event with that id (404)."""
 
@@ -27,7 +32,7 @@ class EventNotFound(NotFound):
 class NotAttendee(Forbidden):
     """Only the event's attendees may do this (403)."""
 
-    template = "Sign up for the event first."
+    template = N_("Sign up for the event first.")
 
 
 class EventRefusal(Conflict):
@@ -46,7 +51,7 @@ class MoveRefused(KobleError):
     """A hand move that breaks a scheduling rule; the message names the rule (422)."""
 
     status = 422
-    template = "This move breaks a rule: %(rule)s"
+    template = N_("This move breaks a rule: %(rule)s")
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from itsdangerous import BadSignature, URLSafeSerializer
 
 from service.events import repository, scheduling, timeslots
 from service.events.schemas import (
+    N_,
     Agenda,
     AgendaItem,
     EventInput,
@@ -130,7 +131,7 @@ def table_label(number: int | None, name: str | None) -> str:
 async def sign_up(conn: asyncpg.Connection, event: Mapping[str, Any], participant_id: int) -> bool:
     """Sign a participant up (one click); False if already signed up. Refused after the deadline."""
     if event["closed_at"] is not None or (event["signup_deadline"] and now() > event["signup_deadline"]):
-        raise EventRefusal("event", "Sign-up for this event has closed.")
+        raise EventRefusal("event", N_("Sign-up for this event has closed."))
     return await repository.sign_up(conn, event["id"], participant_id)
 
 
@@ -142,7 +143,7 @@ async def register_and_sign_up(
     confirmed (profiles' verification). A known address only gets its sign-in link (no one signs up
     someone else), and the answer is the same either way."""
     if event["closed_at"] is not None or (event["signup_deadline"] and now() > event["signup_deadline"]):
-        raise EventRefusal("event", "Sign-up for this event has closed.")
+        raise EventRefusal("event", N_("Sign-up for this event has closed."))
     row = await profiles.register(conn, redis, settings, data)
     if row is not None:
         await repository.sign_up(conn, event["id"], row["id"])
@@ -180,7 +181,7 @@ async def set_presence(
 ) -> None:
     """An attendee's arrival and leaving time and the slots they block."""
     if arrives and leaves and leaves <= arrives:
-        raise EventRefusal("leaves_at", "Leaving must be after arriving.")
+        raise EventRefusal("leaves_at", N_("Leaving must be after arriving."))
     await repository.set_presence(conn, event_id, participant_id, arrives, leaves, blocked)
 
 
@@ -223,10 +224,10 @@ async def request_meeting(
     (a mutual meeting); in 'auto' mode a request counts as accepted at once."""
     _booking_open(event)
     if len(reason.strip()) > 300:
-        raise EventRefusal("reason", "Keep the reason to 300 characters.")
+        raise EventRefusal("reason", N_("Keep the reason to 300 characters."))
     other = await profiles.by_external_id(conn, to_external_id)
     if other is None or other["id"] == from_id or await repository.attendee(conn, event["id"], other["id"]) is None:
-        raise EventRefusal("to", "That person is not an attendee of this event.")
+        raise EventRefusal("to", N_("That person is not an attendee of this event."))
     score = await _score(conn, settings, from_id, other["id"])
     async with conn.transaction():
         existing = await repository.request_between(conn, event["id"], from_id, other["id"])
@@ -243,12 +244,12 @@ async def _answer_existing(conn: asyncpg.Connection, existing: asyncpg.Record, f
     if existing["to_id"] == from_id and existing["status"] == "requested":
         decided = await repository.decide(conn, existing["id"], "accepted", mutual=True)
         return decided or existing
-    raise EventRefusal("to", "You already have a request with this person.")
+    raise EventRefusal("to", N_("You already have a request with this person."))
 
 
 def _booking_open(event: Mapping[str, Any]) -> None:
     if event["closed_at"] is not None or (event["booking_deadline"] and now() > event["booking_deadline"]):
-        raise EventRefusal("event", "Meeting requests for this event have closed.")
+        raise EventRefusal("event", N_("Meeting requests for this event have closed."))
 
 
 async def decide(
@@ -257,10 +258,10 @@ async def decide(
     """The asked attendee accepts or declines a request; refused when it is not theirs or already decided."""
     row = await repository.request(conn, request_id)
     if row is None or row["event_id"] != event["id"] or row["to_id"] != participant_id:
-        raise EventRefusal("request", "This request is not yours to answer.")
+        raise EventRefusal("request", N_("This request is not yours to answer."))
     decided = await repository.decide(conn, request_id, "accepted" if accept else "declined")
     if decided is None:
-        raise EventRefusal("request", "This request was answered already.")
+        raise EventRefusal("request", N_("This request was answered already."))
     return decided
 
 
@@ -385,7 +386,7 @@ async def move(conn: asyncpg.Connection, event_id: int, request_id: int, slot_id
         event = await event_or_404(conn, event_id, lock=True)
         built = await build_problem(conn, event)
         if str(request_id) not in {m.id for m in built.problem.meetings}:
-            raise EventRefusal("meeting", "No accepted meeting %(id)s at this event.", id=request_id)
+            raise EventRefusal("meeting", N_("No accepted meeting %(id)s at this event."), id=request_id)
         current = [a for a in current_schedule(built, await repository.meetings(conn, event_id))
                    if a.meeting != str(request_id)]
         moved = [*current, scheduling.Assignment(str(request_id), str(slot_id), table_number)]
@@ -504,14 +505,14 @@ def read_checkin(settings: Settings, token: str) -> tuple[int, int] | None:
 async def check_in(conn: asyncpg.Connection, event_id: int, participant_id: int) -> None:
     """Mark an attendee arrived."""
     if not await repository.check_in(conn, event_id, participant_id):
-        raise EventRefusal("participant", "Not an attendee of this event.")
+        raise EventRefusal("participant", N_("Not an attendee of this event."))
 
 
 async def no_show(conn: asyncpg.Connection, event_id: int, participant_id: int) -> int:
     """Mark an attendee who did not come; their meetings are freed. How many were freed."""
     async with conn.transaction():
         if not await repository.mark_no_show(conn, event_id, participant_id):
-            raise EventRefusal("participant", "Only an attendee not checked in can be marked as not come.")
+            raise EventRefusal("participant", N_("Only an attendee not checked in can be marked as not come."))
         return await repository.unplace_of(conn, event_id, participant_id)
 
 
@@ -559,7 +560,7 @@ async def book_spot(conn: asyncpg.Connection, event_id: int, participant_id: int
     """Book a free slot for an accepted meeting on the spot (checked like a hand move)."""
     row = await repository.request(conn, request_id)
     if row is None or row["event_id"] != event_id or participant_id not in (row["from_id"], row["to_id"]):
-        raise EventRefusal("request", "This request is not yours.")
+        raise EventRefusal("request", N_("This request is not yours."))
     await move(conn, event_id, request_id, slot_id, table_number)
 
 
@@ -574,7 +575,7 @@ async def close_event(conn: asyncpg.Connection, redis: ArqRedis | None, settings
     async with conn.transaction():
         await event_or_404(conn, event_id, lock=True)
         if not await repository.mark_closed(conn, event_id):
-            raise EventRefusal("event", "This event is closed already.")
+            raise EventRefusal("event", N_("This event is closed already."))
         present = {a["participant_id"]: p for a, p in await attendees(conn, event_id) if a["checked_in_at"]}
         held = [m for m in await repository.meetings(conn, event_id)
                 if m["slot_id"] and m["from_id"] in present and m["to_id"] in present]
