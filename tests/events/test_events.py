@@ -172,7 +172,7 @@ async def test_a_hand_move_that_breaks_a_rule_is_refused_naming_it(
               if a.meeting != str(first)]
     trial = (*others, scheduling.Assignment(str(first), str(slots[2]["id"]), 1))
     rules = scheduling.check(built.problem, scheduling.Schedule(trial, (), 0, 0, 0, False))
-    assert rules and refused.value.message() == f"This move breaks a rule: {'; '.join(rules)}"
+    assert rules and refused.value.params["rule"] == "; ".join(rules) and refused.value.status == 422
 
     target = rows[second]
     with pytest.raises(MoveRefused):  # onto the table another meeting has in that slot
