@@ -1,5 +1,5 @@
 """An event day in a real Chromium through `koble serve`: staff create the event on a laptop, a
-Norwegian student and an English company sign up on phones (375×812), the company asks for a meeting
+Norwegian student and an English company sign up on phones (375 x 812), the company asks for a meeting
 and the student accepts, staff schedule and publish, both see their agendas, staff check them in and
 close the event, and the held meeting appears in the follow-up funnel. axe-core checks every page."""
 
