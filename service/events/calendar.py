@@ -42,6 +42,7 @@ def qr_svg(text: str, title: str) -> str:
     any mask is valid for readers. Cached: an attendee's code never changes.
     """
     buffer = io.BytesIO()
-    segno.make(text, error="m", mask=0, micro=False).save(buffer, kind="svg", xmldecl=False, svgns=True, scale=4, border=2,
-                                     title=title, svgclass="qr", omitsize=True)
+    code = segno.make(text, error="m", mask=0, micro=False)
+    code.save(buffer, kind="svg", xmldecl=False, svgns=True, scale=4, border=2, title=title, svgclass="qr",
+              omitsize=True)
     return buffer.getvalue().decode()
