@@ -312,10 +312,14 @@ async def build_problem(conn: asyncpg.Connection, event: Mapping[str, Any]) -> B
                 if r["status"] == "accepted" and r["from_id"] in present and r["to_id"] in present]
     meetings = tuple(scheduling.Meeting(str(r["id"]), str(r["from_id"]), str(r["to_id"]), _weight(r)) for r in accepted)
     numbers = {t["id"]: t["number"] for t in table_rows}
+    free = {p.id: p.available for p in people}
+    # A published meeting stays put while both attendees are still there in its slot (a later block or
+    # a changed arrival releases it, rather than giving the solver a fixed meeting it cannot keep).
     fixed = tuple(scheduling.Fixed(str(m["request_id"]), str(m["published_slot_id"]), numbers[m["published_table_id"]])
                   for m in await repository.meetings(conn, event["id"])
                   if m["published_slot_id"] is not None and m["published_table_id"] in numbers
-                  and m["from_id"] in present and m["to_id"] in present and m["held_at"] is None)
+                  and str(m["published_slot_id"]) in free.get(str(m["from_id"]), frozenset())
+                  and str(m["published_slot_id"]) in free.get(str(m["to_id"]), frozenset()) and m["held_at"] is None)
     known = {m.id for m in meetings}
     problem = scheduling.Problem(
         tuple(scheduling.Slot(str(s["id"]), s["starts_at"], s["ends_at"]) for s in slot_rows), len(table_rows),

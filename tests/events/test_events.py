@@ -180,3 +180,28 @@ async def test_a_hand_move_that_breaks_a_rule_is_refused_naming_it(
         await events.move(conn, event["id"], first, target["slot_id"], target["table_number"])
     assert {r["request_id"]: r["slot_id"] for r in await events.meetings(conn, event["id"])} == {
         k: v["slot_id"] for k, v in rows.items()}  # nothing moved
+
+
+async def test_rescheduling_keeps_published_meetings_unless_an_attendee_is_gone(
+    conn: asyncpg.Connection, settings: Settings, make_participant: MakeParticipant,
+) -> None:
+    event = await _event(conn, table_count="1")
+    a, b, c, d = await _people(make_participant, 4)
+    for person in (a, b, c, d):
+        await events.sign_up(conn, event, person["id"])
+    first = await _meet(conn, settings, event, a, b)
+    await events.schedule(conn, event["id"])
+    await events.publish(conn, None, settings, event["id"])
+    published = {r["request_id"]: (r["slot_id"], r["table_id"]) for r in await events.meetings(conn, event["id"])}
+
+    second = await _meet(conn, settings, event, c, d)
+    await events.schedule(conn, event["id"])
+    now = {r["request_id"]: (r["slot_id"], r["table_id"]) for r in await events.meetings(conn, event["id"])}
+    assert now[first] == published[first] and now[second][0] not in (None, published[first][0])
+    assert await events.publish(conn, None, settings, event["id"]) == 2  # c and d: their new meeting
+
+    assert await events.no_show(conn, event["id"], a["id"]) == 1  # a did not come: the meeting is freed
+    await events.schedule(conn, event["id"])
+    rows = {r["request_id"]: r for r in await events.meetings(conn, event["id"])}
+    assert rows[first]["slot_id"] is None and rows[second]["slot_id"] is not None
+    assert await events.publish(conn, None, settings, event["id"]) == 2  # only a and b are told
