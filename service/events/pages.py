@@ -12,11 +12,12 @@ import asyncpg
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from service.auth import service as auth
 from service.auth.dependencies import StaffMember
 from service.events import calendar, timeslots
 from service.events import service as events
 from service.events.schemas import BLANK, N_, EventForm, EventRefusal, MoveRefused, form_from_event, parse_event
-from service.kit import i18n
+from service.kit import audit, i18n
 from service.kit.config import Settings
 from service.kit.deps import ConnDep, ResourcesDep
 from service.kit.i18n import _
@@ -41,6 +42,13 @@ def _back(request: Request, to: str, notice: str | None = None) -> Response:
     if notice:
         request.session[NOTICE] = notice
     return RedirectResponse(to, status_code=303)
+
+
+async def _audit(conn: asyncpg.Connection, staff: asyncpg.Record, action: str, event_id: int,
+                 participant_id: int | None = None) -> None:
+    """Record what staff did to an event (the audit log holds no personal data beyond the ids)."""
+    await audit.record(conn, auth.staff_actor(staff), action, participant_id=participant_id,
+                       details={"event_id": event_id})
 
 
 def _open(event: asyncpg.Record) -> bool:
@@ -271,6 +279,7 @@ async def new_submit(request: Request, conn: ConnDep, staff: StaffMember) -> Res
     if data is None:
         return _event_form_page(request, staff, form, None, 422)
     row = await events.create_event(conn, data)
+    await _audit(conn, staff, "event_create", row["id"])
     return _back(request, f"/staff/events/{row['id']}", _("Event created."))
 
 
@@ -290,6 +299,7 @@ async def edit_submit(request: Request, event_id: int, conn: ConnDep, staff: Sta
     if data is None:
         return _event_form_page(request, staff, form, event, 422)
     await events.update_event(conn, event_id, data)
+    await _audit(conn, staff, "event_edit", event_id)
     return _back(request, f"/staff/events/{event_id}", _("Saved."))
 
 
@@ -315,6 +325,7 @@ async def staff_event(request: Request, event_id: int, conn: ConnDep, staff: Sta
 async def run_schedule(request: Request, event_id: int, conn: ConnDep, staff: StaffMember) -> Response:
     """Run the scheduler (published meetings stay where they are)."""
     result = await events.schedule(conn, event_id)
+    await _audit(conn, staff, "event_schedule", event_id)
     text = _("Scheduled %(n)s meetings; %(left)s could not be placed.") % {
         "n": len(result.assignments), "left": len(result.unscheduled)}
     return _back(request, f"/staff/events/{event_id}", text)
@@ -331,6 +342,7 @@ async def move(request: Request, event_id: int, conn: ConnDep, staff: StaffMembe
         context = {"staff": staff, **await _overview(conn, event_id), "error": exc.message(),
                    "move": (meeting, slot, table)}
         return _page(request, "events/staff_event.html", context, 422)
+    await _audit(conn, staff, "event_move", event_id)
     return _back(request, f"/staff/events/{event_id}", _("Moved."))
 
 
@@ -339,6 +351,7 @@ async def publish(request: Request, event_id: int, conn: ConnDep, staff: StaffMe
                   resources: ResourcesDep) -> Response:
     """Make the agendas final and email them (later: only to those a change affects)."""
     sent = await events.publish(conn, resources.redis, resources.settings, event_id)
+    await _audit(conn, staff, "event_publish", event_id)
     return _back(request, f"/staff/events/{event_id}", _("Published: %(n)s agenda emails.") % {"n": sent})
 
 
@@ -386,6 +399,7 @@ async def attendance(request: Request, event_id: int, participant_id: int, conn:
     else:
         await events.check_in(conn, event_id, participant_id)
         text = _("Checked in.")
+    await _audit(conn, staff, f"event_{action if action == 'no_show' else 'check_in'}", event_id, participant_id)
     return _back(request, f"/staff/events/{event_id}/checkin", text)
 
 
@@ -394,6 +408,7 @@ async def close(request: Request, event_id: int, conn: ConnDep, staff: StaffMemb
                 resources: ResourcesDep) -> Response:
     """After the event: held meetings become matches, attendees are asked whether it was useful."""
     held = await events.close_event(conn, resources.redis, resources.settings, event_id)
+    await _audit(conn, staff, "event_close", event_id)
     return _back(request, f"/staff/events/{event_id}/report", _("%(n)s meetings held.") % {"n": held})
 
 

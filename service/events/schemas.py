@@ -100,7 +100,9 @@ BLANK = {"name": "", "place": "Bright House", "sessions": "", "meeting_minutes":
 
 def parse_event(values: Mapping[str, str]) -> tuple[EventInput | None, EventForm]:
     """Validate the event form; (None, form with errors) when any field is at fault."""
-    form = EventForm({k: str(values.get(k, "")).strip() for k in BLANK})
+    # Blank lines in the table names keep their place (table 1 unnamed, table 2 named ...).
+    form = EventForm({k: str(values.get(k, "")).rstrip() if k == "table_names" else str(values.get(k, "")).strip()
+                      for k in BLANK})
     v, errors = form.values, form.errors
     if not 1 <= len(v["name"]) <= 200:
         errors["name"] = _("Give the event a name (at most 200 characters).")

@@ -14,7 +14,7 @@ from icalendar import Calendar
 
 from service.events import calendar, scheduling, timeslots
 from service.events import service as events
-from service.events.schemas import MoveRefused, parse_event
+from service.events.schemas import EventRefusal, MoveRefused, parse_event
 from service.kit.config import Settings
 from service.matches import service as matches
 from tests.conftest import Mailbox, body_text, run_worker
@@ -205,3 +205,46 @@ async def test_rescheduling_keeps_published_meetings_unless_an_attendee_is_gone(
     rows = {r["request_id"]: r for r in await events.meetings(conn, event["id"])}
     assert rows[first]["slot_id"] is None and rows[second]["slot_id"] is not None
     assert await events.publish(conn, None, settings, event["id"]) == 2  # only a and b are told
+
+
+async def test_on_the_day_a_free_slot_is_offered_for_a_meeting_that_had_none(
+    conn: asyncpg.Connection, settings: Settings, make_participant: MakeParticipant,
+) -> None:
+    event = await _event(conn, max_meetings="1")  # one meeting each: the second request stays unscheduled
+    a, b, c, d = await _people(make_participant, 4)
+    for person in (a, b, c, d):
+        await events.sign_up(conn, event, person["id"])
+    await _meet(conn, settings, event, a, b)
+    late = await _meet(conn, settings, event, c, b)
+    await events.schedule(conn, event["id"])
+    await events.update_event(conn, event["id"], parse_event({**FORM, "max_meetings": "2"})[0])  # type: ignore[arg-type]
+    await events.check_in(conn, event["id"], c["id"])
+    offers = await events.spot_offers(conn, await events.event_or_404(conn, event["id"]), c["id"])
+    assert [(view.id, view.other_id) for view, _slot, _table in offers] == [(late, b["id"])]
+    _view, slot, table = offers[0]
+    await events.book_spot(conn, event["id"], c["id"], late, slot["id"], table)
+    booked = {r["request_id"]: r["slot_id"] for r in await events.meetings(conn, event["id"])}
+    assert booked[late] == slot["id"]
+    with pytest.raises(EventRefusal):  # not theirs
+        await events.book_spot(conn, event["id"], d["id"], late, slot["id"], table)
+
+
+async def test_hosts_meet_at_their_own_stand_and_deadlines_are_kept(
+    conn: asyncpg.Connection, settings: Settings, make_participant: MakeParticipant,
+) -> None:
+    student, company = await _people(make_participant, 2)
+    event = await _event(conn, table_count="3", table_names=f"\n\nStand @ {company['email']}")
+    for person in (student, company):
+        await events.sign_up(conn, event, person["id"])
+    await _meet(conn, settings, event, student, company)
+    await events.schedule(conn, event["id"])
+    [meeting] = await events.meetings(conn, event["id"])
+    assert (meeting["table_number"], meeting["table_name"]) == (3, "Stand")
+
+    past = (dt.datetime.now(timeslots.OSLO) - dt.timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M")
+    closed = await _event(conn, signup_deadline=past, booking_deadline=past)
+    with pytest.raises(EventRefusal) as refused:
+        await events.sign_up(conn, closed, student["id"])
+    assert refused.value.field == "event" and refused.value.status == 409
+    with pytest.raises(EventRefusal):
+        await events.request_meeting(conn, settings, closed, student["id"], company["external_id"], "")
