@@ -14,7 +14,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from service.auth import service as auth
 from service.auth.dependencies import StaffMember
-from service.events import calendar, timeslots
+from service.events import calendar, tasks, timeslots
 from service.events import service as events
 from service.events.schemas import BLANK, N_, EventForm, EventRefusal, MoveRefused, form_from_event, parse_event
 from service.kit import audit, i18n
@@ -322,10 +322,17 @@ async def staff_event(request: Request, event_id: int, conn: ConnDep, staff: Sta
 
 
 @router.post("/staff/events/{event_id}/schedule")
-async def run_schedule(request: Request, event_id: int, conn: ConnDep, staff: StaffMember) -> Response:
-    """Run the scheduler (published meetings stay where they are)."""
-    result = await events.schedule(conn, event_id)
+async def run_schedule(request: Request, event_id: int, conn: ConnDep, staff: StaffMember,
+                       resources: ResourcesDep) -> Response:
+    """Run the scheduler (published meetings stay where they are); a long run goes to the worker."""
+    event = await events.event_or_404(conn, event_id)
     await _audit(conn, staff, "event_schedule", event_id)
+    if event["solver_seconds"] > tasks.INLINE_SECONDS:
+        await tasks.enqueue_schedule(resources.redis, event_id)
+        text = _("The scheduler is running for up to %(s)s seconds; reload this page then.") % {
+            "s": f"{event['solver_seconds']:g}"}
+        return _back(request, f"/staff/events/{event_id}", text)
+    result = await events.schedule(conn, event_id)
     text = _("Scheduled %(n)s meetings; %(left)s could not be placed.") % {
         "n": len(result.assignments), "left": len(result.unscheduled)}
     return _back(request, f"/staff/events/{event_id}", text)

@@ -13,7 +13,7 @@ from icalendar import Calendar
 from service.events import service as events
 from service.events.schemas import parse_event
 from service.kit.config import Settings
-from tests.conftest import post_form
+from tests.conftest import API_TOKEN, post_form, run_worker
 from tests.factories import MakeParticipant, MakeStaff
 from tests.support import path_of, sign_in_as
 
@@ -102,3 +102,31 @@ async def test_a_new_person_registers_and_is_signed_up_once_confirmed(
     link = path_of(re.search(r"https?://\S+/auth/\S+", body).group(0))  # type: ignore[union-attr]
     await post_form(client, link, {})
     assert [p["name"] for _, p in await events.attendees(conn, event["id"])] == ["Nora Ny"]
+
+
+async def test_a_long_scheduler_run_goes_to_the_worker_and_the_api_reports_it(
+    client: httpx.AsyncClient, conn: asyncpg.Connection, settings: Settings, make_participant: MakeParticipant,
+    make_staff: MakeStaff,
+) -> None:
+    data, _form = parse_event({**FORM, "solver_seconds": "30"})
+    assert data is not None
+    event = await events.create_event(conn, data)
+    student = await make_participant("student", embed=False)
+    company = await make_participant("company", embed=False)
+    for person in (student, company):
+        await events.sign_up(conn, event, person["id"])
+    request = await events.request_meeting(conn, settings, event, student["id"], company["external_id"], "")
+    await events.decide(conn, event, company["id"], request["id"], accept=True)
+    await _as(client, conn, settings, staff_id=(await make_staff("admin"))["id"])
+    answer = await post_form(client, f"/staff/events/{event['id']}/schedule?lang=en", {})
+    assert answer.status_code == 303
+    assert (await events.meetings(conn, event["id"])) == []  # not yet: the worker runs it
+    await run_worker(settings)
+    assert [m["slot_id"] is not None for m in await events.meetings(conn, event["id"])] == [True]
+
+    found = await client.get(f"/api/v1/events/{event['id']}", headers={"Authorization": f"Bearer {API_TOKEN}"})
+    body = found.json()
+    assert found.status_code == 200 and body["objective"] > 0 and body["gap"] is not None
+    assert {row["group"]: row["scheduled"] for row in body["report"]}["all"] == 1
+    missing = await client.get("/api/v1/events/999999", headers={"Authorization": f"Bearer {API_TOKEN}"})
+    assert missing.status_code == 404
