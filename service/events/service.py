@@ -362,8 +362,11 @@ async def schedule(conn: asyncpg.Connection, event_id: int, seed: int = 0) -> sc
     """Run the scheduler for an event (its time limit) and store where every accepted meeting goes."""
     event = await event_or_404(conn, event_id)
     built = await build_problem(conn, event)
-    # The solver is CPU-bound for up to its time limit: off the event loop, so the app keeps answering.
-    result = await asyncio.to_thread(scheduling.solve, built.problem, float(event["solver_seconds"]), seed)
+    if built.problem.meetings:
+        # The solver is CPU-bound for up to its time limit: off the event loop, so the app keeps answering.
+        result = await asyncio.to_thread(scheduling.solve, built.problem, float(event["solver_seconds"]), seed)
+    else:  # nothing to place (no solver needed for an empty problem)
+        result = scheduling.Schedule((), (), 0.0, 0.0, 0.0, True)
     assignments = host_tables(built, result)
     async with conn.transaction():
         await repository.place(conn, event_id, _placements(built, assignments))
