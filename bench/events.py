@@ -127,6 +127,25 @@ async def agenda_pages(app: Any, conn: asyncpg.Connection, settings: Settings, e
     return timings
 
 
+async def staff_pages(app: Any, conn: asyncpg.Connection, settings: Settings, event_id: int) -> None:
+    """Median milliseconds of staff's event page (every meeting with its move form) and the table sheets."""
+    staff = await conn.fetchval("INSERT INTO staff (email, role) VALUES ('bench@brighthouse.example', 'admin')"
+                                " RETURNING id")
+    value = cookie(settings, await auth.start_session(conn, settings, "staff", staff))
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
+        for path in (f"/staff/events/{event_id}", f"/staff/events/{event_id}/tables",
+                     f"/staff/events/{event_id}/checkin"):
+            times, size = [], 0
+            for _ in range(5):
+                started = time.perf_counter()
+                response = await client.get(path, cookies={"koble_session": value})
+                times.append((time.perf_counter() - started) * 1000)
+                assert response.status_code == 200, response.status_code
+                size = len(response.content)
+            print(f"{path}: median {statistics.median(times):.0f} ms, {size / 1024:.0f} KiB (load {load_avg()})")
+
+
 async def publishing(conn: asyncpg.Connection, settings: Settings, event_id: int, attendees: int,
                      counter: Counter) -> None:
     """Publish, deliver with a burst worker, and check one email per attendee; then publish again."""
@@ -185,6 +204,7 @@ async def measure(args: argparse.Namespace, settings: Settings, url: str, counte
         app = create_app(settings)
         async with LifespanManager(app):
             timings = await agenda_pages(app, conn, settings, event_id, ids)
+            await staff_pages(app, conn, settings, event_id)
         timings.sort()
         print(f"agenda pages ({len(timings)}): p50 {statistics.median(timings):.1f} ms, "
               f"p95 {timings[int(0.95 * len(timings)) - 1]:.1f} ms, max {timings[-1]:.1f} ms (load {load_avg()})")

@@ -120,12 +120,6 @@ async def sign_up(conn: asyncpg.Connection, event_id: int, participant_id: int) 
     return added is not None
 
 
-async def withdraw(conn: asyncpg.Connection, event_id: int, participant_id: int) -> None:
-    """Remove an attendee (their requests and meetings go with them)."""
-    await conn.execute("DELETE FROM event_attendees WHERE event_id = $1 AND participant_id = $2",
-                       event_id, participant_id)
-
-
 async def attendee(conn: asyncpg.Connection, event_id: int, participant_id: int) -> asyncpg.Record | None:
     """One attendee row."""
     return await conn.fetchrow("SELECT * FROM event_attendees WHERE event_id = $1 AND participant_id = $2",
