@@ -17,6 +17,7 @@ from service.events import service as events
 from service.events.schemas import EventRefusal, MoveRefused, parse_event
 from service.kit.config import Settings
 from service.matches import service as matches
+from service.matching import service as matching
 from tests.conftest import Mailbox, body_text, run_worker
 from tests.factories import MakeParticipant
 
@@ -248,3 +249,19 @@ async def test_hosts_meet_at_their_own_stand_and_deadlines_are_kept(
     assert refused.value.field == "event" and refused.value.status == 409
     with pytest.raises(EventRefusal):
         await events.request_meeting(conn, settings, closed, student["id"], company["external_id"], "")
+
+
+async def test_suggestions_among_attendees_are_the_rankers_own_restricted(
+    conn: asyncpg.Connection, settings: Settings, make_participant: MakeParticipant,
+) -> None:
+    student = await make_participant("student", domains=["industrial_tech"], offers=["Robotics"],
+                                     seeks=["Summer job with robots"])
+    companies = [await make_participant("company", domains=["industrial_tech"], offers=[offer], seeks=["Students"])
+                 for offer in ("Summer jobs with robot cells", "Welding jobs", "Robot programming internships")]
+    model = matching.model_name(settings)
+    config = matching.ranker_config(model)
+    everyone = await matching.suggest(conn, student["id"], 10, model, config, record_exposure=False)
+    among = [companies[0]["id"], companies[2]["id"]]
+    restricted = await matching.suggest(conn, student["id"], 10, model, config, record_exposure=False, among=among)
+    expected = [(s.id, round(s.score, 6), s.explanation) for s in everyone if s.id in among]
+    assert [(s.id, round(s.score, 6), s.explanation) for s in restricted] == expected and len(expected) == 2
