@@ -21,7 +21,7 @@ from service.followup import router as followup_api
 from service.kit import database, embedded, errors, i18n, jobs
 from service.kit.config import Settings, get_settings
 from service.kit.deps import Resources
-from service.kit.security import BodySizeLimit, RateLimiter, SecurityHeaders, with_csrf
+from service.kit.security import BodySizeLimit, InputGuard, RateLimiter, SecurityHeaders, with_csrf
 from service.matching.cache import SuggestionCache
 from service.matching.settings import get_ranker_settings
 from service.profiles import pages as profile_pages
@@ -124,7 +124,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
 def _add_middleware(app: FastAPI, settings: Settings) -> None:
     secret = settings.secret_key()
-    # Added innermost first: the request passes size limit, headers, CSRF, session, language.
+    # Added innermost first: the request passes size limit, headers, input guard, CSRF, session, language.
     app.add_middleware(LanguageMiddleware, secure=settings.secure_cookies)
     app.add_middleware(
         SessionMiddleware,
@@ -135,6 +135,7 @@ def _add_middleware(app: FastAPI, settings: Settings) -> None:
         https_only=settings.secure_cookies,
     )
     app.add_middleware(with_csrf_middleware, secret=secret, secure=settings.secure_cookies)
+    app.add_middleware(InputGuard)
     app.add_middleware(SecurityHeaders, hsts=settings.secure_cookies)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes, api_max_bytes=API_BODY_BYTES)
 
