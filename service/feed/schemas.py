@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from service.kit.errors import Conflict, NotFound
 from service.kit.i18n import _
+from service.kit.inputs import PlainText
 from service.matches import labels as match_labels
 
 Answer = Literal["interested", "not_now"]
@@ -181,7 +182,7 @@ class AnswerIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    candidate: str = Field(min_length=1, max_length=100, description="The candidate's external id.")
+    candidate: PlainText = Field(min_length=1, max_length=100, description="The candidate's external id.")
     answer: Answer
 
 

@@ -11,11 +11,12 @@ from service.auth.dependencies import ApiStaff
 from service.followup.schemas import MatchOut, TimelineOut, TransitionIn
 from service.kit import audit
 from service.kit.deps import ConnDep, RedisDep, SettingsDep
+from service.kit.inputs import MAX_ID
 from service.matches import service
 from service.matches.lifecycle import MatchNotFound, next_states
 
 router = APIRouter(prefix="/api/v1", tags=["matches"])
-MatchId = Annotated[int, Path(ge=1, description="The match's id")]
+MatchId = Annotated[int, Path(ge=1, le=MAX_ID, description="The match's id")]
 
 
 @router.get("/matches/{match_id}", response_model=MatchOut)

@@ -6,6 +6,7 @@ import datetime as dt
 
 from pydantic import BaseModel, Field, model_validator
 
+from service.kit.inputs import MultilineText, PlainText
 from service.matches.lifecycle import State
 
 
@@ -13,8 +14,8 @@ class TransitionIn(BaseModel):
     """A move of a match by staff or an integration; `reason` is required when closing."""
 
     to: State
-    reason: str | None = Field(None, max_length=200)
-    comment: str | None = Field(None, max_length=2000)
+    reason: PlainText | None = Field(None, max_length=200)
+    comment: MultilineText | None = Field(None, max_length=2000)
 
     @model_validator(mode="after")
     def _closing_needs_reason(self) -> TransitionIn:

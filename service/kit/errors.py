@@ -110,7 +110,11 @@ async def validation_error(request: Request, exc: RequestValidationError) -> Res
         {"loc": list(e["loc"]), "field": ".".join(str(p) for p in e["loc"][1:]), "msg": e["msg"], "type": e["type"]}
         for e in exc.errors()
     ]
-    return JSONResponse({"detail": errors}, status_code=422)
+    if wants_json(request):
+        return JSONResponse({"detail": errors}, status_code=422)
+    # A form field no page re-shows (e.g. a reason with a control character): the error page names it.
+    text = "; ".join(f"{e['field'] or e['loc'][-1]}: {e['msg']}" for e in errors)
+    return respond(request, 422, text)
 
 
 async def server_error(request: Request, exc: Exception) -> Response:

@@ -55,3 +55,14 @@ DbId = Annotated[StrictInt, Field(ge=1, le=MAX_ID)]
 IdPath = Annotated[int, Path(ge=1, le=MAX_ID)]
 # A row id sent by a form (text on the wire).
 FormId = Annotated[int, Field(ge=1, le=MAX_ID)]
+
+
+def parse_id(text: str | None) -> int | None:
+    """An id written in a query or a cursor ("12"), or None unless it is ASCII digits naming a bigint row.
+
+    `str.isdigit` alone is not enough: it accepts "²", which `int` then refuses.
+    """
+    if not text or not text.isascii() or not text.isdigit():
+        return None
+    value = int(text)
+    return value if 1 <= value <= MAX_ID else None

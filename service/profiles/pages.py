@@ -18,6 +18,7 @@ from service.kit import i18n
 from service.kit.config import Settings
 from service.kit.deps import ConnDep, ResourcesDep
 from service.kit.i18n import _
+from service.kit.inputs import PlainText
 from service.kit.security import client_address
 from service.kit.templating import templates
 from service.profiles import forms
@@ -69,7 +70,7 @@ async def signin_form(request: Request, participant: OptionalParticipant) -> Res
 
 @router.post("/signin", response_class=HTMLResponse)
 async def signin_submit(
-    request: Request, conn: ConnDep, resources: ResourcesDep, email: Annotated[str, Form()] = ""
+    request: Request, conn: ConnDep, resources: ResourcesDep, email: Annotated[PlainText, Form()] = ""
 ) -> Response:
     """Send a sign-in link; the answer is the same whether or not the address is registered."""
     try:

@@ -20,6 +20,7 @@ from service.kit import audit as audit_log
 from service.kit import i18n
 from service.kit.deps import ConnDep, ResourcesDep
 from service.kit.i18n import _
+from service.kit.inputs import FormId, IdPath, PlainText, parse_id
 from service.kit.security import client_address
 from service.kit.templating import templates
 from service.kit.vocabulary import DOMAINS, ENGAGEMENTS, KINDS
@@ -66,7 +67,7 @@ async def signin_form(request: Request) -> Response:
 
 @router.post("/staff/signin", response_class=HTMLResponse)
 async def signin_submit(
-    request: Request, conn: ConnDep, resources: ResourcesDep, email: Annotated[str, Form()] = ""
+    request: Request, conn: ConnDep, resources: ResourcesDep, email: Annotated[PlainText, Form()] = ""
 ) -> Response:
     """Send a staff sign-in link; the same answer whether or not the address belongs to staff."""
     try:
@@ -192,8 +193,8 @@ async def queue(request: Request, staff: StaffMember, conn: ConnDep, resources: 
 
 @router.post("/staff/queue/{match_id}/approve")
 async def approve(
-    request: Request, match_id: int, staff: StaffMember, conn: ConnDep, resources: ResourcesDep,
-    back: Annotated[str, Form()] = "",
+    request: Request, match_id: IdPath, staff: StaffMember, conn: ConnDep, resources: ResourcesDep,
+    back: Annotated[PlainText, Form()] = "",
 ) -> Response:
     """Approve a pair: both are introduced by email."""
     try:
@@ -205,8 +206,8 @@ async def approve(
 
 @router.post("/staff/queue/{match_id}/reject")
 async def reject(
-    request: Request, match_id: int, staff: StaffMember, conn: ConnDep, resources: ResourcesDep,
-    reason: Annotated[str, Form()] = "", back: Annotated[str, Form()] = "",
+    request: Request, match_id: IdPath, staff: StaffMember, conn: ConnDep, resources: ResourcesDep,
+    reason: Annotated[PlainText, Form()] = "", back: Annotated[PlainText, Form()] = "",
 ) -> Response:
     """Reject a pair with a reason."""
     if not reason.strip():
@@ -221,8 +222,8 @@ async def reject(
 
 @router.post("/staff/queue/{match_id}/snooze")
 async def snooze(
-    request: Request, match_id: int, staff: StaffMember, conn: ConnDep, resources: ResourcesDep,
-    until: Annotated[str, Form()] = "", back: Annotated[str, Form()] = "",
+    request: Request, match_id: IdPath, staff: StaffMember, conn: ConnDep, resources: ResourcesDep,
+    until: Annotated[PlainText, Form()] = "", back: Annotated[PlainText, Form()] = "",
 ) -> Response:
     """Keep a pair out of the queue until a day."""
     day = _day(until)
@@ -240,7 +241,7 @@ async def snooze(
 @router.post("/staff/queue/bulk")
 async def bulk(
     request: Request, staff: StaffMember, conn: ConnDep, resources: ResourcesDep,
-    match_id: Annotated[list[int] | None, Form()] = None, back: Annotated[str, Form()] = "",
+    match_id: Annotated[list[FormId] | None, Form()] = None, back: Annotated[PlainText, Form()] = "",
 ) -> Response:
     """Approve every ticked pair; pairs decided meanwhile are skipped and counted."""
     result = await review.bulk_approve(conn, resources.redis, resources.settings, match_id or [],
@@ -292,8 +293,8 @@ async def handpick(request: Request, staff: StaffMember, conn: ConnDep) -> Respo
 @router.post("/staff/handpick", response_class=HTMLResponse)
 async def handpick_submit(
     request: Request, staff: StaffMember, conn: ConnDep, resources: ResourcesDep,
-    first: Annotated[int | None, Form()] = None, second: Annotated[int | None, Form()] = None,
-    q1: Annotated[str, Form()] = "", q2: Annotated[str, Form()] = "",
+    first: Annotated[FormId | None, Form()] = None, second: Annotated[FormId | None, Form()] = None,
+    q1: Annotated[PlainText, Form()] = "", q2: Annotated[PlainText, Form()] = "",
 ) -> Response:
     """Pair the two picked participants (approved and introduced), unless a hard constraint forbids it."""
     values = {"q1": q1[:100], "q2": q2[:100], "first": str(first or ""), "second": str(second or "")}
@@ -318,7 +319,7 @@ async def pipeline(request: Request, staff: StaffMember, conn: ConnDep) -> Respo
 
 
 @router.get("/staff/matches/{match_id}", response_class=HTMLResponse)
-async def match(request: Request, match_id: int, staff: StaffMember, conn: ConnDep) -> Response:
+async def match(request: Request, match_id: IdPath, staff: StaffMember, conn: ConnDep) -> Response:
     """One match: both profiles, its timeline (transitions and emails), and closing it with a reason."""
     context = await review.match_page(conn, match_id, auth.staff_actor(staff))
     notice = _notice(dict(request.query_params))
@@ -327,8 +328,8 @@ async def match(request: Request, match_id: int, staff: StaffMember, conn: ConnD
 
 @router.post("/staff/matches/{match_id}/close", response_class=HTMLResponse)
 async def close(
-    request: Request, match_id: int, staff: StaffMember, conn: ConnDep, resources: ResourcesDep,
-    reason: Annotated[str, Form()] = "",
+    request: Request, match_id: IdPath, staff: StaffMember, conn: ConnDep, resources: ResourcesDep,
+    reason: Annotated[PlainText, Form()] = "",
 ) -> Response:
     """Close an open match with a reason."""
     actor = auth.staff_actor(staff)
@@ -344,7 +345,7 @@ async def close(
 
 
 @router.get("/staff/participants/{participant_id}", response_class=HTMLResponse)
-async def participant(request: Request, participant_id: int, staff: StaffMember, conn: ConnDep) -> Response:
+async def participant(request: Request, participant_id: IdPath, staff: StaffMember, conn: ConnDep) -> Response:
     """One participant's profile and matches, for follow-up; the view is audited."""
     people = await profiles.by_ids(conn, [participant_id])
     if participant_id not in people:
@@ -362,8 +363,7 @@ async def participant(request: Request, participant_id: int, staff: StaffMember,
 @router.get("/staff/audit", response_class=HTMLResponse)
 async def audit(request: Request, staff: Admin, conn: ConnDep) -> Response:
     """The audit log, newest first (admins only)."""
-    before = request.query_params.get("before")
-    rows = await auth.audit_page(conn, int(before) if before and before.isdigit() else None, AUDIT_ROWS)
+    rows = await auth.audit_page(conn, parse_id(request.query_params.get("before")), AUDIT_ROWS)
     next_url = f"/staff/audit?before={rows[-1]['id']}" if len(rows) == AUDIT_ROWS else None
     return _page(request, "review/audit.html", {"staff": staff, "rows": rows, "next_url": next_url})
 
@@ -386,8 +386,8 @@ async def admin(request: Request, staff: Admin, conn: ConnDep) -> Response:
 
 @router.post("/staff/admin/add", response_class=HTMLResponse)
 async def admin_add(
-    request: Request, staff: Admin, conn: ConnDep, email: Annotated[str, Form()] = "",
-    name: Annotated[str, Form()] = "", role: Annotated[str, Form()] = "reviewer",
+    request: Request, staff: Admin, conn: ConnDep, email: Annotated[PlainText, Form()] = "",
+    name: Annotated[PlainText, Form()] = "", role: Annotated[PlainText, Form()] = "reviewer",
 ) -> Response:
     """Add a staff member (or re-enable one)."""
     values = {"email": email, "name": name, "role": role if role in auth.ROLES else "reviewer"}
@@ -405,7 +405,7 @@ async def admin_add(
 
 @router.post("/staff/admin/{staff_id}/role", response_class=HTMLResponse)
 async def admin_role(
-    request: Request, staff_id: int, staff: Admin, conn: ConnDep, role: Annotated[str, Form()] = "",
+    request: Request, staff_id: IdPath, staff: Admin, conn: ConnDep, role: Annotated[PlainText, Form()] = "",
 ) -> Response:
     """Change a staff member's role."""
     if role not in auth.ROLES:
@@ -418,7 +418,7 @@ async def admin_role(
 
 
 @router.post("/staff/admin/{staff_id}/disable", response_class=HTMLResponse)
-async def admin_disable(request: Request, staff_id: int, staff: Admin, conn: ConnDep) -> Response:
+async def admin_disable(request: Request, staff_id: IdPath, staff: Admin, conn: ConnDep) -> Response:
     """Disable a staff member."""
     try:
         await auth.disable_staff(conn, auth.staff_actor(staff), staff_id)

@@ -16,6 +16,7 @@ from pydantic import BaseModel, Field
 from service.auth.dependencies import ApiStaff
 from service.kit.api import INVALID, Message, SessionCookie, error_doc
 from service.kit.deps import ConnDep, ResourcesDep
+from service.kit.inputs import IdPath
 from service.kit.vocabulary import Domain, Engagement
 from service.matches.schemas import PAGE_SIZE, QueueFilter, QueueStatus
 from service.review import service as review
@@ -93,7 +94,7 @@ async def queue(
 
 @router.post("/matches/{match_id}/approve", response_model=MatchOut, responses=DECISION_ERRORS,
              summary="Approve a suggested pair (both are introduced by email)")
-async def approve(match_id: int, actor: ApiStaff, conn: ConnDep, resources: ResourcesDep) -> MatchOut:
+async def approve(match_id: IdPath, actor: ApiStaff, conn: ConnDep, resources: ResourcesDep) -> MatchOut:
     """Approve: the pair moves to approved, then Koble introduces both (state `introduced`)."""
     row = await review.approve(conn, resources.redis, resources.settings, match_id, actor)
     return MatchOut(match_id=row["id"], state=row["state"])
@@ -101,7 +102,7 @@ async def approve(match_id: int, actor: ApiStaff, conn: ConnDep, resources: Reso
 
 @router.post("/matches/{match_id}/reject", response_model=MatchOut, responses=DECISION_ERRORS,
              summary="Reject a suggested pair with a reason")
-async def reject(match_id: int, body: RejectIn, actor: ApiStaff, conn: ConnDep, resources: ResourcesDep) -> MatchOut:
+async def reject(match_id: IdPath, body: RejectIn, actor: ApiStaff, conn: ConnDep, resources: ResourcesDep) -> MatchOut:
     """Reject for good: the pair is never suggested again; the reason stays in the timeline."""
     row = await review.reject(conn, resources.settings, match_id, actor, body.reason.strip())
     return MatchOut(match_id=row["id"], state=row["state"])
@@ -109,7 +110,7 @@ async def reject(match_id: int, body: RejectIn, actor: ApiStaff, conn: ConnDep, 
 
 @router.post("/matches/{match_id}/snooze", response_model=MatchOut, responses=DECISION_ERRORS,
              summary="Keep a suggested pair out of the queue until a day")
-async def snooze(match_id: int, body: SnoozeIn, actor: ApiStaff, conn: ConnDep) -> MatchOut:
+async def snooze(match_id: IdPath, body: SnoozeIn, actor: ApiStaff, conn: ConnDep) -> MatchOut:
     """Snooze: the pair stays suggested and comes back into the queue on `until`."""
     row = await review.snooze(conn, match_id, actor, body.until)
     return MatchOut(match_id=row["id"], state=row["state"], snoozed_until=row["snoozed_until"])

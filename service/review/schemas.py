@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from service.kit.inputs import DbId, MultilineText
 from service.kit.vocabulary import Domain, Engagement, Kind
 from service.matches.lifecycle import State
 
@@ -66,7 +67,7 @@ class RejectIn(BaseModel):
     """Why a pair is rejected (kept in the timeline; never shown to the participants)."""
 
     model_config = ConfigDict(str_strip_whitespace=True)
-    reason: str = Field(min_length=1, max_length=500, examples=["Different expectations about pay"])
+    reason: MultilineText = Field(min_length=1, max_length=500, examples=["Different expectations about pay"])
 
 
 class SnoozeIn(BaseModel):
@@ -85,7 +86,7 @@ class SnoozeIn(BaseModel):
 class BulkIn(BaseModel):
     """Approve several pairs at once."""
 
-    match_ids: list[int] = Field(min_length=1, max_length=200)
+    match_ids: list[DbId] = Field(min_length=1, max_length=200)
 
 
 class BulkOut(BaseModel):

@@ -12,6 +12,7 @@ import re
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -119,7 +120,7 @@ def control_characters_in_path(target: Target, csrf: str) -> Iterator[Probe]:
     """A NUL, a bell and an escape sequence in every text path parameter."""
     for name in target.str_params:
         for value in BAD_TEXT:
-            yield Probe(target.url(**{name: value.replace("\x00", "%00")}), {"data": {"csrftoken": csrf}})
+            yield Probe(target.url(**{name: quote(value, safe="")}), {"data": {"csrftoken": csrf}})
 
 
 def bad_queries(target: Target, csrf: str) -> Iterator[Probe]:
@@ -194,13 +195,17 @@ async def identify(
 
 
 @pytest.mark.parametrize("who", ["anonymous", "participant", "staff", "bearer"])
-@pytest.mark.parametrize("variant", list(VARIANTS))
 async def test_no_route_answers_a_malformed_request_with_a_server_error(
-    variant: str, who: str, walker: httpx.AsyncClient, conn: Connection, settings: Settings,
+    who: str, walker: httpx.AsyncClient, conn: Connection, settings: Settings,
     make_participant: MakeParticipant, make_staff: MakeStaff, make_match: MakeMatch,
 ) -> None:
     headers = await identify(walker, conn, settings, who, make_participant, make_staff, make_match)
-    failures = await walk(walker, targets(create_app(settings)), VARIANTS[variant], headers)
+    routes = targets(create_app(settings))
+    if who == "bearer":  # the token opens only the API
+        routes = [t for t in routes if t.path.startswith("/api/")]
+    failures = []
+    for name, variant in VARIANTS.items():
+        failures += [f"{name}: {failure}" for failure in await walk(walker, routes, variant, headers)]
     assert failures == [], "\n".join(failures[:60]) + f"\n({len(failures)} in all)"
 
 
