@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Annotated
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, StringConstraints, model_validator
 
-from service.kit.inputs import MultilineText, PlainText
+from service.kit.inputs import MultiLine, SingleLine
 from service.matches.lifecycle import State
 
 
@@ -14,8 +15,8 @@ class TransitionIn(BaseModel):
     """A move of a match by staff or an integration; `reason` is required when closing."""
 
     to: State
-    reason: PlainText | None = Field(None, max_length=200)
-    comment: MultilineText | None = Field(None, max_length=2000)
+    reason: Annotated[str, StringConstraints(max_length=200), SingleLine] | None = None
+    comment: Annotated[str, StringConstraints(max_length=2000), MultiLine] | None = None
 
     @model_validator(mode="after")
     def _closing_needs_reason(self) -> TransitionIn:

@@ -44,10 +44,14 @@ def _multi_line(value: str) -> str:
     return _refuse(value, multiline=True)
 
 
+# The checks, to put after a text's own constraints (`Annotated[str, StringConstraints(...), SingleLine]`), so
+# that a too-long text still reports `string_too_long`.
+SingleLine = AfterValidator(_single_line)
+MultiLine = AfterValidator(_multi_line)
 # A one-line text (names, addresses, reasons, search words): no control characters, no line breaks.
-PlainText = Annotated[str, AfterValidator(_single_line)]
+PlainText = Annotated[str, SingleLine]
 # A text that may hold paragraphs (interests, comments): tab and line breaks allowed, no other controls.
-MultilineText = Annotated[str, AfterValidator(_multi_line)]
+MultilineText = Annotated[str, MultiLine]
 
 # A row id in a JSON body or a form: an integer (strict: `false` or `"1"` is not an id) that fits a bigint.
 DbId = Annotated[StrictInt, Field(ge=1, le=MAX_ID)]

@@ -15,6 +15,7 @@ from redis.asyncio import ConnectionPool
 from starlette.requests import Request, cookie_parser
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from service.kit.api import is_json
 from service.kit.inputs import first_control
 
 CSP = (
@@ -222,7 +223,16 @@ async def _refuse(send: Send, status: int, detail: str) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
+CSRF_API_DETAIL = (
+    "csrf: with the session cookie, send Content-Type: application/json (or the X-CSRFToken header); "
+    "integrations send the bearer token"
+)
+
+
 async def _csrf_failed(scope: Scope, send: Send, message_id: Any) -> None:
+    if scope["path"].startswith("/api/"):
+        await _refuse(send, 403, CSRF_API_DETAIL)
+        return
     # Usually an old tab: tell the person what to do rather than show a bare 403.
     body = (
         "<!doctype html><meta charset=utf-8><title>Koble</title>"
@@ -235,14 +245,48 @@ async def _csrf_failed(scope: Scope, send: Send, message_id: Any) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
+class PathPrefixes:
+    """A set of paths given by their beginnings (what the CSRF library's `always_protect` asks `in` of)."""
+
+    def __init__(self, *prefixes: str) -> None:
+        self.prefixes = prefixes
+
+    def __contains__(self, path: object) -> bool:
+        return isinstance(path, str) and path.startswith(self.prefixes)
+
+
+# Sign-in CSRF (issue 15, finding 6): the CSRF library lets a POST without any cookie through, since no
+# session rides on it; but asking for a link and using one *starts* a session, so a page on another site
+# could sign a visitor into the attacker's account. These forms always need the token of their page.
+SIGN_IN_PATHS = PathPrefixes("/signin", "/register", "/auth/", "/staff/signin", "/staff/auth/")
+# Authenticated by the token in the path, POSTed by mail clients without cookies (RFC 8058).
+ONE_CLICK_PATHS = ("/api/v1/unsubscribe/",)
+
+
+def skips_csrf(scope: Scope) -> bool:
+    """Whether a request with cookies may skip the token check: only JSON API calls, and API methods a form
+    cannot send (PUT, PATCH, DELETE).
+
+    A browser sends `application/json`, a custom header or a PUT/PATCH/DELETE to another site only after a
+    CORS preflight, which Koble never grants. A form can POST to the API with a form or text content type,
+    and the session cookie rides along from the same site; such a POST (even one without a body, like
+    `approve`) needs the CSRF header or field like any form (issue 15, finding 6).
+    """
+    path = scope["path"]
+    if path.startswith(ONE_CLICK_PATHS):
+        return True
+    return path.startswith("/api/") and (scope["method"] != "POST" or is_json(_media_type(scope)))
+
+
 def with_csrf(app: ASGIApp, secret: str, secure: bool) -> ASGIApp:
-    """Wrap the app in double-submit CSRF protection for every form; the JSON API is exempt."""
+    """Wrap the app in double-submit CSRF protection for every form and every cookie-borne API POST that is
+    not JSON (see skips_csrf); the sign-in forms are checked even without cookies (SIGN_IN_PATHS)."""
     wrapped: ASGIApp = asgi_csrf(
         app,
         signing_secret=secret,
         cookie_secure=secure,
-        # JSON bodies cannot be sent cross-site without a CORS preflight, which Koble never allows.
-        skip_if_scope=lambda scope: scope["path"].startswith("/api/"),
+        always_protect=SIGN_IN_PATHS,
+        skip_if_scope=skips_csrf,
         send_csrf_failed=_csrf_failed,
     )
     return wrapped

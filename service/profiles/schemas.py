@@ -17,11 +17,11 @@ from pydantic import (
 )
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
-from service.kit.inputs import MultilineText, PlainText
+from service.kit.inputs import MultiLine, SingleLine
 from service.kit.vocabulary import Domain, Engagement, Kind
 
-Text = Annotated[PlainText, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-Interest = Annotated[MultilineText, StringConstraints(strip_whitespace=True, max_length=2000)]
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), SingleLine]
+Interest = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000), MultiLine]
 MAX_INTERESTS = 20
 
 
@@ -100,7 +100,7 @@ class ParticipantFields(BaseModel):
 class ParticipantImport(ParticipantFields):
     """One line of a participant file (docs/contracts.md §1): the fields plus the source's stable id."""
 
-    external_id: Annotated[PlainText, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+    external_id: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100), SingleLine]
 
 
 class ParticipantCreate(ParticipantFields):

@@ -18,7 +18,8 @@ from service.auth import service as auth
 from service.auth.dependencies import Admin, IdentityDep, StaffMember
 from service.kit import audit as audit_log
 from service.kit import i18n
-from service.kit.deps import ConnDep, ResourcesDep
+from service.kit.config import Settings
+from service.kit.deps import ConnDep, ResourcesDep, SettingsDep
 from service.kit.i18n import _
 from service.kit.inputs import FormId, IdPath, PlainText, parse_id
 from service.kit.security import client_address
@@ -40,9 +41,11 @@ AUDIT_ROWS = 100
 FILTERS = ("status", "domain", "kinds", "engagement", "language", "date_from", "date_to", "q")
 
 
-def _link_context(token: str, usable: bool) -> dict[str, Any]:
-    # The participants' link page, pointed at the staff routes.
-    return {"token": token, "usable": usable, "post_to": f"/staff/auth/{token}", "new_link": "/staff/signin"}
+def _link_context(request: Request, token: str, address: str | None, settings: Settings) -> dict[str, Any]:
+    # The participants' link page, pointed at the staff routes; "this device?" when asked elsewhere.
+    elsewhere = address is not None and not auth.asked_here(request, settings, [address])
+    return {"token": token, "usable": address is not None, "post_to": f"/staff/auth/{token}",
+            "new_link": "/staff/signin", "elsewhere": elsewhere, "address": address}
 
 
 def _page(request: Request, name: str, context: dict[str, Any], status_code: int = 200) -> Response:
@@ -79,23 +82,32 @@ async def signin_submit(
     if not await resources.limiter.allows(rule, "staff-signin", client_address(request), address):
         detail = _("Too many sign-in attempts. Wait a while and try again.")
         return _page(request, "error.html", {"status": 429, "detail": detail}, 429)
+    auth.remember_asked(request, resources.settings, address)
     await auth.request_staff_sign_in(conn, resources.redis, resources.settings, address)
     return _page(request, "link_sent.html", {"email": address})
 
 
 @router.get("/staff/auth/{token}", response_class=HTMLResponse)
-async def link_confirm(request: Request, token: str, conn: ConnDep) -> Response:
+async def link_confirm(request: Request, token: str, conn: ConnDep, settings: SettingsDep) -> Response:
     """A staff link from an email: a button to continue, so mail scanners opening links use nothing."""
-    usable = await auth.is_usable(conn, token, "staff")
-    return _page(request, "link_confirm.html", _link_context(token, usable), 200 if usable else 410)
+    address = await auth.staff_link_address(conn, token)
+    return _page(request, "link_confirm.html", _link_context(request, token, address, settings),
+                 200 if address else 410)
 
 
 @router.post("/staff/auth/{token}")
-async def link_redeem(request: Request, token: str, conn: ConnDep, resources: ResourcesDep) -> Response:
-    """Use the link: the first sign-in step; then the next step, or the queue."""
-    next_url = await auth.redeem_staff_link(conn, request, resources.settings, token)
+async def link_redeem(
+    request: Request, token: str, conn: ConnDep, resources: ResourcesDep,
+    this_device: Annotated[PlainText, Form()] = "",
+) -> Response:
+    """Use the link: the first sign-in step (after "this device?" if asked elsewhere); then the queue."""
+    settings = resources.settings
+    address = await auth.staff_link_address(conn, token)
+    if address and this_device != "yes" and not auth.asked_here(request, settings, [address]):
+        return _page(request, "link_confirm.html", _link_context(request, token, address, settings))
+    next_url = await auth.redeem_staff_link(conn, request, settings, token)
     if next_url is None:
-        return _page(request, "link_confirm.html", _link_context(token, False), 410)
+        return _page(request, "link_confirm.html", _link_context(request, token, None, settings), 410)
     return RedirectResponse(next_url, status_code=303)
 
 

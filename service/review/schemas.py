@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
-from service.kit.inputs import DbId, MultilineText
+from service.kit.inputs import DbId, MultiLine
 from service.kit.vocabulary import Domain, Engagement, Kind
 from service.matches.lifecycle import State
 
@@ -67,7 +68,9 @@ class RejectIn(BaseModel):
     """Why a pair is rejected (kept in the timeline; never shown to the participants)."""
 
     model_config = ConfigDict(str_strip_whitespace=True)
-    reason: MultilineText = Field(min_length=1, max_length=500, examples=["Different expectations about pay"])
+    reason: Annotated[str, StringConstraints(min_length=1, max_length=500), MultiLine] = Field(
+        examples=["Different expectations about pay"]
+    )
 
 
 class SnoozeIn(BaseModel):
