@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 from arq import create_pool as create_arq_pool
 from fastapi import FastAPI, Request
@@ -18,7 +19,7 @@ from service.feed import pages as feed_pages
 from service.feed import router as feed_api
 from service.followup import pages as followup_pages
 from service.followup import router as followup_api
-from service.kit import database, embedded, errors, i18n, jobs
+from service.kit import api, database, embedded, errors, i18n, jobs
 from service.kit.config import Settings, get_settings
 from service.kit.deps import Resources
 from service.kit.security import BodySizeLimit, InputGuard, RateLimiter, SecurityHeaders, with_csrf
@@ -119,7 +120,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     errors.install(app)
     _add_middleware(app, settings)
+    _document_common_errors(app)
     return app
+
+
+def _document_common_errors(app: FastAPI) -> None:
+    """Every API operation documents the answers the middlewares and the router give (kit.api.COMMON_ERRORS)."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        fresh = app.openapi_schema is None
+        schema = build()
+        return api.document_common_errors(schema) if fresh else schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def _add_middleware(app: FastAPI, settings: Settings) -> None:

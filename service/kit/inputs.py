@@ -5,11 +5,13 @@ field, never a database error (docs/architecture.md, "Errors")."""
 from __future__ import annotations
 
 import re
-from typing import Annotated
+from dataclasses import dataclass
+from typing import Annotated, Any
 
 from fastapi import Path
-from pydantic import AfterValidator, Field, StrictInt
-from pydantic_core import PydanticCustomError
+from pydantic import Field, GetCoreSchemaHandler, GetJsonSchemaHandler, StrictInt
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema, PydanticCustomError, core_schema
 
 # PostgreSQL's bigint (ids are bigserial): a larger number can name no row, and asyncpg refuses to encode it.
 MAX_ID = 2**63 - 1
@@ -27,27 +29,49 @@ def first_control(value: str, multiline: bool = False) -> str | None:
     return found.group(0) if found else None
 
 
-def _refuse(value: str, multiline: bool) -> str:
-    bad = first_control(value, multiline)
-    if bad is not None:
-        raise PydanticCustomError(
-            "control_character", "Control characters are not allowed (found U+{code})", {"code": f"{ord(bad):04X}"}
-        )
-    return value
+@dataclass(frozen=True)
+class NoControl:
+    """A text's check for control characters, documented in its JSON schema as a `pattern`.
+
+    Put it after the text's own constraints (`Annotated[str, StringConstraints(...), SINGLE_LINE]`), so that
+    a too-long text still reports `string_too_long`. `nonblank` documents (it does not check) that the text
+    must hold more than spaces, for texts whose `min_length` applies after stripping.
+    """
+
+    multiline: bool = False
+    nonblank: bool = False
+
+    def check(self, value: str) -> str:
+        """The value, or a `control_character` error naming the first refused character."""
+        bad = first_control(value, self.multiline)
+        if bad is not None:
+            raise PydanticCustomError(
+                "control_character", "Control characters are not allowed (found U+{code})",
+                {"code": f"{ord(bad):04X}"},
+            )
+        return value
+
+    def pattern(self) -> str:
+        """The JSON schema pattern of the texts this check lets through (so generated tests stay valid)."""
+        allowed = f"[^{_CONTROL_JSON}{'' if self.multiline else _BREAKS_JSON}]"
+        return f"^{allowed}*[^\\s{_CONTROL_JSON}]{allowed}*$" if self.nonblank else f"^{allowed}*$"
+
+    def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler) -> CoreSchema:
+        return core_schema.no_info_after_validator_function(self.check, handler(source))
+
+    def __get_pydantic_json_schema__(self, schema: CoreSchema, handler: GetJsonSchemaHandler) -> JsonSchemaValue:
+        json_schema = handler(schema)
+        json_schema["pattern"] = self.pattern()
+        return json_schema
 
 
-def _single_line(value: str) -> str:
-    return _refuse(value, multiline=False)
-
-
-def _multi_line(value: str) -> str:
-    return _refuse(value, multiline=True)
-
-
-# The checks, to put after a text's own constraints (`Annotated[str, StringConstraints(...), SingleLine]`), so
-# that a too-long text still reports `string_too_long`.
-SingleLine = AfterValidator(_single_line)
-MultiLine = AfterValidator(_multi_line)
+# The same ranges written for a JSON schema regex (surrogates cannot be written there; JSON holds none).
+_CONTROL_JSON = "\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f-\\x9f"
+_BREAKS_JSON = "\\t\\n\\r"
+SingleLine = NoControl()
+MultiLine = NoControl(multiline=True)
+NonBlankLine = NoControl(nonblank=True)
+NonBlankText = NoControl(multiline=True, nonblank=True)
 # A one-line text (names, addresses, reasons, search words): no control characters, no line breaks.
 PlainText = Annotated[str, SingleLine]
 # A text that may hold paragraphs (interests, comments): tab and line breaks allowed, no other controls.

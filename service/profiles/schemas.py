@@ -17,10 +17,10 @@ from pydantic import (
 )
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
-from service.kit.inputs import MultiLine, SingleLine
+from service.kit.inputs import MultiLine, NonBlankLine
 from service.kit.vocabulary import Domain, Engagement, Kind
 
-Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), SingleLine]
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), NonBlankLine]
 Interest = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000), MultiLine]
 MAX_INTERESTS = 20
 
@@ -100,7 +100,7 @@ class ParticipantFields(BaseModel):
 class ParticipantImport(ParticipantFields):
     """One line of a participant file (docs/contracts.md §1): the fields plus the source's stable id."""
 
-    external_id: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100), SingleLine]
+    external_id: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100), NonBlankLine]
 
 
 class ParticipantCreate(ParticipantFields):

@@ -9,7 +9,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
-from service.kit.inputs import DbId, MultiLine
+from service.kit.inputs import DbId, NonBlankText
 from service.kit.vocabulary import Domain, Engagement, Kind
 from service.matches.lifecycle import State
 
@@ -68,7 +68,7 @@ class RejectIn(BaseModel):
     """Why a pair is rejected (kept in the timeline; never shown to the participants)."""
 
     model_config = ConfigDict(str_strip_whitespace=True)
-    reason: Annotated[str, StringConstraints(min_length=1, max_length=500), MultiLine] = Field(
+    reason: Annotated[str, StringConstraints(min_length=1, max_length=500), NonBlankText] = Field(
         examples=["Different expectations about pay"]
     )
 

@@ -97,7 +97,8 @@ async def world(
     target = (await make_staff("reviewer", "target@brighthouse.example"))["id"]
     clients = {role: await _client(app) for role in ("anonymous", "participant", "reviewer", "admin")}
     token = await auth_service.issue(conn, student, "login", dt.timedelta(minutes=5))
-    await clients["participant"].post(f"/auth/{token}", data={"csrftoken": csrf_of(clients["participant"])})
+    confirm = {"csrftoken": csrf_of(clients["participant"]), "this_device": "yes"}
+    await clients["participant"].post(f"/auth/{token}", data=confirm)
     await sign_in_staff(clients["reviewer"], conn, reviewer)
     await sign_in_staff(clients["admin"], conn, admin)
     yield World({"match_id": match_id, "participant_id": student, "staff_id": target}, clients)
