@@ -4,17 +4,24 @@ field, never a database error (docs/architecture.md, "Errors")."""
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import Path
-from pydantic import Field, GetCoreSchemaHandler, GetJsonSchemaHandler, StrictInt
+from pydantic import BeforeValidator, Field, GetCoreSchemaHandler, GetJsonSchemaHandler, StrictInt
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema, PydanticCustomError, core_schema
 
-# PostgreSQL's bigint (ids are bigserial): a larger number can name no row, and asyncpg refuses to encode it.
-MAX_ID = 2**63 - 1
+# Ids are bigserial; a number past bigint can name no row and asyncpg refuses to encode it. We bound them
+# lower, at I-JSON's largest exact integer (RFC 7493, 2**53 - 1): JSON clients (JavaScript, and schemathesis
+# reading the schema's `maximum` as a float) cannot even write a larger one exactly, and Koble's ids will
+# never come near it.
+MAX_ID = 2**53 - 1
+# A date written as ISO 8601 (YYYY-MM-DD). Pydantic's lax mode would also read a number, or a text of digits,
+# as a Unix time: `0` became 1970-01-01 where the schema says a date string (issue 15, finding 12).
+ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 # C0 controls, DEL, C1 controls and lone surrogates. PostgreSQL cannot store NUL or a surrogate at all; the
 # others have no place in a name or an interest and only hide text or break emails and spreadsheets.
@@ -76,6 +83,14 @@ NonBlankText = NoControl(multiline=True, nonblank=True)
 PlainText = Annotated[str, SingleLine]
 # A text that may hold paragraphs (interests, comments): tab and line breaks allowed, no other controls.
 MultilineText = Annotated[str, MultiLine]
+
+def _iso_date(value: object) -> object:
+    if isinstance(value, dt.date) or (isinstance(value, str) and ISO_DATE.fullmatch(value.strip())):
+        return value
+    raise PydanticCustomError("date_parsing", "Input should be a date written as YYYY-MM-DD")
+
+
+IsoDate = Annotated[dt.date, BeforeValidator(_iso_date)]
 
 # A row id in a JSON body or a form: an integer (strict: `false` or `"1"` is not an id) that fits a bigint.
 DbId = Annotated[StrictInt, Field(ge=1, le=MAX_ID)]

@@ -7,7 +7,6 @@ state (`{"detail": {"msg", "current_state", "match_id"}}`).
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response
@@ -16,7 +15,7 @@ from pydantic import BaseModel, Field
 from service.auth.dependencies import ApiStaff
 from service.kit.api import INVALID, Message, SessionCookie, error_doc
 from service.kit.deps import ConnDep, ResourcesDep
-from service.kit.inputs import IdPath
+from service.kit.inputs import IdPath, IsoDate, SingleLine
 from service.kit.vocabulary import Domain, Engagement
 from service.matches.schemas import PAGE_SIZE, QueueFilter, QueueStatus
 from service.review import service as review
@@ -73,10 +72,12 @@ async def queue(
     = None,
     engagement: Annotated[Engagement | None, Query(description="Both accept this kind of collaboration.")] = None,
     language: Annotated[str | None, Query(pattern="^(nb|en)$", description="One of them uses this language.")] = None,
-    date_from: Annotated[dt.date | None, Query(description="Suggested on or after this day.")] = None,
-    date_to: Annotated[dt.date | None, Query(description="Suggested on or before this day.")] = None,
-    q: Annotated[str | None, Query(max_length=100, description="Name, organisation or email of either.")] = None,
-    cursor: Annotated[str | None, Query(description="`next_cursor` of the previous page.")] = None,
+    date_from: Annotated[IsoDate | None, Query(description="Suggested on or after this day.")] = None,
+    date_to: Annotated[IsoDate | None, Query(description="Suggested on or before this day.")] = None,
+    q: Annotated[str | None, Query(max_length=100, pattern=SingleLine.pattern(),
+                                   description="Name, organisation or email of either.")] = None,
+    cursor: Annotated[str | None, Query(max_length=200, pattern=r"^[A-Za-z0-9_-]*$",
+                                        description="`next_cursor` of the previous page.")] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = PAGE_SIZE,
 ) -> QueueOut:
     """The queue, best first, keyset-paged; explanations in the request's language (`?lang=`)."""

@@ -9,7 +9,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
-from service.kit.inputs import DbId, NonBlankText
+from service.kit.inputs import DbId, IsoDate, NonBlankText
 from service.kit.vocabulary import Domain, Engagement, Kind
 from service.matches.lifecycle import State
 
@@ -76,7 +76,7 @@ class RejectIn(BaseModel):
 class SnoozeIn(BaseModel):
     """Hide a pair from the queue until a day."""
 
-    until: dt.date = Field(description="The pair comes back into the queue on this day (after today).")
+    until: IsoDate = Field(description="The pair comes back into the queue on this day (after today).")
 
     @field_validator("until")
     @classmethod
