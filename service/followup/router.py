@@ -10,13 +10,14 @@ from fastapi.responses import RedirectResponse, Response
 from service.auth.dependencies import ApiStaff
 from service.followup.schemas import MatchOut, TimelineOut, TransitionIn
 from service.kit import audit
-from service.kit.api import INVALID, Message, error_doc
+from service.kit.api import INVALID, FieldNamingRoute, Message, error_doc
 from service.kit.deps import ConnDep, RedisDep, SettingsDep
 from service.kit.inputs import MAX_ID
 from service.matches import service
 from service.matches.lifecycle import MatchNotFound, next_states
 
-router = APIRouter(prefix="/api/v1", tags=["matches"])
+# JSON-only routes that name the field at fault (a body that is not JSON: 415; not UTF-8: 422 on `body`).
+router = APIRouter(prefix="/api/v1", tags=["matches"], route_class=FieldNamingRoute)
 MatchId = Annotated[int, Path(ge=1, le=MAX_ID, description="The match's id")]
 
 

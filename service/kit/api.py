@@ -133,7 +133,8 @@ def document_common_errors(openapi: dict[str, Any]) -> dict[str, Any]:
     for operations in openapi.get("paths", {}).values():
         for method, operation in operations.items():
             responses = operation.setdefault("responses", {})
-            extra = {**COMMON_ERRORS, **({"403": CSRF_REFUSED} if method == "post" else {})}
+            extra = {**COMMON_ERRORS, **({"403": CSRF_REFUSED} if method == "post" else {}),
+                     **({"415": NOT_JSON} if "requestBody" in operation else {})}
             for status, doc in extra.items():
                 responses.setdefault(status, {"description": doc["description"], "content": {
                     "application/json": {"schema": {"$ref": "#/components/schemas/Message"}}}})

@@ -13,7 +13,7 @@ from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, Field
 
 from service.auth.dependencies import ApiStaff
-from service.kit.api import INVALID, Message, SessionCookie, error_doc
+from service.kit.api import INVALID, FieldNamingRoute, Message, SessionCookie, error_doc
 from service.kit.deps import ConnDep, ResourcesDep
 from service.kit.inputs import IdPath, IsoDate, SingleLine
 from service.kit.vocabulary import Domain, Engagement
@@ -30,7 +30,9 @@ from service.review.schemas import (
     SnoozeIn,
 )
 
-router = APIRouter(prefix="/api/v1/review", tags=["review"], dependencies=[SessionCookie])
+# JSON-only routes that name the field at fault (a body that is not JSON: 415; not UTF-8: 422 on `body`).
+router = APIRouter(prefix="/api/v1/review", tags=["review"], dependencies=[SessionCookie],
+                   route_class=FieldNamingRoute)
 
 
 class ConflictDetail(BaseModel):
