@@ -126,8 +126,7 @@ def control_characters_in_path(target: Target, csrf: str) -> Iterator[Probe]:
 def bad_queries(target: Target, csrf: str) -> Iterator[Probe]:
     """Control characters, superscript digits, huge numbers and odd cursors in every query parameter."""
     names = tuple(dict.fromkeys(target.query + COMMON_QUERY))
-    values = (*BAD_TEXT, "²", "1e39", *HUGE_INTS[:2], "1e39:1", _b64("1e39:1"), _b64("nan:1"), _b64("1:1e99"),
-              _b64("\x00:1"))
+    values = ("a\x00b", "\x1b[31m", "²", HUGE_INTS[0], "1e39", "1e39:1", _b64("1e39:1"), _b64("nan:1"))
     for value in values:
         yield Probe(target.url(), {"params": dict.fromkeys(names, value), "data": {"csrftoken": csrf}})
 
