@@ -134,6 +134,7 @@ COOKIE_VALUE = re.compile(r"[A-Za-z0-9!#$%&'()*+\-./:<=>?@\[\]^_`{|}~]*")
 COOKIE_ATTRIBUTES = frozenset({"expires", "path", "comment", "domain", "max-age", "secure", "httponly", "version",
                                "samesite", "partitioned"})
 FORM = "application/x-www-form-urlencoded"
+NO_LIMIT = 2**62
 
 
 def clean_cookie_header(raw: bytes) -> bytes | None:
@@ -200,7 +201,8 @@ class InputGuard:
             await _refuse(send, 400, problem)
             return
         if scope["method"] in ("POST", "PUT", "PATCH", "DELETE"):
-            messages = await _read_body(receive, 2**62) or []
+            # Already buffered and bounded by BodySizeLimit, the outer middleware: no limit of our own.
+            messages = await _read_body(receive, NO_LIMIT) or []
             refused = _body_problem(scope, b"".join(m.get("body", b"") for m in messages))
             if refused is not None:
                 await _refuse(send, *refused)
