@@ -1,6 +1,6 @@
-"""The bounds every input shares (issue 15, findings 5 and 12): ids that fit a bigint (and JSON), ISO dates, and
-text without control characters. Every schema, form and path parameter uses these types, so a malformed value is a 4xx naming the
-field, never a database error (docs/architecture.md, "Errors")."""
+"""The bounds every input shares (issue 15, findings 5 and 12): ids that fit a bigint (and JSON), ISO dates,
+and text without control characters. Every schema, form and path parameter uses these types, so a malformed
+value is a 4xx naming the field, never a database error (docs/architecture.md, "Errors")."""
 
 from __future__ import annotations
 
