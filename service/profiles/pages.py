@@ -70,7 +70,7 @@ async def signin_form(request: Request, participant: OptionalParticipant) -> Res
 
 @router.post("/signin", response_class=HTMLResponse)
 async def signin_submit(
-    request: Request, conn: ConnDep, resources: ResourcesDep, email: Annotated[PlainText, Form()] = ""
+    request: Request, conn: ConnDep, resources: ResourcesDep, email: Annotated[str, Form()] = ""
 ) -> Response:
     """Send a sign-in link; the answer is the same whether or not the address is registered."""
     try:

@@ -21,7 +21,7 @@ from service.kit import i18n
 from service.kit.config import Settings
 from service.kit.deps import ConnDep, ResourcesDep, SettingsDep
 from service.kit.i18n import _
-from service.kit.inputs import FormId, IdPath, PlainText, parse_id
+from service.kit.inputs import FormId, IdPath, PlainText, first_control, parse_id
 from service.kit.security import client_address
 from service.kit.templating import templates
 from service.kit.vocabulary import DOMAINS, ENGAGEMENTS, KINDS
@@ -70,7 +70,7 @@ async def signin_form(request: Request) -> Response:
 
 @router.post("/staff/signin", response_class=HTMLResponse)
 async def signin_submit(
-    request: Request, conn: ConnDep, resources: ResourcesDep, email: Annotated[PlainText, Form()] = ""
+    request: Request, conn: ConnDep, resources: ResourcesDep, email: Annotated[str, Form()] = ""
 ) -> Response:
     """Send a staff sign-in link; the same answer whether or not the address belongs to staff."""
     try:
@@ -216,15 +216,23 @@ async def approve(
     return _back(_join(back, "done=approve"))
 
 
+def _reason_problem(reason: str) -> str | None:
+    if not reason.strip():
+        return _("Write why you reject this pair.")
+    if first_control(reason, multiline=True):
+        return _("Remove the invisible control characters from this text (they are often pasted by accident).")
+    return None
+
+
 @router.post("/staff/queue/{match_id}/reject")
 async def reject(
     request: Request, match_id: IdPath, staff: StaffMember, conn: ConnDep, resources: ResourcesDep,
-    reason: Annotated[PlainText, Form()] = "", back: Annotated[PlainText, Form()] = "",
+    reason: Annotated[str, Form()] = "", back: Annotated[PlainText, Form()] = "",
 ) -> Response:
-    """Reject a pair with a reason."""
-    if not reason.strip():
-        errors = {match_id: {"reason": _("Write why you reject this pair.")}}
-        return await _redisplay(request, conn, resources, staff, back, errors)
+    """Reject a pair with a reason (the queue is shown again with the reason's error)."""
+    problem = _reason_problem(reason)
+    if problem:
+        return await _redisplay(request, conn, resources, staff, back, {match_id: {"reason": problem}})
     try:
         await review.reject(conn, resources.settings, match_id, auth.staff_actor(staff), reason.strip()[:500])
     except IllegalTransition as exc:

@@ -106,3 +106,16 @@ async def test_the_schema_states_the_rules_it_enforces(client: httpx.AsyncClient
     assert models["TransitionIn"]["then"]["required"] == ["reason"]
     responses = schema["paths"]["/api/v1/matches/{match_id}"]["get"]["responses"]
     assert {"401", "403", "404", "422", "400"} <= set(responses)
+
+
+async def test_sign_in_and_staff_forms_are_shown_again_with_the_error(
+    client: httpx.AsyncClient, conn: Connection, settings: Settings, make_staff: MakeStaff,
+    make_participant: MakeParticipant, make_match: MakeMatch,
+) -> None:
+    signin = await post_form(client, "/signin?lang=en", {"email": "ola\x00@example.no"})
+    assert signin.status_code == 422 and "Enter a valid email address" in signin.text
+    match = await make_match(await make_participant(embed=False), await make_participant("company", embed=False))
+    await sign_in_as(client, conn, settings, staff_id=(await make_staff())["id"])
+    rejected = await post_form(client, f"/staff/queue/{match['id']}/reject?lang=en", {"reason": "No\x00 fit"})
+    assert rejected.status_code == 422 and "Remove the invisible control characters" in rejected.text
+    assert await conn.fetchval("SELECT state FROM matches WHERE id = $1", match["id"]) == "suggested"
