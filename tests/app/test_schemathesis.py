@@ -22,8 +22,11 @@ EXAMPLES = 5
 PHASES = "examples,fuzzing,stateful"
 
 
-def schemathesis(base: str, examples: int, token: bool, phases: str = PHASES) -> subprocess.CompletedProcess[str]:
-    """Run the schemathesis CLI against a server, with or without the token; its output in `stdout`."""
+def schemathesis(
+    base: str, examples: int, token: bool, folder: Path, phases: str = PHASES
+) -> subprocess.CompletedProcess[str]:
+    """Run the schemathesis CLI against a server, with or without the token, in `folder` (its cache goes
+    there, not into the repository); its output in `stdout`."""
     # Every check is on by default in v4; `--checks all` would also override the exclusions in CONFIG.
     command = [str(Path(sys.executable).parent / "schemathesis"), "--config-file", str(CONFIG), "run",
                f"{base}/openapi.json", "--max-examples", str(examples), "--seed", "15", "--phases", phases]
@@ -31,14 +34,14 @@ def schemathesis(base: str, examples: int, token: bool, phases: str = PHASES) ->
         # With the token in every request, `ignored_auth` sees its own made-up session cookie "accepted":
         # the token, not the cookie, let the request in. Without the token the check runs (the other test).
         command += ["--header", f"Authorization: Bearer {API_TOKEN}", "--exclude-checks", "ignored_auth"]
-    return subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
+    return subprocess.run(command, capture_output=True, text=True, timeout=300, check=False, cwd=folder)
 
 
 @pytest.fixture(scope="module")
 def server(
     pg_url: str, redis_url: str, smtp_server: tuple[Mailbox, int], tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[str]:
-    """`koble serve` on the test database, Redis and SMTP server, for the whole module."""
+) -> Iterator[tuple[str, Path]]:
+    """`koble serve` on the test database, Redis and SMTP server, for the whole module; its URL and folder."""
     folder = tmp_path_factory.mktemp("schemathesis")
     env = {
         "DATABASE_URL": pg_url, "REDIS_URL": redis_url, "SMTP_URL": f"smtp://127.0.0.1:{smtp_server[1]}",
@@ -46,12 +49,13 @@ def server(
         "KOBLE_RUN_WORKER": "false",
     }
     with koble_serve(env, folder / "serve.log") as base:
-        yield base
+        yield base, folder
 
 
 @pytest.mark.parametrize("token", [True, False], ids=["bearer-token", "anonymous"])
-def test_schemathesis_finds_no_failure(server: str, token: bool) -> None:
-    run = schemathesis(server, EXAMPLES, token)
+def test_schemathesis_finds_no_failure(server: tuple[str, Path], token: bool) -> None:
+    base, folder = server
+    run = schemathesis(base, EXAMPLES, token, folder)
     summary = run.stdout[run.stdout.find("SUMMARY"):]
     assert "generated" in summary, run.stdout[-3000:] + run.stderr[-2000:]
     assert run.returncode == 0, run.stdout[-12000:]
