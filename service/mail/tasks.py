@@ -66,8 +66,8 @@ async def deliver_email(ctx: dict[str, Any], outbox_id: int) -> str:
     if not settings.smtp_url:
         _log_unsent(row)
         return await _finish(ctx["pool"], outbox_id, "logged", None)
-    error = await _try_send(settings, row)
-    status = "sent" if error is None else ("failed" if row["attempts"] >= MAX_TRIES else "pending")
+    error, permanent = await _try_send(settings, row)
+    status = "sent" if error is None else ("failed" if permanent or row["attempts"] >= MAX_TRIES else "pending")
     await _finish(ctx["pool"], outbox_id, status, error)
     if status == "pending":
         # Back off 5 s, 20 s, 45 s ... so a restarting mail server is not hammered.
@@ -81,14 +81,23 @@ async def _finish(pool: asyncpg.Pool, outbox_id: int, status: str, error: str | 
     return status
 
 
-async def _try_send(settings: Settings, row: Any) -> str | None:
-    # Whoever wrote the email decided whether it can be unsubscribed from (outbox.unsubscribe_url).
-    message = to_message(settings.email_from, row, row["unsubscribe_url"])
+async def _try_send(settings: Settings, row: Any) -> tuple[str | None, bool]:
+    """(the error, or None once sent; whether trying again cannot help).
+
+    Every exception ends the claim (retry or failed), never leaving the row `sending` for good (issue 15,
+    finding 10). SMTP and network errors may pass; anything else (a message that cannot be built or
+    encoded) would fail again the same way, so it is `failed` at once, for staff to see and retry.
+    """
     try:
+        # Whoever wrote the email decided whether it can be unsubscribed from (outbox.unsubscribe_url).
+        message = to_message(settings.email_from, row, row["unsubscribe_url"])
         await send(SmtpConfig.from_url(settings.smtp_url or ""), message)
     except (aiosmtplib.SMTPException, OSError) as exc:
-        return f"{type(exc).__name__}: {exc}"[:500]
-    return None
+        return f"{type(exc).__name__}: {exc}"[:500], False
+    except Exception as exc:  # noqa: BLE001  # the row must leave `sending` whatever went wrong
+        log.exception("email %s could not be sent", row["id"])
+        return f"{type(exc).__name__}: {exc}"[:500], True
+    return None, False
 
 
 def _log_unsent(row: Any) -> None:
