@@ -11,7 +11,6 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import aiosmtplib
 
-
 # Control characters (CR, LF, NUL, ...) in a header value would end the header early or inject another one
 # ("Bcc: ..."); Python's email package refuses CR and LF outright (issue 15, finding 10: a carriage
 # return in a name). Header values are one line, so any run of them becomes one space.

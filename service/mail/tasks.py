@@ -94,7 +94,7 @@ async def _try_send(settings: Settings, row: Any) -> tuple[str | None, bool]:
         await send(SmtpConfig.from_url(settings.smtp_url or ""), message)
     except (aiosmtplib.SMTPException, OSError) as exc:
         return f"{type(exc).__name__}: {exc}"[:500], False
-    except Exception as exc:  # noqa: BLE001  # the row must leave `sending` whatever went wrong
+    except Exception as exc:  # the row must leave `sending` whatever went wrong
         log.exception("email %s could not be sent", row["id"])
         return f"{type(exc).__name__}: {exc}"[:500], True
     return None, False

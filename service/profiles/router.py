@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from service.auth import service as auth
 from service.auth.dependencies import ApiToken
+from service.kit import audit
 from service.kit.api import (
     INVALID,
     NO_SESSION,
@@ -42,6 +43,8 @@ from service.profiles.schemas import ParticipantCreate, ParticipantFields, Parti
 EMAIL_TAKEN = profiles.EmailTaken.template
 REGISTERED = "Check your email to confirm the address"
 RESERVED_IDS = frozenset({"me"})
+# Who the audit log names for the bearer-token routes (every integration read or write is recorded).
+INTEGRATION = audit.Actor.api_token()
 
 class ParticipantRoute(FieldNamingRoute):
     """Participant bodies: record-level errors have no field of their own, so name the one to fix."""
@@ -244,9 +247,11 @@ async def export_me(participant: ApiParticipant, conn: ConnDep, response: Respon
     responses={**TOKEN_ERRORS, 404: error_doc(Message, "No participant has this external id"), 422: INVALID},
 )
 async def read_participant(external_id: ExternalId, conn: ConnDep, response: Response) -> ParticipantOut:
-    """One participant by external id, for an integration."""
+    """One participant by external id, for an integration; the read is audited."""
     _no_store(response)
-    return profiles.to_out(await participant_or_404(conn, external_id))
+    row = await participant_or_404(conn, external_id)
+    await audit.record(conn, INTEGRATION, "view_participant", participant_id=row["id"])
+    return profiles.to_out(row)
 
 
 @router.put(
@@ -283,6 +288,8 @@ async def put_participant(
             [{"loc": ("path", "external_id"), "msg": f"{external_id!r} is reserved", "type": "reserved"}]
         )
     row, created = await profiles.save_for_integration(conn, resources.redis, resources.settings, external_id, body)
+    action = "create_participant" if created else "replace_participant"
+    await audit.record(conn, INTEGRATION, action, participant_id=row["id"])
     if created:
         response.status_code = 201
         response.headers["Location"] = f"{router.prefix}/{quote(external_id, safe='')}"
@@ -299,7 +306,8 @@ async def put_participant(
     responses={**TOKEN_ERRORS, 404: error_doc(Message, "No participant has this external id"), 422: INVALID},
 )
 async def delete_participant(external_id: ExternalId, conn: ConnDep) -> Response:
-    """Delete a participant by external id, for an integration."""
+    """Delete a participant by external id, for an integration; audited (the row keeps only the old id number)."""
     row = await participant_or_404(conn, external_id)
-    await profiles.delete_account(conn, row["id"])
+    if await profiles.delete_account(conn, row["id"]):
+        await audit.record(conn, INTEGRATION, "delete_participant", details={"participant_id": row["id"]})
     return Response(status_code=204)
