@@ -42,6 +42,8 @@ class Settings(BaseSettings):
     unverified_delete_days: int = Field(7, alias="KOBLE_UNVERIFIED_DELETE_DAYS")
     rate_limit_register: str = Field("10/hour", alias="KOBLE_RATE_LIMIT_REGISTER")
     rate_limit_signin: str = Field("10/hour", alias="KOBLE_RATE_LIMIT_SIGNIN")
+    # Changes of a participant's email address, per participant and per new address: each sends an email.
+    rate_limit_email_change: str = Field("5/hour", alias="KOBLE_RATE_LIMIT_EMAIL_CHANGE")
     max_body_bytes: int = Field(64 * 1024, alias="KOBLE_MAX_BODY_BYTES")
     run_worker: bool = Field(True, alias="KOBLE_RUN_WORKER")
     # participant_first: suggestions go straight to participants, staff follow the mutual matches;

@@ -180,11 +180,13 @@ async def edit_submit(request: Request, participant: Participant, conn: ConnDep,
     data, state = forms.validate(forms.values_from_form(await request.form()), require_consent=False)
     if data is None:
         return _edit_page(request, participant, state, 422)
-    try:
-        await profiles.update(conn, resources.redis, resources.settings, participant, data)
-    except profiles.EmailTaken:
-        state.errors["email"] = _("Another profile already uses this email address. Enter a different one.")
-        return _edit_page(request, participant, state, 422)
+    keys = profiles.email_change_keys(participant, data)
+    rule = resources.settings.rate_limit_email_change
+    if keys is not None and not await resources.limiter.allows(rule, "email-change", *keys):
+        state.errors["email"] = _("Too many changes of email address. Wait a while and try again.")
+        return _edit_page(request, participant, state, 429)
+    # The same answer whether or not someone else uses the new address (they are told by email).
+    await profiles.update(conn, resources.redis, resources.settings, participant, data)
     # A new address waits, unused, until confirmed by the link sent to it.
     changed = str(data.email).lower() != participant["email"].lower()
     return RedirectResponse("/me?saved=1" + ("&email_changed=1" if changed else ""), status_code=303)

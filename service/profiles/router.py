@@ -177,12 +177,14 @@ async def read_me(participant: ApiParticipant, response: Response) -> Participan
     description=(
         "Changes the given fields and keeps the rest; `null` clears an optional field. The merged "
         "profile is validated as a whole, and nothing is saved if any field is invalid (422 naming the "
-        "field). A new email address must be verified again: a link is sent to it. Only "
-        "`application/json` bodies are accepted."
+        "field). A new email address must be verified again: a link is sent to it. The answer is the "
+        "same when another participant already uses the address (they are told by email instead, and "
+        "it can never be confirmed), so it never reveals who is registered. Address changes are "
+        "rate-limited per participant and per address (429). Only `application/json` bodies are accepted."
     ),
     dependencies=[SessionCookie],
-    responses={401: NO_SESSION, 409: error_doc(Message, "The email address is used by another participant"),
-               413: TOO_LARGE, 415: NOT_JSON, 422: INVALID},
+    responses={401: NO_SESSION, 413: TOO_LARGE, 415: NOT_JSON, 422: INVALID,
+               429: error_doc(Message, "Too many email address changes by this participant or to this address")},
 )
 async def update_me(
     changes: Annotated[ParticipantUpdate, Body(openapi_examples=UPDATE_EXAMPLES)],
@@ -193,6 +195,10 @@ async def update_me(
 ) -> ParticipantOut:
     """Merge the changes into the profile, re-validate the whole and save it."""
     data = _merged(participant, changes)
+    keys = profiles.email_change_keys(participant, data)
+    rule = resources.settings.rate_limit_email_change
+    if keys is not None and not await resources.limiter.allows(rule, "email-change", *keys):
+        raise HTTPException(429, "email: too many address changes: wait a while and try again")
     row = await profiles.update(conn, resources.redis, resources.settings, participant, data)
     _no_store(response)
     return profiles.to_out(row)

@@ -185,15 +185,16 @@ async def test_patch_with_bad_data_names_the_field_and_changes_nothing(
     assert await row_of(conn, "ase-1") == before
 
 
-async def test_patch_to_a_new_email_waits_for_confirmation_and_a_taken_one_is_refused(
+async def test_patch_to_a_new_email_waits_for_confirmation_and_a_taken_one_looks_the_same(
     client: httpx.AsyncClient, conn: Connection, settings: Settings, mailbox: Mailbox, ase: asyncpg.Record,
     make_participant: MakeParticipant,
 ) -> None:
     await signed_in_as_ase(client, settings, mailbox)
     await make_participant(email="bo@example.no", embed=False)
     taken = await client.patch(f"{API}/me", json={"email": "BO@example.no", "name": "Åse B."})
-    assert taken.status_code == 409 and taken.json() == {"detail": EMAIL_TAKEN}
-    assert (await row_of(conn, "ase-1") or {})["name"] == "Åse Bjørnstad"
+    # Never a 409 revealing who is registered (issue 15, finding 2): Bo is told by email instead.
+    assert taken.status_code == 200 and taken.json()["pending_email"] == "BO@example.no"
+    assert (await row_of(conn, "ase-1") or {})["name"] == "Åse B."
 
     moved = await client.patch(f"{API}/me", json={"email": "ase.b@example.no"})
     # The verified address stays in use until the new one is confirmed.
@@ -299,7 +300,7 @@ async def test_openapi_documents_the_endpoints_with_examples_and_errors(client: 
     put = paths[f"{API}/{{external_id}}"]["put"]
     assert {"200", "201", "401", "403", "409", "422"} <= set(put["responses"])
     assert put["security"] == [{"HTTPBearer": []}]
-    assert {"401", "409", "422"} <= set(paths[f"{API}/me"]["patch"]["responses"])
+    assert {"401", "422", "429"} <= set(paths[f"{API}/me"]["patch"]["responses"])
     assert "404" in paths[f"{API}/{{external_id}}"]["get"]["responses"]
     error = spec["components"]["schemas"]["FieldError"]["properties"]
     assert set(error) == {"loc", "field", "msg", "type"}
