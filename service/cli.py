@@ -36,7 +36,8 @@ def serve(
 
     setup_logging()
     # No access log: it would hold client addresses and one-time links (no personal data in logs).
-    uvicorn.run(create_app(), host=host, port=port, proxy_headers=True, log_config=None, access_log=False)
+    # No proxy_headers: X-Forwarded-For is believed only from KOBLE_TRUSTED_PROXIES (kit.security.client_address).
+    uvicorn.run(create_app(), host=host, port=port, proxy_headers=False, log_config=None, access_log=False)
 
 
 @app.command()

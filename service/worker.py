@@ -8,6 +8,7 @@ from arq import cron
 from arq.typing import WorkerCoroutine
 from arq.worker import Function, Worker
 
+from service.auth import tasks as auth_tasks
 from service.kit import database, embedded
 from service.kit.config import Settings
 from service.kit.jobs import redis_settings
@@ -18,7 +19,8 @@ from service.matching.settings import get_ranker_settings
 from service.profiles import tasks as profile_tasks
 from service.review import tasks as review_tasks
 
-FUNCTIONS: list[Function | WorkerCoroutine] = [mail_tasks.deliver_email, *matching_tasks.FUNCTIONS]
+FUNCTIONS: list[Function | WorkerCoroutine] = [
+    mail_tasks.deliver_email, *matching_tasks.FUNCTIONS, *profile_tasks.FUNCTIONS, *auth_tasks.FUNCTIONS]
 CRON_JOBS = [
     *matching_tasks.CRON_JOBS,
     *review_tasks.CRON_JOBS,

@@ -1,10 +1,28 @@
-"""The job queue's connection: arq over Redis, the same for the web app, the worker and the commands."""
+"""The job queue: arq over Redis, the same for the web app, the worker and the commands."""
 
 from __future__ import annotations
 
-from arq.connections import RedisSettings
+import logging
+from typing import Any
+
+from arq.connections import ArqRedis, RedisSettings
+from redis.exceptions import RedisError
+
+log = logging.getLogger(__name__)
 
 
 def redis_settings(url: str) -> RedisSettings:
     """arq's connection settings for a redis:// or unix:// URL."""
     return RedisSettings.from_dsn(url)
+
+
+async def defer(redis: ArqRedis | None, function: str, *args: Any) -> bool:
+    """Hand one job to the worker; False when Redis is unreachable (the caller then does the work itself)."""
+    if redis is None:
+        return False
+    try:
+        await redis.enqueue_job(function, *args)
+    except (OSError, ConnectionError, RedisError) as exc:
+        log.warning("could not hand %s to the worker (%s); doing it here", function, type(exc).__name__)
+        return False
+    return True

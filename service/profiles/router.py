@@ -132,14 +132,15 @@ def _no_store(response: Response) -> None:
         "Registers a participant exactly like the web form: the profile is stored unverified and a "
         "verification link is emailed. The answer is the same whether or not the address is already "
         "registered (an existing participant gets a sign-in link instead), so it never reveals who is "
-        "registered. `consent` must be `true`. Rate-limited per client and per address (429). "
+        "registered. `consent` must be `true`. Rate-limited per client (429); past the address's own "
+        "limit the answer is the same but nothing is sent. "
         "Integrations create verified participants with `PUT /api/v1/participants/{external_id}`."
     ),
     responses={
         413: TOO_LARGE,
         415: NOT_JSON,
         422: INVALID,
-        429: error_doc(Message, "Too many registrations from this client or for this address"),
+        429: error_doc(Message, "Too many registrations from this client"),
     },
 )
 async def register(
@@ -149,10 +150,14 @@ async def register(
     resources: ResourcesDep,
 ) -> Message:
     """Self-registration: store unverified, email a link, answer the same for every address."""
-    rule = resources.settings.rate_limit_register
-    if not await resources.limiter.allows(rule, "register", client_address(request), str(body.email)):
+    settings = resources.settings
+    client = client_address(request, settings.trusted_networks())
+    rules = (settings.rate_limit_register, settings.rate_limit_address)
+    asks, may_email = await resources.limiter.admit(rules, "register", client, str(body.email))
+    if not asks:
         raise HTTPException(429, "Too many registration attempts: wait a while and try again")
-    await profiles.register(conn, resources.redis, resources.settings, body)
+    if may_email:  # past the address's budget the answer is the same, and nothing is stored or sent
+        await profiles.ask_to_register(conn, resources.redis, settings, body)
     return Message(detail=REGISTERED)
 
 

@@ -15,6 +15,7 @@ from starlette.requests import Request
 from tqdm import tqdm
 
 from service.auth import service as auth
+from service.kit import jobs
 from service.kit.config import Settings
 from service.kit.errors import Conflict
 from service.mail import service as mail
@@ -101,6 +102,25 @@ async def register(
     if existing is None:
         # Embedded now, so that suggestions are ready the moment the address is confirmed.
         await _embed(conn, redis, settings, row)
+
+
+async def ask_to_register(
+    conn: asyncpg.Connection, redis: ArqRedis | None, settings: Settings, data: ParticipantFields
+) -> None:
+    """A registration as the form and the API answer it: one job for the worker (`register`), the same
+    whether or not the address is known, so the answer takes as long either way (issue 15, finding 8:
+    7.6 ms for a known address against 16.6 ms for a new one when the request did the work itself).
+    With Redis down the work is done here."""
+    fields = data.model_dump(mode="json", include=set(ParticipantFields.model_fields))
+    if not await jobs.defer(redis, "register_participant", fields):
+        await register(conn, redis, settings, data)
+
+
+async def ask_for_sign_in(conn: asyncpg.Connection, redis: ArqRedis | None, settings: Settings, email: str) -> None:
+    """A sign-in request as the form answers it: one job for the worker (`request_sign_in`) whether or not
+    the address belongs to anyone (issue 15, finding 8). With Redis down the work is done here."""
+    if not await jobs.defer(redis, "send_sign_in_link", email):
+        await request_sign_in(conn, redis, settings, email)
 
 
 async def create_verified(
