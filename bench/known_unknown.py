@@ -68,10 +68,10 @@ def summary(label: str, known: list[float], unknown: list[float]) -> str:
             f"gap {u50 - k50:+6.2f} ms | load {load_avg()}")
 
 
-async def timed(call: Callable[[], Awaitable[Any]]) -> float:
+async def timed(call: Callable[[int], Awaitable[Any]], n: int) -> float:
     """Seconds one call took."""
     start = time.perf_counter()
-    await call()
+    await call(n)
     return time.perf_counter() - start
 
 
@@ -83,8 +83,8 @@ async def pairs(repeat: int, known: Callable[[int], Awaitable[Any]],
         await unknown(-n - 1)
     times: tuple[list[float], list[float]] = ([], [])
     for n in range(repeat):
-        times[0].append(await timed(lambda: known(n)))
-        times[1].append(await timed(lambda: unknown(n)))
+        times[0].append(await timed(known, n))
+        times[1].append(await timed(unknown, n))
     return times
 
 
