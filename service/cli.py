@@ -157,6 +157,22 @@ def suggest(
     sys.exit(asyncio.run(suggest_cli.run(external_id, k, as_json, lang.value)))
 
 
+@app.command()
+def schedule(
+    # A str, not a Path: errors name FILE exactly as typed (docs/contracts.md §2).
+    file: Annotated[str, typer.Argument(metavar="FILE.json", help="The event: slots, tables, participants, meetings.")],
+    out: Annotated[str | None, typer.Option("--out", help="Write the schedule here instead of stdout.")] = None,
+    time_limit: Annotated[
+        float, typer.Option("--time-limit", min=0.1, max=3600, help="Seconds the solver may search.")
+    ] = 10.0,
+    seed: Annotated[int, typer.Option("--seed", min=0, help="The solver's random seed.")] = 0,
+) -> None:
+    """Put meetings into slots and tables: the largest total weight, then the fewest idle gaps (CP-SAT)."""
+    from service.events import schedule_cli
+
+    sys.exit(schedule_cli.run(file, out, time_limit, seed))
+
+
 def _register_subcommands() -> None:
     from service.review.cli import app as staff_app
 
