@@ -5,6 +5,7 @@ publish, table sheets, check-in, close, report). Plain forms, no JavaScript need
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
@@ -49,6 +50,11 @@ async def _audit(conn: asyncpg.Connection, staff: asyncpg.Record, action: str, e
     """Record what staff did to an event (the audit log holds no personal data beyond the ids)."""
     await audit.record(conn, auth.staff_actor(staff), action, participant_id=participant_id,
                        details={"event_id": event_id})
+
+
+async def _audit_view(conn: asyncpg.Connection, staff: asyncpg.Record, action: str, people: Iterable[int]) -> None:
+    """Record a staff page that names attendees: one row per person shown (issue 15, finding 4)."""
+    await audit.record_many(conn, auth.staff_actor(staff), action, participant_ids=sorted(set(people)))
 
 
 def _open(event: asyncpg.Record) -> bool:
@@ -318,7 +324,10 @@ async def _overview(conn: asyncpg.Connection, event_id: int) -> dict[str, Any]:
 @router.get("/staff/events/{event_id}", response_class=HTMLResponse)
 async def staff_event(request: Request, event_id: int, conn: ConnDep, staff: StaffMember) -> Response:
     """The event for staff: numbers, the schedule (objective, bound, gap), every meeting and how to move it."""
-    return _page(request, "events/staff_event.html", {"staff": staff, **await _overview(conn, event_id)})
+    overview = await _overview(conn, event_id)
+    shown = [*overview["people"], *(p["id"] for _, p in overview["attendees"])]
+    await _audit_view(conn, staff, "view_event", shown)
+    return _page(request, "events/staff_event.html", {"staff": staff, **overview})
 
 
 @router.post("/staff/events/{event_id}/schedule")
@@ -366,7 +375,10 @@ async def publish(request: Request, event_id: int, conn: ConnDep, staff: StaffMe
 async def table_sheets(request: Request, event_id: int, conn: ConnDep, staff: StaffMember) -> Response:
     """One printable sheet per table for its host: who meets there, when."""
     event = await events.event_or_404(conn, event_id)
-    context = {"staff": staff, "event": event, "sheets": await events.table_sheets(conn, event_id)}
+    sheets = await events.table_sheets(conn, event_id)
+    await _audit_view(conn, staff, "view_event_tables",
+                      (i for _, meetings in sheets for row, *_ in meetings for i in (row["from_id"], row["to_id"])))
+    context = {"staff": staff, "event": event, "sheets": sheets}
     return _page(request, "events/staff_tables.html", context)
 
 
@@ -380,6 +392,7 @@ async def checkin_page(request: Request, event_id: int, conn: ConnDep, staff: St
     query = request.query_params.get("q", "").strip()
     rows = [(a, p) for a, p in await events.attendees(conn, event_id)
             if not query or query.lower() in p["name"].lower() or query.lower() in p["email"].lower()]
+    await _audit_view(conn, staff, "view_event_checkin", (p["id"] for _, p in rows))
     return _page(request, "events/staff_checkin.html", {"staff": staff, "event": event, "rows": rows, "q": query})
 
 
@@ -393,6 +406,7 @@ async def checkin_code(request: Request, token: str, conn: ConnDep, staff: Staff
                      404)
     event = await events.event_or_404(conn, found[0])
     rows = [(a, p) for a, p in await events.attendees(conn, found[0]) if p["id"] == found[1]]
+    await _audit_view(conn, staff, "view_event_checkin", (p["id"] for _, p in rows))
     return _page(request, "events/staff_checkin.html", {"staff": staff, "event": event, "rows": rows, "q": ""})
 
 
