@@ -22,6 +22,7 @@ from service.kit import audit, i18n
 from service.kit.config import Settings
 from service.kit.deps import ConnDep, ResourcesDep
 from service.kit.i18n import _
+from service.kit.inputs import FormId, IdPath
 from service.kit.security import client_address
 from service.kit.templating import templates
 from service.profiles import forms
@@ -74,7 +75,7 @@ async def event_list(request: Request, conn: ConnDep, participant: OptionalParti
 
 
 @router.get("/events/{event_id}", response_class=HTMLResponse)
-async def event_page(request: Request, event_id: int, conn: ConnDep, participant: OptionalParticipant) -> Response:
+async def event_page(request: Request, event_id: IdPath, conn: ConnDep, participant: OptionalParticipant) -> Response:
     """What the event is, when, where; sign up in one click (signed in) or register and sign up."""
     event = await events.event_or_404(conn, event_id)
     signed_up = participant is not None and await events.attendee(conn, event_id, participant["id"]) is not None
@@ -84,7 +85,7 @@ async def event_page(request: Request, event_id: int, conn: ConnDep, participant
 
 
 @router.post("/events/{event_id}/signup")
-async def signup(request: Request, event_id: int, conn: ConnDep, participant: Participant) -> Response:
+async def signup(request: Request, event_id: IdPath, conn: ConnDep, participant: Participant) -> Response:
     """One click: the signed-in participant is an attendee."""
     event = await events.event_or_404(conn, event_id)
     await events.sign_up(conn, event, participant["id"])
@@ -98,7 +99,7 @@ def _register_page(request: Request, event: asyncpg.Record, settings: Settings, 
 
 
 @router.get("/events/{event_id}/register", response_class=HTMLResponse)
-async def register_form(request: Request, event_id: int, conn: ConnDep, resources: ResourcesDep,
+async def register_form(request: Request, event_id: IdPath, conn: ConnDep, resources: ResourcesDep,
                         participant: OptionalParticipant) -> Response:
     """Register with Koble and sign up for the event in one form (signed in: straight to sign-up)."""
     event = await events.event_or_404(conn, event_id)
@@ -109,17 +110,21 @@ async def register_form(request: Request, event_id: int, conn: ConnDep, resource
 
 
 @router.post("/events/{event_id}/register", response_class=HTMLResponse)
-async def register_submit(request: Request, event_id: int, conn: ConnDep, resources: ResourcesDep) -> Response:
+async def register_submit(request: Request, event_id: IdPath, conn: ConnDep, resources: ResourcesDep) -> Response:
     """Validate and store the registration; the attendee counts once the address is confirmed."""
     event = await events.event_or_404(conn, event_id)
     data, state = forms.validate(forms.values_from_form(await request.form()), require_consent=True)
     if data is None:
         return _register_page(request, event, resources.settings, state, 422)
-    rule = resources.settings.rate_limit_register
-    if not await resources.limiter.allows(rule, "register", client_address(request), str(data.email)):
+    settings = resources.settings
+    client = client_address(request, settings.trusted_networks())
+    rules = (settings.rate_limit_register, settings.rate_limit_address)
+    asks, may_email = await resources.limiter.admit(rules, "register", client, str(data.email))
+    if not asks:
         detail = _("Too many registrations from here. Wait a while and try again.")
         return _page(request, "error.html", {"status": 429, "detail": detail}, 429)
-    await events.register_and_sign_up(conn, resources.redis, resources.settings, event, data)
+    if may_email:  # past the address's budget the answer is the same, and nothing is stored or sent
+        await events.register_and_sign_up(conn, resources.redis, settings, event, data)
     return RedirectResponse("/register/sent", status_code=303)
 
 
@@ -139,7 +144,7 @@ async def _attendee_context(conn: asyncpg.Connection, settings: Settings, event:
 
 
 @router.get("/me/events/{event_id}", response_class=HTMLResponse)
-async def attendee_page(request: Request, event_id: int, conn: ConnDep, participant: Participant,
+async def attendee_page(request: Request, event_id: IdPath, conn: ConnDep, participant: Participant,
                         resources: ResourcesDep) -> Response:
     """My event: when I am there, the next suggested attendee, my requests both ways."""
     event = await events.event_or_404(conn, event_id)
@@ -155,7 +160,7 @@ async def _refused(request: Request, conn: ConnDep, settings: Settings, event: a
 
 
 @router.post("/me/events/{event_id}/presence")
-async def presence(request: Request, event_id: int, conn: ConnDep, participant: Participant,
+async def presence(request: Request, event_id: IdPath, conn: ConnDep, participant: Participant,
                    resources: ResourcesDep) -> Response:
     """Save when I arrive and leave and which slots I block."""
     event = await events.event_or_404(conn, event_id)
@@ -175,7 +180,7 @@ async def presence(request: Request, event_id: int, conn: ConnDep, participant: 
 
 
 @router.post("/me/events/{event_id}/requests")
-async def ask(request: Request, event_id: int, conn: ConnDep, participant: Participant, resources: ResourcesDep,
+async def ask(request: Request, event_id: IdPath, conn: ConnDep, participant: Participant, resources: ResourcesDep,
               to: Annotated[str, Form()], reason: Annotated[str, Form()] = "") -> Response:
     """Ask the suggested attendee for a meeting, with a short reason."""
     event = await events.event_or_404(conn, event_id)
@@ -189,7 +194,7 @@ async def ask(request: Request, event_id: int, conn: ConnDep, participant: Parti
 
 
 @router.post("/me/events/{event_id}/requests/{request_id}")
-async def answer(request: Request, event_id: int, request_id: int, conn: ConnDep, participant: Participant,
+async def answer(request: Request, event_id: IdPath, request_id: IdPath, conn: ConnDep, participant: Participant,
                  resources: ResourcesDep, answer: Annotated[str, Form()]) -> Response:
     """Accept or decline a request for a meeting."""
     event = await events.event_or_404(conn, event_id)
@@ -204,7 +209,7 @@ async def answer(request: Request, event_id: int, request_id: int, conn: ConnDep
 
 
 @router.get("/me/events/{event_id}/agenda", response_class=HTMLResponse)
-async def agenda_page(request: Request, event_id: int, conn: ConnDep, participant: Participant,
+async def agenda_page(request: Request, event_id: IdPath, conn: ConnDep, participant: Participant,
                       resources: ResourcesDep) -> Response:
     """My meetings in time order (printable on A4), my check-in QR code and free slots for meetings now."""
     event = await events.event_or_404(conn, event_id)
@@ -220,7 +225,7 @@ async def agenda_page(request: Request, event_id: int, conn: ConnDep, participan
 
 
 @router.get("/me/events/{event_id}/agenda.ics")
-async def agenda_ics(event_id: int, conn: ConnDep, participant: Participant, resources: ResourcesDep) -> Response:
+async def agenda_ics(event_id: IdPath, conn: ConnDep, participant: Participant, resources: ResourcesDep) -> Response:
     """Every meeting of my agenda as one calendar file."""
     event = await events.event_or_404(conn, event_id)
     await events.attendee_or_403(conn, event_id, participant["id"])
@@ -231,9 +236,9 @@ async def agenda_ics(event_id: int, conn: ConnDep, participant: Participant, res
 
 
 @router.post("/me/events/{event_id}/spot")
-async def spot(request: Request, event_id: int, conn: ConnDep, participant: Participant, resources: ResourcesDep,
-               request_id: Annotated[int, Form()], slot_id: Annotated[int, Form()],
-               table: Annotated[int, Form()]) -> Response:
+async def spot(request: Request, event_id: IdPath, conn: ConnDep, participant: Participant, resources: ResourcesDep,
+               request_id: Annotated[FormId, Form()], slot_id: Annotated[FormId, Form()],
+               table: Annotated[FormId, Form()]) -> Response:
     """Book a free slot now for an accepted meeting that had none."""
     try:
         await events.book_spot(conn, event_id, participant["id"], request_id, slot_id, table)
@@ -290,7 +295,7 @@ async def new_submit(request: Request, conn: ConnDep, staff: StaffMember) -> Res
 
 
 @router.get("/staff/events/{event_id}/edit", response_class=HTMLResponse)
-async def edit_form(request: Request, event_id: int, conn: ConnDep, staff: StaffMember) -> Response:
+async def edit_form(request: Request, event_id: IdPath, conn: ConnDep, staff: StaffMember) -> Response:
     """The event's form, filled in."""
     event = await events.event_or_404(conn, event_id)
     form = form_from_event(event, await events.sessions(conn, event_id), await events.table_inputs(conn, event_id))
@@ -298,7 +303,7 @@ async def edit_form(request: Request, event_id: int, conn: ConnDep, staff: Staff
 
 
 @router.post("/staff/events/{event_id}/edit", response_class=HTMLResponse)
-async def edit_submit(request: Request, event_id: int, conn: ConnDep, staff: StaffMember) -> Response:
+async def edit_submit(request: Request, event_id: IdPath, conn: ConnDep, staff: StaffMember) -> Response:
     """Save the event; slots and tables that stay keep their meetings."""
     event = await events.event_or_404(conn, event_id)
     data, form = parse_event({k: str(v) for k, v in (await request.form()).items()})
@@ -322,7 +327,7 @@ async def _overview(conn: asyncpg.Connection, event_id: int) -> dict[str, Any]:
 
 
 @router.get("/staff/events/{event_id}", response_class=HTMLResponse)
-async def staff_event(request: Request, event_id: int, conn: ConnDep, staff: StaffMember) -> Response:
+async def staff_event(request: Request, event_id: IdPath, conn: ConnDep, staff: StaffMember) -> Response:
     """The event for staff: numbers, the schedule (objective, bound, gap), every meeting and how to move it."""
     overview = await _overview(conn, event_id)
     shown = [*overview["people"], *(p["id"] for _, p in overview["attendees"])]
@@ -331,7 +336,7 @@ async def staff_event(request: Request, event_id: int, conn: ConnDep, staff: Sta
 
 
 @router.post("/staff/events/{event_id}/schedule")
-async def run_schedule(request: Request, event_id: int, conn: ConnDep, staff: StaffMember,
+async def run_schedule(request: Request, event_id: IdPath, conn: ConnDep, staff: StaffMember,
                        resources: ResourcesDep) -> Response:
     """Run the scheduler (published meetings stay where they are); a long run goes to the worker."""
     event = await events.event_or_404(conn, event_id)
@@ -348,9 +353,9 @@ async def run_schedule(request: Request, event_id: int, conn: ConnDep, staff: St
 
 
 @router.post("/staff/events/{event_id}/move", response_class=HTMLResponse)
-async def move(request: Request, event_id: int, conn: ConnDep, staff: StaffMember,
-               meeting: Annotated[int, Form()], slot: Annotated[int, Form()],
-               table: Annotated[int, Form()]) -> Response:
+async def move(request: Request, event_id: IdPath, conn: ConnDep, staff: StaffMember,
+               meeting: Annotated[FormId, Form()], slot: Annotated[FormId, Form()],
+               table: Annotated[FormId, Form()]) -> Response:
     """Move one meeting by hand; a move that breaks a rule is refused, naming the rule."""
     try:
         await events.move(conn, event_id, meeting, slot, table)
@@ -363,7 +368,7 @@ async def move(request: Request, event_id: int, conn: ConnDep, staff: StaffMembe
 
 
 @router.post("/staff/events/{event_id}/publish")
-async def publish(request: Request, event_id: int, conn: ConnDep, staff: StaffMember,
+async def publish(request: Request, event_id: IdPath, conn: ConnDep, staff: StaffMember,
                   resources: ResourcesDep) -> Response:
     """Make the agendas final and email them (later: only to those a change affects)."""
     sent = await events.publish(conn, resources.redis, resources.settings, event_id)
@@ -372,7 +377,7 @@ async def publish(request: Request, event_id: int, conn: ConnDep, staff: StaffMe
 
 
 @router.get("/staff/events/{event_id}/tables", response_class=HTMLResponse)
-async def table_sheets(request: Request, event_id: int, conn: ConnDep, staff: StaffMember) -> Response:
+async def table_sheets(request: Request, event_id: IdPath, conn: ConnDep, staff: StaffMember) -> Response:
     """One printable sheet per table for its host: who meets there, when."""
     event = await events.event_or_404(conn, event_id)
     sheets = await events.table_sheets(conn, event_id)
@@ -386,7 +391,7 @@ async def table_sheets(request: Request, event_id: int, conn: ConnDep, staff: St
 
 
 @router.get("/staff/events/{event_id}/checkin", response_class=HTMLResponse)
-async def checkin_page(request: Request, event_id: int, conn: ConnDep, staff: StaffMember) -> Response:
+async def checkin_page(request: Request, event_id: IdPath, conn: ConnDep, staff: StaffMember) -> Response:
     """Check attendees in by name (or scan their QR code), and mark those who did not come."""
     event = await events.event_or_404(conn, event_id)
     query = request.query_params.get("q", "").strip()
@@ -411,7 +416,7 @@ async def checkin_code(request: Request, token: str, conn: ConnDep, staff: Staff
 
 
 @router.post("/staff/events/{event_id}/attendees/{participant_id}")
-async def attendance(request: Request, event_id: int, participant_id: int, conn: ConnDep, staff: StaffMember,
+async def attendance(request: Request, event_id: IdPath, participant_id: IdPath, conn: ConnDep, staff: StaffMember,
                      action: Annotated[str, Form()]) -> Response:
     """Check an attendee in, or mark them as not come (their meetings are freed)."""
     if action == "no_show":
@@ -425,7 +430,7 @@ async def attendance(request: Request, event_id: int, participant_id: int, conn:
 
 
 @router.post("/staff/events/{event_id}/close")
-async def close(request: Request, event_id: int, conn: ConnDep, staff: StaffMember,
+async def close(request: Request, event_id: IdPath, conn: ConnDep, staff: StaffMember,
                 resources: ResourcesDep) -> Response:
     """After the event: held meetings become matches, attendees are asked whether it was useful."""
     held = await events.close_event(conn, resources.redis, resources.settings, event_id)
@@ -434,7 +439,7 @@ async def close(request: Request, event_id: int, conn: ConnDep, staff: StaffMemb
 
 
 @router.get("/staff/events/{event_id}/report", response_class=HTMLResponse)
-async def report(request: Request, event_id: int, conn: ConnDep, staff: StaffMember) -> Response:
+async def report(request: Request, event_id: IdPath, conn: ConnDep, staff: StaffMember) -> Response:
     """Signed up, requests, accepted, scheduled, held, useful and what followed, overall, per domain and kind."""
     event = await events.event_or_404(conn, event_id)
     context = {"staff": staff, "event": event, "rows": await events.report(conn, event_id),

@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Path
 from pydantic import BaseModel
 
 from service.auth.dependencies import ApiStaff
 from service.events import service
+from service.kit.api import INVALID, FieldNamingRoute, Message, error_doc
 from service.kit.deps import ConnDep
+from service.kit.inputs import MAX_ID
 
-router = APIRouter(prefix="/api/v1", tags=["events"])
-EventId = Annotated[int, Path(ge=1, description="The event's id")]
+router = APIRouter(prefix="/api/v1", tags=["events"], route_class=FieldNamingRoute)
+EventId = Annotated[int, Path(ge=1, le=MAX_ID, description="The event's id")]
+ERRORS: dict[int | str, dict[str, Any]] = {
+    401: error_doc(Message, "Neither a bearer token nor a staff session"),
+    403: error_doc(Message, "Wrong bearer token, or a participant's or an analyst's session"),
+    404: error_doc(Message, "No event with this id"),
+    422: INVALID,
+}
 
 
 class ReportRow(BaseModel):
@@ -41,7 +49,7 @@ class EventOut(BaseModel):
     report: list[ReportRow]
 
 
-@router.get("/events/{event_id}", response_model=EventOut)
+@router.get("/events/{event_id}", response_model=EventOut, responses=ERRORS)
 async def get_event(event_id: EventId, actor: ApiStaff, conn: ConnDep) -> EventOut:
     """An event's schedule numbers and report; 404 if unknown."""
     event = await service.event_or_404(conn, event_id)
