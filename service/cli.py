@@ -38,8 +38,9 @@ def serve(
     setup_logging()
     application = create_app()
     # No access log: it would hold client addresses and one-time links (no personal data in logs).
+    # No proxy_headers: X-Forwarded-For is believed only from KOBLE_TRUSTED_PROXIES (kit.security.client_address).
     server = uvicorn.Server(
-        uvicorn.Config(application, host=host, port=port, proxy_headers=True, log_config=None, access_log=False)
+        uvicorn.Config(application, host=host, port=port, proxy_headers=False, log_config=None, access_log=False)
     )
     died: list[bool] = []
 

@@ -158,7 +158,7 @@ def mailbox(smtp_server: tuple[Mailbox, int]) -> Mailbox:
 @pytest.fixture
 def settings(pg_url: str, redis_url: str, smtp_server: tuple[Mailbox, int], tmp_path: Path) -> Settings:
     """Settings pointing at the test servers; the worker runs only when a test asks for it."""
-    return Settings(
+    current = Settings(
         database_url=pg_url,
         redis_url=redis_url,
         smtp_url=f"smtp://127.0.0.1:{smtp_server[1]}",
@@ -168,6 +168,18 @@ def settings(pg_url: str, redis_url: str, smtp_server: tuple[Mailbox, int], tmp_
         koble_base_url="http://testserver",
         run_worker=False,
     )
+    CURRENT["settings"] = current
+    return current
+
+
+# This test's settings, for helpers that act as the worker without being handed them (tests/support.py).
+CURRENT: dict[str, Settings] = {}
+
+
+async def run_jobs() -> None:
+    """Run what the web handed to the worker (sign-in and registration decisions, emails) with this test's
+    settings: the web answers those requests at once and the worker decides (issue 15, finding 8)."""
+    await run_worker(CURRENT["settings"])
 
 
 async def _truncate(pg_url: str) -> None:

@@ -18,13 +18,14 @@ from playwright.sync_api import Page
 from service.auth import service as auth
 from service.auth.service import SubjectKind
 from service.kit.config import Settings
-from tests.conftest import body_text, post_form
+from tests.conftest import body_text, post_form, run_jobs
 
 REPLY = re.compile(r"https?://\S+/reply/[\w.-]+\?lang=\w+")
 
 
 async def staff_link(conn: Connection, email: str) -> str:
-    """The path of the newest sign-in link emailed to a staff member (from the outbox)."""
+    """The path of the newest sign-in link emailed to a staff member (from the outbox, once the worker ran)."""
+    await run_jobs()
     body = await conn.fetchval(
         "SELECT body_text FROM outbox o JOIN staff s ON s.id = o.staff_id WHERE lower(s.email) = lower($1)"
         " ORDER BY o.id DESC LIMIT 1", email,

@@ -89,7 +89,7 @@ def require_api_any_staff(
     """Figures on the API: the operator's bearer token (docs/contracts.md) or any staff session."""
     if credentials is not None:
         require_api_token(settings, credentials)
-        return Actor.staff(None, "api token")
+        return Actor.api_token()
     if staff is not None:
         return auth.staff_actor(staff)
     if who is not None and who.kind == "participant":

@@ -5,6 +5,7 @@ publish, table sheets, check-in, close, report). Plain forms, no JavaScript need
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
@@ -50,6 +51,11 @@ async def _audit(conn: asyncpg.Connection, staff: asyncpg.Record, action: str, e
     """Record what staff did to an event (the audit log holds no personal data beyond the ids)."""
     await audit.record(conn, auth.staff_actor(staff), action, participant_id=participant_id,
                        details={"event_id": event_id})
+
+
+async def _audit_view(conn: asyncpg.Connection, staff: asyncpg.Record, action: str, people: Iterable[int]) -> None:
+    """Record a staff page that names attendees: one row per person shown (issue 15, finding 4)."""
+    await audit.record_many(conn, auth.staff_actor(staff), action, participant_ids=sorted(set(people)))
 
 
 def _open(event: asyncpg.Record) -> bool:
@@ -110,11 +116,15 @@ async def register_submit(request: Request, event_id: IdPath, conn: ConnDep, res
     data, state = forms.validate(forms.values_from_form(await request.form()), require_consent=True)
     if data is None:
         return _register_page(request, event, resources.settings, state, 422)
-    rule = resources.settings.rate_limit_register
-    if not await resources.limiter.allows(rule, "register", client_address(request), str(data.email)):
+    settings = resources.settings
+    client = client_address(request, settings.trusted_networks())
+    rules = (settings.rate_limit_register, settings.rate_limit_address)
+    asks, may_email = await resources.limiter.admit(rules, "register", client, str(data.email))
+    if not asks:
         detail = _("Too many registrations from here. Wait a while and try again.")
         return _page(request, "error.html", {"status": 429, "detail": detail}, 429)
-    await events.register_and_sign_up(conn, resources.redis, resources.settings, event, data)
+    if may_email:  # past the address's budget the answer is the same, and nothing is stored or sent
+        await events.register_and_sign_up(conn, resources.redis, settings, event, data)
     return RedirectResponse("/register/sent", status_code=303)
 
 
@@ -319,7 +329,10 @@ async def _overview(conn: asyncpg.Connection, event_id: int) -> dict[str, Any]:
 @router.get("/staff/events/{event_id}", response_class=HTMLResponse)
 async def staff_event(request: Request, event_id: IdPath, conn: ConnDep, staff: StaffMember) -> Response:
     """The event for staff: numbers, the schedule (objective, bound, gap), every meeting and how to move it."""
-    return _page(request, "events/staff_event.html", {"staff": staff, **await _overview(conn, event_id)})
+    overview = await _overview(conn, event_id)
+    shown = [*overview["people"], *(p["id"] for _, p in overview["attendees"])]
+    await _audit_view(conn, staff, "view_event", shown)
+    return _page(request, "events/staff_event.html", {"staff": staff, **overview})
 
 
 @router.post("/staff/events/{event_id}/schedule")
@@ -367,7 +380,10 @@ async def publish(request: Request, event_id: IdPath, conn: ConnDep, staff: Staf
 async def table_sheets(request: Request, event_id: IdPath, conn: ConnDep, staff: StaffMember) -> Response:
     """One printable sheet per table for its host: who meets there, when."""
     event = await events.event_or_404(conn, event_id)
-    context = {"staff": staff, "event": event, "sheets": await events.table_sheets(conn, event_id)}
+    sheets = await events.table_sheets(conn, event_id)
+    await _audit_view(conn, staff, "view_event_tables",
+                      (i for _, meetings in sheets for row, *_ in meetings for i in (row["from_id"], row["to_id"])))
+    context = {"staff": staff, "event": event, "sheets": sheets}
     return _page(request, "events/staff_tables.html", context)
 
 
@@ -381,6 +397,7 @@ async def checkin_page(request: Request, event_id: IdPath, conn: ConnDep, staff:
     query = request.query_params.get("q", "").strip()
     rows = [(a, p) for a, p in await events.attendees(conn, event_id)
             if not query or query.lower() in p["name"].lower() or query.lower() in p["email"].lower()]
+    await _audit_view(conn, staff, "view_event_checkin", (p["id"] for _, p in rows))
     return _page(request, "events/staff_checkin.html", {"staff": staff, "event": event, "rows": rows, "q": query})
 
 
@@ -394,6 +411,7 @@ async def checkin_code(request: Request, token: str, conn: ConnDep, staff: Staff
                      404)
     event = await events.event_or_404(conn, found[0])
     rows = [(a, p) for a, p in await events.attendees(conn, found[0]) if p["id"] == found[1]]
+    await _audit_view(conn, staff, "view_event_checkin", (p["id"] for _, p in rows))
     return _page(request, "events/staff_checkin.html", {"staff": staff, "event": event, "rows": rows, "q": ""})
 
 

@@ -176,7 +176,9 @@ async def _answer_ranked(
     conn: asyncpg.Connection, settings: Settings, me: asyncpg.Record, candidate: asyncpg.Record, choice: Answer
 ) -> tuple[asyncpg.Record | None, list[int]]:
     match = await _pair_state(conn, me, candidate)
-    if match is not None and match["state"] not in UNDECIDED:
+    if match is None:
+        await _check_allowed(conn, settings, me, candidate)
+    elif match["state"] not in UNDECIDED:
         raise NotUndoable(candidate["name"], match["state"], field="candidate")
     if choice == "interested":
         active, capacity = await capacity_of(conn, me)
@@ -188,6 +190,21 @@ async def _answer_ranked(
     return await matches.create(
         conn, settings, (me["id"], candidate["id"]), "mutual", "participants", Actor.participant(me["id"])
     )
+
+
+async def _check_allowed(
+    conn: asyncpg.Connection, settings: Settings, me: asyncpg.Record, candidate: asyncpg.Record
+) -> None:
+    """Only a candidate the ranker could show may be answered (issue 15, finding 7): guessed ids must
+    not make a match the rules exclude. Refused exactly like an unknown id, so no name is revealed.
+
+    A pair with a match already was made by the rules or by staff; the lifecycle judges it instead.
+    """
+    model = matching.model_name(settings)
+    allowed = await matching.may_suggest(conn, me["id"], candidate["id"], model, matching.ranker_config(model))
+    # Declined by the candidate ("not now" to me): never suggested to me again (§6).
+    if not allowed or await matches.answer_of(conn, candidate["id"], me["id"]) == "not_now":
+        raise CandidateNotFound(candidate["external_id"])
 
 
 async def _answer_introduced(

@@ -152,6 +152,9 @@ async def outbox(request: Request, staff: StaffMember, conn: ConnDep, retried: i
     """Emails not delivered yet or given up on, with a retry button for the failed ones."""
     rows = await mail.undelivered(conn, 200)
     counts = await mail.status_counts(conn)
+    # Addresses and subjects (names) of participants: a staff view of personal data, audited.
+    shown = sorted({row["participant_id"] for row in rows if row["participant_id"] is not None})
+    await audit.record_many(conn, audit.Actor.staff(staff["id"], staff["email"]), "view_outbox", participant_ids=shown)
     context = {"staff": staff, "rows": rows, "counts": counts, "retried": retried}
     return _page(request, "outbox", context)
 

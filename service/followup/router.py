@@ -31,8 +31,10 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 
 @router.get("/matches/{match_id}", response_model=MatchOut, responses=ERRORS)
 async def get_match(match_id: MatchId, actor: ApiStaff, conn: ConnDep) -> MatchOut:
-    """A match with its timeline (transitions and emails)."""
-    return await _match_out(conn, match_id)
+    """A match with its timeline (transitions and emails); the view of both parties' data is audited."""
+    found = await _match_out(conn, match_id)
+    await audit.record(conn, actor, "view_match", match_id=match_id)
+    return found
 
 
 @router.post(

@@ -11,6 +11,7 @@ import asyncpg
 
 ActorKind = Literal["participant", "staff", "system"]
 SYSTEM_LABEL = "Koble"
+API_TOKEN_LABEL = "api token"
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,11 @@ class Actor:
     def staff(cls, staff_id: int | None, label: str) -> Actor:
         """A staff member (staff_id None: the operator's API token, which has reviewer rights)."""
         return cls("staff", staff_id=staff_id, label=label)
+
+    @classmethod
+    def api_token(cls) -> Actor:
+        """An integration with the operator's bearer token (`KOBLE_API_TOKEN`, reviewer rights)."""
+        return cls.staff(None, API_TOKEN_LABEL)
 
 
 # The audit log is plumbing: any domain records what its staff did or saw, in its own transaction.

@@ -3,6 +3,7 @@ own settings are matching's: service.matching.settings)."""
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 from functools import lru_cache
@@ -12,6 +13,14 @@ from typing import Literal
 import platformdirs
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+@lru_cache(maxsize=16)
+def networks(text: str) -> tuple[IPNetwork, ...]:
+    """Comma-separated addresses or networks (`10.0.0.5, 172.18.0.0/16`); ValueError names a bad one."""
+    return tuple(ipaddress.ip_network(part.strip(), strict=False) for part in text.split(",") if part.strip())
 
 
 def _default_data_dir() -> Path:
@@ -42,6 +51,16 @@ class Settings(BaseSettings):
     unverified_delete_days: int = Field(7, alias="KOBLE_UNVERIFIED_DELETE_DAYS")
     rate_limit_register: str = Field("10/hour", alias="KOBLE_RATE_LIMIT_REGISTER")
     rate_limit_signin: str = Field("10/hour", alias="KOBLE_RATE_LIMIT_SIGNIN")
+    # Emails per address (sign-in links, registrations), whoever asks: past it the answer looks the same but
+    # nothing is sent, so a stranger cannot lock anyone out (the client's own limit above answers 429).
+    # Shorter than a sign-in link's life (KOBLE_LOGIN_TOKEN_MINUTES): under a flood, the newest link in the
+    # inbox still works.
+    rate_limit_address: str = Field("3/15minutes", alias="KOBLE_RATE_LIMIT_ADDRESS")
+    # Addresses or networks of reverse proxies whose X-Forwarded-For is believed (kit.security.client_address);
+    # comma-separated, empty: none (the TCP peer is the client).
+    trusted_proxies: str = Field("", alias="KOBLE_TRUSTED_PROXIES")
+    # Changes of a participant's email address, per participant and per new address: each sends an email.
+    rate_limit_email_change: str = Field("5/hour", alias="KOBLE_RATE_LIMIT_EMAIL_CHANGE")
     max_body_bytes: int = Field(64 * 1024, alias="KOBLE_MAX_BODY_BYTES")
     run_worker: bool = Field(True, alias="KOBLE_RUN_WORKER")
     # participant_first: suggestions go straight to participants, staff follow the mutual matches;
@@ -95,6 +114,16 @@ class Settings(BaseSettings):
     @classmethod
     def _strip_slash(cls, value: str) -> str:
         return value.rstrip("/")
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies(cls, value: str) -> str:
+        networks(value)  # a typo stops start-up rather than trusting nobody (or everybody) silently
+        return value
+
+    def trusted_networks(self) -> tuple[IPNetwork, ...]:
+        """The reverse proxies of KOBLE_TRUSTED_PROXIES."""
+        return networks(self.trusted_proxies)
 
     @property
     def secure_cookies(self) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import re
 import socket
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -10,6 +11,16 @@ from email.message import EmailMessage
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import aiosmtplib
+
+# Control characters (CR, LF, NUL, ...) in a header value would end the header early or inject another one
+# ("Bcc: ..."); Python's email package refuses CR and LF outright (issue 15, finding 10: a carriage
+# return in a name). Header values are one line, so any run of them becomes one space.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f\u0085\u2028\u2029]+")
+
+
+def header_safe(value: str) -> str:
+    """A header value on one line: control characters (CR, LF, ...) replaced by a space."""
+    return _CONTROL.sub(" ", value).strip()
 
 
 @dataclass(frozen=True)
@@ -59,13 +70,13 @@ def build_message(sender: str, letter: Letter, unsubscribe_url: str | None = Non
     The caller fixes the Message-ID, so that a resend of the same email is recognisably the same message.
     """
     message = EmailMessage()
-    message["From"] = sender
-    message["To"] = letter.to_address
-    message["Subject"] = letter.subject
-    message["Message-ID"] = letter.message_id
+    message["From"] = header_safe(sender)
+    message["To"] = header_safe(letter.to_address)
+    message["Subject"] = header_safe(letter.subject)
+    message["Message-ID"] = header_safe(letter.message_id)
     if unsubscribe_url:
         # RFC 8058: mail clients may unsubscribe with one POST, no page, no sign-in.
-        message["List-Unsubscribe"] = f"<{unsubscribe_url}>"
+        message["List-Unsubscribe"] = f"<{header_safe(unsubscribe_url)}>"
         message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     message.set_content(letter.body_text)
     message.add_alternative(letter.body_html, subtype="html")

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import logging
 import re
 import time
+from collections.abc import Sequence
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -23,6 +25,7 @@ from starlette.requests import Request, cookie_parser
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service.kit.api import is_json
+from service.kit.config import IPNetwork
 from service.kit.inputs import first_control
 
 log = logging.getLogger(__name__)
@@ -350,14 +353,43 @@ class RateLimiter:
         """
         return await self.hit(rule, action, client) and await self.hit(rule, f"{action}-email", address.lower())
 
+    async def admit(self, rules: tuple[str, str], action: str, client: str, address: str) -> tuple[bool, bool]:
+        """(may the client ask, may an email go to the address): `rules` are the client's and the address's.
+
+        The client's limit blocks the requester (429). The address's only holds back emails, and the
+        answer looks the same: a stranger flooding someone's address from anywhere cannot lock them out
+        (issue 15, finding 9). A blocked client does not use up the address's budget.
+        """
+        if not await self.hit(rules[0], action, client):
+            return False, False
+        return True, await self.hit(rules[1], f"{action}-to", address.lower())
+
     async def close(self) -> None:
         """Close the limiter's Redis connections."""
         await self.connections.disconnect()
 
 
-def client_address(request: Request) -> str:
-    """The client's address as the server sees it ("unknown" without one)."""
-    return request.client.host if request.client else "unknown"
+def client_address(request: Request, trusted_proxies: Sequence[IPNetwork] = ()) -> str:
+    """The client's address: the TCP peer ("unknown" without one) or, when the peer is a trusted reverse
+    proxy (KOBLE_TRUSTED_PROXIES), the nearest address in X-Forwarded-For that is not one.
+
+    Only the right end of X-Forwarded-For is believed: a client may send any header, and each trusted
+    proxy appends the address it saw. Without trusted proxies the header is ignored, so nobody picks
+    their own rate-limit bucket (`koble serve` runs uvicorn without proxy_headers for the same reason).
+    """
+    peer = request.client.host if request.client else "unknown"
+    if not _trusted(peer, trusted_proxies):
+        return peer
+    hops = [hop.strip() for value in request.headers.getlist("x-forwarded-for") for hop in value.split(",")]
+    return next((hop for hop in reversed(hops) if hop and not _trusted(hop, trusted_proxies)), peer)
+
+
+def _trusted(address: str, networks: Sequence[IPNetwork]) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in network for network in networks)
 
 
 def _limits_uri(redis_url: str) -> str:

@@ -112,7 +112,7 @@ async def hand_off(conn: asyncpg.Connection, outbox_ids: list[int]) -> list[tupl
 async def undelivered(conn: asyncpg.Connection, limit: int) -> list[asyncpg.Record]:
     """Failed, pending and in-flight emails, newest first (staff's outbox page; no bodies)."""
     return await conn.fetch(
-        """SELECT id, template, to_address, subject, status, attempts, last_error, match_id,
+        """SELECT id, template, to_address, subject, status, attempts, last_error, match_id, participant_id,
                   created_at, claimed_at
            FROM outbox WHERE status IN ('failed', 'pending', 'sending') ORDER BY id DESC LIMIT $1""",
         limit,

@@ -87,13 +87,15 @@ async def deliver_email(ctx: dict[str, Any], outbox_id: int) -> str:
         _log_unsent(row)
         return await _finish(pool, outbox_id, "logged", None)
     try:
-        error = await _try_send(settings, row, pool)
+        error, permanent = await _try_send(settings, row, pool)
     except asyncio.CancelledError:
         # The worker is stopping: give the claim back so that the next worker sends it now, not after the lease.
         await asyncio.shield(_release(pool, outbox_id))
         raise
     if error is None:
         return "sent"
+    if permanent:
+        return await _finish(pool, outbox_id, "failed", error)
     return await _refused(settings, pool, row, error)
 
 
@@ -116,21 +118,29 @@ async def _release(pool: asyncpg.Pool, outbox_id: int) -> None:
         await repository.release(conn, outbox_id)
 
 
-async def _try_send(settings: Settings, row: Any, pool: asyncpg.Pool) -> str | None:
-    """None once the server accepted the email (recorded `sent` before QUIT), else the error."""
-    # Whoever wrote the email decided whether it can be unsubscribed from (outbox.unsubscribe_url).
-    message = to_message(settings.email_from, row, row["unsubscribe_url"])
+async def _try_send(settings: Settings, row: Any, pool: asyncpg.Pool) -> tuple[str | None, bool]:
+    """(None once the server accepted the email (recorded `sent` before QUIT), else the error; whether
+    trying again cannot help).
+
+    Every exception ends the claim (retry or failed), never leaving the row `sending` for good (issue 15,
+    finding 10). SMTP and network errors may pass; anything else (a message that cannot be built or
+    encoded, a header the SMTP library refuses) would fail again the same way, so it is `failed` at
+    once, with its reason, for staff to see and retry.
+    """
 
     async def accepted() -> None:
         await _finish(pool, row["id"], "sent", None)
 
     try:
+        # Whoever wrote the email decided whether it can be unsubscribed from (outbox.unsubscribe_url).
+        message = to_message(settings.email_from, row, row["unsubscribe_url"])
         await send(SmtpConfig.from_url(settings.smtp_url or ""), message, accepted)
-    except (aiosmtplib.SMTPException, OSError, ValueError, UnicodeError) as exc:
-        # ValueError/UnicodeError: a header the SMTP library refuses (e.g. a line break in a name) fails
-        # the try like a refusal, so it ends `failed` with a reason, never stuck in `sending`.
-        return f"{type(exc).__name__}: {exc}"[:500]
-    return None
+    except (aiosmtplib.SMTPException, OSError) as exc:
+        return f"{type(exc).__name__}: {exc}"[:500], False
+    except Exception as exc:  # the row must leave `sending` whatever went wrong
+        log.exception("email %s could not be sent", row["id"])
+        return f"{type(exc).__name__}: {exc}"[:500], True
+    return None, False
 
 
 def _log_unsent(row: Any) -> None:

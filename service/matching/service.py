@@ -546,6 +546,26 @@ async def rank_all(
     return [Ranked(rows[i]["id"], rows[i]["external_id"], float(scores[i])) for i in order]
 
 
+async def may_suggest(
+    conn: asyncpg.Connection, participant_id: int, candidate_id: int, model: str, config: RankerConfig
+) -> bool:
+    """Whether docs/contracts.md §6 lets the ranker suggest this candidate to this participant now.
+
+    Both profiles' hard constraints (kinds, a shared domain, windows, engagements, visibility), an
+    interest to compare, and the candidate's capacity. Not the participant's own capacity or their
+    answers and matches: the caller refuses those in its own words (the feed's answers).
+    """
+    query = await retrieval.query_participant(conn, participant_id, model)
+    if query is None:
+        return False
+    # The SQL twin of scoring.hard_constraints, for one candidate.
+    capacity = await retrieval.allowed_capacity(conn, query_filter(query, model, []), candidate_id)
+    if capacity is None:
+        return False
+    read = await state.read_time_state(conn, participant_id, [candidate_id], config.exposure_half_life_days)
+    return bool(read.active[0] < capacity)
+
+
 async def query_participant(conn: asyncpg.Connection, participant_id: int, model: str) -> asyncpg.Record | None:
     """The participant as the ranker reads it (with its side vectors), or None (evaluation's features)."""
     return await retrieval.query_participant(conn, participant_id, model)

@@ -78,12 +78,16 @@ async def signin_submit(
     except ValidationError:
         context = {"participant": None, "email": email, "error": _("Enter a valid email address, like name@example.no")}
         return _page(request, "signin.html", context, status_code=422)
-    limits = resources.settings
-    if not await resources.limiter.allows(limits.rate_limit_signin, "signin", client_address(request), address):
+    settings = resources.settings
+    client = client_address(request, settings.trusted_networks())
+    rules = (settings.rate_limit_signin, settings.rate_limit_address)
+    asks, may_email = await resources.limiter.admit(rules, "signin", client, address)
+    if not asks:
         detail = _("Too many sign-in attempts. Wait a while and try again.")
         return _page(request, "error.html", {"status": 429, "detail": detail}, status_code=429)
-    auth.remember_asked(request, resources.settings, address)
-    await profiles.request_sign_in(conn, resources.redis, resources.settings, address)
+    auth.remember_asked(request, settings, address)
+    if may_email:  # past the address's budget the answer is the same, and nothing is sent
+        await profiles.ask_for_sign_in(conn, resources.redis, settings, address)
     return _page(request, "link_sent.html", {"participant": None, "email": address})
 
 
@@ -158,12 +162,16 @@ async def register_submit(
     data, state = forms.validate(forms.values_from_form(await request.form()), require_consent=True)
     if data is None:
         return _register_page(request, participant, resources.settings, state, 422)
-    rule = resources.settings.rate_limit_register
-    if not await resources.limiter.allows(rule, "register", client_address(request), str(data.email)):
+    settings = resources.settings
+    client = client_address(request, settings.trusted_networks())
+    rules = (settings.rate_limit_register, settings.rate_limit_address)
+    asks, may_email = await resources.limiter.admit(rules, "register", client, str(data.email))
+    if not asks:
         detail = _("Too many registrations from here. Wait a while and try again.")
         return _page(request, "error.html", {"participant": participant, "status": 429, "detail": detail}, 429)
-    auth.remember_asked(request, resources.settings, str(data.email))
-    await profiles.register(conn, resources.redis, resources.settings, data)
+    auth.remember_asked(request, settings, str(data.email))
+    if may_email:  # past the address's budget the answer is the same, and nothing is stored or sent
+        await profiles.ask_to_register(conn, resources.redis, settings, data)
     return RedirectResponse("/register/sent", status_code=303)
 
 
@@ -193,11 +201,13 @@ async def edit_submit(request: Request, participant: Participant, conn: ConnDep,
     data, state = forms.validate(forms.values_from_form(await request.form()), require_consent=False)
     if data is None:
         return _edit_page(request, participant, state, 422)
-    try:
-        await profiles.update(conn, resources.redis, resources.settings, participant, data)
-    except profiles.EmailTaken:
-        state.errors["email"] = _("Another profile already uses this email address. Enter a different one.")
-        return _edit_page(request, participant, state, 422)
+    keys = profiles.email_change_keys(participant, data)
+    rule = resources.settings.rate_limit_email_change
+    if keys is not None and not await resources.limiter.allows(rule, "email-change", *keys):
+        state.errors["email"] = _("Too many changes of email address. Wait a while and try again.")
+        return _edit_page(request, participant, state, 429)
+    # The same answer whether or not someone else uses the new address (they are told by email).
+    await profiles.update(conn, resources.redis, resources.settings, participant, data)
     # A new address waits, unused, until confirmed by the link sent to it.
     changed = str(data.email).lower() != participant["email"].lower()
     return RedirectResponse("/me?saved=1" + ("&email_changed=1" if changed else ""), status_code=303)

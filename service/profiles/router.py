@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from service.auth import service as auth
 from service.auth.dependencies import ApiToken
+from service.kit import audit
 from service.kit.api import (
     INVALID,
     NO_SESSION,
@@ -42,6 +43,8 @@ from service.profiles.schemas import ParticipantCreate, ParticipantFields, Parti
 EMAIL_TAKEN = profiles.EmailTaken.template
 REGISTERED = "Check your email to confirm the address"
 RESERVED_IDS = frozenset({"me"})
+# Who the audit log names for the bearer-token routes (every integration read or write is recorded).
+INTEGRATION = audit.Actor.api_token()
 
 class ParticipantRoute(FieldNamingRoute):
     """Participant bodies: record-level errors have no field of their own, so name the one to fix."""
@@ -129,14 +132,15 @@ def _no_store(response: Response) -> None:
         "Registers a participant exactly like the web form: the profile is stored unverified and a "
         "verification link is emailed. The answer is the same whether or not the address is already "
         "registered (an existing participant gets a sign-in link instead), so it never reveals who is "
-        "registered. `consent` must be `true`. Rate-limited per client and per address (429). "
+        "registered. `consent` must be `true`. Rate-limited per client (429); past the address's own "
+        "limit the answer is the same but nothing is sent. "
         "Integrations create verified participants with `PUT /api/v1/participants/{external_id}`."
     ),
     responses={
         413: TOO_LARGE,
         415: NOT_JSON,
         422: INVALID,
-        429: error_doc(Message, "Too many registrations from this client or for this address"),
+        429: error_doc(Message, "Too many registrations from this client"),
     },
 )
 async def register(
@@ -146,10 +150,14 @@ async def register(
     resources: ResourcesDep,
 ) -> Message:
     """Self-registration: store unverified, email a link, answer the same for every address."""
-    rule = resources.settings.rate_limit_register
-    if not await resources.limiter.allows(rule, "register", client_address(request), str(body.email)):
+    settings = resources.settings
+    client = client_address(request, settings.trusted_networks())
+    rules = (settings.rate_limit_register, settings.rate_limit_address)
+    asks, may_email = await resources.limiter.admit(rules, "register", client, str(body.email))
+    if not asks:
         raise HTTPException(429, "Too many registration attempts: wait a while and try again")
-    await profiles.register(conn, resources.redis, resources.settings, body)
+    if may_email:  # past the address's budget the answer is the same, and nothing is stored or sent
+        await profiles.ask_to_register(conn, resources.redis, settings, body)
     return Message(detail=REGISTERED)
 
 
@@ -174,12 +182,14 @@ async def read_me(participant: ApiParticipant, response: Response) -> Participan
     description=(
         "Changes the given fields and keeps the rest; `null` clears an optional field. The merged "
         "profile is validated as a whole, and nothing is saved if any field is invalid (422 naming the "
-        "field). A new email address must be verified again: a link is sent to it. Only "
-        "`application/json` bodies are accepted."
+        "field). A new email address must be verified again: a link is sent to it. The answer is the "
+        "same when another participant already uses the address (they are told by email instead, and "
+        "it can never be confirmed), so it never reveals who is registered. Address changes are "
+        "rate-limited per participant and per address (429). Only `application/json` bodies are accepted."
     ),
     dependencies=[SessionCookie],
-    responses={401: NO_SESSION, 409: error_doc(Message, "The email address is used by another participant"),
-               413: TOO_LARGE, 415: NOT_JSON, 422: INVALID},
+    responses={401: NO_SESSION, 413: TOO_LARGE, 415: NOT_JSON, 422: INVALID,
+               429: error_doc(Message, "Too many email address changes by this participant or to this address")},
 )
 async def update_me(
     changes: Annotated[ParticipantUpdate, Body(openapi_examples=UPDATE_EXAMPLES)],
@@ -190,6 +200,10 @@ async def update_me(
 ) -> ParticipantOut:
     """Merge the changes into the profile, re-validate the whole and save it."""
     data = _merged(participant, changes)
+    keys = profiles.email_change_keys(participant, data)
+    rule = resources.settings.rate_limit_email_change
+    if keys is not None and not await resources.limiter.allows(rule, "email-change", *keys):
+        raise HTTPException(429, "email: too many address changes: wait a while and try again")
     row = await profiles.update(conn, resources.redis, resources.settings, participant, data)
     _no_store(response)
     return profiles.to_out(row)
@@ -244,9 +258,11 @@ async def export_me(participant: ApiParticipant, conn: ConnDep, response: Respon
     responses={**TOKEN_ERRORS, 404: error_doc(Message, "No participant has this external id"), 422: INVALID},
 )
 async def read_participant(external_id: ExternalId, conn: ConnDep, response: Response) -> ParticipantOut:
-    """One participant by external id, for an integration."""
+    """One participant by external id, for an integration; the read is audited."""
     _no_store(response)
-    return profiles.to_out(await participant_or_404(conn, external_id))
+    row = await participant_or_404(conn, external_id)
+    await audit.record(conn, INTEGRATION, "view_participant", participant_id=row["id"])
+    return profiles.to_out(row)
 
 
 @router.put(
@@ -283,6 +299,8 @@ async def put_participant(
             [{"loc": ("path", "external_id"), "msg": f"{external_id!r} is reserved", "type": "reserved"}]
         )
     row, created = await profiles.save_for_integration(conn, resources.redis, resources.settings, external_id, body)
+    action = "create_participant" if created else "replace_participant"
+    await audit.record(conn, INTEGRATION, action, participant_id=row["id"])
     if created:
         response.status_code = 201
         response.headers["Location"] = f"{router.prefix}/{quote(external_id, safe='')}"
@@ -299,7 +317,8 @@ async def put_participant(
     responses={**TOKEN_ERRORS, 404: error_doc(Message, "No participant has this external id"), 422: INVALID},
 )
 async def delete_participant(external_id: ExternalId, conn: ConnDep) -> Response:
-    """Delete a participant by external id, for an integration."""
+    """Delete a participant by external id, for an integration; audited (the row keeps only the old id number)."""
     row = await participant_or_404(conn, external_id)
-    await profiles.delete_account(conn, row["id"])
+    if await profiles.delete_account(conn, row["id"]):
+        await audit.record(conn, INTEGRATION, "delete_participant", details={"participant_id": row["id"]})
     return Response(status_code=204)

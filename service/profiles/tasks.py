@@ -5,13 +5,36 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from arq import func
+from arq.typing import WorkerCoroutine
+from arq.worker import Function
+
 from service.auth import service as auth
 from service.kit.config import Settings
 from service.mail import service as mail
 from service.mail import tasks as mail_tasks
 from service.profiles import repository
+from service.profiles import service as profiles
+from service.profiles.schemas import ParticipantFields
 
 log = logging.getLogger(__name__)
+
+
+async def register_participant(ctx: dict[str, Any], fields: dict[str, Any]) -> None:
+    """A registration the web answered at once: stored, or its known address told (profiles.register)."""
+    async with ctx["pool"].acquire() as conn:
+        await profiles.register(conn, ctx.get("redis"), ctx["settings"], ParticipantFields.model_validate(fields))
+
+
+async def send_sign_in_link(ctx: dict[str, Any], email: str) -> None:
+    """A sign-in request the web answered at once: a link if the address is a participant's."""
+    async with ctx["pool"].acquire() as conn:
+        await profiles.request_sign_in(conn, ctx.get("redis"), ctx["settings"], email)
+
+
+# Their arguments hold a registration's fields or an address: no result is kept in Redis afterwards.
+FUNCTIONS: list[Function | WorkerCoroutine] = [
+    func(register_participant, keep_result=0), func(send_sign_in_link, keep_result=0)]
 
 
 async def apply_retention(ctx: dict[str, Any]) -> dict[str, int]:

@@ -78,12 +78,16 @@ async def signin_submit(
     except ValidationError:
         error = _("Enter a valid email address, like name@example.no")
         return _page(request, "review/signin.html", {"email": email, "error": error, "notice": None}, 422)
-    rule = resources.settings.rate_limit_signin
-    if not await resources.limiter.allows(rule, "staff-signin", client_address(request), address):
+    settings = resources.settings
+    client = client_address(request, settings.trusted_networks())
+    rules = (settings.rate_limit_signin, settings.rate_limit_address)
+    asks, may_email = await resources.limiter.admit(rules, "staff-signin", client, address)
+    if not asks:
         detail = _("Too many sign-in attempts. Wait a while and try again.")
         return _page(request, "error.html", {"status": 429, "detail": detail}, 429)
-    auth.remember_asked(request, resources.settings, address)
-    await auth.request_staff_sign_in(conn, resources.redis, resources.settings, address)
+    auth.remember_asked(request, settings, address)
+    if may_email:  # past the address's budget the answer is the same, and nothing is sent
+        await auth.ask_for_staff_sign_in(conn, resources.redis, settings, address)
     return _page(request, "link_sent.html", {"email": address})
 
 

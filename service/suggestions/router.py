@@ -16,7 +16,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field
 
 from service.auth.dependencies import require_api_token
-from service.kit import i18n
+from service.kit import audit, i18n
 from service.kit.api import INVALID, Message, SessionCookie, error_doc
 from service.kit.config import Settings
 from service.kit.deps import ConnDep, get_resources
@@ -142,20 +142,24 @@ async def suggestions(
     settings = _settings(request)
     model = service.model_name(settings)
     config = service.ranker_config(model)
-    found = None
+    found, subject_id = None, None
     if cache is not None and who.is_staff:
         # An integration asking about someone with a cached entry skips the look-up by external id:
         # the entry's read proves they still exist under it (the matching version is unchanged).
         found = await service.cached_suggestions(
             conn, cache, external_id, k, model, config, reader_language=i18n.current_language.get(), by_name=True)
+        subject_id = cache.participant_id(external_id)
     if found is None:
         row = await _subject(conn, who, external_id)
-        external_id = row["external_id"]
+        external_id, subject_id = row["external_id"], row["id"]
         found = await service.suggest(
             conn, row["id"], k, model, config,
             reader_language=i18n.current_language.get() if who.is_staff else row["language"],
             by_name=who.is_staff, cache=cache,
         )
+    if who.is_staff:  # an integration read the subject's and the suggested people's names: audited
+        await audit.record_many(conn, audit.Actor.api_token(), "view_suggestions",
+                                participant_ids=[i for i in (subject_id, *(s.id for s in found)) if i is not None])
     response.headers["Cache-Control"] = "no-store"  # personal data
     return SuggestionsOut(
         participant=external_id,

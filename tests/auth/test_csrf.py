@@ -10,7 +10,7 @@ from asyncpg import Connection
 
 from service.auth import service as auth
 from service.kit.config import Settings
-from tests.conftest import API_TOKEN, post_form
+from tests.conftest import API_TOKEN, post_form, run_jobs
 from tests.factories import MakeMatch, MakeParticipant, MakeStaff
 from tests.support import sign_in_as, staff_link
 
@@ -19,7 +19,8 @@ FORM_TYPES = ["application/x-www-form-urlencoded", "text/plain", None]
 
 
 async def participant_link(conn: Connection, email: str) -> str:
-    """The path of the newest sign-in link emailed to a participant (from the outbox)."""
+    """The path of the newest sign-in link emailed to a participant (from the outbox, once the worker ran)."""
+    await run_jobs()
     body = await conn.fetchval(
         "SELECT body_text FROM outbox WHERE lower(to_address) = lower($1) ORDER BY id DESC LIMIT 1", email
     )

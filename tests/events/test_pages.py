@@ -85,6 +85,12 @@ async def test_staff_and_attendees_run_an_event_through_the_pages(
     assert (await post_form(client, f"/staff/events/{event_id}/close", {})).status_code == 303
     report = await client.get(f"/staff/events/{event_id}/report?lang=en")
     assert report.status_code == 200 and "Held" in report.text
+    # Every staff page naming attendees is audited, one row per person shown (issue 15, finding 4).
+    assert (await client.get(f"/staff/events/{event_id}/checkin")).status_code == 200
+    viewed = {(r["action"], r["participant_id"]) for r in await conn.fetch(
+        "SELECT action, participant_id FROM audit_log WHERE action LIKE 'view_event%' AND staff_id = $1", staff["id"])}
+    for action in ("view_event", "view_event_tables", "view_event_checkin"):
+        assert {(action, student["id"]), (action, company["id"])} <= viewed, action
 
 
 async def test_a_new_person_registers_and_is_signed_up_once_confirmed(

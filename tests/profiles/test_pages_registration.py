@@ -15,7 +15,7 @@ from service.auth import service as auth_service
 from service.kit.config import Settings
 from service.profiles import service as profiles
 from service.profiles.schemas import ParticipantFields
-from tests.conftest import Mailbox, body_text, link_in, post_form, run_worker
+from tests.conftest import Mailbox, body_text, link_in, post_form, run_jobs, run_worker
 from tests.factories import MakeParticipant
 
 FORM: dict[str, Any] = {
@@ -116,6 +116,7 @@ async def test_register_in_norwegian_verifies_and_signs_in(
     sent = await client.get("/register/sent")
     assert "Sjekk e-posten din" in sent.text
 
+    await run_jobs()  # the worker decides what a registration does (issue 15, finding 8)
     row = await conn.fetchrow("SELECT * FROM participants")
     assert row["name"] == "Åse Ødegård Bjørnstad" and row["source"] == "web"
     assert row["verified_at"] is None and row["consent_at"] is not None
@@ -234,6 +235,7 @@ async def test_post_without_csrf_token_is_refused(client: httpx.AsyncClient, con
 async def test_signed_in_visitor_is_sent_to_their_profile(client: httpx.AsyncClient, conn: Connection) -> None:
     await post_form(client, "/register", form())
     assert (await client.get("/register")).status_code == 200  # registering does not sign in
+    await run_jobs()
     row = await conn.fetchrow("SELECT id FROM participants")
     token = await auth_service.issue(conn, row["id"], "login", dt.timedelta(minutes=5))
     await post_form(client, f"/auth/{token}", {"this_device": "yes"})
@@ -275,4 +277,5 @@ class TestRateLimit:
         assert statuses == [303, 303, 429]
         refused = await post_form(client, "/register", form(email="person9@example.no"))
         assert "For mange registreringer" in refused.text
+        await run_jobs()
         assert await count(conn, "participants") == 2

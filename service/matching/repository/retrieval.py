@@ -151,6 +151,18 @@ async def query_participant(conn: asyncpg.Connection, participant_id: int, model
     )
 
 
+async def allowed_capacity(conn: asyncpg.Connection, query: QueryFilter, candidate_id: int) -> int | None:
+    """The candidate's capacity if the SQL hard constraints (`ALLOWED_SQL`) allow them for the query and
+    they have an interest embedded with the model; None otherwise."""
+    capacity: int | None = await conn.fetchval(
+        f"""SELECT p.capacity FROM participants p
+            WHERE {ALLOWED_SQL} AND p.id = $9
+              AND EXISTS (SELECT 1 FROM side_embeddings s WHERE s.participant_id = p.id AND s.model = $8)""",
+        *query.params(), candidate_id,
+    )
+    return capacity
+
+
 async def side_rows(conn: asyncpg.Connection, estimate: float | None, limit: int) -> float:
     """Rows in side_embeddings: the planner's estimate, or a count up to `limit` if never analysed."""
     if estimate is not None and estimate >= 0:
