@@ -125,6 +125,7 @@ async def register_submit(request: Request, event_id: IdPath, conn: ConnDep, res
         return _page(request, "error.html", {"status": 429, "detail": detail}, 429)
     if may_email:  # past the address's budget the answer is the same, and nothing is stored or sent
         await events.register_and_sign_up(conn, resources.redis, settings, event, data)
+    auth.remember_asked(request, settings, str(data.email))  # the link signs in this browser without asking
     return RedirectResponse("/register/sent", status_code=303)
 
 

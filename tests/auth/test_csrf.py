@@ -125,8 +125,8 @@ async def test_a_staff_link_opened_elsewhere_asks_too(
         asked = await post_form(other, link, {})
         assert asked.status_code == 200 and "kari@brighthouse.example" in asked.text
         confirmed = await post_form(other, link, {"this_device": "yes"})
-        assert confirmed.status_code == 303 and confirmed.headers["location"] == "/staff/queue"
+        assert confirmed.status_code == 303 and confirmed.headers["location"] == "/staff"
     same = await make_staff(email="per@brighthouse.example")
     await post_form(client, "/staff/signin", {"email": same["email"]})
     direct = await post_form(client, await staff_link(conn, same["email"]), {})
-    assert direct.status_code == 303 and direct.headers["location"] == "/staff/queue"
+    assert direct.status_code == 303 and direct.headers["location"] == "/staff"
