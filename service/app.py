@@ -28,6 +28,8 @@ from service.profiles import pages as profile_pages
 from service.profiles import router as profile_api
 from service.review import pages as review_pages
 from service.review import router as review_api
+from service.rounds import pages as round_pages
+from service.rounds import router as round_api
 from service.suggestions import router as suggestions_api
 
 STATIC = Path(__file__).parent / "static"
@@ -114,7 +116,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(router)
     for router in (review_pages.router, review_api.router, feed_pages.router, feed_api.router):
         app.include_router(router)
-    for router in (followup_pages.router, followup_api.router):
+    for router in (followup_pages.router, followup_api.router, round_pages.router, round_api.router):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     errors.install(app)

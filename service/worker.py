@@ -17,6 +17,7 @@ from service.matching import tasks as matching_tasks
 from service.matching.settings import get_ranker_settings
 from service.profiles import tasks as profile_tasks
 from service.review import tasks as review_tasks
+from service.rounds import tasks as round_tasks
 
 FUNCTIONS: list[Function | WorkerCoroutine] = [mail_tasks.deliver_email, *matching_tasks.FUNCTIONS]
 CRON_JOBS = [
@@ -26,6 +27,7 @@ CRON_JOBS = [
     cron(mail_tasks.sweep_outbox, second=30),
     *matches_tasks.CRON_JOBS,
     cron(profile_tasks.apply_retention, hour=3, minute=15, second=0),
+    *round_tasks.CRON_JOBS,
 ]
 
 
