@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import secrets
 from typing import Any
 
 from asgi_csrf import asgi_csrf
+from itsdangerous import BadSignature, URLSafeSerializer
 from limits import parse
 from limits.aio.storage import RedisStorage
 from limits.aio.strategies import MovingWindowRateLimiter
+from python_multipart import FormParser
+from python_multipart.exceptions import FormParserError, MultipartParseError
+from python_multipart.multipart import parse_options_header
 from redis.asyncio import ConnectionPool
+from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -144,7 +150,65 @@ def with_csrf(app: ASGIApp, secret: str, secure: bool) -> ASGIApp:
         skip_if_scope=lambda scope: scope["path"].startswith("/api/"),
         send_csrf_failed=_csrf_failed,
     )
-    return wrapped
+    return MultipartCsrf(wrapped, secret)
+
+
+class MultipartCsrf:
+    """Checks the CSRF field of multipart forms (file uploads) before asgi-csrf sees them.
+
+    asgi-csrf 0.11 parses multipart bodies with an argument python-multipart 0.0.26 removed (its issue
+    #38; the older python-multipart has CVE-2026-40347). So the field is read here, checked against the
+    signed cookie as asgi-csrf would, and handed on as the `x-csrftoken` header, which asgi-csrf checks
+    first; a multipart request without a matching, genuine token is refused here.
+    """
+
+    def __init__(self, app: ASGIApp, secret: str) -> None:
+        self.app = app
+        self.signer = URLSafeSerializer(secret)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS", "TRACE"):
+            await self.app(scope, receive, send)
+            return
+        content_type = Headers(scope=scope).get("content-type", "")
+        if not content_type.startswith("multipart/form-data") or scope["path"].startswith("/api/"):
+            await self.app(scope, receive, send)
+            return
+        messages = await _read_body(receive, 1 << 62) or []  # BodySizeLimit, outside, bounds it
+        token = _multipart_field(content_type, b"".join(m.get("body", b"") for m in messages), "csrftoken")
+        if not self.genuine(token, Request(scope).cookies.get("csrftoken")):
+            await _csrf_failed(scope, send, None)
+            return
+        headers = [(k, v) for k, v in scope["headers"] if k != b"x-csrftoken"] + [(b"x-csrftoken", token.encode())]
+        await self.app({**scope, "headers": headers}, _replay(messages, receive), send)
+
+    def genuine(self, token: str, cookie: str | None) -> bool:
+        """The form's token equals the cookie's, and the cookie is signed with our secret."""
+        if not token or not cookie or not secrets.compare_digest(token, cookie):
+            return False
+        try:
+            self.signer.loads(cookie, salt="csrftoken")  # asgi-csrf's signing namespace
+        except BadSignature:
+            return False
+        return True
+
+
+def _multipart_field(content_type: str, body: bytes, name: str) -> str:
+    """One text field of a multipart body ('' when absent or unreadable); files are skipped."""
+    found: dict[str, str] = {}
+
+    def on_field(field: Any) -> None:
+        if field.field_name == name.encode() and field.value is not None:
+            found[name] = field.value.decode("utf-8", "replace")
+
+    _, options = parse_options_header(content_type)
+    try:
+        parser = FormParser("multipart/form-data", on_field, lambda _file: None, boundary=options.get(b"boundary"))
+        parser.write(body)
+        parser.finalize()
+    except (ValueError, MultipartParseError, FormParserError):
+        return ""
+    return found.get(name, "")
 
 
 class RateLimiter:

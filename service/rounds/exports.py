@@ -59,7 +59,7 @@ def sheets(
 def to_xlsx(tables: dict[str, list[list[Any]]]) -> bytes:
     """One worksheet per table."""
     workbook = Workbook()
-    workbook.remove(workbook.active)  # type: ignore[arg-type]
+    workbook.remove(workbook.active)
     for name, rows in tables.items():
         sheet = workbook.create_sheet(name)
         for row in rows:

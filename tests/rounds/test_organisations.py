@@ -1,0 +1,123 @@
+"""A round's CSV list: every bad line reported by line (FILE:LINE: field: reason), nothing written.
+
+The organisation numbers are checked against python-stdnum and, independently, against the mod-11
+rule written out here (weights 3 2 7 6 5 4 3 2 on the first eight digits).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+from asyncpg import Connection
+from hypothesis import given
+from hypothesis import strategies as st
+
+from service.kit.config import Settings
+from service.rounds import organisations
+from tests.conftest import csrf_of
+from tests.support import sign_in_as
+
+# Real organisation numbers (Brønnøysund): NTNU, Gjøvik kommune.
+NTNU, GJOVIK = "974767880", "939607706"
+BAD_CHECK_DIGIT = "974767881"
+HEADER = "organisasjonsnummer;navn;e-post;kommune;kontaktperson;språk;type"
+
+
+def mod11_valid(number: str) -> bool:
+    """The organisation number rule of Brønnøysundregistrene, written out."""
+    if len(number) != 9 or not number.isdigit():
+        return False
+    total = sum(w * int(d) for w, d in zip((3, 2, 7, 6, 5, 4, 3, 2), number, strict=False))
+    check = 11 - total % 11
+    return check != 10 and int(number[8]) == (0 if check == 11 else check)
+
+
+@given(st.text(alphabet="0123456789", min_size=9, max_size=9))
+def test_organisation_numbers_follow_the_mod_11_rule(number: str) -> None:
+    _value, reason = organisations.check_organisation_number(number)
+    assert (reason is None) == mod11_valid(number)
+
+
+def test_a_norwegian_excel_file_with_bom_and_semicolons_is_read() -> None:
+    data = ("\ufeff" + HEADER + "\r\n"
+            f"{NTNU[:3]} {NTNU[3:6]} {NTNU[6:]};NTNU;Post@NTNU.example;Gjøvik;Kari Nordmann;en;public_body\r\n"
+            f"\r\n{GJOVIK};Gjøvik kommune;post@gjovik.example;Gjøvik;;;public_body\r\n").encode()
+    found, errors = organisations.read(data)
+    assert errors == []
+    assert [(o.line, o.organisation_number, o.language, o.kind, o.contact_name) for o in found] == [
+        (2, NTNU, "en", "public_body", "Kari Nordmann"), (4, GJOVIK, "nb", "public_body", None)]
+    assert found[0].email == "Post@ntnu.example"  # the domain lower-cased by email-validator
+
+
+def test_commas_and_windows_1252_are_read_too() -> None:
+    data = f"organisation_number,name,email,municipality\n{NTNU},Søndre,a@b.example,Søndre Land\n".encode("cp1252")
+    found, errors = organisations.read(data)
+    assert errors == [] and found[0].municipality == "Søndre Land"
+
+
+def test_every_bad_line_is_reported_with_its_line_and_field() -> None:
+    data = "\n".join([
+        "orgnr;name;email;municipality;kind",
+        f"{BAD_CHECK_DIGIT};Feil AS;feil@example.no;Gjøvik;",
+        f"{NTNU};Uten e-post AS;;Gjøvik;",
+        f"12345;Kort AS;kort@example.no;Gjøvik;",
+        f"{GJOVIK};Dobbel AS;DOBBEL@example.no;Vestre Toten;",
+        f"{GJOVIK};Dobbel igjen AS;dobbel@example.no;Vestre Toten;",
+        f"{NTNU};Ukjent type;u@example.no;Gjøvik;ngo",
+    ]).encode()
+    found, errors = organisations.read(data)
+    assert found == []
+    assert [e.format("orgs.csv") for e in errors] == [
+        "orgs.csv:2: orgnr: not a valid organisation number (the mod-11 check digit is wrong)",
+        "orgs.csv:3: email: required",
+        "orgs.csv:4: orgnr: must be 9 digits",
+        "orgs.csv:6: orgnr: duplicate of line 5",
+        "orgs.csv:6: email: duplicate of line 5",
+        "orgs.csv:7: kind: must be company or public_body",
+    ]
+
+
+def test_a_header_without_required_columns_or_with_unknown_ones_is_refused() -> None:
+    found, errors = organisations.read(b"orgnr;navn;telefon\n974767880;NTNU;12345678\n")
+    assert found == []
+    assert [e.format("x.csv") for e in errors] == [
+        "x.csv:1: telefon: unknown column (see docs/contracts.md §1b)",
+        "x.csv:1: email: required column missing",
+        "x.csv:1: municipality: required column missing",
+    ]
+
+
+async def test_an_upload_with_bad_lines_shows_them_by_line_and_writes_nothing(
+    client: httpx.AsyncClient, conn: Connection, settings: Settings, make_staff
+) -> None:
+    staff = await make_staff(role="reviewer")
+    await sign_in_as(client, conn, settings, staff_id=staff["id"])
+    page = await client.get("/staff/rounds")
+    assert page.status_code == 200 and 'enctype="multipart/form-data"' in page.text
+    csv_file = f"orgnr;name;email;municipality\n{BAD_CHECK_DIGIT};Feil AS;feil@example.no;Gjøvik\n{NTNU};NTNU;;Gjøvik\n"
+    response = await client.post(
+        "/staff/rounds", data={"csrftoken": csrf_of(client), "name": "Høst 2026", "reminder_days": "7"},
+        files={"file": ("C:\\Users\\kari\\høst.csv", csv_file.encode(), "text/csv")},
+    )
+    assert response.status_code == 422
+    assert "høst.csv:2: orgnr: not a valid organisation number" in response.text
+    assert "høst.csv:3: email: required" in response.text
+    assert 'value="Høst 2026"' in response.text  # the form keeps what was typed
+    for table in ("mapping_rounds", "round_invitations", "round_events", "outbox"):
+        assert await conn.fetchval(f"SELECT count(*) FROM {table}") == 0, table
+
+
+def test_the_cli_exits_2_with_file_line_errors_and_writes_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "orgs.csv"
+    path.write_text(f"orgnr;name;email;municipality\n{BAD_CHECK_DIGIT};Feil AS;feil@example.no;Gjøvik\n")
+    # No database is opened for a bad file: the command stops before it.
+    result = subprocess.run(
+        [sys.executable, "-m", "service", "rounds", "import", str(path), "--name", "Høst"],
+        capture_output=True, text=True, timeout=60, env={**os.environ, "KOBLE_DATA_DIR": str(tmp_path / "data")},
+    )
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.strip() == f"{path}:2: orgnr: not a valid organisation number (the mod-11 check digit is wrong)"
