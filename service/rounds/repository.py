@@ -98,7 +98,7 @@ async def claim_due_reminders(conn: asyncpg.Connection, now: dt.datetime, limit:
                SELECT i.id FROM round_invitations i JOIN mapping_rounds r ON r.id = i.round_id
                WHERE i.reminded_at IS NULL AND i.invited_at IS NOT NULL
                  AND i.registered_at IS NULL AND i.updated_at IS NULL AND i.unsubscribed_at IS NULL
-                 AND i.invited_at <= $1 - make_interval(days => r.reminder_days)
+                 AND i.invited_at <= $1::timestamptz - make_interval(days => r.reminder_days)
                ORDER BY i.id LIMIT $2 FOR UPDATE OF i SKIP LOCKED)
            UPDATE round_invitations i SET reminded_at = $1 FROM due, mapping_rounds r
            WHERE i.id = due.id AND r.id = i.round_id
