@@ -94,6 +94,3 @@ ApiToken = Depends(require_api_token)
 StaffMember = Annotated[asyncpg.Record, Depends(require_staff)]
 Admin = Annotated[asyncpg.Record, Depends(require_admin)]
 ApiStaff = Annotated[Actor, Depends(require_api_staff)]
-
-# TEMP shim until the analyst role lands on main (reverted before merging main).
-AnyStaff = StaffMember

@@ -293,8 +293,3 @@ async def _keep_an_admin(conn: asyncpg.Connection, staff_id: int) -> None:
 async def audit_page(conn: asyncpg.Connection, before_id: int | None, limit: int) -> list[asyncpg.Record]:
     """The audit log, newest first, before an id (keyset paging), with each staff member's address."""
     return await repository.audit_page(conn, before_id, limit)
-
-
-def can_see_people(staff: Any) -> bool:
-    """TEMP shim until the analyst role lands on main."""
-    return bool(staff["role"] in ("reviewer", "admin"))
