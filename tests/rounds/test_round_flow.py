@@ -135,3 +135,30 @@ async def test_a_round_from_invitation_to_reminder(
     csv_text = (await client.get(f"/staff/rounds/{round_id}/export.csv")).content.decode("utf-8-sig")
     assert "public_body;1;1;0;0;0;0;1;0;0.0" in csv_text and SILENT not in csv_text
     assert await conn.fetchval("SELECT count(*) FROM audit_log WHERE action = 'round_view_people'") == 2
+
+
+async def test_analysts_see_a_rounds_figures_but_no_names_or_addresses(
+    client: httpx.AsyncClient, conn: Connection, settings: Settings, make_staff,
+) -> None:
+    reviewer, analyst = await make_staff(role="reviewer"), await make_staff(role="analyst")
+    await sign_in_as(client, conn, settings, staff_id=reviewer["id"])
+    round_id = await upload(client, send=False)
+    client.cookies.clear()
+    await sign_in_as(client, conn, settings, staff_id=analyst["id"])
+
+    listing = await client.get("/staff/rounds")
+    assert listing.status_code == 200 and "Høst 2026" in listing.text and 'type="file"' not in listing.text
+    page = await client.get(f"/staff/rounds/{round_id}")
+    assert page.status_code == 200 and "Østre Toten" in page.text
+    assert "@" not in page.text.replace(analyst["email"], "") and "Bygg AS" not in page.text
+    figures = await client.get(f"/staff/rounds/{round_id}/export.csv")
+    assert figures.status_code == 200 and "Gjøvik" in figures.text and "@" not in figures.text
+    for refused in (await client.get(f"/staff/rounds/{round_id}/export.xlsx?people=true"),
+                    await post_form(client, f"/staff/rounds/{round_id}/send", {})):
+        assert refused.status_code == 403
+    upload_refused = await client.post("/staff/rounds", data={"csrftoken": csrf_of(client), "name": "x"},
+                                       files={"file": ("orgs.csv", LIST, "text/csv")})
+    assert upload_refused.status_code == 403
+    assert await conn.fetchval("SELECT count(*) FROM mapping_rounds") == 1
+    assert await conn.fetchval("SELECT count(*) FROM outbox") == 0
+    assert await conn.fetchval("SELECT count(*) FROM audit_log WHERE staff_id = $1", analyst["id"]) == 0
