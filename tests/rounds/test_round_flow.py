@@ -128,7 +128,8 @@ async def test_a_round_from_invitation_to_reminder(
         "SELECT count(opened_at) o, count(registered_at) r, count(updated_at) u, count(unsubscribed_at) x,"
         " count(reminded_at) m FROM round_invitations")
     assert tuple(totals) == (2, 1, 1, 1, 1)
-    workbook = load_workbook(io.BytesIO((await client.get(f"/staff/rounds/{round_id}/export.xlsx?people=true")).content))
+    xlsx = await client.get(f"/staff/rounds/{round_id}/export.xlsx?people=true")
+    workbook = load_workbook(io.BytesIO(xlsx.content))
     by_municipality = {row[0]: row for row in workbook["municipality"].iter_rows(values_only=True)}
     assert by_municipality["Gjøvik"][1:] == (2, 2, 1, 1, 0, 0, 1, 1, 0.5)
     assert "'=Stille AS" in [row[2] for row in workbook["organisations"].iter_rows(values_only=True)]
