@@ -122,3 +122,17 @@ def test_the_cli_exits_2_with_file_line_errors_and_writes_nothing(tmp_path: Path
     assert result.returncode == 2, result.stderr
     reason = "not a valid organisation number (the mod-11 check digit is wrong)"
     assert result.stderr.strip() == f"{path}:2: orgnr: {reason}"
+
+
+async def test_an_upload_without_the_form_s_csrf_token_is_refused(
+    client: httpx.AsyncClient, conn: Connection, settings: Settings, make_staff
+) -> None:
+    staff = await make_staff(role="admin")
+    await sign_in_as(client, conn, settings, staff_id=staff["id"])
+    await client.get("/staff/rounds")
+    good = f"orgnr;name;email;municipality\n{NTNU};NTNU;post@ntnu.example;Gjøvik\n".encode()
+    for token in ("", csrf_of(client)[:-2] + "xx"):  # missing, or not the cookie's
+        response = await client.post("/staff/rounds", data={"csrftoken": token, "name": "Høst", "reminder_days": "7"},
+                                     files={"file": ("orgs.csv", good, "text/csv")})
+        assert response.status_code == 403
+    assert await conn.fetchval("SELECT count(*) FROM mapping_rounds") == 0
