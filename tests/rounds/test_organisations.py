@@ -6,6 +6,7 @@ rule written out here (weights 3 2 7 6 5 4 3 2 on the first eight digits).
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
@@ -136,3 +137,21 @@ async def test_an_upload_without_the_form_s_csrf_token_is_refused(
                                      files={"file": ("orgs.csv", good, "text/csv")})
         assert response.status_code == 403
     assert await conn.fetchval("SELECT count(*) FROM mapping_rounds") == 0
+
+
+async def test_the_cli_creates_a_round_and_writes_its_invitations(
+    tmp_path: Path, conn: Connection, settings: Settings
+) -> None:
+    path = tmp_path / "orgs.csv"
+    path.write_text(f"orgnr,name,email,municipality\n{NTNU},NTNU,post@ntnu.example,Gjøvik\n"
+                    f"{GJOVIK},Gjøvik kommune,post@gjovik.example,Gjøvik\n", encoding="utf-8-sig")
+    env = {**os.environ, "KOBLE_DATA_DIR": str(tmp_path / "data"), "DATABASE_URL": settings.database_url or "",
+           "REDIS_URL": settings.redis_url or "", "KOBLE_SECRET_KEY": "test-secret-key"}
+    result = await asyncio.to_thread(
+        subprocess.run, [sys.executable, "-m", "service", "rounds", "import", str(path), "--name", "Vår 2027",
+                         "--reminder-days", "10", "--send"], capture_output=True, text=True, timeout=120, env=env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "round 1: 2 organisations, 2 invitations in the outbox"
+    assert await conn.fetchval("SELECT reminder_days FROM mapping_rounds WHERE name = 'Vår 2027'") == 10
+    assert await conn.fetchval("SELECT count(*) FROM outbox WHERE template = 'round_invitation'") == 2
+    assert await conn.fetchval("SELECT count(*) FROM round_invitations WHERE invited_at IS NOT NULL") == 2
