@@ -63,12 +63,14 @@ class Organisation:
 
 def read(data: bytes) -> tuple[list[Organisation], list[LineError]]:
     """Every organisation of a CSV file and every error, in line order (organisations only if no error)."""
-    text = decode(data)
-    rows = list(numbered_rows(text))
+    try:
+        rows = list(numbered_rows(decode(data)))
+    except Unreadable as exc:
+        return [], [LineError(exc.line, "-", str(exc))]
     if not rows:
         return [], [LineError(1, "-", "the file is empty; the first line must name the columns")]
-    (_, header), body = rows[0], rows[1:]
-    fields, errors = read_header(header)
+    (header_line, header), body = rows[0], rows[1:]
+    fields, errors = read_header(header_line, header)
     if errors:
         return [], errors
     if len(body) > MAX_ROWS:
@@ -91,18 +93,34 @@ def delimiter(first_line: str) -> str:
     return ";" if first_line.count(";") >= first_line.count(",") and ";" in first_line else ","
 
 
+class Unreadable(Exception):
+    """The CSV parser gave up on a line (e.g. a cell over the csv module's field size limit)."""
+
+    def __init__(self, line: int, reason: str) -> None:
+        super().__init__(reason)
+        self.line = line
+
+
 def numbered_rows(text: str) -> Iterator[tuple[int, list[str]]]:
-    """Non-blank rows with the number of the line each starts on (a quoted cell may span lines)."""
-    first_line = text.split("\n", 1)[0]
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter(first_line))
-    start = 1
-    for row in reader:
-        if any(cell.strip() for cell in row):
-            yield start, row
-        start = reader.line_num + 1
+    """Non-blank rows with the number of the line each starts on (a quoted cell may span lines).
+
+    Excel's `sep=;` first line, which names the separator, is honoured and skipped.
+    """
+    first_line, _, rest = text.partition("\n")
+    skipped = first_line.strip().lower().startswith("sep=") and len(first_line.strip()) == 5
+    separator = first_line.strip()[4] if skipped else delimiter(first_line)
+    reader = csv.reader(io.StringIO(rest if skipped else text, newline=""), delimiter=separator)
+    start = 2 if skipped else 1
+    try:
+        for row in reader:
+            if any(cell.strip() for cell in row):
+                yield start, row
+            start = reader.line_num + (2 if skipped else 1)
+    except csv.Error as exc:
+        raise Unreadable(start, f"not readable as CSV ({exc})") from exc
 
 
-def read_header(header: list[str]) -> tuple[list[str | None], list[LineError]]:
+def read_header(line: int, header: list[str]) -> tuple[list[str | None], list[LineError]]:
     """The field each column fills (None: empty heading), and the header's errors."""
     fields: list[str | None] = []
     errors: list[LineError] = []
@@ -110,11 +128,11 @@ def read_header(header: list[str]) -> tuple[list[str | None], list[LineError]]:
         key = heading.strip().lower()
         field = COLUMNS.get(key.replace(" ", "_"))
         if key and field is None:
-            errors.append(LineError(1, heading.strip(), "unknown column (see docs/contracts.md §1b)"))
+            errors.append(LineError(line, heading.strip(), "unknown column (see docs/contracts.md §1b)"))
         elif field is not None and field in fields:
-            errors.append(LineError(1, heading.strip(), "column given twice"))
+            errors.append(LineError(line, heading.strip(), "column given twice"))
         fields.append(field)
-    errors += [LineError(1, name, "required column missing") for name in REQUIRED if name not in fields]
+    errors += [LineError(line, name, "required column missing") for name in REQUIRED if name not in fields]
     return fields, errors
 
 

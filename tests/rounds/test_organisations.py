@@ -54,6 +54,16 @@ def test_a_norwegian_excel_file_with_bom_and_semicolons_is_read() -> None:
     assert found[0].email == "Post@ntnu.example"  # the domain lower-cased by email-validator
 
 
+def test_excel_s_sep_line_names_the_separator_and_counts_as_line_1() -> None:
+    found, errors = organisations.read(f"sep=,\norgnr,name,email,municipality\n{NTNU},N;TNU,x@y.example,G\n".encode())
+    assert errors == [] and found[0].line == 3 and found[0].name == "N;TNU"
+
+
+def test_a_line_the_csv_parser_cannot_read_is_an_error_not_a_crash() -> None:
+    found, errors = organisations.read(b"orgnr;name;email;municipality\n" + b'"' + b"x" * 200_000 + b'"\n')
+    assert found == [] and len(errors) == 1 and errors[0].line == 2 and "not readable as CSV" in errors[0].reason
+
+
 def test_commas_and_windows_1252_are_read_too() -> None:
     data = f"organisation_number,name,email,municipality\n{NTNU},Søndre,a@b.example,Søndre Land\n".encode("cp1252")
     found, errors = organisations.read(data)
