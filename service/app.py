@@ -143,7 +143,8 @@ def _add_middleware(app: FastAPI, settings: Settings) -> None:
     )
     app.add_middleware(with_csrf_middleware, secret=secret, secure=settings.secure_cookies)
     app.add_middleware(SecurityHeaders, hsts=settings.secure_cookies)
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes, api_max_bytes=API_BODY_BYTES)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes, api_max_bytes=API_BODY_BYTES,
+                       uploads=round_pages.UPLOADS)
 
 
 def with_csrf_middleware(app: ASGIApp, secret: str, secure: bool) -> ASGIApp:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Mapping
 from typing import Any
 
 from asgi_csrf import asgi_csrf
@@ -72,17 +73,22 @@ class SecurityHeaders:
 class BodySizeLimit:
     """Refuses request bodies over a limit with 413, whether announced or streamed."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int, api_max_bytes: int) -> None:
+    def __init__(
+        self, app: ASGIApp, max_bytes: int, api_max_bytes: int, uploads: Mapping[str, int] | None = None
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
         # Imports through the API may carry many participants at once.
         self.api_max_bytes = api_max_bytes
+        # Pages that take a file (path -> limit), e.g. a mapping round's list of organisations.
+        self.uploads = dict(uploads or {})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         limit = self.api_max_bytes if scope["path"].startswith("/api/") else self.max_bytes
+        limit = self.uploads.get(scope["path"], limit)
         declared = dict(scope.get("headers") or []).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
             await _too_large(send)

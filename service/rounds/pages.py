@@ -31,6 +31,9 @@ from service.rounds.schemas import UploadForm, file_name
 router = APIRouter(include_in_schema=False)
 PRIVATE = {"Cache-Control": "no-store"}  # staff figures and personal links: never cached
 MAX_ERRORS_SHOWN = 200
+# The upload's own body limit (kit.security.BodySizeLimit): a region's register of ~20,000
+# organisations is ~1.7 MiB as CSV (bench/README.md), far over the 64 KiB other forms take.
+UPLOADS = {"/staff/rounds": 4 * 1024 * 1024}
 
 
 def _page(request: Request, name: str, context: dict[str, Any], status_code: int = 200) -> Response:

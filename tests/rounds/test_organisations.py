@@ -165,3 +165,19 @@ async def test_the_cli_creates_a_round_and_writes_its_invitations(
     assert await conn.fetchval("SELECT reminder_days FROM mapping_rounds WHERE name = 'Vår 2027'") == 10
     assert await conn.fetchval("SELECT count(*) FROM outbox WHERE template = 'round_invitation'") == 2
     assert await conn.fetchval("SELECT count(*) FROM round_invitations WHERE invited_at IS NOT NULL") == 2
+
+
+async def test_a_list_larger_than_other_forms_may_be_is_uploaded(
+    client: httpx.AsyncClient, conn: Connection, settings: Settings, make_staff
+) -> None:
+    numbers = [n for n in (f"9{i:07d}{d}" for i in range(3000, 9000) for d in range(10)) if mod11_valid(n)][:1200]
+    rows = [f"{n};Bedrift {i} AS med et langt navn;post{i}@bedrift{i}.example;Gjøvik" for i, n in enumerate(numbers)]
+    data = ("orgnr;name;email;municipality\n" + "\n".join(rows)).encode()
+    assert len(data) > settings.max_body_bytes  # 64 KiB for other forms
+    staff = await make_staff(role="reviewer")
+    await sign_in_as(client, conn, settings, staff_id=staff["id"])
+    await client.get("/staff/rounds")
+    form = {"csrftoken": csrf_of(client), "name": "Stor", "reminder_days": "7"}
+    response = await client.post("/staff/rounds", data=form, files={"file": ("stor.csv", data, "text/csv")})
+    assert response.status_code == 303, response.text[:500]
+    assert await conn.fetchval("SELECT count(*) FROM round_invitations") == 1200
