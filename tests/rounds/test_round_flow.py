@@ -149,6 +149,8 @@ async def test_analysts_see_a_rounds_figures_but_no_names_or_addresses(
 
     listing = await client.get("/staff/rounds")
     assert listing.status_code == 200 and "Høst 2026" in listing.text and 'type="file"' not in listing.text
+    assert "<h1>Kartleggingsrunder</h1>" in listing.text
+    assert "<h1>Mapping rounds</h1>" in (await client.get("/staff/rounds?lang=en")).text
     page = await client.get(f"/staff/rounds/{round_id}")
     assert page.status_code == 200 and "Østre Toten" in page.text
     assert "@" not in page.text.replace(analyst["email"], "") and "Bygg AS" not in page.text
