@@ -50,7 +50,8 @@ async def _list_page(
 ) -> Response:
     context = {"staff": staff, "rounds": await service.all_rounds(conn), "form": form,
                "line_errors": line_errors[:MAX_ERRORS_SHOWN], "may_upload": can_see_people(staff),
-               "more_errors": max(len(line_errors) - MAX_ERRORS_SHOWN, 0)}
+               "more_errors": max(len(line_errors) - MAX_ERRORS_SHOWN, 0),
+               "deleted": request.query_params.get("deleted") == "1"}
     return _page(request, "rounds/list.html", context, status_code)
 
 
@@ -100,6 +101,13 @@ async def send(round_id: int, staff: StaffMember, conn: ConnDep, resources: Reso
     """Email every organisation of the round not yet invited (pressing twice sends nothing twice)."""
     sent = await service.send(conn, resources.redis, resources.settings, auth.staff_actor(staff), round_id)
     return RedirectResponse(f"/staff/rounds/{round_id}?sent={sent}", status_code=303)
+
+
+@router.post("/staff/rounds/{round_id}/delete")
+async def delete(round_id: int, staff: StaffMember, conn: ConnDep) -> Response:
+    """Delete the round with its list of organisations (when the mapping is done with)."""
+    await service.delete(conn, auth.staff_actor(staff), round_id)
+    return RedirectResponse("/staff/rounds?deleted=1", status_code=303)
 
 
 @router.get("/staff/rounds/{round_id}/export.{fmt}")

@@ -172,6 +172,17 @@ async def people(conn: asyncpg.Connection, actor: Actor, round_id: int) -> list[
     return rows
 
 
+async def delete(conn: asyncpg.Connection, actor: Actor, round_id: int) -> None:
+    """Forget a round: its list of organisations (names, addresses) and their steps; raises RoundNotFound.
+
+    The emails already sent stay in the outbox, which has its own life (service.mail).
+    """
+    async with conn.transaction():
+        if not await repository.delete_round(conn, round_id):
+            raise RoundNotFound
+        await audit.record(conn, actor, "round_delete", details={"round_id": round_id})
+
+
 def rate(part: int, whole: int) -> float | None:
     """A share as a fraction (None when nothing was sent)."""
     return part / whole if whole else None

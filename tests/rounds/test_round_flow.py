@@ -137,6 +137,13 @@ async def test_a_round_from_invitation_to_reminder(
     assert "public_body;1;1;0;0;0;0;1;0;0.0" in csv_text and SILENT not in csv_text
     assert await conn.fetchval("SELECT count(*) FROM audit_log WHERE action = 'round_view_people'") == 2
 
+    # Done with: the round and its list go; the registered participant stays.
+    deleted = await post_form(client, f"/staff/rounds/{round_id}/delete", {})
+    assert deleted.status_code == 303 and (await client.get(f"/staff/rounds/{round_id}")).status_code == 404
+    assert await conn.fetchval("SELECT count(*) FROM round_invitations") == 0
+    assert await conn.fetchval("SELECT count(*) FROM round_events") == 0
+    assert await conn.fetchval("SELECT count(*) FROM participants WHERE email = $1", NEW) == 1
+
 
 async def test_analysts_see_a_rounds_figures_but_no_names_or_addresses(
     client: httpx.AsyncClient, conn: Connection, settings: Settings, make_staff,
@@ -157,7 +164,8 @@ async def test_analysts_see_a_rounds_figures_but_no_names_or_addresses(
     figures = await client.get(f"/staff/rounds/{round_id}/export.csv")
     assert figures.status_code == 200 and "Gjøvik" in figures.text and "@" not in figures.text
     for refused in (await client.get(f"/staff/rounds/{round_id}/export.xlsx?people=true"),
-                    await post_form(client, f"/staff/rounds/{round_id}/send", {})):
+                    await post_form(client, f"/staff/rounds/{round_id}/send", {}),
+                    await post_form(client, f"/staff/rounds/{round_id}/delete", {})):
         assert refused.status_code == 403
     upload_refused = await client.post("/staff/rounds", data={"csrftoken": csrf_of(client), "name": "x"},
                                        files={"file": ("orgs.csv", LIST, "text/csv")})
