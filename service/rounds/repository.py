@@ -128,13 +128,6 @@ async def add_events(conn: asyncpg.Connection, invitation_ids: Sequence[int], ev
     )
 
 
-async def events(conn: asyncpg.Connection, invitation_id: int) -> list[asyncpg.Record]:
-    """An invitation's events, oldest first."""
-    return await conn.fetch(
-        "SELECT event, created_at FROM round_events WHERE invitation_id = $1 ORDER BY id", invitation_id
-    )
-
-
 async def delete_round(conn: asyncpg.Connection, round_id: int) -> bool:
     """Delete a round with its list and events; False if there was none."""
     return await conn.fetchval("DELETE FROM mapping_rounds WHERE id = $1 RETURNING id", round_id) is not None

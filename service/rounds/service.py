@@ -183,11 +183,6 @@ async def delete(conn: asyncpg.Connection, actor: Actor, round_id: int) -> None:
         await audit.record(conn, actor, "round_delete", details={"round_id": round_id})
 
 
-def rate(part: int, whole: int) -> float | None:
-    """A share as a fraction (None when nothing was sent)."""
-    return part / whole if whole else None
-
-
 # --- the organisation's side: open, register, update, unsubscribe ---
 
 
