@@ -14,6 +14,8 @@ from starlette.middleware.sessions import SessionMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service import health, worker
+from service.events import pages as event_pages
+from service.events import router as event_api
 from service.feed import pages as feed_pages
 from service.feed import router as feed_api
 from service.followup import pages as followup_pages
@@ -135,7 +137,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(router)
     for router in (review_pages.router, review_api.router, feed_pages.router, feed_api.router):
         app.include_router(router)
-    for router in (followup_pages.router, followup_api.router, round_pages.router, round_api.router):
+    for router in (followup_pages.router, followup_api.router, event_pages.router, event_api.router):
+        app.include_router(router)
+    for router in (round_pages.router, round_api.router):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     apidocs.install(app)

@@ -15,6 +15,7 @@ from arq.cron import CronJob
 from arq.typing import WorkerCoroutine
 from arq.worker import Function, Worker, func
 
+from service.events import tasks as event_tasks
 from service.kit import database, embedded
 from service.kit.config import Settings
 from service.kit.jobs import redis_settings
@@ -31,6 +32,7 @@ log = logging.getLogger(__name__)
 FUNCTIONS: list[Function | WorkerCoroutine] = [
     func(mail_tasks.deliver_email, timeout=mail_tasks.JOB_TIMEOUT, max_tries=mail_tasks.ARQ_MAX_TRIES),
     *matching_tasks.FUNCTIONS,
+    *event_tasks.FUNCTIONS,
 ]
 # arq's try limit for the other jobs (embedding has its own).
 MAX_TRIES = 8
