@@ -4,6 +4,7 @@ nothing stored), fixes it, and reads the round's page; the pages reflow at 320 p
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -11,11 +12,12 @@ from typing import TypeVar
 
 import asyncpg
 import pytest
-from playwright.sync_api import Browser, FilePayload, Page, expect
+from playwright.sync_api import Browser, FilePayload, Page, ViewportSize, expect
 
 from service.kit.config import Settings
-from tests.conftest import LAPTOP, PHONE, Mailbox, link_in, new_page
+from tests.conftest import LAPTOP, PHONE, Mailbox, body_text, link_in, new_page
 from tests.factories import create_staff
+from tests.support import assert_accessible
 
 pytestmark = pytest.mark.browser
 T = TypeVar("T")
@@ -64,10 +66,12 @@ def test_a_reviewer_uploads_a_list_and_reads_the_round_on_a_phone_and_a_laptop(
     for name, viewport in (("phone", PHONE), ("laptop", LAPTOP)):  # one server for both: it takes ~15 s to start
         mailbox.messages.clear()
         with new_page(browser, tmp_path / f"rounds-{name}.png", viewport) as page:
-            upload_and_read(page, live_server, settings, mailbox, f"Høst 2026 {name}")
+            upload_and_read(page, live_server, settings, mailbox, f"Høst 2026 {name}", viewport)
 
 
-def upload_and_read(page: Page, live_server: str, settings: Settings, mailbox: Mailbox, round_name: str) -> None:
+def upload_and_read(
+    page: Page, live_server: str, settings: Settings, mailbox: Mailbox, round_name: str, viewport: ViewportSize
+) -> None:
     page.goto(f"{live_server}/staff/signin?lang=nb")
     page.get_by_label("E-postadresse").fill(REVIEWER)
     page.get_by_role("button", name="Send meg en innloggingslenke").click()
@@ -77,18 +81,33 @@ def upload_and_read(page: Page, live_server: str, settings: Settings, mailbox: M
     page.goto(f"{live_server}/staff/rounds")
     expect(page.get_by_role("heading", level=1)).to_have_text("Kartleggingsrunder")
     rounds_before = count_rounds(settings)
+    assert_accessible(page)
     upload(page, round_name, BAD)
     expect(page.get_by_role("alert")).to_contain_text("orgs.csv:2: organisasjonsnummer: not a valid organisation")
+    assert_accessible(page)
     expect(page.get_by_label("Navn på runden")).to_have_value(round_name)
     assert count_rounds(settings) == rounds_before  # nothing stored
 
     upload(page, round_name, GOOD)
     expect(page.get_by_role("heading", level=1)).to_have_text(round_name)
     expect(page.get_by_role("table", name="Per kommune")).to_contain_text("Gjøvik")
+    assert_accessible(page)
     page.get_by_role("button", name="Send 2 invitasjoner").click()
     expect(page.get_by_role("status")).to_have_text("2 invitasjoner sendt.")
-    mailbox.wait_for("post@gjovik.example")
+    assert_accessible(page)
+    invitation = body_text(mailbox.wait_for("post@gjovik.example"))
     assert reflows(page)
+    page.set_viewport_size(viewport)
+    # The organisation's side: the pre-filled registration and the unsubscribe page.
+    found = re.search(r"https?://\S+/rounds/i/\S+", invitation)
+    assert found, invitation
+    page.goto(found.group(0))
+    expect(page.get_by_role("heading", level=1)).to_have_text("Registrer Gjøvik kommune i Koble")
+    expect(page.get_by_label("Navn", exact=True)).to_have_value("Gjøvik kommune")
+    assert_accessible(page)
+    page.get_by_role("link", name="Nei takk: ikke mer e-post om denne kartleggingen").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Ikke mer e-post om denne kartleggingen")
+    assert_accessible(page)
     page.goto(f"{live_server}/staff/rounds")
     expect(page.get_by_role("link", name=round_name)).to_be_visible()
     assert reflows(page)
