@@ -7,7 +7,7 @@ BIN       := $(VENV)/bin
 RUN_STAMP := $(VENV)/.installed-run
 DEV_STAMP := $(VENV)/.installed-dev
 
-.PHONY: run test lint install browser axe clean
+.PHONY: run test lint install browser axe clean schemathesis
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -47,6 +47,15 @@ lint: $(DEV_STAMP)
 ## Lint, type-check and run every test against real Postgres+pgvector, Redis, SMTP and Chromium.
 test: $(DEV_STAMP) browser axe lint
 	$(BIN)/python -m pytest -q
+
+## Schemathesis with a large budget (every check and phase, ~3,000 requests per run) against a running
+## server, with and without the token: make schemathesis URL=http://127.0.0.1:8000 TOKEN=$$KOBLE_API_TOKEN
+URL      ?= http://127.0.0.1:8000
+EXAMPLES ?= 60
+schemathesis: $(DEV_STAMP)
+	$(BIN)/schemathesis --config-file tests/app/schemathesis.toml run $(URL)/openapi.json -n $(EXAMPLES) \
+		-H "Authorization: Bearer $(TOKEN)" --exclude-checks ignored_auth
+	$(BIN)/schemathesis --config-file tests/app/schemathesis.toml run $(URL)/openapi.json -n $(EXAMPLES)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

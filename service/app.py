@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
+from typing import Any
 
 from arq import create_pool as create_arq_pool
 from fastapi import FastAPI, Request
@@ -20,10 +21,10 @@ from service.feed import pages as feed_pages
 from service.feed import router as feed_api
 from service.followup import pages as followup_pages
 from service.followup import router as followup_api
-from service.kit import apidocs, database, embedded, errors, i18n, jobs
+from service.kit import api, apidocs, database, embedded, errors, i18n, jobs
 from service.kit.config import Settings, get_settings
 from service.kit.deps import Resources
-from service.kit.security import BodySizeLimit, RateLimiter, SecurityHeaders, with_csrf
+from service.kit.security import BodySizeLimit, InputGuard, RateLimiter, SecurityHeaders, with_csrf
 from service.matching.cache import SuggestionCache
 from service.matching.settings import get_ranker_settings
 from service.profiles import pages as profile_pages
@@ -145,12 +146,25 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     apidocs.install(app)
     errors.install(app)
     _add_middleware(app, settings)
+    _document_common_errors(app)
     return app
+
+
+def _document_common_errors(app: FastAPI) -> None:
+    """Every API operation documents the answers the middlewares and the router give (kit.api.COMMON_ERRORS)."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        fresh = app.openapi_schema is None
+        schema = build()
+        return api.document_common_errors(schema) if fresh else schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def _add_middleware(app: FastAPI, settings: Settings) -> None:
     secret = settings.secret_key()
-    # Added innermost first: the request passes size limit, headers, CSRF, session, language.
+    # Added innermost first: the request passes size limit, headers, input guard, CSRF, session, language.
     app.add_middleware(LanguageMiddleware, secure=settings.secure_cookies)
     app.add_middleware(
         SessionMiddleware,
@@ -161,6 +175,7 @@ def _add_middleware(app: FastAPI, settings: Settings) -> None:
         https_only=settings.secure_cookies,
     )
     app.add_middleware(with_csrf_middleware, secret=secret, secure=settings.secure_cookies)
+    app.add_middleware(InputGuard)
     app.add_middleware(SecurityHeaders, hsts=settings.secure_cookies)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes, api_max_bytes=API_BODY_BYTES,
                        uploads=round_pages.UPLOADS)

@@ -178,6 +178,15 @@ async def sign_in(conn: asyncpg.Connection, request: Request, settings: Settings
         return await auth.begin(conn, request, settings, "participant", participant_id)
 
 
+async def link_addresses(conn: asyncpg.Connection, token: str) -> tuple[str, ...] | None:
+    """The addresses a usable link is for (a confirmation may be for the new, pending one), or None."""
+    subject = await auth.link_subject(conn, token)
+    row = None if subject is None else await repository.by_id(conn, subject[0])
+    if row is None:
+        return None
+    return (row["email"], row["pending_email"]) if row["pending_email"] else (row["email"],)
+
+
 async def request_sign_in(conn: asyncpg.Connection, redis: ArqRedis | None, settings: Settings, email: str) -> None:
     """Email a sign-in link if the address belongs to a participant; silent otherwise."""
     async with conn.transaction():

@@ -70,7 +70,7 @@ def test_an_event_day_from_creation_to_the_follow_up_funnel(
     try:
         event = staff_create(staff, live_server, links["staff"])
         sign_up(student, live_server, links["student"], event, "Fortsett", "Meld deg på", "")
-        sign_up(company, live_server, links["company"], event, "Fortsett", "Sign up", "?lang=en")
+        sign_up(company, live_server, links["company"], event, "Continue", "Sign up", "?lang=en")
         company.get_by_label("Why meet? (a short reason, optional)").fill("Summer job in security testing")
         company.get_by_role("button", name="Ask for a meeting").click()
         expect(company.get_by_role("status")).to_contain_text("Request sent")

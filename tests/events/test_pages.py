@@ -64,7 +64,7 @@ async def test_staff_and_attendees_run_an_event_through_the_pages(
     await events.set_presence(conn, event_id, student["id"], None, None, [slots[2]["id"]])
     moved = await post_form(client, f"/staff/events/{event_id}/move",
                             {"meeting": request_id, "slot": slots[2]["id"], "table": 1})
-    assert moved.status_code == 422 and "not available in slot" in moved.text
+    assert moved.status_code == 422 and "is not available" in moved.text
     assert (await post_form(client, f"/staff/events/{event_id}/publish", {})).status_code == 303
     sheets = await client.get(f"/staff/events/{event_id}/tables")
     assert student["name"] in sheets.text and company["name"] in sheets.text
