@@ -175,7 +175,7 @@ def _add_middleware(app: FastAPI, settings: Settings) -> None:
         https_only=settings.secure_cookies,
     )
     app.add_middleware(with_csrf_middleware, secret=secret, secure=settings.secure_cookies)
-    app.add_middleware(InputGuard)
+    app.add_middleware(InputGuard, uploads=round_pages.UPLOADS)
     app.add_middleware(SecurityHeaders, hsts=settings.secure_cookies)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes, api_max_bytes=API_BODY_BYTES,
                        uploads=round_pages.UPLOADS)

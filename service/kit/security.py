@@ -7,7 +7,7 @@ import logging
 import re
 import secrets
 import time
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -191,10 +191,11 @@ def _path_or_query_problem(scope: Scope) -> str | None:
     return None
 
 
-def _body_problem(scope: Scope, body: bytes) -> tuple[int, str] | None:
-    """Why a body cannot be taken: an upload (Koble takes none), or a form that is not UTF-8."""
+def _body_problem(scope: Scope, body: bytes, uploads: Collection[str] = ()) -> tuple[int, str] | None:
+    """Why a body cannot be taken: an upload (Koble takes none but on `uploads`' paths), or a form that is
+    not UTF-8."""
     media_type = _media_type(scope)
-    if media_type.startswith("multipart/"):
+    if media_type.startswith("multipart/") and not (media_type == "multipart/form-data" and scope["path"] in uploads):
         return 415, f"body: send forms as {FORM}; Koble takes no file uploads"
     if media_type == FORM:
         try:
@@ -209,8 +210,10 @@ class InputGuard:
     (400), form bodies that are not UTF-8 (400) or multipart (415); and drops malformed cookies (see
     clean_cookie_header). Each used to be a 500 inside a parser (issue 15, finding 5)."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, uploads: Collection[str] = ()) -> None:
         self.app = app
+        # The pages that take a file (a mapping round's list): multipart is allowed there only.
+        self.uploads = frozenset(uploads)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -224,7 +227,7 @@ class InputGuard:
         if scope["method"] in ("POST", "PUT", "PATCH", "DELETE"):
             # Already buffered and bounded by BodySizeLimit, the outer middleware: no limit of our own.
             messages = await _read_body(receive, NO_LIMIT) or []
-            refused = _body_problem(scope, b"".join(m.get("body", b"") for m in messages))
+            refused = _body_problem(scope, b"".join(m.get("body", b"") for m in messages), self.uploads)
             if refused is not None:
                 await _refuse(send, *refused)
                 return

@@ -20,6 +20,7 @@ from service.auth.dependencies import AnyStaff, StaffMember
 from service.auth.service import can_see_people
 from service.kit.deps import ConnDep, ResourcesDep
 from service.kit.i18n import _
+from service.kit.inputs import IdPath
 from service.kit.templating import templates
 from service.kit.vocabulary import kind_labels
 from service.profiles import forms
@@ -64,7 +65,10 @@ async def rounds_page(request: Request, staff: AnyStaff, conn: ConnDep) -> Respo
 @router.post("/staff/rounds", response_class=HTMLResponse)
 async def upload(request: Request, staff: StaffMember, conn: ConnDep, resources: ResourcesDep) -> Response:
     """Check the uploaded list; create the round (and send it, if asked) only when every line is valid."""
-    posted = await request.form()
+    try:
+        posted = await request.form()
+    except UnicodeDecodeError:  # a text field that is not UTF-8 (Starlette decodes them strictly)
+        raise HTTPException(400, "body: the form's text fields are not UTF-8") from None
     upload_file = posted.get("file")
     has_file = isinstance(upload_file, UploadFile) and bool(upload_file.filename)
     form = UploadForm(name=" ".join(str(posted.get("name", "")).split()),
@@ -87,7 +91,7 @@ async def upload(request: Request, staff: StaffMember, conn: ConnDep, resources:
 
 
 @router.get("/staff/rounds/{round_id}", response_class=HTMLResponse)
-async def round_page(request: Request, round_id: int, staff: AnyStaff, conn: ConnDep) -> Response:
+async def round_page(request: Request, round_id: IdPath, staff: AnyStaff, conn: ConnDep) -> Response:
     """A round's figures per municipality and kind; its organisations for reviewers and admins (audited)."""
     figures = await service.figures(conn, round_id)
     people = await service.people(conn, auth.staff_actor(staff), round_id) if can_see_people(staff) else None
@@ -97,14 +101,14 @@ async def round_page(request: Request, round_id: int, staff: AnyStaff, conn: Con
 
 
 @router.post("/staff/rounds/{round_id}/send")
-async def send(round_id: int, staff: StaffMember, conn: ConnDep, resources: ResourcesDep) -> Response:
+async def send(round_id: IdPath, staff: StaffMember, conn: ConnDep, resources: ResourcesDep) -> Response:
     """Email every organisation of the round not yet invited (pressing twice sends nothing twice)."""
     sent = await service.send(conn, resources.redis, resources.settings, auth.staff_actor(staff), round_id)
     return RedirectResponse(f"/staff/rounds/{round_id}?sent={sent}", status_code=303)
 
 
 @router.post("/staff/rounds/{round_id}/delete")
-async def delete(round_id: int, staff: StaffMember, conn: ConnDep) -> Response:
+async def delete(round_id: IdPath, staff: StaffMember, conn: ConnDep) -> Response:
     """Delete the round with its list of organisations (when the mapping is done with)."""
     await service.delete(conn, auth.staff_actor(staff), round_id)
     return RedirectResponse("/staff/rounds?deleted=1", status_code=303)
@@ -112,7 +116,7 @@ async def delete(round_id: int, staff: StaffMember, conn: ConnDep) -> Response:
 
 @router.get("/staff/rounds/{round_id}/export.{fmt}")
 async def export(
-    round_id: int, fmt: str, staff: AnyStaff, conn: ConnDep, people: Annotated[bool, Query()] = False
+    round_id: IdPath, fmt: str, staff: AnyStaff, conn: ConnDep, people: Annotated[bool, Query()] = False
 ) -> Response:
     """The round's figures as .xlsx or .csv; `?people=true` adds the organisations (reviewers and admins)."""
     if fmt not in ("xlsx", "csv"):
