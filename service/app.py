@@ -31,6 +31,8 @@ from service.profiles import pages as profile_pages
 from service.profiles import router as profile_api
 from service.review import pages as review_pages
 from service.review import router as review_api
+from service.rounds import pages as round_pages
+from service.rounds import router as round_api
 from service.suggestions import router as suggestions_api
 
 STATIC = Path(__file__).parent / "static"
@@ -138,6 +140,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(router)
     for router in (followup_pages.router, followup_api.router, event_pages.router, event_api.router):
         app.include_router(router)
+    for router in (round_pages.router, round_api.router):
+        app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     apidocs.install(app)
     errors.install(app)
@@ -171,9 +175,10 @@ def _add_middleware(app: FastAPI, settings: Settings) -> None:
         https_only=settings.secure_cookies,
     )
     app.add_middleware(with_csrf_middleware, secret=secret, secure=settings.secure_cookies)
-    app.add_middleware(InputGuard)
+    app.add_middleware(InputGuard, uploads=round_pages.UPLOADS)
     app.add_middleware(SecurityHeaders, hsts=settings.secure_cookies)
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes, api_max_bytes=API_BODY_BYTES)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes, api_max_bytes=API_BODY_BYTES,
+                       uploads=round_pages.UPLOADS)
 
 
 def with_csrf_middleware(app: ASGIApp, secret: str, secure: bool) -> ASGIApp:

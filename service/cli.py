@@ -204,8 +204,10 @@ def schedule(
 
 def _register_subcommands() -> None:
     from service.review.cli import app as staff_app
+    from service.rounds.cli import app as rounds_app
 
     app.add_typer(staff_app, name="staff")
+    app.add_typer(rounds_app, name="rounds")
 
 
 _register_subcommands()

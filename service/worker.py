@@ -26,6 +26,7 @@ from service.matching import tasks as matching_tasks
 from service.matching.settings import get_ranker_settings
 from service.profiles import tasks as profile_tasks
 from service.review import tasks as review_tasks
+from service.rounds import tasks as round_tasks
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +60,7 @@ def cron_jobs(settings: Settings) -> list[CronJob]:
         cron(mail_tasks.sweep_outbox, second=sweep_seconds),
         *matches_tasks.CRON_JOBS,
         cron(profile_tasks.apply_retention, hour=3, minute=15, second=0),
+        *round_tasks.CRON_JOBS,
     ]
 
 

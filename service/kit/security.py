@@ -6,21 +6,27 @@ import ipaddress
 import json
 import logging
 import re
+import secrets
 import time
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 from urllib.parse import parse_qsl
 
 from asgi_csrf import asgi_csrf
+from itsdangerous import BadSignature, URLSafeSerializer
 from limits import parse
 from limits.aio.storage import RedisStorage
 from limits.aio.strategies import MovingWindowRateLimiter
 from limits.errors import StorageError as LimitsStorageError
+from python_multipart import FormParser
+from python_multipart.exceptions import FormParserError, MultipartParseError
+from python_multipart.multipart import parse_options_header
 from redis.asyncio import ConnectionPool
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
+from starlette.datastructures import Headers
 from starlette.requests import Request, cookie_parser
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -84,17 +90,22 @@ class SecurityHeaders:
 class BodySizeLimit:
     """Refuses request bodies over a limit with 413, whether announced or streamed."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int, api_max_bytes: int) -> None:
+    def __init__(
+        self, app: ASGIApp, max_bytes: int, api_max_bytes: int, uploads: Mapping[str, int] | None = None
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
         # Imports through the API may carry many participants at once.
         self.api_max_bytes = api_max_bytes
+        # Pages that take a file (path -> limit), e.g. a mapping round's list of organisations.
+        self.uploads = dict(uploads or {})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         limit = self.api_max_bytes if scope["path"].startswith("/api/") else self.max_bytes
+        limit = self.uploads.get(scope["path"], limit)
         declared = dict(scope.get("headers") or []).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
             await _too_large(send)
@@ -182,10 +193,11 @@ def _path_or_query_problem(scope: Scope) -> str | None:
     return None
 
 
-def _body_problem(scope: Scope, body: bytes) -> tuple[int, str] | None:
-    """Why a body cannot be taken: an upload (Koble takes none), or a form that is not UTF-8."""
+def _body_problem(scope: Scope, body: bytes, uploads: Collection[str] = ()) -> tuple[int, str] | None:
+    """Why a body cannot be taken: an upload (Koble takes none but on `uploads`' paths), or a form that is
+    not UTF-8."""
     media_type = _media_type(scope)
-    if media_type.startswith("multipart/"):
+    if media_type.startswith("multipart/") and not (media_type == "multipart/form-data" and scope["path"] in uploads):
         return 415, f"body: send forms as {FORM}; Koble takes no file uploads"
     if media_type == FORM:
         try:
@@ -200,8 +212,10 @@ class InputGuard:
     (400), form bodies that are not UTF-8 (400) or multipart (415); and drops malformed cookies (see
     clean_cookie_header). Each used to be a 500 inside a parser (issue 15, finding 5)."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, uploads: Collection[str] = ()) -> None:
         self.app = app
+        # The pages that take a file (a mapping round's list): multipart is allowed there only.
+        self.uploads = frozenset(uploads)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -215,7 +229,7 @@ class InputGuard:
         if scope["method"] in ("POST", "PUT", "PATCH", "DELETE"):
             # Already buffered and bounded by BodySizeLimit, the outer middleware: no limit of our own.
             messages = await _read_body(receive, NO_LIMIT) or []
-            refused = _body_problem(scope, b"".join(m.get("body", b"") for m in messages))
+            refused = _body_problem(scope, b"".join(m.get("body", b"") for m in messages), self.uploads)
             if refused is not None:
                 await _refuse(send, *refused)
                 return
@@ -272,9 +286,9 @@ class PathPrefixes:
 # Sign-in CSRF (issue 15, finding 6): the CSRF library lets a POST without any cookie through, since no
 # session rides on it; but asking for a link and using one *starts* a session, so a page on another site
 # could sign a visitor into the attacker's account. These forms always need the token of their page.
-SIGN_IN_PATHS = PathPrefixes("/signin", "/register", "/auth/", "/staff/signin", "/staff/auth/")
+SIGN_IN_PATHS = PathPrefixes("/signin", "/register", "/auth/", "/staff/signin", "/staff/auth/", "/rounds/i/")
 # Authenticated by the token in the path, POSTed by mail clients without cookies (RFC 8058).
-ONE_CLICK_PATHS = ("/api/v1/unsubscribe/",)
+ONE_CLICK_PATHS = ("/api/v1/unsubscribe/", "/api/v1/rounds/unsubscribe/")
 
 
 def skips_csrf(scope: Scope) -> bool:
@@ -303,7 +317,68 @@ def with_csrf(app: ASGIApp, secret: str, secure: bool) -> ASGIApp:
         skip_if_scope=skips_csrf,
         send_csrf_failed=_csrf_failed,
     )
-    return wrapped
+    return MultipartCsrf(wrapped, secret)
+
+
+class MultipartCsrf:
+    """Checks the CSRF field of multipart forms (file uploads) before asgi-csrf sees them.
+
+    asgi-csrf 0.11 parses multipart bodies with an argument python-multipart 0.0.26 removed (its issue
+    #38; the older python-multipart has CVE-2026-40347). So the field is read here, checked against the
+    signed cookie as asgi-csrf would, and handed on as the `x-csrftoken` header, which asgi-csrf checks
+    first; a multipart request without a matching, genuine token is refused here.
+    """
+
+    def __init__(self, app: ASGIApp, secret: str) -> None:
+        self.app = app
+        self.signer = URLSafeSerializer(secret)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS", "TRACE"):
+            await self.app(scope, receive, send)
+            return
+        headers = Headers(scope=scope)
+        content_type = headers.get("content-type", "")
+        # The requests asgi-csrf would check (and crash on): not skipped, and with cookies or a sign-in path.
+        checked = not skips_csrf(scope) and ("cookie" in headers or scope["path"] in SIGN_IN_PATHS)
+        if not content_type.startswith("multipart/form-data") or not checked:
+            await self.app(scope, receive, send)
+            return
+        messages = await _read_body(receive, 1 << 62) or []  # BodySizeLimit, outside, bounds it
+        token = _multipart_field(content_type, b"".join(m.get("body", b"") for m in messages), "csrftoken")
+        if not self.genuine(token, Request(scope).cookies.get("csrftoken")):
+            await _csrf_failed(scope, send, None)
+            return
+        raw = [(k, v) for k, v in scope["headers"] if k != b"x-csrftoken"] + [(b"x-csrftoken", token.encode())]
+        await self.app({**scope, "headers": raw}, _replay(messages, receive), send)
+
+    def genuine(self, token: str, cookie: str | None) -> bool:
+        """The form's token equals the cookie's, and the cookie is signed with our secret."""
+        if not token or not cookie or not secrets.compare_digest(token, cookie):
+            return False
+        try:
+            self.signer.loads(cookie, salt="csrftoken")  # asgi-csrf's signing namespace
+        except BadSignature:
+            return False
+        return True
+
+
+def _multipart_field(content_type: str, body: bytes, name: str) -> str:
+    """One text field of a multipart body ('' when absent or unreadable); files are skipped."""
+    found: dict[str, str] = {}
+
+    def on_field(field: Any) -> None:
+        if field.field_name == name.encode() and field.value is not None:
+            found[name] = field.value.decode("utf-8", "replace")
+
+    _, options = parse_options_header(content_type)
+    try:
+        parser = FormParser("multipart/form-data", on_field, lambda _file: None, boundary=options.get(b"boundary"))
+        parser.write(body)
+        parser.finalize()
+    except (ValueError, MultipartParseError, FormParserError):
+        return ""
+    return found.get(name, "")
 
 
 class RateLimiter:

@@ -156,6 +156,29 @@ async def save_for_integration(
     return row, bool(row["created"])
 
 
+async def register_confirmed(conn: asyncpg.Connection, data: ParticipantFields) -> asyncpg.Record:
+    """A registration whose address is already proven (an invitation's emailed link, service.rounds):
+    verified and consented at once; raises EmailTaken. The caller embeds it after commit (`embed`)."""
+    try:
+        return await repository.insert(
+            conn, f"web-{uuid.uuid4().hex[:16]}", to_columns(data), "web", verified=True, consent=True
+        )
+    except asyncpg.UniqueViolationError as exc:
+        if exc.constraint_name == repository.EMAIL_CONSTRAINT:
+            raise EmailTaken(str(data.email)) from exc
+        raise
+
+
+async def embed(conn: asyncpg.Connection, redis: ArqRedis | None, settings: Settings, row: asyncpg.Record) -> None:
+    """Embed a participant's interests after their row was committed (inline when small, else on the worker)."""
+    await _embed(conn, redis, settings, row)
+
+
+async def by_email(conn: asyncpg.Connection, email: str) -> asyncpg.Record | None:
+    """One participant by address (any case)."""
+    return await repository.by_email(conn, email)
+
+
 async def by_id(conn: asyncpg.Connection, participant_id: int) -> asyncpg.Record | None:
     """One participant by internal id."""
     return await repository.by_id(conn, participant_id)

@@ -1,0 +1,1 @@
+"""Mapping rounds (kartleggingsrunder): invite a list of organisations, follow their answers."""
