@@ -26,7 +26,9 @@ from service.auth import dependencies as deps
 from service.auth import service as auth_service
 from service.events import service as events
 from service.events.schemas import parse_event
+from service.kit.audit import Actor
 from service.kit.config import Settings
+from service.rounds import service as rounds
 from tests.conftest import csrf_of
 from tests.factories import MakeMatch, MakeParticipant, MakeStaff
 from tests.support import sign_in_staff
@@ -82,7 +84,7 @@ def staff_routes(app: FastAPI) -> list[StaffRoute]:
 class World:
     """Ids to fill path parameters with, and one client per role."""
 
-    ids: dict[str, int]
+    ids: dict[str, int | str]
     clients: dict[str, httpx.AsyncClient]
 
 
@@ -107,6 +109,7 @@ async def world(
                             "max_meetings": "2", "solver_seconds": "1", "table_count": "1", "table_names": ""})
     assert event is not None
     event_id = (await events.create_event(conn, event))["id"]
+    round_id = await rounds.create(conn, Actor.system(), "Høstrunden", 14, "liste.csv", [])
     clients = {role: await _client(app) for role in ROLES}
     token = await auth_service.issue(conn, student, "login", dt.timedelta(minutes=5))
     confirm = {"csrftoken": csrf_of(clients["participant"]), "this_device": "yes"}
@@ -114,17 +117,18 @@ async def world(
     await sign_in_staff(clients["reviewer"], conn, reviewer)
     await sign_in_staff(clients["admin"], conn, admin)
     await sign_in_staff(clients["analyst"], conn, analyst)
-    yield World({"match_id": match_id, "participant_id": student, "staff_id": target, "event_id": event_id}, clients)
+    yield World({"match_id": match_id, "participant_id": student, "staff_id": target, "event_id": event_id,
+                 "round_id": round_id, "fmt": "csv"}, clients)
     for client in clients.values():
         await client.aclose()
 
 
-def _url(path: str, ids: dict[str, int]) -> str:
+def _url(path: str, ids: dict[str, int | str]) -> str:
     """The path with known parameters filled in from `ids`, any other one as 1."""
     return re.sub(r"\{(\w+)(?::\w+)?\}", lambda m: str(ids.get(m.group(1), 1)), path)
 
 
-async def _call(client: httpx.AsyncClient, route: StaffRoute, ids: dict[str, int]) -> httpx.Response:
+async def _call(client: httpx.AsyncClient, route: StaffRoute, ids: dict[str, int | str]) -> httpx.Response:
     url = _url(route.path, ids)
     if route.method == "GET":
         return await client.get(url)
@@ -157,9 +161,10 @@ async def test_every_staff_route_answers_each_role_as_it_should(world: World, se
     assert {"/staff/queue", "/staff/audit", "/staff/admin", "/staff/export.csv", "/api/v1/review/queue"} <= paths
     assert any(route.admin_only for route in routes) and not all(route.admin_only for route in routes)
     wrong = []
-    # Reads first, then writes, admin last: a write never takes away the rights a later check needs.
-    for role in ROLES:
-        for route in sorted(routes, key=lambda r: (r.method != "GET", "disable" in r.path)):
+    # Reads first, then writes, deleting and disabling last, each by every role (admin last): a write never
+    # takes away what a later check needs.
+    for route in sorted(routes, key=lambda r: (r.method != "GET", "disable" in r.path or "delete" in r.path)):
+        for role in ROLES:
             response = await _call(world.clients[role], route, world.ids)
             if not _expected(role, route, response):
                 wrong.append(f"{role} {route.method} {route.path} → {response.status_code}")
