@@ -10,7 +10,15 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import Path
-from pydantic import BeforeValidator, Field, GetCoreSchemaHandler, GetJsonSchemaHandler, StrictInt
+from pydantic import (
+    BeforeValidator,
+    Field,
+    GetCoreSchemaHandler,
+    GetJsonSchemaHandler,
+    StrictInt,
+    TypeAdapter,
+    ValidationError,
+)
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema, PydanticCustomError, core_schema
 
@@ -84,10 +92,23 @@ PlainText = Annotated[str, SingleLine]
 # A text that may hold paragraphs (interests, comments): tab and line breaks allowed, no other controls.
 MultilineText = Annotated[str, MultiLine]
 
+_LAX_DATE = TypeAdapter(dt.date)
+
+
 def _iso_date(value: object) -> object:
-    if isinstance(value, dt.date) or (isinstance(value, str) and ISO_DATE.fullmatch(value.strip())):
+    if isinstance(value, dt.date):
         return value
-    raise PydanticCustomError("date_parsing", "Input should be a date written as YYYY-MM-DD")
+    if not (isinstance(value, str) and ISO_DATE.fullmatch(value.strip())):
+        raise PydanticCustomError("date_parsing", "Input should be a date written as YYYY-MM-DD")
+    # Read here, not left to the date type: a strict validation (`koble import`'s lines) takes no text for a
+    # date after a validator has run. pydantic's own parser keeps its error and wording (2026-13-01: "month
+    # value is outside expected range of 1-12").
+    try:
+        return _LAX_DATE.validate_python(value.strip())
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        raise PydanticCustomError(error["type"], error["msg"].replace("{", "{{").replace("}", "}}"),
+                                  error.get("ctx")) from exc
 
 
 IsoDate = Annotated[dt.date, BeforeValidator(_iso_date)]
