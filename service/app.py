@@ -13,7 +13,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from service import health, worker
+from service import health, metrics, worker
 from service.feed import pages as feed_pages
 from service.feed import router as feed_api
 from service.followup import pages as followup_pages
@@ -21,6 +21,7 @@ from service.followup import router as followup_api
 from service.kit import database, embedded, errors, i18n, jobs
 from service.kit.config import Settings, get_settings
 from service.kit.deps import Resources
+from service.kit.metrics import RequestTelemetry, RouteCapture
 from service.kit.security import BodySizeLimit, RateLimiter, SecurityHeaders, with_csrf
 from service.matching.cache import SuggestionCache
 from service.matching.settings import get_ranker_settings
@@ -110,7 +111,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
     )
     app.state.settings = settings
-    for router in (health.router, profile_pages.router, profile_api.router, suggestions_api.router):
+    for router in (health.router, metrics.router, profile_pages.router, profile_api.router, suggestions_api.router):
         app.include_router(router)
     for router in (review_pages.router, review_api.router, feed_pages.router, feed_api.router):
         app.include_router(router)
@@ -124,7 +125,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
 def _add_middleware(app: FastAPI, settings: Settings) -> None:
     secret = settings.secret_key()
-    # Added innermost first: the request passes size limit, headers, CSRF, session, language.
+    # Added innermost first: the request passes telemetry, size limit, headers, CSRF, session, language.
+    app.add_middleware(RouteCapture)
     app.add_middleware(LanguageMiddleware, secure=settings.secure_cookies)
     app.add_middleware(
         SessionMiddleware,
@@ -137,6 +139,8 @@ def _add_middleware(app: FastAPI, settings: Settings) -> None:
     app.add_middleware(with_csrf_middleware, secret=secret, secure=settings.secure_cookies)
     app.add_middleware(SecurityHeaders, hsts=settings.secure_cookies)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes, api_max_bytes=API_BODY_BYTES)
+    # Outermost: every answer, a refusal of the guards included, carries a request id and is timed.
+    app.add_middleware(RequestTelemetry)
 
 
 def with_csrf_middleware(app: ASGIApp, secret: str, secure: bool) -> ASGIApp:

@@ -3,6 +3,7 @@ own settings are matching's: service.matching.settings)."""
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 from functools import lru_cache
@@ -51,6 +52,12 @@ class Settings(BaseSettings):
     # hourly job and `koble staff propose` (staff_first mode).
     review_propose_k: int = Field(3, ge=1, le=50, alias="KOBLE_REVIEW_PROPOSE_K")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", alias="KOBLE_LOG_LEVEL")
+    # json: one object per line with the request id (kit.logs), what log collectors read; text for a terminal.
+    log_format: Literal["json", "text"] = Field("text", alias="KOBLE_LOG_FORMAT")
+    # /metrics is not public (service.metrics): readable with this bearer token, or from these networks
+    # (comma-separated addresses or CIDRs, e.g. a Prometheus on the compose network).
+    metrics_token: str | None = Field(None, alias="KOBLE_METRICS_TOKEN")
+    metrics_allow: str = Field("", alias="KOBLE_METRICS_ALLOW")
     # The ranker's settings (KOBLE_WEIGHT_*, KOBLE_WEIGHTS_FILE, retrieval knobs) are matching's own:
     # service.matching.settings.RankerSettings (docs/architecture.md, "Settings").
     # shared_buffers of the embedded PostgreSQL (no DATABASE_URL): memory is used only as pages are
@@ -85,6 +92,18 @@ class Settings(BaseSettings):
     @classmethod
     def _strip_slash(cls, value: str) -> str:
         return value.rstrip("/")
+
+    @field_validator("metrics_allow")
+    @classmethod
+    def _networks(cls, value: str) -> str:
+        for network in filter(None, (part.strip() for part in value.split(","))):
+            ipaddress.ip_network(network, strict=False)  # ValueError names the bad entry
+        return value
+
+    @property
+    def metrics_networks(self) -> list[str]:
+        """The networks of KOBLE_METRICS_ALLOW, as a list."""
+        return [part.strip() for part in self.metrics_allow.split(",") if part.strip()]
 
     @property
     def secure_cookies(self) -> bool:

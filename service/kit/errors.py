@@ -17,6 +17,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from service.kit import metrics
 from service.kit.i18n import _
 from service.kit.templating import templates
 
@@ -115,7 +116,8 @@ async def validation_error(request: Request, exc: RequestValidationError) -> Res
 
 async def server_error(request: Request, exc: Exception) -> Response:
     """500 without details; the traceback goes to the log."""
-    log.exception("unhandled error on %s %s", request.method, request.url.path)
+    # The route's template, not its path: a path may hold a token (/auth/{token}), a query string more.
+    log.exception("unhandled error on %s %s", request.method, metrics.route_template(request.scope))
     return JSONResponse({"detail": "Internal server error"}, status_code=500)
 
 

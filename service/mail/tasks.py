@@ -21,6 +21,7 @@ from arq import Retry
 from arq.connections import ArqRedis
 from redis.exceptions import RedisError
 
+from service.kit import metrics
 from service.kit.config import Settings
 from service.kit.mailer import SmtpConfig, send
 from service.mail import repository
@@ -69,6 +70,7 @@ async def deliver_email(ctx: dict[str, Any], outbox_id: int) -> str:
     error = await _try_send(settings, row)
     status = "sent" if error is None else ("failed" if row["attempts"] >= MAX_TRIES else "pending")
     await _finish(ctx["pool"], outbox_id, status, error)
+    metrics.count_email(status)
     if status == "pending":
         # Back off 5 s, 20 s, 45 s ... so a restarting mail server is not hammered.
         raise Retry(defer=settings.email_retry_seconds * row["attempts"] ** 2)
