@@ -273,8 +273,11 @@ def postmaster(pgdata: Path) -> int:
 
 async def scrape(base: str) -> str:
     """The server's own view at the end, from /metrics: cache hit ratio, outbox, queue, backlog."""
-    async with httpx.AsyncClient(base_url=base, timeout=10) as client:
-        text = (await client.get("/metrics", headers={"Authorization": f"Bearer {TOKEN}"})).text
+    try:
+        async with httpx.AsyncClient(base_url=base, timeout=120) as client:
+            text = (await client.get("/metrics", headers={"Authorization": f"Bearer {TOKEN}"})).text
+    except httpx.HTTPError as exc:  # an overloaded server may not answer even this
+        return f"no answer ({type(exc).__name__})"
     wanted = ("koble_suggestion_cache_hit_ratio", "koble_outbox_emails{", "koble_job_queue_depth",
               "koble_embedding_backlog")
     return "; ".join(line for line in text.splitlines() if line.startswith(wanted))

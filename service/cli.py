@@ -36,8 +36,10 @@ def serve(
     from service.app import create_app
 
     setup_logging()
-    # No access log: it would hold client addresses and one-time links (no personal data in logs).
-    uvicorn.run(create_app(), host=host, port=port, proxy_headers=True, log_config=None, access_log=False)
+    # uvicorn's access log is off: it would hold client addresses and one-time links (no personal data in
+    # logs); kit.metrics writes one by route template instead.
+    uvicorn.run(create_app(), host=host, port=port, proxy_headers=True, log_config=None, access_log=False,
+                limit_concurrency=get_settings().max_concurrency)
 
 
 @app.command()

@@ -45,6 +45,11 @@ class Settings(BaseSettings):
     rate_limit_signin: str = Field("10/hour", alias="KOBLE_RATE_LIMIT_SIGNIN")
     max_body_bytes: int = Field(64 * 1024, alias="KOBLE_MAX_BODY_BYTES")
     run_worker: bool = Field(True, alias="KOBLE_RUN_WORKER")
+    # Open connections and requests one `koble serve` takes before answering 503 at once (uvicorn's
+    # limit_concurrency). Unbounded, 200 requests/s offered on the shared 2-core machine (load 12-16)
+    # queued for minutes (p50 160 s) and grew the server from 194 to 497 MB; at 30 requests/s it kept
+    # 152-156 MB (bench/load.py, bench/README.md "Mixed load").
+    max_concurrency: int = Field(512, ge=2, alias="KOBLE_MAX_CONCURRENCY")
     # participant_first: suggestions go straight to participants, staff follow the mutual matches;
     # staff_first: staff approve each suggested pair before either party sees it.
     match_mode: Literal["participant_first", "staff_first"] = Field("participant_first", alias="KOBLE_MATCH_MODE")

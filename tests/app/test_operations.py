@@ -7,6 +7,7 @@ import json
 import logging
 import re
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -176,3 +177,24 @@ async def test_liveness_and_readiness(client: httpx.AsyncClient, conn: Connectio
                            json.dumps(dict(row), default=str))
     assert pending.status_code == 503
     assert pending.json()["status"] == "not ready" and pending.json()["migrations"] == "pending"
+
+
+def test_koble_serve_bounds_its_concurrency(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    import uvicorn
+    from typer.testing import CliRunner
+
+    from service import cli
+    from service.kit.config import get_settings
+
+    seen: dict[str, object] = {}
+    monkeypatch.setattr(uvicorn, "run", lambda app, **options: seen.update(options))
+    monkeypatch.setattr(cli, "setup_logging", lambda: None)  # keep pytest's own log capture
+    for name, value in {"KOBLE_MAX_CONCURRENCY": "7", "KOBLE_SECRET_KEY": "k", "KOBLE_DATA_DIR": str(tmp_path)}.items():
+        monkeypatch.setenv(name, value)
+    get_settings.cache_clear()
+    try:
+        result = CliRunner().invoke(cli.app, ["serve"])
+    finally:
+        get_settings.cache_clear()
+    assert result.exit_code == 0, result.output
+    assert (seen["limit_concurrency"], seen["proxy_headers"], seen["access_log"]) == (7, True, False)
