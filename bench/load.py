@@ -300,6 +300,19 @@ async def measured(base: str, pids: list[int], world: World, args: argparse.Name
     print(f"`uptime`: {subprocess.run(['uptime'], capture_output=True, text=True).stdout.strip()}")
 
 
+def server_errors(log: Path, shown: int = 3) -> None:
+    """The server's ERROR lines (a 500's traceback among them), the first few in full: the log goes with the folder."""
+    errors = []
+    for line in log.read_text().splitlines():
+        with contextlib.suppress(ValueError):
+            record = json.loads(line)
+            if record.get("level") == "ERROR":
+                errors.append(record)
+    print(f"\nserver ERROR lines: {len(errors)}")
+    for record in errors[:shown]:
+        print(json.dumps(record, ensure_ascii=False)[-3000:])
+
+
 async def run(args: argparse.Namespace, workdir: Path) -> None:
     """Prepare the database, start koble serve, warm up, measure, report."""
     server = pgserver.get_server(workdir / "pgdata", cleanup_mode="stop")
@@ -313,6 +326,7 @@ async def run(args: argparse.Namespace, workdir: Path) -> None:
             print(f"{len(world.cookies)} signed-in participants, {len(world.external_ids)} in all; load {load_avg()}")
             await generate_spread(base, world, args, args.warmup, args.seed + 1, Results())
             await measured(base, [process.pid, postmaster(workdir / "pgdata")], world, args)
+        server_errors(workdir / "serve.log")
     finally:
         server.cleanup()
 
