@@ -263,7 +263,10 @@ async def _cached_top(
     if not cache.observe(version) or version != entry.version:
         return False, None
     if chosen is not None:
-        return True, (entry, cache.card, chosen)
+        # Copied now: another request may empty the cache (a newer version) while this one awaits its
+        # interest pairs, and the entry it holds must still answer (a KeyError, a 500, in bench/load.py).
+        cards = {int(entry.ids[i]): cache.card(int(entry.ids[i])) for i, _ in chosen}
+        return True, (entry, cards.__getitem__, chosen)
     return True, await _fresh_top(conn, entry.query["id"], model, config, k, cache, min(4 * entry.width, MAX_WIDTH))
 
 
