@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
+from typing import Any
 
 from arq import create_pool as create_arq_pool
 from fastapi import FastAPI, Request
@@ -14,15 +15,17 @@ from starlette.middleware.sessions import SessionMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service import health, metrics, worker
+from service.events import pages as event_pages
+from service.events import router as event_api
 from service.feed import pages as feed_pages
 from service.feed import router as feed_api
 from service.followup import pages as followup_pages
 from service.followup import router as followup_api
-from service.kit import database, embedded, errors, i18n, jobs
+from service.kit import api, apidocs, database, embedded, errors, i18n, jobs
 from service.kit.config import Settings, get_settings
 from service.kit.deps import Resources
 from service.kit.metrics import RequestTelemetry, RouteCapture
-from service.kit.security import BodySizeLimit, RateLimiter, SecurityHeaders, with_csrf
+from service.kit.security import BodySizeLimit, InputGuard, RateLimiter, SecurityHeaders, with_csrf
 from service.matching.cache import SuggestionCache
 from service.matching.settings import get_ranker_settings
 from service.profiles import pages as profile_pages
@@ -49,16 +52,19 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     # Read by service.matching.dependencies; None when KOBLE_SUGGESTION_CACHE_ENTRIES is 0.
     entries = get_ranker_settings().suggestion_cache_entries
     app.state.suggestion_cache = SuggestionCache(entries) if entries else None
-    in_process = worker.create_worker(settings, redis_url, pool=pool) if settings.run_worker else None
-    worker_task = asyncio.create_task(in_process.async_run()) if in_process else None
+    # The worker opens its own pool (service.worker.POOL_SIZE): requests never starve its jobs of connections,
+    # nor an accepted email of the one that records it `sent` (docs/architecture.md, "Email delivery").
+    supervisor = worker.Supervisor(settings, redis_url, _on_worker_death(app)) if settings.run_worker else None
+    # Read by health.worker_state (/healthz): the in-process worker's state, or "off".
+    app.state.worker_state = (lambda: supervisor.state) if supervisor else None
+    worker_task = asyncio.create_task(supervisor.run()) if supervisor else None
     try:
         yield
     finally:
-        if in_process and worker_task:
-            worker_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
+        if supervisor and worker_task:
+            supervisor.stop()  # running jobs finish (KOBLE_WORKER_DRAIN_SECONDS) before the pool closes
+            with contextlib.suppress(Exception):  # a dead worker was already logged
                 await worker_task
-            await in_process.close()
         await limiter.close()
         await redis.aclose()
         await pool.close()
@@ -66,8 +72,23 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await asyncio.to_thread(embedded.stop_all)
 
 
+def _on_worker_death(app: FastAPI) -> Callable[[], None]:
+    """What the in-process worker calls if it stops for good: the app's `on_worker_death` (`koble serve`
+    stops the server and exits 1 so that a supervisor restarts it); /healthz says "dead" meanwhile."""
+
+    def died() -> None:
+        handler = getattr(app.state, "on_worker_death", None)
+        if handler is not None:
+            handler()
+
+    return died
+
+
 class LanguageMiddleware:
-    """Sets the request's language from `?lang=`, else the `lang` cookie; a `?lang=` choice sticks."""
+    """Sets the request's language from `?lang=`, else the `lang` cookie, else the browser's Accept-Language.
+
+    A `?lang=` choice sticks (the cookie), so a person who switches keeps their choice.
+    """
 
     def __init__(self, app: ASGIApp, secure: bool) -> None:
         self.app = app
@@ -79,7 +100,8 @@ class LanguageMiddleware:
             return
         request = Request(scope)
         chosen = request.query_params.get("lang")
-        language = i18n.pick_language(chosen, request.cookies.get("lang"))
+        browser = i18n.preferred_language(request.headers.get("accept-language"))
+        language = i18n.pick_language(chosen, request.cookies.get("lang"), browser)
         token = i18n.current_language.set(language)
         try:
             await self.app(scope, receive, _remember(send, language, self.secure) if chosen else send)
@@ -107,7 +129,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="0.1.0",
         summary="Matching of students, researchers, companies and public bodies in the Gjøvik region.",
         lifespan=lifespan,
-        docs_url="/api/docs",
+        docs_url=None,  # kit.apidocs serves it without a CDN, within the CSP
         redoc_url=None,
     )
     app.state.settings = settings
@@ -115,17 +137,32 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(router)
     for router in (review_pages.router, review_api.router, feed_pages.router, feed_api.router):
         app.include_router(router)
-    for router in (followup_pages.router, followup_api.router):
+    for router in (followup_pages.router, followup_api.router, event_pages.router, event_api.router):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    apidocs.install(app)
     errors.install(app)
     _add_middleware(app, settings)
+    _document_common_errors(app)
     return app
+
+
+def _document_common_errors(app: FastAPI) -> None:
+    """Every API operation documents the answers the middlewares and the router give (kit.api.COMMON_ERRORS)."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        fresh = app.openapi_schema is None
+        schema = build()
+        return api.document_common_errors(schema) if fresh else schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def _add_middleware(app: FastAPI, settings: Settings) -> None:
     secret = settings.secret_key()
-    # Added innermost first: the request passes telemetry, size limit, headers, CSRF, session, language.
+    # Added innermost first: the request passes telemetry, size limit, headers, input guard, CSRF, session,
+    # language.
     app.add_middleware(RouteCapture)
     app.add_middleware(LanguageMiddleware, secure=settings.secure_cookies)
     app.add_middleware(
@@ -137,6 +174,7 @@ def _add_middleware(app: FastAPI, settings: Settings) -> None:
         https_only=settings.secure_cookies,
     )
     app.add_middleware(with_csrf_middleware, secret=secret, secure=settings.secure_cookies)
+    app.add_middleware(InputGuard)
     app.add_middleware(SecurityHeaders, hsts=settings.secure_cookies)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes, api_max_bytes=API_BODY_BYTES)
     # Outermost: every answer, a refusal of the guards included, carries a request id and is timed.

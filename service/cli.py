@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import signal
 import sys
 import time
 from collections.abc import Callable
 from enum import StrEnum
 from importlib.metadata import entry_points
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -36,21 +37,49 @@ def serve(
     from service.app import create_app
 
     setup_logging()
+    application = create_app()
     # uvicorn's access log is off: it would hold client addresses and one-time links (no personal data in
-    # logs); kit.metrics writes one by route template instead.
-    uvicorn.run(create_app(), host=host, port=port, proxy_headers=True, log_config=None, access_log=False,
-                limit_concurrency=get_settings().max_concurrency)
+    # logs); kit.metrics writes one by route template instead. Past KOBLE_MAX_CONCURRENCY, 503 at once.
+    server = uvicorn.Server(
+        uvicorn.Config(application, host=host, port=port, proxy_headers=True, log_config=None, access_log=False,
+                       limit_concurrency=get_settings().max_concurrency)
+    )
+    died: list[bool] = []
+
+    def worker_died() -> None:
+        # Serving without the worker would accept work that is never done: stop, exit 1, be restarted.
+        died.append(True)
+        server.should_exit = True
+
+    application.state.on_worker_death = worker_died
+    server.run()
+    if died:
+        raise fail("the worker stopped for good (see the log above); exiting")
 
 
 @app.command()
 def worker() -> None:
-    """Run the worker alone (several may run at once)."""
+    """Run the worker alone (several may run at once); SIGTERM lets running jobs finish first."""
     from service import worker as worker_module
     from service.kit import embedded
 
     setup_logging()
     settings = get_settings()
-    worker_module.create_worker(settings, embedded.redis_url(settings)).run()
+    supervisor = worker_module.Supervisor(settings, embedded.redis_url(settings))
+    try:
+        asyncio.run(_run_worker(supervisor))
+    except Exception as exc:  # already logged with its traceback by the supervisor
+        raise fail(f"the worker stopped for good ({type(exc).__name__})") from exc
+    finally:
+        embedded.stop_all()
+
+
+async def _run_worker(supervisor: Any) -> None:
+    """Run the supervisor until SIGTERM or SIGINT (which drain running jobs first)."""
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, supervisor.stop)
+    await supervisor.run()
 
 
 @app.command()
@@ -202,6 +231,22 @@ def suggest(
 
     setup_logging()
     sys.exit(asyncio.run(suggest_cli.run(external_id, k, as_json, lang.value)))
+
+
+@app.command()
+def schedule(
+    # A str, not a Path: errors name FILE exactly as typed (docs/contracts.md §2).
+    file: Annotated[str, typer.Argument(metavar="FILE.json", help="The event: slots, tables, participants, meetings.")],
+    out: Annotated[str | None, typer.Option("--out", help="Write the schedule here instead of stdout.")] = None,
+    time_limit: Annotated[
+        float, typer.Option("--time-limit", min=0.1, max=3600, help="Seconds the solver may search.")
+    ] = 10.0,
+    seed: Annotated[int, typer.Option("--seed", min=0, help="The solver's random seed.")] = 0,
+) -> None:
+    """Put meetings into slots and tables: the largest total weight, then the fewest idle gaps (CP-SAT)."""
+    from service.events import schedule_cli
+
+    sys.exit(schedule_cli.run(file, out, time_limit, seed))
 
 
 def _register_subcommands() -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import hmac
 import secrets
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -19,7 +20,7 @@ from arq.connections import ArqRedis
 from starlette.requests import Request
 
 from service.auth import repository
-from service.auth.schemas import ROLES, Identity, Purpose, Role, SignInStep, SubjectKind
+from service.auth.schemas import PEOPLE_ROLES, ROLES, Identity, Purpose, Role, SignInStep, SubjectKind
 from service.kit import audit
 from service.kit.audit import Actor
 from service.kit.config import Settings
@@ -35,10 +36,12 @@ __all__ = ["ROLES", "Identity", "Purpose", "Role", "SignInStep", "SubjectKind"]
 # checks the code and calls `passed(conn, request, settings, "totp")`. The session's auth_level names
 # the steps passed.
 PIPELINE: tuple[SignInStep, ...] = (SignInStep("email_link"),)
-HOME: dict[SubjectKind, str] = {"participant": "/me?welcome=1", "staff": "/staff/queue"}
+HOME: dict[SubjectKind, str] = {"participant": "/me?welcome=1", "staff": "/staff"}
 LINK_PATHS: dict[SubjectKind, str] = {"participant": "/auth", "staff": "/staff/auth"}
 SESSION_KEY = "session"  # in the signed cookie: the session's token
 PENDING_KEY = "signin_pending"  # in the signed cookie: who is part-way through the pipeline
+ASKED_KEY = "links_asked"  # in the signed cookie: keyed hashes of the addresses this browser asked links for
+ASKED_KEPT = 5
 # Seen-at and the sliding expiry are written at most this often, not on every request.
 TOUCH_AFTER = dt.timedelta(minutes=5)
 
@@ -95,6 +98,44 @@ async def redeem(
     return None if row is None else (row["subject_id"], row["purpose"])
 
 
+async def link_subject(
+    conn: asyncpg.Connection, token: str, kind: SubjectKind = "participant"
+) -> tuple[int, Purpose] | None:
+    """Whose a usable link is and what for, without using it (the confirmation page names the account)."""
+    if kind == "staff":
+        row = await repository.usable_staff_token(conn, token_hash(token))
+        return None if row is None else (row["staff_id"], "login")
+    row = await repository.usable_token(conn, token_hash(token))
+    return None if row is None else (row["participant_id"], row["purpose"])
+
+
+# --- binding a link to the browser that asked for it (sign-in CSRF, issue 15 finding 6) ---
+
+
+def _asked_tag(settings: Settings, address: str) -> str:
+    # Keyed, so that the cookie (signed, not encrypted) does not carry a guessable hash of the address.
+    key = settings.secret_key().encode()
+    return hmac.new(key, address.strip().lower().encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def remember_asked(request: Request, settings: Settings, address: str) -> None:
+    """Note in this browser's signed cookie that it asked for a link to this address (the last few kept)."""
+    kept = [tag for tag in request.session.get(ASKED_KEY, []) if isinstance(tag, str)][-(ASKED_KEPT - 1):]
+    request.session[ASKED_KEY] = [*kept, _asked_tag(settings, address)]
+
+
+def asked_here(request: Request, settings: Settings, addresses: Sequence[str | None]) -> bool:
+    """Whether this browser asked for a link to one of these addresses.
+
+    A link opened elsewhere (on a phone, or by a page of another site that navigated here) is not refused:
+    its page names the account and asks "sign in on this device?", so nobody is signed into an account they
+    did not ask for without being told whose it is.
+    """
+    asked = request.session.get(ASKED_KEY, [])
+    tags = {_asked_tag(settings, address) for address in addresses if address}
+    return isinstance(asked, list) and any(tag in tags for tag in asked)
+
+
 # --- staff sign-in by link ---
 
 
@@ -112,6 +153,13 @@ async def request_staff_sign_in(
         )
         outbox_id = await mail.queue(conn, None, rendered, staff_id=staff["id"])
     await mail_tasks.enqueue(redis, [outbox_id])
+
+
+async def staff_link_address(conn: asyncpg.Connection, token: str) -> str | None:
+    """The address of the active staff member a usable link signs in, or None."""
+    subject = await link_subject(conn, token, "staff")
+    staff = None if subject is None else await repository.staff_by_id(conn, subject[0])
+    return None if staff is None else str(staff["email"])
 
 
 async def redeem_staff_link(conn: asyncpg.Connection, request: Request, settings: Settings, token: str) -> str | None:
@@ -239,8 +287,13 @@ async def staff_by_email(conn: asyncpg.Connection, email: str) -> asyncpg.Record
     return await repository.staff_by_email(conn, email)
 
 
+def can_see_people(staff: asyncpg.Record) -> bool:
+    """Whether this staff member may see participants' names and contact details (not analysts)."""
+    return bool(staff["role"] in PEOPLE_ROLES)
+
+
 async def active_staff(conn: asyncpg.Connection) -> list[asyncpg.Record]:
-    """Staff members who act and get staff emails (not disabled)."""
+    """Staff members who act on matches and get staff emails (not disabled, not analysts)."""
     return await repository.active_staff(conn)
 
 

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Literal
+from typing import Annotated, Literal
 
 import asyncpg
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from service.kit.errors import Conflict, NotFound
 from service.kit.i18n import _
+from service.kit.inputs import SingleLine
 from service.matches import labels as match_labels
 
 Answer = Literal["interested", "not_now"]
@@ -181,7 +182,9 @@ class AnswerIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    candidate: str = Field(min_length=1, max_length=100, description="The candidate's external id.")
+    candidate: Annotated[str, StringConstraints(min_length=1, max_length=100), SingleLine] = Field(
+        description="The candidate's external id."
+    )
     answer: Answer
 
 

@@ -13,6 +13,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from service.auth.dependencies import StaffMember
 from service.kit import audit
 from service.kit.deps import ConnDep, RedisDep, SettingsDep
+from service.kit.inputs import IdPath, MultilineText, PlainText
 from service.kit.templating import templates
 from service.mail import service as mail
 from service.mail import tasks as mail_tasks
@@ -24,7 +25,7 @@ from service.profiles import service as profiles
 from service.profiles.dependencies import OptionalParticipant, Participant
 
 router = APIRouter(include_in_schema=False)
-Comment = Annotated[str, Form(max_length=2000)]
+Comment = Annotated[MultilineText, Form(max_length=2000)]
 # States in which the parties have been introduced, so each may see the other's contact details.
 INTRODUCED = ("introduced", "mutual", "meeting_held", "project_agreed", "project_completed")
 HIDDEN = ("suggested", "approved", "rejected")
@@ -78,7 +79,7 @@ async def _own_match(conn: asyncpg.Connection, participant: asyncpg.Record, matc
 
 @router.get("/me/matches/{match_id}", response_class=HTMLResponse)
 async def my_match(
-    request: Request, match_id: int, participant: Participant, conn: ConnDep, outcome: str | None = None
+    request: Request, match_id: IdPath, participant: Participant, conn: ConnDep, outcome: str | None = None
 ) -> Response:
     """One of my matches: its state in words, the other party once introduced, and progress buttons."""
     match = await _own_match(conn, participant, match_id)
@@ -95,7 +96,7 @@ async def my_match(
 
 @router.post("/me/matches/{match_id}")
 async def my_match_act(
-    match_id: int, participant: Participant, conn: ConnDep, settings: SettingsDep, redis: RedisDep,
+    match_id: IdPath, participant: Participant, conn: ConnDep, settings: SettingsDep, redis: RedisDep,
     action: Annotated[Action, Form()], comment: Comment = "",
 ) -> Response:
     """A progress button on my match page (the same replies as the emails' links)."""
@@ -116,7 +117,7 @@ async def preferences(request: Request, participant: Participant, saved: bool = 
 
 @router.post("/me/email-preferences")
 async def preferences_save(
-    participant: Participant, conn: ConnDep, reminders: Annotated[str, Form()] = ""
+    participant: Participant, conn: ConnDep, reminders: Annotated[PlainText, Form()] = ""
 ) -> Response:
     """Save my email preferences."""
     await profiles.set_email_reminders(conn, participant["id"], reminders == "on")
@@ -156,7 +157,7 @@ async def outbox(request: Request, staff: StaffMember, conn: ConnDep, retried: i
 
 
 @router.post("/staff/outbox/{outbox_id}/retry")
-async def outbox_retry(outbox_id: int, staff: StaffMember, conn: ConnDep, redis: RedisDep) -> Response:
+async def outbox_retry(outbox_id: IdPath, staff: StaffMember, conn: ConnDep, redis: RedisDep) -> Response:
     """Send a failed email again (fresh tries)."""
     async with conn.transaction():
         if not await mail.requeue_failed(conn, outbox_id):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Path
 from fastapi.responses import RedirectResponse, Response
@@ -10,15 +10,26 @@ from fastapi.responses import RedirectResponse, Response
 from service.auth.dependencies import ApiStaff
 from service.followup.schemas import MatchOut, TimelineOut, TransitionIn
 from service.kit import audit
+from service.kit.api import INVALID, FieldNamingRoute, Message, error_doc
 from service.kit.deps import ConnDep, RedisDep, SettingsDep
+from service.kit.inputs import MAX_ID
 from service.matches import service
 from service.matches.lifecycle import MatchNotFound, next_states
 
-router = APIRouter(prefix="/api/v1", tags=["matches"])
-MatchId = Annotated[int, Path(ge=1, description="The match's id")]
+# JSON-only routes that name the field at fault (a body that is not JSON: 415; not UTF-8: 422 on `body`).
+router = APIRouter(prefix="/api/v1", tags=["matches"], route_class=FieldNamingRoute)
+MatchId = Annotated[int, Path(ge=1, le=MAX_ID, description="The match's id")]
 
 
-@router.get("/matches/{match_id}", response_model=MatchOut)
+ERRORS: dict[int | str, dict[str, Any]] = {
+    401: error_doc(Message, "Neither a bearer token nor a staff session"),
+    403: error_doc(Message, "Wrong bearer token, or a participant's session"),
+    404: error_doc(Message, "No match with this id"),
+    422: INVALID,
+}
+
+
+@router.get("/matches/{match_id}", response_model=MatchOut, responses=ERRORS)
 async def get_match(match_id: MatchId, actor: ApiStaff, conn: ConnDep) -> MatchOut:
     """A match with its timeline (transitions and emails)."""
     return await _match_out(conn, match_id)
@@ -26,7 +37,7 @@ async def get_match(match_id: MatchId, actor: ApiStaff, conn: ConnDep) -> MatchO
 
 @router.post(
     "/matches/{match_id}/transitions", response_model=MatchOut,
-    responses={409: {"description": "Not allowed from the current state (named in the answer)"}},
+    responses={**ERRORS, 409: {"description": "Not allowed from the current state (named in the answer)"}},
 )
 async def move_match(
     match_id: MatchId, body: TransitionIn, actor: ApiStaff, conn: ConnDep, redis: RedisDep, settings: SettingsDep

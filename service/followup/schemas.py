@@ -3,18 +3,26 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Annotated
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, ConfigDict, StringConstraints, model_validator
 
+from service.kit.inputs import MultiLine, SingleLine
 from service.matches.lifecycle import State
 
 
 class TransitionIn(BaseModel):
     """A move of a match by staff or an integration; `reason` is required when closing."""
 
+    # The closing rule in the schema too, so that clients (and generated tests) see it (issue 15, finding 12).
+    model_config = ConfigDict(json_schema_extra={
+        "if": {"properties": {"to": {"const": "closed"}}, "required": ["to"]},
+        "then": {"required": ["reason"], "properties": {"reason": {"type": "string", "pattern": "\\S"}}},
+    })
+
     to: State
-    reason: str | None = Field(None, max_length=200)
-    comment: str | None = Field(None, max_length=2000)
+    reason: Annotated[str, StringConstraints(max_length=200), SingleLine] | None = None
+    comment: Annotated[str, StringConstraints(max_length=2000), MultiLine] | None = None
 
     @model_validator(mode="after")
     def _closing_needs_reason(self) -> TransitionIn:

@@ -58,12 +58,26 @@ class FieldNamingRoute(APIRoute):
             # Only JSON: an HTML form from another site (which needs no CORS preflight) never gets in.
             if takes_body and not is_json(request.headers.get("content-type")):
                 raise HTTPException(415, NOT_JSON_DETAIL)
+            if takes_body and not await _is_utf8(request):
+                # FastAPI would answer 400 "error parsing the body"; the contract promises 422 naming the body.
+                raise RequestValidationError([NOT_UTF8_ERROR])
             try:
                 return await handler(request)
             except RequestValidationError as exc:
                 raise RequestValidationError(name_fields(exc.errors(), self.record_fields)) from None
 
         return named_handler
+
+
+NOT_UTF8_ERROR = {"loc": ("body",), "msg": "The body is not valid JSON (not UTF-8 text)", "type": "json_invalid"}
+
+
+async def _is_utf8(request: Request) -> bool:
+    try:
+        (await request.body()).decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 # Documents the cookie in OpenAPI; the identity dependencies (service.auth.dependencies) do the check.
@@ -104,6 +118,29 @@ INVALID = error_doc(ValidationErrorOut, "Invalid input: each invalid field is na
 TOO_LARGE = error_doc(Message, "Request body over 1 MiB")
 NOT_JSON = error_doc(Message, "The body is not sent as `application/json`")
 NO_SESSION = error_doc(Message, "No valid session cookie: sign in first")
+MALFORMED = error_doc(Message, "A control character in the path or query, or a form body that is not UTF-8")
+CSRF_REFUSED = error_doc(
+    Message, "With the session cookie, a POST that is not JSON needs the X-CSRFToken header (cross-site forms)"
+)
+NOT_ALLOWED = error_doc(Message, "This path does not take this method; `Allow` lists those it takes")
+# Answered by the middlewares and the router before any route (kit.security, kit.errors), so every API
+# operation can answer them; `document_common_errors` adds them to each operation's documentation.
+COMMON_ERRORS: dict[str, dict[str, Any]] = {"400": MALFORMED, "405": NOT_ALLOWED, "413": TOO_LARGE}
+
+
+def document_common_errors(openapi: dict[str, Any]) -> dict[str, Any]:
+    """The OpenAPI document with the answers every API operation can give (see COMMON_ERRORS) added."""
+    for operations in openapi.get("paths", {}).values():
+        for method, operation in operations.items():
+            responses = operation.setdefault("responses", {})
+            extra = {**COMMON_ERRORS, **({"403": CSRF_REFUSED} if method == "post" else {}),
+                     **({"415": NOT_JSON} if "requestBody" in operation else {})}
+            for status, doc in extra.items():
+                responses.setdefault(status, {"description": doc["description"], "content": {
+                    "application/json": {"schema": {"$ref": "#/components/schemas/Message"}}}})
+    return openapi
+
+
 TOKEN_ERRORS: dict[int | str, dict[str, Any]] = {
     401: error_doc(Message, "Missing bearer token"),
     403: error_doc(Message, "Wrong bearer token, or no KOBLE_API_TOKEN configured"),

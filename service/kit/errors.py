@@ -15,7 +15,9 @@ from typing import Any, ClassVar
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.routing import iter_route_contexts
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from service.kit import metrics
 from service.kit.i18n import _
@@ -102,7 +104,22 @@ async def koble_error(request: Request, exc: KobleError) -> Response:
 
 async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
     """Answer an HTTP error raised by a route or by the framework."""
-    return respond(request, exc.status_code, exc.detail, exc.headers)
+    headers = exc.headers
+    if exc.status_code == 405:
+        headers = {**(headers or {}), "Allow": ", ".join(allowed_methods(request))}
+    return respond(request, exc.status_code, exc.detail, headers)
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method the request's path takes (Starlette's own 405 names only the first route's)."""
+    template, methods = None, set()
+    for context in iter_route_contexts(request.app.routes):
+        if context.matches(request.scope)[0] == Match.NONE:
+            continue
+        template = template or context.path
+        if context.path == template:  # /me and /{external_id}: the first path that matches decides
+            methods |= context.methods or set()
+    return sorted(methods)
 
 
 async def validation_error(request: Request, exc: RequestValidationError) -> Response:
@@ -111,7 +128,11 @@ async def validation_error(request: Request, exc: RequestValidationError) -> Res
         {"loc": list(e["loc"]), "field": ".".join(str(p) for p in e["loc"][1:]), "msg": e["msg"], "type": e["type"]}
         for e in exc.errors()
     ]
-    return JSONResponse({"detail": errors}, status_code=422)
+    if wants_json(request):
+        return JSONResponse({"detail": errors}, status_code=422)
+    # A form field no page re-shows (e.g. a reason with a control character): the error page names it.
+    text = "; ".join(f"{e['field'] or e['loc'][-1]}: {e['msg']}" for e in errors)
+    return respond(request, 422, text)
 
 
 async def server_error(request: Request, exc: Exception) -> Response:

@@ -2,15 +2,30 @@
 
 from __future__ import annotations
 
+import json
+import logging
+import re
+import time
 from typing import Any
+from urllib.parse import parse_qsl
 
 from asgi_csrf import asgi_csrf
 from limits import parse
 from limits.aio.storage import RedisStorage
 from limits.aio.strategies import MovingWindowRateLimiter
+from limits.errors import StorageError as LimitsStorageError
 from redis.asyncio import ConnectionPool
-from starlette.requests import Request
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError
+from starlette.requests import Request, cookie_parser
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from service.kit.api import is_json
+from service.kit.inputs import first_control
+
+log = logging.getLogger(__name__)
 
 CSP = (
     "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
@@ -121,7 +136,114 @@ async def _too_large(send: Send) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
+# RFC 6265's cookie-name (a token) and cookie-value characters; anything else is not a cookie Koble set.
+COOKIE_NAME = re.compile(r"[A-Za-z0-9!#%&'*+\-.^_`|~]+")
+COOKIE_VALUE = re.compile(r"[A-Za-z0-9!#$%&'()*+\-./:<=>?@\[\]^_`{|}~]*")
+# Names SimpleCookie (inside the CSRF library) takes for attributes of the cookie before them.
+COOKIE_ATTRIBUTES = frozenset({"expires", "path", "comment", "domain", "max-age", "secure", "httponly", "version",
+                               "samesite", "partitioned"})
+FORM = "application/x-www-form-urlencoded"
+NO_LIMIT = 2**62
+
+
+def clean_cookie_header(raw: bytes) -> bytes | None:
+    """The Cookie header without the pairs no cookie Koble sets could look like; None when nothing is left.
+
+    We drop malformed pairs rather than answer 400 (issue 15, finding 5): a browser holding one bad cookie
+    (set by another app on the host) would otherwise be locked out of every page until its owner clears
+    cookies. Starlette (session, language) reads cookies leniently while the CSRF library refuses the whole
+    header, so both must see the same cleaned header: never a session cookie that the CSRF check missed.
+    """
+    pairs = cookie_parser(raw.decode("latin-1"))
+    kept = [
+        f"{name}={value}" for name, value in pairs.items()
+        if COOKIE_NAME.fullmatch(name) and COOKIE_VALUE.fullmatch(value) and name.lower() not in COOKIE_ATTRIBUTES
+    ]
+    return "; ".join(kept).encode("ascii") if kept else None
+
+
+def _media_type(scope: Scope) -> str:
+    raw = dict(scope.get("headers") or []).get(b"content-type", b"")
+    return raw.decode("latin-1").split(";")[0].strip().lower()
+
+
+def _path_or_query_problem(scope: Scope) -> str | None:
+    """Why the path or query cannot be taken (a control character, which no id, token or search holds)."""
+    if first_control(scope["path"]) is not None:
+        return "path: control characters are not allowed"
+    query = scope.get("query_string", b"").decode("latin-1")
+    for name, value in parse_qsl(query, keep_blank_values=True, encoding="utf-8", errors="replace"):
+        if first_control(name) is not None or first_control(value) is not None:
+            shown = name if first_control(name) is None else "a parameter"
+            return f"query: {shown}: control characters are not allowed"
+    return None
+
+
+def _body_problem(scope: Scope, body: bytes) -> tuple[int, str] | None:
+    """Why a body cannot be taken: an upload (Koble takes none), or a form that is not UTF-8."""
+    media_type = _media_type(scope)
+    if media_type.startswith("multipart/"):
+        return 415, f"body: send forms as {FORM}; Koble takes no file uploads"
+    if media_type == FORM:
+        try:
+            body.decode("utf-8")
+        except UnicodeDecodeError:
+            return 400, "body: the form is not UTF-8 text"
+    return None
+
+
+class InputGuard:
+    """Refuses what no route can take before any parser meets it: control characters in the path or query
+    (400), form bodies that are not UTF-8 (400) or multipart (415); and drops malformed cookies (see
+    clean_cookie_header). Each used to be a 500 inside a parser (issue 15, finding 5)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        scope = _with_clean_cookies(scope)
+        problem = _path_or_query_problem(scope)
+        if problem is not None:
+            await _refuse(send, 400, problem)
+            return
+        if scope["method"] in ("POST", "PUT", "PATCH", "DELETE"):
+            # Already buffered and bounded by BodySizeLimit, the outer middleware: no limit of our own.
+            messages = await _read_body(receive, NO_LIMIT) or []
+            refused = _body_problem(scope, b"".join(m.get("body", b"") for m in messages))
+            if refused is not None:
+                await _refuse(send, *refused)
+                return
+            receive = _replay(messages, receive)
+        await self.app(scope, receive, send)
+
+
+def _with_clean_cookies(scope: Scope) -> Scope:
+    headers = [(name, value) for name, value in scope.get("headers") or [] if name != b"cookie"]
+    raw = b"; ".join(value for name, value in scope.get("headers") or [] if name == b"cookie")
+    cleaned = clean_cookie_header(raw) if raw else None
+    return {**scope, "headers": headers + ([(b"cookie", cleaned)] if cleaned else [])}
+
+
+async def _refuse(send: Send, status: int, detail: str) -> None:
+    body = json.dumps({"detail": detail}).encode()
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+CSRF_API_DETAIL = (
+    "csrf: with the session cookie, send Content-Type: application/json (or the X-CSRFToken header); "
+    "integrations send the bearer token"
+)
+
+
 async def _csrf_failed(scope: Scope, send: Send, message_id: Any) -> None:
+    if scope["path"].startswith("/api/"):
+        await _refuse(send, 403, CSRF_API_DETAIL)
+        return
     # Usually an old tab: tell the person what to do rather than show a bare 403.
     body = (
         "<!doctype html><meta charset=utf-8><title>Koble</title>"
@@ -134,25 +256,71 @@ async def _csrf_failed(scope: Scope, send: Send, message_id: Any) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
+class PathPrefixes:
+    """A set of paths given by their beginnings (what the CSRF library's `always_protect` asks `in` of)."""
+
+    def __init__(self, *prefixes: str) -> None:
+        self.prefixes = prefixes
+
+    def __contains__(self, path: object) -> bool:
+        return isinstance(path, str) and path.startswith(self.prefixes)
+
+
+# Sign-in CSRF (issue 15, finding 6): the CSRF library lets a POST without any cookie through, since no
+# session rides on it; but asking for a link and using one *starts* a session, so a page on another site
+# could sign a visitor into the attacker's account. These forms always need the token of their page.
+SIGN_IN_PATHS = PathPrefixes("/signin", "/register", "/auth/", "/staff/signin", "/staff/auth/")
+# Authenticated by the token in the path, POSTed by mail clients without cookies (RFC 8058).
+ONE_CLICK_PATHS = ("/api/v1/unsubscribe/",)
+
+
+def skips_csrf(scope: Scope) -> bool:
+    """Whether a request with cookies may skip the token check: only JSON API calls, and API methods a form
+    cannot send (PUT, PATCH, DELETE).
+
+    A browser sends `application/json`, a custom header or a PUT/PATCH/DELETE to another site only after a
+    CORS preflight, which Koble never grants. A form can POST to the API with a form or text content type,
+    and the session cookie rides along from the same site; such a POST (even one without a body, like
+    `approve`) needs the CSRF header or field like any form (issue 15, finding 6).
+    """
+    path = scope["path"]
+    if path.startswith(ONE_CLICK_PATHS):
+        return True
+    return path.startswith("/api/") and (scope["method"] != "POST" or is_json(_media_type(scope)))
+
+
 def with_csrf(app: ASGIApp, secret: str, secure: bool) -> ASGIApp:
-    """Wrap the app in double-submit CSRF protection for every form; the JSON API is exempt."""
+    """Wrap the app in double-submit CSRF protection for every form and every cookie-borne API POST that is
+    not JSON (see skips_csrf); the sign-in forms are checked even without cookies (SIGN_IN_PATHS)."""
     wrapped: ASGIApp = asgi_csrf(
         app,
         signing_secret=secret,
         cookie_secure=secure,
-        # JSON bodies cannot be sent cross-site without a CORS preflight, which Koble never allows.
-        skip_if_scope=lambda scope: scope["path"].startswith("/api/"),
+        always_protect=SIGN_IN_PATHS,
+        skip_if_scope=skips_csrf,
         send_csrf_failed=_csrf_failed,
     )
     return wrapped
 
 
 class RateLimiter:
-    """Redis-backed moving-window limits per action and client, shared by all processes."""
+    """Redis-backed moving-window limits per action and client, shared by all processes.
+
+    Fails open: while Redis is unreachable every attempt is allowed (and a warning logged at most every
+    OUTAGE_LOG_SECONDS), so that registrations and sign-ins keep working; the emails they write wait in
+    the outbox (docs/contracts.md §5, "Redis down").
+    """
+
+    OUTAGE_LOG_SECONDS = 10.0
 
     def __init__(self, redis_url: str) -> None:
-        # Our own connection pool, so that shutdown can close it (see close()).
-        self.connections = ConnectionPool.from_url(redis_url)
+        # Our own connection pool, so that shutdown can close it (see close()). Short timeouts: a Redis that
+        # hangs must not hang a registration; a connection that died with a restarted Redis is retried once.
+        self.connections = ConnectionPool.from_url(
+            redis_url, socket_connect_timeout=1, socket_timeout=1,
+            retry_on_error=[RedisConnectionError], retry=Retry(NoBackoff(), 1),
+        )
+        self.logged_outage = 0.0
         self.storage = RedisStorage(
             _limits_uri(redis_url),
             implementation="redispy",
@@ -161,8 +329,18 @@ class RateLimiter:
         self.strategy = MovingWindowRateLimiter(self.storage)
 
     async def hit(self, rule: str, action: str, client: str) -> bool:
-        """Count one attempt; False when the client is over the limit."""
-        return await self.strategy.hit(parse(rule), "koble", action, client)
+        """Count one attempt; False when the client is over the limit (True while Redis is unreachable)."""
+        try:
+            return await self.strategy.hit(parse(rule), "koble", action, client)
+        except (RedisError, OSError, LimitsStorageError) as exc:
+            self._log_outage(exc)
+            return True
+
+    def _log_outage(self, exc: Exception) -> None:
+        now = time.monotonic()
+        if now - self.logged_outage >= self.OUTAGE_LOG_SECONDS:
+            self.logged_outage = now
+            log.warning("rate limits not checked: Redis unreachable (%s); allowing requests", type(exc).__name__)
 
     async def allows(self, rule: str, action: str, client: str, address: str) -> bool:
         """Count one attempt for the client and one for the email address; False when either is over.

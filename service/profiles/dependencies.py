@@ -60,10 +60,12 @@ ApiParticipant = Annotated[asyncpg.Record, Depends(require_api_participant)]
 
 
 # A participant named by an integration's stable id, in a path (the participants and suggestions APIs).
+# No blank ends and no control characters (those are refused before routing, kit.security.InputGuard).
+EXTERNAL_ID_PATTERN = r"^[^\s\x00-\x1f\x7f-\x9f]([^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f])?$"
 ExternalId = Annotated[
     str,
     Path(
-        min_length=1, max_length=100, pattern=r"^\S(.*\S)?$",
+        min_length=1, max_length=100, pattern=EXTERNAL_ID_PATTERN,
         description="The integration's stable id of the participant (as `external_id` in imports).",
         examples=["ntnu-stud-48213"],
     ),

@@ -189,6 +189,8 @@ def _special_message(kind: str, name: str, ctx: Mapping[str, Any]) -> str:
         return _("Describe at least one thing you offer or seek.")
     if kind in ("literal_error", "enum"):
         return _("Choose one of the options shown.")
+    if kind == "control_character":
+        return _("Remove the invisible control characters from this text (they are often pasted by accident).")
     return _("Check this answer: it is not in a form we can use.")
 
 

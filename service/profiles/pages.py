@@ -16,8 +16,9 @@ from service.auth import service as auth
 from service.auth.dependencies import IdentityDep
 from service.kit import i18n
 from service.kit.config import Settings
-from service.kit.deps import ConnDep, ResourcesDep
+from service.kit.deps import ConnDep, ResourcesDep, SettingsDep
 from service.kit.i18n import _
+from service.kit.inputs import PlainText
 from service.kit.security import client_address
 from service.kit.templating import templates
 from service.profiles import forms
@@ -81,27 +82,38 @@ async def signin_submit(
     if not await resources.limiter.allows(limits.rate_limit_signin, "signin", client_address(request), address):
         detail = _("Too many sign-in attempts. Wait a while and try again.")
         return _page(request, "error.html", {"status": 429, "detail": detail}, status_code=429)
+    auth.remember_asked(request, resources.settings, address)
     await profiles.request_sign_in(conn, resources.redis, resources.settings, address)
     return _page(request, "link_sent.html", {"participant": None, "email": address})
 
 
-def _link_page(request: Request, token: str, usable: bool) -> Response:
-    context = {"participant": None, "token": token, "usable": usable}
+def _link_page(request: Request, token: str, addresses: tuple[str, ...] | None, settings: Settings) -> Response:
+    # A link this browser did not ask for names its account and asks "this device?" (auth.asked_here).
+    usable = addresses is not None
+    elsewhere = usable and not auth.asked_here(request, settings, addresses or ())
+    context = {"participant": None, "token": token, "usable": usable, "elsewhere": elsewhere,
+               "address": addresses[0] if addresses else None}
     return _page(request, "link_confirm.html", context, status_code=200 if usable else 410)
 
 
 @router.get("/auth/{token}", response_class=HTMLResponse)
-async def link_confirm(request: Request, token: str, conn: ConnDep) -> Response:
+async def link_confirm(request: Request, token: str, conn: ConnDep, settings: SettingsDep) -> Response:
     """A link from an email: a button to continue, so that mail scanners opening links use nothing."""
-    return _link_page(request, token, await auth.is_usable(conn, token))
+    return _link_page(request, token, await profiles.link_addresses(conn, token), settings)
 
 
 @router.post("/auth/{token}")
-async def link_redeem(request: Request, token: str, conn: ConnDep, resources: ResourcesDep) -> Response:
-    """Use the link: verify the address if asked, and sign in."""
+async def link_redeem(
+    request: Request, token: str, conn: ConnDep, resources: ResourcesDep,
+    this_device: Annotated[PlainText, Form()] = "",
+) -> Response:
+    """Use the link: verify the address if asked, and sign in (after "this device?" if asked elsewhere)."""
+    addresses = await profiles.link_addresses(conn, token)
+    if addresses and this_device != "yes" and not auth.asked_here(request, resources.settings, addresses):
+        return _link_page(request, token, addresses, resources.settings)
     next_url = await profiles.sign_in(conn, request, resources.settings, token)
     if next_url is None:
-        return _link_page(request, token, False)
+        return _link_page(request, token, None, resources.settings)
     return RedirectResponse(next_url, status_code=303)
 
 
@@ -150,6 +162,7 @@ async def register_submit(
     if not await resources.limiter.allows(rule, "register", client_address(request), str(data.email)):
         detail = _("Too many registrations from here. Wait a while and try again.")
         return _page(request, "error.html", {"participant": participant, "status": 429, "detail": detail}, 429)
+    auth.remember_asked(request, resources.settings, str(data.email))
     await profiles.register(conn, resources.redis, resources.settings, data)
     return RedirectResponse("/register/sent", status_code=303)
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -17,10 +17,11 @@ from pydantic import (
 )
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
+from service.kit.inputs import IsoDate, MultiLine, NonBlankLine, SingleLine
 from service.kit.vocabulary import Domain, Engagement, Kind
 
-Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-Interest = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)]
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), NonBlankLine]
+Interest = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000), MultiLine]
 MAX_INTERESTS = 20
 
 
@@ -44,10 +45,35 @@ def _unique(values: list[str]) -> list[str]:
     return list(dict.fromkeys(values))
 
 
+# Some text that is not only spaces: a string, or a list holding one (docs/contracts.md §1).
+_SOME_INTEREST = {"anyOf": [{"type": "string", "pattern": "\\S"},
+                            {"type": "array", "contains": {"type": "string", "pattern": "\\S"}}]}
+
+
+def _document_interests(schema: dict[str, Any]) -> None:
+    """The JSON schema states what validation does: `offers`/`seeks` are one string or a list, at least one of
+    them holds an interest, a blank organisation or location is none (issue 15, finding 12: generated requests
+    must not be refused by rules the schema hides)."""
+    properties = schema.get("properties", {})
+    for name in ("offers", "seeks"):
+        if name in properties:
+            listed = properties[name]
+            one = {**listed.get("items", {}), "type": "string"}
+            description = "One interest as a string, or a list of interests; blank ones are dropped."
+            properties[name] = {"anyOf": [one, listed], "title": listed.get("title", name), "description": description}
+    for name in ("organisation", "location"):  # a blank one counts as none (_blank_is_none)
+        for branch in properties.get(name, {}).get("anyOf", []):
+            if branch.get("type") == "string":
+                branch.pop("minLength", None)
+                branch["pattern"] = SingleLine.pattern()
+    if "offers" in properties and "seeks" in properties:
+        schema["anyOf"] = [{"required": [name], "properties": {name: _SOME_INTEREST}} for name in ("offers", "seeks")]
+
+
 class ParticipantFields(BaseModel):
     """The fields a participant fills in themselves (the form and the self-service API)."""
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, json_schema_extra=_document_interests)
 
     kind: Kind
     name: Text
@@ -56,8 +82,8 @@ class ParticipantFields(BaseModel):
     language: Literal["nb", "en"] = "nb"
     domains: list[Domain] = Field(min_length=1)
     engagements: list[Engagement] = Field(default_factory=list)
-    available_from: dt.date | None = None
-    available_until: dt.date | None = None
+    available_from: IsoDate | None = None
+    available_until: IsoDate | None = None
     capacity: int | None = Field(default=None, ge=1, le=100)
     location: Text | None = None
     offers: list[Interest] = Field(default_factory=list, max_length=MAX_INTERESTS)
@@ -99,13 +125,14 @@ class ParticipantFields(BaseModel):
 class ParticipantImport(ParticipantFields):
     """One line of a participant file (docs/contracts.md §1): the fields plus the source's stable id."""
 
-    external_id: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+    external_id: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100), NonBlankLine]
 
 
 class ParticipantCreate(ParticipantFields):
     """A registration through the API: the fields plus explicit consent to the privacy notice."""
 
-    consent: bool = Field(description="Must be true: the participant accepts the privacy notice.")
+    consent: bool = Field(description="Must be true: the participant accepts the privacy notice.",
+                          json_schema_extra={"const": True})
 
     @field_validator("consent")
     @classmethod
@@ -127,8 +154,8 @@ class ParticipantUpdate(BaseModel):
     language: Literal["nb", "en"] | None = None
     domains: list[Domain] | None = None
     engagements: list[Engagement] | None = None
-    available_from: dt.date | None = None
-    available_until: dt.date | None = None
+    available_from: IsoDate | None = None
+    available_until: IsoDate | None = None
     capacity: int | None = Field(default=None, ge=1, le=100)
     location: Text | None = None
     offers: list[Interest] | str | None = None

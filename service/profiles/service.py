@@ -82,11 +82,11 @@ async def _link_email(
 
 async def register(
     conn: asyncpg.Connection, redis: ArqRedis | None, settings: Settings, data: ParticipantFields
-) -> None:
-    """Store a new registration and email a verification link.
+) -> asyncpg.Record | None:
+    """Store a new registration and email a verification link; the new (unverified) row, None if known.
 
     An address already registered gets a sign-in link instead, and the caller answers the same
-    either way, so the form never reveals who is registered.
+    either way, so the form never reveals who is registered (an event's sign-up uses the row).
     """
     async with conn.transaction():
         existing = await repository.by_email(conn, str(data.email))
@@ -98,9 +98,11 @@ async def register(
             )
             outbox_id = await _link_email(conn, settings, row, "verify", "verify")
     await mail_tasks.enqueue(redis, [outbox_id])
-    if existing is None:
-        # Embedded now, so that suggestions are ready the moment the address is confirmed.
-        await _embed(conn, redis, settings, row)
+    if existing is not None:
+        return None
+    # Embedded now, so that suggestions are ready the moment the address is confirmed.
+    await _embed(conn, redis, settings, row)
+    return row
 
 
 async def create_verified(
@@ -151,6 +153,15 @@ async def sign_in(conn: asyncpg.Connection, request: Request, settings: Settings
         if participant_id is None:
             return None
         return await auth.begin(conn, request, settings, "participant", participant_id)
+
+
+async def link_addresses(conn: asyncpg.Connection, token: str) -> tuple[str, ...] | None:
+    """The addresses a usable link is for (a confirmation may be for the new, pending one), or None."""
+    subject = await auth.link_subject(conn, token)
+    row = None if subject is None else await repository.by_id(conn, subject[0])
+    if row is None:
+        return None
+    return (row["email"], row["pending_email"]) if row["pending_email"] else (row["email"],)
 
 
 async def request_sign_in(conn: asyncpg.Connection, redis: ArqRedis | None, settings: Settings, email: str) -> None:

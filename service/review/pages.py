@@ -15,11 +15,13 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import EmailStr, TypeAdapter, ValidationError
 
 from service.auth import service as auth
-from service.auth.dependencies import Admin, IdentityDep, StaffMember
+from service.auth.dependencies import Admin, AnyStaff, IdentityDep, StaffMember
 from service.kit import audit as audit_log
 from service.kit import i18n
-from service.kit.deps import ConnDep, ResourcesDep
+from service.kit.config import Settings
+from service.kit.deps import ConnDep, ResourcesDep, SettingsDep
 from service.kit.i18n import _
+from service.kit.inputs import FormId, IdPath, PlainText, first_control, parse_id
 from service.kit.security import client_address
 from service.kit.templating import templates
 from service.kit.vocabulary import DOMAINS, ENGAGEMENTS, KINDS
@@ -39,9 +41,11 @@ AUDIT_ROWS = 100
 FILTERS = ("status", "domain", "kinds", "engagement", "language", "date_from", "date_to", "q")
 
 
-def _link_context(token: str, usable: bool) -> dict[str, Any]:
-    # The participants' link page, pointed at the staff routes.
-    return {"token": token, "usable": usable, "post_to": f"/staff/auth/{token}", "new_link": "/staff/signin"}
+def _link_context(request: Request, token: str, address: str | None, settings: Settings) -> dict[str, Any]:
+    # The participants' link page, pointed at the staff routes; "this device?" when asked elsewhere.
+    elsewhere = address is not None and not auth.asked_here(request, settings, [address])
+    return {"token": token, "usable": address is not None, "post_to": f"/staff/auth/{token}",
+            "new_link": "/staff/signin", "elsewhere": elsewhere, "address": address}
 
 
 def _page(request: Request, name: str, context: dict[str, Any], status_code: int = 200) -> Response:
@@ -78,23 +82,32 @@ async def signin_submit(
     if not await resources.limiter.allows(rule, "staff-signin", client_address(request), address):
         detail = _("Too many sign-in attempts. Wait a while and try again.")
         return _page(request, "error.html", {"status": 429, "detail": detail}, 429)
+    auth.remember_asked(request, resources.settings, address)
     await auth.request_staff_sign_in(conn, resources.redis, resources.settings, address)
     return _page(request, "link_sent.html", {"email": address})
 
 
 @router.get("/staff/auth/{token}", response_class=HTMLResponse)
-async def link_confirm(request: Request, token: str, conn: ConnDep) -> Response:
+async def link_confirm(request: Request, token: str, conn: ConnDep, settings: SettingsDep) -> Response:
     """A staff link from an email: a button to continue, so mail scanners opening links use nothing."""
-    usable = await auth.is_usable(conn, token, "staff")
-    return _page(request, "link_confirm.html", _link_context(token, usable), 200 if usable else 410)
+    address = await auth.staff_link_address(conn, token)
+    return _page(request, "link_confirm.html", _link_context(request, token, address, settings),
+                 200 if address else 410)
 
 
 @router.post("/staff/auth/{token}")
-async def link_redeem(request: Request, token: str, conn: ConnDep, resources: ResourcesDep) -> Response:
-    """Use the link: the first sign-in step; then the next step, or the queue."""
-    next_url = await auth.redeem_staff_link(conn, request, resources.settings, token)
+async def link_redeem(
+    request: Request, token: str, conn: ConnDep, resources: ResourcesDep,
+    this_device: Annotated[PlainText, Form()] = "",
+) -> Response:
+    """Use the link: the first sign-in step (after "this device?" if asked elsewhere); then the queue."""
+    settings = resources.settings
+    address = await auth.staff_link_address(conn, token)
+    if address and this_device != "yes" and not auth.asked_here(request, settings, [address]):
+        return _page(request, "link_confirm.html", _link_context(request, token, address, settings))
+    next_url = await auth.redeem_staff_link(conn, request, settings, token)
     if next_url is None:
-        return _page(request, "link_confirm.html", _link_context(token, False), 410)
+        return _page(request, "link_confirm.html", _link_context(request, token, None, settings), 410)
     return RedirectResponse(next_url, status_code=303)
 
 
@@ -116,9 +129,9 @@ async def signout_everywhere(request: Request, conn: ConnDep, who: IdentityDep) 
 
 
 @router.get("/staff", response_class=HTMLResponse)
-async def home(staff: StaffMember) -> Response:
-    """Staff start at the queue."""
-    return RedirectResponse("/staff/queue", status_code=303)
+async def home(staff: AnyStaff) -> Response:
+    """Reviewers and admins start at the queue; analysts at the region's map (they see no people)."""
+    return RedirectResponse("/staff/queue" if auth.can_see_people(staff) else "/staff/map", status_code=303)
 
 
 def _pick(value: str | None, allowed: tuple[str, ...]) -> str | None:
@@ -192,8 +205,8 @@ async def queue(request: Request, staff: StaffMember, conn: ConnDep, resources: 
 
 @router.post("/staff/queue/{match_id}/approve")
 async def approve(
-    request: Request, match_id: int, staff: StaffMember, conn: ConnDep, resources: ResourcesDep,
-    back: Annotated[str, Form()] = "",
+    request: Request, match_id: IdPath, staff: StaffMember, conn: ConnDep, resources: ResourcesDep,
+    back: Annotated[PlainText, Form()] = "",
 ) -> Response:
     """Approve a pair: both are introduced by email."""
     try:
@@ -203,15 +216,23 @@ async def approve(
     return _back(_join(back, "done=approve"))
 
 
+def _reason_problem(reason: str) -> str | None:
+    if not reason.strip():
+        return _("Write why you reject this pair.")
+    if first_control(reason, multiline=True):
+        return _("Remove the invisible control characters from this text (they are often pasted by accident).")
+    return None
+
+
 @router.post("/staff/queue/{match_id}/reject")
 async def reject(
-    request: Request, match_id: int, staff: StaffMember, conn: ConnDep, resources: ResourcesDep,
-    reason: Annotated[str, Form()] = "", back: Annotated[str, Form()] = "",
+    request: Request, match_id: IdPath, staff: StaffMember, conn: ConnDep, resources: ResourcesDep,
+    reason: Annotated[str, Form()] = "", back: Annotated[PlainText, Form()] = "",
 ) -> Response:
-    """Reject a pair with a reason."""
-    if not reason.strip():
-        errors = {match_id: {"reason": _("Write why you reject this pair.")}}
-        return await _redisplay(request, conn, resources, staff, back, errors)
+    """Reject a pair with a reason (the queue is shown again with the reason's error)."""
+    problem = _reason_problem(reason)
+    if problem:
+        return await _redisplay(request, conn, resources, staff, back, {match_id: {"reason": problem}})
     try:
         await review.reject(conn, resources.settings, match_id, auth.staff_actor(staff), reason.strip()[:500])
     except IllegalTransition as exc:
@@ -221,8 +242,8 @@ async def reject(
 
 @router.post("/staff/queue/{match_id}/snooze")
 async def snooze(
-    request: Request, match_id: int, staff: StaffMember, conn: ConnDep, resources: ResourcesDep,
-    until: Annotated[str, Form()] = "", back: Annotated[str, Form()] = "",
+    request: Request, match_id: IdPath, staff: StaffMember, conn: ConnDep, resources: ResourcesDep,
+    until: Annotated[PlainText, Form()] = "", back: Annotated[PlainText, Form()] = "",
 ) -> Response:
     """Keep a pair out of the queue until a day."""
     day = _day(until)
@@ -240,7 +261,7 @@ async def snooze(
 @router.post("/staff/queue/bulk")
 async def bulk(
     request: Request, staff: StaffMember, conn: ConnDep, resources: ResourcesDep,
-    match_id: Annotated[list[int] | None, Form()] = None, back: Annotated[str, Form()] = "",
+    match_id: Annotated[list[FormId] | None, Form()] = None, back: Annotated[PlainText, Form()] = "",
 ) -> Response:
     """Approve every ticked pair; pairs decided meanwhile are skipped and counted."""
     result = await review.bulk_approve(conn, resources.redis, resources.settings, match_id or [],
@@ -292,8 +313,8 @@ async def handpick(request: Request, staff: StaffMember, conn: ConnDep) -> Respo
 @router.post("/staff/handpick", response_class=HTMLResponse)
 async def handpick_submit(
     request: Request, staff: StaffMember, conn: ConnDep, resources: ResourcesDep,
-    first: Annotated[int | None, Form()] = None, second: Annotated[int | None, Form()] = None,
-    q1: Annotated[str, Form()] = "", q2: Annotated[str, Form()] = "",
+    first: Annotated[FormId | None, Form()] = None, second: Annotated[FormId | None, Form()] = None,
+    q1: Annotated[PlainText, Form()] = "", q2: Annotated[PlainText, Form()] = "",
 ) -> Response:
     """Pair the two picked participants (approved and introduced), unless a hard constraint forbids it."""
     values = {"q1": q1[:100], "q2": q2[:100], "first": str(first or ""), "second": str(second or "")}
@@ -318,7 +339,7 @@ async def pipeline(request: Request, staff: StaffMember, conn: ConnDep) -> Respo
 
 
 @router.get("/staff/matches/{match_id}", response_class=HTMLResponse)
-async def match(request: Request, match_id: int, staff: StaffMember, conn: ConnDep) -> Response:
+async def match(request: Request, match_id: IdPath, staff: StaffMember, conn: ConnDep) -> Response:
     """One match: both profiles, its timeline (transitions and emails), and closing it with a reason."""
     context = await review.match_page(conn, match_id, auth.staff_actor(staff))
     notice = _notice(dict(request.query_params))
@@ -327,8 +348,8 @@ async def match(request: Request, match_id: int, staff: StaffMember, conn: ConnD
 
 @router.post("/staff/matches/{match_id}/close", response_class=HTMLResponse)
 async def close(
-    request: Request, match_id: int, staff: StaffMember, conn: ConnDep, resources: ResourcesDep,
-    reason: Annotated[str, Form()] = "",
+    request: Request, match_id: IdPath, staff: StaffMember, conn: ConnDep, resources: ResourcesDep,
+    reason: Annotated[PlainText, Form()] = "",
 ) -> Response:
     """Close an open match with a reason."""
     actor = auth.staff_actor(staff)
@@ -344,7 +365,7 @@ async def close(
 
 
 @router.get("/staff/participants/{participant_id}", response_class=HTMLResponse)
-async def participant(request: Request, participant_id: int, staff: StaffMember, conn: ConnDep) -> Response:
+async def participant(request: Request, participant_id: IdPath, staff: StaffMember, conn: ConnDep) -> Response:
     """One participant's profile and matches, for follow-up; the view is audited."""
     people = await profiles.by_ids(conn, [participant_id])
     if participant_id not in people:
@@ -362,8 +383,7 @@ async def participant(request: Request, participant_id: int, staff: StaffMember,
 @router.get("/staff/audit", response_class=HTMLResponse)
 async def audit(request: Request, staff: Admin, conn: ConnDep) -> Response:
     """The audit log, newest first (admins only)."""
-    before = request.query_params.get("before")
-    rows = await auth.audit_page(conn, int(before) if before and before.isdigit() else None, AUDIT_ROWS)
+    rows = await auth.audit_page(conn, parse_id(request.query_params.get("before")), AUDIT_ROWS)
     next_url = f"/staff/audit?before={rows[-1]['id']}" if len(rows) == AUDIT_ROWS else None
     return _page(request, "review/audit.html", {"staff": staff, "rows": rows, "next_url": next_url})
 
@@ -386,8 +406,8 @@ async def admin(request: Request, staff: Admin, conn: ConnDep) -> Response:
 
 @router.post("/staff/admin/add", response_class=HTMLResponse)
 async def admin_add(
-    request: Request, staff: Admin, conn: ConnDep, email: Annotated[str, Form()] = "",
-    name: Annotated[str, Form()] = "", role: Annotated[str, Form()] = "reviewer",
+    request: Request, staff: Admin, conn: ConnDep, email: Annotated[PlainText, Form()] = "",
+    name: Annotated[PlainText, Form()] = "", role: Annotated[PlainText, Form()] = "reviewer",
 ) -> Response:
     """Add a staff member (or re-enable one)."""
     values = {"email": email, "name": name, "role": role if role in auth.ROLES else "reviewer"}
@@ -405,7 +425,7 @@ async def admin_add(
 
 @router.post("/staff/admin/{staff_id}/role", response_class=HTMLResponse)
 async def admin_role(
-    request: Request, staff_id: int, staff: Admin, conn: ConnDep, role: Annotated[str, Form()] = "",
+    request: Request, staff_id: IdPath, staff: Admin, conn: ConnDep, role: Annotated[PlainText, Form()] = "",
 ) -> Response:
     """Change a staff member's role."""
     if role not in auth.ROLES:
@@ -418,7 +438,7 @@ async def admin_role(
 
 
 @router.post("/staff/admin/{staff_id}/disable", response_class=HTMLResponse)
-async def admin_disable(request: Request, staff_id: int, staff: Admin, conn: ConnDep) -> Response:
+async def admin_disable(request: Request, staff_id: IdPath, staff: Admin, conn: ConnDep) -> Response:
     """Disable a staff member."""
     try:
         await auth.disable_staff(conn, auth.staff_actor(staff), staff_id)

@@ -7,15 +7,15 @@ state (`{"detail": {"msg", "current_state", "match_id"}}`).
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, Field
 
 from service.auth.dependencies import ApiStaff
-from service.kit.api import INVALID, Message, SessionCookie, error_doc
+from service.kit.api import INVALID, FieldNamingRoute, Message, SessionCookie, error_doc
 from service.kit.deps import ConnDep, ResourcesDep
+from service.kit.inputs import IdPath, IsoDate, SingleLine
 from service.kit.vocabulary import Domain, Engagement
 from service.matches.schemas import PAGE_SIZE, QueueFilter, QueueStatus
 from service.review import service as review
@@ -30,7 +30,9 @@ from service.review.schemas import (
     SnoozeIn,
 )
 
-router = APIRouter(prefix="/api/v1/review", tags=["review"], dependencies=[SessionCookie])
+# JSON-only routes that name the field at fault (a body that is not JSON: 415; not UTF-8: 422 on `body`).
+router = APIRouter(prefix="/api/v1/review", tags=["review"], dependencies=[SessionCookie],
+                   route_class=FieldNamingRoute)
 
 
 class ConflictDetail(BaseModel):
@@ -72,10 +74,12 @@ async def queue(
     = None,
     engagement: Annotated[Engagement | None, Query(description="Both accept this kind of collaboration.")] = None,
     language: Annotated[str | None, Query(pattern="^(nb|en)$", description="One of them uses this language.")] = None,
-    date_from: Annotated[dt.date | None, Query(description="Suggested on or after this day.")] = None,
-    date_to: Annotated[dt.date | None, Query(description="Suggested on or before this day.")] = None,
-    q: Annotated[str | None, Query(max_length=100, description="Name, organisation or email of either.")] = None,
-    cursor: Annotated[str | None, Query(description="`next_cursor` of the previous page.")] = None,
+    date_from: Annotated[IsoDate | None, Query(description="Suggested on or after this day.")] = None,
+    date_to: Annotated[IsoDate | None, Query(description="Suggested on or before this day.")] = None,
+    q: Annotated[str | None, Query(max_length=100, pattern=SingleLine.pattern(),
+                                   description="Name, organisation or email of either.")] = None,
+    cursor: Annotated[str | None, Query(max_length=200, pattern=r"^[A-Za-z0-9_-]*$",
+                                        description="`next_cursor` of the previous page.")] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = PAGE_SIZE,
 ) -> QueueOut:
     """The queue, best first, keyset-paged; explanations in the request's language (`?lang=`)."""
@@ -93,7 +97,7 @@ async def queue(
 
 @router.post("/matches/{match_id}/approve", response_model=MatchOut, responses=DECISION_ERRORS,
              summary="Approve a suggested pair (both are introduced by email)")
-async def approve(match_id: int, actor: ApiStaff, conn: ConnDep, resources: ResourcesDep) -> MatchOut:
+async def approve(match_id: IdPath, actor: ApiStaff, conn: ConnDep, resources: ResourcesDep) -> MatchOut:
     """Approve: the pair moves to approved, then Koble introduces both (state `introduced`)."""
     row = await review.approve(conn, resources.redis, resources.settings, match_id, actor)
     return MatchOut(match_id=row["id"], state=row["state"])
@@ -101,7 +105,7 @@ async def approve(match_id: int, actor: ApiStaff, conn: ConnDep, resources: Reso
 
 @router.post("/matches/{match_id}/reject", response_model=MatchOut, responses=DECISION_ERRORS,
              summary="Reject a suggested pair with a reason")
-async def reject(match_id: int, body: RejectIn, actor: ApiStaff, conn: ConnDep, resources: ResourcesDep) -> MatchOut:
+async def reject(match_id: IdPath, body: RejectIn, actor: ApiStaff, conn: ConnDep, resources: ResourcesDep) -> MatchOut:
     """Reject for good: the pair is never suggested again; the reason stays in the timeline."""
     row = await review.reject(conn, resources.settings, match_id, actor, body.reason.strip())
     return MatchOut(match_id=row["id"], state=row["state"])
@@ -109,7 +113,7 @@ async def reject(match_id: int, body: RejectIn, actor: ApiStaff, conn: ConnDep, 
 
 @router.post("/matches/{match_id}/snooze", response_model=MatchOut, responses=DECISION_ERRORS,
              summary="Keep a suggested pair out of the queue until a day")
-async def snooze(match_id: int, body: SnoozeIn, actor: ApiStaff, conn: ConnDep) -> MatchOut:
+async def snooze(match_id: IdPath, body: SnoozeIn, actor: ApiStaff, conn: ConnDep) -> MatchOut:
     """Snooze: the pair stays suggested and comes back into the queue on `until`."""
     row = await review.snooze(conn, match_id, actor, body.until)
     return MatchOut(match_id=row["id"], state=row["state"], snoozed_until=row["snoozed_until"])

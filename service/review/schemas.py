@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
+from service.kit.inputs import DbId, IsoDate, NonBlankText
 from service.kit.vocabulary import Domain, Engagement, Kind
 from service.matches.lifecycle import State
 
@@ -66,13 +68,15 @@ class RejectIn(BaseModel):
     """Why a pair is rejected (kept in the timeline; never shown to the participants)."""
 
     model_config = ConfigDict(str_strip_whitespace=True)
-    reason: str = Field(min_length=1, max_length=500, examples=["Different expectations about pay"])
+    reason: Annotated[str, StringConstraints(min_length=1, max_length=500), NonBlankText] = Field(
+        examples=["Different expectations about pay"]
+    )
 
 
 class SnoozeIn(BaseModel):
     """Hide a pair from the queue until a day."""
 
-    until: dt.date = Field(description="The pair comes back into the queue on this day (after today).")
+    until: IsoDate = Field(description="The pair comes back into the queue on this day (after today).")
 
     @field_validator("until")
     @classmethod
@@ -85,7 +89,7 @@ class SnoozeIn(BaseModel):
 class BulkIn(BaseModel):
     """Approve several pairs at once."""
 
-    match_ids: list[int] = Field(min_length=1, max_length=200)
+    match_ids: list[DbId] = Field(min_length=1, max_length=200)
 
 
 class BulkOut(BaseModel):

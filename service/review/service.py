@@ -10,6 +10,7 @@ import base64
 import csv
 import datetime as dt
 import io
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -24,6 +25,7 @@ from service.kit.config import Settings
 from service.kit.errors import Conflict
 from service.kit.exports import text_cell
 from service.kit.i18n import _
+from service.kit.inputs import parse_id
 from service.matches import labels
 from service.matches import service as matches
 from service.matches.lifecycle import IllegalTransition, MatchNotFound
@@ -33,6 +35,8 @@ from service.matching import service as matching
 from service.profiles import service as profiles
 from service.profiles import views as profile_pages
 from service.review.schemas import BulkResult
+
+FLOAT4_MAX = 3.4028234663852886e38  # the largest finite PostgreSQL real
 
 # --- the queue ---
 
@@ -64,10 +68,12 @@ def decode_cursor(cursor: str | None) -> tuple[float, int] | None:
         return None
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        score, match_id = raw.split(":")
-        return float(score), int(match_id)
+        score_text, id_text = raw.split(":")
+        score, match_id = float(score_text), parse_id(id_text)
     except (ValueError, UnicodeDecodeError):
         return None
+    # Scores are `real` (float4): a larger or non-finite one cannot be compared in SQL (issue 15, finding 5).
+    return (score, match_id) if match_id is not None and math.isfinite(score) and abs(score) <= FLOAT4_MAX else None
 
 
 async def queue(

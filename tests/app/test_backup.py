@@ -63,12 +63,12 @@ async def test_backup_restores_into_a_new_data_folder_vectors_included(
         after = await snapshot(url)
         assert after[0] == before[0]
         np.testing.assert_array_equal(after[1], before[1])
-        await refuses_a_database_that_is_not_empty(file, url)
+        await refuses_a_database_that_is_not_empty(file, url, tables=len(after[0]))
     finally:
         server.cleanup()
 
 
-async def refuses_a_database_that_is_not_empty(file: Path, url: str) -> None:
+async def refuses_a_database_that_is_not_empty(file: Path, url: str, tables: int) -> None:
     """Without --force a second restore changes nothing; with it the backup replaces what changed."""
     conn = await asyncpg.connect(url)
     try:
@@ -76,7 +76,7 @@ async def refuses_a_database_that_is_not_empty(file: Path, url: str) -> None:
         refused = koble("restore", str(file), DATABASE_URL=url)
         assert refused.returncode == 1
         assert refused.stderr.strip().endswith(
-            "koble: the database is not empty (21 tables); restore into an empty one, "
+            f"koble: the database is not empty ({tables} tables); restore into an empty one, "
             "or pass --force to replace everything in it"), refused.stderr
         assert await conn.fetchval("SELECT count(*) FROM participants WHERE name = 'Changed'") == 2
         forced = koble("restore", str(file), "--force", DATABASE_URL=url)

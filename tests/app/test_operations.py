@@ -186,8 +186,17 @@ def test_koble_serve_bounds_its_concurrency(monkeypatch: pytest.MonkeyPatch, tmp
     from service import cli
     from service.kit.config import get_settings
 
-    seen: dict[str, object] = {}
-    monkeypatch.setattr(uvicorn, "run", lambda app, **options: seen.update(options))
+    class Server:
+        """Stands in for uvicorn's server: keeps the configuration, serves nothing."""
+
+        def __init__(self, config: uvicorn.Config) -> None:
+            seen.append(config)
+
+        def run(self) -> None:
+            """Return at once."""
+
+    seen: list[uvicorn.Config] = []
+    monkeypatch.setattr(uvicorn, "Server", Server)
     monkeypatch.setattr(cli, "setup_logging", lambda: None)  # keep pytest's own log capture
     for name, value in {"KOBLE_MAX_CONCURRENCY": "7", "KOBLE_SECRET_KEY": "k", "KOBLE_DATA_DIR": str(tmp_path)}.items():
         monkeypatch.setenv(name, value)
@@ -197,4 +206,5 @@ def test_koble_serve_bounds_its_concurrency(monkeypatch: pytest.MonkeyPatch, tmp
     finally:
         get_settings.cache_clear()
     assert result.exit_code == 0, result.output
-    assert (seen["limit_concurrency"], seen["proxy_headers"], seen["access_log"]) == (7, True, False)
+    [config] = seen
+    assert (config.limit_concurrency, config.proxy_headers, config.access_log) == (7, True, False)

@@ -40,10 +40,15 @@ FAST_CRON = (
     "        print('cron-run', ctx['job_id'], flush=True)\n"
     "        return await job(ctx)\n"
     "    return run\n"
-    "for job in worker.CRON_JOBS:\n"
-    "    job.month = job.day = job.weekday = job.hour = job.minute = job.next_run = None\n"
-    f"    job.second = set(range(0, 60, {EVERY}))\n"
-    "    job.coroutine = printing(job.coroutine)\n"
+    "scheduled = worker.cron_jobs\n"
+    "def fast(settings):\n"
+    "    jobs = scheduled(settings)\n"
+    "    for job in jobs:\n"
+    "        job.month = job.day = job.weekday = job.hour = job.minute = job.next_run = None\n"
+    f"        job.second = set(range(0, 60, {EVERY}))\n"
+    "        job.coroutine = printing(job.coroutine)\n"
+    "    return jobs\n"
+    "worker.cron_jobs = fast\n"
     "import sys; sys.argv[0] = 'koble'\n"
     "from service.cli import main; main()\n"
 )
@@ -196,7 +201,7 @@ def cron_jobs_ran_once(worker_logs: list[Path]) -> None:
     runs = Counter(run for log in worker_logs for run in CRON_RUN.findall(log.read_text()))
     assert runs and set(runs.values()) == {1}, runs
     names = {run.rsplit(":", 1)[0] for run in runs}
-    assert names == {job.name for job in worker.CRON_JOBS}, names
+    assert names == {job.name for job in worker.cron_jobs(Settings())}, names
 
 
 def logs_are_json(log: Path) -> None:

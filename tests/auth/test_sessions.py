@@ -26,7 +26,7 @@ async def second(app: Any) -> AsyncIterator[httpx.AsyncClient]:
 async def sign_in(client: httpx.AsyncClient, conn: Connection, participant_id: int) -> None:
     """Follow a fresh sign-in link in this client."""
     token = await auth.issue(conn, participant_id, "login", dt.timedelta(minutes=5))
-    redeemed = await post_form(client, f"/auth/{token}", {})
+    redeemed = await post_form(client, f"/auth/{token}", {"this_device": "yes"})
     assert redeemed.status_code == 303 and redeemed.headers["location"] == "/me?welcome=1"
 
 

@@ -43,7 +43,7 @@ async def signed_in(client: httpx.AsyncClient, conn: Connection, fields: dict[st
     """Create a verified participant and sign the client in with a real one-time link."""
     row = await create_participant(conn, **fields, embed=False)
     token = await auth_service.issue(conn, row["id"], "login", dt.timedelta(minutes=5))
-    response = await post_form(client, f"/auth/{token}", {})
+    response = await post_form(client, f"/auth/{token}", {"this_device": "yes"})
     assert response.status_code == 303
     return row
 
@@ -82,7 +82,7 @@ async def test_unconfirmed_address_is_pointed_out(
     await profiles.register(conn, None, settings, ParticipantFields(**kari))
     row = await conn.fetchrow("SELECT id FROM participants")
     token = await auth_service.issue(conn, row["id"], "login", dt.timedelta(minutes=5))
-    await post_form(client, f"/auth/{token}", {})
+    await post_form(client, f"/auth/{token}", {"this_device": "yes"})
     html = (await client.get("/me")).text
     assert "E-postadressen din er ikke bekreftet ennå." in html
     assert "kari@vestre-toten.example.no" in html and "ikke bekreftet" in html
@@ -157,7 +157,7 @@ async def test_new_address_waits_until_confirmed(
     [message] = mailbox.to("kari.hansen@example.no")
     assert message["Subject"] == "Confirm your email address for Koble"  # the language was changed to English
     link = link_in(message).replace("http://testserver", "")
-    assert (await post_form(client, link, {})).status_code == 303
+    assert (await post_form(client, link, {"this_device": "yes"})).status_code == 303
     confirmed = await stored(conn, row["id"])
     assert confirmed is not None and confirmed["email"] == "kari.hansen@example.no"
     assert confirmed["pending_email"] is None
@@ -242,12 +242,12 @@ async def test_confirmation_link_can_be_sent_again(
     await profiles.register(conn, None, settings, ParticipantFields(**kari))  # unverified, first link "lost"
     row = await conn.fetchrow("SELECT * FROM participants")
     token = await auth_service.issue(conn, row["id"], "login", dt.timedelta(minutes=5))
-    await post_form(client, f"/auth/{token}", {})  # a sign-in link does not confirm the address
+    await post_form(client, f"/auth/{token}", {"this_device": "yes"})  # a sign-in link does not confirm the address
     page = await client.get("/me")
     assert "Send lenken på nytt" in page.text
     response = await post_form(client, "/me/confirm-again", {})
     assert response.status_code == 303 and response.headers["location"] == "/me?link_sent=1"
     await run_worker(settings)
     [message] = mailbox.to(kari["email"])
-    await post_form(client, link_in(message).replace("http://testserver", ""), {})
+    await post_form(client, link_in(message).replace("http://testserver", ""), {"this_device": "yes"})
     assert (await stored(conn, row["id"]))["verified_at"] is not None  # type: ignore[index]
