@@ -14,7 +14,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from service import health, worker
+from service import health, metrics, worker
 from service.events import pages as event_pages
 from service.events import router as event_api
 from service.feed import pages as feed_pages
@@ -24,6 +24,7 @@ from service.followup import router as followup_api
 from service.kit import api, apidocs, database, embedded, errors, i18n, jobs
 from service.kit.config import Settings, get_settings
 from service.kit.deps import Resources
+from service.kit.metrics import RequestTelemetry, RouteCapture
 from service.kit.security import BodySizeLimit, InputGuard, RateLimiter, SecurityHeaders, with_csrf
 from service.matching.cache import SuggestionCache
 from service.matching.settings import get_ranker_settings
@@ -134,7 +135,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
     )
     app.state.settings = settings
-    for router in (health.router, profile_pages.router, profile_api.router, suggestions_api.router):
+    for router in (health.router, metrics.router, profile_pages.router, profile_api.router, suggestions_api.router):
         app.include_router(router)
     for router in (review_pages.router, review_api.router, feed_pages.router, feed_api.router):
         app.include_router(router)
@@ -164,7 +165,9 @@ def _document_common_errors(app: FastAPI) -> None:
 
 def _add_middleware(app: FastAPI, settings: Settings) -> None:
     secret = settings.secret_key()
-    # Added innermost first: the request passes size limit, headers, input guard, CSRF, session, language.
+    # Added innermost first: the request passes telemetry, size limit, headers, input guard, CSRF, session,
+    # language.
+    app.add_middleware(RouteCapture)
     app.add_middleware(LanguageMiddleware, secure=settings.secure_cookies)
     app.add_middleware(
         SessionMiddleware,
@@ -179,6 +182,8 @@ def _add_middleware(app: FastAPI, settings: Settings) -> None:
     app.add_middleware(SecurityHeaders, hsts=settings.secure_cookies)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes, api_max_bytes=API_BODY_BYTES,
                        uploads=round_pages.UPLOADS)
+    # Outermost: every answer, a refusal of the guards included, carries a request id and is timed.
+    app.add_middleware(RequestTelemetry)
 
 
 def with_csrf_middleware(app: ASGIApp, secret: str, secure: bool) -> ASGIApp:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import signal
 import sys
+import time
 from collections.abc import Callable
 from enum import StrEnum
 from importlib.metadata import entry_points
@@ -37,10 +38,12 @@ def serve(
 
     setup_logging()
     application = create_app()
-    # No access log: it would hold client addresses and one-time links (no personal data in logs).
+    # uvicorn's access log is off: it would hold client addresses and one-time links (no personal data in
+    # logs); kit.metrics writes one by route template instead. Past KOBLE_MAX_CONCURRENCY, 503 at once.
     # No proxy_headers: X-Forwarded-For is believed only from KOBLE_TRUSTED_PROXIES (kit.security.client_address).
     server = uvicorn.Server(
-        uvicorn.Config(application, host=host, port=port, proxy_headers=False, log_config=None, access_log=False)
+        uvicorn.Config(application, host=host, port=port, proxy_headers=False, log_config=None, access_log=False,
+                       limit_concurrency=get_settings().max_concurrency)
     )
     died: list[bool] = []
 
@@ -87,6 +90,51 @@ def migrate() -> None:
 
     applied = database.migrate(embedded.postgres_url(get_settings()))
     typer.echo(f"applied {len(applied)} migration(s)" + (f": {', '.join(applied)}" if applied else ""))
+
+
+@app.command()
+def backup(
+    file: Annotated[Path, typer.Argument(help="The backup file to write (pg_dump's custom format).")],
+) -> None:
+    """Write the whole database (embedded unless DATABASE_URL is set), vectors included, to FILE."""
+    from service.kit import backup as backups
+
+    def run(url: str) -> str:
+        started = time.monotonic()
+        size = backups.backup(url, file)
+        return f"wrote {file} ({size / 1e6:.1f} MB) in {time.monotonic() - started:.1f} s"
+
+    _on_database(run)
+
+
+@app.command()
+def restore(
+    file: Annotated[Path, typer.Argument(help="A file written by koble backup.")],
+    force: Annotated[bool, typer.Option("--force", help="Replace everything in a database that is not empty.")] = False,
+) -> None:
+    """Restore FILE into the database (embedded unless DATABASE_URL is set); it must be empty unless --force."""
+    from service.kit import backup as backups
+
+    def run(url: str) -> str:
+        started = time.monotonic()
+        backups.restore(url, file, force)
+        return f"restored {file} in {time.monotonic() - started:.1f} s"
+
+    _on_database(run)
+
+
+def _on_database(action: Callable[[str], str]) -> None:
+    """Run a backup or restore on the configured database, print its line, stop the embedded servers."""
+    from service.kit import embedded
+    from service.kit.backup import BackupError
+
+    setup_logging()
+    try:
+        typer.echo(action(embedded.postgres_url(get_settings())))
+    except BackupError as exc:
+        raise fail(str(exc)) from None
+    finally:
+        embedded.stop_all()
 
 
 @app.command("import")

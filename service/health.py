@@ -8,9 +8,40 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
+from service.kit import database
 from service.kit.deps import get_resources
 
 router = APIRouter(tags=["health"])
+
+
+@router.get("/livez", summary="Liveness: the process answers (no I/O)")
+async def livez() -> dict[str, str]:
+    """200 whenever the event loop runs: restart the process only when this fails."""
+    return {"status": "ok"}
+
+
+@router.get("/readyz", summary="Readiness: database, pgvector, Redis and migrations")
+async def readyz(request: Request) -> JSONResponse:
+    """200 when this process can serve (send it traffic), else 503 naming what is not ready."""
+    db_ok, pgvector = await _database(request)
+    pending = await _pending(request) if db_ok else None
+    body: dict[str, Any] = {
+        "database": "ok" if db_ok else "down",
+        "pgvector": pgvector or "missing",
+        "redis": "ok" if await _redis(request) else "down",
+        "migrations": "ok" if pending == [] else ("pending" if pending else "unknown"),
+    }
+    ready = all(body[part] == "ok" for part in ("database", "redis", "migrations")) and pgvector is not None
+    return JSONResponse({"status": "ready" if ready else "not ready", **body}, status_code=200 if ready else 503)
+
+
+async def _pending(request: Request) -> list[str] | None:
+    """Migrations not yet applied (None when the database cannot say)."""
+    try:
+        async with get_resources(request).pool.acquire(timeout=2) as conn:
+            return await database.pending_migrations(conn)
+    except Exception:  # any failure at all means "not ready" for a readiness check
+        return None
 
 
 async def _database(request: Request) -> tuple[bool, str | None]:

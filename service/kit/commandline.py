@@ -4,20 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import sys
 from collections.abc import AsyncIterator
 
 import asyncpg
 
-from service.kit import database, embedded
+from service.kit import database, embedded, logs
 from service.kit.config import Settings, get_settings
 
 
 def setup_logging() -> None:
-    """Log at KOBLE_LOG_LEVEL to stderr, with the embedded servers' chatter kept quiet."""
+    """Log at KOBLE_LOG_LEVEL to stderr as KOBLE_LOG_FORMAT says, with the embedded servers' chatter kept quiet."""
     settings = get_settings()
-    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logs.configure(settings.log_level, settings.log_format)
     embedded.quiet_logs(settings)
 
 

@@ -63,6 +63,11 @@ class Settings(BaseSettings):
     rate_limit_email_change: str = Field("5/hour", alias="KOBLE_RATE_LIMIT_EMAIL_CHANGE")
     max_body_bytes: int = Field(64 * 1024, alias="KOBLE_MAX_BODY_BYTES")
     run_worker: bool = Field(True, alias="KOBLE_RUN_WORKER")
+    # Open connections and requests one `koble serve` takes before answering 503 at once (uvicorn's
+    # limit_concurrency). Unbounded, 200 requests/s offered on the shared 2-core machine (load 12-16)
+    # queued for minutes (p50 160 s) and grew the server from 194 to 497 MB; at 30 requests/s it kept
+    # 152-156 MB (bench/load.py, bench/README.md "Mixed load").
+    max_concurrency: int = Field(512, ge=2, alias="KOBLE_MAX_CONCURRENCY")
     # participant_first: suggestions go straight to participants, staff follow the mutual matches;
     # staff_first: staff approve each suggested pair before either party sees it.
     match_mode: Literal["participant_first", "staff_first"] = Field("participant_first", alias="KOBLE_MATCH_MODE")
@@ -70,6 +75,12 @@ class Settings(BaseSettings):
     # hourly job and `koble staff propose` (staff_first mode).
     review_propose_k: int = Field(3, ge=1, le=50, alias="KOBLE_REVIEW_PROPOSE_K")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", alias="KOBLE_LOG_LEVEL")
+    # json: one object per line with the request id (kit.logs), what log collectors read; text for a terminal.
+    log_format: Literal["json", "text"] = Field("text", alias="KOBLE_LOG_FORMAT")
+    # /metrics is not public (service.metrics): readable with this bearer token, or from these networks
+    # (comma-separated addresses or CIDRs, e.g. a Prometheus on the compose network).
+    metrics_token: str | None = Field(None, alias="KOBLE_METRICS_TOKEN")
+    metrics_allow: str = Field("", alias="KOBLE_METRICS_ALLOW")
     # The ranker's settings (KOBLE_WEIGHT_*, KOBLE_WEIGHTS_FILE, retrieval knobs) are matching's own:
     # service.matching.settings.RankerSettings (docs/architecture.md, "Settings").
     # shared_buffers of the embedded PostgreSQL (no DATABASE_URL): memory is used only as pages are
@@ -124,6 +135,18 @@ class Settings(BaseSettings):
     def trusted_networks(self) -> tuple[IPNetwork, ...]:
         """The reverse proxies of KOBLE_TRUSTED_PROXIES."""
         return networks(self.trusted_proxies)
+
+    @field_validator("metrics_allow")
+    @classmethod
+    def _networks(cls, value: str) -> str:
+        for network in filter(None, (part.strip() for part in value.split(","))):
+            ipaddress.ip_network(network, strict=False)  # ValueError names the bad entry
+        return value
+
+    @property
+    def metrics_networks(self) -> list[str]:
+        """The networks of KOBLE_METRICS_ALLOW, as a list."""
+        return [part.strip() for part in self.metrics_allow.split(",") if part.strip()]
 
     @property
     def secure_cookies(self) -> bool:

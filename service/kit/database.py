@@ -48,6 +48,15 @@ def migrate(url: str) -> list[str]:
         backend.connection.close()
 
 
+async def pending_migrations(conn: asyncpg.Connection) -> list[str]:
+    """Migration files (service/migrations) the database has not applied yet, by id; all when none ran."""
+    known = sorted(path.stem for path in MIGRATIONS.glob("*.sql") if not path.stem.endswith(".rollback"))
+    if await conn.fetchval("SELECT to_regclass('_yoyo_migration')") is None:
+        return known
+    applied = {row["migration_id"] for row in await conn.fetch("SELECT migration_id FROM _yoyo_migration")}
+    return [migration for migration in known if migration not in applied]
+
+
 def contains_pattern(text: str) -> str:
     """An (I)LIKE pattern matching texts that contain `text`, its wildcards `%` and `_` taken literally."""
     escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

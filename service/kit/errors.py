@@ -19,6 +19,7 @@ from fastapi.routing import iter_route_contexts
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
+from service.kit import metrics
 from service.kit.i18n import _
 from service.kit.templating import templates
 
@@ -136,7 +137,8 @@ async def validation_error(request: Request, exc: RequestValidationError) -> Res
 
 async def server_error(request: Request, exc: Exception) -> Response:
     """500 without details; the traceback goes to the log."""
-    log.exception("unhandled error on %s %s", request.method, request.url.path)
+    # The route's template, not its path: a path may hold a token (/auth/{token}), a query string more.
+    log.exception("unhandled error on %s %s", request.method, metrics.route_template(request.scope))
     return JSONResponse({"detail": "Internal server error"}, status_code=500)
 
 

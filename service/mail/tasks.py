@@ -25,6 +25,7 @@ from arq.connections import ArqRedis
 from arq.constants import in_progress_key_prefix, job_key_prefix
 from redis.exceptions import RedisError
 
+from service.kit import metrics
 from service.kit.config import Settings
 from service.kit.mailer import SmtpConfig, send
 from service.mail import repository
@@ -110,6 +111,7 @@ async def _refused(settings: Settings, pool: asyncpg.Pool, row: Any, error: str)
 async def _finish(pool: asyncpg.Pool, outbox_id: int, status: str, error: str | None, retry_after: float = 0) -> str:
     async with pool.acquire() as conn:
         await repository.finish(conn, outbox_id, status, error, retry_after)
+    metrics.count_email(status)
     return status
 
 

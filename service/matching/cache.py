@@ -59,6 +59,9 @@ class SuggestionCache:
         self._entries: OrderedDict[int, Entry] = OrderedDict()
         self._cards: dict[int, dict[str, Any]] = {}
         self._ids: dict[str, int] = {}  # external id -> participant id, of the entries' participants
+        # Lookups answered from a current entry, and the rest (computed afresh): /metrics' hit rate.
+        self.hits = 0
+        self.misses = 0
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -76,6 +79,13 @@ class SuggestionCache:
             self.clear()
             self.version = version
         return version == self.version
+
+    def count(self, hit: bool) -> None:
+        """Count one lookup as a hit (a current entry answered) or a miss."""
+        if hit:
+            self.hits += 1
+        else:
+            self.misses += 1
 
     def clear(self) -> None:
         """Forget everything (a version change, or no version to check against)."""

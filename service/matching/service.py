@@ -20,7 +20,7 @@ from service.kit.config import Settings
 from service.kit.vocabulary import DOMAINS, ENGAGEMENTS, KINDS
 from service.matching import explain, scoring
 from service.matching.cache import CARD_COLUMNS, Entry, SuggestionCache
-from service.matching.repository import ranking, retrieval, state
+from service.matching.repository import embeddings, ranking, retrieval, state
 from service.matching.settings import RankerSettings, get_ranker_settings
 
 LEXICAL_TERMS = 64  # lexemes in a query's full-text OR-query (frequent first)
@@ -77,6 +77,11 @@ def model_name(settings: Settings) -> str:
     from service.matching.encoders import get_encoder
 
     return get_encoder(settings.koble_encoder).name
+
+
+async def embedding_backlog(conn: asyncpg.Connection, settings: Settings) -> int:
+    """Participants with interests still waiting for vectors of the configured encoder (/metrics)."""
+    return await embeddings.backlog(conn, model_name(settings))
 
 
 @dataclass(frozen=True)
@@ -225,6 +230,8 @@ async def suggest(
     current, top = (False, None)
     if cache is not None and entry is not None:
         current, top = await _cached_top(conn, cache, entry, model, config, k)
+    if cache is not None:
+        cache.count(hit=current)
     if not current:
         top = await _fresh_top(conn, participant_id, model, config, k, cache, among=among)
     return await _suggestions(conn, top, model, config, cache, reader_language, by_name, record_exposure)
@@ -242,7 +249,8 @@ async def cached_suggestions(
         return None
     current, top = await _cached_top(conn, cache, entry, model, config, k)
     if not current:
-        return None
+        return None  # the caller falls back to `suggest`, which counts the miss
+    cache.count(hit=True)
     return await _suggestions(conn, top, model, config, cache, reader_language, by_name, record_exposure)
 
 
@@ -259,7 +267,10 @@ async def _cached_top(
     if not cache.observe(version) or version != entry.version:
         return False, None
     if chosen is not None:
-        return True, (entry, cache.card, chosen)
+        # Copied now: another request may empty the cache (a newer version) while this one awaits its
+        # interest pairs, and the entry it holds must still answer (a KeyError, a 500, in bench/load.py).
+        cards = {int(entry.ids[i]): cache.card(int(entry.ids[i])) for i, _ in chosen}
+        return True, (entry, cards.__getitem__, chosen)
     return True, await _fresh_top(conn, entry.query["id"], model, config, k, cache, min(4 * entry.width, MAX_WIDTH))
 
 

@@ -246,6 +246,16 @@ async def ids_without_vectors(conn: asyncpg.Connection, model: str, older_than_m
     return [row["id"] for row in rows]
 
 
+async def backlog(conn: asyncpg.Connection, model: str) -> int:
+    """Participants with interests but no side vector of this model (waiting to be embedded)."""
+    return int(await conn.fetchval(
+        """SELECT count(*) FROM participants p
+           WHERE cardinality(p.offers) + cardinality(p.seeks) > 0
+             AND NOT EXISTS (SELECT 1 FROM side_embeddings s WHERE s.participant_id = p.id AND s.model = $1)""",
+        model,
+    ))
+
+
 async def model_counts(conn: asyncpg.Connection) -> dict[str, tuple[int, int]]:
     """Model -> (participants with a side vector, interest vectors) over all stored models."""
     rows = await conn.fetch(

