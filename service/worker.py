@@ -17,7 +17,7 @@ from arq.worker import Function, Worker, func
 
 from service.auth import tasks as auth_tasks
 from service.events import tasks as event_tasks
-from service.kit import database, embedded
+from service.kit import database, embedded, logs
 from service.kit.config import Settings
 from service.kit.jobs import redis_settings
 from service.mail import tasks as mail_tasks
@@ -29,6 +29,7 @@ from service.review import tasks as review_tasks
 from service.rounds import tasks as round_tasks
 
 log = logging.getLogger(__name__)
+logging.getLogger("arq.worker").addFilter(logs.JobDetailsHidden())
 
 FUNCTIONS: list[Function | WorkerCoroutine] = [
     func(mail_tasks.deliver_email, timeout=mail_tasks.JOB_TIMEOUT, max_tries=mail_tasks.ARQ_MAX_TRIES),

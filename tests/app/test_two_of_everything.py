@@ -79,7 +79,8 @@ def processes(settings: Settings, tmp_path: Path) -> Iterator[tuple[list[str], l
             started.append(spawn(command, environment(settings, tmp_path, bases[-1]), tmp_path / f"serve{n}.log"))
             worker_logs.append(tmp_path / f"worker{n}.log")
             command = [sys.executable, "-c", FAST_CRON, "worker"]
-            started.append(spawn(command, environment(settings, tmp_path), worker_logs[-1]))
+            # The workers write the sign-in links now (issue 15, finding 8): they need the public address too.
+            started.append(spawn(command, environment(settings, tmp_path, bases[0]), worker_logs[-1]))
         for base in bases:
             wait_ready(base, started)
         yield bases, worker_logs
