@@ -101,6 +101,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the app for these settings (the environment's by default)."""
     settings = settings or get_settings()
     get_ranker_settings()  # read now: a bad KOBLE_WEIGHTS_FILE stops start-up, not the first suggestion
+    worker.wire_hooks()  # an embedding inside a request gives new interests their nearest theme too
     app = FastAPI(
         title="Koble",
         version="0.1.0",
