@@ -70,7 +70,9 @@ def evaluate(
 def generate(
     n: Annotated[int, typer.Option("--n", min=100, max=100_000, help="Participants, traps included.")] = 1000,
     seed: Annotated[int, typer.Option("--seed", help="Random seed (the same seed writes the same files).")] = 7,
-    out: Annotated[str, typer.Option("--out", help="Folder for participants.jsonl, gold.jsonl, traps.jsonl, subjects.jsonl.")] = ".",
+    out: Annotated[
+        str, typer.Option("--out", help="Folder for participants.jsonl, gold.jsonl, traps.jsonl, subjects.jsonl.")
+    ] = ".",
     queries: Annotated[
         int | None, typer.Option("--queries", min=1, help="Queries with gold (default: all up to 2,000 participants).")
     ] = None,

@@ -22,6 +22,8 @@ from service.kit import database, embedded, errors, i18n, jobs
 from service.kit.config import Settings, get_settings
 from service.kit.deps import Resources
 from service.kit.security import BodySizeLimit, RateLimiter, SecurityHeaders, with_csrf
+from service.mapping import pages as mapping_pages
+from service.mapping import router as mapping_api
 from service.matching.cache import SuggestionCache
 from service.matching.settings import get_ranker_settings
 from service.profiles import pages as profile_pages
@@ -115,7 +117,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(router)
     for router in (review_pages.router, review_api.router, feed_pages.router, feed_api.router):
         app.include_router(router)
-    for router in (followup_pages.router, followup_api.router):
+    for router in (followup_pages.router, followup_api.router, mapping_pages.router, mapping_api.router):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     errors.install(app)

@@ -25,8 +25,10 @@ def themes_json(document: Mapping[str, Any]) -> dict[str, Any]:
 def themes_text(document: Mapping[str, Any]) -> str:
     """One line per theme: id, offers, seeks and both labels."""
     lines = [f"{'id':>5} {'offers':>6} {'seeks':>6}  label (nb) / label (en)"]
-    lines += [f"{t['id']:>5} {t['offers']:>6} {t['seeks']:>6}  {t['label_nb']} / {t['label_en']}"
-              for t in document.get("themes", [])]
+    lines += [
+        f"{t['id']:>5} {t['offers']:>6} {t['seeks']:>6}  {t['label_nb']} / {t['label_en']}"
+        for t in document.get("themes", [])
+    ]
     return "\n".join(lines)
 
 

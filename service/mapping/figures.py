@@ -24,11 +24,27 @@ UNKNOWN = "unknown"  # no location given
 # Places (as people type them in `location`) to their municipality; a municipality's own name counts
 # too. The region's six first, then the neighbours people in the data give (Lillehammer, Hamar).
 PLACES: dict[str, str] = {
-    "gjøvik": "Gjøvik", "hunndalen": "Gjøvik", "biri": "Gjøvik", "snertingdal": "Gjøvik", "bybrua": "Gjøvik",
-    "østre toten": "Østre Toten", "lena": "Østre Toten", "kapp": "Østre Toten", "skreia": "Østre Toten",
-    "vestre toten": "Vestre Toten", "raufoss": "Vestre Toten", "reinsvoll": "Vestre Toten", "eina": "Vestre Toten",
-    "bøverbru": "Vestre Toten", "søndre land": "Søndre Land", "hov": "Søndre Land", "nordre land": "Nordre Land",
-    "dokka": "Nordre Land", "land": "Land", "lillehammer": "Lillehammer", "hamar": "Hamar",
+    "gjøvik": "Gjøvik",
+    "hunndalen": "Gjøvik",
+    "biri": "Gjøvik",
+    "snertingdal": "Gjøvik",
+    "bybrua": "Gjøvik",
+    "østre toten": "Østre Toten",
+    "lena": "Østre Toten",
+    "kapp": "Østre Toten",
+    "skreia": "Østre Toten",
+    "vestre toten": "Vestre Toten",
+    "raufoss": "Vestre Toten",
+    "reinsvoll": "Vestre Toten",
+    "eina": "Vestre Toten",
+    "bøverbru": "Vestre Toten",
+    "søndre land": "Søndre Land",
+    "hov": "Søndre Land",
+    "nordre land": "Nordre Land",
+    "dokka": "Nordre Land",
+    "land": "Land",
+    "lillehammer": "Lillehammer",
+    "hamar": "Hamar",
 }
 
 
@@ -99,8 +115,11 @@ def unmet(items: Sequence[Interest]) -> dict[int, int]:
     return {theme: len(people) for theme, people in found.items()}
 
 
-def gaps(totals: Mapping[int, Sequence[int]], unmet_by_theme: Mapping[int, int],
-         by_semester: Mapping[tuple[int, str], Sequence[int]]) -> dict[str, list[dict[str, Any]]]:
+def gaps(
+    totals: Mapping[int, Sequence[int]],
+    unmet_by_theme: Mapping[int, int],
+    by_semester: Mapping[tuple[int, str], Sequence[int]],
+) -> dict[str, list[dict[str, Any]]]:
     """The three kinds of gap, worst first: needs without supply (participants with an unmet seek),
     competence without demand (offers in themes nobody seeks) and demand growing faster than supply
     (between the two latest semesters)."""
@@ -125,8 +144,9 @@ def growing(by_semester: Mapping[tuple[int, str], Sequence[int]]) -> list[dict[s
         a, b = by_semester.get((theme, before), zero), by_semester.get((theme, latest), zero)
         demand, supply = b[1] - a[1], b[0] - a[0]
         if demand > 0 and demand > supply:
-            found.append({"theme": theme, "demand_growth": demand, "supply_growth": supply,
-                          "from": before, "to": latest})
+            found.append(
+                {"theme": theme, "demand_growth": demand, "supply_growth": supply, "from": before, "to": latest}
+            )
     return sorted(found, key=lambda g: (g["supply_growth"] - g["demand_growth"], g["theme"]))
 
 
@@ -134,9 +154,16 @@ def document(items: Sequence[Interest], themes: Sequence[Mapping[str, Any]]) -> 
     """The map as a JSON-ready dict: themes with totals, cells and margins per dimension, gaps."""
     totals = theme_totals(items)
     unmet_by_theme = unmet(items)
-    listed = [{**theme, "offers": totals.get(theme["id"], [0, 0, 0])[0], "seeks": totals.get(theme["id"], [0, 0, 0])[1],
-               "participants": totals.get(theme["id"], [0, 0, 0])[2], "unmet": unmet_by_theme.get(theme["id"], 0)}
-              for theme in themes]
+    listed = [
+        {
+            **theme,
+            "offers": totals.get(theme["id"], [0, 0, 0])[0],
+            "seeks": totals.get(theme["id"], [0, 0, 0])[1],
+            "participants": totals.get(theme["id"], [0, 0, 0])[2],
+            "unmet": unmet_by_theme.get(theme["id"], 0),
+        }
+        for theme in themes
+    ]
     listed.sort(key=lambda t: (-(t["offers"] + t["seeks"]), t["id"]))
     dims = {}
     for dimension in DIMENSIONS:
@@ -148,8 +175,15 @@ def document(items: Sequence[Interest], themes: Sequence[Mapping[str, Any]]) -> 
         }
     by_semester = cells(items, "semester")
     everyone = _count(("all", i.side, i.participant_id) for i in items).get("all", [0, 0, 0])
-    return {"participants": everyone[2], "offering": everyone[0], "seeking": everyone[1], "interests": len(items),
-            "themes": listed, "dimensions": dims, "gaps": gaps(totals, unmet_by_theme, by_semester)}
+    return {
+        "participants": everyone[2],
+        "offering": everyone[0],
+        "seeking": everyone[1],
+        "interests": len(items),
+        "themes": listed,
+        "dimensions": dims,
+        "gaps": gaps(totals, unmet_by_theme, by_semester),
+    }
 
 
 # --- The public version: no cell below PUBLIC_MIN -------------------------------------------------------

@@ -22,24 +22,30 @@ async def theme(conn: asyncpg.Connection, theme_id: int) -> asyncpg.Record | Non
     return await conn.fetchrow("SELECT * FROM themes WHERE id = $1", theme_id)
 
 
-async def insert_theme(conn: asyncpg.Connection, model: str, centroid: np.ndarray, split_from: int | None = None) -> int:
+async def insert_theme(
+    conn: asyncpg.Connection, model: str, centroid: np.ndarray, split_from: int | None = None
+) -> int:
     """A new active theme; its id."""
     value: int = await conn.fetchval(
-        "INSERT INTO themes (model, centroid, split_from) VALUES ($1, $2, $3) RETURNING id", model, centroid, split_from)
+        "INSERT INTO themes (model, centroid, split_from) VALUES ($1, $2, $3) RETURNING id", model, centroid, split_from
+    )
     return value
 
 
 async def update_centroids(conn: asyncpg.Connection, rows: Sequence[tuple[int, np.ndarray]]) -> None:
     """Set (theme id, centroid) and mark the themes active."""
     await conn.executemany(
-        "UPDATE themes SET centroid = $2, active = true, updated_at = now() WHERE id = $1", list(rows))
+        "UPDATE themes SET centroid = $2, active = true, updated_at = now() WHERE id = $1", list(rows)
+    )
 
 
 async def retire(conn: asyncpg.Connection, theme_ids: Sequence[int]) -> None:
     """Mark themes (and their parts) inactive: no recomputation matched them."""
     await conn.execute(
         """UPDATE themes SET active = false, updated_at = now()
-           WHERE id = ANY($1::bigint[]) OR split_from = ANY($1::bigint[])""", list(theme_ids))
+           WHERE id = ANY($1::bigint[]) OR split_from = ANY($1::bigint[])""",
+        list(theme_ids),
+    )
 
 
 async def set_labels(conn: asyncpg.Connection, rows: Sequence[tuple[int, str, str, list[str]]]) -> None:
@@ -50,13 +56,15 @@ async def set_labels(conn: asyncpg.Connection, rows: Sequence[tuple[int, str, st
 async def rename(conn: asyncpg.Connection, theme_id: int, name_nb: str | None, name_en: str | None) -> None:
     """Staff's names of a theme (None: the computed label again)."""
     await conn.execute(
-        "UPDATE themes SET name_nb = $2, name_en = $3, updated_at = now() WHERE id = $1", theme_id, name_nb, name_en)
+        "UPDATE themes SET name_nb = $2, name_en = $3, updated_at = now() WHERE id = $1", theme_id, name_nb, name_en
+    )
 
 
 async def merge(conn: asyncpg.Connection, theme_id: int, into: int) -> None:
     """Show a theme's interests under another (and whatever was merged into it, too)."""
     await conn.execute(
-        "UPDATE themes SET merged_into = $2, updated_at = now() WHERE id = $1 OR merged_into = $1", theme_id, into)
+        "UPDATE themes SET merged_into = $2, updated_at = now() WHERE id = $1 OR merged_into = $1", theme_id, into
+    )
 
 
 async def mark_split(conn: asyncpg.Connection, theme_id: int) -> None:
@@ -68,8 +76,10 @@ async def replace_assignments(conn: asyncpg.Connection, rows: Sequence[Assignmen
     """Every interest's theme, replaced as a whole (the caller holds the transaction)."""
     await conn.execute("DELETE FROM theme_assignments")
     await conn.copy_records_to_table(
-        "theme_assignments", records=list(rows),
-        columns=["participant_id", "side", "position", "theme_id", "best_offer"])
+        "theme_assignments",
+        records=list(rows),
+        columns=["participant_id", "side", "position", "theme_id", "best_offer"],
+    )
 
 
 async def assign(conn: asyncpg.Connection, participant_ids: Sequence[int], rows: Sequence[AssignmentRow]) -> None:
@@ -77,14 +87,17 @@ async def assign(conn: asyncpg.Connection, participant_ids: Sequence[int], rows:
     await conn.execute("DELETE FROM theme_assignments WHERE participant_id = ANY($1::bigint[])", list(participant_ids))
     await conn.executemany(
         """INSERT INTO theme_assignments (participant_id, side, position, theme_id, best_offer)
-           VALUES ($1, $2, $3, $4, $5)""", list(rows))
+           VALUES ($1, $2, $3, $4, $5)""",
+        list(rows),
+    )
 
 
 async def reassign(conn: asyncpg.Connection, rows: Sequence[tuple[int, str, int, int]]) -> None:
     """Move (participant id, side, position) to a theme id."""
     await conn.executemany(
         "UPDATE theme_assignments SET theme_id = $4 WHERE participant_id = $1 AND side = $2 AND position = $3",
-        list(rows))
+        list(rows),
+    )
 
 
 async def assignments(conn: asyncpg.Connection, theme_ids: Sequence[int] | None = None) -> list[asyncpg.Record]:
@@ -93,7 +106,8 @@ async def assignments(conn: asyncpg.Connection, theme_ids: Sequence[int] | None 
         """SELECT participant_id, side, position, theme_id, best_offer FROM theme_assignments
            WHERE $1::bigint[] IS NULL OR theme_id = ANY($1::bigint[])
            ORDER BY participant_id, side, position""",
-        None if theme_ids is None else list(theme_ids))
+        None if theme_ids is None else list(theme_ids),
+    )
 
 
 async def state(conn: asyncpg.Connection) -> asyncpg.Record | None:
@@ -113,7 +127,10 @@ async def save_state(conn: asyncpg.Connection, model: str, centers: dict[str, li
         """INSERT INTO theme_state (id, model, centers, computed_at, seconds, document)
            VALUES (true, $1, $2::jsonb, now(), $3, '{}')
            ON CONFLICT (id) DO UPDATE SET model = $1, centers = $2::jsonb, computed_at = now(), seconds = $3""",
-        model, json.dumps(centers), seconds)
+        model,
+        json.dumps(centers),
+        seconds,
+    )
 
 
 async def save_document(conn: asyncpg.Connection, figures: dict[str, Any]) -> None:

@@ -56,7 +56,7 @@ class ThemeEditRefused(Conflict):
     template = "%(field)s: %(reason)s"
 
 
-class NoThemesYet(Conflict):
+class NoThemesYet(NotFound):
     """The map has not been computed yet."""
 
     template = "The themes have not been computed yet: run koble themes --recompute"
@@ -92,10 +92,19 @@ async def load_corpus(conn: asyncpg.Connection, model: str) -> Corpus:
     """The visible interests with their vectors, texts and the participants' facts."""
     facts = {row["id"]: row for row in await profiles.map_rows(conn)}
     found = await matching.interest_vectors(conn, model)
-    keep = [i for i, (pid, side, pos) in enumerate(zip(found.participant_ids, found.sides, found.positions, strict=True))
-            if pid in facts and pos < len(facts[pid][side])]
-    corpus = Corpus(facts, found.participant_ids[keep], [found.sides[i] for i in keep], found.positions[keep],
-                    [found.hashes[i] for i in keep], found.vectors[keep])
+    keep = [
+        i
+        for i, (pid, side, pos) in enumerate(zip(found.participant_ids, found.sides, found.positions, strict=True))
+        if pid in facts and pos < len(facts[pid][side])
+    ]
+    corpus = Corpus(
+        facts,
+        found.participant_ids[keep],
+        [found.sides[i] for i in keep],
+        found.positions[keep],
+        [found.hashes[i] for i in keep],
+        found.vectors[keep],
+    )
     keys = list(zip(corpus.participant_ids.tolist(), corpus.sides, corpus.positions.tolist(), strict=True))
     corpus.texts = [facts[p][s][q] for p, s, q in keys]
     corpus.languages = [facts[p]["language"] for p, _, _ in keys]
@@ -118,8 +127,9 @@ def cluster_corpus(corpus: Corpus, seed: int) -> tuple[dict[str, np.ndarray], np
     x = themes.centred_groups(corpus.raw, corpus.groups, centres)
     first, inverse, counts = distinct(list(zip(corpus.hashes, corpus.groups, strict=True)))
     min_weight = max(MIN_THEME_INTERESTS, MIN_THEME_SHARE * len(corpus.hashes))
-    found = themes.cluster(x[first], counts, threshold=DISTANCE_THRESHOLD, min_weight=min_weight,
-                           sample_max=SAMPLE_MAX, seed=seed)
+    found = themes.cluster(
+        x[first], counts, threshold=DISTANCE_THRESHOLD, min_weight=min_weight, sample_max=SAMPLE_MAX, seed=seed
+    )
     return centres, x, found, found.labels[inverse]
 
 
@@ -168,9 +178,15 @@ async def recompute(conn: asyncpg.Connection, model: str, seed: int = 0, below: 
         ids = await _store_themes(conn, model, old, pairs, found.centroids, result)
         final = await _resolve_edits(conn, model, x, ids[labels])
         best = await asyncio.to_thread(best_offers, corpus)
-        keys = zip(corpus.participant_ids.tolist(), corpus.sides, corpus.positions.tolist(), final.tolist(), best, strict=True)
-        await repository.replace_assignments(conn, [(p, s, q, t, None if np.isnan(b) else float(b)) for p, s, q, t, b in keys])
-        await repository.save_state(conn, model, {g: c.tolist() for g, c in centres.items()}, time.perf_counter() - started)
+        keys = zip(
+            corpus.participant_ids.tolist(), corpus.sides, corpus.positions.tolist(), final.tolist(), best, strict=True
+        )
+        await repository.replace_assignments(
+            conn, [(p, s, q, t, None if np.isnan(b) else float(b)) for p, s, q, t, b in keys]
+        )
+        await repository.save_state(
+            conn, model, {g: c.tolist() for g, c in centres.items()}, time.perf_counter() - started
+        )
         await rebuild(conn, model, corpus, unmet_below(model) if below is None else below)
     result.seconds = time.perf_counter() - started
     log.info("themes recomputed: %s", result.as_dict())
@@ -178,8 +194,12 @@ async def recompute(conn: asyncpg.Connection, model: str, seed: int = 0, below: 
 
 
 async def _store_themes(
-    conn: asyncpg.Connection, model: str, old: Sequence[asyncpg.Record], pairs: Mapping[int, int],
-    centroids: np.ndarray, result: Recomputed,
+    conn: asyncpg.Connection,
+    model: str,
+    old: Sequence[asyncpg.Record],
+    pairs: Mapping[int, int],
+    centroids: np.ndarray,
+    result: Recomputed,
 ) -> np.ndarray:
     """Theme id (k,) of each new cluster: an old id where matched, else a new theme; unmatched old ones retire."""
     ids = np.zeros(len(centroids), dtype=np.int64)
@@ -209,7 +229,9 @@ async def _resolve_edits(conn: asyncpg.Connection, model: str, x: np.ndarray, ba
         nearest, _cos = themes.nearest(x[members], np.array([as_vector(p["centroid"]) for p in parts]))
         shown[members] = np.array([p["id"] for p in parts])[nearest]
         means = themes.weighted_means(x[members], np.ones(len(members)), nearest, len(parts))
-        await repository.update_centroids(conn, [(p["id"], means[i]) for i, p in enumerate(parts) if (nearest == i).any()])
+        await repository.update_centroids(
+            conn, [(p["id"], means[i]) for i, p in enumerate(parts) if (nearest == i).any()]
+        )
     return np.array([follow_merges(rows, int(t)) for t in shown], dtype=np.int64)
 
 
@@ -244,13 +266,18 @@ async def rebuild(
         stored = await figures_document(conn)
         below = float(stored["unmet_below"]) if stored and "unmet_below" in stored else unmet_below(model)
     facts = corpus.facts if corpus else {row["id"]: row for row in await profiles.map_rows(conn)}
-    placed = [a for a in await repository.assignments(conn)
-              if a["participant_id"] in facts and a["position"] < len(facts[a["participant_id"]][a["side"]])]
+    placed = [
+        a
+        for a in await repository.assignments(conn)
+        if a["participant_id"] in facts and a["position"] < len(facts[a["participant_id"]][a["side"]])
+    ]
     shown = sorted({a["theme_id"] for a in placed})
     index = {t: i for i, t in enumerate(shown)}
     texts = [facts[a["participant_id"]][a["side"]][a["position"]] for a in placed]
     languages = [facts[a["participant_id"]]["language"] for a in placed]
-    found = await asyncio.to_thread(terms.theme_terms, texts, languages, [index[a["theme_id"]] for a in placed], len(shown))
+    found = await asyncio.to_thread(
+        terms.theme_terms, texts, languages, [index[a["theme_id"]] for a in placed], len(shown)
+    )
     labels = [(t, *labels_of(found, index[t])) for t in shown]
     await repository.set_labels(conn, labels)
     rows = {row["id"]: row for row in await repository.themes(conn, model)}
@@ -271,17 +298,28 @@ def labels_of(found: Mapping[str, list[list[str]]], i: int) -> tuple[str, str, l
 
 def theme_entry(row: Mapping[str, Any]) -> dict[str, Any]:
     """A theme as the figures list it: staff's names win over the computed labels."""
-    return {"id": row["id"], "label_nb": row["name_nb"] or row["label_nb"], "label_en": row["name_en"] or row["label_en"],
-            "terms": list(row["terms"]), "renamed": bool(row["name_nb"] or row["name_en"])}
+    return {
+        "id": row["id"],
+        "label_nb": row["name_nb"] or row["label_nb"],
+        "label_en": row["name_en"] or row["label_en"],
+        "terms": list(row["terms"]),
+        "renamed": bool(row["name_nb"] or row["name_en"]),
+    }
 
 
 def map_item(fact: Mapping[str, Any], assignment: Mapping[str, Any], below: float) -> figures.Interest:
     """One assignment as the figures count it."""
     best = assignment["best_offer"]
     return figures.Interest(
-        fact["id"], assignment["side"], assignment["theme_id"], fact["kind"], tuple(fact["domains"]),
-        figures.municipality(fact["location"]), figures.semester(fact["created_at"]),
-        assignment["side"] == "seeks" and best is not None and best < below)
+        fact["id"],
+        assignment["side"],
+        assignment["theme_id"],
+        fact["kind"],
+        tuple(fact["domains"]),
+        figures.municipality(fact["location"]),
+        figures.semester(fact["created_at"]),
+        assignment["side"] == "seeks" and best is not None and best < below,
+    )
 
 
 async def figures_document(conn: asyncpg.Connection) -> dict[str, Any] | None:
@@ -369,13 +407,17 @@ async def split(conn: asyncpg.Connection, theme_id: int, parts: int = 2) -> list
     members = await repository.assignments(conn, [theme_id])
     if state is None or len(members) < 2 * parts:
         raise ThemeEditRefused(field="theme", reason=f"too few interests to split in {parts}")
-    x, keys = await centred_vectors(conn, row["model"], centres_of(state), sorted({m["participant_id"] for m in members}))
+    x, keys = await centred_vectors(
+        conn, row["model"], centres_of(state), sorted({m["participant_id"] for m in members})
+    )
     wanted = {(m["participant_id"], m["side"], m["position"]) for m in members}
     keep = [i for i, key in enumerate(keys) if key in wanted]
     labels = themes.split(x[keep], np.ones(len(keep)), parts, SPLIT_SEED)
     centroids = themes.weighted_means(x[keep], np.ones(len(keep)), labels, parts)
     async with conn.transaction():
-        ids = [await repository.insert_theme(conn, row["model"], centroids[i], split_from=theme_id) for i in range(parts)]
+        ids = [
+            await repository.insert_theme(conn, row["model"], centroids[i], split_from=theme_id) for i in range(parts)
+        ]
         await repository.mark_split(conn, theme_id)
         await repository.reassign(conn, [(*keys[j], ids[int(labels[n])]) for n, j in enumerate(keep)])
         await rebuild(conn, row["model"])
@@ -386,7 +428,12 @@ async def split(conn: asyncpg.Connection, theme_id: int, parts: int = 2) -> list
 
 
 async def people_behind(
-    conn: asyncpg.Connection, actor: Actor, theme_id: int, side: str, dimension: str | None, value: str | None,
+    conn: asyncpg.Connection,
+    actor: Actor,
+    theme_id: int,
+    side: str,
+    dimension: str | None,
+    value: str | None,
 ) -> list[asyncpg.Record]:
     """The participants behind one number of the map (reviewers and admins only), the view audited."""
     if side not in figures.SIDES:
@@ -396,8 +443,16 @@ async def people_behind(
     await shown_theme(conn, theme_id)
     placed = [a for a in await repository.assignments(conn, [theme_id]) if side == "any" or a["side"] == side]
     facts = {row["id"]: row for row in await profiles.map_rows(conn, sorted({a["participant_id"] for a in placed}))}
-    ids = sorted({a["participant_id"] for a in placed if a["participant_id"] in facts
-                  and (dimension is None or value in figures.values_of(map_item(facts[a["participant_id"]], a, 0.0), dimension))})
+    ids = sorted(
+        {
+            a["participant_id"]
+            for a in placed
+            if a["participant_id"] in facts
+            and (
+                dimension is None or value in figures.values_of(map_item(facts[a["participant_id"]], a, 0.0), dimension)
+            )
+        }
+    )
     people = await profiles.by_ids(conn, ids)
     await record_many(conn, actor, "map_drill_down", participant_ids=ids)
     return sorted(people.values(), key=lambda p: (p["name"], p["id"]))
@@ -406,5 +461,13 @@ async def people_behind(
 async def assignment_lines(conn: asyncpg.Connection) -> list[dict[str, Any]]:
     """One `{"external_id", "side", "index", "theme"}` per interest of a visible participant (docs/contracts.md §7)."""
     facts = {row["id"]: row for row in await profiles.map_rows(conn)}
-    return [{"external_id": facts[a["participant_id"]]["external_id"], "side": a["side"], "index": a["position"],
-             "theme": a["theme_id"]} for a in await repository.assignments(conn) if a["participant_id"] in facts]
+    return [
+        {
+            "external_id": facts[a["participant_id"]]["external_id"],
+            "side": a["side"],
+            "index": a["position"],
+            "theme": a["theme_id"],
+        }
+        for a in await repository.assignments(conn)
+        if a["participant_id"] in facts
+    ]

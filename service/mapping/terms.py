@@ -28,11 +28,37 @@ TERMS_KEPT = 8  # terms stored per theme
 # Words of the registration forms' usual sentences in both languages, which say nothing about a
 # subject ("jeg kan bidra med", "we are looking for"): measured as the top c-TF-IDF terms of
 # every theme of the demo data before they were dropped.
-FORM_WORDS = frozenset({
-    "bidra", "søker", "ønsker", "trenger", "kan", "jobbe", "jobb", "gjerne", "hjelp", "erfaring", "innen",
-    "looking", "seeking", "want", "help", "need", "needs", "work", "working", "experience", "interested",
-    "offer", "offers", "can", "within", "etc", "dvs",
-})
+FORM_WORDS = frozenset(
+    {
+        "bidra",
+        "søker",
+        "ønsker",
+        "trenger",
+        "kan",
+        "jobbe",
+        "jobb",
+        "gjerne",
+        "hjelp",
+        "erfaring",
+        "innen",
+        "looking",
+        "seeking",
+        "want",
+        "help",
+        "need",
+        "needs",
+        "work",
+        "working",
+        "experience",
+        "interested",
+        "offer",
+        "offers",
+        "can",
+        "within",
+        "etc",
+        "dvs",
+    }
+)
 
 
 @lru_cache
@@ -59,9 +85,7 @@ def stems(text: str, language: str) -> list[tuple[str, str]]:
     return list(zip(_stemmer(language).stemWords(kept), kept, strict=True))
 
 
-def count_terms(
-    texts: Sequence[str], themes: Sequence[int], k: int, language: str
-) -> tuple[np.ndarray, list[str]]:
+def count_terms(texts: Sequence[str], themes: Sequence[int], k: int, language: str) -> tuple[np.ndarray, list[str]]:
     """(counts int (k, V), shown spelling of each of the V terms): stems per theme (k themes, 0..k-1)."""
     vocabulary: dict[str, int] = {}
     spellings: list[Counter[str]] = []
@@ -85,7 +109,9 @@ def top_terms(scores: np.ndarray, shown: Sequence[str], n: int) -> list[list[str
     return [[shown[j] for j in row if scores[i, j] > 0] for i, row in enumerate(order)]
 
 
-def theme_terms(texts: Sequence[str], languages: Sequence[str], themes: Sequence[int], k: int) -> dict[str, list[list[str]]]:
+def theme_terms(
+    texts: Sequence[str], languages: Sequence[str], themes: Sequence[int], k: int
+) -> dict[str, list[list[str]]]:
     """language -> per theme (0..k-1) its most distinctive terms in that language's texts."""
     result: dict[str, list[list[str]]] = {}
     for language in LANGUAGES:

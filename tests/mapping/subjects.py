@@ -67,8 +67,15 @@ async def make_people(conn: asyncpg.Connection, per_subject: int = 6, only_sough
             if not offers:
                 offers = [f"I offer {SUBJECTS['robot'][0]} extra {s}-{i}"]
             row = await create_participant(
-                conn, kinds[(s + i) % 4], offers=offers, seeks=seeks, embed=False,
-                language="en" if i % 2 else "nb", location=places[i % 4], domains=["cyber_ict"])
+                conn,
+                kinds[(s + i) % 4],
+                offers=offers,
+                seeks=seeks,
+                embed=False,
+                language="en" if i % 2 else "nb",
+                location=places[i % 4],
+                domains=["cyber_ict"],
+            )
             ids.append(row["id"])
     await embed_participants(conn, SubjectEncoder(), ids)
     return ids

@@ -16,7 +16,9 @@ from tests.mapping.subjects import NAME, SubjectEncoder, make_people, subject_of
 async def themes_by_subject(conn: asyncpg.Connection) -> tuple[list[str], list[int]]:
     """(subject, theme) of every interest."""
     rows = await mapping.assignment_lines(conn)
-    participants = {r["external_id"]: r for r in await conn.fetch("SELECT external_id, offers, seeks FROM participants")}
+    participants = {
+        r["external_id"]: r for r in await conn.fetch("SELECT external_id, offers, seeks FROM participants")
+    }
     subjects = [subject_of(participants[r["external_id"]][r["side"]][r["index"]]) for r in rows]
     return subjects, [r["theme"] for r in rows]
 
@@ -63,8 +65,14 @@ async def test_a_new_interest_gets_its_nearest_theme_when_embedded(conn: asyncpg
     subjects, themes = await themes_by_subject(conn)
     theme_of = dict(zip(subjects, themes, strict=True))
     matching.on_embedded(mapping.assign_nearest)
-    row = await create_participant(conn, "company", offers=["We sell biogass fra husdyrgjødsel plants"],
-                                   seeks=["Vi trenger robotarmer og sveiseceller nå"], embed=False, external_id="new-1")
+    row = await create_participant(
+        conn,
+        "company",
+        offers=["We sell biogass fra husdyrgjødsel plants"],
+        seeks=["Vi trenger robotarmer og sveiseceller nå"],
+        embed=False,
+        external_id="new-1",
+    )
     await embed_participants(conn, SubjectEncoder(), [row["id"]])
     placed = {(r["side"], r["theme"]) for r in await mapping.assignment_lines(conn) if r["external_id"] == "new-1"}
     assert placed == {("offers", theme_of["biogas"]), ("seeks", theme_of["robot"])}

@@ -1,0 +1,122 @@
+"""The map's pages, exports and API: staff see the figures, reviewers drill down (audited), the public
+overview hides small cells and is cacheable."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import asyncpg
+import httpx
+from openpyxl import load_workbook
+
+from service.kit.config import Settings
+from service.mapping import service as mapping
+from tests.conftest import API_TOKEN, post_form
+from tests.factories import MakeStaff
+from tests.mapping.subjects import NAME, make_people
+from tests.support import sign_in_as
+
+
+async def computed(conn: asyncpg.Connection) -> dict[str, object]:
+    """A small map: four subjects, six participants each."""
+    await make_people(conn)
+    await mapping.recompute(conn, NAME, seed=1, below=0.5)
+    document = await mapping.figures_document(conn)
+    assert document is not None
+    return document
+
+
+async def test_staff_map_shows_themes_charts_and_gaps_in_both_languages(
+    client: httpx.AsyncClient, conn: asyncpg.Connection, settings: Settings, make_staff: MakeStaff
+) -> None:
+    document = await computed(conn)
+    staff = await make_staff("reviewer")
+    await sign_in_as(client, conn, settings, staff_id=staff["id"])
+    page = await client.get("/staff/map?lang=en")
+    assert page.status_code == 200 and page.headers["cache-control"] == "no-store"
+    assert page.text.count('<svg class="chart" role="img"') == 3 and "<title id=" in page.text
+    assert "Supply and demand per theme" in page.text and "Needs without supply" in page.text
+    assert document["themes"][0]["label_en"] in page.text
+    assert "/staff/map/people?theme=" in page.text
+    norsk = await client.get("/staff/map?lang=nb")
+    assert "Tilbud og etterspørsel per tema" in norsk.text
+
+
+async def test_drill_down_names_the_people_and_is_audited(
+    client: httpx.AsyncClient, conn: asyncpg.Connection, settings: Settings, make_staff: MakeStaff
+) -> None:
+    document = await computed(conn)
+    staff = await make_staff("reviewer")
+    await sign_in_as(client, conn, settings, staff_id=staff["id"])
+    theme = document["themes"][0]
+    page = await client.get(f"/staff/map/people?theme={theme['id']}&side=seeks")
+    assert page.status_code == 200
+    seekers = await conn.fetch(
+        "SELECT DISTINCT p.id, p.name FROM theme_assignments a JOIN participants p ON p.id = a.participant_id"
+        " WHERE a.theme_id = $1 AND a.side = 'seeks'", theme["id"])
+    assert len(seekers) == theme["seeks"] and all(row["name"] in page.text for row in seekers)
+    audited = await conn.fetch("SELECT participant_id FROM audit_log WHERE action = 'map_drill_down' AND staff_id = $1",
+                               staff["id"])
+    assert sorted(r["participant_id"] for r in audited) == sorted(r["id"] for r in seekers)
+    refused = await client.get(f"/staff/map/people?theme={theme['id']}&side=sideways")
+    assert refused.status_code == 409 and "side" in refused.text
+
+
+async def test_theme_edits_through_the_page(
+    client: httpx.AsyncClient, conn: asyncpg.Connection, settings: Settings, make_staff: MakeStaff
+) -> None:
+    document = await computed(conn)
+    staff = await make_staff("reviewer")
+    await sign_in_as(client, conn, settings, staff_id=staff["id"])
+    first, second = document["themes"][0]["id"], document["themes"][1]["id"]
+    await client.get("/staff/map")  # the forms' CSRF token
+    renamed = await post_form(client, f"/staff/map/themes/{first}/rename", {"name_nb": "Roboter", "name_en": "Robots"})
+    assert renamed.status_code == 303
+    merged = await post_form(client, f"/staff/map/themes/{second}/merge", {"into": str(first)})
+    assert merged.status_code == 303
+    page = await client.get("/staff/map?lang=en")
+    assert "Robots" in page.text
+    again = await post_form(client, f"/staff/map/themes/{second}/merge", {"into": str(first)})
+    assert again.status_code == 404
+
+
+async def test_public_overview_is_anonymous_cacheable_and_hides_small_cells(
+    client: httpx.AsyncClient, conn: asyncpg.Connection
+) -> None:
+    await computed(conn)
+    page = await client.get("/kartlegging?lang=en")
+    assert page.status_code == 200
+    assert page.headers["cache-control"].startswith("public, max-age=") and page.headers["etag"]
+    assert "fewer than 5" in page.text or "below 5" in page.text
+    names = await conn.fetch("SELECT name FROM participants")
+    assert not any(row["name"] in page.text for row in names)
+    assert "/staff/map/people" not in page.text
+    cached = await client.get("/kartlegging?lang=en", headers={"If-None-Match": page.headers["etag"]})
+    assert cached.status_code == 304
+    exported = await client.get("/kartlegging/export.csv")
+    numbers = [int(v) for row in csv.reader(io.StringIO(exported.text)) for v in row[4:6] if v.isdigit()]
+    assert numbers and all(n == 0 or n >= 5 for n in numbers)
+
+
+async def test_exports_and_api(
+    client: httpx.AsyncClient, conn: asyncpg.Connection, settings: Settings, make_staff: MakeStaff
+) -> None:
+    document = await computed(conn)
+    staff = await make_staff("reviewer")
+    await sign_in_as(client, conn, settings, staff_id=staff["id"])
+    xlsx = await client.get("/staff/map/export.xlsx")
+    sheet = load_workbook(io.BytesIO(xlsx.content)).active
+    assert sheet is not None
+    rows = list(sheet.iter_rows(values_only=True))
+    assert rows[0] == ("dimension", "value", "theme_id", "theme", "offering", "seeking")
+    assert sum(1 for r in rows if r[0] == "theme") == len(document["themes"])
+    client.cookies.clear()
+    assert (await client.get("/api/v1/map")).status_code == 401
+    answer = await client.get("/api/v1/map", headers={"Authorization": f"Bearer {API_TOKEN}"})
+    assert answer.status_code == 200 and answer.json()["themes"] == document["themes"]
+
+
+async def test_api_before_the_first_recomputation_is_404(client: httpx.AsyncClient) -> None:
+    answer = await client.get("/api/v1/map", headers={"Authorization": f"Bearer {API_TOKEN}"})
+    assert answer.status_code == 404 and "koble themes --recompute" in answer.json()["detail"]
