@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+from typing import Any
 
 import asyncpg
 import httpx
@@ -18,7 +19,7 @@ from tests.mapping.subjects import NAME, make_people
 from tests.support import sign_in_as
 
 
-async def computed(conn: asyncpg.Connection) -> dict[str, object]:
+async def computed(conn: asyncpg.Connection) -> dict[str, Any]:
     """A small map: four subjects, six participants each."""
     await make_people(conn)
     await mapping.recompute(conn, NAME, seed=1, below=0.5)
