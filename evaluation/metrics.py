@@ -17,6 +17,11 @@ Definitions (k ≥ 1; "top k" is the first k of the ranking, fewer when fewer we
   top k), 0 when no relevant candidate was ranked; MRR is its mean.
 - coverage = 1 when the query got at least one suggestion, else 0; its mean is the share of queries
   with suggestions.
+- weighted Kendall-tau loss (the reviewer-paper expertise benchmark's measure) over a query's *judged*
+  candidates (graded 0 to 3, zeros included): every pair with different grades e1 > e2 weighs e1 - e2 and
+  counts as disagreeing when the ranker scores the lower-graded one higher (a tie counts half; an
+  unranked candidate scores below every ranked one). Loss = Σ weights of disagreeing pairs / Σ weights,
+  pooled over queries as the benchmark does: 0 is perfect, 0.5 random, 1 reversed.
 
 Every summary is a macro average: each query weighs the same, however many relevant candidates it has.
 Ties in score are the ranker's business; `order_by_score` breaks them by external id so a run is
@@ -69,6 +74,30 @@ def ndcg_at_k(ranking: Ranking, gold: Gold, k: int) -> float:
 def reciprocal_rank(ranking: Ranking, gold: Gold) -> float:
     """1 / rank of the first relevant candidate in the whole ranking, 0 when none is ranked."""
     return next((1.0 / rank for rank, candidate in enumerate(ranking, start=1) if candidate in gold), 0.0)
+
+
+def kendall_tau_parts(scores: Mapping[str, float], grades: Mapping[str, float]) -> tuple[float, float]:
+    """One query's weighted Kendall-tau disagreement and its total weight (see above); (0, 0) if no pair."""
+    lowest = min(scores.values(), default=0.0) - 1.0  # unranked: below every ranked candidate, tied together
+    judged = [(grade, scores.get(candidate, lowest)) for candidate, grade in grades.items()]
+    disagreement = weight = 0.0
+    for i, (grade_i, score_i) in enumerate(judged):
+        for grade_j, score_j in judged[i + 1:]:
+            if grade_i == grade_j:
+                continue
+            gap = abs(grade_i - grade_j)
+            higher, lower = (score_i, score_j) if grade_i > grade_j else (score_j, score_i)
+            weight += gap
+            disagreement += gap * (1.0 if higher < lower else 0.5 if higher == lower else 0.0)
+    return disagreement, weight
+
+
+def kendall_tau_loss(parts: Iterable[tuple[float, float]]) -> float:
+    """The pooled loss of several queries' `kendall_tau_parts`: Σ disagreement / Σ weight (0.5 if no pair)."""
+    disagreement = weight = 0.0
+    for query_disagreement, query_weight in parts:
+        disagreement, weight = disagreement + query_disagreement, weight + query_weight
+    return disagreement / weight if weight > 0 else 0.5
 
 
 def order_by_score(scores: Mapping[str, float]) -> list[str]:

@@ -18,7 +18,7 @@ from service.feed import pages as feed_pages
 from service.feed import router as feed_api
 from service.followup import pages as followup_pages
 from service.followup import router as followup_api
-from service.kit import database, embedded, errors, i18n, jobs
+from service.kit import apidocs, database, embedded, errors, i18n, jobs
 from service.kit.config import Settings, get_settings
 from service.kit.deps import Resources
 from service.kit.security import BodySizeLimit, RateLimiter, SecurityHeaders, with_csrf
@@ -68,7 +68,10 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 
 class LanguageMiddleware:
-    """Sets the request's language from `?lang=`, else the `lang` cookie; a `?lang=` choice sticks."""
+    """Sets the request's language from `?lang=`, else the `lang` cookie, else the browser's Accept-Language.
+
+    A `?lang=` choice sticks (the cookie), so a person who switches keeps their choice.
+    """
 
     def __init__(self, app: ASGIApp, secure: bool) -> None:
         self.app = app
@@ -80,7 +83,8 @@ class LanguageMiddleware:
             return
         request = Request(scope)
         chosen = request.query_params.get("lang")
-        language = i18n.pick_language(chosen, request.cookies.get("lang"))
+        browser = i18n.preferred_language(request.headers.get("accept-language"))
+        language = i18n.pick_language(chosen, request.cookies.get("lang"), browser)
         token = i18n.current_language.set(language)
         try:
             await self.app(scope, receive, _remember(send, language, self.secure) if chosen else send)
@@ -109,7 +113,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="0.1.0",
         summary="Matching of students, researchers, companies and public bodies in the Gjøvik region.",
         lifespan=lifespan,
-        docs_url="/api/docs",
+        docs_url=None,  # kit.apidocs serves it without a CDN, within the CSP
         redoc_url=None,
     )
     app.state.settings = settings
@@ -120,6 +124,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for router in (followup_pages.router, followup_api.router, mapping_pages.router, mapping_api.router):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    apidocs.install(app)
     errors.install(app)
     _add_middleware(app, settings)
     return app

@@ -36,7 +36,7 @@ async def sign_in_staff(client: httpx.AsyncClient, conn: Connection, email: str)
     """Sign a staff member in as they would: ask for a link, open it, press Continue."""
     await post_form(client, "/staff/signin", {"email": email})
     response = await post_form(client, await staff_link(conn, email), {})
-    assert response.status_code == 303 and response.headers["location"] == "/staff/queue", response.text
+    assert response.status_code == 303 and response.headers["location"] == "/staff", response.text
 
 
 async def sign_in_as(

@@ -57,13 +57,20 @@ async def get_staff(conn: ConnDep, who: IdentityDep) -> asyncpg.Record | None:
 OptionalStaff = Annotated[asyncpg.Record | None, Depends(get_staff)]
 
 
-async def require_staff(staff: OptionalStaff, who: IdentityDep) -> asyncpg.Record:
-    """A signed-in staff member; a signed-in participant gets 403, anyone else the staff sign-in."""
+async def require_any_staff(staff: OptionalStaff, who: IdentityDep) -> asyncpg.Record:
+    """A signed-in staff member of any role, analysts included; a participant gets 403, anyone else sign-in."""
     if staff is not None:
         return staff
     if who is not None and who.kind == "participant":
         raise HTTPException(403, "This page is for Bright House staff only")
     raise StaffSignInRequired
+
+
+async def require_staff(staff: Annotated[asyncpg.Record, Depends(require_any_staff)]) -> asyncpg.Record:
+    """A signed-in reviewer or admin: the staff who see people (analysts get 403)."""
+    if not auth.can_see_people(staff):
+        raise HTTPException(403, "Analysts see the region's figures, not people")
+    return staff
 
 
 async def require_admin(staff: Annotated[asyncpg.Record, Depends(require_staff)]) -> asyncpg.Record:
@@ -73,13 +80,13 @@ async def require_admin(staff: Annotated[asyncpg.Record, Depends(require_staff)]
     return staff
 
 
-def require_api_staff(
+def require_api_any_staff(
     settings: Annotated[Settings, Depends(get_settings)],
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     staff: OptionalStaff,
     who: IdentityDep,
 ) -> Actor:
-    """Reviewer rights on the API: the operator's bearer token (docs/contracts.md) or a staff session."""
+    """Figures on the API: the operator's bearer token (docs/contracts.md) or any staff session."""
     if credentials is not None:
         require_api_token(settings, credentials)
         return Actor.staff(None, "api token")
@@ -90,7 +97,18 @@ def require_api_staff(
     raise HTTPException(401, "Missing bearer token", headers={"WWW-Authenticate": "Bearer"})
 
 
+def require_api_staff(
+    actor: Annotated[Actor, Depends(require_api_any_staff)], staff: OptionalStaff
+) -> Actor:
+    """Reviewer rights on the API: the bearer token or a reviewer's or admin's session (not an analyst's)."""
+    if staff is not None and actor.staff_id is not None and not auth.can_see_people(staff):
+        raise HTTPException(403, "Analysts see the region's figures, not people")
+    return actor
+
+
 ApiToken = Depends(require_api_token)
+AnyStaff = Annotated[asyncpg.Record, Depends(require_any_staff)]
 StaffMember = Annotated[asyncpg.Record, Depends(require_staff)]
 Admin = Annotated[asyncpg.Record, Depends(require_admin)]
+ApiAnyStaff = Annotated[Actor, Depends(require_api_any_staff)]
 ApiStaff = Annotated[Actor, Depends(require_api_staff)]

@@ -108,8 +108,10 @@ async def upsert_staff(conn: asyncpg.Connection, email: str, role: str, name: st
 
 
 async def active_staff(conn: asyncpg.Connection) -> list[asyncpg.Record]:
-    """Staff members not disabled, in the order they were added."""
-    return await conn.fetch("SELECT * FROM staff WHERE disabled_at IS NULL ORDER BY id")
+    """Staff members not disabled who work with people (reviewers and admins), in the order they were added."""
+    return await conn.fetch(
+        "SELECT * FROM staff WHERE disabled_at IS NULL AND role IN ('reviewer', 'admin') ORDER BY id"
+    )
 
 
 async def all_staff(conn: asyncpg.Connection) -> list[asyncpg.Record]:

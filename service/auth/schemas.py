@@ -8,8 +8,10 @@ from typing import Literal
 SubjectKind = Literal["participant", "staff"]
 SUBJECT_KINDS: tuple[SubjectKind, ...] = ("participant", "staff")
 Purpose = Literal["verify", "login"]
-Role = Literal["admin", "reviewer"]
-ROLES: tuple[Role, ...] = ("reviewer", "admin")
+# Analysts (business advisers, the regional office) see figures only; reviewers and admins see people.
+Role = Literal["admin", "reviewer", "analyst"]
+ROLES: tuple[Role, ...] = ("reviewer", "admin", "analyst")
+PEOPLE_ROLES: tuple[Role, ...] = ("reviewer", "admin")
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from arq.connections import ArqRedis
 from starlette.requests import Request
 
 from service.auth import repository
-from service.auth.schemas import ROLES, Identity, Purpose, Role, SignInStep, SubjectKind
+from service.auth.schemas import PEOPLE_ROLES, ROLES, Identity, Purpose, Role, SignInStep, SubjectKind
 from service.kit import audit
 from service.kit.audit import Actor
 from service.kit.config import Settings
@@ -35,7 +35,7 @@ __all__ = ["ROLES", "Identity", "Purpose", "Role", "SignInStep", "SubjectKind"]
 # checks the code and calls `passed(conn, request, settings, "totp")`. The session's auth_level names
 # the steps passed.
 PIPELINE: tuple[SignInStep, ...] = (SignInStep("email_link"),)
-HOME: dict[SubjectKind, str] = {"participant": "/me?welcome=1", "staff": "/staff/queue"}
+HOME: dict[SubjectKind, str] = {"participant": "/me?welcome=1", "staff": "/staff"}
 LINK_PATHS: dict[SubjectKind, str] = {"participant": "/auth", "staff": "/staff/auth"}
 SESSION_KEY = "session"  # in the signed cookie: the session's token
 PENDING_KEY = "signin_pending"  # in the signed cookie: who is part-way through the pipeline
@@ -239,8 +239,13 @@ async def staff_by_email(conn: asyncpg.Connection, email: str) -> asyncpg.Record
     return await repository.staff_by_email(conn, email)
 
 
+def can_see_people(staff: asyncpg.Record) -> bool:
+    """Whether this staff member may see participants' names and contact details (not analysts)."""
+    return bool(staff["role"] in PEOPLE_ROLES)
+
+
 async def active_staff(conn: asyncpg.Connection) -> list[asyncpg.Record]:
-    """Staff members who act and get staff emails (not disabled)."""
+    """Staff members who act on matches and get staff emails (not disabled, not analysts)."""
     return await repository.active_staff(conn)
 
 

@@ -48,6 +48,26 @@ def ngettext(singular: str, plural: str, n: int) -> str:
 _ = gettext
 
 
+def preferred_language(accept_language: str | None) -> Language | None:
+    """A first visit's language from the browser's Accept-Language: nb/nn/no → Bokmål, another → English.
+
+    None when the header names no language (absent, empty or only `*`): Koble's default then applies.
+    """
+    ranked: list[tuple[float, int, str]] = []
+    for position, part in enumerate((accept_language or "").split(",")):
+        tag, _, params = part.strip().partition(";")
+        quality = params.strip().removeprefix("q=") if params.strip().startswith("q=") else "1"
+        try:
+            weight = float(quality)
+        except ValueError:
+            continue
+        if tag and tag != "*" and weight > 0:
+            ranked.append((-weight, position, tag.lower()))
+    if not ranked:
+        return None
+    return "nb" if min(ranked)[2].split("-")[0] in ("nb", "nn", "no") else "en"
+
+
 def pick_language(*candidates: str | None) -> Language:
     """The first supported language among the candidates (query, cookie, Accept-Language...)."""
     for candidate in candidates:

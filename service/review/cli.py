@@ -24,10 +24,14 @@ _email = TypeAdapter(EmailStr)
 
 
 class RoleChoice(StrEnum):
-    """Staff roles: reviewers review and follow up; admins also manage staff and settings."""
+    """Staff roles: reviewers review and follow up; admins also manage staff; analysts see figures only."""
 
     admin = "admin"
     reviewer = "reviewer"
+    analyst = "analyst"
+
+
+ROLE_HELP = "reviewer: review and follow up; admin: also staff; analyst: the map and rounds, no names."
 
 
 async def _with_conn(work: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
@@ -53,7 +57,7 @@ def _run(work: Callable[[asyncpg.Connection], Awaitable[str]]) -> None:
 @app.command()
 def add(
     email: Annotated[str, typer.Argument(help="The staff member's email address (sign-in links go there).")],
-    role: Annotated[RoleChoice, typer.Option("--role", help="reviewer: review and follow up; admin: also staff.")],
+    role: Annotated[RoleChoice, typer.Option("--role", help=ROLE_HELP)],
     name: Annotated[str, typer.Option("--name", help="The name shown in the audit log and timelines.")] = "",
 ) -> None:
     """Add a staff member, or change the role of (and re-enable) an existing one."""

@@ -15,7 +15,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import EmailStr, TypeAdapter, ValidationError
 
 from service.auth import service as auth
-from service.auth.dependencies import Admin, IdentityDep, StaffMember
+from service.auth.dependencies import Admin, AnyStaff, IdentityDep, StaffMember
 from service.kit import audit as audit_log
 from service.kit import i18n
 from service.kit.deps import ConnDep, ResourcesDep
@@ -116,9 +116,9 @@ async def signout_everywhere(request: Request, conn: ConnDep, who: IdentityDep) 
 
 
 @router.get("/staff", response_class=HTMLResponse)
-async def home(staff: StaffMember) -> Response:
-    """Staff start at the queue."""
-    return RedirectResponse("/staff/queue", status_code=303)
+async def home(staff: AnyStaff) -> Response:
+    """Reviewers and admins start at the queue; analysts at the region's map (they see no people)."""
+    return RedirectResponse("/staff/queue" if auth.can_see_people(staff) else "/staff/map", status_code=303)
 
 
 def _pick(value: str | None, allowed: tuple[str, ...]) -> str | None:

@@ -69,3 +69,13 @@ def test_english_switch_sticks(page: Page, live_server: str) -> None:
     expect(page.locator("html")).to_have_attribute("lang", "en")
     page.goto(f"{live_server}/register")
     expect(page.get_by_role("button", name="Register")).to_be_visible()
+
+
+def test_the_api_documentation_works_offline_under_the_content_security_policy(page: Page, live_server: str) -> None:
+    problems: list[str] = []
+    page.on("console", lambda message: problems.append(message.text) if message.type == "error" else None)
+    page.on("response", lambda response: problems.append(response.url) if response.status >= 400 else None)
+    page.goto(f"{live_server}/api/docs")
+    expect(page.locator(".opblock").first).to_be_visible()  # Swagger UI drew the operations
+    expect(page.locator("#swagger-ui")).to_contain_text("/api/v1/participants")
+    assert problems == []  # no script or style refused by the CSP, no file missing

@@ -10,7 +10,7 @@ from asgi_lifespan import LifespanManager
 
 from service.app import create_app
 from service.kit.config import Settings
-from service.kit.i18n import pick_language
+from service.kit.i18n import pick_language, preferred_language
 from service.kit.mailer import SmtpConfig
 
 
@@ -52,6 +52,14 @@ async def test_streamed_body_without_length_is_limited_too(client: httpx.AsyncCl
         "/signin", content=chunks(), headers={"content-type": "application/x-www-form-urlencoded"}
     )
     assert response.status_code == 413
+
+
+async def test_the_favicon_is_found_on_first_load(client: httpx.AsyncClient) -> None:
+    moved = await client.get("/favicon.ico")
+    assert moved.status_code == 301 and moved.headers["location"] == "/static/favicon.svg"
+    icon = await client.get("/static/favicon.svg")
+    assert icon.status_code == 200 and icon.headers["content-type"].startswith("image/svg+xml")
+    assert 'rel="icon" href="/static/favicon.svg"' in (await client.get("/")).text
 
 
 async def test_unknown_page_is_a_friendly_404(client: httpx.AsyncClient) -> None:
@@ -101,3 +109,24 @@ def test_bad_smtp_url_says_what_is_expected() -> None:
 )
 def test_language_choice(candidates: tuple[str | None, str | None], language: str) -> None:
     assert pick_language(*candidates) == language
+
+
+@pytest.mark.parametrize(
+    ("header", "language"),
+    [
+        ("nb-NO,nb;q=0.9,en;q=0.8", "nb"), ("nn", "nb"), ("no;q=0.8, en;q=0.5", "nb"),
+        ("en-GB,en;q=0.9", "en"), ("de-DE,de;q=0.9", "en"), ("en;q=0.3, nb;q=0.9", "nb"),
+        ("sv, nb;q=0.1", "en"), (None, None), ("", None), ("*", None), ("nb;q=0, en", "en"), ("nb;q=x", None),
+    ],
+)
+def test_the_browser_language_decides_a_first_visit(header: str | None, language: str | None) -> None:
+    assert preferred_language(header) == language
+
+
+async def test_a_first_visit_follows_accept_language_until_the_person_switches(client: httpx.AsyncClient) -> None:
+    english = await client.get("/", headers={"Accept-Language": "en-US,en;q=0.9"})
+    assert '<html lang="en">' in english.text
+    assert '<html lang="nb">' in (await client.get("/", headers={"Accept-Language": "nn-NO"})).text
+    switched = await client.get("/?lang=nb", headers={"Accept-Language": "en-US"})
+    assert '<html lang="nb">' in switched.text
+    assert '<html lang="nb">' in (await client.get("/", headers={"Accept-Language": "en-US"})).text  # the cookie

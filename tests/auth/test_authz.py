@@ -2,7 +2,8 @@
 
 Routes other helpers add later are covered too: anything under /staff (except the sign-in pages) and
 any route depending on a staff guard. Anonymous → staff sign-in (pages) or 401 (API); a participant →
-403; a reviewer → allowed, except admin-only routes (403); an admin → allowed everywhere.
+403; an analyst → 403 wherever people are shown (allowed on figures-only routes); a reviewer → allowed,
+except admin-only routes (403); an admin → allowed everywhere.
 """
 
 from __future__ import annotations
@@ -28,8 +29,10 @@ from tests.conftest import csrf_of
 from tests.factories import MakeMatch, MakeParticipant, MakeStaff
 from tests.support import sign_in_staff
 
+ROLES = ("anonymous", "participant", "analyst", "reviewer", "admin")
 PUBLIC = {"/staff/signin", "/staff/auth/{token}", "/staff/signout", "/staff/signout/everywhere"}
-STAFF_GUARDS = {deps.require_staff, deps.require_admin, deps.require_api_staff}
+PEOPLE_GUARDS = {deps.require_staff, deps.require_admin, deps.require_api_staff}
+STAFF_GUARDS = PEOPLE_GUARDS | {deps.require_any_staff, deps.require_api_any_staff}
 
 
 @dataclass(frozen=True)
@@ -40,10 +43,11 @@ class StaffRoute:
     path: str
     admin_only: bool
     api: bool
+    people: bool  # shows or moves people: analysts are refused
 
 
 def _guards(dependant: Dependant) -> set[Any]:
-    found = {dependant.call} & (STAFF_GUARDS | {deps.require_admin})
+    found = {dependant.call} & STAFF_GUARDS
     for sub in dependant.dependencies:
         found |= _guards(sub)
     return found
@@ -67,8 +71,8 @@ def staff_routes(app: FastAPI) -> list[StaffRoute]:
         if path.startswith("/staff") and path not in PUBLIC:
             assert guards & STAFF_GUARDS, f"{path} is under /staff but has no staff guard"
         if guards & STAFF_GUARDS:
-            found += [StaffRoute(method, path, deps.require_admin in guards, path.startswith("/api/"))
-                      for method in sorted(methods - {"HEAD"})]
+            found += [StaffRoute(method, path, deps.require_admin in guards, path.startswith("/api/"),
+                                 bool(guards & PEOPLE_GUARDS)) for method in sorted(methods - {"HEAD"})]
     return found
 
 
@@ -90,16 +94,18 @@ async def _client(app: Any) -> httpx.AsyncClient:
 async def world(
     app: Any, conn: Connection, make_participant: MakeParticipant, make_staff: MakeStaff, make_match: MakeMatch
 ) -> Any:
-    """A pair, a match, staff of both roles (plus one to act on), and signed-in clients for each role."""
+    """A pair, a match, staff of each role (plus one to act on), and signed-in clients for each role."""
     student = (await make_participant(embed=False))["id"]
     match_id = (await make_match(student, await make_participant("company", embed=False)))["id"]
     reviewer, admin = (await make_staff("reviewer"))["email"], (await make_staff("admin"))["email"]
+    analyst = (await make_staff("analyst"))["email"]
     target = (await make_staff("reviewer", "target@brighthouse.example"))["id"]
-    clients = {role: await _client(app) for role in ("anonymous", "participant", "reviewer", "admin")}
+    clients = {role: await _client(app) for role in ROLES}
     token = await auth_service.issue(conn, student, "login", dt.timedelta(minutes=5))
     await clients["participant"].post(f"/auth/{token}", data={"csrftoken": csrf_of(clients["participant"])})
     await sign_in_staff(clients["reviewer"], conn, reviewer)
     await sign_in_staff(clients["admin"], conn, admin)
+    await sign_in_staff(clients["analyst"], conn, analyst)
     yield World({"match_id": match_id, "participant_id": student, "staff_id": target}, clients)
     for client in clients.values():
         await client.aclose()
@@ -130,7 +136,7 @@ def _expected(role: str, route: StaffRoute, response: httpx.Response) -> bool:
         if route.api:
             return response.status_code == 401
         return response.status_code == 303 and response.headers["location"] == "/staff/signin"
-    if role == "participant" or (role == "reviewer" and route.admin_only):
+    if role == "participant" or (role == "reviewer" and route.admin_only) or (role == "analyst" and route.people):
         return response.status_code == 403
     return _allowed(response) and (route.method != "GET" or response.status_code in (200, 303))
 
@@ -142,7 +148,7 @@ async def test_every_staff_route_answers_each_role_as_it_should(world: World, se
     assert any(route.admin_only for route in routes) and not all(route.admin_only for route in routes)
     wrong = []
     # Reads first, then writes, admin last: a write never takes away the rights a later check needs.
-    for role in ("anonymous", "participant", "reviewer", "admin"):
+    for role in ROLES:
         for route in sorted(routes, key=lambda r: (r.method != "GET", "disable" in r.path)):
             response = await _call(world.clients[role], route, world.ids)
             if not _expected(role, route, response):

@@ -44,7 +44,7 @@ async def test_staff_sign_in_by_emailed_link_without_revealing_addresses(
     assert (await client.get(link)).status_code == 200  # a Continue button: mail scanners use nothing
     assert (await client.get("/staff/queue")).status_code == 303
     redeemed = await post_form(client, link, {})
-    assert redeemed.status_code == 303 and redeemed.headers["location"] == "/staff/queue"
+    assert redeemed.status_code == 303 and redeemed.headers["location"] == "/staff"
     assert (await client.get("/staff/queue")).status_code == 200
     assert (await post_form(client, link, {})).status_code == 410  # single use
     assert await conn.fetchval("SELECT count(*) FROM staff_tokens WHERE used_at IS NOT NULL") == 1
@@ -118,7 +118,7 @@ async def test_sign_in_is_a_pipeline_a_second_factor_can_join(
 ) -> None:
     staff_id = reviewer["id"]
     request = _Request("staff", staff_id)
-    assert await auth.passed(conn, request, settings, "email_link") == "/staff/queue"  # type: ignore[arg-type]
+    assert await auth.passed(conn, request, settings, "email_link") == "/staff"  # type: ignore[arg-type]
     assert list(request.session) == [auth.SESSION_KEY]
     who = await auth.identity(conn, request, settings)  # type: ignore[arg-type]
     assert who is not None and (who.kind, who.subject_id, who.auth_level) == ("staff", staff_id, "email_link")
@@ -128,7 +128,7 @@ async def test_sign_in_is_a_pipeline_a_second_factor_can_join(
     request = _Request("staff", staff_id)
     assert await auth.passed(conn, request, settings, "email_link") == "/staff/signin/totp"  # type: ignore[arg-type]
     assert auth.SESSION_KEY not in request.session  # pending: not signed in until every step is passed
-    assert await auth.passed(conn, request, settings, "totp") == "/staff/queue"  # type: ignore[arg-type]
+    assert await auth.passed(conn, request, settings, "totp") == "/staff"  # type: ignore[arg-type]
     who = await auth.identity(conn, request, settings)  # type: ignore[arg-type]
     assert who is not None and who.auth_level == "email_link+totp"
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from evaluation import metrics
 from evaluation.metrics import (
@@ -132,3 +134,39 @@ def test_no_queries_summarise_to_zero() -> None:
     assert metrics.summarise([]).as_dict() == {
         "precision_at_k": 0.0, "recall_at_k": 0.0, "ndcg_at_k": 0.0, "mrr": 0.0, "coverage": 0.0, "queries": 0,
     }
+
+
+def test_kendall_tau_loss_is_zero_in_grade_order_one_reversed_and_half_when_all_tie() -> None:
+    grades = {"a": 3.0, "b": 2.0, "c": 0.0, "d": 0.0}
+    assert metrics.kendall_tau_loss([metrics.kendall_tau_parts({"a": 0.9, "b": 0.5, "c": 0.1}, grades)]) == 0.0
+    reversed_ = {"a": 0.1, "b": 0.5, "c": 0.8, "d": 0.9}
+    assert metrics.kendall_tau_loss([metrics.kendall_tau_parts(reversed_, grades)]) == 1.0
+    tied = {candidate: 0.5 for candidate in grades}
+    assert metrics.kendall_tau_loss([metrics.kendall_tau_parts(tied, grades)]) == 0.5
+
+
+def test_kendall_tau_loss_weighs_a_pair_by_its_grade_gap_and_pools_queries() -> None:
+    # b above a disagrees with weight 1 (gaps: a-b 1, a-c 3, b-c 2; 6 in all).
+    parts = metrics.kendall_tau_parts({"b": 0.9, "a": 0.8, "c": 0.1}, {"a": 3.0, "b": 2.0, "c": 0.0})
+    assert parts == (1.0, 6.0)
+    assert metrics.kendall_tau_loss([parts, (0.0, 0.0), (3.0, 3.0)]) == 4.0 / 9.0
+    assert metrics.kendall_tau_loss([]) == 0.5
+
+
+@given(
+    st.dictionaries(st.sampled_from("abcdefgh"), st.integers(0, 3), min_size=2),
+    st.lists(st.floats(0, 1, allow_nan=False), min_size=8, max_size=8),
+)
+def test_kendall_tau_parts_equal_the_sum_over_grade_thresholds(grades: dict[str, int], values: list[float]) -> None:
+    # Independent oracle: a gap e1 - e2 is the number of integer thresholds t with e2 < t ≤ e1, so the weighted
+    # disagreement is the sum over thresholds of plain (unweighted) disagreements between "≥ t" and "< t".
+    scores = dict(zip("abcdefg", values, strict=False))  # h is never ranked
+    low = min(scores.values()) - 1.0
+    expected = expected_weight = 0.0
+    for t in (1, 2, 3):
+        above = [scores.get(c, low) for c, g in grades.items() if g >= t]
+        below = [scores.get(c, low) for c, g in grades.items() if g < t]
+        expected += sum(1.0 if x < y else 0.5 if x == y else 0.0 for x in above for y in below)
+        expected_weight += len(above) * len(below)
+    disagreement, weight = metrics.kendall_tau_parts(scores, {c: float(g) for c, g in grades.items()})
+    assert weight == expected_weight and math.isclose(disagreement, expected)
