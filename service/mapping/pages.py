@@ -12,7 +12,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from service.auth import service as auth
-from service.auth.dependencies import StaffMember
+from service.auth.dependencies import AnyStaff
 from service.kit import i18n
 from service.kit.deps import ConnDep, ResourcesDep
 from service.kit.errors import Forbidden
@@ -24,18 +24,12 @@ from service.mapping import tasks, views
 router = APIRouter(include_in_schema=False)
 PRIVATE = {"Cache-Control": "no-store"}
 PUBLIC_MAX_AGE = 600  # the figures change once a night (and on staff's recomputations)
-AnyStaff = StaffMember  # analysts join when the analyst role lands (docs/architecture.md, "Mapping")
 
 
 class PeopleHidden(Forbidden):
     """An analyst asked for the participants behind a number."""
 
     template = "Your role sees the map's numbers, not the participants behind them"
-
-
-def can_see_people(staff: asyncpg.Record) -> bool:
-    """Reviewers and admins see the people behind the numbers; analysts do not."""
-    return str(staff["role"]) in ("reviewer", "admin")
 
 
 def _page(
@@ -62,7 +56,7 @@ async def staff_map(request: Request, staff: AnyStaff, conn: ConnDep) -> Respons
     return _page(
         request,
         "mapping/map.html",
-        _map_context(document, False, can_see_people(staff)) | {"staff": staff, "notice": notice},
+        _map_context(document, False, auth.can_see_people(staff)) | {"staff": staff, "notice": notice},
     )
 
 
@@ -111,7 +105,7 @@ async def people(
     value: str | None = None,
 ) -> Response:
     """The participants behind one number (reviewers and admins; the view is audited)."""
-    if not can_see_people(staff):
+    if not auth.can_see_people(staff):
         raise PeopleHidden
     found = await mapping.people_behind(conn, auth.staff_actor(staff), theme, side, dimension, value)
     row = await mapping.shown_theme(conn, theme)

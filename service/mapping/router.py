@@ -6,13 +6,12 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from service.auth.dependencies import ApiStaff
+from service.auth.dependencies import ApiAnyStaff
 from service.kit.api import TOKEN_ERRORS, FieldNamingRoute, Message, error_doc
 from service.kit.deps import ConnDep
 from service.mapping import service as mapping
 
 router = APIRouter(prefix="/api/v1", tags=["map"], route_class=FieldNamingRoute)
-ApiAnyStaff = ApiStaff  # analysts join when the analyst role lands
 
 
 @router.get("/map", responses={**TOKEN_ERRORS, 404: error_doc(Message, "The themes have not been computed yet")})

@@ -64,6 +64,22 @@ async def test_drill_down_names_the_people_and_is_audited(
     assert refused.status_code == 409 and "side" in refused.text
 
 
+async def test_analysts_see_the_numbers_but_never_the_people(
+    client: httpx.AsyncClient, conn: asyncpg.Connection, settings: Settings, make_staff: MakeStaff
+) -> None:
+    document = await computed(conn)
+    analyst = await make_staff("analyst")
+    await sign_in_as(client, conn, settings, staff_id=analyst["id"])
+    page = await client.get("/staff/map?lang=en")
+    assert page.status_code == 200 and document["themes"][0]["label_en"] in page.text
+    assert "/staff/map/people" not in page.text and "numbers only" in page.text
+    refused = await client.get(f"/staff/map/people?theme={document['themes'][0]['id']}&side=seeks")
+    assert refused.status_code == 403
+    assert await conn.fetchval("SELECT count(*) FROM audit_log WHERE action = 'map_drill_down'") == 0
+    assert (await client.get("/staff/map/export.csv")).status_code == 200
+    assert (await client.get("/api/v1/map")).status_code == 200
+
+
 async def test_theme_edits_through_the_page(
     client: httpx.AsyncClient, conn: asyncpg.Connection, settings: Settings, make_staff: MakeStaff
 ) -> None:
