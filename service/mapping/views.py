@@ -429,10 +429,9 @@ def gap_lists(document: Mapping[str, Any], names: Sequence[str], lang: str) -> l
 def render_staff_map(document: Mapping[str, Any], lang: str, people: bool) -> str:
     """The staff map page's HTML without a request (bench/themes.py times it)."""
     template = templates().get_template("mapping/map.html")
-    return template.render(
-        context(document, lang, public=False, people=people)
-        | {"staff": None, "participant": None, "csrftoken": lambda: "", "notice": None, "request": None}
-    )
+    found = context(document, lang, public=False, people=people)
+    return template.render(found | {"ctx": found, "staff": None, "participant": None, "csrftoken": lambda: "",
+                                    "notice": None, "request": None})
 
 
 # --- exports --------------------------------------------------------------------------------------------------
