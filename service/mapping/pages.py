@@ -67,30 +67,32 @@ async def recompute(staff: AnyStaff, resources: ResourcesDep) -> Response:
     return RedirectResponse("/staff/map?queued=1", status_code=303)
 
 
-@router.post("/staff/map/themes/{theme_id}/rename")
+@router.post("/staff/map/themes/rename")
 async def rename(
-    theme_id: int,
     staff: AnyStaff,
     conn: ConnDep,
+    theme: Annotated[int, Form()],
     name_nb: Annotated[str, Form(max_length=120)] = "",
     name_en: Annotated[str, Form(max_length=120)] = "",
 ) -> Response:
-    """Name a theme (empty: the computed label again)."""
-    await mapping.rename(conn, theme_id, name_nb, name_en)
+    """Name a theme (both names empty: the computed label again)."""
+    await mapping.rename(conn, theme, name_nb, name_en)
     return RedirectResponse("/staff/map#h-edit", status_code=303)
 
 
-@router.post("/staff/map/themes/{theme_id}/merge")
-async def merge(theme_id: int, staff: AnyStaff, conn: ConnDep, into: Annotated[int, Form()]) -> Response:
+@router.post("/staff/map/themes/merge")
+async def merge(
+    staff: AnyStaff, conn: ConnDep, theme: Annotated[int, Form()], into: Annotated[int, Form()]
+) -> Response:
     """Merge a theme into another."""
-    await mapping.merge(conn, theme_id, into)
+    await mapping.merge(conn, theme, into)
     return RedirectResponse("/staff/map#h-edit", status_code=303)
 
 
-@router.post("/staff/map/themes/{theme_id}/split")
-async def split(theme_id: int, staff: AnyStaff, conn: ConnDep) -> Response:
+@router.post("/staff/map/themes/split")
+async def split(staff: AnyStaff, conn: ConnDep, theme: Annotated[int, Form()]) -> Response:
     """Split a theme in two."""
-    await mapping.split(conn, theme_id, 2)
+    await mapping.split(conn, theme, 2)
     return RedirectResponse("/staff/map#h-edit", status_code=303)
 
 

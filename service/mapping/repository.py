@@ -121,7 +121,7 @@ async def document(conn: asyncpg.Connection) -> tuple[Any, str] | None:
     return None if row is None else (row["computed_at"], row["document"])
 
 
-async def save_state(conn: asyncpg.Connection, model: str, centers: dict[str, list[float]], seconds: float) -> None:
+async def save_state(conn: asyncpg.Connection, model: str, centers: dict[str, Any], seconds: float) -> None:
     """Store the latest recomputation (its figures follow with save_document)."""
     await conn.execute(
         """INSERT INTO theme_state (id, model, centers, computed_at, seconds, document)

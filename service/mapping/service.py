@@ -27,13 +27,14 @@ from service.profiles import service as profiles
 log = logging.getLogger(__name__)
 
 # Average-linkage cut on the centred vectors' cosine distance. On the tuning set (1,000 generated
-# participants, seed 5; themes.py says why centred) 0.6 / 0.75 / 0.85 / 0.9 gave 80 / 60 / 39 / 27
-# themes at ARI 0.29 / 0.39 / 0.54 / 0.54 against the 15 subjects: 0.9, the fewer themes.
-DISTANCE_THRESHOLD = 0.9
+# participants, seed 5; themes.py says why centred) 0.8 / 0.85 / 0.9 / 0.95 gave 46 / 36 / 27 / 13
+# themes at ARI 0.58 / 0.65 / 0.59 / 0.52 against the 15 subjects.
+DISTANCE_THRESHOLD = 0.85
 SAMPLE_MAX = 3_000  # distinct vectors clustered (memory and time are quadratic in it)
 MIN_THEME_SHARE = 0.004  # a theme holds at least this share of the interests (else it joins its nearest)
 MIN_THEME_INTERESTS = 3
 MIN_GROUP = 20  # interests a centring group needs for a centre of its own (else the overall mean)
+GROUP_AXES, AXES_FROM = 1, 50  # the group's top principal axis is taken out in groups of 50 interests or more
 # A recomputed theme keeps an old id when their centroids (centred, unit) are at least this close.
 MATCH_FLOOR = 0.8
 # A seek is an unmet need when its best offer anywhere is below this cosine (of the stored vectors,
@@ -121,9 +122,11 @@ def distinct(keys: Sequence[Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return first, inverse, np.bincount(inverse, minlength=len(index)).astype(np.float64)
 
 
-def cluster_corpus(corpus: Corpus, seed: int) -> tuple[dict[str, np.ndarray], np.ndarray, themes.Clusters, np.ndarray]:
+def cluster_corpus(
+    corpus: Corpus, seed: int
+) -> tuple[dict[str, themes.Centre], np.ndarray, themes.Clusters, np.ndarray]:
     """(group centres, centred unit vectors (n, d), clusters of the distinct ones, each interest's cluster (n,))."""
-    centres = themes.group_centres(corpus.raw, corpus.groups, MIN_GROUP)
+    centres = themes.group_centres(corpus.raw, corpus.groups, MIN_GROUP, GROUP_AXES, AXES_FROM)
     x = themes.centred_groups(corpus.raw, corpus.groups, centres)
     first, inverse, counts = distinct(list(zip(corpus.hashes, corpus.groups, strict=True)))
     min_weight = max(MIN_THEME_INTERESTS, MIN_THEME_SHARE * len(corpus.hashes))
@@ -138,9 +141,18 @@ def as_vector(value: Any) -> np.ndarray:
     return np.asarray(value.to_numpy() if hasattr(value, "to_numpy") else value, dtype=np.float32)
 
 
-def centres_of(state: Mapping[str, Any]) -> dict[str, np.ndarray]:
+def centres_of(state: Mapping[str, Any]) -> dict[str, themes.Centre]:
     """The group centres stored with the latest recomputation."""
-    return {group: np.asarray(v, dtype=np.float32) for group, v in json.loads(state["centers"]).items()}
+    centres = {}
+    for group, value in json.loads(state["centers"]).items():
+        mean = np.asarray(value["mean"], dtype=np.float32)
+        centres[group] = themes.Centre(mean, np.asarray(value["axes"], dtype=np.float32).reshape(-1, len(mean)))
+    return centres
+
+
+def centres_json(centres: Mapping[str, themes.Centre]) -> dict[str, Any]:
+    """The group centres as JSON (theme_state.centers)."""
+    return {group: {"mean": c.mean.tolist(), "axes": c.axes.tolist()} for group, c in centres.items()}
 
 
 # --- recomputation -------------------------------------------------------------------------------------
@@ -184,9 +196,7 @@ async def recompute(conn: asyncpg.Connection, model: str, seed: int = 0, below: 
         await repository.replace_assignments(
             conn, [(p, s, q, t, None if np.isnan(b) else float(b)) for p, s, q, t, b in keys]
         )
-        await repository.save_state(
-            conn, model, {g: c.tolist() for g, c in centres.items()}, time.perf_counter() - started
-        )
+        await repository.save_state(conn, model, centres_json(centres), time.perf_counter() - started)
         await rebuild(conn, model, corpus, unmet_below(model) if below is None else below)
     result.seconds = time.perf_counter() - started
     log.info("themes recomputed: %s", result.as_dict())
@@ -245,12 +255,18 @@ def follow_merges(rows: Mapping[int, Mapping[str, Any]], theme_id: int) -> int:
 
 
 def best_offers(corpus: Corpus) -> np.ndarray:
-    """float (n,): each seek's best cosine with any offer (anyone's, the seeker's own too; NaN for offers)."""
+    """float (n,): each seek's best cosine with any offer (anyone's, the seeker's own too; NaN for offers).
+
+    Computed over distinct texts (a text's vector is the same wherever it occurs): generated sets and
+    forms repeat texts a lot, and the product is seeks x offers x dim.
+    """
     is_seek = np.array([s == "seeks" for s in corpus.sides])
-    offers = themes.unit(corpus.raw[~is_seek])
-    seeks = themes.unit(corpus.raw[is_seek])
+    offers_first, _inv, _n = distinct([h for h, seek in zip(corpus.hashes, is_seek, strict=True) if not seek])
+    seek_rows = np.flatnonzero(is_seek)
+    seeks_first, seeks_inverse, _m = distinct([corpus.hashes[i] for i in seek_rows])
+    offers = themes.unit(corpus.raw[~is_seek][offers_first])
     best = np.full(len(corpus.sides), np.nan, dtype=np.float64)
-    best[is_seek] = themes.best_cosines(seeks, offers)
+    best[seek_rows] = themes.best_cosines(themes.unit(corpus.raw[seek_rows][seeks_first]), offers)[seeks_inverse]
     return best
 
 
@@ -356,7 +372,7 @@ async def assign_nearest(conn: asyncpg.Connection, model: str, participant_ids: 
 
 
 async def centred_vectors(
-    conn: asyncpg.Connection, model: str, centres: Mapping[str, np.ndarray], participant_ids: Sequence[int]
+    conn: asyncpg.Connection, model: str, centres: Mapping[str, themes.Centre], participant_ids: Sequence[int]
 ) -> tuple[np.ndarray, list[tuple[int, str, int]]]:
     """(centred unit vectors (n, d), their (participant id, side, position)) of these visible participants."""
     facts = {row["id"]: row for row in await profiles.map_rows(conn, participant_ids)}

@@ -39,6 +39,15 @@ class Table:
     rows: list[tuple[str, list[Cell]]]
     links: list[list[str | None]] = field(default_factory=list)
 
+    @property
+    def body(self) -> list[tuple[str, list[tuple[Cell, str | None]]]]:
+        """Each row's label and its (value, link or None) cells; no link on a hidden or zero value."""
+        out = []
+        for i, (label, cells) in enumerate(self.rows):
+            links = self.links[i] if i < len(self.links) else []
+            out.append((label, [(v, links[j] if j < len(links) and v else None) for j, v in enumerate(cells)]))
+        return out
+
 
 def theme_name(theme: Mapping[str, Any], lang: str) -> str:
     """A theme's label in a language."""
@@ -430,8 +439,10 @@ def render_staff_map(document: Mapping[str, Any], lang: str, people: bool) -> st
     """The staff map page's HTML without a request (bench/themes.py times it)."""
     template = templates().get_template("mapping/map.html")
     found = context(document, lang, public=False, people=people)
-    return template.render(found | {"ctx": found, "staff": None, "participant": None, "csrftoken": lambda: "",
-                                    "notice": None, "request": None})
+    return template.render(
+        found
+        | {"ctx": found, "staff": None, "participant": None, "csrftoken": lambda: "", "notice": None, "request": None}
+    )
 
 
 # --- exports --------------------------------------------------------------------------------------------------

@@ -29,10 +29,16 @@ T = TypeVar("T")
 PHONE: ViewportSize = {"width": 375, "height": 812}
 LIVE_SECRET = "live-secret"  # the live_server fixture's KOBLE_SECRET_KEY
 HEADINGS = {
-    "nb": {"staff": "Kartet: regionens behov og kompetanse", "public": "Kartlegging: regionens behov og kompetanse",
-           "themes": "Tilbud og etterspørsel per tema"},
-    "en": {"staff": "The map: the region's needs and competences",
-           "public": "Kartlegging: the region's needs and competences", "themes": "Supply and demand per theme"},
+    "nb": {
+        "staff": "Kartet: regionens behov og kompetanse",
+        "public": "Kartlegging: regionens behov og kompetanse",
+        "themes": "Tilbud og etterspørsel per tema",
+    },
+    "en": {
+        "staff": "The map: the region's needs and competences",
+        "public": "Kartlegging: the region's needs and competences",
+        "themes": "Supply and demand per theme",
+    },
 }
 
 

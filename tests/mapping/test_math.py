@@ -43,9 +43,14 @@ def test_matching_is_the_best_one_to_one_assignment_above_the_floor(m: int, k: i
     sims = new @ old.T
     everything = themes.match(old, new, -1.0)
     size = min(k, m)
-    best = max((sum(sims[i, j] for i, j in zip(rows, cols, strict=True))
-                for rows in itertools.combinations(range(k), size) for cols in itertools.permutations(range(m), size)),
-               default=0.0)
+    best = max(
+        (
+            sum(sims[i, j] for i, j in zip(rows, cols, strict=True))
+            for rows in itertools.combinations(range(k), size)
+            for cols in itertools.permutations(range(m), size)
+        ),
+        default=0.0,
+    )
     assert len(everything) == size
     assert np.isclose(sum(sims[i, j] for i, j in everything.items()), best)
     assert found == {i: j for i, j in everything.items() if sims[i, j] >= floor}
@@ -77,8 +82,14 @@ def test_public_tables_show_no_cell_below_five_and_no_lone_hidden_cell(table: np
 
 
 def test_labels_are_the_distinctive_stemmed_terms_in_each_language() -> None:
-    texts = ["sikkerheten i nettverket", "sikkerhet for nettverk", "biogass fra gjødsel", "biogassanlegg og gjødsel",
-             "network security audits", "biogas from manure"]
+    texts = [
+        "sikkerheten i nettverket",
+        "sikkerhet for nettverk",
+        "biogass fra gjødsel",
+        "biogassanlegg og gjødsel",
+        "network security audits",
+        "biogas from manure",
+    ]
     found = terms.theme_terms(texts, ["nb", "nb", "nb", "nb", "en", "en"], [0, 0, 1, 1, 0, 1], 2)
     assert found["nb"][0][:2] == ["sikkerhet", "nettverk"] or set(found["nb"][0][:2]) == {"sikkerheten", "nettverket"}
     assert "gjødsel" in found["nb"][1] and "biogas" in found["en"][1] and "security" in found["en"][0]

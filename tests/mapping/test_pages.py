@@ -55,10 +55,13 @@ async def test_drill_down_names_the_people_and_is_audited(
     assert page.status_code == 200
     seekers = await conn.fetch(
         "SELECT DISTINCT p.id, p.name FROM theme_assignments a JOIN participants p ON p.id = a.participant_id"
-        " WHERE a.theme_id = $1 AND a.side = 'seeks'", theme["id"])
+        " WHERE a.theme_id = $1 AND a.side = 'seeks'",
+        theme["id"],
+    )
     assert len(seekers) == theme["seeks"] and all(row["name"] in page.text for row in seekers)
-    audited = await conn.fetch("SELECT participant_id FROM audit_log WHERE action = 'map_drill_down' AND staff_id = $1",
-                               staff["id"])
+    audited = await conn.fetch(
+        "SELECT participant_id FROM audit_log WHERE action = 'map_drill_down' AND staff_id = $1", staff["id"]
+    )
     assert sorted(r["participant_id"] for r in audited) == sorted(r["id"] for r in seekers)
     refused = await client.get(f"/staff/map/people?theme={theme['id']}&side=sideways")
     assert refused.status_code == 409 and "side" in refused.text
@@ -88,13 +91,15 @@ async def test_theme_edits_through_the_page(
     await sign_in_as(client, conn, settings, staff_id=staff["id"])
     first, second = document["themes"][0]["id"], document["themes"][1]["id"]
     await client.get("/staff/map")  # the forms' CSRF token
-    renamed = await post_form(client, f"/staff/map/themes/{first}/rename", {"name_nb": "Roboter", "name_en": "Robots"})
+    renamed = await post_form(
+        client, "/staff/map/themes/rename", {"theme": str(first), "name_nb": "Roboter", "name_en": "Robots"}
+    )
     assert renamed.status_code == 303
-    merged = await post_form(client, f"/staff/map/themes/{second}/merge", {"into": str(first)})
+    merged = await post_form(client, "/staff/map/themes/merge", {"theme": str(second), "into": str(first)})
     assert merged.status_code == 303
     page = await client.get("/staff/map?lang=en")
     assert "Robots" in page.text
-    again = await post_form(client, f"/staff/map/themes/{second}/merge", {"into": str(first)})
+    again = await post_form(client, "/staff/map/themes/merge", {"theme": str(second), "into": str(first)})
     assert again.status_code == 404
 
 
