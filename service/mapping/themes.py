@@ -80,9 +80,28 @@ def group_centres(
         if len(rows) >= min_size:
             block = raw[rows].astype(np.float64)
             mean = block.mean(axis=0)
-            top = np.linalg.svd(block - mean, full_matrices=False)[2][:axes] if len(rows) >= axes_from else block[:0]
+            top = principal_axes(block - mean, axes) if len(rows) >= axes_from else block[:0]
             centres[group] = Centre(mean.astype(np.float32), np.asarray(top, dtype=np.float32))
     return centres
+
+
+def principal_axes(rows: np.ndarray, count: int, rounds: int = 50) -> np.ndarray:
+    """The top `count` principal axes (count, d) of centred rows (n, d), by power iteration with deflation.
+
+    Matrix-vector products only: LAPACK's SVD and eigh took 0.3-3 s per 384-dim group on a loaded
+    two-core machine (46 s for one recomputation of 2,400 interests), this takes milliseconds.
+    """
+    found: list[np.ndarray] = []
+    rng = np.random.default_rng(0)
+    for _ in range(count):
+        vector = rng.normal(size=rows.shape[1])
+        for _ in range(rounds):
+            vector = rows.T @ (rows @ vector)
+            for axis in found:
+                vector -= (vector @ axis) * axis
+            vector /= max(float(np.linalg.norm(vector)), 1e-12)
+        found.append(vector)
+    return np.array(found).reshape(count, rows.shape[1])
 
 
 def centred_groups(raw: np.ndarray, groups: Sequence[str], centres: Mapping[str, Centre]) -> np.ndarray:

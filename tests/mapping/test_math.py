@@ -102,3 +102,14 @@ def test_municipality_and_semester() -> None:
     import datetime as dt
 
     assert figures.semester(dt.date(2026, 3, 1)) == "2026-1" and figures.semester(dt.date(2026, 9, 1)) == "2026-2"
+
+
+@settings(max_examples=20, deadline=None)
+@given(seed=st.integers(0, 10_000), count=st.integers(1, 3))
+def test_principal_axes_are_numpys_svd_axes(seed: int, count: int) -> None:
+    rng = np.random.default_rng(seed)
+    rows = rng.normal(size=(120, 12)) * np.linspace(4.0, 0.2, 12)  # distinct spreads: a unique answer
+    rows -= rows.mean(axis=0)
+    expected = np.linalg.svd(rows, full_matrices=False)[2][:count]
+    found = themes.principal_axes(rows, count, rounds=300)
+    assert np.allclose(np.abs(found @ expected.T), np.eye(count), atol=1e-3)

@@ -5,10 +5,16 @@ from __future__ import annotations
 
 import csv
 import io
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import asyncpg
 import httpx
+from arq.connections import ArqRedis
 from openpyxl import load_workbook
 
 from service.kit.config import Settings
@@ -142,3 +148,36 @@ async def test_exports_and_api(
 async def test_api_before_the_first_recomputation_is_404(client: httpx.AsyncClient) -> None:
     answer = await client.get("/api/v1/map", headers={"Authorization": f"Bearer {API_TOKEN}"})
     assert answer.status_code == 404 and "koble themes --recompute" in answer.json()["detail"]
+
+
+async def test_koble_themes_prints_the_themes_and_writes_assignments(
+    conn: asyncpg.Connection, settings: Settings, tmp_path: Path
+) -> None:
+    document = await computed(conn)
+    out = tmp_path / "assignments.jsonl"
+    env = {**os.environ, "DATABASE_URL": settings.database_url or "", "REDIS_URL": settings.redis_url or "",
+           "KOBLE_DATA_DIR": str(tmp_path / "cli")}
+    result = subprocess.run([sys.executable, "-m", "service", "themes", "--json", "--assignments", str(out)],
+                            env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    printed = json.loads(result.stdout)["themes"]
+    assert [t["id"] for t in printed] == [t["id"] for t in document["themes"]]
+    assert set(printed[0]) == {"id", "label_nb", "label_en", "terms", "offers", "seeks"}
+    lines = [json.loads(line) for line in out.read_text().splitlines()]
+    assert lines == await mapping.assignment_lines(conn)
+    assert set(lines[0]) == {"external_id", "side", "index", "theme"}
+
+
+async def test_the_recompute_button_queues_one_job(
+    client: httpx.AsyncClient, conn: asyncpg.Connection, settings: Settings, make_staff: MakeStaff,
+    arq_redis: ArqRedis,
+) -> None:
+    staff = await make_staff("analyst")
+    await sign_in_as(client, conn, settings, staff_id=staff["id"])
+    empty = await client.get("/staff/map?lang=en")
+    assert "has not been computed yet" in empty.text
+    for _ in range(2):
+        answer = await post_form(client, "/staff/map/recompute", {})
+        assert answer.status_code == 303
+    jobs = await arq_redis.queued_jobs()
+    assert [job.function for job in jobs] == ["recompute_themes"]
