@@ -94,7 +94,7 @@ def principal_axes(rows: np.ndarray, count: int, rounds: int = 50) -> np.ndarray
     found: list[np.ndarray] = []
     rng = np.random.default_rng(0)
     for _ in range(count):
-        vector = rng.normal(size=rows.shape[1])
+        vector: np.ndarray = rng.normal(size=rows.shape[1])
         for _ in range(rounds):
             vector = rows.T @ (rows @ vector)
             for axis in found:
