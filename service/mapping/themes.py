@@ -94,9 +94,9 @@ def principal_axes(rows: np.ndarray, count: int, rounds: int = 50) -> np.ndarray
     found: list[np.ndarray] = []
     rng = np.random.default_rng(0)
     for _ in range(count):
-        vector: np.ndarray = rng.normal(size=rows.shape[1])
+        vector = np.asarray(rng.normal(size=rows.shape[1]), dtype=np.float64)
         for _ in range(rounds):
-            vector = rows.T @ (rows @ vector)
+            vector = np.asarray(rows.T @ (rows @ vector), dtype=np.float64)
             for axis in found:
                 vector -= (vector @ axis) * axis
             vector /= max(float(np.linalg.norm(vector)), 1e-12)
