@@ -292,7 +292,13 @@ async def rebuild(
     texts = [facts[a["participant_id"]][a["side"]][a["position"]] for a in placed]
     languages = [facts[a["participant_id"]]["language"] for a in placed]
     found = await asyncio.to_thread(
-        terms.theme_terms, texts, languages, [index[a["theme_id"]] for a in placed], len(shown)
+        terms.theme_terms,
+        texts,
+        languages,
+        [index[a["theme_id"]] for a in placed],
+        len(shown),
+        [a["participant_id"] for a in placed],
+        figures.PUBLIC_MIN,
     )
     labels = [(t, *labels_of(found, index[t])) for t in shown]
     await repository.set_labels(conn, labels)

@@ -85,21 +85,30 @@ def stems(text: str, language: str) -> list[tuple[str, str]]:
     return list(zip(_stemmer(language).stemWords(kept), kept, strict=True))
 
 
-def count_terms(texts: Sequence[str], themes: Sequence[int], k: int, language: str) -> tuple[np.ndarray, list[str]]:
-    """(counts int (k, V), shown spelling of each of the V terms): stems per theme (k themes, 0..k-1)."""
+def count_terms(
+    texts: Sequence[str], themes: Sequence[int], k: int, language: str, owners: Sequence[int], min_owners: int
+) -> tuple[np.ndarray, list[str]]:
+    """(counts int (k, V), shown spelling of each of the V terms): stems per theme (k themes, 0..k-1).
+
+    A term written by fewer than `min_owners` participants (owners (n,): each text's participant) is
+    never counted: a label must not name one company's product or one person (the public page's k >= 5).
+    """
     vocabulary: dict[str, int] = {}
     spellings: list[Counter[str]] = []
+    writers: list[set[int]] = []
     cells: Counter[tuple[int, int]] = Counter()
-    for text, theme in zip(texts, themes, strict=True):
+    for text, theme, owner in zip(texts, themes, owners, strict=True):
         for stem, word in stems(text, language):
             index = vocabulary.setdefault(stem, len(vocabulary))
             if index == len(spellings):
                 spellings.append(Counter())
+                writers.append(set())
             spellings[index][word] += 1
+            writers[index].add(owner)
             cells[(theme, index)] += 1
     counts = np.zeros((k, len(vocabulary)), dtype=np.int64)
     for (theme, index), n in cells.items():
-        counts[theme, index] = n
+        counts[theme, index] = n if len(writers[index]) >= min_owners else 0
     return counts, [spelling.most_common(1)[0][0] for spelling in spellings]
 
 
@@ -110,13 +119,27 @@ def top_terms(scores: np.ndarray, shown: Sequence[str], n: int) -> list[list[str
 
 
 def theme_terms(
-    texts: Sequence[str], languages: Sequence[str], themes: Sequence[int], k: int
+    texts: Sequence[str],
+    languages: Sequence[str],
+    themes: Sequence[int],
+    k: int,
+    owners: Sequence[int] | None = None,
+    min_owners: int = 1,
 ) -> dict[str, list[list[str]]]:
-    """language -> per theme (0..k-1) its most distinctive terms in that language's texts."""
+    """language -> per theme (0..k-1) its most distinctive terms in that language's texts (terms of
+    fewer than `min_owners` participants, `owners` (n,) naming each text's, left out)."""
+    owners = list(range(len(texts))) if owners is None else owners
     result: dict[str, list[list[str]]] = {}
     for language in LANGUAGES:
         chosen = [i for i, lang in enumerate(languages) if lang == language]
-        counts, shown = count_terms([texts[i] for i in chosen], [themes[i] for i in chosen], k, language)
+        counts, shown = count_terms(
+            [texts[i] for i in chosen],
+            [themes[i] for i in chosen],
+            k,
+            language,
+            [owners[i] for i in chosen],
+            min_owners,
+        )
         result[language] = top_terms(class_tfidf(counts), shown, TERMS_KEPT) if shown else [[] for _ in range(k)]
     return result
 

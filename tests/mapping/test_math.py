@@ -113,3 +113,10 @@ def test_principal_axes_are_numpys_svd_axes(seed: int, count: int) -> None:
     expected = np.linalg.svd(rows, full_matrices=False)[2][:count]
     found = themes.principal_axes(rows, count, rounds=300)
     assert np.allclose(np.abs(found @ expected.T), np.eye(count), atol=1e-2)
+
+
+def test_a_term_fewer_than_five_participants_wrote_never_labels_a_theme() -> None:
+    texts = [f"sveising av aluminium {i}" for i in range(6)] + ["sveising hos Mjøsbruket"] * 3
+    owners = [0, 1, 2, 3, 4, 5, 6, 6, 6]
+    found = terms.theme_terms(texts, ["nb"] * 9, [0] * 9, 1, owners, figures.PUBLIC_MIN)
+    assert "aluminium" in found["nb"][0] and "mjøsbruket" not in found["nb"][0]
