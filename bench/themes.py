@@ -152,7 +152,9 @@ def main() -> None:
         settings = Settings(koble_data_dir=Path(folder))
         server = embedded.postgres_url(settings)
         try:
-            for n, seed in zip(map(int, args.sizes.split(",")), map(int, args.seeds.split(",")), strict=True):
+            sizes = [int(n) for n in args.sizes.split(",") if n]
+            seeds = [int(seed) for seed in args.seeds.split(",") if seed]
+            for n, seed in zip(sizes, seeds, strict=True):
                 rows, subjects = planted(generator.generate(n, seed, queries=10), PLANTED)
                 result = run_set(settings, server, rows, subjects, args.cache)
                 print(

@@ -79,10 +79,11 @@ def words(text: str, language: str) -> list[str]:
     return [w for w in WORD.findall(text.lower()) if len(w) >= MIN_LENGTH and w not in stop]
 
 
-def stems(text: str, language: str) -> list[tuple[str, str]]:
-    """(stem, word) for every kept word of a text."""
+@lru_cache(maxsize=65_536)
+def stems(text: str, language: str) -> tuple[tuple[str, str], ...]:
+    """(stem, word) for every kept word of a text (cached: forms and postings repeat texts)."""
     kept = words(text, language)
-    return list(zip(_stemmer(language).stemWords(kept), kept, strict=True))
+    return tuple(zip(_stemmer(language).stemWords(kept), kept, strict=True))
 
 
 def count_terms(
