@@ -186,6 +186,11 @@ def document(items: Sequence[Interest], themes: Sequence[Mapping[str, Any]]) -> 
     }
 
 
+def empty() -> dict[str, Any]:
+    """The figures before the first recomputation: no themes, no cells, no gaps."""
+    return {**document([], []), "computed_at": None}
+
+
 # --- The public version: no cell below PUBLIC_MIN -------------------------------------------------------
 
 

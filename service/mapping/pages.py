@@ -1,6 +1,6 @@
 """The map's pages: `/staff/map` (any staff: analysts see numbers only), its drill-down to the people
-behind a number (reviewers and admins, audited), theme edits, the exports, and the public overview
-`/kartlegging` (no sign-in, no cell below 5 participants, cacheable)."""
+behind a number (`StaffMember`: reviewers and admins, audited), theme edits, the exports, and the
+public overview `/kartlegging` (no sign-in, no cell below 5 participants, cacheable)."""
 
 from __future__ import annotations
 
@@ -12,24 +12,17 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from service.auth import service as auth
-from service.auth.dependencies import AnyStaff
+from service.auth.dependencies import AnyStaff, StaffMember
 from service.kit import i18n
 from service.kit.deps import ConnDep, ResourcesDep
-from service.kit.errors import Forbidden
 from service.kit.i18n import _
 from service.kit.templating import templates
+from service.mapping import figures, tasks, views
 from service.mapping import service as mapping
-from service.mapping import tasks, views
 
 router = APIRouter(include_in_schema=False)
 PRIVATE = {"Cache-Control": "no-store"}
 PUBLIC_MAX_AGE = 600  # the figures change once a night (and on staff's recomputations)
-
-
-class PeopleHidden(Forbidden):
-    """An analyst asked for the participants behind a number."""
-
-    template = "Your role sees the map's numbers, not the participants behind them"
 
 
 def _page(
@@ -98,17 +91,12 @@ async def split(staff: AnyStaff, conn: ConnDep, theme: Annotated[int, Form()]) -
 
 @router.get("/staff/map/people", response_class=HTMLResponse)
 async def people(
-    request: Request,
-    staff: AnyStaff,
-    conn: ConnDep,
-    theme: int,
-    side: str = "any",
-    dimension: str | None = None,
-    value: str | None = None,
+    request: Request, staff: StaffMember, conn: ConnDep, theme: int | None = None, side: str = "any",
+    dimension: str | None = None, value: str | None = None,
 ) -> Response:
     """The participants behind one number (reviewers and admins; the view is audited)."""
-    if not auth.can_see_people(staff):
-        raise PeopleHidden
+    if theme is None:
+        return RedirectResponse("/staff/map", status_code=303)
     found = await mapping.people_behind(conn, auth.staff_actor(staff), theme, side, dimension, value)
     row = await mapping.shown_theme(conn, theme)
     lang = i18n.current_language.get()
@@ -139,16 +127,20 @@ def _download(body: bytes | str, name: str, media_type: str, headers: dict[str, 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
-@router.get("/staff/map/export.{fmt}")
-async def staff_export(fmt: str, staff: AnyStaff, conn: ConnDep) -> Response:
-    """The map's figures as .xlsx or CSV (every number, no names)."""
-    return await _export(conn, fmt, public=False, headers=PRIVATE)
+@router.get("/staff/map/export.xlsx")
+async def staff_export_xlsx(staff: AnyStaff, conn: ConnDep) -> Response:
+    """The map's figures as .xlsx (every number, no names)."""
+    return await _export(conn, "xlsx", public=False, headers=PRIVATE)
+
+
+@router.get("/staff/map/export.csv")
+async def staff_export_csv(staff: AnyStaff, conn: ConnDep) -> Response:
+    """The map's figures as CSV (every number, no names)."""
+    return await _export(conn, "csv", public=False, headers=PRIVATE)
 
 
 async def _export(conn: asyncpg.Connection, fmt: str, public: bool, headers: dict[str, str]) -> Response:
-    document = await mapping.figures_document(conn)
-    if document is None or fmt not in ("xlsx", "csv"):
-        return Response(status_code=404, headers=headers)
+    document = await mapping.figures_document(conn) or figures.empty()
     rows = views.export_rows(document, i18n.current_language.get(), public)
     name = "kartlegging" if public else "kartlegging-staff"
     if fmt == "csv":
@@ -177,8 +169,13 @@ async def public_map(request: Request, conn: ConnDep) -> Response:
     return _page(request, "mapping/public.html", _map_context(document, True, False), headers)
 
 
-@router.get("/kartlegging/export.{fmt}")
-async def public_export(fmt: str, conn: ConnDep) -> Response:
-    """The public figures (no cell below 5) as .xlsx or CSV."""
-    document = await mapping.figures_document(conn)
-    return await _export(conn, fmt, public=True, headers=_public_headers(document))
+@router.get("/kartlegging/export.xlsx")
+async def public_export_xlsx(conn: ConnDep) -> Response:
+    """The public figures (no cell below 5) as .xlsx."""
+    return await _export(conn, "xlsx", public=True, headers=_public_headers(await mapping.figures_document(conn)))
+
+
+@router.get("/kartlegging/export.csv")
+async def public_export_csv(conn: ConnDep) -> Response:
+    """The public figures (no cell below 5) as CSV."""
+    return await _export(conn, "csv", public=True, headers=_public_headers(await mapping.figures_document(conn)))

@@ -62,12 +62,6 @@ class ThemeEditRefused(Conflict):
     template = "%(field)s: %(reason)s"
 
 
-class NoThemesYet(NotFound):
-    """The map has not been computed yet."""
-
-    template = "The themes have not been computed yet: run koble themes --recompute"
-
-
 @dataclass
 class Corpus:
     """Every visible interest with a vector: rows (n,) in (participant, side, position) order."""

@@ -145,9 +145,11 @@ async def test_exports_and_api(
     assert answer.status_code == 200 and answer.json()["themes"] == document["themes"]
 
 
-async def test_api_before_the_first_recomputation_is_404(client: httpx.AsyncClient) -> None:
+async def test_before_the_first_recomputation_the_map_is_empty(client: httpx.AsyncClient) -> None:
     answer = await client.get("/api/v1/map", headers={"Authorization": f"Bearer {API_TOKEN}"})
-    assert answer.status_code == 404 and "koble themes --recompute" in answer.json()["detail"]
+    assert answer.status_code == 200 and answer.json()["themes"] == [] and answer.json()["computed_at"] is None
+    exported = await client.get("/kartlegging/export.csv")
+    assert exported.text.splitlines() == ["dimension,value,theme_id,theme,offering,seeking"]
 
 
 async def test_koble_themes_prints_the_themes_and_writes_assignments(
