@@ -7,7 +7,7 @@ BIN       := $(VENV)/bin
 RUN_STAMP := $(VENV)/.installed-run
 DEV_STAMP := $(VENV)/.installed-dev
 
-.PHONY: run test lint install browser clean
+.PHONY: run test lint install browser axe clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,10 @@ run: $(RUN_STAMP)
 browser:
 	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
 
+## axe-core for the browser tests' accessibility checks (tests/support.py assert_accessible), git-ignored.
+axe:
+	@test -f tests/.axe/node_modules/axe-core/axe.min.js || npm install --silent --prefix tests/.axe axe-core@4
+
 ## Style, types, and the shape of the code: imports run one way (.importlinter, docs/architecture.md).
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check .
@@ -41,7 +45,7 @@ lint: $(DEV_STAMP)
 	$(BIN)/lint-imports
 
 ## Lint, type-check and run every test against real Postgres+pgvector, Redis, SMTP and Chromium.
-test: $(DEV_STAMP) browser lint
+test: $(DEV_STAMP) browser axe lint
 	$(BIN)/python -m pytest -q
 
 clean:

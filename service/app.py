@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 from arq import create_pool as create_arq_pool
@@ -14,6 +14,8 @@ from starlette.middleware.sessions import SessionMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service import health, worker
+from service.events import pages as event_pages
+from service.events import router as event_api
 from service.feed import pages as feed_pages
 from service.feed import router as feed_api
 from service.followup import pages as followup_pages
@@ -50,21 +52,36 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     # Read by service.matching.dependencies; None when KOBLE_SUGGESTION_CACHE_ENTRIES is 0.
     entries = get_ranker_settings().suggestion_cache_entries
     app.state.suggestion_cache = SuggestionCache(entries) if entries else None
-    in_process = worker.create_worker(settings, redis_url, pool=pool) if settings.run_worker else None
-    worker_task = asyncio.create_task(in_process.async_run()) if in_process else None
+    # The worker opens its own pool (service.worker.POOL_SIZE): requests never starve its jobs of connections,
+    # nor an accepted email of the one that records it `sent` (docs/architecture.md, "Email delivery").
+    supervisor = worker.Supervisor(settings, redis_url, _on_worker_death(app)) if settings.run_worker else None
+    # Read by health.worker_state (/healthz): the in-process worker's state, or "off".
+    app.state.worker_state = (lambda: supervisor.state) if supervisor else None
+    worker_task = asyncio.create_task(supervisor.run()) if supervisor else None
     try:
         yield
     finally:
-        if in_process and worker_task:
-            worker_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
+        if supervisor and worker_task:
+            supervisor.stop()  # running jobs finish (KOBLE_WORKER_DRAIN_SECONDS) before the pool closes
+            with contextlib.suppress(Exception):  # a dead worker was already logged
                 await worker_task
-            await in_process.close()
         await limiter.close()
         await redis.aclose()
         await pool.close()
         # uvicorn re-raises SIGTERM after shutdown, so atexit hooks cannot be relied on.
         await asyncio.to_thread(embedded.stop_all)
+
+
+def _on_worker_death(app: FastAPI) -> Callable[[], None]:
+    """What the in-process worker calls if it stops for good: the app's `on_worker_death` (`koble serve`
+    stops the server and exits 1 so that a supervisor restarts it); /healthz says "dead" meanwhile."""
+
+    def died() -> None:
+        handler = getattr(app.state, "on_worker_death", None)
+        if handler is not None:
+            handler()
+
+    return died
 
 
 class LanguageMiddleware:
@@ -121,7 +138,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(router)
     for router in (review_pages.router, review_api.router, feed_pages.router, feed_api.router):
         app.include_router(router)
-    for router in (followup_pages.router, followup_api.router, mapping_pages.router, mapping_api.router):
+    for router in (followup_pages.router, followup_api.router, event_pages.router, event_api.router):
+        app.include_router(router)
+    for router in (mapping_pages.router, mapping_api.router):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     apidocs.install(app)

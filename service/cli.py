@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import signal
 import sys
 from collections.abc import Callable
 from enum import StrEnum
 from importlib.metadata import entry_points
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -35,19 +36,47 @@ def serve(
     from service.app import create_app
 
     setup_logging()
+    application = create_app()
     # No access log: it would hold client addresses and one-time links (no personal data in logs).
-    uvicorn.run(create_app(), host=host, port=port, proxy_headers=True, log_config=None, access_log=False)
+    server = uvicorn.Server(
+        uvicorn.Config(application, host=host, port=port, proxy_headers=True, log_config=None, access_log=False)
+    )
+    died: list[bool] = []
+
+    def worker_died() -> None:
+        # Serving without the worker would accept work that is never done: stop, exit 1, be restarted.
+        died.append(True)
+        server.should_exit = True
+
+    application.state.on_worker_death = worker_died
+    server.run()
+    if died:
+        raise fail("the worker stopped for good (see the log above); exiting")
 
 
 @app.command()
 def worker() -> None:
-    """Run the worker alone (several may run at once)."""
+    """Run the worker alone (several may run at once); SIGTERM lets running jobs finish first."""
     from service import worker as worker_module
     from service.kit import embedded
 
     setup_logging()
     settings = get_settings()
-    worker_module.create_worker(settings, embedded.redis_url(settings)).run()
+    supervisor = worker_module.Supervisor(settings, embedded.redis_url(settings))
+    try:
+        asyncio.run(_run_worker(supervisor))
+    except Exception as exc:  # already logged with its traceback by the supervisor
+        raise fail(f"the worker stopped for good ({type(exc).__name__})") from exc
+    finally:
+        embedded.stop_all()
+
+
+async def _run_worker(supervisor: Any) -> None:
+    """Run the supervisor until SIGTERM or SIGINT (which drain running jobs first)."""
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, supervisor.stop)
+    await supervisor.run()
 
 
 @app.command()
@@ -170,6 +199,22 @@ def themes(
 
     setup_logging()
     sys.exit(asyncio.run(themes_cli.run(recompute, as_json, assignments, seed)))
+
+
+@app.command()
+def schedule(
+    # A str, not a Path: errors name FILE exactly as typed (docs/contracts.md §2).
+    file: Annotated[str, typer.Argument(metavar="FILE.json", help="The event: slots, tables, participants, meetings.")],
+    out: Annotated[str | None, typer.Option("--out", help="Write the schedule here instead of stdout.")] = None,
+    time_limit: Annotated[
+        float, typer.Option("--time-limit", min=0.1, max=3600, help="Seconds the solver may search.")
+    ] = 10.0,
+    seed: Annotated[int, typer.Option("--seed", min=0, help="The solver's random seed.")] = 0,
+) -> None:
+    """Put meetings into slots and tables: the largest total weight, then the fewest idle gaps (CP-SAT)."""
+    from service.events import schedule_cli
+
+    sys.exit(schedule_cli.run(file, out, time_limit, seed))
 
 
 def _register_subcommands() -> None:

@@ -7,10 +7,13 @@ import json
 import re
 from base64 import b64encode
 from email.message import Message
+from pathlib import Path
 
 import httpx
 import itsdangerous
+import pytest
 from asyncpg import Connection
+from playwright.sync_api import Page
 
 from service.auth import service as auth
 from service.auth.service import SubjectKind
@@ -99,3 +102,24 @@ async def sign_in_participant(client: httpx.AsyncClient, conn: Connection, parti
     """Follow a fresh sign-in link in this client, pressing Continue as a participant would."""
     token = await auth.issue(conn, participant_id, "login", dt.timedelta(minutes=5))
     await post_form(client, f"/auth/{token}", {})
+
+
+# axe-core, installed by `make test` with npm into the git-ignored tests/.axe (never fetched at test time).
+AXE = Path(__file__).parent / ".axe" / "node_modules" / "axe-core" / "axe.min.js"
+WCAG_21_AA = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+
+
+def assert_accessible(page: Page) -> None:
+    """Fail on any WCAG 2.1 A or AA violation axe-core finds on the page as it is now.
+
+    axe is evaluated through the DevTools protocol, which the pages' Content-Security-Policy
+    (no inline scripts) does not block.
+    """
+    if not AXE.is_file():
+        pytest.fail(f"axe-core is missing ({AXE}): run `npm install --prefix tests/.axe axe-core@4` (make test does)")
+    if not page.evaluate("typeof window.axe !== 'undefined'"):
+        page.evaluate(AXE.read_text())
+    result = page.evaluate("tags => axe.run(document, {runOnly: {type: 'tag', values: tags}})", WCAG_21_AA)
+    found = [f"{v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes']][:3]}"
+             for v in result["violations"]]
+    assert not found, f"{page.url}: " + "; ".join(found)

@@ -74,12 +74,22 @@ class Settings(BaseSettings):
     remind_project_days: float = Field(90, gt=0, alias="KOBLE_REMIND_PROJECT_DAYS")
     reply_link_days: int = Field(60, ge=1, alias="KOBLE_REPLY_LINK_DAYS")
     # A worker that claimed an email and did not finish within this long is presumed dead; its email is
-    # sent again (same Message-ID). Longer than the SMTP timeout (30 s), so a slow send is not doubled.
+    # sent again (same Message-ID). Longer than an email job's time limit (service.mail.tasks.JOB_TIMEOUT,
+    # 60 s), so a slow but live send is never doubled.
     outbox_lease_seconds: float = Field(120, gt=0, alias="KOBLE_OUTBOX_LEASE_SECONDS")
-    # Pending emails older than this are re-enqueued by the sweep (their enqueue was lost: Redis down).
-    outbox_sweep_after_seconds: float = Field(60, ge=0, alias="KOBLE_OUTBOX_SWEEP_AFTER_SECONDS")
-    # First retry after this many seconds when the SMTP server refuses, then 4x, 9x, ... (8 tries).
+    # Pending emails due this long ago whose job is not waiting in the queue (lost enqueue, Redis down, or
+    # a worker that died before claiming) are handed to the queue again under a new job id.
+    outbox_sweep_after_seconds: float = Field(30, ge=0, alias="KOBLE_OUTBOX_SWEEP_AFTER_SECONDS")
+    # How often the outbox sweep runs (seconds; every worker schedules it, one runs it).
+    outbox_sweep_interval_seconds: int = Field(10, ge=1, le=60, alias="KOBLE_OUTBOX_SWEEP_INTERVAL_SECONDS")
+    # Refused emails are retried after base, 2x, 4x, ... capped at max, up to max_tries tries:
+    # with the defaults 24 tries over 2 h 50 min (docs/architecture.md, "Email delivery").
     email_retry_seconds: float = Field(5, gt=0, alias="KOBLE_EMAIL_RETRY_SECONDS")
+    email_retry_max_seconds: float = Field(600, gt=0, alias="KOBLE_EMAIL_RETRY_MAX_SECONDS")
+    email_max_tries: int = Field(24, ge=1, alias="KOBLE_EMAIL_MAX_TRIES")
+    # The worker, on SIGTERM (and `koble serve` at shutdown): stop taking jobs and let running ones finish
+    # for up to this long before cancelling them (a cancelled email goes back to pending at once).
+    worker_drain_seconds: float = Field(20, ge=0, alias="KOBLE_WORKER_DRAIN_SECONDS")
 
     @field_validator("koble_base_url")
     @classmethod

@@ -73,8 +73,9 @@ def _write_settings(pgdata: Path, values: dict[str, str]) -> bool:
     return True
 
 
-def _forget_dead_users(pgdata: Path) -> None:
-    """Drop crashed processes from pgserver's list of users, or the server would never stop."""
+def _forget_dead_users(pgdata: Path, keep_self: bool = False) -> None:
+    """Drop crashed (e.g. SIGKILLed) processes from pgserver's list of users, or the server would never stop;
+    this process too unless `keep_self`."""
     import psutil
     from pgserver.postgres_server import PostgresServer
     from pgserver.utils import DiskList
@@ -84,7 +85,7 @@ def _forget_dead_users(pgdata: Path) -> None:
         return  # a new data folder must stay empty for initdb
     users = DiskList(path)
     with PostgresServer._lock:
-        users.put([pid for pid in users.get() if psutil.pid_exists(pid) and pid != os.getpid()])
+        users.put([pid for pid in users.get() if psutil.pid_exists(pid) and (keep_self or pid != os.getpid())])
 
 
 def redis_url(settings: Settings) -> str:
@@ -116,5 +117,8 @@ def stop_all() -> None:
     """Release this process's handles; each server stops when no other koble process uses it."""
     for key in list(_handles):
         handle = _handles.pop(key)
-        # Both libraries count the processes that share a server and stop it with the last one.
+        # Both libraries count the processes that share a server and stop it with the last one; a killed
+        # process never took its pid off pgserver's list, so the live ones would keep the server forever.
+        if key.startswith("pg:"):
+            _forget_dead_users(Path(handle.pgdata), keep_self=True)
         handle.cleanup() if key.startswith("pg:") else handle._cleanup()

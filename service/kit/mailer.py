@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import socket
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from email.message import EmailMessage
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -77,10 +78,15 @@ def message_id(sender: str, local_part: str) -> str:
     return f"<{local_part}@{domain}>"
 
 
-async def send(config: SmtpConfig, message: EmailMessage) -> None:
-    """Send one message over SMTP."""
-    await aiosmtplib.send(
-        message,
+async def send(
+    config: SmtpConfig, message: EmailMessage, accepted: Callable[[], Awaitable[None]] | None = None
+) -> None:
+    """Send one message over SMTP; `accepted` runs as soon as the server took it, before QUIT.
+
+    Recording the delivery in `accepted` keeps the goodbye's round trip out of the window in which a
+    killed worker would send the message twice (docs/architecture.md, "Email delivery").
+    """
+    client = aiosmtplib.SMTP(
         hostname=config.hostname,
         port=config.port,
         username=config.username,
@@ -90,6 +96,10 @@ async def send(config: SmtpConfig, message: EmailMessage) -> None:
         timeout=30,
         local_hostname=local_hostname(),
     )
+    async with client:  # QUIT on the way out; a server that hangs up after accepting is no error
+        await client.send_message(message)
+        if accepted is not None:
+            await accepted()
 
 
 @functools.cache

@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+import logging
+import time
 from typing import Any
 
 from asgi_csrf import asgi_csrf
 from limits import parse
 from limits.aio.storage import RedisStorage
 from limits.aio.strategies import MovingWindowRateLimiter
+from limits.errors import StorageError as LimitsStorageError
 from redis.asyncio import ConnectionPool
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+log = logging.getLogger(__name__)
 
 CSP = (
     "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
@@ -148,11 +157,23 @@ def with_csrf(app: ASGIApp, secret: str, secure: bool) -> ASGIApp:
 
 
 class RateLimiter:
-    """Redis-backed moving-window limits per action and client, shared by all processes."""
+    """Redis-backed moving-window limits per action and client, shared by all processes.
+
+    Fails open: while Redis is unreachable every attempt is allowed (and a warning logged at most every
+    OUTAGE_LOG_SECONDS), so that registrations and sign-ins keep working; the emails they write wait in
+    the outbox (docs/contracts.md §5, "Redis down").
+    """
+
+    OUTAGE_LOG_SECONDS = 10.0
 
     def __init__(self, redis_url: str) -> None:
-        # Our own connection pool, so that shutdown can close it (see close()).
-        self.connections = ConnectionPool.from_url(redis_url)
+        # Our own connection pool, so that shutdown can close it (see close()). Short timeouts: a Redis that
+        # hangs must not hang a registration; a connection that died with a restarted Redis is retried once.
+        self.connections = ConnectionPool.from_url(
+            redis_url, socket_connect_timeout=1, socket_timeout=1,
+            retry_on_error=[RedisConnectionError], retry=Retry(NoBackoff(), 1),
+        )
+        self.logged_outage = 0.0
         self.storage = RedisStorage(
             _limits_uri(redis_url),
             implementation="redispy",
@@ -161,8 +182,18 @@ class RateLimiter:
         self.strategy = MovingWindowRateLimiter(self.storage)
 
     async def hit(self, rule: str, action: str, client: str) -> bool:
-        """Count one attempt; False when the client is over the limit."""
-        return await self.strategy.hit(parse(rule), "koble", action, client)
+        """Count one attempt; False when the client is over the limit (True while Redis is unreachable)."""
+        try:
+            return await self.strategy.hit(parse(rule), "koble", action, client)
+        except (RedisError, OSError, LimitsStorageError) as exc:
+            self._log_outage(exc)
+            return True
+
+    def _log_outage(self, exc: Exception) -> None:
+        now = time.monotonic()
+        if now - self.logged_outage >= self.OUTAGE_LOG_SECONDS:
+            self.logged_outage = now
+            log.warning("rate limits not checked: Redis unreachable (%s); allowing requests", type(exc).__name__)
 
     async def allows(self, rule: str, action: str, client: str, address: str) -> bool:
         """Count one attempt for the client and one for the email address; False when either is over.

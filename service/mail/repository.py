@@ -51,38 +51,62 @@ async def claim(conn: asyncpg.Connection, outbox_id: int, lease_seconds: float) 
     )
 
 
-async def finish(conn: asyncpg.Connection, outbox_id: int, status: str, error: str | None) -> None:
-    """Record the outcome of a claimed email's delivery attempt."""
+async def finish(
+    conn: asyncpg.Connection, outbox_id: int, status: str, error: str | None, retry_after: float = 0
+) -> None:
+    """Record the outcome of a claimed email's delivery attempt (`pending`: due again in `retry_after` s)."""
     await conn.execute(
         """UPDATE outbox SET status = $2, last_error = $3, claimed_at = NULL,
-                  sent_at = CASE WHEN $2 IN ('sent', 'logged') THEN now() END
+                  sent_at = CASE WHEN $2 IN ('sent', 'logged') THEN now() END,
+                  next_attempt_at = now() + make_interval(secs => $4)
            WHERE id = $1 AND status = 'sending'""",
         outbox_id,
         status,
         error,
+        retry_after,
     )
 
 
-async def pending_ids(conn: asyncpg.Connection, older_than_seconds: float, limit: int) -> list[int]:
-    """Pending emails a lost enqueue may have left behind."""
+async def release(conn: asyncpg.Connection, outbox_id: int) -> None:
+    """Give back a claim whose send was interrupted (worker stopping): pending again, the try not counted."""
+    await conn.execute(
+        """UPDATE outbox SET status = 'pending', claimed_at = NULL, attempts = greatest(attempts - 1, 0),
+                  next_attempt_at = now()
+           WHERE id = $1 AND status = 'sending'""",
+        outbox_id,
+    )
+
+
+async def overdue(conn: asyncpg.Connection, grace_seconds: float, limit: int) -> list[tuple[int, int]]:
+    """(id, handoffs) of pending emails due more than `grace_seconds` ago, oldest due first."""
     rows = await conn.fetch(
-        """SELECT id FROM outbox WHERE status = 'pending'
-           AND created_at < now() - make_interval(secs => $1) ORDER BY id LIMIT $2""",
-        older_than_seconds,
+        """SELECT id, handoffs FROM outbox WHERE status = 'pending'
+           AND next_attempt_at < now() - make_interval(secs => $1) ORDER BY next_attempt_at LIMIT $2""",
+        grace_seconds,
         limit,
     )
-    return [row["id"] for row in rows]
+    return [(row["id"], row["handoffs"]) for row in rows]
 
 
 async def stale_claims(conn: asyncpg.Connection, lease_seconds: float, limit: int) -> list[tuple[int, int]]:
-    """(id, attempts) of emails whose sending worker died mid-send (claim older than the lease)."""
+    """(id, handoffs) of emails whose sending worker died mid-send (claim older than the lease)."""
     rows = await conn.fetch(
-        """SELECT id, attempts FROM outbox WHERE status = 'sending'
+        """SELECT id, handoffs FROM outbox WHERE status = 'sending'
            AND claimed_at < now() - make_interval(secs => $1) ORDER BY id LIMIT $2""",
         lease_seconds,
         limit,
     )
-    return [(row["id"], row["attempts"]) for row in rows]
+    return [(row["id"], row["handoffs"]) for row in rows]
+
+
+async def hand_off(conn: asyncpg.Connection, outbox_ids: list[int]) -> list[tuple[int, int]]:
+    """Count one more hand-off to the queue for these undelivered emails; (id, handoffs) after it."""
+    rows = await conn.fetch(
+        """UPDATE outbox SET handoffs = handoffs + 1
+           WHERE id = ANY($1::bigint[]) AND status IN ('pending', 'sending') RETURNING id, handoffs""",
+        outbox_ids,
+    )
+    return sorted((row["id"], row["handoffs"]) for row in rows)
 
 
 async def undelivered(conn: asyncpg.Connection, limit: int) -> list[asyncpg.Record]:
@@ -113,7 +137,8 @@ async def status_counts(conn: asyncpg.Connection) -> dict[str, int]:
 async def requeue_failed(conn: asyncpg.Connection, outbox_id: int) -> bool:
     """Put a failed email back to pending with fresh tries; False if it was not failed."""
     result: str = await conn.execute(
-        "UPDATE outbox SET status = 'pending', attempts = 0 WHERE id = $1 AND status = 'failed'",
+        """UPDATE outbox SET status = 'pending', attempts = 0, next_attempt_at = now()
+           WHERE id = $1 AND status = 'failed'""",
         outbox_id,
     )
     return result.endswith(" 1")

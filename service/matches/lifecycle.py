@@ -18,7 +18,7 @@ State = Literal[
     "meeting_held", "project_agreed", "project_completed", "closed",
 ]
 STATES: tuple[State, ...] = get_args(State)
-Origin = Literal["ranker", "hand_picked", "participants"]
+Origin = Literal["ranker", "hand_picked", "participants", "event"]
 # A participant's reply: one-click links in emails and the buttons on their match page.
 Action = Literal["interested", "not_now", "met", "agreed", "completed", "stop"]
 ACTIONS: tuple[Action, ...] = ("interested", "not_now", "met", "agreed", "completed", "stop")

@@ -20,6 +20,7 @@ from typing import Any
 import asyncpg
 import numpy as np
 from arq.connections import ArqRedis
+from redis.exceptions import RedisError
 
 from service.kit.config import Settings
 from service.matching.encoders import SIDES, Encoder, EncoderError, Side, get_encoder, normalised
@@ -308,7 +309,7 @@ async def enqueue_embedding(
     for start in range(0, len(ids), per_job):
         try:
             await redis.enqueue_job(JOB, ids[start : start + per_job])
-        except (OSError, ConnectionError) as exc:
+        except (OSError, ConnectionError, RedisError) as exc:
             log.warning("could not queue embedding (%s); the sweep will embed them", type(exc).__name__)
             break
         queued += 1

@@ -206,6 +206,7 @@ async def suggest(
     by_name: bool = False,
     record_exposure: bool = True,
     cache: SuggestionCache | None = None,
+    among: Sequence[int] | None = None,
 ) -> list[Suggestion]:
     """The k best allowed candidates for a participant, best first, each with its explanation.
 
@@ -213,17 +214,20 @@ async def suggest(
     the participant ("you") or, with `by_name`, about both by name (staff, CLI). The shown candidates'
     exposure grows unless `record_exposure` is false (operators looking, not participants).
     With a `cache`, the ranked candidates are computed once per matching version (`SuggestionCache`);
-    the answer is the same as without one.
+    the answer is the same as without one. `among`: only these candidates (an event's attendees), ranked
+    exactly with the same hard constraints and explanations, never cached.
     """
     config = config or RankerConfig(scoring.Weights(
         similarity_floor=scoring.default_similarity_floor(model),
         cross_lingual_shift=scoring.default_cross_lingual_shift(model)))
+    if among is not None:
+        cache = None
     entry = cache.get(participant_id) if cache is not None else None
     current, top = (False, None)
     if cache is not None and entry is not None:
         current, top = await _cached_top(conn, cache, entry, model, config, k)
     if not current:
-        top = await _fresh_top(conn, participant_id, model, config, k, cache)
+        top = await _fresh_top(conn, participant_id, model, config, k, cache, among=among)
     return await _suggestions(conn, top, model, config, cache, reader_language, by_name, record_exposure)
 
 
@@ -262,12 +266,12 @@ async def _cached_top(
 
 async def _fresh_top(
     conn: asyncpg.Connection, participant_id: int, model: str, config: RankerConfig, k: int,
-    cache: SuggestionCache | None, widen: int = 1,
+    cache: SuggestionCache | None, widen: int = 1, among: Sequence[int] | None = None,
 ) -> Top | None:
     """The top k of an entry computed afresh, four times as wide while exposure has already overtaken
     it (at MAX_WIDTH served whatever it holds). None: no suggestions at all."""
     while True:
-        found = await compute_entry(conn, participant_id, model, config, cache, widen=widen)
+        found = await compute_entry(conn, participant_id, model, config, cache, widen=widen, among=among)
         if found is None:
             return None
         _, chosen = await _chosen(conn, found[0], config, k, last_try=widen >= MAX_WIDTH)
@@ -311,16 +315,20 @@ def _suggestion(
 
 async def compute_entry(
     conn: asyncpg.Connection, participant_id: int, model: str, config: RankerConfig,
-    cache: SuggestionCache | None, widen: int = 1,
+    cache: SuggestionCache | None, widen: int = 1, among: Sequence[int] | None = None,
 ) -> Found | None:
     """Retrieve and score a participant's candidates; kept in the cache if every read saw one version.
 
-    `widen` multiplies the candidates retrieved (the entry's `width`).
+    `widen` multiplies the candidates retrieved (the entry's `width`); `among` scores exactly these
+    candidates (every one of them that passes the hard constraints) instead of retrieving.
     """
     query = await retrieval.query_participant(conn, participant_id, model)
     if query is None or query["hidden_at"] is not None or query["verified_at"] is None or not query_vectors(query):
         return None
-    rows, truncated = await _retrieved(conn, query, model, config, widen)
+    if among is not None:
+        rows, truncated = await _among(conn, query, model, config, among), False
+    else:
+        rows, truncated = await _retrieved(conn, query, model, config, widen)
     base = _scored(query, rows, config, base_only=True)
     ids = np.array([row["id"] for row in rows], dtype=np.int64)
     order = scoring.rank(base, ids)
@@ -387,6 +395,15 @@ async def _retrieved(
     rows = await ranking.candidate_rows(conn, constraints, vectors, ids, config.exposure_half_life_days,
                                            lexical_terms)
     return rows, truncated
+
+
+async def _among(
+    conn: asyncpg.Connection, query: Mapping[str, Any], model: str, config: RankerConfig, among: Sequence[int]
+) -> list[asyncpg.Record]:
+    """Candidate rows of exactly these candidates (those passing the SQL hard constraints)."""
+    lexical_terms = config.lexical_terms if config.weights.lexical else 0
+    return await ranking.candidate_rows(conn, query_filter(query, model, []), query_vectors(query), list(among),
+                                        config.exposure_half_life_days, lexical_terms)
 
 
 async def _pooled(

@@ -82,11 +82,11 @@ async def _link_email(
 
 async def register(
     conn: asyncpg.Connection, redis: ArqRedis | None, settings: Settings, data: ParticipantFields
-) -> None:
-    """Store a new registration and email a verification link.
+) -> asyncpg.Record | None:
+    """Store a new registration and email a verification link; the new (unverified) row, None if known.
 
     An address already registered gets a sign-in link instead, and the caller answers the same
-    either way, so the form never reveals who is registered.
+    either way, so the form never reveals who is registered (an event's sign-up uses the row).
     """
     async with conn.transaction():
         existing = await repository.by_email(conn, str(data.email))
@@ -98,9 +98,11 @@ async def register(
             )
             outbox_id = await _link_email(conn, settings, row, "verify", "verify")
     await mail_tasks.enqueue(redis, [outbox_id])
-    if existing is None:
-        # Embedded now, so that suggestions are ready the moment the address is confirmed.
-        await _embed(conn, redis, settings, row)
+    if existing is not None:
+        return None
+    # Embedded now, so that suggestions are ready the moment the address is confirmed.
+    await _embed(conn, redis, settings, row)
+    return row
 
 
 async def create_verified(

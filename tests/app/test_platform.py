@@ -24,7 +24,8 @@ async def test_healthz_reports_database_pgvector_and_redis(
         response = await client.get("/healthz")
     assert response.status_code == 200
     version = {"pgvector-0.6": "0.6.2", "pgvector-0.8": "0.8.5"}[pgvector_server]
-    assert response.json() == {"status": "ok", "database": "ok", "pgvector": version, "redis": "ok"}
+    assert response.json() == {"status": "ok", "database": "ok", "pgvector": version, "redis": "ok",
+                               "worker": "off"}
 
 
 async def test_pages_carry_security_headers(client: httpx.AsyncClient) -> None:

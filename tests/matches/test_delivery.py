@@ -242,9 +242,11 @@ async def test_a_refusing_smtp_server_gets_every_email_once_after_retries(
 async def test_staff_see_failed_deliveries_and_retry_them(
     conn: Connection, settings: Settings, arq_redis: ArqRedis, client: httpx.AsyncClient
 ) -> None:
-    mailbox = RefusingMailbox(refusals=mail_tasks.MAX_TRIES)
+    mailbox = RefusingMailbox(refusals=3)
     with smtp(mailbox) as port:
-        fast = settings.model_copy(update={"smtp_url": f"smtp://127.0.0.1:{port}", "email_retry_seconds": 0.01})
+        fast = settings.model_copy(
+            update={"smtp_url": f"smtp://127.0.0.1:{port}", "email_retry_seconds": 0.01, "email_max_tries": 3}
+        )
         first = (await outbox_for_matches(conn, settings, 1))[0]
         await mail_tasks.enqueue(arq_redis, [first])
         await run_worker(fast)
