@@ -23,6 +23,7 @@ from service.mapping import service as mapping
 from tests.conftest import LAPTOP
 from tests.factories import create_staff
 from tests.mapping.subjects import NAME, make_people
+from tests.support import assert_accessible
 
 pytestmark = pytest.mark.browser
 T = TypeVar("T")
@@ -80,9 +81,12 @@ def check_map_page(page: Page, heading: str, themes_heading: str, width: int) ->
     assert page.evaluate("document.scrollingElement.scrollWidth") <= width + 1
 
 
-def open_page(browser: Browser, url: str, viewport: ViewportSize, cookie: str | None, base: str) -> Page:
-    """A page with JavaScript off (the map must not need it), signed in when a cookie is given."""
-    context = browser.new_context(viewport=viewport, java_script_enabled=False)
+def open_page(
+    browser: Browser, url: str, viewport: ViewportSize, cookie: str | None, base: str, javascript: bool = False
+) -> Page:
+    """A page, by default with JavaScript off (the map must not need it), signed in when a cookie is given.
+    axe-core needs JavaScript (its run never settles without it), so accessibility is checked with it on."""
+    context = browser.new_context(viewport=viewport, java_script_enabled=javascript)
     if cookie:
         context.add_cookies([{"name": "koble_session", "value": cookie, "url": base}])
     page = context.new_page()
@@ -100,7 +104,13 @@ def test_staff_map_and_public_overview_in_both_languages_on_phone_and_laptop(
             check_map_page(staff, HEADINGS[lang]["staff"], HEADINGS[lang]["themes"], viewport["width"])
             assert staff.locator('a[href^="/staff/map/people"]').count() > 0
             staff.context.close()
+            staff = open_page(browser, f"{live_server}/staff/map?lang={lang}", viewport, cookie, live_server, True)
+            assert_accessible(staff)
+            staff.context.close()
             public = open_page(browser, f"{live_server}/kartlegging?lang={lang}", viewport, None, live_server)
             check_map_page(public, HEADINGS[lang]["public"], HEADINGS[lang]["themes"], viewport["width"])
             assert public.locator('a[href^="/staff/map/people"]').count() == 0
+            public.context.close()
+            public = open_page(browser, f"{live_server}/kartlegging?lang={lang}", viewport, None, live_server, True)
+            assert_accessible(public)
             public.context.close()
