@@ -17,7 +17,7 @@ import typer
 from service.kit.commandline import needs_eval_extra, setup_logging
 
 # What the `eval` extra brings that the commands' bodies import (nbclient only runs the notebooks).
-EXTRA_MODULES = ("sklearn", "bm25s", "matplotlib")
+EXTRA_MODULES = ("bm25s", "matplotlib")
 PARTICIPANT_FILE = "Participant file, JSON Lines (docs/contracts.md §1)."
 GOLD_FILE = "Gold file, JSON Lines (docs/contracts.md §4)."
 
@@ -70,7 +70,9 @@ def evaluate(
 def generate(
     n: Annotated[int, typer.Option("--n", min=100, max=100_000, help="Participants, traps included.")] = 1000,
     seed: Annotated[int, typer.Option("--seed", help="Random seed (the same seed writes the same files).")] = 7,
-    out: Annotated[str, typer.Option("--out", help="Folder for participants.jsonl, gold.jsonl, traps.jsonl.")] = ".",
+    out: Annotated[
+        str, typer.Option("--out", help="Folder for participants.jsonl, gold.jsonl, traps.jsonl, subjects.jsonl.")
+    ] = ".",
     queries: Annotated[
         int | None, typer.Option("--queries", min=1, help="Queries with gold (default: all up to 2,000 participants).")
     ] = None,

@@ -16,7 +16,9 @@ academic year, capacities, traps and gold rule. What changes with size:
   of queries (`--queries`, every trap's target included) gets gold lines.
 
 Files written into the output folder: `participants.jsonl` (docs/contracts.md §1), `gold.jsonl`
-(docs/contracts.md §4) and `traps.jsonl` (`{"query", "trap", "twin", "breaks"}` per trap, for analysis).
+(docs/contracts.md §4), `traps.jsonl` (`{"query", "trap", "twin", "breaks"}` per trap, for analysis)
+and `subjects.jsonl` (`{"external_id", "side", "index", "subject"}` per interest, docs/contracts.md §4:
+what the themes of the map are measured against, bench/themes.py).
 """
 
 from __future__ import annotations
@@ -287,12 +289,20 @@ def generate(n: int, seed: int, queries: int | None = None) -> Generated:
     return Generated(people, gold, traps, len({line["a"] for line in gold}))
 
 
+def subject_lines(people: Sequence[Person]) -> Iterator[dict[str, Any]]:
+    """One line per interest: the subject its text was written about."""
+    for person in people:
+        for side, subjects in (("offers", person.offer_subjects), ("seeks", person.seek_subjects)):
+            yield from ({"external_id": person.id, "side": side, "index": index, "subject": subject}
+                        for index, subject in enumerate(subjects))
+
+
 def write(generated: Generated, folder: Path) -> dict[str, Path]:
-    """Write participants.jsonl, gold.jsonl and traps.jsonl into the folder; their paths."""
-    paths = {name: folder / f"{name}.jsonl" for name in ("participants", "gold", "traps")}
+    """Write participants.jsonl, gold.jsonl, traps.jsonl and subjects.jsonl into the folder; their paths."""
+    paths = {name: folder / f"{name}.jsonl" for name in ("participants", "gold", "traps", "subjects")}
     folder.mkdir(parents=True, exist_ok=True)
     for name, rows in (("participants", (p.row for p in generated.people)), ("gold", generated.gold),
-                       ("traps", generated.traps)):
+                       ("traps", generated.traps), ("subjects", subject_lines(generated.people))):
         with paths[name].open("w", encoding="utf-8") as out:  # streamed: gold runs to millions of lines
             out.writelines(json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
     return paths

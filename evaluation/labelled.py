@@ -136,6 +136,9 @@ class Person:
     trap_for: str | None = None  # the query this trap targets, the constraint it breaks there, its twin
     trap_breaks: str | None = None
     twin: str | None = None
+    # The subject behind each text of row["offers"] / row["seeks"], position by position (subjects.jsonl).
+    offer_subjects: tuple[str, ...] = ()
+    seek_subjects: tuple[str, ...] = ()
 
     @property
     def id(self) -> str:
@@ -321,6 +324,16 @@ def write_texts(g: Generator, person: Person, style: Style) -> None:
     writer = {"student": student_texts, "researcher": researcher_texts}.get(kind, org_texts)
     person.row["offers"], person.row["seeks"] = writer(g, person, style)
     person.row["language"] = "en" if style == "en" else "nb"
+    person.offer_subjects, person.seek_subjects = text_subjects(person)
+
+
+def text_subjects(person: Person) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The subject of each offers and seeks text, as the writers order them (one per subject, sorted;
+    a researcher's extra "Metoder og verktøy" line is about the first subject)."""
+    offered, sought = _ordered(person.offers), _ordered(person.seeks)
+    if person.row["kind"] == "researcher" and len(person.row["offers"]) > len(offered):
+        offered = [offered[0], *offered]
+    return tuple(offered), tuple(sought)
 
 
 def base_people(g: Generator) -> list[Person]:

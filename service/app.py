@@ -26,6 +26,8 @@ from service.kit.config import Settings, get_settings
 from service.kit.deps import Resources
 from service.kit.metrics import RequestTelemetry, RouteCapture
 from service.kit.security import BodySizeLimit, InputGuard, RateLimiter, SecurityHeaders, with_csrf
+from service.mapping import pages as mapping_pages
+from service.mapping import router as mapping_api
 from service.matching.cache import SuggestionCache
 from service.matching.settings import get_ranker_settings
 from service.profiles import pages as profile_pages
@@ -126,6 +128,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the app for these settings (the environment's by default)."""
     settings = settings or get_settings()
     get_ranker_settings()  # read now: a bad KOBLE_WEIGHTS_FILE stops start-up, not the first suggestion
+    worker.wire_hooks()  # an embedding inside a request gives new interests their nearest theme too
     app = FastAPI(
         title="Koble",
         version="0.1.0",
@@ -141,7 +144,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(router)
     for router in (followup_pages.router, followup_api.router, event_pages.router, event_api.router):
         app.include_router(router)
-    for router in (round_pages.router, round_api.router):
+    for router in (round_pages.router, round_api.router, mapping_pages.router, mapping_api.router):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     apidocs.install(app)

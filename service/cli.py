@@ -235,6 +235,22 @@ def suggest(
 
 
 @app.command()
+def themes(
+    recompute: Annotated[bool, typer.Option("--recompute", help="Recompute the themes and the map first.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help='Print {"themes": [...]} (docs/contracts.md §7).')] = False,
+    assignments: Annotated[
+        str | None, typer.Option("--assignments", help="Write each interest's theme to this file (JSON Lines).")
+    ] = None,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the clustering's sample.")] = 0,
+) -> None:
+    """The themes of the map (kartlegging): id, offers, seeks and labels in Norwegian and English."""
+    from service.mapping import cli as themes_cli
+
+    setup_logging()
+    sys.exit(asyncio.run(themes_cli.run(recompute, as_json, assignments, seed)))
+
+
+@app.command()
 def schedule(
     # A str, not a Path: errors name FILE exactly as typed (docs/contracts.md §2).
     file: Annotated[str, typer.Argument(metavar="FILE.json", help="The event: slots, tables, participants, meetings.")],
@@ -263,4 +279,7 @@ _register_subcommands()
 
 def main() -> None:
     """Entry point of the `koble` script."""
+    from service.worker import wire_hooks
+
+    wire_hooks()  # `koble import` and `koble demo` embed: their new interests get their nearest theme
     app()

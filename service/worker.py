@@ -21,7 +21,10 @@ from service.kit import database, embedded, logs
 from service.kit.config import Settings
 from service.kit.jobs import redis_settings
 from service.mail import tasks as mail_tasks
+from service.mapping import service as mapping
+from service.mapping import tasks as mapping_tasks
 from service.matches import tasks as matches_tasks
+from service.matching import service as matching_service
 from service.matching import tasks as matching_tasks
 from service.matching.settings import get_ranker_settings
 from service.profiles import tasks as profile_tasks
@@ -37,6 +40,7 @@ FUNCTIONS: list[Function | WorkerCoroutine] = [
     *event_tasks.FUNCTIONS,
     *profile_tasks.FUNCTIONS,
     *auth_tasks.FUNCTIONS,
+    *mapping_tasks.FUNCTIONS,
 ]
 # arq's try limit for the other jobs (embedding has its own).
 MAX_TRIES = 8
@@ -60,9 +64,15 @@ def cron_jobs(settings: Settings) -> list[CronJob]:
         *review_tasks.CRON_JOBS,
         cron(mail_tasks.sweep_outbox, second=sweep_seconds),
         *matches_tasks.CRON_JOBS,
+        *mapping_tasks.CRON_JOBS,
         cron(profile_tasks.apply_retention, hour=3, minute=15, second=0),
         *round_tasks.CRON_JOBS,
     ]
+
+
+def wire_hooks() -> None:
+    """What domains above matching do after an embedding: mapping gives new interests their nearest theme."""
+    matching_service.on_embedded(mapping.assign_nearest)
 
 
 async def startup(ctx: dict[str, Any]) -> None:
@@ -82,6 +92,7 @@ async def shutdown(ctx: dict[str, Any]) -> None:
 def create_worker(settings: Settings, redis_url: str, burst: bool = False, **ctx: Any) -> Worker:
     """A worker for this configuration; `ctx` may hand it an existing pool."""
     get_ranker_settings()  # read now: a bad KOBLE_WEIGHTS_FILE stops start-up, not the hourly review job
+    wire_hooks()
     return Worker(
         functions=FUNCTIONS,
         cron_jobs=cron_jobs(settings),

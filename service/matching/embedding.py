@@ -13,7 +13,7 @@ import dataclasses
 import hashlib
 import logging
 import time
-from collections.abc import Callable, Collection, Container, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,6 +39,27 @@ MAX_ATTEMPTS = 3
 # An index missing on a table this small builds in about a second (19 s at 100,000 rows,
 # bench/README.md); larger builds are left to bulk paths and the worker's sweep, never a web request.
 INLINE_INDEX_MAX_ROWS = 10_000
+
+# Called after vectors were written, with (conn, model, participant ids written): how a domain above
+# matching reacts to new vectors (mapping gives each new interest its nearest theme) without matching
+# importing it. The entry points register them (service.matching.service.on_embedded).
+EmbeddedHook = Callable[[asyncpg.Connection, str, list[int]], Awaitable[object]]
+_hooks: list[EmbeddedHook] = []
+
+
+def add_hook(hook: EmbeddedHook) -> None:
+    """Register a hook (once)."""
+    if hook not in _hooks:
+        _hooks.append(hook)
+
+
+async def run_hooks(conn: asyncpg.Connection, model: str, participant_ids: list[int]) -> None:
+    """Call every hook; a failing hook is logged, never fails the embedding (its own sweep catches up)."""
+    for hook in _hooks:
+        try:
+            await hook(conn, model, participant_ids)
+        except Exception:  # a hook is another domain's: its failure must not undo or fail our write
+            log.exception("hook after embedding failed")
 
 
 @dataclass
@@ -252,6 +273,8 @@ async def embed_participants(
             progress(len(batch))
     if build_index and stats.participants:
         await ensure_small_indexes(conn, encoder)
+    if stats.participants:
+        await run_hooks(conn, encoder.name, ids)
     stats.seconds = time.perf_counter() - started
     return stats
 

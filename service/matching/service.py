@@ -18,8 +18,9 @@ import numpy as np
 from service.kit import i18n
 from service.kit.config import Settings
 from service.kit.vocabulary import DOMAINS, ENGAGEMENTS, KINDS
-from service.matching import explain, scoring
+from service.matching import embedding, explain, scoring
 from service.matching.cache import CARD_COLUMNS, Entry, SuggestionCache
+from service.matching.embedding import EmbeddedHook
 from service.matching.repository import embeddings, ranking, retrieval, state
 from service.matching.settings import RankerSettings, get_ranker_settings
 
@@ -597,3 +598,41 @@ async def best_interest_pairs_of_pairs(
 ) -> dict[tuple[int, int], asyncpg.Record]:
     """Per (a, b) pair, the closest pair of interests across opposite sides (a page of the staff queue)."""
     return await retrieval.best_interest_pairs_of_pairs(conn, pairs, model)
+
+
+@dataclass(frozen=True)
+class InterestVectors:
+    """Interest vectors of visible participants: participant ids int (n,), sides and positions (n,),
+    text hashes (n,) and the vectors float32 (n, dim), in (participant, side, position) order."""
+
+    participant_ids: np.ndarray
+    sides: list[str]
+    positions: np.ndarray
+    hashes: list[bytes]
+    vectors: np.ndarray
+
+
+async def interest_vectors(
+    conn: asyncpg.Connection, model: str, participant_ids: Sequence[int] | None = None
+) -> InterestVectors:
+    """Every stored interest vector of this model of visible participants (or of these participants)."""
+    rows = await embeddings.interest_vectors(conn, model, participant_ids)
+    dim = len(rows[0]["embedding"].to_numpy()) if rows else 0
+    vectors = np.empty((len(rows), dim), dtype=np.float32)
+    for i, row in enumerate(rows):
+        vectors[i] = row["embedding"].to_numpy()
+    return InterestVectors(
+        np.array([row["participant_id"] for row in rows], dtype=np.int64), [row["side"] for row in rows],
+        np.array([row["position"] for row in rows], dtype=np.int64), [bytes(row["text_hash"]) for row in rows],
+        vectors)
+
+
+def unmet_floor(model: str, ranker: RankerSettings | None = None) -> float:
+    """The ranker's similarity floor for a model (`KOBLE_SIMILARITY_FLOOR` or the model's default)."""
+    return (ranker or get_ranker_settings()).weights(model).similarity_floor
+
+
+def on_embedded(hook: EmbeddedHook) -> None:
+    """Call `hook(conn, model, participant_ids)` after each embedding write (a domain above matching,
+    e.g. mapping's nearest theme, registered by the entry points; registering twice is a no-op)."""
+    embedding.add_hook(hook)

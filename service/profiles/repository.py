@@ -246,3 +246,14 @@ async def visible_ids(conn: asyncpg.Connection) -> list[int]:
         "SELECT id FROM participants WHERE hidden_at IS NULL AND verified_at IS NOT NULL ORDER BY id"
     )
     return [row["id"] for row in rows]
+
+
+async def map_rows(conn: asyncpg.Connection, ids: Sequence[int] | None = None) -> list[asyncpg.Record]:
+    """What the map counts of visible participants (these ids only, if given): no name or contact."""
+    return await conn.fetch(
+        """SELECT id, external_id, kind, language, domains, location, offers, seeks, created_at
+           FROM participants WHERE hidden_at IS NULL AND verified_at IS NOT NULL
+             AND ($1::bigint[] IS NULL OR id = ANY($1::bigint[]))
+           ORDER BY id""",
+        None if ids is None else list(ids),
+    )

@@ -431,3 +431,9 @@ async def search(conn: asyncpg.Connection, text: str, limit: int) -> list[asyncp
 async def visible_ids(conn: asyncpg.Connection) -> list[int]:
     """Visible, verified participants, oldest first (those the ranker proposes pairs for)."""
     return await repository.visible_ids(conn)
+
+
+async def map_rows(conn: asyncpg.Connection, ids: Sequence[int] | None = None) -> list[asyncpg.Record]:
+    """Visible participants' id, external_id, kind, language, domains, location, offers, seeks and
+    created_at (the map's facts, service.mapping), by id (these ids only, if given)."""
+    return await repository.map_rows(conn, ids)

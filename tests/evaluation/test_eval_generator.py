@@ -13,6 +13,7 @@ import pytest
 from evaluation import generator, labelled
 from evaluation.constraints import broken, facts_of
 from evaluation.gold import parse_gold
+from evaluation.topics import SUBJECTS
 from service.flows import importer
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -103,3 +104,8 @@ def test_koble_generate_writes_the_three_files(tmp_path: Path) -> None:
     lines = (tmp_path / "traps.jsonl").read_text().splitlines()
     assert set(json.loads(lines[0])) == {"query", "trap", "twin", "breaks"}
     assert (tmp_path / "participants.jsonl").read_text().count("\n") == 120
+    people = [json.loads(line) for line in (tmp_path / "participants.jsonl").read_text().splitlines()]
+    subjects = [json.loads(line) for line in (tmp_path / "subjects.jsonl").read_text().splitlines()]
+    assert {(s["external_id"], s["side"], s["index"]) for s in subjects} == {
+        (p["external_id"], side, i) for p in people for side in ("offers", "seeks") for i in range(len(p[side]))}
+    assert {s["subject"] for s in subjects} <= set(SUBJECTS)

@@ -298,3 +298,18 @@ async def prune_other_models(conn: asyncpg.Connection, keep_model: str, keep_dim
         for name in {row["indexname"] for row in pairs} - set(pair_index_names(keep_model, keep_dim)):
             await conn.execute(f"DROP INDEX IF EXISTS {name}")
     return interests, sides, dropped
+
+
+async def interest_vectors(
+    conn: asyncpg.Connection, model: str, participant_ids: Sequence[int] | None = None
+) -> list[asyncpg.Record]:
+    """participant_id, side, position, text_hash and embedding of this model's interest vectors of
+    visible participants (these ids only, if given), in (participant, side, position) order."""
+    return await conn.fetch(
+        """SELECT e.participant_id, e.side, e.position, e.text_hash, e.embedding
+           FROM interest_embeddings e JOIN participants p ON p.id = e.participant_id
+           WHERE e.model = $1 AND p.hidden_at IS NULL AND p.verified_at IS NOT NULL
+             AND ($2::bigint[] IS NULL OR e.participant_id = ANY($2::bigint[]))
+           ORDER BY e.participant_id, e.side, e.position""",
+        model, None if participant_ids is None else list(participant_ids),
+    )
