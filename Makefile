@@ -28,6 +28,7 @@ install: $(RUN_STAMP)
 ## Run Koble with demo data at http://127.0.0.1:8000 (embedded Postgres + pgvector and Redis).
 run: $(RUN_STAMP)
 	$(BIN)/koble demo
+	$(BIN)/koble themes --recompute > /dev/null  # the map (/staff/map, /kartlegging) from the demo data; ~2 s
 	$(BIN)/koble serve --host 127.0.0.1 --port 8000
 
 ## Chromium for the browser tests, from the system's packages (never a downloaded browser).
