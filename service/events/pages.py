@@ -23,7 +23,6 @@ from service.kit.config import Settings
 from service.kit.deps import ConnDep, ResourcesDep
 from service.kit.i18n import _
 from service.kit.inputs import FormId, IdPath
-from service.kit.security import client_address
 from service.kit.templating import templates
 from service.profiles import forms
 from service.profiles.dependencies import OptionalParticipant, Participant
@@ -117,9 +116,7 @@ async def register_submit(request: Request, event_id: IdPath, conn: ConnDep, res
     if data is None:
         return _register_page(request, event, resources.settings, state, 422)
     settings = resources.settings
-    client = client_address(request, settings.trusted_networks())
-    rules = (settings.rate_limit_register, settings.rate_limit_address)
-    asks, may_email = await resources.limiter.admit(rules, "register", client, str(data.email))
+    asks, may_email = await resources.admit(request, "register", str(data.email))
     if not asks:
         detail = _("Too many registrations from here. Wait a while and try again.")
         return _page(request, "error.html", {"status": 429, "detail": detail}, 429)

@@ -27,6 +27,7 @@ from redis.exceptions import RedisError
 from service.kit import embedded, jobs
 from service.kit.commandline import DatabaseUnavailable, command_database, fail
 from service.kit.config import Settings, get_settings
+from service.kit.lines import LineError
 from service.kit.vocabulary import DOMAINS, ENGAGEMENTS
 from service.matching import commands as matching_commands
 from service.matching import embedding as matching_embedding
@@ -62,23 +63,10 @@ REASONS = {
     "less_than_equal": "must be at most {le}",
     "json_invalid": "invalid JSON",
 }
-# Server start-up chatter that would bury the import's report on stderr (shown with KOBLE_LOG_LEVEL=DEBUG).
+# How an error names a line that holds a JSON value other than an object.
 JSON_TYPES: dict[type, str] = {
     list: "an array", str: "a string", int: "a number", float: "a number", bool: "true or false", type(None): "null",
 }
-
-@dataclass(frozen=True)
-class LineError:
-    """One problem on one line; `field` is the offending key, or '-' for the line as a whole."""
-
-    line: int
-    field: str
-    reason: str
-
-    def format(self, source: str) -> str:
-        """The error as docs/contracts.md §2 prints it: `FILE:LINE: field: reason`."""
-        return f"{source}:{self.line}: {self.field}: {self.reason}"
-
 
 @dataclass(frozen=True)
 class Entry:

@@ -8,14 +8,17 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Literal
 
 import asyncpg
 from arq.connections import ArqRedis
 from fastapi import Depends, Request
 
 from service.kit.config import Settings
-from service.kit.security import RateLimiter
+from service.kit.security import RateLimiter, client_address
+
+# What a request may ask that emails an address: each has its per-client limit (docs/contracts.md §5).
+AddressAction = Literal["register", "signin", "staff-signin"]
 
 
 @dataclass
@@ -26,6 +29,12 @@ class Resources:
     pool: asyncpg.Pool
     redis: ArqRedis
     limiter: RateLimiter
+
+    async def admit(self, request: Request, action: AddressAction, address: str) -> tuple[bool, bool]:
+        """(may this client ask, may an email go to `address`): RateLimiter.admit with the action's limits."""
+        per_client = self.settings.rate_limit_register if action == "register" else self.settings.rate_limit_signin
+        client = client_address(request, self.settings.trusted_networks())
+        return await self.limiter.admit((per_client, self.settings.rate_limit_address), action, client, address)
 
 
 def get_resources(request: Request) -> Resources:

@@ -19,7 +19,6 @@ from service.kit.config import Settings
 from service.kit.deps import ConnDep, ResourcesDep, SettingsDep
 from service.kit.i18n import _
 from service.kit.inputs import PlainText
-from service.kit.security import client_address
 from service.kit.templating import templates
 from service.profiles import forms
 from service.profiles import service as profiles
@@ -79,9 +78,7 @@ async def signin_submit(
         context = {"participant": None, "email": email, "error": _("Enter a valid email address, like name@example.no")}
         return _page(request, "signin.html", context, status_code=422)
     settings = resources.settings
-    client = client_address(request, settings.trusted_networks())
-    rules = (settings.rate_limit_signin, settings.rate_limit_address)
-    asks, may_email = await resources.limiter.admit(rules, "signin", client, address)
+    asks, may_email = await resources.admit(request, "signin", address)
     if not asks:
         detail = _("Too many sign-in attempts. Wait a while and try again.")
         return _page(request, "error.html", {"status": 429, "detail": detail}, status_code=429)
@@ -163,9 +160,7 @@ async def register_submit(
     if data is None:
         return _register_page(request, participant, resources.settings, state, 422)
     settings = resources.settings
-    client = client_address(request, settings.trusted_networks())
-    rules = (settings.rate_limit_register, settings.rate_limit_address)
-    asks, may_email = await resources.limiter.admit(rules, "register", client, str(data.email))
+    asks, may_email = await resources.admit(request, "register", str(data.email))
     if not asks:
         detail = _("Too many registrations from here. Wait a while and try again.")
         return _page(request, "error.html", {"participant": participant, "status": 429, "detail": detail}, 429)

@@ -35,7 +35,6 @@ from service.kit.api import (
     name_fields,
 )
 from service.kit.deps import ConnDep, ResourcesDep
-from service.kit.security import client_address
 from service.profiles import service as profiles
 from service.profiles.dependencies import ApiParticipant, ExternalId, participant_or_404
 from service.profiles.schemas import ParticipantCreate, ParticipantFields, ParticipantOut, ParticipantUpdate
@@ -151,9 +150,7 @@ async def register(
 ) -> Message:
     """Self-registration: store unverified, email a link, answer the same for every address."""
     settings = resources.settings
-    client = client_address(request, settings.trusted_networks())
-    rules = (settings.rate_limit_register, settings.rate_limit_address)
-    asks, may_email = await resources.limiter.admit(rules, "register", client, str(body.email))
+    asks, may_email = await resources.admit(request, "register", str(body.email))
     if not asks:
         raise HTTPException(429, "Too many registration attempts: wait a while and try again")
     if may_email:  # past the address's budget the answer is the same, and nothing is stored or sent

@@ -22,7 +22,6 @@ from service.kit.config import Settings
 from service.kit.deps import ConnDep, ResourcesDep, SettingsDep
 from service.kit.i18n import _
 from service.kit.inputs import FormId, IdPath, PlainText, first_control, parse_id
-from service.kit.security import client_address
 from service.kit.templating import templates
 from service.kit.vocabulary import DOMAINS, ENGAGEMENTS, KINDS
 from service.matches import labels as match_labels
@@ -79,9 +78,7 @@ async def signin_submit(
         error = _("Enter a valid email address, like name@example.no")
         return _page(request, "review/signin.html", {"email": email, "error": error, "notice": None}, 422)
     settings = resources.settings
-    client = client_address(request, settings.trusted_networks())
-    rules = (settings.rate_limit_signin, settings.rate_limit_address)
-    asks, may_email = await resources.limiter.admit(rules, "staff-signin", client, address)
+    asks, may_email = await resources.admit(request, "staff-signin", address)
     if not asks:
         detail = _("Too many sign-in attempts. Wait a while and try again.")
         return _page(request, "error.html", {"status": 429, "detail": detail}, 429)

@@ -16,6 +16,8 @@ from email_validator import EmailNotValidError, validate_email
 from stdnum.exceptions import InvalidChecksum, ValidationError
 from stdnum.no import orgnr
 
+from service.kit.lines import LineError
+
 MAX_ROWS = 20_000
 MAX_TEXT = 200
 LANGUAGES = ("nb", "en")
@@ -32,19 +34,6 @@ COLUMNS: dict[str, str] = {
     "kind": "kind", "type": "kind",
 }
 REQUIRED = ("organisation_number", "name", "email", "municipality")
-
-
-@dataclass(frozen=True)
-class LineError:
-    """One problem on one line of the file; `field` is the column as headed, or '-' for the line."""
-
-    line: int
-    field: str
-    reason: str
-
-    def format(self, source: str) -> str:
-        """`FILE:LINE: field: reason`, as `koble import` prints (docs/contracts.md §2)."""
-        return f"{source}:{self.line}: {self.field}: {self.reason}"
 
 
 @dataclass(frozen=True)
