@@ -15,7 +15,6 @@ from functools import lru_cache
 
 import numpy as np
 import snowballstemmer
-from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 from stop_words import get_stop_words
 
 from service.mapping.themes import class_tfidf
@@ -64,6 +63,8 @@ FORM_WORDS = frozenset(
 @lru_cache
 def stop_words(language: str) -> frozenset[str]:
     """The stop words of a language ("nb" or "en"), form words included."""
+    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS  # not at start-up (mapping.themes)
+
     words = get_stop_words("norwegian") if language == "nb" else ENGLISH_STOP_WORDS
     return frozenset(words) | FORM_WORDS
 
