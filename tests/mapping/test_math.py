@@ -153,8 +153,8 @@ def facets(subjects: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray
 def test_reading_interests_in_context_joins_the_facets_of_a_subject(subjects: int, seed: int) -> None:
     x, truth, owners = facets(subjects, seed)
     weights = np.ones(len(x))
-    options = {"threshold": 0.9, "min_weight": 5, "sample_max": 2_000, "seed": 1}
-    alone = themes.cluster(x, weights, **options)
-    read = themes.cluster(x, weights, context=themes.in_context(x, owners, 0.4), **options)
+    context = themes.in_context(x, owners, 0.4)
+    alone = themes.cluster(x, weights, threshold=0.9, min_weight=5, sample_max=2_000, seed=1)
+    read = themes.cluster(x, weights, threshold=0.9, min_weight=5, sample_max=2_000, seed=1, context=context)
     assert adjusted_rand_score(truth, read.labels) > 0.9
     assert adjusted_rand_score(truth, read.labels) > adjusted_rand_score(truth, alone.labels)
