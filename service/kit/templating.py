@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import jinja2
+from babel.dates import format_date
 from fastapi import Request
 from fastapi.templating import Jinja2Templates
 
@@ -25,7 +28,18 @@ def _environment() -> jinja2.Environment:
     # The callables read the request's language from a context variable, so one env serves both.
     env.install_gettext_callables(i18n.gettext, i18n.ngettext, newstyle=True)  # type: ignore[attr-defined]
     env.globals["current_language"] = i18n.current_language.get
+    env.globals["local_time"] = local_time
     return env
+
+
+OSLO = ZoneInfo("Europe/Oslo")
+
+
+def local_time(at: dt.datetime) -> str:
+    """A moment as people at Bright House read it: Oslo time, the date written out in the page's language."""
+    local = at.astimezone(OSLO)
+    day = format_date(local.date(), format="full", locale=i18n.current_language.get())
+    return i18n.gettext("%(day)s at %(time)s") % {"day": day, "time": local.strftime("%H:%M")}
 
 
 def _request_context(request: Request) -> dict[str, Any]:
