@@ -106,9 +106,13 @@ def _check_place(place: str) -> str:
 
 
 def check_choice(times: Sequence[dt.datetime], choice: str) -> dt.datetime:
-    """The proposed time a choice names (its ISO form, as the page's radio buttons send it)."""
+    """The proposed time a choice names (an ISO time with its offset, as the page's radio buttons send it)."""
+    try:
+        wanted = dt.datetime.fromisoformat(choice.strip())
+    except ValueError:
+        wanted = None
     for at in times:
-        if at.isoformat() == choice.strip():
+        if wanted is not None and wanted.tzinfo is not None and at == wanted:
             return at
     raise ConversationRefused("choice", "choice: choose one of the proposed times")
 
