@@ -9,7 +9,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import jinja2
-from babel.dates import format_date
+from babel.dates import format_date, format_skeleton
 from fastapi import Request
 from fastapi.templating import Jinja2Templates
 
@@ -29,6 +29,7 @@ def _environment() -> jinja2.Environment:
     env.install_gettext_callables(i18n.gettext, i18n.ngettext, newstyle=True)  # type: ignore[attr-defined]
     env.globals["current_language"] = i18n.current_language.get
     env.globals["local_time"] = local_time
+    env.globals["local_day"] = local_day
     return env
 
 
@@ -59,3 +60,8 @@ def email_environment() -> jinja2.Environment:
     env = _environment()
     env.autoescape = jinja2.select_autoescape(["html"], default_for_string=False, default=False)
     return env
+
+
+def local_day(at: dt.datetime) -> str:
+    """A moment's day, short (7. des. / Dec 7), in Oslo time and the page's language."""
+    return format_skeleton("MMMd", at.astimezone(OSLO), locale=i18n.current_language.get())
