@@ -39,8 +39,14 @@ OSLO = ZoneInfo("Europe/Oslo")
 def local_time(at: dt.datetime) -> str:
     """A moment as people at Bright House read it: Oslo time, the date written out in the page's language."""
     local = at.astimezone(OSLO)
-    day = format_date(local.date(), format="full", locale=i18n.current_language.get())
+    day = _full_date(local.date(), i18n.current_language.get())
     return i18n.gettext("%(day)s at %(time)s") % {"day": day, "time": local.strftime("%H:%M")}
+
+
+@lru_cache(maxsize=4096)
+def _full_date(day: dt.date, language: str) -> str:
+    # Cached: babel takes 0.6 ms a date (a match page of 200 messages spent 120 ms writing their days).
+    return format_date(day, format="full", locale=language)
 
 
 def _request_context(request: Request) -> dict[str, Any]:
