@@ -25,6 +25,7 @@ from service.kit.config import Settings
 from service.matches import conversation
 from service.matches import service as matches
 from service.matches import tasks as matches_tasks
+from service.profiles import service as profiles
 from tests.conftest import Mailbox, body_text, post_form, run_jobs
 from tests.factories import create_match, create_participant, create_parties, create_staff
 from tests.support import sign_in_as, sign_in_staff
@@ -304,3 +305,18 @@ async def test_conversations_are_kept_until_the_match_closes_plus_the_retention_
     long_after = dt.datetime.now(dt.UTC) + dt.timedelta(days=31 * settings.retention_delete_months + 1)
     assert await conversation.purge(conn, settings, long_after) == (1, 0)
     assert [row["body"] for row in await conn.fetch("SELECT body FROM match_messages")] == ["Hei"]  # open match kept
+
+
+async def test_a_finished_match_shows_its_conversation_but_takes_no_more_and_deletion_takes_it_away(
+    client: httpx.AsyncClient, conn: Connection, settings: Settings, pair: tuple[int, int, int],
+) -> None:
+    ola, company, match_id = pair
+    await open_as(client, conn, settings, ola, f"/me/matches/{match_id}")
+    await post_form(client, f"/me/matches/{match_id}/messages", {"message": "Takk for praten"})
+    assert (await post_form(client, f"/me/matches/{match_id}", {"action": "stop"})).status_code == 303
+    page = (await client.get(f"/me/matches/{match_id}")).text
+    assert "Takk for praten" in page and 'name="message"' not in page and 'name="time"' not in page
+    late = await post_form(client, f"/me/matches/{match_id}/messages", {"message": "En til"})
+    assert late.status_code == 422 and 'id="message-error"' in late.text and "En til" in late.text
+    await profiles.delete_account(conn, company)
+    assert await conn.fetchval("SELECT count(*) FROM match_messages") == 0
