@@ -167,7 +167,8 @@ async def choose(
     match = await party_match(conn, match_id, chooser_id)
     async with conn.transaction():
         meeting = await repository.lock_meeting(conn, meeting_id)
-        if meeting is None or meeting["match_id"] != match_id or meeting["status"] != "proposed":
+        closed = match["state"] not in MEETING_STATES
+        if closed or meeting is None or meeting["match_id"] != match_id or meeting["status"] != "proposed":
             raise ConversationRefused("choice", "choice: this proposal is no longer open; see the newest one")
         if meeting["proposer_id"] == chooser_id:
             raise ConversationRefused("choice", "choice: the other party chooses the time you proposed")

@@ -25,6 +25,7 @@ from service.kit.config import Settings
 from service.matches import conversation
 from service.matches import service as matches
 from service.matches import tasks as matches_tasks
+from service.matches.meetings import ConversationRefused
 from service.profiles import service as profiles
 from tests.conftest import Mailbox, body_text, post_form, run_jobs
 from tests.factories import create_match, create_participant, create_parties, create_staff
@@ -313,7 +314,12 @@ async def test_a_finished_match_shows_its_conversation_but_takes_no_more_and_del
     ola, company, match_id = pair
     await open_as(client, conn, settings, ola, f"/me/matches/{match_id}")
     await post_form(client, f"/me/matches/{match_id}/messages", {"message": "Takk for praten"})
+    await post_form(client, f"/me/matches/{match_id}/meetings", {"time": local(later()), "place": "Bright House"})
     assert (await post_form(client, f"/me/matches/{match_id}", {"action": "stop"})).status_code == 303
+    meeting_id = await conn.fetchval("SELECT id FROM match_meetings")
+    with pytest.raises(ConversationRefused) as refused:  # a proposal of a closed match cannot be chosen
+        await conversation.choose(conn, settings, match_id, meeting_id, company, later().isoformat())
+    assert refused.value.field == "choice"
     page = (await client.get(f"/me/matches/{match_id}")).text
     assert "Takk for praten" in page and 'name="message"' not in page and 'name="time"' not in page
     late = await post_form(client, f"/me/matches/{match_id}/messages", {"message": "En til"})
