@@ -61,6 +61,10 @@ class Settings(BaseSettings):
     trusted_proxies: str = Field("", alias="KOBLE_TRUSTED_PROXIES")
     # Changes of a participant's email address, per participant and per new address: each sends an email.
     rate_limit_email_change: str = Field("5/hour", alias="KOBLE_RATE_LIMIT_EMAIL_CHANGE")
+    # The match page's messages (matches.conversation): how many one participant may send (per sender,
+    # all their matches), and at most one "new messages" email per recipient per this many minutes.
+    rate_limit_messages: str = Field("30/hour", alias="KOBLE_RATE_LIMIT_MESSAGES")
+    message_email_minutes: int = Field(15, ge=1, alias="KOBLE_MESSAGE_EMAIL_MINUTES")
     max_body_bytes: int = Field(64 * 1024, alias="KOBLE_MAX_BODY_BYTES")
     run_worker: bool = Field(True, alias="KOBLE_RUN_WORKER")
     # Open connections and requests one `koble serve` takes before answering 503 at once (uvicorn's

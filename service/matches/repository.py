@@ -424,3 +424,131 @@ async def export_rows(conn: asyncpg.Connection) -> list[asyncpg.Record]:
                    ARRAY(SELECT unnest(a.domains) INTERSECT SELECT unnest(b.domains) ORDER BY 1) AS domains
             {_QUEUE_FROM} ORDER BY m.id"""
     )
+
+
+# --- the match page: messages between the parties and the meetings they agree (migration 0020) ---------
+
+
+async def insert_message(
+    conn: asyncpg.Connection, match_id: int, sender_id: int, recipient_id: int, body: str
+) -> asyncpg.Record:
+    """Store one message."""
+    row: asyncpg.Record = await conn.fetchrow(
+        """INSERT INTO match_messages (match_id, sender_id, recipient_id, body) VALUES ($1, $2, $3, $4)
+           RETURNING *""",
+        match_id, sender_id, recipient_id, body,
+    )
+    return row
+
+
+async def messages(conn: asyncpg.Connection, match_id: int) -> list[asyncpg.Record]:
+    """A match's messages, oldest first."""
+    return await conn.fetch("SELECT * FROM match_messages WHERE match_id = $1 ORDER BY id", match_id)
+
+
+async def message_count(conn: asyncpg.Connection, match_id: int) -> int:
+    """How many messages a match has (staff see the number, not the words)."""
+    count: int = await conn.fetchval("SELECT count(*) FROM match_messages WHERE match_id = $1", match_id)
+    return count
+
+
+async def recipients_waiting(conn: asyncpg.Connection, quiet_since: dt.datetime) -> list[int]:
+    """Recipients with messages not yet told about, not emailed about messages since `quiet_since`."""
+    rows = await conn.fetch(
+        """SELECT DISTINCT m.recipient_id FROM match_messages m
+           LEFT JOIN match_message_notices n ON n.recipient_id = m.recipient_id
+           WHERE m.notified_at IS NULL AND (n.last_sent_at IS NULL OR n.last_sent_at <= $1)
+           ORDER BY m.recipient_id LIMIT 500""",
+        quiet_since,
+    )
+    return [row["recipient_id"] for row in rows]
+
+
+async def claim_notice(conn: asyncpg.Connection, recipient_id: int, now: dt.datetime, quiet_since: dt.datetime) -> bool:
+    """Claim the recipient's next "new messages" email; False if one went after `quiet_since` (or is going)."""
+    # Only when there is something to tell; of two claims at once the second waits for the first's row
+    # and then finds it too recent.
+    claimed: int | None = await conn.fetchval(
+        """INSERT INTO match_message_notices (recipient_id, last_sent_at)
+           SELECT $1, $2 WHERE EXISTS (SELECT 1 FROM match_messages WHERE recipient_id = $1 AND notified_at IS NULL)
+           ON CONFLICT (recipient_id) DO UPDATE SET last_sent_at = $2
+               WHERE match_message_notices.last_sent_at <= $3
+           RETURNING recipient_id""",
+        recipient_id, now, quiet_since,
+    )
+    return claimed is not None
+
+
+async def take_unnotified(conn: asyncpg.Connection, recipient_id: int, now: dt.datetime) -> list[asyncpg.Record]:
+    """Mark the recipient's untold messages told; returns them (oldest first) with their match's state."""
+    return await conn.fetch(
+        """WITH told AS (
+               UPDATE match_messages SET notified_at = $2 WHERE recipient_id = $1 AND notified_at IS NULL
+               RETURNING *)
+           SELECT told.*, m.state FROM told JOIN matches m ON m.id = told.match_id ORDER BY told.id""",
+        recipient_id, now,
+    )
+
+
+async def insert_meeting(
+    conn: asyncpg.Connection, match_id: int, proposer_id: int, times: Sequence[dt.datetime], place: str
+) -> asyncpg.Record:
+    """Store a proposal, withdrawing the match's open one (one open proposal per match)."""
+    await conn.execute(
+        "UPDATE match_meetings SET status = 'withdrawn' WHERE match_id = $1 AND status = 'proposed'", match_id
+    )
+    row: asyncpg.Record = await conn.fetchrow(
+        """INSERT INTO match_meetings (match_id, proposer_id, times, place) VALUES ($1, $2, $3, $4)
+           RETURNING *""",
+        match_id, proposer_id, list(times), place,
+    )
+    return row
+
+
+async def meetings(conn: asyncpg.Connection, match_id: int) -> list[asyncpg.Record]:
+    """A match's meeting proposals, newest first."""
+    return await conn.fetch("SELECT * FROM match_meetings WHERE match_id = $1 ORDER BY id DESC", match_id)
+
+
+async def lock_meeting(conn: asyncpg.Connection, meeting_id: int) -> asyncpg.Record | None:
+    """One proposal, locked until the transaction ends (two clicks on a time choose once)."""
+    return await conn.fetchrow("SELECT * FROM match_meetings WHERE id = $1 FOR UPDATE", meeting_id)
+
+
+async def choose_time(conn: asyncpg.Connection, meeting_id: int, chooser_id: int, at: dt.datetime) -> asyncpg.Record:
+    """Record the time the other party picked."""
+    row: asyncpg.Record = await conn.fetchrow(
+        """UPDATE match_meetings SET status = 'chosen', chosen_time = $3, chosen_by = $2, chosen_at = now()
+           WHERE id = $1 RETURNING *""",
+        meeting_id, chooser_id, at,
+    )
+    return row
+
+
+async def conversation_of(
+    conn: asyncpg.Connection, participant_id: int
+) -> tuple[list[asyncpg.Record], list[asyncpg.Record]]:
+    """The messages a participant sent or received and the meetings of their matches (their data download)."""
+    sent = await conn.fetch(
+        """SELECT match_id, sender_id = $1 AS sent_by_me, body, created_at FROM match_messages
+           WHERE sender_id = $1 OR recipient_id = $1 ORDER BY id""",
+        participant_id,
+    )
+    met = await conn.fetch(
+        """SELECT g.match_id, g.proposer_id = $1 AS proposed_by_me, g.times, g.place, g.status, g.chosen_time,
+                  g.created_at
+           FROM match_meetings g JOIN matches m ON m.id = g.match_id
+           WHERE $1 IN (m.a_id, m.b_id) ORDER BY g.id""",
+        participant_id,
+    )
+    return sent, met
+
+
+async def purge_conversations(
+    conn: asyncpg.Connection, finished: Sequence[str], before: dt.datetime
+) -> tuple[int, int]:
+    """Delete messages and meetings of matches that reached a `finished` state before `before`; the counts."""
+    ended = "SELECT id FROM matches WHERE state = ANY($1::text[]) AND state_changed_at < $2"
+    gone = [await conn.execute(f"DELETE FROM {table} WHERE match_id IN ({ended})", list(finished), before)
+            for table in ("match_messages", "match_meetings")]
+    return int(gone[0].split()[-1]), int(gone[1].split()[-1])

@@ -26,7 +26,7 @@ from service.kit.errors import Conflict
 from service.kit.exports import text_cell
 from service.kit.i18n import _
 from service.kit.inputs import parse_id
-from service.matches import labels
+from service.matches import conversation, labels
 from service.matches import service as matches
 from service.matches.lifecycle import IllegalTransition, MatchNotFound
 from service.matches.schemas import QueueFilter
@@ -276,9 +276,12 @@ async def match_page(conn: asyncpg.Connection, match_id: int, actor: Actor) -> d
         raise MatchNotFound(match_id)
     people = await profiles.by_ids(conn, [row["a_id"], row["b_id"]])
     await audit.record(conn, actor, "view_match", match_id=match_id)
+    # The parties' messages are theirs: staff see how many there are and the meetings, not the words.
+    talk = await conversation.of_match(conn, match_id)
     return {"match": row, "timeline": await matches.timeline(conn, match_id),
             "parties": [profile_pages.profile_view(people[i]) | who(people[i]) for i in (row["a_id"], row["b_id"])
-                        if i in people]}
+                        if i in people],
+            "message_count": len(talk.messages), "meetings": talk.meetings}
 
 
 async def pipeline(
