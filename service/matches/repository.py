@@ -200,14 +200,6 @@ async def reminders(conn: asyncpg.Connection, match_id: int) -> list[asyncpg.Rec
     )
 
 
-async def ids_in_state(conn: asyncpg.Connection, state: str, limit: int = 500) -> list[int]:
-    """Ids of matches in one state, oldest change first."""
-    rows = await conn.fetch(
-        "SELECT id FROM matches WHERE state = $1 ORDER BY state_changed_at LIMIT $2", state, limit
-    )
-    return [row["id"] for row in rows]
-
-
 # --- participants' answers to suggestions, and the matches they see ---------------------------
 
 
@@ -424,3 +416,26 @@ async def export_rows(conn: asyncpg.Connection) -> list[asyncpg.Record]:
                    ARRAY(SELECT unnest(a.domains) INTERSECT SELECT unnest(b.domains) ORDER BY 1) AS domains
             {_QUEUE_FROM} ORDER BY m.id"""
     )
+
+
+# --- approvals waiting for their grace period (staff may undo them until the introduction) ---
+
+
+async def approval_note(conn: asyncpg.Connection, match_id: int) -> asyncpg.Record | None:
+    """The latest approval of a match: the staff member's note (comment) and name (None when unnamed)."""
+    return await conn.fetchrow(
+        """SELECT e.comment, nullif(s.name, '') AS staff_name
+           FROM match_events e LEFT JOIN staff s ON s.id = e.actor_staff_id
+           WHERE e.match_id = $1 AND e.to_state = 'approved' ORDER BY e.id DESC LIMIT 1""",
+        match_id,
+    )
+
+
+async def approved_before(conn: asyncpg.Connection, cutoff: dt.datetime, limit: int = 500) -> list[int]:
+    """Ids of matches approved at or before `cutoff` and not introduced yet, oldest first."""
+    rows = await conn.fetch(
+        """SELECT id FROM matches WHERE state = 'approved' AND state_changed_at <= $1
+           ORDER BY state_changed_at LIMIT $2""",
+        cutoff, limit,
+    )
+    return [row["id"] for row in rows]
