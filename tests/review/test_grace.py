@@ -123,7 +123,8 @@ async def test_reject_and_snooze_answer_in_place_with_the_field_at_fault(
 ) -> None:
     match_id = await queue_pair(client, conn, make_participant, make_staff, make_match, (sigrid, raufoss))
     missing = await decide(client, f"/staff/queue/{match_id}/reject?lang=en", reason="  ")
-    assert missing.status_code == 422 and missing.json() == {"field": "reason", "error": "Write why you reject this pair."}
+    assert missing.status_code == 422
+    assert missing.json() == {"field": "reason", "error": "Write why you reject this pair."}
     past = await decide(client, f"/staff/queue/{match_id}/snooze", until="2001-01-01")
     assert past.status_code == 422 and past.json()["field"] == "until"
     rejected = await decide(client, f"/staff/queue/{match_id}/reject", reason="Different expectations")
