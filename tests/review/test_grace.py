@@ -154,7 +154,7 @@ async def test_hand_pick_shows_fit_refusals_and_the_introduction_before_pairing(
     assert 'id="pair-problems"' in refused and "Pair them and introduce both" not in refused
 
     paired = await post_form(client, "/staff/handpick", {"first": student, "second": company, "note": note})
-    match_id = (await conn.fetchrow("SELECT id FROM matches"))["id"]  # type: ignore[index]
+    match_id = (await conn.fetchrow("SELECT id FROM matches"))["id"]
     assert paired.headers["location"] == f"/staff/matches/{match_id}?done=handpick_wait"
     await asyncio.sleep(GRACE + 0.3)
     await run_worker(settings)
