@@ -376,12 +376,14 @@ async def handpick_submit(
     request: Request, staff: StaffMember, conn: ConnDep, resources: ResourcesDep,
     first: Annotated[FormId | None, Form()] = None, second: Annotated[FormId | None, Form()] = None,
     q1: Annotated[PlainText, Form()] = "", q2: Annotated[PlainText, Form()] = "",
-    note: Annotated[MultilineText, Form()] = "",
+    note: Annotated[MultilineText, Form()] = "", preview: Annotated[PlainText, Form()] = "",
 ) -> Response:
     """Pair the two picked participants (approved, then introduced with the note), unless a hard constraint
-    forbids it."""
+    forbids it; with `preview`, show the introductions with the note again instead."""
     values = {"q1": q1[:100], "q2": q2[:100], "first": str(first or ""), "second": str(second or ""),
               "note": note[:NOTE_CHARS]}
+    if preview and first is not None and second is not None:
+        return await _handpick_page(request, conn, resources, staff, values)
     if first is None or second is None:
         return await _handpick_page(request, conn, resources, staff, values,
                                     _("Pick one participant in each list."), 422)

@@ -96,7 +96,12 @@
       bar.appendChild(form);
       lastApproved = { item: item, form: form };
       var left = new Date(body.undo_until).getTime() - Date.now();
-      window.setTimeout(function () { if (form.isConnected) { form.remove(); } }, Math.max(left, 0));
+      window.setTimeout(function () {  // the grace period is over: the worker is sending the introductions
+        if (!form.isConnected) { return; }
+        var sent = document.createElement("p");
+        sent.textContent = item.parentNode.dataset.sent;
+        form.replaceWith(sent);
+      }, Math.max(left, 0));
     }
     item.appendChild(bar);
     item.classList.add("decided");

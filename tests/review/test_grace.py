@@ -150,6 +150,10 @@ async def test_hand_pick_shows_fit_refusals_and_the_introduction_before_pairing(
     assert 'class="fit-word"' in preview and "Why you fit" in preview and "Hvorfor dere passer sammen" in preview
     assert preview.count(note) == 3  # the note field and both introductions
     assert "Raufoss OT Security AS, Raufoss OT Security AS" not in preview  # organisation == name: once
+    again = await post_form(client, "/staff/handpick?lang=en", {"first": student, "second": company,
+                                                                "note": note + "!", "preview": "1"})
+    assert again.status_code == 200 and again.text.count(note + "!") == 3  # the preview again, nobody paired
+    assert await conn.fetchval("SELECT count(*) FROM matches") == 0
     refused = (await client.get(f"/staff/handpick?lang=en&q1=Sigrid&q2=Biri&first={student}&second={baker}")).text
     assert 'id="pair-problems"' in refused and "Pair them and introduce both" not in refused
 
