@@ -101,7 +101,7 @@ def test_the_queue_of_fifty_pairs_decides_in_place_with_undo(
     try:
         sign_in(page, grace_server, mailbox, lang)
         height = page.evaluate("document.querySelector('.queue').getBoundingClientRect().height")
-        print(f"\n{size} {lang}: queue of 50 pairs {height:.0f} px, {height / 50:.0f} px a pair")  # noqa: T201
+        print(f"\n{size} {lang}: queue of 50 pairs {height:.0f} px, {height / 50:.0f} px a pair")
         page.screenshot(path=str(SHOTS / f"queue-{size}-{lang}.png"))
         if size == "laptop":
             assert height / 50 <= 230, height  # ~200 px a pair (was 1,900 px, issue 12 wall 7)
