@@ -171,7 +171,11 @@ async def reached(conn: asyncpg.Connection, path: Sequence[str], group: str) -> 
         f"""WITH steps AS (
                 SELECT e.match_id, min(array_position($1::text[], e.to_state)) AS born,
                        max(array_position($1::text[], e.to_state)) AS furthest
-                FROM match_events e WHERE e.to_state = ANY($1::text[]) GROUP BY e.match_id)
+                FROM match_events e WHERE e.to_state = ANY($1::text[])
+                -- an approval staff undid (issue 12) was never a step forward: the pair is suggested again
+                AND NOT EXISTS (SELECT 1 FROM match_events u WHERE u.match_id = e.match_id AND u.id > e.id
+                                AND u.reason = 'undo' AND u.from_state = e.to_state)
+                GROUP BY e.match_id)
             SELECT g.key, s.born, s.furthest FROM steps s
             JOIN matches m ON m.id = s.match_id
             JOIN participants a ON a.id = m.a_id JOIN participants b ON b.id = m.b_id

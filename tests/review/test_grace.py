@@ -97,6 +97,8 @@ async def test_undo_within_the_grace_period_emails_nobody(
         "SELECT to_state, reason FROM match_events WHERE match_id = $1 ORDER BY id", match_id)]
     assert steps == [("suggested", None), ("approved", None), ("suggested", "undo")]
     assert await conn.fetchval("SELECT count(*) FROM audit_log WHERE action = 'undo_approve'") == 1
+    stages = {stage.state: stage.reached for stage in (await matches.funnels(conn, "all"))[0].stages}
+    assert stages["suggested"] == 1 and stages["approved"] == 0  # an undone approval is no step in the funnel
     again = await decide(client, f"/staff/queue/{match_id}/undo")  # a second undo is refused, naming the state
     assert again.status_code == 409 and again.json()["current_state"] == "suggested"
     page = (await client.get("/staff/queue?lang=en")).text
