@@ -1,5 +1,5 @@
 // Review queue (progressive enhancement: every action is also a plain form that works without this).
-// Keys: j / k next / previous pair; a approve; r type a reason to reject; s pick a snooze day; u undo the
+// Keys: j / k next / previous pair; a approve; r type a reason to reject; s open the snooze day; u undo the
 // last approval. Decisions are sent with fetch and answered in place: the page keeps its scroll position,
 // focus moves to the next pair, and an approval shows "Undo" until its introduction emails go.
 (function () {
@@ -158,6 +158,8 @@
       if (approve) { event.preventDefault(); approve.requestSubmit(); }
     } else if ((event.key === "r" || event.key === "s") && open) {
       var field = item.querySelector(event.key === "r" ? ".reject-form input[name=reason]" : ".snooze-form input[name=until]");
+      var fold = field && field.closest("details");
+      if (fold) { fold.open = true; }
       if (field) { event.preventDefault(); field.focus(); }
     } else if (event.key === "u" && lastApproved && lastApproved.form.isConnected) {
       event.preventDefault();

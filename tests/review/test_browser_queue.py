@@ -28,11 +28,13 @@ PHONE: ViewportSize = {"width": 375, "height": 812}
 TEXTS = {
     "nb": {"continue": "Fortsett", "approved": "Godkjent. Introduksjonene sendes om et minutt",
            "undone": "Angret. Ingen har fått e-post", "reason_error": "Skriv hvorfor du avviser paret.",
-           "rejected": "Avvist.", "preview": "Oppdater forhåndsvisningen", "pair": "Koble dem og introduser begge",
+           "rejected": "Avvist.", "snoozed": "Utsatt.", "preview": "Oppdater forhåndsvisningen",
+           "pair": "Koble dem og introduser begge",
            "note": "En hilsen til begge i introduksjonen (valgfritt)"},
     "en": {"continue": "Continue", "approved": "Approved. The introduction emails go in a minute",
            "undone": "Undone. Nobody was emailed", "reason_error": "Write why you reject this pair.",
-           "rejected": "Rejected.", "preview": "Update the preview", "pair": "Pair them and introduce both",
+           "rejected": "Rejected.", "snoozed": "Snoozed.", "preview": "Update the preview",
+           "pair": "Pair them and introduce both",
            "note": "A note to both in the introduction (optional)"},
 }
 REVIEWER = "rita.reviewer@brighthouse.example"
@@ -142,10 +144,21 @@ def test_the_queue_of_fifty_pairs_decides_in_place_with_undo(
         page.screenshot(path=str(SHOTS / f"rejected-{size}-{lang}.png"))
         assert_accessible(page)
 
+        page.keyboard.press("s")  # snooze the pair now focused: the fold opens on the day field
+        fifth = active_id(page)
+        day = page.locator(f"#{fifth} input[name=until]")
+        expect(day).to_be_focused()
+        assert_accessible(page)
+        day.fill("2099-01-01")
+        day.press("Enter")
+        expect(page.locator("#queue-status")).to_contain_text(text["snoozed"])
+
         time.sleep(GRACE + 2)  # past the grace period: the undone approval's job ran and found it suggested
-        states = in_thread(lambda conn: conn.fetch("SELECT id, state FROM matches WHERE state <> 'suggested'"),
-                           settings.database_url or "")
-        assert [(row["id"], row["state"]) for row in states] == [(data["ids"][-4], "rejected")]
+        states = in_thread(lambda conn: conn.fetch(
+            "SELECT id, state FROM matches WHERE state <> 'suggested' OR snoozed_until IS NOT NULL ORDER BY id"),
+            settings.database_url or "")
+        assert [(row["id"], row["state"]) for row in states] == [(data["ids"][-5], "suggested"),
+                                                                  (data["ids"][-4], "rejected")]
         assert not [m for m in mailbox.messages if m["To"] in data["emails"]]  # undo: nothing was sent
     finally:
         context.close()
