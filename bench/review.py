@@ -20,6 +20,15 @@ next page by cursor p50 202 ms; domain filter p50 203 ms; search p50 280 ms; the
 (51 KiB); `review.queue` itself (SQL, profiles, explanations, audit rows) p50 52 ms. The rest of a
 page is rendering the template. Explanations were one query per pair before (145 ms in process for a
 page, measured on an idler machine, against 31 ms batched).
+5. in Debian Chromium at 1280x800 with the reviewer's cookies: navigation to the load event, the
+   queue's height, and one approval by key `a` answered in place (fetch, no reload).
+
+Measured 2026-12-07 (issue 12, compact queue with fit bars and Undo), 2 cores shared (load 12.7-13.0),
+5,000 pending, 10 requests each: first page p50 111 ms / p95 129 ms, 247 KiB (the fit's bars and a
+folded snooze form per pair); JSON API p50 82 ms; in Chromium the first page reaches its load event in
+p50 407 ms (max 695 ms); the queue is 9,977 px for 50 pairs, 200 px a pair (was ~1,900 px a pair in
+the issue, 1,184 px for short profiles in tests/review/test_browser_queue.py's data); key `a` to the
+pair answered in place: 73 ms, where a reload of the page took the full 400 ms and lost the place.
 """
 
 from __future__ import annotations
