@@ -144,8 +144,9 @@ def test_the_queue_of_fifty_pairs_decides_in_place_with_undo(
         page.screenshot(path=str(SHOTS / f"rejected-{size}-{lang}.png"))
         assert_accessible(page)
 
-        page.keyboard.press("s")  # snooze the pair now focused: the fold opens on the day field
-        fifth = active_id(page)
+        fifth = active_id(page)  # after the rejection, focus moved on to the next pair
+        assert fifth == f"m{data['ids'][-5]}"
+        page.keyboard.press("s")  # snooze it: the fold opens on the day field
         day = page.locator(f"#{fifth} input[name=until]")
         expect(day).to_be_focused()
         assert_accessible(page)
