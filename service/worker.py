@@ -43,6 +43,7 @@ FUNCTIONS: list[Function | WorkerCoroutine] = [
     *profile_tasks.FUNCTIONS,
     *auth_tasks.FUNCTIONS,
     *mapping_tasks.FUNCTIONS,
+    *matches_tasks.FUNCTIONS,
 ]
 # arq's try limit for the other jobs (embedding has its own).
 MAX_TRIES = 8

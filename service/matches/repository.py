@@ -171,7 +171,11 @@ async def reached(conn: asyncpg.Connection, path: Sequence[str], group: str) -> 
         f"""WITH steps AS (
                 SELECT e.match_id, min(array_position($1::text[], e.to_state)) AS born,
                        max(array_position($1::text[], e.to_state)) AS furthest
-                FROM match_events e WHERE e.to_state = ANY($1::text[]) GROUP BY e.match_id)
+                FROM match_events e WHERE e.to_state = ANY($1::text[])
+                -- an approval staff undid (issue 12) was never a step forward: the pair is suggested again
+                AND NOT EXISTS (SELECT 1 FROM match_events u WHERE u.match_id = e.match_id AND u.id > e.id
+                                AND u.reason = 'undo' AND u.from_state = e.to_state)
+                GROUP BY e.match_id)
             SELECT g.key, s.born, s.furthest FROM steps s
             JOIN matches m ON m.id = s.match_id
             JOIN participants a ON a.id = m.a_id JOIN participants b ON b.id = m.b_id
@@ -198,14 +202,6 @@ async def reminders(conn: asyncpg.Connection, match_id: int) -> list[asyncpg.Rec
     return await conn.fetch(
         "SELECT state, kind, created_at FROM match_reminders WHERE match_id = $1 ORDER BY created_at", match_id
     )
-
-
-async def ids_in_state(conn: asyncpg.Connection, state: str, limit: int = 500) -> list[int]:
-    """Ids of matches in one state, oldest change first."""
-    rows = await conn.fetch(
-        "SELECT id FROM matches WHERE state = $1 ORDER BY state_changed_at LIMIT $2", state, limit
-    )
-    return [row["id"] for row in rows]
 
 
 # --- participants' answers to suggestions, and the matches they see ---------------------------
@@ -552,3 +548,24 @@ async def purge_conversations(
     gone = [await conn.execute(f"DELETE FROM {table} WHERE match_id IN ({ended})", list(finished), before)
             for table in ("match_messages", "match_meetings")]
     return int(gone[0].split()[-1]), int(gone[1].split()[-1])
+# --- approvals waiting for their grace period (staff may undo them until the introduction) ---
+
+
+async def approval_note(conn: asyncpg.Connection, match_id: int) -> asyncpg.Record | None:
+    """The latest approval of a match: the staff member's note (comment) and name (None when unnamed)."""
+    return await conn.fetchrow(
+        """SELECT e.comment, nullif(s.name, '') AS staff_name
+           FROM match_events e LEFT JOIN staff s ON s.id = e.actor_staff_id
+           WHERE e.match_id = $1 AND e.to_state = 'approved' ORDER BY e.id DESC LIMIT 1""",
+        match_id,
+    )
+
+
+async def approved_before(conn: asyncpg.Connection, cutoff: dt.datetime, limit: int = 500) -> list[int]:
+    """Ids of matches approved at or before `cutoff` and not introduced yet, oldest first."""
+    rows = await conn.fetch(
+        """SELECT id FROM matches WHERE state = 'approved' AND state_changed_at <= $1
+           ORDER BY state_changed_at LIMIT $2""",
+        cutoff, limit,
+    )
+    return [row["id"] for row in rows]
