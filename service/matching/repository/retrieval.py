@@ -332,6 +332,33 @@ async def pair_pool(conn: asyncpg.Connection, query: QueryFilter, vectors: dict[
     return list(dict.fromkeys(pid for ids in found.values() for pid in ids))
 
 
+# Per direction, the n allowed candidates whose best interest pair with the query is closest (an exact
+# scan of interest_embeddings; ranking.BEST_PAIR_SQL is the same best pair). $1-$8 the filter, $9 n.
+_INTEREST_POOL = f"""WITH qi AS MATERIALIZED (
+    SELECT side, embedding FROM interest_embeddings WHERE participant_id = $1 AND model = $8
+), best AS (
+    SELECT qi.side, b.participant_id, max(1 - (qi.embedding <=> b.embedding)) AS cos
+    FROM qi JOIN interest_embeddings b ON b.model = $8 AND b.side <> qi.side
+    JOIN participants p ON p.id = b.participant_id
+    WHERE {ALLOWED_SQL}
+    GROUP BY qi.side, b.participant_id
+)
+SELECT participant_id FROM (
+    SELECT participant_id, row_number() OVER (PARTITION BY side ORDER BY cos DESC, participant_id) AS place
+    FROM best) AS ranked
+WHERE place <= $9"""
+
+
+async def interest_pool(conn: asyncpg.Connection, query: QueryFilter, n: int) -> list[int]:
+    """Per direction, the n allowed candidates of the closest best interest pair with the query.
+
+    A many-topic profile's side vector is a blur of its topics, so the side- and pair-vector indexes
+    can miss a candidate whose one interest fits one of the query's exactly; this pool finds them.
+    """
+    rows = await conn.fetch(_INTEREST_POOL, *query.params(), n)
+    return list(dict.fromkeys(row["participant_id"] for row in rows))
+
+
 # Per candidate, the closest (query interest, candidate interest) pair across opposite sides; ties
 # broken by side and position so the same pair is always chosen. $1 query id, $2 model, $3 candidate ids.
 _BEST_PAIRS = """
