@@ -21,7 +21,7 @@ compare). Researchers seek nothing.
   (funding, partners, validation) that BM25 counts.
 - *Languages:* about half of the pairs are cross-lingual.
 
-**Grades (each organisation × each researcher; 0s are left out of gold.jsonl, as its format asks).**
+**Grades (each organisation x each researcher; 0s are left out of gold.jsonl, as its format asks).**
 - 3: a paper on the need's subject (topic and subtopic);
 - 2: a paper on the need's topic, another subtopic;
 - 1: a paper on another topic of the same field (`FIELDS`);
@@ -278,8 +278,9 @@ def _others(rng: random.Random, avoid: set[str], count: int, pool: Sequence[str]
 
 
 def make_researchers(rng: random.Random) -> list[Researcher]:
-    """Per subject: a specialist (both subjects of the topic, 0-2 papers of the field), a broad researcher (that subject among 3-4 others) and a near one
-    (a related topic of the field only), each in a random language and listing style."""
+    """Per subject: a specialist (both subjects of the topic, 0-2 papers of the field), a broad researcher
+    (that subject among 3-4 others) and a near one (a related topic of the field only), each in a random
+    language and listing style."""
     researchers: list[Researcher] = []
     for topic in TOPICS:
         related = [t for t in TOPICS if FIELDS[t] == FIELDS[topic] and t != topic]

