@@ -12,7 +12,7 @@ nothing, so every organisation is a query that ranks exactly the researchers sha
 compare). Researchers seek nothing.
 
 **The failure cases built in.**
-- *Many topics:* a "broad" researcher has one paper on the need's exact subject among papers on three
+- *Many topics:* a "broad" researcher has one paper on the need's exact subject among papers on two
   or four other subjects; a "near" researcher has all papers on a related subject of the same field.
   Their side means are about equally close to the need, or the near one closer.
 - *Truncation:* in a one-text profile the paper that fits is placed last in half of the cases, past
@@ -22,10 +22,10 @@ compare). Researchers seek nothing.
 - *Languages:* about half of the pairs are cross-lingual.
 
 **Grades (each organisation x each researcher; 0s are left out of gold.jsonl, as its format asks).**
-- 3: a paper on the need's subject (topic and subtopic);
-- 2: a paper on the need's topic, another subtopic;
-- 1: a paper on another topic of the same field (`FIELDS`);
-- 0: nothing in the field.
+- 3: depth: a paper on the need's subject (topic and subtopic) and at least one more on its topic;
+- 2: a paper on the need's subject, the only one on its topic (a broad researcher's side line);
+- 1: papers on the need's topic but none on its subject;
+- 0: nothing on the need's topic (papers of the same field on other topics are near misses, not fits).
 The grade depends on the papers alone (not on how they are written or in which language), so it is
 what an expert assigning reviewers would decide.
 """
@@ -264,12 +264,11 @@ def paper_text(paper: Paper, language: str, rng: random.Random, boilerplate: int
 
 
 def grade(papers: Sequence[Paper], need: Paper) -> int:
-    """The module docstring's rules: 3 same subject, 2 same topic, 1 same field, 0 otherwise."""
+    """The module docstring's rules: 3 the subject in depth, 2 the subject once, 1 the topic only, 0 otherwise."""
+    on_topic = sum(1 for topic, _ in papers if topic == need[0])
     if need in papers:
-        return 3
-    if any(topic == need[0] for topic, _ in papers):
-        return 2
-    return 1 if any(FIELDS[topic] == FIELDS[need[0]] for topic, _ in papers) else 0
+        return 3 if on_topic >= 2 else 2
+    return 1 if on_topic else 0
 
 
 def _others(rng: random.Random, avoid: set[str], count: int, pool: Sequence[str]) -> list[Paper]:
@@ -279,14 +278,14 @@ def _others(rng: random.Random, avoid: set[str], count: int, pool: Sequence[str]
 
 def make_researchers(rng: random.Random) -> list[Researcher]:
     """Per subject: a specialist (both subjects of the topic, 0-2 papers of the field), a broad researcher
-    (that subject among 3-4 others) and a near one (a related topic of the field only), each in a random
+    (that subject among 2-3 others) and a near one (a related topic of the field only), each in a random
     language and listing style."""
     researchers: list[Researcher] = []
     for topic in TOPICS:
         related = [t for t in TOPICS if FIELDS[t] == FIELDS[topic] and t != topic]
         for sub in (0, 1):
             specialist = [(topic, sub), (topic, 1 - sub), *_others(rng, {topic}, 2, related)]
-            broad = [(topic, sub), *_others(rng, {topic}, rng.choice([3, 4]), list(TOPICS))]
+            broad = [(topic, sub), *_others(rng, {topic}, rng.choice([2, 3]), list(TOPICS))]
             near_topic = rng.choice(related) if related else rng.choice([t for t in TOPICS if t != topic])
             field = {t for t in TOPICS if FIELDS[t] == FIELDS[topic]}
             near = [(near_topic, 0), (near_topic, 1), *_others(rng, field | {near_topic}, 1, list(TOPICS))]
