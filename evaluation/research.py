@@ -13,7 +13,7 @@ compare). Researchers seek nothing.
 
 **The failure cases built in.**
 - *Many topics:* a "broad" researcher has one paper on the need's exact subject among papers on two
-  or four other subjects; a "near" researcher has all papers on a related subject of the same field.
+  or three other subjects; a "near" researcher has all papers on a related subject of the same field.
   Their side means are about equally close to the need, or the near one closer.
 - *Truncation:* in a one-text profile the paper that fits is placed last in half of the cases, past
   what a 128-token encoder reads.
