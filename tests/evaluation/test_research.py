@@ -34,7 +34,8 @@ def test_grades_follow_the_rules() -> None:
 def test_profiles_are_long_and_several_fits_hide_among_other_topics_or_past_the_first_window() -> None:
     rows, gold = research.build()
     researchers = [r for r in rows if r["kind"] == "researcher"]
-    words = [len((" ".join(r["offers"]) if isinstance(r["offers"], list) else r["offers"]).split()) for r in researchers]
+    texts = [" ".join(r["offers"]) if isinstance(r["offers"], list) else r["offers"] for r in researchers]
+    words = [len(text.split()) for text in texts]
     assert min(words) >= 140 and max(words) <= 300
     assert {r["language"] for r in rows} == {"nb", "en"}
     one_text = [r for r in researchers if isinstance(r["offers"], str)]
