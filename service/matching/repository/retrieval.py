@@ -332,25 +332,21 @@ async def pair_pool(conn: asyncpg.Connection, query: QueryFilter, vectors: dict[
     return list(dict.fromkeys(pid for ids in found.values() for pid in ids))
 
 
-# Per direction, the n allowed candidates whose best interest pair with the query is closest (an exact
-# scan of interest_embeddings; ranking.BEST_PAIR_SQL is the same best pair). $1-$8 the filter, $9 n.
+# For each of the query's interests, the allowed candidates owning the n closest interests of the
+# opposite side (a top-n sort of an exact scan per interest, the participant filter applied to the few
+# rows kept rather than joined to every row). A candidate whose best pair with the query (ranking.
+# BEST_PAIR_SQL) is among the n closest of its query interest is found. $1-$8 the filter, $9 n.
 _INTEREST_POOL = f"""WITH qi AS MATERIALIZED (
     SELECT side, embedding FROM interest_embeddings WHERE participant_id = $1 AND model = $8
-), best AS (
-    SELECT qi.side, b.participant_id, max(1 - (qi.embedding <=> b.embedding)) AS cos
-    FROM qi JOIN interest_embeddings b ON b.model = $8 AND b.side <> qi.side
-    JOIN participants p ON p.id = b.participant_id
-    WHERE {ALLOWED_SQL}
-    GROUP BY qi.side, b.participant_id
 )
-SELECT participant_id FROM (
-    SELECT participant_id, row_number() OVER (PARTITION BY side ORDER BY cos DESC, participant_id) AS place
-    FROM best) AS ranked
-WHERE place <= $9"""
+SELECT DISTINCT near.participant_id FROM qi CROSS JOIN LATERAL (
+    SELECT b.participant_id FROM interest_embeddings b JOIN participants p ON p.id = b.participant_id
+    WHERE b.model = $8 AND b.side <> qi.side AND {ALLOWED_SQL}
+    ORDER BY b.embedding <=> qi.embedding LIMIT $9) AS near"""
 
 
 async def interest_pool(conn: asyncpg.Connection, query: QueryFilter, n: int) -> list[int]:
-    """Per direction, the n allowed candidates of the closest best interest pair with the query.
+    """The allowed candidates owning one of the n interests closest to each of the query's interests.
 
     A many-topic profile's side vector is a blur of its topics, so the side- and pair-vector indexes
     can miss a candidate whose one interest fits one of the query's exactly; this pool finds them.
