@@ -173,7 +173,10 @@ async def test_the_exact_scan_and_the_candidate_rows_agree_with_numpy_on_many_to
 async def test_suggestions_contain_the_brute_force_top_10_of_many_topic_profiles(
     conn_any: asyncpg.Connection, exact: bool
 ) -> None:
-    """The pool (pair vectors, rare terms, best interest pairs) holds the true top 10, in its order."""
+    """The pool (pair vectors, rare terms, best interest pairs) holds the true top 10, in its order.
+
+    Without the interest path (`retrieval.interest_pool` stubbed to nothing) the pooled path missed 6 of
+    these 100 (recall@10 0.94) on pgvector 0.6."""
     people, interests = many_topics(1500, seed=22)
     vectors = await load_interests(conn_any, people, interests)
     persons = await _persons(conn_any, people)
