@@ -53,6 +53,9 @@ class RankerSettings(BaseSettings):
     # Participants whose ranked candidates `koble serve` keeps (service.matching.cache): ~10 KB each.
     suggestion_cache_entries: int = Field(10_000, ge=0, alias="KOBLE_SUGGESTION_CACHE_ENTRIES")
     exposure_half_life_days: float = Field(7.0, gt=0, alias="KOBLE_EXPOSURE_HALF_LIFE_DAYS")
+    # A direction's cosine: this share from the best interest pair, the rest from the side means
+    # (scoring.Weights.interest).
+    interest_blend: float = Field(_WEIGHTS.interest, ge=0.0, le=1.0, alias="KOBLE_INTEREST_BLEND")
 
     @model_validator(mode="after")
     def _fitted_weights(self) -> RankerSettings:
@@ -70,6 +73,7 @@ class RankerSettings(BaseSettings):
             **{name: getattr(self, f"weight_{name}") for name in scoring.WEIGHT_NAMES},
             similarity_floor=scoring.default_similarity_floor(model) if floor is None else floor,
             cross_lingual_shift=scoring.default_cross_lingual_shift(model) if shift is None else shift,
+            interest=self.interest_blend,
         )
 
 
