@@ -17,6 +17,7 @@ from arq.worker import Function, Worker, func
 
 from service.auth import tasks as auth_tasks
 from service.events import tasks as event_tasks
+from service.flows import account
 from service.kit import database, embedded, logs
 from service.kit.config import Settings
 from service.kit.jobs import redis_settings
@@ -71,8 +72,10 @@ def cron_jobs(settings: Settings) -> list[CronJob]:
 
 
 def wire_hooks() -> None:
-    """What domains above matching do after an embedding: mapping gives new interests their nearest theme."""
+    """What domains above matching and profiles add: mapping gives new interests their nearest theme; the
+    data download's sections and what deleting an account does to matches (flows.account)."""
     matching_service.on_embedded(mapping.assign_nearest)
+    account.install()
 
 
 async def startup(ctx: dict[str, Any]) -> None:

@@ -20,7 +20,7 @@ from service.mail import tasks as mail_tasks
 from service.matches import funnel
 from service.matches import service as matches
 from service.matches.labels import participant_explanations, reply_labels, state_label
-from service.matches.lifecycle import REPLIES, Action, settled
+from service.matches.lifecycle import LEFT_REASON, REPLIES, Action, settled
 from service.profiles import service as profiles
 from service.profiles.dependencies import OptionalParticipant, Participant
 
@@ -83,8 +83,10 @@ async def my_match(
 ) -> Response:
     """One of my matches: its state in words, the other party once introduced, and progress buttons."""
     match = await _own_match(conn, participant, match_id)
-    other = await profiles.by_id(conn, matches.other_party(match, participant["id"]))
+    other_id = matches.other_party_or_none(match, participant["id"])
+    other = None if other_id is None else await profiles.by_id(conn, other_id)
     context = {
+        "left": other_id is None and match["closed_reason"] == LEFT_REASON,
         "participant": participant, "match": match, "state": state_label(match["state"]),
         "explanation": participant_explanations().get(match["state"]),
         "other": other if match["state"] in INTRODUCED else None,

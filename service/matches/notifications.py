@@ -130,3 +130,20 @@ async def to_staff(
         )
         ids.append(await mail.queue(conn, None, rendered, match_id=match["id"], staff_id=staff["id"]))
     return ids
+
+
+async def party_left(
+    conn: asyncpg.Connection, settings: Settings, match: asyncpg.Record, leaver_id: int
+) -> list[int]:
+    """Tell the other party, in their language, that the match closed because the leaver deleted their account."""
+    leaver = await profiles.by_id(conn, leaver_id)
+    other_id = match["b_id"] if match["a_id"] == leaver_id else match["a_id"]
+    me = await profiles.by_id(conn, other_id) if other_id is not None else None
+    if leaver is None or me is None:
+        return []
+    rendered = mail.render(
+        "match_party_left", me["email"], me["language"], name=me["name"], other=leaver["name"],
+        link=f"{settings.koble_base_url}/me/matches/{match['id']}?lang={me['language']}",
+        feed=f"{settings.koble_base_url}/me/suggestions?lang={me['language']}",
+    )
+    return [await mail.queue(conn, me["id"], rendered, match_id=match["id"])]

@@ -99,7 +99,8 @@ def _item(row: asyncpg.Record, people: Mapping[int, asyncpg.Record], best: async
 
 def who(row: asyncpg.Record) -> dict[str, Any]:
     """The ids and visibility the staff pages show next to a profile."""
-    return {"id": row["id"], "external_id": row["external_id"], "visible": row["hidden_at"] is None}
+    return {"id": row["id"], "external_id": row["external_id"], "visible": row["hidden_at"] is None,
+            "photo_key": row["photo_key"]}
 
 
 def explain_pair(a: asyncpg.Record, b: asyncpg.Record, best: asyncpg.Record | None) -> str:
