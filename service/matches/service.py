@@ -389,6 +389,8 @@ async def part(conn: asyncpg.Connection, settings: Settings, participant_id: int
 async def _close_for_departure(
     conn: asyncpg.Connection, settings: Settings, match: asyncpg.Record, leaver_id: int
 ) -> list[int]:
+    # The emails of the match name the leaver (introductions carry their address): they go with them.
+    await mail.forget_match(conn, match["id"])
     closed = await repository.set_state(conn, match["id"], "closed", LEFT_REASON)
     await repository.insert_event(conn, match["id"], match["state"], "closed", Actor.system(), LEFT_REASON, None)
     return await notifications.party_left(conn, settings, closed, leaver_id)
