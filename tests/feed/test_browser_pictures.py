@@ -45,14 +45,15 @@ async def walk(
 ) -> dict[str, Any]:
     """The variant's people (all speaking its language), the uploader's match with the municipality, sign-in links."""
     viewport, language, uploader_kind = WALKS[request.param]
-    people = {f["kind"]: await make_participant(**{**f, "language": language})
+    people = {f["kind"]: await make_participant(**{**f, "language": language, "capacity": 3})  # room after a match
               for f in (sigrid, raufoss_ot, vestre_toten)}
     uploader = people[uploader_kind]
     viewer = people["company" if uploader_kind == "student" else "student"]
     partner = people["public_body"]
     match = await make_match(uploader, partner, "mutual", "participants")
     links = {role: f"/auth/{await auth_service.issue(conn, row['id'], 'login', dt.timedelta(minutes=30))}"
-             for role, row in (("uploader", uploader), ("viewer", viewer), ("partner", partner))}
+             for role, row in (("uploader", uploader), ("uploader_again", uploader), ("viewer", viewer),
+                               ("partner", partner))}  # links are single-use
     return {"name": request.param, "viewport": viewport, "language": language, "links": links, "match": match,
             "uploader": uploader["name"], "partner": partner, "viewer": viewer["name"]}
 
@@ -88,7 +89,7 @@ def test_upload_see_it_on_cards_then_leave(
         context.clear_cookies()
         sees_pictures_on_cards(page, live_server, walk, words)
         context.clear_cookies()
-        sign_in(page, live_server, walk["links"]["uploader"], walk["language"])
+        sign_in(page, live_server, walk["links"]["uploader_again"], walk["language"])
         page.goto(f"{live_server}/me/delete")
         page.get_by_role("button", name=words["delete"]).click()
         expect(page).to_have_url(re.compile(r"\?deleted=1"))
@@ -131,7 +132,7 @@ def sees_pictures_on_cards(page: Page, base: str, walk: dict[str, Any], words: d
     sign_in(page, base, walk["links"]["viewer"], walk["language"])
     page.goto(f"{base}/me/suggestions")
     seen: set[str] = set()
-    for _ in range(2):
+    for turn in range(2):
         heading = page.locator("#card-name")
         expect(heading).not_to_be_empty()
         name = heading.inner_text()
@@ -146,8 +147,9 @@ def sees_pictures_on_cards(page: Page, base: str, walk: dict[str, Any], words: d
         assert_accessible(page)
         shot(page, walk, f"4-card-{len(seen) + 1}")
         seen.add(name)
-        page.get_by_role("button", name=words["not_now"]).click()  # the next card is swapped in by feed.js
-        expect(heading).not_to_have_text(name)
+        page.get_by_role("button", name=words["not_now"], exact=True).click()  # the next card is swapped in by feed.js
+        if turn == 0:
+            expect(heading).not_to_have_text(name)
     assert walk["uploader"] in seen
 
 
