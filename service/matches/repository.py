@@ -418,11 +418,12 @@ async def matches_of(conn: asyncpg.Connection, participant_id: int) -> list[asyn
 async def export_rows(conn: asyncpg.Connection) -> list[asyncpg.Record]:
     """Every match for the council's reporting: ids, kinds, domains, organisations, states and dates."""
     return await conn.fetch(
-        f"""SELECT m.id, m.state, m.origin, m.score, m.closed_reason, m.created_at, m.state_changed_at,
+        """SELECT m.id, m.state, m.origin, m.score, m.closed_reason, m.created_at, m.state_changed_at,
                    a.external_id AS a_external_id, a.kind AS a_kind, a.organisation AS a_organisation,
                    b.external_id AS b_external_id, b.kind AS b_kind, b.organisation AS b_organisation,
                    ARRAY(SELECT unnest(a.domains) INTERSECT SELECT unnest(b.domains) ORDER BY 1) AS domains
-            {_QUEUE_FROM} ORDER BY m.id"""
+            FROM matches m LEFT JOIN participants a ON a.id = m.a_id LEFT JOIN participants b ON b.id = m.b_id
+            ORDER BY m.id"""  # LEFT: a match whose party left is still counted (its side's columns empty)
     )
 
 

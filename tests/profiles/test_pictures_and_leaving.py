@@ -19,8 +19,8 @@ from service.auth import service as auth_service
 from service.kit.config import Settings
 from service.profiles import service as profiles
 from tests.conftest import Mailbox, body_text, csrf_of, post_form, run_worker
-from tests.factories import MakeMatch, MakeParticipant
-from tests.support import rows_mentioning, rows_referencing
+from tests.factories import MakeMatch, MakeParticipant, MakeStaff
+from tests.support import rows_mentioning, rows_referencing, sign_in_staff
 
 # Every table with a foreign key to participants, and the download's section that shows its rows (or why
 # it has none: data derived from the profile, secrets, or staff's records). A new table fails the walk below
@@ -161,7 +161,7 @@ async def open_match(conn: Connection, settings: Settings, make_participant: Mak
 
 async def test_deleting_closes_the_open_match_and_tells_the_other_party_in_their_language(
     app: Any, client: httpx.AsyncClient, conn: Connection, settings: Settings, mailbox: Mailbox,
-    make_participant: MakeParticipant, make_match: MakeMatch,
+    make_participant: MakeParticipant, make_match: MakeMatch, make_staff: MakeStaff,
 ) -> None:
     kari, ole, match = await open_match(conn, settings, make_participant, make_match)
     suggested = await make_match(kari, await make_participant("student", embed=False), "suggested")
@@ -189,6 +189,14 @@ async def test_deleting_closes_the_open_match_and_tells_the_other_party_in_their
         assert page.status_code == 200
         assert "Denne koblingen er avsluttet fordi den andre parten har slettet Koble-kontoen sin." in page.text
         assert "En deltaker som har forlatt Koble" in (await other.get("/me/matches")).text
+
+    await make_staff("reviewer", "anne@brighthouse.example")
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=str(client.base_url)) as staff:
+        await sign_in_staff(staff, conn, "anne@brighthouse.example")
+        assert "participant_left" in (await staff.get(f"/staff/matches/{match['id']}")).text
+        assert "En deltaker som har forlatt Koble" in (await staff.get(f"/staff/participants/{ole['id']}")).text
+        export = (await staff.get("/staff/export.csv")).text
+        assert f"\n{match['id']},closed," in export.replace("\r", "")
 
 
 async def test_the_notice_is_in_bokmal_for_a_norwegian_reader(
