@@ -16,8 +16,10 @@ from asyncpg import Connection
 from PIL import Image
 
 from service.auth import service as auth_service
+from service.kit import database
 from service.kit.config import Settings
 from service.profiles import service as profiles
+from service.profiles import tasks as profile_tasks
 from tests.conftest import Mailbox, body_text, csrf_of, post_form, run_worker
 from tests.factories import MakeMatch, MakeParticipant, MakeStaff
 from tests.support import rows_mentioning, rows_referencing, sign_in_staff
@@ -212,3 +214,23 @@ async def test_the_notice_is_in_bokmal_for_a_norwegian_reader(
     subject = " ".join(str(notice["Subject"]).split())
     assert subject == "En av koblingene dine er avsluttet: den andre parten har forlatt Koble"
     assert "Koblingen blir stående på siden din" in body_text(notice)
+
+
+async def test_retention_deleting_an_inactive_party_closes_the_match_too(
+    app: Any, conn: Connection, pg_url: str, settings: Settings, mailbox: Mailbox, arq_redis: ArqRedis,
+    make_participant: MakeParticipant, make_match: MakeMatch,
+) -> None:
+    kari, ole, match = await open_match(conn, settings, make_participant, make_match)
+    await conn.execute("UPDATE participants SET last_active_at = now() - interval '25 months' WHERE id = $1",
+                       kari["id"])
+    pool = await database.create_pool(pg_url, max_size=2)
+    try:
+        counts = await profile_tasks.apply_retention({"settings": settings, "pool": pool, "redis": arq_redis})
+    finally:
+        await pool.close()
+    assert counts["deleted"] == 1
+    kept = await conn.fetchrow("SELECT state, closed_reason, a_id, b_id FROM matches WHERE id = $1", match["id"])
+    assert (kept["state"], kept["closed_reason"]) == ("closed", "participant_left")
+    assert ole["id"] in (kept["a_id"], kept["b_id"]) and None in (kept["a_id"], kept["b_id"])
+    await run_worker(settings)
+    assert mailbox.to("post@oleas.example")
