@@ -144,6 +144,8 @@ def sees_pictures_on_cards(page: Page, base: str, walk: dict[str, Any], words: d
             expect(avatar).to_have_attribute("aria-label", name)
             expect(avatar).to_have_class(re.compile(r"avatar-public_body"))
         assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+        # The swapped-in card fades in (0.2 s): axe reads colours once it is opaque, not half-way.
+        settled(page)
         assert_accessible(page)
         shot(page, walk, f"4-card-{len(seen) + 1}")
         seen.add(name)
@@ -151,6 +153,15 @@ def sees_pictures_on_cards(page: Page, base: str, walk: dict[str, Any], words: d
         if turn == 0:
             expect(heading).not_to_have_text(name)
     assert walk["uploader"] in seen
+
+
+def settled(page: Page) -> None:
+    """Wait until no CSS transition runs (polled through evaluate: the pages' CSP forbids wait_for_function)."""
+    for _ in range(100):
+        if page.evaluate("document.getAnimations().every(a => a.playState !== 'running')"):
+            return
+        page.wait_for_timeout(20)
+    pytest.fail("the card's transition did not end within 2 s")
 
 
 def partner_finds_the_match_closed(
