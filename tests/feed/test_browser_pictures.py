@@ -105,6 +105,7 @@ def uploads_a_picture(page: Page, base: str, walk: dict[str, Any], words: dict[s
     sign_in(page, base, walk["links"]["uploader"], walk["language"])
     page.goto(f"{base}/me/edit")
     expect(page.locator(".photo-form [role=img]")).to_have_attribute("aria-label", walk["uploader"])
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")  # the file field fits
     assert_accessible(page)
     shot(page, walk, "1-edit-initials")
     wrong = tmp_path / "cv.pdf"
@@ -113,6 +114,7 @@ def uploads_a_picture(page: Page, base: str, walk: dict[str, Any], words: dict[s
     page.get_by_role("button", name=words["upload"]).click()
     expect(page.locator("#photo-error")).to_contain_text(words["not_image"])
     expect(page.locator("#photo")).to_have_attribute("aria-invalid", "true")
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
     assert_accessible(page)
     shot(page, walk, "2-edit-error")
     page.set_input_files("#photo", str(logo_file(tmp_path)))
