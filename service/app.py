@@ -166,6 +166,10 @@ def _document_common_errors(app: FastAPI) -> None:
     app.openapi = openapi  # type: ignore[method-assign]
 
 
+# The pages that take a file, with their body limits: a mapping round's list, a participant's photo.
+UPLOADS = {**round_pages.UPLOADS, **profile_pages.UPLOADS}
+
+
 def _add_middleware(app: FastAPI, settings: Settings) -> None:
     secret = settings.secret_key()
     # Added innermost first: the request passes telemetry, size limit, headers, input guard, CSRF, session,
@@ -181,10 +185,10 @@ def _add_middleware(app: FastAPI, settings: Settings) -> None:
         https_only=settings.secure_cookies,
     )
     app.add_middleware(with_csrf_middleware, secret=secret, secure=settings.secure_cookies)
-    app.add_middleware(InputGuard, uploads=round_pages.UPLOADS)
+    app.add_middleware(InputGuard, uploads=UPLOADS)
     app.add_middleware(SecurityHeaders, hsts=settings.secure_cookies)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes, api_max_bytes=API_BODY_BYTES,
-                       uploads=round_pages.UPLOADS)
+                       uploads=UPLOADS)
     # Outermost: every answer, a refusal of the guards included, carries a request id and is timed.
     app.add_middleware(RequestTelemetry)
 

@@ -292,3 +292,32 @@ async def mark_held(conn: asyncpg.Connection, request_id: int, match_id: int | N
     """A meeting took place (and the match it became)."""
     await conn.execute("UPDATE event_meetings SET held_at = coalesce(held_at, now()), match_id = $2"
                        " WHERE request_id = $1", request_id, match_id)
+
+
+async def export_of(conn: asyncpg.Connection, participant_id: int) -> list[asyncpg.Record]:
+    """A participant's event days (the data download): sign-up, arrival, check-in, hosted tables."""
+    return await conn.fetch(
+        """SELECT e.name AS event, a.signed_up_at, a.arrives_at, a.leaves_at, a.checked_in_at, a.no_show_at,
+                  a.useful,
+                  ARRAY(SELECT t.number FROM event_tables t WHERE t.event_id = e.id
+                        AND t.host_participant_id = a.participant_id ORDER BY t.number) AS hosted_tables
+           FROM event_attendees a JOIN events e ON e.id = a.event_id
+           WHERE a.participant_id = $1 ORDER BY e.id""",
+        participant_id,
+    )
+
+
+async def requests_export(conn: asyncpg.Connection, participant_id: int) -> list[asyncpg.Record]:
+    """A participant's meeting requests and meetings at event days, with the time and table (the data download)."""
+    return await conn.fetch(
+        """SELECT e.name AS event, CASE WHEN r.from_id = $1 THEN 'sent' ELSE 'received' END AS direction,
+                  p.name AS other_party, r.reason, r.status, r.created_at, r.decided_at,
+                  s.starts_at AS meeting_starts_at, s.ends_at AS meeting_ends_at, t.number AS table_number,
+                  m.held_at
+           FROM event_requests r JOIN events e ON e.id = r.event_id
+           LEFT JOIN participants p ON p.id = CASE WHEN r.from_id = $1 THEN r.to_id ELSE r.from_id END
+           LEFT JOIN event_meetings m ON m.request_id = r.id
+           LEFT JOIN event_slots s ON s.id = m.slot_id LEFT JOIN event_tables t ON t.id = m.table_id
+           WHERE $1 IN (r.from_id, r.to_id) ORDER BY e.id, r.id""",
+        participant_id,
+    )

@@ -683,3 +683,9 @@ async def _followed(conn: asyncpg.Connection, rows: Sequence[Mapping[str, Any]])
         if row is not None and row["state"] in ("project_agreed", "project_completed"):
             found.add(match_id)
     return found
+
+
+async def export_for(conn: asyncpg.Connection, participant_id: int) -> dict[str, list[asyncpg.Record]]:
+    """The data download's event days: where the participant signed up, and their requests and meeting times."""
+    return {"attended": await repository.export_of(conn, participant_id),
+            "meetings": await repository.requests_export(conn, participant_id)}

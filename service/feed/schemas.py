@@ -33,6 +33,7 @@ class Card:
     seeks: tuple[str, ...]
     explanation: str
     match_id: int | None  # staff_first: the introduced match the card answers
+    photo_key: str | None = None  # their picture's version (profiles), None: initials (templates/kit/_avatar.html)
 
 
 @dataclass(frozen=True)
@@ -157,6 +158,7 @@ class CardOut(BaseModel):
     seeks: list[str]
     explanation: str = Field(description="Why, in the reader's language; no numbers.")
     answer_url: str = Field(description="Where the card's form posts (the page, without JavaScript).")
+    photo_url: str | None = Field(None, description="Their photo or logo (signed-in only); null: show initials.")
 
 
 class UndoOut(BaseModel):

@@ -129,7 +129,7 @@ def card_of(row: asyncpg.Record, explanation_text: str, match_id: int | None) ->
     return Card(
         candidate_id=row["id"], external_id=row["external_id"], name=row["name"],
         organisation=row["organisation"], kind=row["kind"], offers=tuple(row["offers"]),
-        seeks=tuple(row["seeks"]), explanation=explanation_text, match_id=match_id,
+        seeks=tuple(row["seeks"]), explanation=explanation_text, match_id=match_id, photo_key=row.get("photo_key"),
     )
 
 

@@ -22,7 +22,7 @@ from service.mail import tasks as mail_tasks
 from service.matches import conversation, funnel
 from service.matches import service as matches
 from service.matches.labels import participant_explanations, reply_labels, state_label, step_labels
-from service.matches.lifecycle import REPLIES, Action, passed, settled
+from service.matches.lifecycle import LEFT_REASON, REPLIES, Action, passed, settled
 from service.matches.meetings import DEFAULT_PLACE, TALKING, ConversationRefused, TooManyMessages
 from service.matching import explain
 from service.matching import service as matching
@@ -94,10 +94,12 @@ async def _match_context(
     conn: asyncpg.Connection, settings: Settings, participant: asyncpg.Record, match: asyncpg.Record,
     errors: dict[str, str] | None = None, kept: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    other = await profiles.by_id(conn, matches.other_party(match, participant["id"]))
+    other_id = matches.other_party_or_none(match, participant["id"])
+    other = None if other_id is None else await profiles.by_id(conn, other_id)
     talk = await conversation.of_match(conn, match["id"])
     events = await matches.events(conn, match["id"])
     return {
+        "left": other_id is None and match["closed_reason"] == LEFT_REASON,
         "participant": participant, "match": match, "state": state_label(match["state"]),
         "explanation": participant_explanations().get(match["state"]),
         "other": profile_view(other) | {"email": other["email"]} if other is not None else None,

@@ -163,3 +163,9 @@ async def for_participant(conn: asyncpg.Connection, participant_id: int) -> list
         "SELECT subject, status, created_at, sent_at FROM outbox WHERE participant_id = $1 ORDER BY id",
         participant_id,
     )
+
+
+async def delete_for_match(conn: asyncpg.Connection, match_id: int) -> int:
+    """Delete a match's emails (they name both parties); returns how many."""
+    status: str = await conn.execute("DELETE FROM outbox WHERE match_id = $1", match_id)
+    return int(status.split()[-1])

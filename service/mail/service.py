@@ -117,3 +117,8 @@ async def requeue_failed(conn: asyncpg.Connection, outbox_id: int) -> bool:
 async def for_participant(conn: asyncpg.Connection, participant_id: int) -> list[asyncpg.Record]:
     """The emails sent to a participant (no bodies), for their data download."""
     return await repository.for_participant(conn, participant_id)
+
+
+async def forget_match(conn: asyncpg.Connection, match_id: int) -> int:
+    """Delete the emails of a match whose party left (they carry the leaver's name and address)."""
+    return await repository.delete_for_match(conn, match_id)

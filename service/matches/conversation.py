@@ -216,6 +216,16 @@ async def export(conn: asyncpg.Connection, participant_id: int) -> dict[str, lis
     }
 
 
+async def export_messages(conn: asyncpg.Connection, participant_id: int) -> list[dict[str, Any]]:
+    """The data download's "messages" section: what the participant sent or received."""
+    return (await export(conn, participant_id))["messages"]
+
+
+async def export_meetings(conn: asyncpg.Connection, participant_id: int) -> list[dict[str, Any]]:
+    """The data download's "meetings" section: the times proposed and agreed in the participant's matches."""
+    return (await export(conn, participant_id))["meetings"]
+
+
 def _meeting_out(row: asyncpg.Record) -> dict[str, Any]:
     chosen = row["chosen_time"]
     return {

@@ -48,6 +48,10 @@ TARGETS: dict[str, State] = {
     "completed": "project_completed", "stop": "closed",
 }
 STOP_REASON = "not_going_ahead"
+# A party deleted their account: the other keeps the match, closed with this reason (issue 12, wall 11).
+LEFT_REASON = "participant_left"
+# States the other party never heard of: a departure deletes these matches instead of closing them.
+UNSEEN: tuple[State, ...] = ("suggested", "approved", "rejected")
 # The replies each state asks its parties for (one-click links in emails, buttons on the match page).
 REPLIES: dict[str, tuple[Action, ...]] = {
     "introduced": ("interested", "not_now"),

@@ -175,3 +175,21 @@ async def introduction_previews(
                                mutual=False, replies=replies, link=f"{settings.koble_base_url}/me/matches/…", **extra)
         out.append(IntroductionPreview(me["name"], me["language"], rendered.subject, rendered.body_text))
     return out
+async def party_left(
+    conn: asyncpg.Connection, settings: Settings, match: asyncpg.Record, leaver_id: int
+) -> list[int]:
+    """Tell the other party, in their language, that the match closed because the leaver deleted their account.
+
+    The email does not name the leaver: nothing about a deleted person is kept (tests/profiles/test_privacy.py);
+    its link opens the match, which says why it closed.
+    """
+    other_id = match["b_id"] if match["a_id"] == leaver_id else match["a_id"]
+    me = await profiles.by_id(conn, other_id) if other_id is not None else None
+    if me is None:
+        return []
+    rendered = mail.render(
+        "match_party_left", me["email"], me["language"], name=me["name"],
+        link=f"{settings.koble_base_url}/me/matches/{match['id']}?lang={me['language']}",
+        feed=f"{settings.koble_base_url}/me/suggestions?lang={me['language']}",
+    )
+    return [await mail.queue(conn, me["id"], rendered, match_id=match["id"])]

@@ -298,7 +298,7 @@ async def my_matches(conn: asyncpg.Connection, participant_id: int) -> list[asyn
     return await conn.fetch(
         """SELECT m.id, m.state, m.state_changed_at, m.created_at, o.id AS other_id, o.external_id,
                   o.name, o.organisation, o.kind, o.email
-           FROM matches m JOIN participants o ON o.id = CASE WHEN m.a_id = $1 THEN m.b_id ELSE m.a_id END
+           FROM matches m LEFT JOIN participants o ON o.id = CASE WHEN m.a_id = $1 THEN m.b_id ELSE m.a_id END
            WHERE (m.a_id = $1 OR m.b_id = $1) AND m.state = ANY($2::text[])
              AND EXISTS (SELECT 1 FROM match_events e WHERE e.match_id = m.id
                          AND e.to_state IN ('introduced', 'mutual'))
@@ -405,7 +405,7 @@ async def matches_of(conn: asyncpg.Connection, participant_id: int) -> list[asyn
     return await conn.fetch(
         """SELECT m.*, o.id AS other_id, o.name AS other_name, o.organisation AS other_organisation,
                   o.kind AS other_kind
-           FROM matches m JOIN participants o ON o.id = CASE WHEN m.a_id = $1 THEN m.b_id ELSE m.a_id END
+           FROM matches m LEFT JOIN participants o ON o.id = CASE WHEN m.a_id = $1 THEN m.b_id ELSE m.a_id END
            WHERE $1 IN (m.a_id, m.b_id) ORDER BY m.id DESC""",
         participant_id,
     )
@@ -414,11 +414,58 @@ async def matches_of(conn: asyncpg.Connection, participant_id: int) -> list[asyn
 async def export_rows(conn: asyncpg.Connection) -> list[asyncpg.Record]:
     """Every match for the council's reporting: ids, kinds, domains, organisations, states and dates."""
     return await conn.fetch(
-        f"""SELECT m.id, m.state, m.origin, m.score, m.closed_reason, m.created_at, m.state_changed_at,
+        """SELECT m.id, m.state, m.origin, m.score, m.closed_reason, m.created_at, m.state_changed_at,
                    a.external_id AS a_external_id, a.kind AS a_kind, a.organisation AS a_organisation,
                    b.external_id AS b_external_id, b.kind AS b_kind, b.organisation AS b_organisation,
                    ARRAY(SELECT unnest(a.domains) INTERSECT SELECT unnest(b.domains) ORDER BY 1) AS domains
-            {_QUEUE_FROM} ORDER BY m.id"""
+            FROM matches m LEFT JOIN participants a ON a.id = m.a_id LEFT JOIN participants b ON b.id = m.b_id
+            ORDER BY m.id"""  # LEFT: a match whose party left is still counted (its side's columns empty)
+    )
+
+
+# --- a party leaves (account deleted) and the data download ---
+
+
+async def lock_of_party(conn: asyncpg.Connection, participant_id: int) -> list[asyncpg.Record]:
+    """A participant's matches, locked for the caller (a departure moves them)."""
+    return await conn.fetch("SELECT * FROM matches WHERE $1 IN (a_id, b_id) ORDER BY id FOR UPDATE", participant_id)
+
+
+async def delete_matches(conn: asyncpg.Connection, match_ids: list[int]) -> None:
+    """Delete matches outright (those the other party never heard of); events and links cascade."""
+    await conn.execute("DELETE FROM matches WHERE id = ANY($1::bigint[])", match_ids)
+
+
+async def forget_comments(conn: asyncpg.Connection, participant_id: int) -> None:
+    """Erase the comments a participant wrote on kept matches (the transitions themselves stay, anonymous)."""
+    await conn.execute("UPDATE match_events SET comment = NULL WHERE actor_participant_id = $1", participant_id)
+
+
+async def answers_of(conn: asyncpg.Connection, participant_id: int) -> list[asyncpg.Record]:
+    """Every answer a participant gave, with whom it was about."""
+    return await conn.fetch(
+        """SELECT p.external_id AS candidate, p.name AS candidate_name, a.answer, a.created_at, a.updated_at
+           FROM answers a JOIN participants p ON p.id = a.candidate_id
+           WHERE a.participant_id = $1 ORDER BY a.created_at, a.candidate_id""",
+        participant_id,
+    )
+
+
+async def events_by(conn: asyncpg.Connection, participant_id: int) -> list[asyncpg.Record]:
+    """The transitions a participant made, with their comments, oldest first."""
+    return await conn.fetch(
+        """SELECT match_id, from_state, to_state, reason, comment, created_at FROM match_events
+           WHERE actor_participant_id = $1 ORDER BY id""",
+        participant_id,
+    )
+
+
+async def reply_links_of(conn: asyncpg.Connection, participant_id: int) -> list[asyncpg.Record]:
+    """The one-click reply links emailed to a participant (never the tokens: those are signed, not stored)."""
+    return await conn.fetch(
+        """SELECT match_id, action, created_at, expires_at, used_at FROM reply_links
+           WHERE participant_id = $1 ORDER BY id""",
+        participant_id,
     )
 
 

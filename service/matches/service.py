@@ -18,8 +18,11 @@ from service.mail import service as mail
 from service.mail import tasks as mail_tasks
 from service.matches import funnel, links, notifications, repository
 from service.matches.lifecycle import (
+    LEFT_REASON,
+    OPEN,
     STOP_REASON,
     TARGETS,
+    UNSEEN,
     Action,
     IllegalTransition,
     MatchNotFound,
@@ -44,6 +47,12 @@ def pair(x: int, y: int) -> tuple[int, int]:
 def other_party(match: asyncpg.Record, participant_id: int) -> int:
     """The other participant of a match."""
     return int(match["b_id"] if match["a_id"] == participant_id else match["a_id"])
+
+
+def other_party_or_none(match: asyncpg.Record, participant_id: int) -> int | None:
+    """The other participant of a match, or None once they deleted their account."""
+    other = match["b_id"] if match["a_id"] == participant_id else match["a_id"]
+    return None if other is None else int(other)
 
 
 async def by_id(conn: asyncpg.Connection, match_id: int) -> asyncpg.Record | None:
@@ -431,3 +440,55 @@ async def introduction_previews(
 ) -> list[IntroductionPreview]:
     """The introduction each of a pair would get (with staff's note), before the pair is made."""
     return await notifications.introduction_previews(conn, settings, pair, note, note_by)
+# --- a party leaves; what a participant's data download holds ---
+
+
+async def part(conn: asyncpg.Connection, settings: Settings, participant_id: int) -> list[int]:
+    """Before a participant's row is deleted: close their open matches, telling each other party by email.
+
+    Matches the other party never heard of (UNSEEN) are deleted; the rest stay, the departed side nulled
+    (ON DELETE SET NULL, migration 0021), and the comments the leaver wrote are erased. Runs inside the
+    deleting transaction; returns the outbox ids to hand to the worker once it commits.
+    """
+    rows = await repository.lock_of_party(conn, participant_id)
+    await repository.delete_matches(conn, [row["id"] for row in rows if row["state"] in UNSEEN])
+    outbox: list[int] = []
+    for row in rows:
+        if row["state"] in OPEN and row["state"] not in UNSEEN:
+            outbox += await _close_for_departure(conn, settings, row, participant_id)
+    await repository.forget_comments(conn, participant_id)
+    return outbox
+
+
+async def _close_for_departure(
+    conn: asyncpg.Connection, settings: Settings, match: asyncpg.Record, leaver_id: int
+) -> list[int]:
+    # The emails of the match name the leaver (introductions carry their address): they go with them.
+    await mail.forget_match(conn, match["id"])
+    closed = await repository.set_state(conn, match["id"], "closed", LEFT_REASON)
+    await repository.insert_event(conn, match["id"], match["state"], "closed", Actor.system(), LEFT_REASON, None)
+    return await notifications.party_left(conn, settings, closed, leaver_id)
+
+
+async def export_answers(conn: asyncpg.Connection, participant_id: int) -> list[asyncpg.Record]:
+    """The data download's answers: every "interested" and "not now" the participant gave."""
+    return await repository.answers_of(conn, participant_id)
+
+
+async def export_matches(conn: asyncpg.Connection, participant_id: int) -> list[dict[str, object]]:
+    """The data download's matches: state, dates, the other party by name, and the reply links emailed."""
+    links_by_match: dict[int, list[dict[str, object]]] = {}
+    for link in await repository.reply_links_of(conn, participant_id):
+        links_by_match.setdefault(link["match_id"], []).append(dict(link))
+    return [
+        {"id": row["id"], "state": row["state"], "origin": row["origin"], "closed_reason": row["closed_reason"],
+         "created_at": row["created_at"], "state_changed_at": row["state_changed_at"],
+         "other_party": row["other_name"], "other_organisation": row["other_organisation"],
+         "reply_links": links_by_match.get(row["id"], [])}
+        for row in await repository.matches_of(conn, participant_id)
+    ]
+
+
+async def export_comments(conn: asyncpg.Connection, participant_id: int) -> list[asyncpg.Record]:
+    """The data download's comments: every step the participant recorded on a match, with what they wrote."""
+    return await repository.events_by(conn, participant_id)

@@ -4,6 +4,7 @@ delete) and privacy."""
 from __future__ import annotations
 
 import json
+import re
 from email.utils import parseaddr
 from typing import Annotated, Any
 
@@ -11,6 +12,8 @@ import asyncpg
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import EmailStr, TypeAdapter, ValidationError
+from starlette.datastructures import UploadFile
+from starlette.formparsers import MultiPartException
 
 from service.auth import service as auth
 from service.auth.dependencies import IdentityDep
@@ -23,12 +26,14 @@ from service.kit.templating import templates
 from service.profiles import forms
 from service.profiles import service as profiles
 from service.profiles.dependencies import OptionalParticipant, Participant
+from service.profiles.photos import PhotoProblem
 from service.profiles.views import retention_context
 
 router = APIRouter(include_in_schema=False)
 # Pages about one person must not linger in shared caches or the browser's back-forward history.
 PRIVATE = {"Cache-Control": "no-store"}
 _email = TypeAdapter(EmailStr)
+PHOTO_KEY = re.compile(r"[0-9a-f]{16}")
 
 
 def _page(
@@ -243,6 +248,66 @@ async def download(participant: Participant, conn: ConnDep) -> Response:
     return Response(body, media_type="application/json", headers=headers)
 
 
+# --- photo or logo (issue 12): multipart upload on the edit page, served under a versioned URL ---
+
+# Body limit of the upload (kit.security.BodySizeLimit): room for a 2 MB picture and the form around it, so
+# a picture of 2-4 MB gets the form's own error naming the field; past 4 MiB the middleware answers 413.
+UPLOADS = {"/me/photo": 4 * 1024 * 1024}
+# Cleaned pictures never change under their URL (the key is their hash): browsers keep them a year.
+IMMUTABLE = {"Cache-Control": "private, max-age=31536000, immutable", "X-Content-Type-Options": "nosniff"}
+
+
+def photo_errors() -> dict[str, str]:
+    """What the page says for each reason photos.clean refuses a file (in the page's language)."""
+    formats = _("Choose a JPEG, PNG or WebP file of at most 2 MB.")
+    return {
+        "empty": _("Choose a picture file to upload.") + " " + formats,
+        "too_big": _("The picture is larger than 2 MB.") + " " + formats,
+        "not_image": _("The file is not a picture.") + " " + formats,
+        "wrong_format": _("This kind of picture is not accepted.") + " " + formats,
+        "too_many_pixels": _("The picture has too many pixels (more than 40 megapixels).") + " " + formats,
+        "broken": _("The picture could not be read: the file may be damaged or incomplete.") + " " + formats,
+    }
+
+
+@router.post("/me/photo", response_class=HTMLResponse)
+async def photo_upload(request: Request, participant: Participant, conn: ConnDep) -> Response:
+    """Take a photo or logo (multipart, CSRF checked by kit.security.MultipartCsrf); the form again on errors."""
+    try:
+        posted = await request.form(max_files=1, max_fields=5)
+    except (UnicodeDecodeError, MultiPartException):
+        return _photo_failed(request, participant, "broken")
+    upload = posted.get("photo")
+    data = await upload.read() if isinstance(upload, UploadFile) else b""
+    try:
+        await profiles.set_photo(conn, participant["id"], data)
+    except PhotoProblem as problem:
+        return _photo_failed(request, participant, problem.code)
+    return RedirectResponse("/me?photo=1", status_code=303)
+
+
+def _photo_failed(request: Request, participant: asyncpg.Record, code: str) -> Response:
+    state = forms.FormState(forms.values_from_row(participant))
+    context = {"participant": participant, **forms.form_context(state), "photo_error": photo_errors()[code]}
+    return _page(request, "me_edit.html", context, status_code=422, private=True)
+
+
+@router.post("/me/photo/remove")
+async def photo_remove(participant: Participant, conn: ConnDep) -> Response:
+    """Go back to the generated avatar (initials on a colour)."""
+    await profiles.remove_photo(conn, participant["id"])
+    return RedirectResponse("/me?photo=0", status_code=303)
+
+
+@router.get("/pictures/{key}/{external_id:path}")
+async def picture(key: str, external_id: str, conn: ConnDep, who: IdentityDep) -> Response:
+    """A participant's picture, for signed-in people (participants and staff); 404 for others or old versions."""
+    stored = None if who is None or not PHOTO_KEY.fullmatch(key) else await profiles.photo(conn, external_id, key)
+    if stored is None:
+        return Response(status_code=404, headers={"Cache-Control": "no-store"})
+    return Response(stored["content"], media_type=stored["content_type"], headers=IMMUTABLE)
+
+
 @router.get("/me/delete", response_class=HTMLResponse)
 async def delete_confirm(request: Request, participant: Participant) -> Response:
     """What deleting means, and the button to do it."""
@@ -250,8 +315,8 @@ async def delete_confirm(request: Request, participant: Participant) -> Response
 
 
 @router.post("/me/delete")
-async def delete(request: Request, participant: Participant, conn: ConnDep) -> Response:
+async def delete(request: Request, participant: Participant, conn: ConnDep, resources: ResourcesDep) -> Response:
     """Delete my account and everything about me, then sign out."""
-    await profiles.delete_account(conn, participant["id"])
+    await profiles.delete_account(conn, participant["id"], resources.settings, resources.redis)
     await auth.sign_out(conn, request)
     return RedirectResponse("/?deleted=1", status_code=303)

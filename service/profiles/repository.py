@@ -257,3 +257,58 @@ async def map_rows(conn: asyncpg.Connection, ids: Sequence[int] | None = None) -
            ORDER BY id""",
         None if ids is None else list(ids),
     )
+
+
+# --- photos and logos (participant_photos, migration 0021) ---
+
+
+async def save_photo(
+    conn: asyncpg.Connection, participant_id: int, key: str, content_type: str, content: bytes, size: tuple[int, int]
+) -> None:
+    """Store a participant's cleaned picture, replacing any earlier one, and point the profile at it."""
+    async with conn.transaction():
+        await conn.execute(
+            """INSERT INTO participant_photos (participant_id, photo_key, content_type, content, width, height)
+               VALUES ($1, $2, $3, $4, $5, $6)
+               ON CONFLICT (participant_id) DO UPDATE SET photo_key = $2, content_type = $3, content = $4,
+                   width = $5, height = $6, uploaded_at = now()""",
+            participant_id, key, content_type, content, *size,
+        )
+        await conn.execute("UPDATE participants SET photo_key = $2, last_active_at = now() WHERE id = $1",
+                           participant_id, key)
+
+
+async def remove_photo(conn: asyncpg.Connection, participant_id: int) -> bool:
+    """Forget a participant's picture; False if there was none."""
+    async with conn.transaction():
+        await conn.execute("UPDATE participants SET photo_key = NULL, last_active_at = now() WHERE id = $1",
+                           participant_id)
+        return await conn.fetchval("DELETE FROM participant_photos WHERE participant_id = $1 RETURNING true",
+                                   participant_id) is not None
+
+
+async def photo(conn: asyncpg.Connection, external_id: str, key: str) -> asyncpg.Record | None:
+    """The picture of this version of this participant's, or None (another version, or none)."""
+    return await conn.fetchrow(
+        """SELECT ph.content, ph.content_type FROM participant_photos ph JOIN participants p ON p.id = ph.participant_id
+           WHERE p.external_id = $1 AND ph.photo_key = $2""",
+        external_id, key,
+    )
+
+
+async def photo_of(conn: asyncpg.Connection, participant_id: int) -> asyncpg.Record | None:
+    """A participant's picture with its details (the data download)."""
+    return await conn.fetchrow("SELECT * FROM participant_photos WHERE participant_id = $1", participant_id)
+
+
+async def lock(conn: asyncpg.Connection, participant_id: int) -> int | None:
+    """Lock a participant's row for the transaction (deletion); None if there is none."""
+    return await conn.fetchval("SELECT id FROM participants WHERE id = $1 FOR UPDATE", participant_id)
+
+
+async def inactive_to_delete(conn: asyncpg.Connection, months: int) -> list[int]:
+    """Participants inactive for `months` (delete_inactive's rows), locked for the caller."""
+    rows = await conn.fetch(
+        "SELECT id FROM participants WHERE last_active_at < now() - make_interval(months => $1) FOR UPDATE", months
+    )
+    return [row["id"] for row in rows]

@@ -225,9 +225,9 @@ def _merged(row: asyncpg.Record, changes: ParticipantUpdate) -> ParticipantField
     dependencies=[SessionCookie],
     responses={401: NO_SESSION},
 )
-async def delete_me(request: Request, participant: ApiParticipant, conn: ConnDep) -> Response:
-    """Delete one's own account and sign out."""
-    await profiles.delete_account(conn, participant["id"])
+async def delete_me(request: Request, participant: ApiParticipant, conn: ConnDep, resources: ResourcesDep) -> Response:
+    """Delete one's own account and sign out (the other party of each open match is told by email)."""
+    await profiles.delete_account(conn, participant["id"], resources.settings, resources.redis)
     await auth.sign_out(conn, request)
     return Response(status_code=204)
 
@@ -313,9 +313,9 @@ async def put_participant(
     dependencies=[ApiToken],
     responses={**TOKEN_ERRORS, 404: error_doc(Message, "No participant has this external id"), 422: INVALID},
 )
-async def delete_participant(external_id: ExternalId, conn: ConnDep) -> Response:
+async def delete_participant(external_id: ExternalId, conn: ConnDep, resources: ResourcesDep) -> Response:
     """Delete a participant by external id, for an integration; audited (the row keeps only the old id number)."""
     row = await participant_or_404(conn, external_id)
-    if await profiles.delete_account(conn, row["id"]):
+    if await profiles.delete_account(conn, row["id"], resources.settings, resources.redis):
         await audit.record(conn, INTEGRATION, "delete_participant", details={"participant_id": row["id"]})
     return Response(status_code=204)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import sys
 import uuid
@@ -16,12 +17,12 @@ from tqdm import tqdm
 
 from service.auth import service as auth
 from service.kit import jobs
-from service.kit.config import Settings
+from service.kit.config import Settings, get_settings
 from service.kit.errors import Conflict
 from service.mail import service as mail
 from service.mail import tasks as mail_tasks
 from service.matching import embedding as matching_embedding
-from service.profiles import repository
+from service.profiles import photos, repository
 from service.profiles.schemas import ParticipantFields, ParticipantImport, ParticipantOut
 
 # Rows per batched statement of an import: large enough to be fast, small enough for a progress bar that moves.
@@ -314,32 +315,42 @@ async def set_email_reminders(conn: asyncpg.Connection, participant_id: int, ena
     return await repository.set_email_reminders(conn, participant_id, enabled)
 
 
-async def delete_account(conn: asyncpg.Connection, participant_id: int) -> bool:
-    """Delete everything about a participant in one transaction; False if already gone."""
-    async with conn.transaction():
-        # Tokens and emails cascade; later domains anonymise what they keep in this transaction.
-        await auth.forget_sessions(conn, "participant", [participant_id])
-        return await repository.delete(conn, participant_id)
-
-
-# Sections of the data download kept by domains above profiles (the matches domain's messages and
-# meetings), registered by the entry points (service.worker.wire_hooks): name -> (conn, participant id) -> data.
-ExportSection = Callable[[asyncpg.Connection, int], Awaitable[dict[str, Any]]]
+# What domains above profiles keep about a participant. They cannot be imported from here (the layers run
+# the other way), so each adds its part when the app and the worker start (service/flows/account.py):
+# a section of the data download, and a step run in the deleting transaction before the row goes.
+ExportSection = Callable[[asyncpg.Connection, int], Awaitable[Any]]
+DepartureStep = Callable[[asyncpg.Connection, Settings, int], Awaitable[list[int]]]  # returns outbox ids to send
 EXPORT_SECTIONS: dict[str, ExportSection] = {}
+DEPARTURE_STEPS: dict[str, DepartureStep] = {}
 
 
-def add_export_sections(section: ExportSection) -> None:
-    """Merge what `section(conn, participant_id)` returns into every data download (registering twice: once)."""
-    EXPORT_SECTIONS[f"{section.__module__}.{section.__qualname__}"] = section
+async def delete_account(
+    conn: asyncpg.Connection, participant_id: int, settings: Settings | None = None, redis: ArqRedis | None = None
+) -> bool:
+    """Delete everything about a participant in one transaction (others told by email); False if already gone."""
+    async with conn.transaction():
+        if await repository.lock(conn, participant_id) is None:
+            return False
+        outbox_ids = await depart(conn, settings or get_settings(), participant_id)
+        # Tokens, emails and the photo cascade; later domains anonymise what they keep in this transaction.
+        await auth.forget_sessions(conn, "participant", [participant_id])
+        deleted = await repository.delete(conn, participant_id)
+    await mail_tasks.enqueue(redis, outbox_ids)
+    return deleted
+
+
+async def depart(conn: asyncpg.Connection, settings: Settings, participant_id: int) -> list[int]:
+    """Run every domain's departure step (e.g. matches closes open matches, telling the other party)."""
+    outbox_ids: list[int] = []
+    for step in DEPARTURE_STEPS.values():
+        outbox_ids += await step(conn, settings, participant_id)
+    return outbox_ids
 
 
 async def export_data(conn: asyncpg.Connection, row: asyncpg.Record) -> dict[str, Any]:
-    """Everything Koble stores about a participant, as JSON-ready data."""
+    """Everything Koble stores about a participant, as JSON-ready data: one key per section."""
     emails = await mail.for_participant(conn, row["id"])
-    extra: dict[str, Any] = {}
-    for section in EXPORT_SECTIONS.values():
-        extra |= await section(conn, row["id"])
-    return extra | {
+    data = {
         "profile": to_out(row).model_dump(mode="json"),
         "consent_at": _iso(row["consent_at"]),
         "verified_at": _iso(row["verified_at"]),
@@ -347,7 +358,50 @@ async def export_data(conn: asyncpg.Connection, row: asyncpg.Record) -> dict[str
         "last_active_at": _iso(row["last_active_at"]),
         "source": row["source"],
         "emails": [{key: _iso(value) for key, value in dict(email).items()} for email in emails],
+        "photo": await _photo_export(conn, row["id"]),
     }
+    for name, section in EXPORT_SECTIONS.items():
+        data[name] = json_ready(await section(conn, row["id"]))
+    return data
+
+
+async def _photo_export(conn: asyncpg.Connection, participant_id: int) -> dict[str, Any] | None:
+    stored = await repository.photo_of(conn, participant_id)
+    if stored is None:
+        return None
+    return {"content_type": stored["content_type"], "width": stored["width"], "height": stored["height"],
+            "uploaded_at": _iso(stored["uploaded_at"]),
+            "base64": base64.b64encode(stored["content"]).decode("ascii")}
+
+
+def json_ready(value: Any) -> Any:
+    """Rows, lists and dates as JSON values (records become objects, dates ISO 8601 strings)."""
+    if isinstance(value, asyncpg.Record | dict):
+        return {key: json_ready(item) for key, item in dict(value).items()}
+    if isinstance(value, list | tuple):
+        return [json_ready(item) for item in value]
+    return _iso(value)
+
+
+# --- photos and logos ---
+
+
+async def set_photo(conn: asyncpg.Connection, participant_id: int, upload: bytes) -> photos.Photo:
+    """Clean an uploaded picture (photos.clean raises PhotoProblem) and make it the participant's."""
+    picture = photos.clean(upload)
+    await repository.save_photo(conn, participant_id, picture.key, picture.content_type, picture.content,
+                                (picture.width, picture.height))
+    return picture
+
+
+async def remove_photo(conn: asyncpg.Connection, participant_id: int) -> bool:
+    """Go back to the generated avatar."""
+    return await repository.remove_photo(conn, participant_id)
+
+
+async def photo(conn: asyncpg.Connection, external_id: str, key: str) -> asyncpg.Record | None:
+    """The stored picture of this version (content, content_type), or None."""
+    return await repository.photo(conn, external_id, key)
 
 
 def _iso(value: Any) -> Any:

@@ -41,12 +41,15 @@ async def apply_retention(ctx: dict[str, Any]) -> dict[str, int]:
     """Hide profiles inactive for the hide interval, delete those past the delete interval."""
     settings: Settings = ctx["settings"]
     async with ctx["pool"].acquire() as conn, conn.transaction():
+        departures = []  # the other party of each open match is told (issue 12, wall 11)
+        for participant_id in await repository.inactive_to_delete(conn, settings.retention_delete_months):
+            departures += await profiles.depart(conn, settings, participant_id)
         deleted = await repository.delete_inactive(conn, settings.retention_delete_months)
         unverified = await repository.delete_unverified(conn, settings.unverified_delete_days)
         await auth.forget_sessions(conn, "participant", [*deleted, *unverified])
         await auth.delete_stale(conn)
         outbox_ids = await _hide_and_warn(conn, settings)
-    await mail_tasks.enqueue(ctx.get("redis"), outbox_ids)
+    await mail_tasks.enqueue(ctx.get("redis"), outbox_ids + departures)
     counts = {"hidden": len(outbox_ids), "deleted": len(deleted), "unverified_deleted": len(unverified)}
     log.info("retention: %s", counts)
     return counts

@@ -156,7 +156,8 @@ def fit_of(a: asyncpg.Record, b: asyncpg.Record, score: float | None, weights: s
 
 def who(row: asyncpg.Record) -> dict[str, Any]:
     """The ids and visibility the staff pages show next to a profile."""
-    return {"id": row["id"], "external_id": row["external_id"], "visible": row["hidden_at"] is None}
+    return {"id": row["id"], "external_id": row["external_id"], "visible": row["hidden_at"] is None,
+            "photo_key": row["photo_key"]}
 
 
 def explain_pair(a: asyncpg.Record, b: asyncpg.Record, best: asyncpg.Record | None) -> str:

@@ -51,6 +51,33 @@
     });
   }
 
+  // The same avatar as templates/kit/_avatar.html: the photo, or initials on the kind's colour.
+  function fillAvatar(box, data) {
+    if (!box) {
+      return;
+    }
+    var words = data.name.trim().split(/\s+/).filter(Boolean);
+    var el;
+    if (data.photo_url) {
+      el = document.createElement("img");
+      el.src = data.photo_url;
+      el.alt = data.name;
+      el.width = el.height = 64;
+    } else {
+      el = document.createElement("span");
+      el.setAttribute("role", "img");
+      el.setAttribute("aria-label", data.name);
+      var letters = document.createElement("span");
+      letters.setAttribute("aria-hidden", "true");
+      letters.textContent = words.length ? (words[0][0] + (words.length > 1 ? words[words.length - 1][0] : "")).toUpperCase() : "?";
+      el.appendChild(letters);
+      el.classList.add("avatar-" + (data.kind || "unknown"));
+    }
+    el.classList.add("avatar", "avatar-64");
+    box.textContent = "";
+    box.appendChild(el);
+  }
+
   function show(next, focusCard) {
     var data = next.card;
     card.classList.remove("leaving-yes", "leaving-no");
@@ -65,6 +92,7 @@
       field(card, "explanation").textContent = data.explanation;
       fillList(field(card, "offers"), data.offers);
       fillList(field(card, "seeks"), data.seeks);
+      fillAvatar(field(card, "avatar"), data);
       answerForm.action = data.answer_url;
       answerForm.setAttribute("data-candidate", data.external_id);
       card.hidden = false;
