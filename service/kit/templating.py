@@ -10,7 +10,7 @@ import jinja2
 from fastapi import Request
 from fastapi.templating import Jinja2Templates
 
-from service.kit import i18n
+from service.kit import audit, i18n
 
 TEMPLATES = Path(__file__).parent.parent / "templates"
 
@@ -25,6 +25,12 @@ def _environment() -> jinja2.Environment:
     # The callables read the request's language from a context variable, so one env serves both.
     env.install_gettext_callables(i18n.gettext, i18n.ngettext, newstyle=True)  # type: ignore[attr-defined]
     env.globals["current_language"] = i18n.current_language.get
+    # Staff pages: times in Europe/Oslo saying so, numbers as the page's language writes them, words for codes.
+    env.filters["oslo_time"] = i18n.oslo_time
+    env.filters["oslo_date"] = i18n.oslo_date
+    env.filters["number"] = i18n.number
+    env.filters["audit_action"] = audit.action_label
+    env.filters["actor"] = audit.actor_label
     return env
 
 
