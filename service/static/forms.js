@@ -87,7 +87,8 @@
     var stepping = narrow.matches;
     progress.hidden = !stepping;
     steps.forEach(function (step, i) { step.hidden = stepping && i !== index; });
-    submit.hidden = stepping && index !== total - 1;
+    // After a failed submit the person fixes one step and sends at once, without walking to the end.
+    submit.hidden = stepping && index !== total - 1 && !summary;
     progressText.textContent = form.dataset.progress.replace("{n}", index + 1).replace("{total}", total)
       + ": " + title(index);
     Array.prototype.forEach.call(progress.querySelectorAll("li"), function (item, i) {
