@@ -32,7 +32,8 @@ def _strings(node: ast.expr, function: ast.AST) -> Iterator[str]:
     elif isinstance(node, ast.Name):
         assigned = [n.value for n in ast.walk(function) if isinstance(n, ast.Assign)
                     and any(isinstance(t, ast.Name) and t.id == node.id for t in n.targets)]
-        parameters = {a.arg for a in getattr(function, "args", ast.arguments()).args}
+        signature = function.args if isinstance(function, ast.FunctionDef | ast.AsyncFunctionDef) else None
+        parameters = {a.arg for a in signature.args} if signature else set()
         assert assigned or node.id in parameters, f"cannot tell which action {node.id!r} records"
         for value in assigned:
             yield from _strings(value, function)
