@@ -16,7 +16,9 @@ import asyncpg
 import pytest
 from playwright.sync_api import Browser, Page, ViewportSize, expect
 
+from service.kit.audit import Actor
 from service.kit.config import Settings
+from service.matches import service as matches
 from tests.conftest import LAPTOP, Mailbox, link_in
 from tests.factories import create_match, create_participant, create_staff
 from tests.support import assert_accessible
@@ -187,14 +189,16 @@ def plain_walk(page: Page, live_server: str) -> None:
 
 
 def seed_staff_pages(settings: Settings) -> None:
-    """An admin, a pair with a closed match (timeline with a participant and Koble), for the pages."""
+    """An admin and a pair that met (a timeline with Koble and a participant), for the pages."""
     async def work(conn: asyncpg.Connection) -> None:
         await create_staff(conn, "admin", ADMIN, name="Ada")
         student = await create_participant(conn, "student", name="Sondre Student",
                                            email="sondre.student.with.a.long.address@stud.ntnu.example", embed=False)
         company = await create_participant(conn, "company", name="Hydro Aluminium Raufoss",
                                            email="very.long.contact.address@hydro-aluminium.example", embed=False)
-        await create_match(conn, settings, student, company, "mutual", "participants")
+        match = await create_match(conn, settings, student, company, "mutual", "participants")
+        # The student says they met: a participant in the timeline, and days in "both interested" (0,0).
+        await matches.transition(conn, settings, match["id"], "meeting_held", Actor.participant(student["id"]))
     in_thread(work, settings.database_url or "")
 
 
@@ -237,6 +241,7 @@ def staff_pages_at_320(page: Page, live_server: str, language: str, match_id: in
     timeline = page.locator(".timeline")
     expect(timeline).to_contain_text("(Oslo)")
     expect(timeline).to_contain_text("Koble (automati")
+    expect(timeline).to_contain_text("Deltakeren" if language == "nb" else "The participant")
     assert "· participant" not in timeline.inner_text() and "· logged" not in timeline.inner_text()
     assert no_sideways_scroll(page)
     assert_accessible(page)
