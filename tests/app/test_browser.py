@@ -78,7 +78,8 @@ def test_english_switch_sticks(page: Page, live_server: str) -> None:
     page.get_by_role("link", name="English").click()
     expect(page.locator("html")).to_have_attribute("lang", "en")
     page.goto(f"{live_server}/register")
-    expect(page.get_by_role("button", name="Register")).to_be_visible()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Register with Koble")
+    expect(page.get_by_role("button", name="Next: What you are interested in")).to_be_visible()  # phone: steps
 
 
 def test_the_api_documentation_works_offline_under_the_content_security_policy(page: Page, live_server: str) -> None:
