@@ -186,6 +186,10 @@ def plain_walk(page: Page, live_server: str) -> None:
     expect(page.locator(".error-summary")).to_have_count(0)
     assert_accessible(page)
     shot(page, "register-phone-nb-no-javascript-added-box")
+    page.locator("#name").press("Enter")  # Enter submits the form, it does not add yet another box
+    expect(page.locator(".error-summary")).to_be_visible()
+    expect(page.locator(".interests").first.locator("textarea")).to_have_count(4)
+    assert_accessible(page)
 
 
 def seed_staff_pages(settings: Settings) -> None:
