@@ -89,9 +89,10 @@ def _on_worker_death(app: FastAPI) -> Callable[[], None]:
 
 
 class LanguageMiddleware:
-    """Sets the request's language from `?lang=`, else the `lang` cookie, else the browser's Accept-Language.
+    """Sets the request's language from `?lang=`, else the `lang` cookie, else the signed-in participant's
+    profile language (kept in the session at sign-in), else the browser's Accept-Language.
 
-    A `?lang=` choice sticks (the cookie), so a person who switches keeps their choice.
+    A `?lang=` choice sticks (the cookie, for this browser), so a person who switches keeps their choice.
     """
 
     def __init__(self, app: ASGIApp, secure: bool) -> None:
@@ -105,7 +106,8 @@ class LanguageMiddleware:
         request = Request(scope)
         chosen = request.query_params.get("lang")
         browser = i18n.preferred_language(request.headers.get("accept-language"))
-        language = i18n.pick_language(chosen, request.cookies.get("lang"), browser)
+        profile = (scope.get("session") or {}).get(i18n.SESSION_LANGUAGE_KEY)
+        language = i18n.pick_language(chosen, request.cookies.get("lang"), profile, browser)
         token = i18n.current_language.set(language)
         try:
             await self.app(scope, receive, _remember(send, language, self.secure) if chosen else send)

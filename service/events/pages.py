@@ -423,7 +423,7 @@ async def attendance(request: Request, event_id: IdPath, participant_id: IdPath,
     else:
         await events.check_in(conn, event_id, participant_id)
         text = _("Checked in.")
-    await _audit(conn, staff, f"event_{action if action == 'no_show' else 'check_in'}", event_id, participant_id)
+    await _audit(conn, staff, "event_no_show" if action == "no_show" else "event_check_in", event_id, participant_id)
     return _back(request, f"/staff/events/{event_id}/checkin", text)
 
 

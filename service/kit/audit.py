@@ -9,6 +9,8 @@ from typing import Any, Literal
 
 import asyncpg
 
+from service.kit.i18n import _
+
 ActorKind = Literal["participant", "staff", "system"]
 SYSTEM_LABEL = "Koble"
 API_TOKEN_LABEL = "api token"
@@ -72,3 +74,74 @@ async def record_many(
         "INSERT INTO audit_log (staff_id, actor_label, action, participant_id, match_id) VALUES ($1, $2, $3, $4, $5)",
         rows,
     )
+
+
+# --- what the audit log and match timelines show staff: words, never codes ---
+
+
+def action_labels() -> dict[str, str]:
+    """Every action the code records (tests/kit/test_audit_labels.py finds them), in the current language."""
+    return {
+        "sign_in": _("Signed in"),
+        "staff_add": _("Added a staff member"),
+        "staff_role": _("Changed a staff member's role"),
+        "staff_disable": _("Disabled a staff member"),
+        "view_participant": _("Viewed a participant"),
+        "create_participant": _("Created a participant (integration)"),
+        "replace_participant": _("Replaced a participant (integration)"),
+        "delete_participant": _("Deleted a participant (integration)"),
+        "view_queue": _("Viewed a pair in the review queue"),
+        "approve": _("Approved a pair"),
+        "reject": _("Rejected a pair"),
+        "snooze": _("Snoozed a pair"),
+        "close": _("Closed a match"),
+        "search_participants": _("Found a participant in a search"),
+        "hand_pick": _("Hand-picked a pair"),
+        "view_match": _("Viewed a match"),
+        "view_pipeline": _("Viewed a match in the pipeline"),
+        "export": _("Downloaded the matches (CSV)"),
+        "view_suggestions": _("Read a participant's suggestions (integration)"),
+        "view_outbox": _("Viewed emails to a participant (outbox)"),
+        "outbox.retry": _("Sent a failed email again"),
+        "match.transition": _("Moved a match (API)"),
+        "event_create": _("Created an event"),
+        "event_edit": _("Changed an event"),
+        "view_event": _("Viewed an event's attendee"),
+        "event_schedule": _("Scheduled an event's meetings"),
+        "event_move": _("Moved a meeting of an event"),
+        "event_publish": _("Published an event's agendas"),
+        "view_event_tables": _("Viewed an event's table plan"),
+        "view_event_checkin": _("Viewed an event's check-in list"),
+        "event_check_in": _("Checked an attendee in"),
+        "event_no_show": _("Marked an attendee as not come"),
+        "event_close": _("Closed an event"),
+        "round_create": _("Created a mapping round"),
+        "round_send": _("Sent a mapping round's invitations"),
+        "round_view_people": _("Viewed a mapping round's organisations"),
+        "round_delete": _("Deleted a mapping round"),
+        "map_drill_down": _("Viewed a participant behind the map's figures"),
+    }
+
+
+def action_label(action: str) -> str:
+    """One recorded action in words; an action without a label yet is shown as "Other: <code>"."""
+    label = action_labels().get(action)
+    return label if label is not None else _("Other: %(code)s") % {"code": action}
+
+
+def actor_labels() -> dict[str, str]:
+    """Who acted, for the actors that are not a staff member's address (audit rows and timeline kinds)."""
+    return {
+        "participant": _("The participant"),
+        "staff": _("Staff"),
+        "system": _("Koble (automatic)"),
+        SYSTEM_LABEL: _("Koble (automatic)"),
+        API_TOKEN_LABEL: _("Integration (API token)"),
+    }
+
+
+def actor_label(actor: str | None) -> str:
+    """An actor in words: a staff member's address as it is, a kind of actor named."""
+    if not actor:
+        return ""
+    return actor_labels().get(actor, actor)

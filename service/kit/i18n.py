@@ -2,21 +2,30 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import gettext as _gettext
 from contextvars import ContextVar
 from functools import lru_cache
 from io import BytesIO
 from pathlib import Path
 from typing import Literal
+from zoneinfo import ZoneInfo
 
+from babel.dates import format_datetime
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
+from babel.numbers import format_decimal
 from babel.support import Translations
 
 Language = Literal["nb", "en"]
 LANGUAGES: tuple[Language, ...] = ("nb", "en")
 DEFAULT_LANGUAGE: Language = "nb"
 LOCALES = Path(__file__).parent.parent / "locales"
+
+# The signed-in participant's profile language, kept in the session (set at sign-in and when the profile
+# changes) so that the language middleware needs no database read: it comes after `?lang=` and the
+# browser's `lang` cookie (an explicit switch), before Accept-Language.
+SESSION_LANGUAGE_KEY = "profile_language"
 
 current_language: ContextVar[Language] = ContextVar("current_language", default=DEFAULT_LANGUAGE)
 
@@ -79,3 +88,40 @@ def pick_language(*candidates: str | None) -> Language:
         if code == "en":
             return "en"
     return DEFAULT_LANGUAGE
+
+
+# Staff read times in the region's own time zone; the database stores UTC (timestamptz).
+OSLO = ZoneInfo("Europe/Oslo")
+# Day first in both languages (as Norway writes dates); English names the month so that "07.12" is not
+# read as July 12th.
+TIME_PATTERNS = {"nb": "dd.MM.yyyy HH:mm", "en": "d MMM yyyy HH:mm"}
+
+
+def oslo_time(value: dt.datetime | str | None, seconds: bool = False) -> str:
+    """A moment (or its ISO text) in Europe/Oslo time, in the current language, saying so: "07.12.2026 09:15 (Oslo)"."""
+    if not value:
+        return ""
+    if isinstance(value, str):
+        value = dt.datetime.fromisoformat(value)
+    language = current_language.get()
+    pattern = TIME_PATTERNS[language] + (":ss" if seconds else "")
+    when = value if value.tzinfo else value.replace(tzinfo=dt.UTC)  # naive values come from UTC columns
+    return f"{format_datetime(when, pattern, tzinfo=OSLO, locale=language)} (Oslo)"
+
+
+def oslo_date(value: dt.datetime | None) -> str:
+    """The day of a moment in Europe/Oslo: "07.12.2026" in Bokmål, "7 Dec 2026" in English."""
+    if value is None:
+        return ""
+    language = current_language.get()
+    pattern = TIME_PATTERNS[language].partition(" HH")[0]
+    when = value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+    return format_datetime(when, pattern, tzinfo=OSLO, locale=language)
+
+
+def number(value: float | int | None, digits: int = 0) -> str:
+    """A number as the current language writes it ("1,03" in Bokmål, "1.03" in English); a dash for none."""
+    if value is None:
+        return "\u2013"  # en dash
+    pattern = "#,##0" + ("." + "0" * digits if digits else "")
+    return format_decimal(value, pattern, locale=current_language.get())

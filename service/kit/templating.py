@@ -13,7 +13,7 @@ from babel.dates import format_date, format_skeleton
 from fastapi import Request
 from fastapi.templating import Jinja2Templates
 
-from service.kit import i18n
+from service.kit import audit, i18n
 
 TEMPLATES = Path(__file__).parent.parent / "templates"
 
@@ -30,6 +30,12 @@ def _environment() -> jinja2.Environment:
     env.globals["current_language"] = i18n.current_language.get
     env.globals["local_time"] = local_time
     env.globals["local_day"] = local_day
+    # Staff pages: times in Europe/Oslo saying so, numbers as the page's language writes them, words for codes.
+    env.filters["oslo_time"] = i18n.oslo_time
+    env.filters["oslo_date"] = i18n.oslo_date
+    env.filters["number"] = i18n.number
+    env.filters["audit_action"] = audit.action_label
+    env.filters["actor"] = audit.actor_label
     return env
 
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from email.message import EmailMessage
 from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import asyncpg
 
@@ -29,7 +31,9 @@ class RenderedEmail:
 
 def render(template: str, to_address: str, language: str, **context: Any) -> RenderedEmail:
     """Render `email/<template>.txt` and `.html`; the subject is the text template's first line."""
-    token = i18n.current_language.set(i18n.pick_language(language))
+    chosen = i18n.pick_language(language)
+    context = {name: _with_language(value, chosen) for name, value in context.items()}
+    token = i18n.current_language.set(chosen)
     try:
         env = email_environment()
         text = env.get_template(f"email/{template}.txt").render(**context)
@@ -38,6 +42,24 @@ def render(template: str, to_address: str, language: str, **context: Any) -> Ren
         i18n.current_language.reset(token)
     subject, _, body = text.partition("\n")
     return RenderedEmail(template, to_address, subject.strip(), body.strip() + "\n", html)
+
+
+def _with_language(value: Any, language: str) -> Any:
+    """Every link an email carries names the email's language (`?lang=`), so the page it opens speaks it."""
+    if isinstance(value, str) and value.startswith(("http://", "https://")):
+        return link_with_language(value, language)
+    if isinstance(value, Mapping):
+        return {key: _with_language(item, language) for key, item in value.items()}
+    return value
+
+
+def link_with_language(url: str, language: str) -> str:
+    """The URL with `lang=<language>` in its query (kept if it names one already)."""
+    parts = urlsplit(url)
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    if any(name == "lang" for name, _value in query):
+        return url
+    return urlunsplit(parts._replace(query=urlencode([*query, ("lang", language)])))
 
 
 async def queue(

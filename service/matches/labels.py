@@ -66,3 +66,17 @@ def step_labels() -> dict[str, str]:
         "meeting_held": _("Met"),
         "project_agreed": _("Project"),
     }
+
+
+def timeline_labels() -> dict[str, str]:
+    """Codes a staff timeline shows besides states: email statuses, reminder kinds, closing reasons."""
+    return {
+        "pending": _("waiting to be sent"),
+        "sending": _("being sent"),
+        "sent": _("sent"),
+        "failed": _("failed"),
+        "logged": _("written to the log only (no mail server set up)"),
+        "reminder": _("Reminder to the parties while the match was “%(state)s”"),
+        "escalation": _("Staff told: the match sat “%(state)s” too long"),
+        "not_going_ahead": _("a participant said it is not going ahead"),
+    }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -37,12 +38,23 @@ DATE_ERRORS = frozenset({"date_parsing", "date_from_datetime_parsing", "date_fro
 NUMBER_ERRORS = frozenset({"int_parsing", "int_from_float", "int_type", "int_parsing_size"})
 
 
+CAPACITY_MAX = next(rule.le for rule in ParticipantFields.model_fields["capacity"].metadata if hasattr(rule, "le"))
+MORE = "more"  # the "Add another offer/wish" button's name: without JavaScript the form comes back with a box more
+WHOLE_NUMBER = re.compile(r"[+-]?\d+")
+DECIMAL_NUMBER = re.compile(r"[+-]?\d*[.,]\d+|[+-]?\d+[.,]\d*")
+
+
 @dataclass
 class FormState:
     """What the form shows: the values as entered and the errors by field key."""
 
     values: dict[str, Any]
     errors: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def adding(self) -> bool:
+        """True when the person asked for one more interest box (the form is shown again, not checked)."""
+        return bool(self.values.get(MORE))
 
     def summary(self) -> list[tuple[str, str]]:
         """(anchor id, message) for the error summary, in the order of the fields on the page."""
@@ -95,6 +107,10 @@ def values_from_form(form: FormData) -> dict[str, Any]:
         texts = [_text(item) for item in form.getlist(name)]
         values[name] = texts + [""] * (INTEREST_SLOTS - len(texts))
     values["consent"] = _text(form.get("consent")) == "yes"
+    more = _text(form.get(MORE))
+    if more in INTEREST_FIELDS and len(values[more]) < MAX_INTERESTS:
+        values[more] = [*values[more], ""]
+        values[MORE] = more
     return values
 
 
@@ -106,13 +122,15 @@ def _text(value: object) -> str:
 def validate(values: Mapping[str, Any], require_consent: bool) -> tuple[ParticipantFields | None, FormState]:
     """Validate the form: the fields (and consent on registration); data only when all is well."""
     state = FormState(dict(values))
+    if state.adding:
+        return None, state
     data: ParticipantFields | None = None
     try:
         data = ParticipantFields.model_validate(_model_input(values))
     except ValidationError as exc:
         for error in exc.errors():
             key = _error_key(error, values)
-            state.errors.setdefault(key, _message(key, error))
+            state.errors.setdefault(key, _number_message(error) if key == "capacity" else _message(key, error))
         # The schema checks combinations only once every field is valid; show them all at once.
         for key, message in _combination_errors(values).items():
             state.errors.setdefault(key, message)
@@ -174,6 +192,19 @@ def _message(key: str, error: ErrorDetails) -> str:
     if name == "email":
         return _("Enter a valid email address, like name@example.no")
     return _special_message(kind, name, ctx)
+
+
+def _number_message(error: ErrorDetails) -> str:
+    """What is wrong with a typed number, quoting it: "tre", "2,5", "-1" and "1000" each get their own words."""
+    text = str(error.get("input", "")).strip()
+    if error["type"] in ("less_than_equal", "int_parsing_size"):
+        return _("Enter a number no larger than %(max)s.") % {"max": CAPACITY_MAX}
+    if WHOLE_NUMBER.fullmatch(text) or error["type"] == "greater_than_equal":
+        return _("Enter a whole number of 1 or more, like 2.")
+    if DECIMAL_NUMBER.fullmatch(text):
+        return _("Enter a whole number, like 2 or 3, without a comma or point (you wrote “%(text)s”).") % {
+            "text": text}
+    return _("Write the number with digits, like 3 (you wrote “%(text)s”).") % {"text": text[:20]}
 
 
 def _special_message(kind: str, name: str, ctx: Mapping[str, Any]) -> str:
@@ -256,4 +287,4 @@ def examples(kind: str) -> dict[str, list[str]]:
 def form_context(state: FormState) -> dict[str, Any]:
     """What the shared form template needs besides the page's own variables."""
     return {"values": state.values, "errors": state.errors, "error_summary": state.summary(),
-            "labels": labels(), "examples": examples(state.values.get("kind", ""))}
+            "labels": labels(), "examples": examples(state.values.get("kind", "")), "max_interests": MAX_INTERESTS}

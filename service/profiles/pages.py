@@ -163,7 +163,7 @@ async def register_submit(
     """Validate and store a registration; the answer never reveals whether the address was known."""
     data, state = forms.validate(forms.values_from_form(await request.form()), require_consent=True)
     if data is None:
-        return _register_page(request, participant, resources.settings, state, 422)
+        return _register_page(request, participant, resources.settings, state, 200 if state.adding else 422)
     settings = resources.settings
     asks, may_email = await resources.admit(request, "register", str(data.email))
     if not asks:
@@ -200,7 +200,7 @@ async def edit_submit(request: Request, participant: Participant, conn: ConnDep,
     """Validate and save the edited profile; a new email address must be confirmed again."""
     data, state = forms.validate(forms.values_from_form(await request.form()), require_consent=False)
     if data is None:
-        return _edit_page(request, participant, state, 422)
+        return _edit_page(request, participant, state, 200 if state.adding else 422)
     keys = profiles.email_change_keys(participant, data)
     rule = resources.settings.rate_limit_email_change
     if keys is not None and not await resources.limiter.allows(rule, "email-change", *keys):
@@ -208,6 +208,7 @@ async def edit_submit(request: Request, participant: Participant, conn: ConnDep,
         return _edit_page(request, participant, state, 429)
     # The same answer whether or not someone else uses the new address (they are told by email).
     await profiles.update(conn, resources.redis, resources.settings, participant, data)
+    profiles.remember_language(request, data.language)
     # A new address waits, unused, until confirmed by the link sent to it.
     changed = str(data.email).lower() != participant["email"].lower()
     return RedirectResponse("/me?saved=1" + ("&email_changed=1" if changed else ""), status_code=303)

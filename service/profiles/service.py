@@ -16,7 +16,7 @@ from starlette.requests import Request
 from tqdm import tqdm
 
 from service.auth import service as auth
-from service.kit import jobs
+from service.kit import i18n, jobs
 from service.kit.config import Settings, get_settings
 from service.kit.errors import Conflict
 from service.mail import service as mail
@@ -196,7 +196,16 @@ async def sign_in(conn: asyncpg.Connection, request: Request, settings: Settings
         participant_id = await redeem_link(conn, token)
         if participant_id is None:
             return None
-        return await auth.begin(conn, request, settings, "participant", participant_id)
+        next_url = await auth.begin(conn, request, settings, "participant", participant_id)
+        row = await repository.by_id(conn, participant_id)
+        if row is not None:
+            remember_language(request, row["language"])
+        return next_url
+
+
+def remember_language(request: Request, language: str) -> None:
+    """Signed-in pages follow the profile's language (after an explicit switch in this browser, i18n)."""
+    request.session[i18n.SESSION_LANGUAGE_KEY] = language
 
 
 async def link_addresses(conn: asyncpg.Connection, token: str) -> tuple[str, ...] | None:

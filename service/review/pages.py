@@ -49,7 +49,7 @@ def _link_context(request: Request, token: str, address: str | None, settings: S
 
 def _page(request: Request, name: str, context: dict[str, Any], status_code: int = 200) -> Response:
     base = {"participant": None, "staff": None, "labels": forms.labels(),
-            "state_labels": match_labels.state_labels()}
+            "state_labels": match_labels.state_labels(), "timeline_labels": match_labels.timeline_labels()}
     return templates().TemplateResponse(request, name, base | context, status_code=status_code, headers=PRIVATE)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,16 +21,25 @@ def page(browser: Browser, tmp_path: Path) -> Iterator[Page]:
         yield fresh
 
 
+def onward(page: Page) -> None:
+    """On a phone the registration shows one step at a time: go to the next one."""
+    page.get_by_role("button", name=re.compile(r"^(Neste|Next):")).locator("visible=true").click()
+
+
 def fill_student(page: Page) -> None:
-    """Fill the form as a student would, but forget to pick a domain."""
+    """Fill the form as a student would, step by step on a phone, but forget to pick a domain."""
     page.get_by_label("Student").check()
     page.get_by_label("Navn", exact=True).fill("Åse Ødegård Bæk")
     page.get_by_label("E-postadresse").fill("ase.baek@example.no")
     page.get_by_label("Organisasjon").fill("NTNU Gjøvik")
+    onward(page)
+    onward(page)
     page.locator("#seeks-1").fill("Masteroppgave om OT-sikkerhet i smelteverk på Raufoss")
     page.locator("#offers-1").fill("Erfaring med Python, Wireshark og PLS-programmering")
+    onward(page)
     page.locator("#available_from").fill("2027-01-06")
     page.locator("#available_until").fill("2027-06-15")
+    onward(page)
     page.locator("#consent").check()
 
 
@@ -68,7 +78,8 @@ def test_english_switch_sticks(page: Page, live_server: str) -> None:
     page.get_by_role("link", name="English").click()
     expect(page.locator("html")).to_have_attribute("lang", "en")
     page.goto(f"{live_server}/register")
-    expect(page.get_by_role("button", name="Register")).to_be_visible()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Register with Koble")
+    expect(page.get_by_role("button", name="Next: What you are interested in")).to_be_visible()  # phone: steps
 
 
 def test_the_api_documentation_works_offline_under_the_content_security_policy(page: Page, live_server: str) -> None:

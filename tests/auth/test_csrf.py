@@ -24,7 +24,7 @@ async def participant_link(conn: Connection, email: str) -> str:
     body = await conn.fetchval(
         "SELECT body_text FROM outbox WHERE lower(to_address) = lower($1) ORDER BY id DESC LIMIT 1", email
     )
-    found = re.search(r"https?://[^/\s]+(/auth/\S+)", body or "")
+    found = re.search(r"https?://[^/\s]+(/auth/[^\s?]+)", body or "")  # without the email's ?lang=
     assert found, body
     return found.group(1)
 

@@ -108,8 +108,8 @@ async def test_edit_form_is_prefilled_and_saves(
     assert after["available_from"] is None and after["available_until"] == dt.date(2026, 5, 31)
     assert after["offers"] == ["Praksisplass i IT-avdelingen i kommunen", "Åpne data om vann og avløp"]
     assert after["verified_at"] is not None  # the address did not change
-    me = (await client.get("/me?saved=1")).text
-    assert "Endringene dine er lagret." in me and "Alle typer" in me and "Til 31. mai 2026" in me
+    me = (await client.get("/me?saved=1")).text  # the profile's new language applies at once (issue 12, wall 10)
+    assert "Your changes are saved." in me and "All kinds" in me and "Until May 31, 2026" in me
 
 
 async def test_edit_revalidates_and_changes_nothing_on_error(

@@ -79,7 +79,7 @@ def test_a_reviewer_approves_a_pair_with_the_keyboard_in_staff_first_mode(
     async def arrange(conn: asyncpg.Connection) -> int:
         await create_participant(conn, **sigrid)
         await create_participant(conn, **raufoss)
-        await create_staff(conn, "reviewer", reviewer)
+        await create_staff(conn, "reviewer", reviewer, language=lang)  # the email's link opens in its language
         return await review.propose_matches(conn, staff_first, 3)
 
     assert in_thread(arrange, settings.database_url or "") == 1

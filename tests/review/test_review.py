@@ -179,7 +179,8 @@ async def test_admins_manage_staff_and_read_the_audit_log(
     await post_form(client, f"/staff/admin/{rita['id']}/disable", {})
     assert await conn.fetchval("SELECT disabled_at FROM staff WHERE id = $1", rita["id"]) is not None
     log = await client.get("/staff/audit")
-    assert "staff_add" in log.text and "staff_disable" in log.text and admin["email"] in log.text
+    assert "La til en ansatt" in log.text and "Deaktiverte en ansatt" in log.text and admin["email"] in log.text
+    assert "staff_add" not in log.text and "(Oslo)" in log.text  # words and Oslo time (issue 12, wall 8)
 
 
 async def test_the_api_decides_and_answers_409_naming_the_current_state(
