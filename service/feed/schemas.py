@@ -33,6 +33,7 @@ class Card:
     seeks: tuple[str, ...]
     explanation: str
     match_id: int | None  # staff_first: the introduced match the card answers
+    explanation_html: str = ""  # the explanation as safe HTML (shared terms in <mark>); "" = use `explanation`
 
 
 @dataclass(frozen=True)

@@ -117,16 +117,22 @@ def _pieces(text: str, pattern: re.Pattern[str]) -> list[str]:
     return [piece for piece in pattern.split(text) if piece]
 
 
+def _hits(piece: str, shared: Container[str]) -> int:
+    return sum(1 for word in WORD.findall(piece) if word.lower() in shared)
+
+
 def _best_window(pieces: Sequence[str], limit: int, shared: Container[str]) -> tuple[int, int]:
-    """The run of pieces [i, j) within `limit` characters holding most shared words (earliest on ties)."""
-    best, best_hits = (0, 1), -1
+    """The run of pieces [i, j) within `limit` characters holding most shared words, preferring one that
+    starts with a shared word (a quote opens on the reason, not on "We are 40 people in Raufoss."),
+    then the earliest."""
+    best, best_key = (0, 1), (-1, False)
     for i in range(len(pieces)):
         j, length = i, -1
         while j < len(pieces) and length + 1 + len(pieces[j]) <= limit:
             length, j = length + 1 + len(pieces[j]), j + 1
-        hits = sum(1 for piece in pieces[i:j] for word in WORD.findall(piece) if word.lower() in shared)
-        if j > i and hits > best_hits:
-            best, best_hits = (i, j), hits
+        key = (sum(_hits(piece, shared) for piece in pieces[i:j]), _hits(pieces[i], shared) > 0)
+        if j > i and key > best_key:
+            best, best_key = (i, j), key
     return best
 
 
