@@ -334,13 +334,12 @@ def _month(day: dt.date, locale: str, with_year: bool = True) -> str:
 
 
 def mid_sentence(label: str) -> str:
-    """A label as written inside a sentence: "Sommerjobb" -> "sommerjobb", "Cyber security and ICT"
-    -> "cyber security and ICT"; words with capitals past the first letter ("FoU-prosjekt", "R&D") kept."""
+    """A label as written inside a sentence: "Sommerjobb" -> "sommerjobb", "Bachelor- eller masteroppgave"
+    -> "bachelor- eller masteroppgave", "Cyber security and ICT" -> "cyber security and ICT"; a first word
+    with a capital past its first letter ("FoU-prosjekt", "R&D", "IKT") is kept."""
     first = label.split(" ", 1)[0]
-    if len(first) > 1 and first[0].isupper() and first[1:] == first[1:].lower() and first[1:].isalpha():
+    if len(first) > 1 and first[0].isupper() and first[1].islower() and first[1:] == first[1:].lower():
         return label[0].lower() + label[1:]
-    if len(first) == 1 and first.isupper() and " " in label:
-        return label  # "A" or "I" as a word: leave it
     return label
 
 
