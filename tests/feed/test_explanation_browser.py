@@ -11,15 +11,15 @@ from pathlib import Path
 import asyncpg
 import pytest
 from asyncpg import Connection
-from playwright.sync_api import Browser, expect
+from playwright.sync_api import Browser, ViewportSize, expect
 
 from service.auth import service as auth_service
 from tests.support import assert_accessible
 
 pytestmark = pytest.mark.browser
 
-PHONE = {"width": 375, "height": 812}
-LAPTOP = {"width": 1280, "height": 800}
+PHONE = ViewportSize(width=375, height=812)
+LAPTOP = ViewportSize(width=1280, height=800)
 
 
 @pytest.fixture
