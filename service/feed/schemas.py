@@ -34,6 +34,7 @@ class Card:
     explanation: str
     match_id: int | None  # staff_first: the introduced match the card answers
     explanation_html: str = ""  # the explanation as safe HTML (shared terms in <mark>); "" = use `explanation`
+    shared_terms: tuple[str, ...] = ()  # lower-cased words its quotes share (highlighted after a swap, feed.js)
 
 
 @dataclass(frozen=True)
@@ -157,6 +158,9 @@ class CardOut(BaseModel):
     offers: list[str]
     seeks: list[str]
     explanation: str = Field(description="Why, in the reader's language; no numbers.")
+    shared_terms: list[str] = Field(
+        default_factory=list, description="Lower-cased words the explanation's quotes share (to highlight).",
+        examples=[["python", "scada"]])
     answer_url: str = Field(description="Where the card's form posts (the page, without JavaScript).")
 
 

@@ -237,6 +237,11 @@ def shared_terms(first: str, second: str) -> tuple[str, ...]:
                         | {y for y in b if any(_same_term(x, y) for x in a)}))
 
 
+def shared_of(parts: ExplanationParts) -> tuple[str, ...]:
+    """Every shared term of the quoted pairs, sorted (for a client that highlights, e.g. feed.js)."""
+    return tuple(sorted({term for pair in parts.quoted for term in pair.shared}))
+
+
 def highlight(text: str, terms: Container[str]) -> Markup:
     """The text HTML-escaped, each word in `terms` (lower-cased) inside <mark>."""
     parts, last = [], 0
