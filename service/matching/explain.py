@@ -157,13 +157,15 @@ def quote(text: str, limit: int = QUOTE_CHARS, shared: Container[str] = ()) -> s
 # --- the strongest pairs ---
 
 
-def pair_options(rows: Iterable[Mapping[str, Any]]) -> list[PairOption]:
+def pair_options(rows: Iterable[Mapping[str, Any] | PairOption]) -> list[PairOption]:
     """Rows of `matching.service.interest_pair_options` (or any with query_side, query_text,
-    candidate_text, cosine and optional positions) as options; rows whose text is gone are left out."""
-    return [PairOption(row["query_side"] == "seeks", int(row.get("query_position", -1)),
+    candidate_text, cosine and optional positions) as options; rows whose text is gone are left out.
+    Options already made are kept as they are (the suggestion cache holds them made)."""
+    return [row if isinstance(row, PairOption) else
+            PairOption(row["query_side"] == "seeks", int(row.get("query_position", -1)),
                        int(row.get("candidate_position", -1)), row["query_text"], row["candidate_text"],
                        float(row["cosine"]))
-            for row in rows if row["query_text"] and row["candidate_text"]]
+            for row in rows if isinstance(row, PairOption) or (row["query_text"] and row["candidate_text"])]
 
 
 def strongest(options: Iterable[PairOption], quoted: Container[str] = (), near: float = NEAR) -> PairOption | None:
@@ -289,7 +291,7 @@ def _is_options(pair: Any) -> bool:
 
 def explanation_parts(
     query: Mapping[str, Any], candidate: Mapping[str, Any],
-    pair: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None, quoted: Container[str] = (),
+    pair: Mapping[str, Any] | Sequence[Mapping[str, Any] | PairOption] | None, quoted: Container[str] = (),
 ) -> ExplanationParts:
     """The facts for one suggestion from the two participant rows and their interest pairs: one best
     pair row (`best_interest_pairs`), or every direction's options (`interest_pair_options`), of
@@ -308,7 +310,7 @@ def explanation_parts(
     return replace(base, pair=None if top is None else pairs[top], pairs=pairs)
 
 
-def quoted_query_texts(options: Sequence[Mapping[str, Any]] | None, parts: ExplanationParts) -> set[str]:
+def quoted_query_texts(options: Sequence[Mapping[str, Any] | PairOption] | None, parts: ExplanationParts) -> set[str]:
     """The query's own interests (as in `options`' query_text) that `parts` quotes (for `quoted`)."""
     found = set()
     for o in pair_options(options or ()):

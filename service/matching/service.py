@@ -314,7 +314,7 @@ async def _suggestions(
 
 
 def _suggestion(
-    entry: Entry, card: Mapping[str, Any], score: float, options: Sequence[Mapping[str, Any]] | None,
+    entry: Entry, card: Mapping[str, Any], score: float, options: Sequence[explain.PairOption] | None,
     language: i18n.Language, by_name: bool, quoted: set[str] | frozenset[str] = frozenset(),
 ) -> Suggestion:
     """One suggestion with its explanation; rendering is cached by its parts (explain.render_cached)."""
@@ -528,11 +528,11 @@ async def best_interest_pairs(
 
 
 def _grouped(ids: Sequence[int], rows: Sequence[asyncpg.Record]) -> dict[int, Any]:
-    """Candidate id -> its interest pair options (a tuple of rows, empty if none), for every id."""
+    """Candidate id -> its interest pair options (a tuple of `explain.PairOption`, empty if none), for every id."""
     found: dict[int, list[asyncpg.Record]] = {int(i): [] for i in ids}
     for row in rows:
         found[row["candidate_id"]].append(row)
-    return {i: tuple(options) for i, options in found.items()}
+    return {i: tuple(explain.pair_options(options)) for i, options in found.items()}
 
 
 async def interest_pair_options(
@@ -540,7 +540,11 @@ async def interest_pair_options(
 ) -> dict[int, tuple[asyncpg.Record, ...]]:
     """Per candidate, the best interest pairs of each direction with cosines (`explain.explanation_parts`'
     `pair` argument: both directions' strongest pair are quoted)."""
-    return _grouped(candidate_ids, await interests.pair_options(conn, query_id, model, candidate_ids))
+    rows = await interests.pair_options(conn, query_id, model, candidate_ids)
+    found: dict[int, list[asyncpg.Record]] = {int(i): [] for i in candidate_ids}
+    for row in rows:
+        found[row["candidate_id"]].append(row)
+    return {i: tuple(options) for i, options in found.items()}
 
 
 async def interest_pair_options_of_pairs(
