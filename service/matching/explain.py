@@ -151,7 +151,16 @@ def quote(text: str, limit: int = QUOTE_CHARS, shared: Container[str] = ()) -> s
                 if j < len(pieces):
                     body = body.rstrip(" ,.;:") + ELLIPSIS
                 return (ELLIPSIS if i > 0 else "") + body
-    return shorten(text, limit)  # one clause longer than the limit: at the last word that fits
+    return _at_word(text, limit)  # one clause longer than the limit: at the last word that fits
+
+
+def _at_word(text: str, limit: int) -> str:
+    """The words of `text` that fit in `limit` characters with "…" (a first word longer than that whole)."""
+    space = text[: limit].rfind(" ")
+    if space <= 0:
+        first = text.split(" ", 1)[0]
+        return first if first == text else first.rstrip(" ,.;:-\u2013") + ELLIPSIS
+    return text[:space].rstrip(" ,.;:-\u2013") + ELLIPSIS
 
 
 # --- the strongest pairs ---
