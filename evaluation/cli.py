@@ -57,6 +57,10 @@ def evaluate(
         str | None, typer.Option("--report", help="Write tables and plots of every variant to this folder.")
     ] = None,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the random variant and the bootstrap.")] = 0,
+    subjects: Annotated[
+        str | None,
+        typer.Option("--subjects", help="subjects.jsonl of `koble generate` (default: beside --participants)."),
+    ] = None,
 ) -> None:
     """Measure the ranker against a gold file, on a scratch database it creates and removes."""
     require_extra("evaluate")
@@ -64,7 +68,7 @@ def evaluate(
 
     setup_logging()
     sys.exit(evaluate_command(participants, gold, k, as_json, scores_out, variant.value, weights_file=weights,
-                              embedding_cache=embedding_cache, report=report, seed=seed))
+                              embedding_cache=embedding_cache, report=report, seed=seed, subjects=subjects))
 
 
 def generate(

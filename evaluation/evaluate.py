@@ -12,8 +12,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from evaluation import explanations, runner
 from evaluation import report as html_report
-from evaluation import runner
 from evaluation.metrics import METRIC_NAMES, Summary
 from evaluation.scratch import terminate_as_interrupt
 from evaluation.variants import Variant, rank_variant
@@ -48,13 +48,32 @@ def run(request: runner.Request, settings: Settings) -> runner.Outcome:
     with runner.step(prepared.timings, "rank"):
         ranked = rank_variant(prepared.features, request.variant, weights, prepared.texts, request.seed)
     outcome = runner.measure(ranked, prepared.facts, prepared.inputs, request.k, request.seed, request.resamples)
+    outcome.explanations = measure_explanations(request, prepared, runner.orderings(ranked))
     if request.scores_out:
         runner.write_scores(request.scores_out, ranked)
     if request.report:
         with runner.step(prepared.timings, "report"):
             html_report.write_report(Path(request.report), prepared, request.k, weights, request.seed)
+            if outcome.explanations is not None:
+                with (Path(request.report) / "report.md").open("a", encoding="utf-8") as out:
+                    out.write("\n" + explanations.markdown(outcome.explanations, request.k))
     outcome.timings, outcome.seconds = prepared.timings, time.perf_counter() - started
     return outcome
+
+
+def measure_explanations(
+    request: runner.Request, prepared: runner.Prepared, rankings: dict[str, list[str]]
+) -> explanations.ExplanationMeasure | None:
+    """How often the top k's explanations quote the gold subject (None without a subjects file)."""
+    path = Path(request.subjects) if request.subjects else explanations.subjects_beside(request.participants)
+    if path is None:
+        return None
+    try:
+        subjects = explanations.load_subjects(path)
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise runner.EvaluationError([f"koble: {path}: not a subjects file ({first_line(exc)})"]) from exc
+    texts = {p.external_id: {"offers": p.offers, "seeks": p.seeks} for p in prepared.inputs.participants}
+    return explanations.measure(rankings, prepared.inputs.gold.queries, request.k, prepared.interests, texts, subjects)
 
 
 def evaluate_command(
@@ -110,6 +129,12 @@ def report(outcome: runner.Outcome, k: int, variant: str, settings: Settings) ->
         f"weighted Kendall-tau loss: {outcome.kendall_tau_loss:.3f} (95% CI {outcome.kendall_interval[0]:.3f}-"
         f"{outcome.kendall_interval[1]:.3f}; 0 perfect, 0.5 random; candidates without gold graded 0)",
         f"constraint violations: {outcome.violations}",
+        *([_explanation_line(outcome.explanations)] if outcome.explanations is not None else []),
         f"seconds: {outcome.seconds:.1f} (" + ", ".join(f"{n} {t:.1f}" for n, t in outcome.timings.items()) + ")",
     ]
     return "\n".join(lines)
+
+
+def _explanation_line(measure: explanations.ExplanationMeasure) -> str:
+    return (f"explanations quoting the gold subject: {measure.subject_rate:.1%} of {measure.cards} relevant cards "
+            f"(per quote {measure.quote_rate:.1%}; one closest pair, as before: {measure.before_rate:.1%})")

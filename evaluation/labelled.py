@@ -39,7 +39,7 @@ import json
 import random
 import sys
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
@@ -460,12 +460,21 @@ def describe(people: Sequence[Person], gold: Sequence[dict[str, Any]]) -> str:
             f"{dict(pairs)}")
 
 
+def subject_lines(people: Sequence[Person]) -> Iterator[dict[str, Any]]:
+    """One line per interest: the subject its text was written about (docs/contracts.md §7)."""
+    for person in people:
+        for side, subjects in (("offers", person.offer_subjects), ("seeks", person.seek_subjects)):
+            yield from ({"external_id": person.id, "side": side, "index": index, "subject": subject}
+                        for index, subject in enumerate(subjects))
+
+
 def main(argv: Sequence[str]) -> None:
-    """Write participants.jsonl and gold.jsonl into the folder given (default evaluation/data)."""
+    """Write participants.jsonl, gold.jsonl and subjects.jsonl into the folder given (default evaluation/data)."""
     folder = Path(argv[0]) if argv else DATA_DIR
     people, gold = build()
     write_jsonl((p.row for p in people), folder / "participants.jsonl")
     write_jsonl(gold, folder / "gold.jsonl")
+    write_jsonl(subject_lines(people), folder / "subjects.jsonl")  # explanations measured (koble evaluate)
     print(describe(people, gold), file=sys.stderr)
 
 

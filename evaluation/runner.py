@@ -35,6 +35,7 @@ from tqdm import tqdm
 
 from evaluation import metrics
 from evaluation.constraints import Facts, broken, facts_of
+from evaluation.explanations import ExplanationMeasure, Interests, group_vectors
 from evaluation.features import QueryFeatures, all_features
 from evaluation.gold import Gold, parse_gold
 from evaluation.scratch import scratch_database
@@ -75,6 +76,7 @@ class Request:
     weights_file: str | None = None  # fitted weights (evaluation.fit) instead of the configured ones
     embedding_cache: str | None = None  # evaluation.cache file: vectors kept between runs
     report: str | None = None  # folder for the Markdown + PNG report (evaluation.report)
+    subjects: str | None = None  # subjects.jsonl (default: beside the participant file): explanations measured
     seed: int = 0  # random variant and bootstrap resampling
     resamples: int = 1000
 
@@ -100,6 +102,7 @@ class Outcome:
     # The pooled weighted Kendall-tau loss (metrics.ranked_kendall_tau_parts) and its 95 % interval.
     kendall_tau_loss: float = 0.5
     kendall_interval: tuple[float, float] = (0.5, 0.5)
+    explanations: ExplanationMeasure | None = None  # with a subjects file (evaluation.explanations)
 
 
 @dataclass(repr=False)  # see QueryFeatures: no repr of every query's arrays
@@ -113,6 +116,7 @@ class Prepared:
     weights: Weights
     encoder: str
     timings: dict[str, float] = field(default_factory=dict)
+    interests: dict[str, Interests] = field(default_factory=dict)  # interest vectors by external id
 
     @property
     def texts(self) -> dict[str, Texts]:
@@ -218,7 +222,10 @@ async def _pipeline(
         config = matching.ranker_config(encoder_name)
         with step(timings, "features"):
             features = await all_features(conn, ids, list(inputs.gold.queries), encoder_name, config)
-        return Prepared(inputs, features, facts, config.weights, encoder_name)
+        vectors = await matching.interest_vectors(conn, encoder_name)
+        interests = group_vectors(vectors.participant_ids, vectors.sides, vectors.positions, vectors.vectors,
+                                  {i: e for e, i in ids.items()})
+        return Prepared(inputs, features, facts, config.weights, encoder_name, interests=interests)
     finally:
         await conn.close()
 
@@ -364,13 +371,16 @@ def write_scores(path: str, ranked: Ranked) -> None:
 
 
 def as_json(outcome: Outcome, k: int) -> dict[str, Any]:
-    """The one JSON object `koble evaluate --json` prints: exactly the contract's keys."""
+    """The one JSON object `koble evaluate --json` prints: exactly the contract's keys
+    (`explanation_subject_rate` null without a subjects file)."""
     s = outcome.summary
     return {
         "precision_at_k": s.precision_at_k, "recall_at_k": s.recall_at_k, "ndcg_at_k": s.ndcg_at_k,
         "mrr": s.mrr, "coverage": s.coverage, "constraint_violations": outcome.violations,
         "k": k, "queries": s.queries, "seconds": round(outcome.seconds, 3),
         "kendall_tau_loss": outcome.kendall_tau_loss,
+        "explanation_subject_rate": (round(outcome.explanations.subject_rate, 4)
+                                     if outcome.explanations is not None else None),
     }
 
 

@@ -64,7 +64,8 @@ def _card_out(found: Feed) -> CardOut | None:
     return CardOut(
         external_id=card.external_id, name=card.name, organisation=card.organisation, kind=card.kind,
         kind_label=forms.kind_labels().get(card.kind, card.kind), offers=list(card.offers), seeks=list(card.seeks),
-        explanation=card.explanation, answer_url=f"/me/suggestions/{quote(card.external_id)}",
+        explanation=card.explanation, shared_terms=list(card.shared_terms),
+        answer_url=f"/me/suggestions/{quote(card.external_id)}",
         photo_url=f"/pictures/{card.photo_key}/{quote(card.external_id, safe='')}" if card.photo_key else None,
     )
 

@@ -34,6 +34,8 @@ class Card:
     explanation: str
     match_id: int | None  # staff_first: the introduced match the card answers
     photo_key: str | None = None  # their picture's version (profiles), None: initials (templates/kit/_avatar.html)
+    explanation_html: str = ""  # the explanation as safe HTML (shared terms in <mark>); "" = use `explanation`
+    shared_terms: tuple[str, ...] = ()  # lower-cased words its quotes share (highlighted after a swap, feed.js)
 
 
 @dataclass(frozen=True)
@@ -157,6 +159,9 @@ class CardOut(BaseModel):
     offers: list[str]
     seeks: list[str]
     explanation: str = Field(description="Why, in the reader's language; no numbers.")
+    shared_terms: list[str] = Field(
+        default_factory=list, description="Lower-cased words the explanation's quotes share (to highlight).",
+        examples=[["python", "scada"]])
     answer_url: str = Field(description="Where the card's form posts (the page, without JavaScript).")
     photo_url: str | None = Field(None, description="Their photo or logo (signed-in only); null: show initials.")
 

@@ -97,7 +97,8 @@ async def _ranked_card(
     # Only the card actually shown counts as an exposure, not the ones fetched to skip answered ones.
     await matching.record_exposure(conn, [fresh.id], config)
     row = await profiles.by_id(conn, fresh.id)
-    return None if row is None else card_of(row, fresh.explanation, None)
+    return None if row is None else card_of(row, fresh.explanation, None, fresh.explanation_html,
+                                            explain.shared_of(fresh.parts))
 
 
 async def _introduced_card(
@@ -110,7 +111,8 @@ async def _introduced_card(
     other = await profiles.by_id(conn, waiting[0]["other_id"])
     if other is None:
         return None
-    return card_of(other, await explanation(conn, settings, me, other, language), waiting[0]["match_id"])
+    text, html, shared = await explanations(conn, settings, me, other, language)
+    return card_of(other, text, waiting[0]["match_id"], html, shared)
 
 
 async def explanation(
@@ -118,18 +120,31 @@ async def explanation(
     language: i18n.Language,
 ) -> str:
     """Why the two fit, addressed to `me`, as the ranker's explanations are."""
+    return (await explanations(conn, settings, me, other, language))[0]
+
+
+async def explanations(
+    conn: asyncpg.Connection, settings: Settings, me: asyncpg.Record, other: asyncpg.Record,
+    language: i18n.Language,
+) -> tuple[str, str, tuple[str, ...]]:
+    """`explanation` as plain text, as safe HTML (shared terms marked) and its shared terms: both
+    directions' strongest interest pair."""
     model = matching.model_name(settings)
-    pairs = await matching.best_interest_pairs(conn, me["id"], model, [other["id"]])
-    parts = explain.explanation_parts(me, other, pairs[0] if pairs else None)
-    return explain.render(parts, language)
+    options = await matching.interest_pair_options(conn, me["id"], model, [other["id"]])
+    parts = explain.explanation_parts(me, other, options.get(other["id"], ()))
+    return (*explain.render_cached(parts, language), explain.shared_of(parts))
 
 
-def card_of(row: asyncpg.Record, explanation_text: str, match_id: int | None) -> Card:
+def card_of(
+    row: asyncpg.Record, explanation_text: str, match_id: int | None, explanation_html: str = "",
+    shared_terms: tuple[str, ...] = (),
+) -> Card:
     """A candidate as a card shows them (no scores)."""
     return Card(
         candidate_id=row["id"], external_id=row["external_id"], name=row["name"],
         organisation=row["organisation"], kind=row["kind"], offers=tuple(row["offers"]),
         seeks=tuple(row["seeks"]), explanation=explanation_text, match_id=match_id, photo_key=row.get("photo_key"),
+        explanation_html=explanation_html, shared_terms=shared_terms,
     )
 
 

@@ -35,7 +35,7 @@ class Entry:
     width: how many times the usual number of candidates it was retrieved with (each recomputation for
     exposure takes four times as many, up to `service.MAX_WIDTH`).
     query: the participant's own card (explanations compare it with each candidate's).
-    pairs: candidate id -> its best interest pair row (or None), filled as candidates are shown.
+    pairs: candidate id -> its interest pair options (rows, `explain.pair_options`), filled as shown.
     explanations: (candidate id, language, by name) -> (parts, text), filled as they are rendered.
     """
 
@@ -46,7 +46,7 @@ class Entry:
     capacity: np.ndarray
     floor: float
     width: int = 1
-    pairs: dict[int, Mapping[str, Any] | None] = field(default_factory=dict)
+    pairs: dict[int, Any] = field(default_factory=dict)
     explanations: dict[tuple[int, str, bool], tuple[Any, str]] = field(default_factory=dict)
 
 
@@ -124,7 +124,7 @@ class SuggestionCache:
         """The stored columns of a candidate of a cached entry."""
         return self._cards[candidate_id]
 
-    def add_pairs(self, entry: Entry, version: int | None, pairs: Mapping[int, Mapping[str, Any] | None]) -> None:
-        """Remember best interest pairs read at `version` (ignored if that is not the entry's)."""
+    def add_pairs(self, entry: Entry, version: int | None, pairs: Mapping[int, Any]) -> None:
+        """Remember interest pair options read at `version` (ignored if that is not the entry's)."""
         if version == entry.version:
             entry.pairs.update(pairs)

@@ -21,7 +21,7 @@ from service.kit.vocabulary import DOMAINS, ENGAGEMENTS, KINDS
 from service.matching import embedding, explain, scoring
 from service.matching.cache import CARD_COLUMNS, Entry, SuggestionCache
 from service.matching.embedding import EmbeddedHook
-from service.matching.repository import embeddings, ranking, retrieval, state
+from service.matching.repository import embeddings, interests, ranking, retrieval, state
 from service.matching.settings import RankerSettings, get_ranker_settings
 
 LEXICAL_TERMS = 64  # lexemes in a query's full-text OR-query (frequent first)
@@ -97,6 +97,7 @@ class Suggestion:
     score: float
     explanation: str
     parts: explain.ExplanationParts
+    explanation_html: str = ""  # `explanation` as safe HTML (markupsafe.Markup), shared terms in <mark>
 
 
 @dataclass(frozen=True)
@@ -307,26 +308,28 @@ async def _suggestions(
     entry, card, chosen = top
     pairs = await _pairs(conn, entry, [int(entry.ids[i]) for i, _ in chosen], model, cache)
     language = reader_language or entry.query["language"]
-    suggestions = [_suggestion(entry, card(int(entry.ids[i])), value, pairs.get(int(entry.ids[i])), language, by_name)
-                   for i, value in chosen]
+    quoted: set[str] = set()  # the query's interests quoted so far on this page (explain: variety)
+    suggestions = []
+    for i, value in chosen:
+        options = pairs.get(int(entry.ids[i]))
+        suggestions.append(_suggestion(entry, card(int(entry.ids[i])), value, options, language, by_name, quoted))
+        quoted |= explain.quoted_query_texts(options, suggestions[-1].parts)
     if record_exposure:
         await state.record_exposure(conn, [s.id for s in suggestions], config.exposure_half_life_days)
     return suggestions
 
 
 def _suggestion(
-    entry: Entry, card: Mapping[str, Any], score: float, pair: Mapping[str, Any] | None,
-    language: i18n.Language, by_name: bool,
+    entry: Entry, card: Mapping[str, Any], score: float, options: Sequence[explain.PairOption] | None,
+    language: i18n.Language, by_name: bool, quoted: set[str] | frozenset[str] = frozenset(),
 ) -> Suggestion:
-    key = (card["id"], language, by_name)
-    if key not in entry.explanations:  # rendered once per entry (the same version of both profiles)
-        parts = explain.explanation_parts(entry.query, card, pair)
-        names = (entry.query["name"], card["name"]) if by_name else None
-        entry.explanations[key] = (parts, explain.render(parts, language, names))
-    parts, text = entry.explanations[key]
+    """One suggestion with its explanation; rendering is cached by its parts (explain.render_cached)."""
+    parts = explain.explanation_parts(entry.query, card, options or (), quoted)
+    names = (entry.query["name"], card["name"]) if by_name else None
+    text, html = explain.render_cached(parts, language, names)
     return Suggestion(
         id=card["id"], external_id=card["external_id"], kind=card["kind"], name=card["name"],
-        organisation=card["organisation"], score=score, explanation=text, parts=parts,
+        organisation=card["organisation"], score=score, explanation=text, parts=parts, explanation_html=html,
     )
 
 
@@ -357,8 +360,8 @@ async def compute_entry(
     # Pairs for the likely top now, in the same run of reads: the version read with them proves
     # that nothing changed since the query row was read.
     likely = entry.ids[:PAIRS_AHEAD].tolist()
-    version, pairs = await retrieval.best_interest_pairs_versioned(conn, participant_id, model, likely)
-    entry.pairs.update({int(i): None for i in likely} | {row["candidate_id"]: row for row in pairs})
+    version, options = await interests.pair_options_versioned(conn, participant_id, model, likely)
+    entry.pairs.update(_grouped(likely, options))
     cards = {row["id"]: row for row in (rows[i] for i in order)}
     if cache is not None and version is not None and version == entry.version and cache.observe(version):
         cache.put(participant_id, entry, cards)
@@ -535,15 +538,43 @@ async def best_interest_pairs(
     return await retrieval.best_interest_pairs(conn, query_id, model, candidate_ids)
 
 
+def _grouped(ids: Sequence[int], rows: Sequence[asyncpg.Record]) -> dict[int, Any]:
+    """Candidate id -> its interest pair options (a tuple of `explain.PairOption`, empty if none), for every id."""
+    found: dict[int, list[asyncpg.Record]] = {int(i): [] for i in ids}
+    for row in rows:
+        found[row["candidate_id"]].append(row)
+    return {i: tuple(explain.pair_options(options)) for i, options in found.items()}
+
+
+async def interest_pair_options(
+    conn: asyncpg.Connection, query_id: int, model: str, candidate_ids: Sequence[int]
+) -> dict[int, tuple[asyncpg.Record, ...]]:
+    """Per candidate, the best interest pairs of each direction with cosines (`explain.explanation_parts`'
+    `pair` argument: both directions' strongest pair are quoted)."""
+    rows = await interests.pair_options(conn, query_id, model, candidate_ids)
+    found: dict[int, list[asyncpg.Record]] = {int(i): [] for i in candidate_ids}
+    for row in rows:
+        found[row["candidate_id"]].append(row)
+    return {i: tuple(options) for i, options in found.items()}
+
+
+async def interest_pair_options_of_pairs(
+    conn: asyncpg.Connection, pairs: Sequence[tuple[int, int]], model: str
+) -> dict[tuple[int, int], tuple[asyncpg.Record, ...]]:
+    """`interest_pair_options` for many (a, b) pairs, a as the query (a page of the staff queue)."""
+    found = await interests.pair_options_of_pairs(conn, pairs, model)
+    return {pair: tuple(rows) for pair, rows in found.items()}
+
+
 async def _pairs(
     conn: asyncpg.Connection, entry: Entry, ids: Sequence[int], model: str, cache: SuggestionCache | None
-) -> Mapping[int, Mapping[str, Any] | None]:
-    """Best interest pairs of these candidates: the entry's, and the missing ones read (and kept)."""
+) -> Mapping[int, Any]:
+    """Interest pair options of these candidates: the entry's, and the missing ones read (and kept)."""
     missing = [i for i in ids if i not in entry.pairs]
     if not missing:
         return entry.pairs
-    version, rows = await retrieval.best_interest_pairs_versioned(conn, entry.query["id"], model, missing)
-    found = {i: None for i in missing} | {row["candidate_id"]: row for row in rows}
+    version, rows = await interests.pair_options_versioned(conn, entry.query["id"], model, missing)
+    found = _grouped(missing, rows)
     if cache is not None:
         cache.add_pairs(entry, version, found)
     return entry.pairs | found

@@ -106,8 +106,8 @@ async def queue(
     """A page of the queue (items, next cursor, total); every pair shown is audited as a view."""
     rows = await matches.queue_page(conn, f)
     people = await profiles.by_ids(conn, [i for row in rows for i in (row["a_id"], row["b_id"])])
-    best = await matching.best_interest_pairs_of_pairs(conn, [(row["a_id"], row["b_id"]) for row in rows],
-                                                matching.model_name(settings))
+    best = await matching.interest_pair_options_of_pairs(conn, [(row["a_id"], row["b_id"]) for row in rows],
+                                                         matching.model_name(settings))
     weights = matching.ranker_config(matching.model_name(settings)).weights
     items = [_item(row, people, best.get((row["a_id"], row["b_id"])), weights) for row in rows
              if row["a_id"] in people and row["b_id"] in people]
@@ -116,9 +116,7 @@ async def queue(
     return items, encode_cursor(rows[-1]) if more and rows else None, await matches.queue_count(conn, f)
 
 
-def _item(
-    row: asyncpg.Record, people: Mapping[int, asyncpg.Record], best: asyncpg.Record | None, weights: scoring.Weights
-) -> QueueItem:
+def _item(row: asyncpg.Record, people: Mapping[int, asyncpg.Record], best: Any, weights: scoring.Weights) -> QueueItem:
     a, b = people[row["a_id"]], people[row["b_id"]]
     return QueueItem(row, profile_pages.profile_view(a) | who(a), profile_pages.profile_view(b) | who(b),
                      explain_pair(a, b, best), fit_of(a, b, row["score"], weights))
@@ -160,8 +158,9 @@ def who(row: asyncpg.Record) -> dict[str, Any]:
             "photo_key": row["photo_key"]}
 
 
-def explain_pair(a: asyncpg.Record, b: asyncpg.Record, best: asyncpg.Record | None) -> str:
-    """Why a and b fit, about both by name, in the reader's language (`best`: their closest interests)."""
+def explain_pair(a: asyncpg.Record, b: asyncpg.Record, best: Any) -> str:
+    """Why a and b fit, about both by name, in the reader's language (`best`: their closest interests,
+    one row of `best_interest_pairs_of_pairs`, or both directions' options, `interest_pair_options_of_pairs`)."""
     parts = explain.explanation_parts(a, b, best)
     return explain.render(parts, i18n.current_language.get(), (a["name"], b["name"]))
 

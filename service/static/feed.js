@@ -20,6 +20,33 @@
     return root.querySelector('[data-field="' + name + '"]');
   }
 
+  // The explanation as text nodes, the words of `terms` inside its quotes in <mark> (as the page
+  // renders it, matching.explain.render_html); no HTML is parsed, so nothing in it can run.
+  function explain(element, text, terms) {
+    element.textContent = "";
+    var word = /[\p{L}\p{N}][\p{L}\p{N}_-]*[\p{L}\p{N}]|[\p{L}\p{N}]/gu;
+    var depth = 0, last = 0, match;
+    function quoted(upTo) {
+      for (var i = last; i < upTo; i++) {
+        var c = text.charAt(i);
+        depth += (c === "\u00ab" || c === "\u201c") ? 1 : (c === "\u00bb" || c === "\u201d") ? -1 : 0;
+      }
+    }
+    var plain = 0;
+    while ((match = word.exec(text)) !== null) {
+      quoted(match.index);
+      last = match.index;
+      if (depth > 0 && terms.indexOf(match[0].toLowerCase()) >= 0) {
+        element.appendChild(document.createTextNode(text.slice(plain, match.index)));
+        var mark = document.createElement("mark");
+        mark.textContent = match[0];
+        element.appendChild(mark);
+        plain = match.index + match[0].length;
+      }
+    }
+    element.appendChild(document.createTextNode(text.slice(plain)));
+  }
+
   function token() {
     var input = answerForm.querySelector('input[name="csrftoken"]');
     return input ? input.value : "";
@@ -89,7 +116,7 @@
         meta += ", " + data.organisation;
       }
       field(card, "meta").textContent = meta;
-      field(card, "explanation").textContent = data.explanation;
+      explain(field(card, "explanation"), data.explanation, data.shared_terms || []);
       fillList(field(card, "offers"), data.offers);
       fillList(field(card, "seeks"), data.seeks);
       fillAvatar(field(card, "avatar"), data);

@@ -170,9 +170,11 @@ def test_fit_weights_command_and_evaluate_with_weights_and_cache(
     assert cache.exists()
     result = koble(["evaluate", *args, "--weights", str(tmp_path / "w.json"), "--variant", "bm25", "--json"], env)
     assert result.returncode == 0, result.stderr
-    assert set(json.loads(result.stdout)) == {"precision_at_k", "recall_at_k", "ndcg_at_k", "mrr", "coverage",
-                                              "constraint_violations", "k", "queries", "seconds",
-                                              "kendall_tau_loss"}
+    body = json.loads(result.stdout)
+    assert set(body) == {"precision_at_k", "recall_at_k", "ndcg_at_k", "mrr", "coverage",
+                         "constraint_violations", "k", "queries", "seconds", "explanation_subject_rate",
+                         "kendall_tau_loss"}
+    assert 0.0 < body["explanation_subject_rate"] <= 1.0  # the generated set's subjects.jsonl lies beside it
 
 
 def koble(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:

@@ -24,7 +24,7 @@ from evaluation.constraints import allowed, facts_of
 
 ROOT = Path(__file__).resolve().parents[2]
 KEYS = {"precision_at_k", "recall_at_k", "ndcg_at_k", "mrr", "coverage", "constraint_violations", "k", "queries",
-        "seconds", "kendall_tau_loss"}
+        "seconds", "kendall_tau_loss", "explanation_subject_rate"}
 SPRING = {"available_from": "2027-01-06", "available_until": "2027-06-15"}
 
 

@@ -82,7 +82,7 @@ def test_gold_reader_reports_each_problem_by_line() -> None:
 
 def test_labelled_set_is_reproducible_and_as_committed(tmp_path: Path) -> None:
     labelled.main([str(tmp_path)])
-    for name in ("participants.jsonl", "gold.jsonl"):
+    for name in ("participants.jsonl", "gold.jsonl", "subjects.jsonl"):
         assert (tmp_path / name).read_bytes() == (DATA / name).read_bytes(), f"regenerate {name}"
 
 

@@ -27,6 +27,7 @@ async def test_my_suggestion_card_is_explained(
     page = (await client.get("/me/suggestions")).text
     section = page[page.index('class="card"') : page.index('class="card-answers"')]
     assert "Raufoss OT Security AS" in section and "Bakeri på Biri" not in page
-    assert "Du ser etter «Masteroppgave om sikkerhet" in section  # the explanation, to "you"
+    assert "<mark>" in section  # terms the two quotes share are highlighted
+    assert "Du ser etter «Masteroppgave om sikkerhet" in re.sub(r"</?mark>", "", section)  # the explanation, to "you"
     assert "Bedrift" in section  # the kind, in the reader's language
     assert not re.search(r"\d\.\d", section)  # no raw scores shown to people

@@ -122,9 +122,9 @@ async def test_a_norwegian_student_finds_the_english_company_with_the_matching_n
     explanation = first["explanation"]
     assert "Ingrid Haugen looks for “Masteroppgave om sikkerhet i industrielle styringssystemer" in explanation
     assert "Raufoss Automation AS offers “Master's thesis on the security of industrial control" in explanation
-    assert "Shared domain: Cyber security and ICT." in explanation
+    assert "Shared domain: cyber security and ICT." in explanation  # lower case mid-sentence
     assert "Available in the same period: January\u2013June 2027." in explanation
-    assert "Both open to: Thesis (bachelor or master)." in explanation
+    assert "Both open to: thesis (bachelor or master)." in explanation
     assert not re.search(r"\d", explanation.replace("2027", ""))
 
 
@@ -254,13 +254,13 @@ def test_phrases_are_shortened_at_a_word() -> None:
 def test_render_to_the_reader_or_by_name() -> None:
     to_you = explain.render(_parts(), "en")
     assert to_you == ("You look for “OT security thesis”, and they offer “Thesis on PLC security”. "
-                      "Shared domains: Cyber security and ICT and Industrial technology. "
-                      "Available in the same period: March\u2013June 2027. Both open to: Thesis (bachelor or master).")
+                      "Shared domains: cyber security and ICT, and industrial technology. "
+                      "Available in the same period: March\u2013June 2027. Both open to: thesis (bachelor or master).")
     offered = explain.render(_parts(pair=explain.InterestPair("PLC experts", "PLC experience", False)), "en")
     assert offered.startswith("They look for “PLC experts”, and you offer “PLC experience”.")
     by_name = explain.render(_parts(domains=("cyber_ict",), period=None, engagements=()), "en", ("Ingrid", "Raufoss"))
     assert by_name == ("Ingrid looks for “OT security thesis”, and Raufoss offers “Thesis on PLC security”. "
-                       "Shared domain: Cyber security and ICT.")
+                       "Shared domain: cyber security and ICT.")
     assert "juni 2027" in explain.render(_parts(), "nb")
 
 

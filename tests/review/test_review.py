@@ -30,7 +30,7 @@ async def test_the_queue_shows_both_profiles_and_the_explanation_and_approval_in
 
     page = (await client.get("/staff/queue?lang=en")).text
     assert "Sigrid Haugen" in page and "Raufoss OT Security AS" in page
-    assert "Shared domain: Cyber security and ICT" in page  # the explanation, about both by name
+    assert "Shared domain: cyber security and ICT" in page  # the explanation, about both by name
     assert "Sigrid Haugen looks for “" in page
     # The score in words with what makes it (issue 12, wall 7): no bare number.
     assert '<span class="fit-word">Good fit</span>' in page and "Interests, both ways" in page
