@@ -25,8 +25,11 @@ MIN_LENGTH = 3
 LABEL_TERMS = 3  # terms in a label ("OT, SCADA, sikkerhet")
 TERMS_KEPT = 8  # terms stored per theme
 # Words of the registration forms' usual sentences in both languages, which say nothing about a
-# subject ("jeg kan bidra med", "we are looking for"): measured as the top c-TF-IDF terms of
-# every theme of the demo data before they were dropped.
+# subject ("jeg kan bidra med", "we are looking for"): measured as the top c-TF-IDF terms of every
+# theme of the demo data before they were dropped. The second group are the kinds of collaboration
+# (a profile field of their own, not a subject) and the verbs of the demo's sentences: with the themes
+# read in context (themes.in_context) they still labelled 10 of the demo's 34 themes ("topic, thesis,
+# wants", "internship, intern, contribute", "knyttet, bedre, tilby").
 FORM_WORDS = frozenset(
     {
         "bidra",
@@ -56,6 +59,54 @@ FORM_WORDS = frozenset(
         "within",
         "etc",
         "dvs",
+        "masteroppgave",
+        "bacheloroppgave",
+        "oppgave",
+        "oppgaver",
+        "studentoppgaver",
+        "praksis",
+        "praksisplass",
+        "sommerjobb",
+        "sommerstudent",
+        "deltidsjobb",
+        "deltidsstilling",
+        "mentor",
+        "veiledning",
+        "tilby",
+        "bedre",
+        "gjør",
+        "knyttet",
+        "jobbet",
+        "arbeider",
+        "konkret",
+        "hjelpe",
+        "vant",
+        "studiet",
+        "studenter",
+        "student",
+        "students",
+        "thesis",
+        "theses",
+        "topic",
+        "internship",
+        "intern",
+        "interns",
+        "summer",
+        "job",
+        "jobs",
+        "mentoring",
+        "wants",
+        "write",
+        "contribute",
+        "currently",
+        "taking",
+        "use",
+        "look",
+        "better",
+        "way",
+        "dedicated",
+        "coursework",
+        "hands-on",
     }
 )
 
