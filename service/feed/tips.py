@@ -26,7 +26,7 @@ FEW_INTERESTS = 3
 _NB_WORDS = frozenset(["og", "på", "med", "av", "til", "som", "jeg", "ikke", "eller", "mot", "innen", "fra",
                        "å", "er", "en", "et", "vi", "ønsker"])
 _EN_WORDS = frozenset(["and", "the", "of", "with", "to", "as", "my", "not", "or", "from", "within", "is",
-                       "we", "an", "are", "would", "like"])
+                       "we", "a", "an", "are", "would", "like", "in", "on", "at", "about"])
 _WORD = re.compile(r"[a-zæøå]+")
 
 
@@ -64,8 +64,8 @@ def _engagements(profile: Mapping[str, Any]) -> Tip | None:
     missing = [labels[e] for e in ENGAGEMENTS if e not in chosen][:2]
     return Tip("engagements", _(
         "You only look for %(chosen)s. Tick more kinds of collaboration, for example %(missing)s, or none to "
-        "accept any.") % {"chosen": _listing([labels[e].lower() for e in chosen]),
-                          "missing": _listing([m.lower() for m in missing])}, "/me/edit#engagements-thesis")
+        "accept any.") % {"chosen": _listing([_mid_sentence(labels[e]) for e in chosen]),
+                          "missing": _listing([_mid_sentence(m) for m in missing])}, "/me/edit#engagements-thesis")
 
 
 def _availability(profile: Mapping[str, Any], today: dt.date) -> Tip | None:
