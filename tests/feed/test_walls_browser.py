@@ -14,7 +14,7 @@ from typing import Any
 import asyncpg
 import pytest
 from asyncpg import Connection
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, FloatRect, Page, expect
 
 from service.auth import service as auth_service
 from service.kit.audit import Actor
@@ -79,10 +79,10 @@ class Shots:
         self.page.screenshot(path=str(self.folder / f"{self.prefix}-{state}.png"))
 
 
-def box(page: Page, selector: str) -> dict[str, float]:
+def box(page: Page, selector: str) -> FloatRect:
     found = page.locator(selector).first.bounding_box()
     assert found is not None, selector
-    return dict(found)
+    return found
 
 
 def card_fits_above_the_buttons(page: Page, height: int) -> None:
