@@ -9,12 +9,11 @@ from __future__ import annotations
 import datetime as dt
 import os
 from pathlib import Path
-from typing import Any
 
 import asyncpg
 import pytest
 from asyncpg import Connection
-from playwright.sync_api import Browser, FloatRect, Page, expect
+from playwright.sync_api import Browser, FloatRect, Page, ViewportSize, expect
 
 from service.auth import service as auth_service
 from service.kit.audit import Actor
@@ -25,7 +24,7 @@ from tests.support import assert_accessible
 
 pytestmark = pytest.mark.browser
 
-VIEWPORTS = {"phone": {"width": 375, "height": 812}, "laptop": {"width": 1280, "height": 800}}
+VIEWPORTS: dict[str, ViewportSize] = {"phone": {"width": 375, "height": 812}, "laptop": {"width": 1280, "height": 800}}
 WORDS = {
     "nb": {"continue": "Fortsett", "see": "Se forslagene mine", "not_now": "Ikke nå", "of": "av",
            "undo": "Angre", "tips": "Slik kan du møte flere", "digest": "Send meg e-post om nye som passer meg",
@@ -124,7 +123,7 @@ def test_the_feed_walls_on_phone_and_laptop(
 
 
 def first_screen_offers_the_feed(
-    page: Page, base: str, link: str, words: dict[str, str], viewport: Any, shots: Shots
+    page: Page, base: str, link: str, words: dict[str, str], viewport: ViewportSize, shots: Shots
 ) -> None:
     """After the link: /me, with the way to the suggestions above the fold (wall 6)."""
     page.goto(f"{base}{link}?lang={'en' if words['of'] == 'of' else 'nb'}")
@@ -140,7 +139,7 @@ def first_screen_offers_the_feed(
     button.click()
 
 
-def undo_and_reload_keep_the_card(page: Page, words: dict[str, str], viewport: Any, shots: Shots) -> None:
+def undo_and_reload_keep_the_card(page: Page, words: dict[str, str], viewport: ViewportSize, shots: Shots) -> None:
     """The card fits with "1 of 3"; Not now, then Undo brings it back; a reload keeps it (walls 1, 6)."""
     name, progress = page.locator("#card-name"), page.locator("[data-field=progress]")
     expect(name).not_to_be_empty()
