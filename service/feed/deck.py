@@ -11,12 +11,16 @@ Pure functions over lists of ids, kept in the signed session cookie (a few hundr
 
 from __future__ import annotations
 
+import time
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 # Ids kept per session: 40 ids take about 300 bytes of the 4 KB cookie; older answered ids drop first.
 DECK_MAX = 40
 SESSION_KEY = "feed_deck"
+# A sitting ends after this long without a card shown: the next visit takes the ranker's fresh order, so
+# someone who registered overnight and fits best comes first rather than after yesterday's cards.
+SITTING_SECONDS = 6 * 3600
 
 
 @dataclass(frozen=True)
@@ -51,14 +55,17 @@ def progress(deck: Sequence[int], available: Collection[int], answered: Collecti
     return Progress(done + 1 if waiting else done, done + waiting)
 
 
-def from_session(value: object, participant_id: int) -> list[int]:
-    """The deck kept in a session for this participant ([] for another's, or anything malformed)."""
+def from_session(value: object, participant_id: int, now: float | None = None) -> list[int]:
+    """The deck kept in a session for this participant ([] for another's, an ended sitting, or garbage)."""
     if not isinstance(value, dict) or value.get("p") != participant_id:
+        return []
+    at = value.get("t")
+    if not isinstance(at, int | float) or (now if now is not None else time.time()) - at > SITTING_SECONDS:
         return []
     ids = value.get("ids")
     return [i for i in ids if isinstance(i, int)] if isinstance(ids, list) else []
 
 
-def to_session(deck: Sequence[int], participant_id: int) -> dict[str, object]:
-    """What the session keeps: the deck, tagged with its participant."""
-    return {"p": participant_id, "ids": list(deck)}
+def to_session(deck: Sequence[int], participant_id: int, now: float | None = None) -> dict[str, object]:
+    """What the session keeps: the deck, tagged with its participant and when it was last used."""
+    return {"p": participant_id, "ids": list(deck), "t": int(now if now is not None else time.time())}

@@ -47,10 +47,12 @@ def test_progress_counts_answered_cards_of_this_deck_and_those_still_to_show() -
 def test_the_deck_is_bounded_and_belongs_to_one_participant() -> None:
     long = deck.arrange(list(range(deck.DECK_MAX)), [1000, 1001])
     assert len(long) == deck.DECK_MAX and long[-2:] == [1000, 1001]
-    stored = deck.to_session([4, 2], participant_id=11)
-    assert deck.from_session(stored, 11) == [4, 2]
-    assert deck.from_session(stored, 12) == []
-    assert deck.from_session({"p": 11, "ids": "garbage"}, 11) == []
+    stored = deck.to_session([4, 2], participant_id=11, now=1000.0)
+    assert deck.from_session(stored, 11, now=1000.0 + deck.SITTING_SECONDS) == [4, 2]
+    assert deck.from_session(stored, 11, now=1001.0 + deck.SITTING_SECONDS) == []  # the sitting ended
+    assert deck.from_session(stored, 12, now=1000.0) == []
+    assert deck.from_session({"p": 11, "t": 1000, "ids": "garbage"}, 11, now=1000.0) == []
+    assert deck.from_session({"p": 11, "ids": [4]}, 11, now=1000.0) == []
     assert deck.from_session(None, 11) == []
 
 
