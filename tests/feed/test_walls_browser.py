@@ -60,9 +60,11 @@ async def walk(
                                   domains=["cyber_ict"], seeks=["Sommerjobb innen IT-sikkerhet"],
                                   offers=["Python og Linux"])
     await matches.create(conn, settings, (full["id"], municipality["id"]), "mutual", "participants", Actor.system())
+    # The student has just registered: the link in the email confirms the address (wall 6: what comes next).
+    await conn.execute("UPDATE participants SET verified_at = NULL WHERE id = $1", student["id"])
     issue = auth_service.issue
     return {
-        "student": f"/auth/{await issue(conn, student['id'], 'login', dt.timedelta(minutes=30))}",
+        "student": f"/auth/{await issue(conn, student['id'], 'verify', dt.timedelta(minutes=30))}",
         "full": f"/auth/{await issue(conn, full['id'], 'login', dt.timedelta(minutes=30))}",
     }
 
