@@ -479,3 +479,14 @@ async def digests_due(conn: asyncpg.Connection, sent_before: dt.datetime, limit:
 async def digest_sent(conn: asyncpg.Connection, participant_id: int, sent_ids: Sequence[int], at: dt.datetime) -> None:
     """Record a digest sent now naming `sent_ids`."""
     await repository.digest_sent(conn, participant_id, sent_ids, at)
+
+
+async def digest_export(conn: asyncpg.Connection, participant_id: int) -> dict[str, Any]:
+    """The digest preference for the data download: when it was asked for and when the last one went."""
+    row = await repository.digest_of(conn, participant_id)
+    if row is None:
+        return {"digest": None}
+    return {"digest": {"subscribed_at": _iso(row["subscribed_at"]), "last_sent_at": _iso(row["last_sent_at"])}}
+
+
+add_export_sections(digest_export)  # profiles' own table: registered here, not by the entry points

@@ -113,7 +113,10 @@ async def test_an_empty_feed_gives_the_tips_that_apply_and_offers_the_digest(
     page = (await client.get("/me/suggestions")).text
     assert "Ferdig: vi sender deg en e-post" in page and "Stopp disse e-postene" in page
     assert await conn.fetchval("SELECT count(*) FROM participant_digests WHERE participant_id = $1", student["id"])
+    download = (await client.get("/me/data.json")).json()
+    assert download["digest"]["subscribed_at"] and download["digest"]["last_sent_at"] is None
     await post_form(client, "/me/digest", {"action": "off"})
+    assert (await client.get("/me/data.json")).json()["digest"] is None
     assert not await conn.fetchval("SELECT count(*) FROM participant_digests")
     bad = await post_form(client, "/me/digest", {"action": "maybe"})
     assert bad.status_code == 422 and "action" in bad.text
