@@ -17,6 +17,7 @@ from arq.worker import Function, Worker, func
 
 from service.auth import tasks as auth_tasks
 from service.events import tasks as event_tasks
+from service.feed import tasks as feed_tasks
 from service.flows import account
 from service.kit import database, embedded, logs
 from service.kit.config import Settings
@@ -69,6 +70,7 @@ def cron_jobs(settings: Settings) -> list[CronJob]:
         *mapping_tasks.CRON_JOBS,
         cron(profile_tasks.apply_retention, hour=3, minute=15, second=0),
         *round_tasks.CRON_JOBS,
+        *feed_tasks.CRON_JOBS,
     ]
 
 

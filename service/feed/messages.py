@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from service.feed.deck import Progress
 from service.feed.schemas import AtCapacity, LastAnswer, NothingToUndo, NotUndoable, Outcome, Reason
 from service.kit.i18n import _
 
@@ -62,3 +63,8 @@ def at_capacity(active: int, capacity: int) -> str:
 def reversed_decline(name: str) -> str:
     """Confirmation that a "not now" was taken back."""
     return _("You took back “Not now” for %(name)s. They may be suggested to you again.") % {"name": name}
+
+
+def progress(place: Progress) -> str:
+    """ "3 of 10": the card's place among this session's suggestions."""
+    return _("%(position)s of %(total)s") % {"position": place.position, "total": place.total}

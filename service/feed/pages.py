@@ -6,13 +6,15 @@ so the pages work without JavaScript; static/feed.js makes the same actions inst
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+import datetime as dt
+from typing import Annotated, Any, Literal
 
 import asyncpg
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from service.feed import messages
+from service.feed import deck as decks
+from service.feed import digest, messages, tips
 from service.feed import service as feed_service
 from service.feed.schemas import Answer, AtCapacity, Card, NothingToUndo, NotUndoable
 from service.kit import i18n
@@ -51,18 +53,32 @@ def _back(to: str = "/me/suggestions") -> Response:
 
 
 async def feed_context(
-    conn: asyncpg.Connection, resources: Resources, participant: asyncpg.Record, cache: SuggestionCache | None
+    request: Request, conn: asyncpg.Connection, resources: Resources, participant: asyncpg.Record,
+    cache: SuggestionCache | None,
 ) -> dict[str, Any]:
-    """The card page's context: the next card or why there is none, and what can be undone."""
+    """The card page's context: the next card (the session's deck keeps the order) or why there is none."""
     settings = resources.settings
-    found = await feed_service.feed(
-        conn, settings, participant, i18n.current_language.get(), cache)
+    kept = decks.from_session(request.session.get(decks.SESSION_KEY), participant["id"])
+    found = await feed_service.feed(conn, settings, participant, i18n.current_language.get(), cache, kept)
+    if found.deck:
+        request.session[decks.SESSION_KEY] = decks.to_session(found.deck, participant["id"])
     message = None if found.reason is None else await feed_service.no_card_message(
         conn, settings, participant, found.reason)
     last = await feed_service.last_answer(conn, participant)
     return {"card": found.card or BLANK, "shown": found.card is not None, "reason": found.reason,
             "no_card": message, "last": last, "undo_label": messages.undo_label(last) if last else None,
-            "kinds": forms.kind_labels(), "staff_first": settings.match_mode == "staff_first"}
+            "kinds": forms.kind_labels(), "staff_first": settings.match_mode == "staff_first",
+            "progress": found.progress, **await _dead_end(conn, participant, found.reason)}
+
+
+async def _dead_end(conn: asyncpg.Connection, participant: asyncpg.Record, reason: str | None) -> dict[str, Any]:
+    """At capacity: the matches in progress; with no one left: tips from the profile and the digest's state."""
+    if reason == "capacity":
+        return {"in_progress": await feed_service.in_progress(conn, participant)}
+    if reason == "empty":
+        return {"tips": tips.tips(participant, dt.date.today()),
+                "digest_on": await feed_service.digest_on(conn, participant)}
+    return {}
 
 
 @router.get("/me/suggestions", response_class=HTMLResponse)
@@ -70,14 +86,14 @@ async def suggestions(
     request: Request, participant: Participant, conn: ConnDep, resources: ResourcesDep, cache: SuggestionCacheDep
 ) -> Response:
     """My suggestions, one card at a time, with Interested / Not now and Undo."""
-    context = await feed_context(conn, resources, participant, cache)
+    context = await feed_context(request, conn, resources, participant, cache)
     return _page(request, "feed/suggestions.html",
                  {"participant": participant, "notice": _take_notice(request), **context})
 
 
 @router.post("/me/suggestions/undo")
 async def undo(request: Request, participant: Participant, conn: ConnDep) -> Response:
-    """Take back my latest answer, unless it made a match."""
+    """Take back my latest answer, unless it made a match; the card taken back is shown next."""
     try:
         last = await feed_service.undo(conn, participant)
     except NotUndoable as refusal:
@@ -85,8 +101,57 @@ async def undo(request: Request, participant: Participant, conn: ConnDep) -> Res
     except NothingToUndo:
         flash(request, messages.nothing_to_undo(), "warning")
     else:
+        bring_back(request, participant["id"], last.candidate_id)
         flash(request, messages.undone(last))
     return _back()
+
+
+def bring_back(request: Request, participant_id: int, candidate_id: int) -> None:
+    """Put the card Undo took back first in the session's deck, so it is the one shown next."""
+    kept = decks.from_session(request.session.get(decks.SESSION_KEY), participant_id)
+    request.session[decks.SESSION_KEY] = decks.to_session(decks.to_front(kept, candidate_id), participant_id)
+
+
+# --- the digest "new people who fit you" (offered where the feed runs dry) ---
+
+
+@router.post("/me/digest")
+async def digest_choice(
+    request: Request, participant: Participant, conn: ConnDep, resources: ResourcesDep,
+    action: Annotated[Literal["on", "off"], Form()],
+) -> Response:
+    """Turn the weekly email "new people who fit you" on or off."""
+    if action == "on":
+        await digest.subscribe(conn, resources.settings, participant)
+        flash(request, _("Done: we email you when someone new fits you, at most once a week."))
+    else:
+        await feed_service.digest_off(conn, participant)
+        flash(request, _("Done: no more emails about new people who fit you."))
+    return _back()
+
+
+@router.get("/unsubscribe/digest/{token}", response_class=HTMLResponse)
+async def digest_unsubscribe_confirm(request: Request, token: str, resources: ResourcesDep) -> Response:
+    """The link in a digest: a button (a mail scanner's GET changes nothing)."""
+    valid = digest.read(resources.settings, token) is not None
+    return _page(request, "feed/digest_unsubscribe.html", {"token": token, "valid": valid, "done": False},
+                 status_code=200 if valid else 404)
+
+
+@router.post("/unsubscribe/digest/{token}", response_class=HTMLResponse)
+async def digest_unsubscribe(request: Request, token: str, conn: ConnDep, resources: ResourcesDep) -> Response:
+    """Turn the digest off for the participant the link names."""
+    valid = await digest.unsubscribe(conn, resources.settings, token)
+    return _page(request, "feed/digest_unsubscribe.html", {"token": token, "valid": valid, "done": valid},
+                 status_code=200 if valid else 404)
+
+
+@router.post("/api/v1/unsubscribe/digest/{token}")
+async def digest_one_click(token: str, conn: ConnDep, resources: ResourcesDep) -> dict[str, str]:
+    """RFC 8058 one-click unsubscribe from the digest (the mail client POSTs, no sign-in)."""
+    if not await digest.unsubscribe(conn, resources.settings, token):
+        raise HTTPException(404, "token: unknown or no longer valid")
+    return {"detail": "Digest emails are off"}
 
 
 @router.post("/me/suggestions/{external_id:path}")  # ids from imports may hold "/"

@@ -10,8 +10,9 @@ from typing import Any
 from urllib.parse import quote
 
 import asyncpg
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 
+from service.feed import deck as decks
 from service.feed import messages
 from service.feed import service as feed_service
 from service.feed.schemas import (
@@ -21,6 +22,7 @@ from service.feed.schemas import (
     Feed,
     FeedOut,
     MatchOut,
+    ProgressOut,
     UndoIn,
     UndoneOut,
     UndoOut,
@@ -45,16 +47,22 @@ REFUSED: dict[int | str, dict[str, Any]] = {
 
 
 async def next_out(
-    conn: asyncpg.Connection, resources: Resources, me: asyncpg.Record, cache: SuggestionCache | None
+    request: Request, conn: asyncpg.Connection, resources: Resources, me: asyncpg.Record,
+    cache: SuggestionCache | None,
 ) -> FeedOut:
-    """The feed as JSON: the next card (or why there is none) and what Undo would take back."""
+    """The feed as JSON: the next card (or why there is none), "3 of 10", and what Undo would take back."""
     settings = resources.settings
-    found: Feed = await feed_service.feed(conn, settings, me, i18n.current_language.get(), cache)
+    kept = decks.from_session(request.session.get(decks.SESSION_KEY), me["id"])
+    found: Feed = await feed_service.feed(conn, settings, me, i18n.current_language.get(), cache, kept)
+    if found.deck:
+        request.session[decks.SESSION_KEY] = decks.to_session(found.deck, me["id"])
     message = None if found.reason is None else await feed_service.no_card_message(conn, settings, me, found.reason)
     last = await feed_service.last_answer(conn, me)
     undo = None if last is None else UndoOut(external_id=last.external_id, name=last.name,
                                              answer=last.answer, label=messages.undo_label(last))
-    return FeedOut(card=_card_out(found), reason=found.reason, message=message, undo=undo)
+    progress = None if found.progress is None or found.card is None else ProgressOut(
+        position=found.progress.position, total=found.progress.total, label=messages.progress(found.progress))
+    return FeedOut(card=_card_out(found), reason=found.reason, message=message, undo=undo, progress=progress)
 
 
 def _card_out(found: Feed) -> CardOut | None:
@@ -72,28 +80,33 @@ def _card_out(found: Feed) -> CardOut | None:
 
 @router.get("", response_model=FeedOut, summary="My next suggestion", responses={401: NO_SESSION})
 async def next_card(
-    me: ApiParticipant, conn: ConnDep, resources: ResourcesDep, cache: SuggestionCacheDep
+    request: Request, me: ApiParticipant, conn: ConnDep, resources: ResourcesDep, cache: SuggestionCacheDep
 ) -> FeedOut:
-    """The best suggestion I have not answered yet (or why there is none), in my page's language."""
-    return await next_out(conn, resources, me, cache)
+    """The card on screen (or why there is none), in my page's language; the order holds for the session."""
+    return await next_out(request, conn, resources, me, cache)
 
 
 @router.post("/answers", response_model=AnswerOut, summary="Answer a suggestion", responses=REFUSED)
 async def answer(
-    body: AnswerIn, me: ApiParticipant, conn: ConnDep, resources: ResourcesDep, cache: SuggestionCacheDep
+    request: Request, body: AnswerIn, me: ApiParticipant, conn: ConnDep, resources: ResourcesDep,
+    cache: SuggestionCacheDep,
 ) -> AnswerOut:
     """Interested or not now; when both are interested the pair becomes a match (and both get an email)."""
     result = await feed_service.answer(conn, resources.redis, resources.settings, me, body.candidate, body.answer)
     match = None
     if result.match is not None:
         match = MatchOut(id=result.match["id"], state=result.match["state"], url=f"/me/matches/{result.match['id']}")
-    return AnswerOut(message=messages.outcome(result), match=match, next=await next_out(conn, resources, me, cache))
+    following = await next_out(request, conn, resources, me, cache)
+    return AnswerOut(message=messages.outcome(result), match=match, next=following)
 
 
 @router.post("/undo", response_model=UndoneOut, summary="Undo my latest answer", responses=REFUSED)
 async def undo(
-    body: UndoIn, me: ApiParticipant, conn: ConnDep, resources: ResourcesDep, cache: SuggestionCacheDep
+    request: Request, body: UndoIn, me: ApiParticipant, conn: ConnDep, resources: ResourcesDep,
+    cache: SuggestionCacheDep,
 ) -> UndoneOut:
-    """Take back my latest answer, unless it already made or decided a match (409)."""
+    """Take back my latest answer, unless it already made or decided a match (409); that card is shown next."""
     last = await feed_service.undo(conn, me)
-    return UndoneOut(message=messages.undone(last), next=await next_out(conn, resources, me, cache))
+    kept = decks.from_session(request.session.get(decks.SESSION_KEY), me["id"])
+    request.session[decks.SESSION_KEY] = decks.to_session(decks.to_front(kept, last.candidate_id), me["id"])
+    return UndoneOut(message=messages.undone(last), next=await next_out(request, conn, resources, me, cache))

@@ -9,8 +9,9 @@ from typing import Annotated, Literal
 import asyncpg
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from service.feed.deck import Progress
 from service.kit.errors import Conflict, NotFound
-from service.kit.i18n import _
+from service.kit.i18n import _, ngettext
 from service.kit.inputs import SingleLine
 from service.matches import labels as match_labels
 
@@ -44,6 +45,8 @@ class Feed:
 
     card: Card | None
     reason: Reason | None
+    deck: tuple[int, ...] = ()  # the session's order of cards to keep (service.feed.deck)
+    progress: Progress | None = None  # "3 of 10" (participant_first only)
 
 
 @dataclass(frozen=True)
@@ -64,6 +67,7 @@ class LastAnswer:
     external_id: str
     name: str
     answer: Answer
+    candidate_id: int = 0  # the card Undo brings back first
 
 
 @dataclass(frozen=True)
@@ -116,10 +120,14 @@ class AtCapacity(FeedRefusal):
 
     def message(self) -> str:
         """Why a "yes" is refused (also why the feed shows no card)."""
-        return _(
-            "You have %(active)s active matches, and you said you can take %(capacity)s at a time. You get new "
-            "suggestions when one of them is finished or closed, or when you raise the number on your profile."
-        ) % {"active": self.active, "capacity": self.capacity}
+        values = {"active": self.active, "capacity": self.capacity}
+        have = ngettext("You have %(active)s active match, and you said you can take %(capacity)s at a time.",
+                        "You have %(active)s active matches, and you said you can take %(capacity)s at a time.",
+                        self.active)
+        then = ngettext("You get new suggestions when it is finished or closed, or when you raise the number.",
+                        "You get new suggestions when one of them is finished or closed, or when you raise the "
+                        "number.", self.active)
+        return f"{have % values} {then}"
 
 
 class NotUndoable(FeedRefusal):
@@ -175,6 +183,14 @@ class UndoOut(BaseModel):
     label: str = Field(description="What the undo button says, in the reader's language.")
 
 
+class ProgressOut(BaseModel):
+    """ "3 of 10": the card's place among this session's suggestions (answered ones and those still to show)."""
+
+    position: int = Field(examples=[3])
+    total: int = Field(examples=[10])
+    label: str = Field(description="The same in the reader's language.", examples=["3 av 10"])
+
+
 class FeedOut(BaseModel):
     """The next card (or why there is none: `hidden`, `unverified`, `capacity`, `empty`) and what can be undone."""
 
@@ -182,6 +198,7 @@ class FeedOut(BaseModel):
     reason: Reason | None
     message: str | None = Field(description="Why there is no card, in the reader's language.")
     undo: UndoOut | None
+    progress: ProgressOut | None = Field(None, description="Where the card stands in this session's cards.")
 
 
 class AnswerIn(BaseModel):

@@ -7,11 +7,13 @@ they have not answered; two "interested" move the match to `mutual`, one "not no
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import asyncpg
 from arq.connections import ArqRedis
 
+from service.feed import deck as decks
 from service.feed import messages
 from service.feed.schemas import (
     CONTACT_STATES,
@@ -32,6 +34,7 @@ from service.kit.audit import Actor
 from service.kit.config import Settings
 from service.matches import labels as match_labels
 from service.matches import service as matches
+from service.matches.lifecycle import ACTIVE
 from service.matching import explain
 from service.matching import service as matching
 from service.matching.cache import SuggestionCache
@@ -48,21 +51,24 @@ UNDECIDED: tuple[str | None, ...] = (None, "suggested", "approved", "introduced"
 
 async def feed(
     conn: asyncpg.Connection, settings: Settings, me: asyncpg.Record, language: i18n.Language,
-    cache: SuggestionCache | None = None,
+    cache: SuggestionCache | None = None, deck: Sequence[int] = (),
 ) -> Feed:
-    """The participant's next card, or why there is none (the app's suggestion cache spares a re-ranking)."""
+    """The participant's next card, or why there is none (the app's suggestion cache spares a re-ranking).
+
+    `deck` is the session's order of cards (service.feed.deck); the answer's `deck` is what to keep.
+    """
     if me["hidden_at"] is not None:
         return Feed(None, "hidden")
     if me["verified_at"] is None:
         return Feed(None, "unverified")
     if settings.match_mode == "staff_first":
-        card = await _introduced_card(conn, settings, me, language)
+        found = Feed(await _introduced_card(conn, settings, me, language), None)
     else:
-        card = await _ranked_card(conn, settings, me, language, cache)
-    if card is not None:
-        return Feed(card, None)
+        found = await _ranked_card(conn, settings, me, language, cache, deck)
+    if found.card is not None:
+        return found
     active, capacity = await capacity_of(conn, me)
-    return Feed(None, "capacity" if active >= capacity else "empty")
+    return Feed(None, "capacity" if active >= capacity else "empty", found.deck, found.progress)
 
 
 async def no_card_message(
@@ -79,26 +85,56 @@ async def capacity_of(conn: asyncpg.Connection, me: asyncpg.Record) -> tuple[int
     return counts.get(me["id"], 0), me["capacity"]
 
 
+# A card's explanation: plain text, safe HTML with the shared terms marked, and those terms.
+Why = tuple[str, str, tuple[str, ...]]
+
+
 async def _ranked_card(
     conn: asyncpg.Connection, settings: Settings, me: asyncpg.Record, language: i18n.Language,
-    cache: SuggestionCache | None,
-) -> Card | None:
-    """The ranker's best candidate this participant has not answered (participant_first)."""
+    cache: SuggestionCache | None, deck: Sequence[int],
+) -> Feed:
+    """The first card of the session's deck this participant has not answered (participant_first)."""
     model = matching.model_name(settings)
-    answered = await matches.answered_ids(conn, me["id"])
+    answered = set(await matches.answered_ids(conn, me["id"]))
     config = matching.ranker_config(model)
     found = await matching.suggest(
         conn, me["id"], len(answered) + FEED_K, model, config, reader_language=language, record_exposure=False,
         cache=cache,
     )
-    fresh = next((s for s in found if s.id not in answered), None)
-    if fresh is None:
-        return None
+    why: dict[int, Why] = {
+        s.id: (s.explanation, s.explanation_html, explain.shared_of(s.parts)) for s in found if s.id not in answered
+    }
+    await _keep_front(conn, settings, me, language, deck, answered, why)
+    kept = decks.arrange(deck, list(why))
+    progress = decks.progress(kept, why, answered)
+    shown = decks.current(kept, why)
+    if shown is None:
+        return Feed(None, None, tuple(kept), progress)
     # Only the card actually shown counts as an exposure, not the ones fetched to skip answered ones.
-    await matching.record_exposure(conn, [fresh.id], config)
-    row = await profiles.by_id(conn, fresh.id)
-    return None if row is None else card_of(row, fresh.explanation, None, fresh.explanation_html,
-                                            explain.shared_of(fresh.parts))
+    await matching.record_exposure(conn, [shown], config)
+    row = await profiles.by_id(conn, shown)
+    card = None if row is None else card_of(row, why[shown][0], None, *why[shown][1:])
+    return Feed(card, None, tuple(kept), progress)
+
+
+async def _keep_front(
+    conn: asyncpg.Connection, settings: Settings, me: asyncpg.Record, language: i18n.Language,
+    deck: Sequence[int], answered: set[int], why: dict[int, Why],
+) -> None:
+    """Add the deck's first card to `why` if the rules still allow it but the fetch missed it.
+
+    Undo puts the card taken back first; the ranker may have moved it past the fetched few meanwhile.
+    """
+    if not deck or deck[0] in why or deck[0] in answered:
+        return
+    model = matching.model_name(settings)
+    if not await matching.may_suggest(conn, me["id"], deck[0], model, matching.ranker_config(model)):
+        return
+    if await matches.answer_of(conn, deck[0], me["id"]) == "not_now":
+        return  # they declined me meanwhile: never shown again (§6)
+    other = await profiles.by_id(conn, deck[0])
+    if other is not None:
+        why[deck[0]] = await explanations(conn, settings, me, other, language)
 
 
 async def _introduced_card(
@@ -244,7 +280,7 @@ async def last_answer(conn: asyncpg.Connection, me: asyncpg.Record) -> LastAnswe
     row = await matches.last_answer(conn, me["id"])
     if row is None or row["match_state"] not in UNDECIDED:
         return None
-    return LastAnswer(row["external_id"], row["name"], row["answer"])
+    return LastAnswer(row["external_id"], row["name"], row["answer"], row["candidate_id"])
 
 
 async def undo(conn: asyncpg.Connection, me: asyncpg.Record) -> LastAnswer:
@@ -259,7 +295,7 @@ async def undo(conn: asyncpg.Connection, me: asyncpg.Record) -> LastAnswer:
         if state not in UNDECIDED:
             raise NotUndoable(row["name"], state or "")
         await matches.remove_answer(conn, me["id"], row["candidate_id"])
-    return LastAnswer(row["external_id"], row["name"], row["answer"])
+    return LastAnswer(row["external_id"], row["name"], row["answer"], row["candidate_id"])
 
 
 async def declined(conn: asyncpg.Connection, me: asyncpg.Record) -> list[dict[str, Any]]:
@@ -303,3 +339,21 @@ async def my_matches(conn: asyncpg.Connection, me: asyncpg.Record) -> list[Match
 async def match_with(conn: asyncpg.Connection, me: asyncpg.Record, match_id: int) -> MatchView | None:
     """One of the participant's own matches (None for anyone else's)."""
     return next((m for m in await my_matches(conn, me) if m.id == match_id), None)
+
+
+async def in_progress(conn: asyncpg.Connection, me: asyncpg.Record) -> list[MatchView]:
+    """The participant's matches that take a place of their capacity (shown when the feed is full)."""
+    return [m for m in await my_matches(conn, me) if m.state in ACTIVE]
+
+
+# --- the digest "new people who fit you" (service.feed.digest writes it) ---
+
+
+async def digest_on(conn: asyncpg.Connection, me: asyncpg.Record) -> bool:
+    """Whether the participant asked for the digest."""
+    return await profiles.digest_of(conn, me["id"]) is not None
+
+
+async def digest_off(conn: asyncpg.Connection, me: asyncpg.Record) -> None:
+    """Stop the digest (nothing happens if it was off)."""
+    await profiles.digest_unsubscribe(conn, me["id"])

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Literal
 
 from service.kit.vocabulary import Domain, Engagement, Kind
+from service.profiles.schemas import STUDENT_CAPACITY
 
 Lang = Literal["nb", "en"]
 EMAIL_DOMAIN = "demo.koble.example"  # under the reserved .example TLD, so no mail can go out
@@ -749,7 +750,7 @@ def _student(ctx: _Context, programme: Programme, csv_domain: str, number: int) 
     location = rng.choices(LOCATIONS, weights=(2, 2, 2, 10, 2, 2, 1))[0]
     return Participant(
         f"demo-student-{number:03d}", "student", name, _email(ctx, name, "."), "NTNU Gjøvik", lang,
-        _domains(csv_domain, topics), engagements, *_window(rng, engagements, "student"), 1,
+        _domains(csv_domain, topics), engagements, *_window(rng, engagements, "student"), STUDENT_CAPACITY,
         location, offers, seeks,
     )
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
@@ -312,3 +313,47 @@ async def inactive_to_delete(conn: asyncpg.Connection, months: int) -> list[int]
         "SELECT id FROM participants WHERE last_active_at < now() - make_interval(months => $1) FOR UPDATE", months
     )
     return [row["id"] for row in rows]
+# --- the opt-in digest "new people who fit you" (participant_digests, issue 12) ---
+
+
+async def digest_subscribe(conn: asyncpg.Connection, participant_id: int, known_ids: Sequence[int]) -> None:
+    """Turn the digest on; `known_ids` (people already shown) are never announced as new."""
+    await conn.execute(
+        """INSERT INTO participant_digests (participant_id, sent_ids) VALUES ($1, $2::bigint[])
+           ON CONFLICT (participant_id) DO NOTHING""", participant_id, list(known_ids),
+    )
+
+
+async def digest_unsubscribe(conn: asyncpg.Connection, participant_id: int) -> bool:
+    """Turn the digest off; False if it was off."""
+    result: str = await conn.execute("DELETE FROM participant_digests WHERE participant_id = $1", participant_id)
+    return result.endswith(" 1")
+
+
+async def digest_of(conn: asyncpg.Connection, participant_id: int, lock: bool = False) -> asyncpg.Record | None:
+    """A participant's digest row (locked for the caller's transaction when `lock`), or None when off."""
+    suffix = " FOR UPDATE" if lock else ""
+    return await conn.fetchrow(
+        "SELECT participant_id, subscribed_at, last_sent_at, sent_ids FROM participant_digests"
+        " WHERE participant_id = $1" + suffix, participant_id,
+    )
+
+
+async def digests_due(conn: asyncpg.Connection, sent_before: dt.datetime, limit: int) -> list[int]:
+    """Visible, confirmed participants whose digest has not gone since `sent_before`, longest waiting first."""
+    rows = await conn.fetch(
+        """SELECT d.participant_id FROM participant_digests d JOIN participants p ON p.id = d.participant_id
+           WHERE (d.last_sent_at IS NULL OR d.last_sent_at < $1)
+             AND p.hidden_at IS NULL AND p.verified_at IS NOT NULL
+           ORDER BY d.last_sent_at NULLS FIRST, d.participant_id LIMIT $2""", sent_before, limit,
+    )
+    return [row["participant_id"] for row in rows]
+
+
+async def digest_sent(conn: asyncpg.Connection, participant_id: int, sent_ids: Sequence[int], at: dt.datetime) -> None:
+    """Record a digest sent at `at` naming `sent_ids` (added to those named before)."""
+    await conn.execute(
+        """UPDATE participant_digests SET last_sent_at = $3,
+               sent_ids = ARRAY(SELECT DISTINCT unnest(sent_ids || $2::bigint[]))
+           WHERE participant_id = $1""", participant_id, list(sent_ids), at,
+    )

@@ -23,6 +23,14 @@ from service.kit.vocabulary import Domain, Engagement, Kind
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), NonBlankLine]
 Interest = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000), MultiLine]
 MAX_INTERESTS = 20
+# Capacity means "active matches I can take at once" (approved, introduced, both interested, met,
+# project agreed: docs/contracts.md §6). Students default to 3 (issue 12, wall 2), like everyone else.
+# Why: at Bright House a student looking for a thesis, an internship or a summer job typically talks to
+# two or three companies at once and picks one; a match stays active for weeks (introduced → met →
+# project agreed), so with the old default of 1 the first match stopped the feed, and with 2 one slow
+# company would halve it. 3 leaves room for an agreed thesis plus two conversations (say, a summer job).
+STUDENT_CAPACITY = 3
+OTHER_CAPACITY = 3
 
 
 def _as_interest_list(value: object) -> object:
@@ -116,10 +124,10 @@ class ParticipantFields(BaseModel):
         return self
 
     def effective_capacity(self) -> int:
-        """Capacity as given, else 1 for students and 3 for everyone else (docs/contracts.md §1)."""
+        """Capacity as given, else the default (3 for students and everyone else, docs/contracts.md §1)."""
         if self.capacity is not None:
             return self.capacity
-        return 1 if self.kind == "student" else 3
+        return STUDENT_CAPACITY if self.kind == "student" else OTHER_CAPACITY
 
 
 class ParticipantImport(ParticipantFields):

@@ -514,3 +514,42 @@ async def map_rows(conn: asyncpg.Connection, ids: Sequence[int] | None = None) -
     """Visible participants' id, external_id, kind, language, domains, location, offers, seeks and
     created_at (the map's facts, service.mapping), by id (these ids only, if given)."""
     return await repository.map_rows(conn, ids)
+
+
+# --- the opt-in digest "new people who fit you" (issue 12; sent by service.feed.tasks) ---
+
+
+async def digest_subscribe(conn: asyncpg.Connection, participant_id: int, known_ids: Sequence[int]) -> None:
+    """Turn the weekly digest on; `known_ids` (people already shown) are never announced as new."""
+    await repository.digest_subscribe(conn, participant_id, known_ids)
+
+
+async def digest_unsubscribe(conn: asyncpg.Connection, participant_id: int) -> bool:
+    """Turn the digest off; False if it was off."""
+    return await repository.digest_unsubscribe(conn, participant_id)
+
+
+async def digest_of(conn: asyncpg.Connection, participant_id: int, lock: bool = False) -> asyncpg.Record | None:
+    """A participant's digest (`last_sent_at`, `sent_ids`), locked when `lock`; None when off."""
+    return await repository.digest_of(conn, participant_id, lock)
+
+
+async def digests_due(conn: asyncpg.Connection, sent_before: dt.datetime, limit: int) -> list[int]:
+    """Participants whose digest has not gone since `sent_before` (visible and confirmed ones)."""
+    return await repository.digests_due(conn, sent_before, limit)
+
+
+async def digest_sent(conn: asyncpg.Connection, participant_id: int, sent_ids: Sequence[int], at: dt.datetime) -> None:
+    """Record a digest sent now naming `sent_ids`."""
+    await repository.digest_sent(conn, participant_id, sent_ids, at)
+
+
+async def digest_export(conn: asyncpg.Connection, participant_id: int) -> dict[str, Any] | None:
+    """The digest preference for the data download: when it was asked for and when the last one went."""
+    row = await repository.digest_of(conn, participant_id)
+    if row is None:
+        return None
+    return {"subscribed_at": _iso(row["subscribed_at"]), "last_sent_at": _iso(row["last_sent_at"])}
+
+
+EXPORT_SECTIONS["digest"] = digest_export  # profiles' own table: registered here, not by the entry points

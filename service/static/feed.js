@@ -14,7 +14,9 @@
   var empty = feed.querySelector("[data-feed-empty]");
   var undoForm = document.querySelector("[data-undo]");
   var status = document.querySelector("[data-status]");
+  var progress = document.querySelector("[data-progress]");
   var busy = false;
+  var SAID = "koble-feed-said";
 
   function field(root, name) {
     return root.querySelector('[data-field="' + name + '"]');
@@ -105,8 +107,27 @@
     box.appendChild(el);
   }
 
+  // The page renders the dead ends itself (matches in progress, tips, the digest form): when the last
+  // card is answered, reload it, keeping what the answer said for the reloaded page's status line.
+  function deadEnd(next, said) {
+    if (next.card || (next.reason !== "capacity" && next.reason !== "empty") || !window.sessionStorage) {
+      return false;
+    }
+    window.sessionStorage.setItem(SAID, JSON.stringify(said));
+    window.location.reload();
+    return true;
+  }
+
+  function showProgress(next) {
+    progress.hidden = !(next.card && next.progress);
+    if (next.progress) {
+      field(progress, "progress").textContent = next.progress.label;
+    }
+  }
+
   function show(next, focusCard) {
     var data = next.card;
+    showProgress(next);
     card.classList.remove("leaving-yes", "leaving-no");
     card.style.transform = "";
     if (data) {
@@ -189,7 +210,11 @@
           card.classList.remove("leaving-yes", "leaving-no");
           return refused(result, answerForm, choice);
         }
-        say(result.json.message, "success", result.json.match && result.json.match.state === "mutual");
+        var mutual = result.json.match && result.json.match.state === "mutual";
+        if (deadEnd(result.json.next, { text: result.json.message, match: mutual })) {
+          return;
+        }
+        say(result.json.message, "success", mutual);
         show(result.json.next, true);
       })
       .catch(function () {
@@ -283,6 +308,13 @@
       answer(dx > 0 ? "interested" : "not_now");
     }
   });
+
+  var said = window.sessionStorage && window.sessionStorage.getItem(SAID);
+  if (said) {
+    window.sessionStorage.removeItem(SAID);
+    said = JSON.parse(said);
+    say(said.text, "success", said.match);
+  }
 
   document.querySelector("[data-keys]").hidden = false;
 }());

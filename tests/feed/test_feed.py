@@ -37,7 +37,10 @@ async def second(app: Any) -> AsyncIterator[httpx.AsyncClient]:
 
 def card_name(page: str) -> str | None:
     """The name on the card the page shows, or None when the card is hidden."""
-    found = re.search(r'<article class="card" data-card[^>]*>\s*<h2[^>]*>([^<]*)</h2>', page)
+    article = re.search(r'<article class="card" data-card[^>]*>', page)
+    if article is None or " hidden" in article.group(0):
+        return None
+    found = re.search(r'<h2 id="card-name"[^>]*>([^<]*)</h2>', page)
     return found.group(1) if found and found.group(1) else None
 
 
@@ -138,17 +141,36 @@ async def test_undo_takes_back_the_last_answer_but_not_one_that_made_a_match(
 async def test_at_capacity_there_are_no_new_suggestions_and_the_page_says_why(
     client: httpx.AsyncClient, conn: Connection, people: list[asyncpg.Record], settings: Settings
 ) -> None:
-    student, company, municipality = people  # a student takes one collaboration at a time
+    student, company, municipality = people
+    student = await conn.fetchrow("UPDATE participants SET capacity = 1 WHERE id = $1 RETURNING *", student["id"])
     await matches.create(conn, settings, (student["id"], municipality["id"]), "mutual", "participants",
                           Actor.system())
     await sign_in_participant(client, conn, student["id"])
     page = (await client.get("/me/suggestions")).text
-    assert card_name(page) is None and "1 aktive koblinger" in page
+    # Singular after 1 (issue 12, wall 2), the way to change the number, and the match that fills it.
+    assert card_name(page) is None and "Du har 1 aktiv kobling, og" in page
+    assert 'href="/me/edit#capacity"' in page and "Endre hvor mange du kan ta om gangen" in page
+    assert "Koblingene dine som pågår" in page and "Vestre Toten kommune" in page
     await post_form(client, f"/me/suggestions/{company['external_id']}", {"answer": "interested"})
     assert "du kan ta 1 om gangen" in (await client.get("/me/suggestions")).text
     assert await conn.fetchval("SELECT count(*) FROM answers") == 0
     with pytest.raises(AtCapacity):
         await feed_service.answer(conn, None, settings, student, company["external_id"], "interested")
+
+
+async def test_the_capacity_message_agrees_with_its_number_in_both_languages(
+    client: httpx.AsyncClient, conn: Connection, people: list[asyncpg.Record], settings: Settings
+) -> None:
+    student, company, municipality = people
+    await conn.execute("UPDATE participants SET capacity = 2 WHERE id = $1", student["id"])
+    for other in (company, municipality):
+        await matches.create(conn, settings, (student["id"], other["id"]), "mutual", "participants", Actor.system())
+    await sign_in_participant(client, conn, student["id"])
+    assert "Du har 2 aktive koblinger, og du har sagt at du kan ta 2 om gangen" in (
+        await client.get("/me/suggestions")).text
+    english = (await client.get("/me/suggestions?lang=en")).text
+    assert "You have 2 active matches, and you said you can take 2 at a time" in english
+    assert "when one of them is finished" in english
 
 
 async def test_two_yeses_at_the_same_moment_make_exactly_one_match(
@@ -249,8 +271,8 @@ async def test_staff_first_feed_shows_introductions_and_two_yeses_make_them_mutu
         page = (await answer(mine, page, "interested")).text
         assert card_name(page) == "Vestre Toten kommune"
         page = (await answer(mine, page, "not_now")).text
-        # The introduction to the company still takes the student's one slot until it is decided.
-        assert card_name(page) is None and "Du har 1 aktive koblinger" in page
+        # The introduction to the company waits for its answer; nobody else is introduced yet.
+        assert card_name(page) is None and "Ingen nye introduksjoner akkurat nå" in page
 
         await sign_in_participant(theirs, conn, company["id"])
         page = (await theirs.get("/me/suggestions?lang=en")).text

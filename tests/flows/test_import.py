@@ -23,7 +23,7 @@ from service.kit.config import Settings
 from service.profiles import repository
 from service.profiles import service as profiles
 from service.profiles.demo import demo_participants
-from service.profiles.schemas import ParticipantFields, ParticipantImport
+from service.profiles.schemas import STUDENT_CAPACITY, ParticipantFields, ParticipantImport
 from tests.conftest import Mailbox, free_port, link_in, run_worker
 
 
@@ -176,7 +176,7 @@ async def test_good_file_creates_verified_participants_with_default_capacity(
     ]
     assert await count(conn, "side_embeddings") == 5  # offers and seeks of each, but p-00002 seeks nothing
     rows = {r["external_id"]: r for r in await conn.fetch("SELECT * FROM participants")}
-    assert {key: r["capacity"] for key, r in rows.items()} == {"p-00001": 1, "p-00002": 3, "p-00003": 5}
+    assert {key: r["capacity"] for key, r in rows.items()} == {"p-00001": STUDENT_CAPACITY, "p-00002": 3, "p-00003": 5}
     assert all(r["verified_at"] is not None and r["source"] == "import" for r in rows.values())
     assert all(r["consent_at"] is None for r in rows.values())
     assert rows["p-00001"]["offers"] == ["Python and log analysis"]
@@ -322,7 +322,7 @@ def test_offers_as_a_string_becomes_one_interest() -> None:
     participant = entries[0].participant
     assert participant is not None
     assert participant.offers == ["welding and 3D printing"] and participant.seeks == []
-    assert participant.effective_capacity() == 1
+    assert participant.effective_capacity() == STUDENT_CAPACITY
 
 
 def test_field_errors_name_the_key_and_say_what_is_wrong() -> None:

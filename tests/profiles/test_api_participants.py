@@ -18,6 +18,7 @@ from service.app import create_app
 from service.kit.api import NOT_JSON_DETAIL
 from service.kit.config import Settings
 from service.profiles.router import COMPANY, EMAIL_TAKEN, REGISTERED, STUDENT
+from service.profiles.schemas import STUDENT_CAPACITY
 from tests.conftest import API_TOKEN, Mailbox, link_in, post_form, run_jobs, run_worker
 from tests.factories import MakeParticipant
 
@@ -92,7 +93,7 @@ async def test_self_registration_verifies_by_email_then_manages_own_data(
     me = await client.get(f"{API}/me")
     assert me.status_code == 200 and me.headers["cache-control"] == "no-store"
     assert me.json()["verified"] is True and me.json()["name"] == "Kari Nordmann"
-    assert me.json()["capacity"] == 1 and me.json()["external_id"] == row["external_id"]
+    assert me.json()["capacity"] == STUDENT_CAPACITY and me.json()["external_id"] == row["external_id"]
 
     patched = await client.patch(f"{API}/me", json={"organisation": "NTNU Gjøvik", "offers": "Feltarbeid og R"})
     assert patched.status_code == 200, patched.text

@@ -11,7 +11,7 @@ from importlib import resources
 from pathlib import Path
 
 from service.profiles.demo import ORG_TOPICS, PROGRAMMES, demo_participants, write_jsonl
-from service.profiles.schemas import ParticipantImport
+from service.profiles.schemas import STUDENT_CAPACITY, ParticipantImport
 
 ROWS = demo_participants()
 
@@ -58,7 +58,7 @@ def test_rows_are_plausible() -> None:
         if profile.available_from and profile.available_until:
             assert profile.available_from <= profile.available_until
         assert dt.date(2026, 8, 1) <= (profile.available_from or dt.date(2027, 1, 1)) <= dt.date(2027, 12, 31)
-        allowed = range(1, 2) if profile.kind == "student" else range(1, 6)
+        allowed = (STUDENT_CAPACITY,) if profile.kind == "student" else range(1, 6)
         assert profile.capacity in allowed
 
 

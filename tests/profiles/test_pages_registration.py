@@ -14,7 +14,7 @@ from asyncpg import Connection
 from service.auth import service as auth_service
 from service.kit.config import Settings
 from service.profiles import service as profiles
-from service.profiles.schemas import ParticipantFields
+from service.profiles.schemas import STUDENT_CAPACITY, ParticipantFields
 from tests.conftest import Mailbox, body_text, link_in, post_form, run_jobs, run_worker
 from tests.factories import MakeParticipant
 
@@ -124,7 +124,7 @@ async def test_register_in_norwegian_verifies_and_signs_in(
     assert row["offers"] == ["Kunnskap om Python og dataanalyse fra studiet"]
     assert row["seeks"] == ["Masteroppgave om OT-sikkerhet i produksjon",
                             "Sommerjobb med maskinlæring for kvalitetskontroll"]
-    assert row["capacity"] == 1  # the default for students
+    assert row["capacity"] == STUDENT_CAPACITY == 3  # the default for students (issue 12)
 
     await run_worker(settings)
     [message] = mailbox.to("ase@example.no")

@@ -44,6 +44,7 @@ SECTIONS: dict[str, str] = {
     "event_tables": "events",
     "event_attendees": "events",
     "participant_photos": "photo",
+    "participant_digests": "digest",
     "match_messages": "messages",
     "match_meetings": "meetings",
     "match_message_notices": "none: when the last 'new messages' email went (a timestamp per recipient)",
