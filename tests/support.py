@@ -8,6 +8,7 @@ import re
 from base64 import b64encode
 from email.message import Message
 from pathlib import Path
+from typing import Any
 
 import httpx
 import itsdangerous
@@ -125,3 +126,11 @@ def assert_accessible(page: Page) -> None:
     found = [f"{v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes']][:3]}"
              for v in result["violations"]]
     assert not found, f"{page.url}: " + "; ".join(found)
+
+
+async def caught_up(app: Any) -> None:
+    """Wait until the app's in-memory read-time state has applied every change committed so far (changes
+    made straight in the database reach it by notification: service.matching.listener)."""
+    read_time = getattr(app.state, "read_time", None)
+    if read_time is not None:
+        await read_time.caught_up()

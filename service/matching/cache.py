@@ -19,6 +19,8 @@ from typing import Any
 
 import numpy as np
 
+from service.matching.memory import ReadTimeMemory
+
 # The candidate columns an answer and its explanation need (a card per candidate, shared by entries).
 CARD_COLUMNS = ("id", "external_id", "kind", "name", "organisation", "domains", "engagements",
                 "available_from", "available_until", "capacity")
@@ -62,6 +64,9 @@ class SuggestionCache:
         # Lookups answered from a current entry, and the rest (computed afresh): /metrics' hit rate.
         self.hits = 0
         self.misses = 0
+        # The read-time state in memory (`koble serve`: service.matching.listener keeps it exact), else
+        # None: each read of an entry reads that state from the database.
+        self.memory: ReadTimeMemory | None = None
 
     def __len__(self) -> int:
         return len(self._entries)

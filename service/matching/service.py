@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -21,6 +22,7 @@ from service.kit.vocabulary import DOMAINS, ENGAGEMENTS, KINDS
 from service.matching import embedding, explain, scoring
 from service.matching.cache import CARD_COLUMNS, Entry, SuggestionCache
 from service.matching.embedding import EmbeddedHook
+from service.matching.memory import ReadTimeMemory
 from service.matching.repository import embeddings, ranking, retrieval, state
 from service.matching.settings import RankerSettings, get_ranker_settings
 
@@ -264,7 +266,7 @@ async def _cached_top(
 ) -> tuple[bool, Top | None]:
     """Whether a cached entry is of the current version, and if so the top k: its own, or computed
     afresh four times as wide when exposure overtook it (None: no suggestions at all)."""
-    version, chosen = await _chosen(conn, entry, config, k, last_try=entry.width >= MAX_WIDTH)
+    version, chosen = await _chosen(conn, entry, config, k, last_try=entry.width >= MAX_WIDTH, memory=cache.memory)
     if not cache.observe(version) or version != entry.version:
         return False, None
     if chosen is not None:
@@ -285,7 +287,8 @@ async def _fresh_top(
         found = await compute_entry(conn, participant_id, model, config, cache, widen=widen, among=among)
         if found is None:
             return None
-        _, chosen = await _chosen(conn, found[0], config, k, last_try=widen >= MAX_WIDTH)
+        memory = cache.memory if cache is not None else None
+        _, chosen = await _chosen(conn, found[0], config, k, last_try=widen >= MAX_WIDTH, memory=memory)
         if chosen is not None:
             return found[0], found[1], chosen
         widen = min(4 * widen, MAX_WIDTH)
@@ -304,7 +307,11 @@ async def _suggestions(
     suggestions = [_suggestion(entry, card(int(entry.ids[i])), value, pairs.get(int(entry.ids[i])), language, by_name)
                    for i, value in chosen]
     if record_exposure:
-        await state.record_exposure(conn, [s.id for s in suggestions], config.exposure_half_life_days)
+        memory = cache.memory if cache is not None else None
+        if memory is not None and memory.ready:  # written within KOBLE_EXPOSURE_FLUSH_MS (listener.ReadTimeSync)
+            memory.show([s.id for s in suggestions])
+        else:
+            await state.record_exposure(conn, [s.id for s in suggestions], config.exposure_half_life_days)
     return suggestions
 
 
@@ -456,14 +463,15 @@ class _State:
 
 
 async def _read_state(
-    conn: asyncpg.Connection, entry: Entry, config: RankerConfig, depth: int, earlier: _State | None = None
+    conn: asyncpg.Connection, entry: Entry, config: RankerConfig, depth: int, earlier: _State | None = None,
+    memory: ReadTimeMemory | None = None,
 ) -> _State:
-    """`earlier` extended to the entry's first `depth` candidates (one statement); version None if the
-    reads saw different versions."""
+    """`earlier` extended to the entry's first `depth` candidates (from `memory`, else one statement);
+    version None if the reads saw different versions."""
     query_id, start = entry.query["id"], 0 if earlier is None else len(earlier.allowed)
     first = [query_id] if earlier is None else []
-    read = await state.read_time_state(
-        conn, query_id, [*first, *entry.ids[start:depth].tolist()], config.exposure_half_life_days)
+    ids = [*first, *entry.ids[start:depth].tolist()]
+    read = await _read_time(conn, memory, query_id, ids, config.exposure_half_life_days)
     capacity = np.concatenate([[float(entry.query["capacity"])] if first else [], entry.capacity[start:depth]])
     allowed = read.visible & (read.active < capacity) & ~read.blocked
     fresh = scoring.freshness(read.age_days, config.weights.freshness_half_life_days)
@@ -474,8 +482,29 @@ async def _read_state(
                   np.concatenate([earlier.shown, read.shown]))
 
 
+async def _read_time(
+    conn: asyncpg.Connection, memory: ReadTimeMemory | None, query_id: int, ids: list[int], half_life_days: float
+) -> state.ReadTime:
+    """The read-time state of these participants for this query: from memory when every copy is there
+    (no round trip), else read (and, with a memory, kept for the next time)."""
+    if memory is None or not memory.ready:
+        return await state.read_time_state(conn, query_id, ids, half_life_days)
+    found = memory.state(query_id, ids, time.time())
+    if found is not None:
+        return found
+    began = memory.begin_load()
+    try:
+        stored = await state.stored_state(conn, query_id, ids)
+    except BaseException:
+        memory.cancel_load()
+        raise
+    memory.store(began, query_id, ids, stored)
+    return memory.from_stored(query_id, ids, stored, time.time())
+
+
 async def _chosen(
-    conn: asyncpg.Connection, entry: Entry, config: RankerConfig, k: int, last_try: bool = False
+    conn: asyncpg.Connection, entry: Entry, config: RankerConfig, k: int, last_try: bool = False,
+    memory: ReadTimeMemory | None = None,
 ) -> tuple[int | None, list[tuple[int, float]] | None]:
     """The version read, and the top k of an entry after the read-time terms and checks:
     (index in entry.ids, final score).
@@ -487,7 +516,7 @@ async def _chosen(
     score is no longer above what a candidate outside the entry could reach (`Entry.floor`).
     """
     depth = min(len(entry.ids), max(FIRST_READ, 2 * k))
-    seen = await _read_state(conn, entry, config, depth)
+    seen = await _read_state(conn, entry, config, depth, memory=memory)
     if not seen.query_allowed:
         return seen.version, []
     while True:
@@ -497,7 +526,7 @@ async def _chosen(
         if depth == len(entry.ids) or kth > entry.base[depth] + max(config.weights.freshness, 0.0):
             break
         depth = min(len(entry.ids), 4 * depth)
-        seen = await _read_state(conn, entry, config, depth, seen)
+        seen = await _read_state(conn, entry, config, depth, seen, memory)
     if not last_try and entry.floor > -math.inf and kth <= entry.floor:
         return seen.version, None
     return seen.version, [(int(i), float(final[i])) for i in top]

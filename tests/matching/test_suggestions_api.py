@@ -5,6 +5,7 @@ breaks a hard constraint, access and errors follow the contract; explanations an
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import io
 import json
@@ -162,7 +163,12 @@ async def test_showing_suggestions_counts_exposure(
     client: httpx.AsyncClient, registered: dict[str, int], conn: asyncpg.Connection
 ) -> None:
     response = await client.get(f"{API}/ingrid/suggestions", params={"k": 2}, headers=BEARER)
+    # Showings are written in the background, one statement per KOBLE_EXPOSURE_FLUSH_MS (service.matching.listener).
+    deadline = asyncio.get_running_loop().time() + 5
     shown = dict(await conn.fetch("SELECT participant_id, shown FROM exposure"))
+    while len(shown) < 2 and asyncio.get_running_loop().time() < deadline:
+        await asyncio.sleep(0.02)
+        shown = dict(await conn.fetch("SELECT participant_id, shown FROM exposure"))
     assert set(shown) == {registered[s["external_id"]] for s in response.json()["suggestions"]}
     assert all(value == pytest.approx(1.0, abs=1e-3) for value in shown.values())
 
