@@ -46,6 +46,7 @@ class ReadTimeSync:
         self.listening = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._marks: dict[str, asyncio.Future[None]] = {}
+        self._background: asyncio.Task[None] | None = None
         self._mark_count = 0
         self._stopping = False
 
@@ -56,9 +57,9 @@ class ReadTimeSync:
     async def stop(self) -> None:
         """Write the last showings, then stop both tasks."""
         self._stopping = True
-        for task in self._tasks:
+        for task in [*self._tasks, *([self._background] if self._background else [])]:
             task.cancel()
-        for task in self._tasks:
+        for task in [*self._tasks, *([self._background] if self._background else [])]:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         await self.flush()
@@ -124,6 +125,20 @@ class ReadTimeSync:
         finally:
             self._marks.pop(payload, None)
 
+    def run_later(self, job: Callable[[asyncpg.Connection], Awaitable[None]]) -> None:
+        """Run `job` with a pooled connection in the background, one at a time: while one runs, others are
+        dropped (the request that wanted one asks again the next time)."""
+        if self._stopping or (self._background is not None and not self._background.done()):
+            return
+        self._background = asyncio.create_task(self._run(job))
+
+    async def _run(self, job: Callable[[asyncpg.Connection], Awaitable[None]]) -> None:
+        try:
+            async with self.pool.acquire() as conn:
+                await job(conn)
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as exc:
+            log.warning("background job failed (%s)", type(exc).__name__)
+
     async def _write(self) -> None:
         while True:
             await asyncio.sleep(self.flush_seconds)
@@ -159,5 +174,6 @@ def start_read_time(
         return await asyncpg.connect(db_url, server_settings={"application_name": "koble-listen"})
 
     sync = ReadTimeSync(cache.memory, connect, pool, ranker.exposure_flush_ms / 1000)
+    cache.run_later = sync.run_later
     sync.start()
     return sync
