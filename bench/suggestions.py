@@ -663,7 +663,11 @@ async def recall(base: str, url: str, workdir: Path, data: Data, sample: Sequenc
                 began = time.perf_counter()
                 ranked = await service.rank_all(conn, pid, MODEL, config)
                 result.exact_ms.append((time.perf_counter() - began) * 1000)
-                response = await client.get(suggestions_path(data.external_ids[q]))
+                try:
+                    response = await client.get(suggestions_path(data.external_ids[q]))
+                except httpx.RemoteProtocolError:
+                    # The keep-alive connection idled past uvicorn's 5 s while rank_all ran (a loaded machine).
+                    response = await client.get(suggestions_path(data.external_ids[q]))
                 response.raise_for_status()
                 served = [s["external_id"] for s in response.json()["suggestions"]]
                 exact = [r.external_id for r in ranked[:K]]
