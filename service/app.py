@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import signal
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -156,6 +158,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     errors.install(app)
     _add_middleware(app, settings)
     _document_common_errors(app)
+    return app
+
+
+def create_served_app() -> FastAPI:
+    """`create_app` in one of `koble serve --workers N`'s processes: logging as `koble serve` sets it up, and
+    a dead in-process worker stops this process (uvicorn's supervisor starts another)."""
+    from service.kit.commandline import setup_logging
+
+    setup_logging()
+    app = create_app()
+    app.state.on_worker_death = lambda: os.kill(os.getpid(), signal.SIGTERM)
     return app
 
 

@@ -94,3 +94,33 @@ async def test_a_change_through_one_server_reaches_the_others_cached_answers_wit
 
 async def _lacks(shown: Callable[[], Awaitable[set[str]]], gone: set[str]) -> bool:
     return not (await shown()) & gone
+
+
+async def test_koble_serve_with_two_worker_processes_answers_alike_from_either(
+    settings: Settings, conn: Connection, make_participant: MakeParticipant, tmp_path: Path,
+) -> None:
+    student = await make_participant("student", domains=["cyber_ict"])
+    company = await make_participant("company", domains=["cyber_ict"])
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    command = [sys.executable, "-m", "service", "serve", "--port", str(port), "--workers", "2"]
+    process = spawn(command, environment(settings, tmp_path, base), tmp_path / "serve.log")
+    try:
+        wait_ready(base, [process])
+        async with httpx.AsyncClient(base_url=base, timeout=20) as client:
+            path = f"/api/v1/participants/{student['external_id']}/suggestions"
+
+            async def shown() -> list[str]:
+                found = await client.get(path, headers=BEARER)
+                assert found.status_code == 200, found.text
+                return [s["external_id"] for s in found.json()["suggestions"]]
+
+            assert {tuple(await shown()) for _ in range(8)} == {(company["external_id"],)}
+            await matches.save_answer(conn, company["id"], student["id"], "not_now")
+
+            async def gone_everywhere() -> bool:  # eight answers in a row, whichever process gives them
+                return all([not await shown() for _ in range(8)])
+
+            await _within(WITHIN + 0.5, gone_everywhere)
+    finally:
+        stop(process)
