@@ -8,7 +8,6 @@ import re
 from base64 import b64encode
 from email.message import Message
 from pathlib import Path
-from typing import Any
 
 import httpx
 import itsdangerous
@@ -19,6 +18,7 @@ from playwright.sync_api import Page
 from service.auth import service as auth
 from service.auth.service import SubjectKind
 from service.kit.config import Settings
+from service.matching import listener
 from tests.conftest import body_text, post_form, run_jobs
 
 REPLY = re.compile(r"https?://\S+/reply/[\w.-]+\?lang=\w+")
@@ -128,9 +128,7 @@ def assert_accessible(page: Page) -> None:
     assert not found, f"{page.url}: " + "; ".join(found)
 
 
-async def caught_up(app: Any) -> None:
-    """Wait until the app's in-memory read-time state has applied every change committed so far (changes
+async def caught_up() -> None:
+    """Wait until the in-process app's read-time memory has applied every change committed so far (changes
     made straight in the database reach it by notification: service.matching.listener)."""
-    read_time = getattr(app.state, "read_time", None)
-    if read_time is not None:
-        await read_time.caught_up()
+    await listener.caught_up()

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import weakref
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -30,9 +31,11 @@ PING_SECONDS = 0.5  # a dead listening connection is noticed within this plus PI
 PING_TIMEOUT = 0.5
 MAX_BACKOFF = 5.0
 MARK = "#"  # a `caught_up` marker (not a change: migration 0025 sends none starting with it)
-INFLIGHT_SECONDS = 2.0  # a write's notification arrives within milliseconds of its commit
+INFLIGHT_SECONDS = 2.0
+STOP_SECONDS = 2.0  # a write's notification arrives within milliseconds of its commit
 
 Connect = Callable[[], Awaitable[asyncpg.Connection]]
+_running: weakref.WeakSet[ReadTimeSync] = weakref.WeakSet()  # started and not stopped, in this process
 
 
 class ReadTimeSync:
@@ -53,16 +56,21 @@ class ReadTimeSync:
     def start(self) -> None:
         """Run the listener and the writer in the background."""
         self._tasks = [asyncio.create_task(self._listen()), asyncio.create_task(self._write())]
+        _running.add(self)
 
     async def stop(self) -> None:
         """Write the last showings, then stop both tasks."""
         self._stopping = True
-        for task in [*self._tasks, *([self._background] if self._background else [])]:
+        tasks = [*self._tasks, *([self._background] if self._background else [])]
+        for task in tasks:
             task.cancel()
-        for task in [*self._tasks, *([self._background] if self._background else [])]:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
-        await self.flush()
+        # Bounded: Python 3.11's wait_for can swallow a cancellation that races its own completion, and a
+        # shutdown that hangs is killed before the embedded PostgreSQL is stopped (tests/app/test_restart.py).
+        if tasks:
+            await asyncio.wait(tasks, timeout=STOP_SECONDS)
+        _running.discard(self)
+        with contextlib.suppress(OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError):
+            await asyncio.wait_for(self.flush(), STOP_SECONDS)
         self.memory.reset(ready=False)
 
     async def _listen(self) -> None:
@@ -89,15 +97,15 @@ class ReadTimeSync:
             await state.listen(conn, CHANNEL, self._notified)
             self.memory.reset(ready=True)  # after LISTEN: whatever is read from now on is kept current
             self.listening.set()
-            while not lost.is_set():
+            while not lost.is_set() and not self._stopping:
                 await asyncio.wait_for(state.ping(conn), PING_TIMEOUT)
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(lost.wait(), PING_SECONDS)
-            raise OSError("listening connection closed")
+            if not self._stopping:
+                raise OSError("listening connection closed")
         finally:
             self.memory.reset(ready=False)
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(conn.close(), 1.0)
+            conn.terminate()  # no goodbye round trip: nothing is pending on a listening connection
 
     def _notified(self, _conn: Any, _pid: int, _channel: str, payload: str) -> None:
         if payload.startswith(MARK):
@@ -140,7 +148,7 @@ class ReadTimeSync:
             log.warning("background job failed (%s)", type(exc).__name__)
 
     async def _write(self) -> None:
-        while True:
+        while not self._stopping:
             await asyncio.sleep(self.flush_seconds)
             await self.flush()
 
@@ -177,3 +185,10 @@ def start_read_time(
     cache.run_later = sync.run_later
     sync.start()
     return sync
+
+
+async def caught_up() -> None:
+    """`ReadTimeSync.caught_up` of every one running in this process (tests: after changing the database
+    directly, before asking the in-process app)."""
+    for sync in list(_running):
+        await sync.caught_up()

@@ -294,8 +294,7 @@ async def test_koble_suggest_prints_a_ranked_list_or_json(
 
 
 async def test_repeated_requests_are_answered_from_the_cache_and_follow_every_change(
-    client: httpx.AsyncClient, conn: asyncpg.Connection, registered: dict[str, int], monkeypatch: pytest.MonkeyPatch,
-    app: Any,
+    client: httpx.AsyncClient, conn: asyncpg.Connection, registered: dict[str, int], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     first = await client.get(f"{API}/ingrid/suggestions", headers=BEARER)
     computed = []
@@ -313,13 +312,13 @@ async def test_repeated_requests_are_answered_from_the_cache_and_follow_every_ch
     # Hiding the best fit is a profile change: never served again from the entry made before it.
     await conn.execute("UPDATE participants SET hidden_at = now(), hidden_reason = 'self' WHERE external_id = $1",
                        "raufoss-ot")
-    await caught_up(app)  # the app learns of changes by notification (service.matching.listener)
+    await caught_up()  # the app learns of changes by notification (service.matching.listener)
     hidden = await client.get(f"{API}/ingrid/suggestions", headers=BEARER)
     assert {s["external_id"] for s in hidden.json()["suggestions"]} == ALLOWED_FOR_INGRID - {"raufoss-ot"}
     assert computed == [registered["ingrid"]]  # computed again for the new version
     # A participant deleted after their list was cached is gone for the API as well.
     await client.get(f"{API}/ingrid/suggestions", headers=BEARER)
     await conn.execute("DELETE FROM participants WHERE external_id = 'ingrid'")
-    await caught_up(app)
+    await caught_up()
     gone = await client.get(f"{API}/ingrid/suggestions", headers=BEARER)
     assert gone.status_code == 404, gone.text
