@@ -20,6 +20,15 @@ next page by cursor p50 202 ms; domain filter p50 203 ms; search p50 280 ms; the
 (51 KiB); `review.queue` itself (SQL, profiles, explanations, audit rows) p50 52 ms. The rest of a
 page is rendering the template. Explanations were one query per pair before (145 ms in process for a
 page, measured on an idler machine, against 31 ms batched).
+5. in Debian Chromium at 1280x800 with the reviewer's cookies: navigation to the load event, the
+   queue's height, and one approval by key `a` answered in place (fetch, no reload).
+
+Measured 2026-12-07 (issue 12, compact queue with fit bars and Undo), 2 cores shared (load 12.7-13.0),
+5,000 pending, 10 requests each: first page p50 111 ms / p95 129 ms, 247 KiB (the fit's bars and a
+folded snooze form per pair); JSON API p50 82 ms; in Chromium the first page reaches its load event in
+p50 407 ms (max 695 ms); the queue is 9,977 px for 50 pairs, 200 px a pair (was ~1,900 px a pair in
+the issue, 1,184 px for short profiles in tests/review/test_browser_queue.py's data); key `a` to the
+pair answered in place: 73 ms, where a reload of the page took the full 400 ms and lost the place.
 """
 
 from __future__ import annotations
@@ -185,7 +194,44 @@ def measure(base: str, url: str, repeat: int) -> list[tuple[str, str, str, str]]
         p50, p95, size, _ = timed(client, "/api/v1/review/queue", repeat, headers={"Authorization": f"Bearer {TOKEN}"})
         rows.append(("GET /api/v1/review/queue (50 items, JSON)", f"p50 {p50:.0f} ms, p95 {p95:.0f} ms",
                      f"{size / 1024:.0f} KiB", load_avg()))
+        rows += in_chromium(base, client, max(3, repeat // 3))
     return rows
+
+
+CHROMIUM = "/usr/bin/chromium"
+LAPTOP = {"width": 1280, "height": 800}
+
+
+def in_chromium(base: str, client: httpx.Client, repeat: int) -> list[tuple[str, str, str, str]]:
+    """The first page in Debian Chromium at 1280x800 (the staff session's cookies): time from navigation
+    to the load event, the queue's height for its pairs, and one approval answered in place (fetch)."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
+        context = browser.new_context(viewport=LAPTOP)  # type: ignore[arg-type]
+        context.add_cookies([{"name": c.name, "value": c.value or "", "url": base} for c in client.cookies.jar])
+        page = context.new_page()
+        loads = []
+        for _ in range(repeat + 1):
+            page.goto(f"{base}/staff/queue")
+            loads.append(page.evaluate("performance.getEntriesByType('navigation')[0].loadEventEnd"))
+        loads = sorted(loads[1:])
+        height = page.evaluate("document.querySelector('.queue').getBoundingClientRect().height")
+        items = page.locator(".queue-item").count()
+        page.keyboard.press("j")
+        began = time.perf_counter()
+        page.keyboard.press("a")
+        page.locator(".queue-item.decided").first.wait_for()
+        decided = (time.perf_counter() - began) * 1000
+        browser.close()
+    return [
+        (f"Chromium 1280x800: /staff/queue to the load event ({items} pairs)",
+         f"p50 {statistics.median(loads):.0f} ms, max {loads[-1]:.0f} ms", "", load_avg()),
+        (f"Chromium 1280x800: height of the queue ({items} pairs)",
+         f"{height:,.0f} px, {height / max(items, 1):.0f} px a pair", "", load_avg()),
+        ("Chromium: key `a` to the pair answered in place (fetch, no reload)", f"{decided:.0f} ms", "", load_avg()),
+    ]
 
 
 def main() -> None:
@@ -231,8 +277,8 @@ async def in_process(url: str, repeat: int) -> tuple[float, float]:
     """p50 and p95 in ms of `service.review.queue` itself (SQL, profiles, explanations, audit), no HTTP."""
     from service.kit.audit import Actor
     from service.kit.config import Settings
+    from service.matches.schemas import QueueFilter
     from service.review import service as review
-    from service.review.schemas import QueueFilter
 
     pool = await database.create_pool(url, max_size=1)
     settings = Settings(database_url=url, koble_secret_key="bench")

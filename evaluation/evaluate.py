@@ -107,6 +107,8 @@ def report(outcome: runner.Outcome, k: int, variant: str, settings: Settings) ->
         _row("all", outcome.summary),
         *([_interval_row(outcome.intervals)] if outcome.intervals else []),
         *(_row(name, summary) for name, summary in outcome.slices.items()),
+        f"weighted Kendall-tau loss: {outcome.kendall_tau_loss:.3f} (95% CI {outcome.kendall_interval[0]:.3f}-"
+        f"{outcome.kendall_interval[1]:.3f}; 0 perfect, 0.5 random; candidates without gold graded 0)",
         f"constraint violations: {outcome.violations}",
         f"seconds: {outcome.seconds:.1f} (" + ", ".join(f"{n} {t:.1f}" for n, t in outcome.timings.items()) + ")",
     ]

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 Ranking = Sequence[str]
 Gold = Mapping[str, float]
@@ -92,6 +92,28 @@ def kendall_tau_parts(scores: Mapping[str, float], grades: Mapping[str, float]) 
     return disagreement, weight
 
 
+def ranked_kendall_tau_parts(ranking: Ranking, gold: Gold) -> tuple[float, float]:
+    """`kendall_tau_parts` of a ranking (scores falling with rank) over every ranked candidate and every
+    gold one, a candidate without gold graded 0: for a fully judged set (every pair graded, 0 left
+    out of the gold file, as bench/data/research_long) the benchmark's loss. O(n log n) by grade level."""
+    import numpy as np
+
+    place = {candidate: i for i, candidate in enumerate(ranking)}
+    judged = dict.fromkeys(ranking, 0.0) | dict(gold)
+    positions = np.array([place.get(c, len(ranking)) for c in judged], dtype=np.int64)  # unranked tie last
+    grades = np.array(list(judged.values()), dtype=np.float64)
+    levels = np.unique(grades)
+    by_level = {level: np.sort(positions[grades == level]) for level in levels}
+    disagreement = weight = 0.0
+    for hi in levels:
+        for lo in levels[levels < hi]:
+            below, at_or_below = (np.searchsorted(by_level[lo], by_level[hi], side=side) for side in ("left", "right"))
+            gap = float(hi - lo)
+            weight += gap * len(by_level[hi]) * len(by_level[lo])
+            disagreement += gap * float(below.sum() + 0.5 * (at_or_below - below).sum())
+    return disagreement, weight
+
+
 def kendall_tau_loss(parts: Iterable[tuple[float, float]]) -> float:
     """The pooled loss of several queries' `kendall_tau_parts`: Σ disagreement / Σ weight (0.5 if no pair)."""
     disagreement = weight = 0.0
@@ -114,6 +136,8 @@ class QueryMetrics:
     ndcg_at_k: float
     reciprocal_rank: float
     covered: bool
+    # `ranked_kendall_tau_parts`: (disagreement, weight); pooled over queries, not compared per query.
+    kendall: tuple[float, float] = field(default=(0.0, 0.0), compare=False)
 
 
 def query_metrics(ranking: Ranking, gold: Gold, k: int) -> QueryMetrics:
@@ -124,6 +148,7 @@ def query_metrics(ranking: Ranking, gold: Gold, k: int) -> QueryMetrics:
         ndcg_at_k(ranking, gold, k),
         reciprocal_rank(ranking, gold),
         bool(ranking),
+        ranked_kendall_tau_parts(ranking, gold),
     )
 
 
@@ -170,6 +195,25 @@ METRIC_NAMES = ("precision_at_k", "recall_at_k", "ndcg_at_k", "mrr", "coverage")
 def per_query(rankings: Mapping[str, Ranking], gold: Mapping[str, Gold], k: int) -> list[QueryMetrics]:
     """The metrics of every query of `gold`, in gold order (a missing ranking: no suggestion)."""
     return [query_metrics(rankings.get(query, ()), relevant, k) for query, relevant in gold.items()]
+
+
+def kendall_interval(
+    per_query_metrics: Sequence[QueryMetrics], resamples: int = 1000, seed: int = 0, level: float = 0.95
+) -> tuple[float, float, float]:
+    """The pooled weighted Kendall-tau loss and its percentile bootstrap interval (queries resampled
+    with replacement, seeded as `bootstrap_intervals`): (loss, low, high)."""
+    import numpy as np
+
+    loss = kendall_tau_loss(m.kendall for m in per_query_metrics)
+    if not per_query_metrics:
+        return loss, loss, loss
+    parts = np.array([m.kendall for m in per_query_metrics])
+    picks = np.random.default_rng(seed).integers(0, len(parts), size=(resamples, len(parts)))
+    sums = parts[picks].sum(axis=1)  # (resamples, 2)
+    losses = np.divide(sums[:, 0], sums[:, 1], out=np.full(resamples, 0.5), where=sums[:, 1] > 0)
+    tail = (1.0 - level) / 2 * 100
+    low, high = np.percentile(losses, [tail, 100 - tail])
+    return loss, float(low), float(high)
 
 
 def bootstrap_intervals(

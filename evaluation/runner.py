@@ -97,6 +97,9 @@ class Outcome:
     slices: dict[str, metrics.Summary] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
     intervals: dict[str, tuple[float, float]] = field(default_factory=dict)
+    # The pooled weighted Kendall-tau loss (metrics.ranked_kendall_tau_parts) and its 95 % interval.
+    kendall_tau_loss: float = 0.5
+    kendall_interval: tuple[float, float] = (0.5, 0.5)
 
 
 @dataclass(repr=False)  # see QueryFeatures: no repr of every query's arrays
@@ -268,7 +271,9 @@ def measure(
     summary = metrics.summarise(per_query)
     violations = count_violations(rankings, facts, k)
     intervals = metrics.bootstrap_intervals(per_query, resamples, seed)
-    return Outcome(summary, violations, 0.0, slices(rankings, inputs, k), intervals=intervals)
+    loss, low, high = metrics.kendall_interval(per_query, resamples, seed)
+    return Outcome(summary, violations, 0.0, slices(rankings, inputs, k), intervals=intervals,
+                   kendall_tau_loss=loss, kendall_interval=(low, high))
 
 
 def orderings(ranked: Ranked) -> dict[str, list[str]]:
@@ -365,6 +370,7 @@ def as_json(outcome: Outcome, k: int) -> dict[str, Any]:
         "precision_at_k": s.precision_at_k, "recall_at_k": s.recall_at_k, "ndcg_at_k": s.ndcg_at_k,
         "mrr": s.mrr, "coverage": s.coverage, "constraint_violations": outcome.violations,
         "k": k, "queries": s.queries, "seconds": round(outcome.seconds, 3),
+        "kendall_tau_loss": outcome.kendall_tau_loss,
     }
 
 

@@ -53,9 +53,14 @@ class Bm25:
     def scores(self, query: Texts, candidates: Sequence[str]) -> np.ndarray:
         """float (n,): BM25 of the query's seeks in their offers plus its offers in their seeks."""
         rows = np.array([self.position[c] for c in candidates], dtype=np.int64)
-        forward = self.offers.get_scores(tokens(query.seeks))
-        backward = self.seeks.get_scores(tokens(query.offers))
-        return np.asarray(forward[rows] + backward[rows], dtype=np.float64)
+        return np.asarray(_scores(self.offers, query.seeks)[rows] + _scores(self.seeks, query.offers)[rows],
+                          dtype=np.float64)
+
+
+def _scores(index: bm25s.BM25, texts: Sequence[str]) -> np.ndarray:
+    """BM25 of a query in every document; 0 for a query without a word (bm25s fails on an empty one)."""
+    words = tokens(texts)
+    return index.get_scores(words) if words else np.zeros(index.scores["num_docs"])
 
 
 def tokens(texts: Iterable[str]) -> list[str]:

@@ -23,10 +23,12 @@ from service.kit.jobs import redis_settings
 from service.mail import tasks as mail_tasks
 from service.mapping import service as mapping
 from service.mapping import tasks as mapping_tasks
+from service.matches import conversation as matches_conversation
 from service.matches import tasks as matches_tasks
 from service.matching import service as matching_service
 from service.matching import tasks as matching_tasks
 from service.matching.settings import get_ranker_settings
+from service.profiles import service as profile_service
 from service.profiles import tasks as profile_tasks
 from service.review import tasks as review_tasks
 from service.rounds import tasks as round_tasks
@@ -41,6 +43,7 @@ FUNCTIONS: list[Function | WorkerCoroutine] = [
     *profile_tasks.FUNCTIONS,
     *auth_tasks.FUNCTIONS,
     *mapping_tasks.FUNCTIONS,
+    *matches_tasks.FUNCTIONS,
 ]
 # arq's try limit for the other jobs (embedding has its own).
 MAX_TRIES = 8
@@ -71,8 +74,10 @@ def cron_jobs(settings: Settings) -> list[CronJob]:
 
 
 def wire_hooks() -> None:
-    """What domains above matching do after an embedding: mapping gives new interests their nearest theme."""
+    """What domains above matching do after an embedding: mapping gives new interests their nearest theme;
+    what domains above profiles add to a participant's data download: the matches' messages and meetings."""
     matching_service.on_embedded(mapping.assign_nearest)
+    profile_service.add_export_sections(matches_conversation.export)
 
 
 async def startup(ctx: dict[str, Any]) -> None:

@@ -167,6 +167,7 @@ def settings(pg_url: str, redis_url: str, smtp_server: tuple[Mailbox, int], tmp_
         koble_api_token=API_TOKEN,
         koble_base_url="http://testserver",
         run_worker=False,
+        approval_grace_seconds=0,  # staff approvals introduce at once; tests of the grace period set it
     )
     CURRENT["settings"] = current
     return current

@@ -1,4 +1,4 @@
-"""An attendee's agenda as one iCalendar file (the `icalendar` package) and the check-in QR code as
+"""An attendee's agenda as one iCalendar file (`kit.ics`, the `icalendar` package) and the check-in QR code as
 SVG (`segno`, drawn here, no external service). Pure: no I/O."""
 
 from __future__ import annotations
@@ -7,30 +7,23 @@ import functools
 import io
 
 import segno
-from icalendar import Calendar, Event
 
 from service.events.schemas import Agenda
+from service.kit import ics
 
 
 def agenda_ics(agenda: Agenda, domain: str) -> bytes:
     """Every meeting of an agenda as a VEVENT; UIDs stay the same when a meeting moves, so a calendar
     that imports the file again updates the meeting rather than adding a second one."""
-    calendar = Calendar()
-    calendar.add("prodid", "-//Bright House//Koble//EN")
-    calendar.add("version", "2.0")
-    calendar.add("x-wr-calname", agenda.event["name"])
-    for item in agenda.items:
-        event = Event()
-        event.add("uid", f"koble-event-{agenda.event['id']}-meeting-{item.request_id}@{domain}")
-        event.add("summary", f"{item.other_name} · {agenda.event['name']}")
-        event.add("dtstart", item.start)
-        event.add("dtend", item.end)
-        event.add("dtstamp", item.start)
-        event.add("location", f"{agenda.event['place']}, {item.table}".strip(", "))
-        if item.reason:
-            event.add("description", item.reason)
-        calendar.add_component(event)
-    return bytes(calendar.to_ical())
+    entries = (
+        ics.Entry(
+            uid=f"koble-event-{agenda.event['id']}-meeting-{item.request_id}@{domain}",
+            summary=f"{item.other_name} · {agenda.event['name']}", start=item.start, end=item.end,
+            location=f"{agenda.event['place']}, {item.table}".strip(", "), description=item.reason or "",
+        )
+        for item in agenda.items
+    )
+    return ics.calendar(entries, agenda.event["name"])
 
 
 @functools.lru_cache(maxsize=4096)

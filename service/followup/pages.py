@@ -3,6 +3,7 @@ unsubscribe, and for staff the outbox (failed deliveries, retry) and the funnel.
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from typing import Annotated, Any
 
@@ -11,24 +12,26 @@ from fastapi import APIRouter, Form, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from service.auth.dependencies import StaffMember
-from service.kit import audit
-from service.kit.deps import ConnDep, RedisDep, SettingsDep
+from service.kit import audit, i18n
+from service.kit.config import Settings
+from service.kit.deps import ConnDep, RedisDep, ResourcesDep, SettingsDep
 from service.kit.inputs import IdPath, MultilineText, PlainText
 from service.kit.templating import templates
 from service.mail import service as mail
 from service.mail import tasks as mail_tasks
-from service.matches import funnel
+from service.matches import conversation, funnel
 from service.matches import service as matches
-from service.matches.labels import participant_explanations, reply_labels, state_label
-from service.matches.lifecycle import REPLIES, Action, settled
+from service.matches.labels import participant_explanations, reply_labels, state_label, step_labels
+from service.matches.lifecycle import REPLIES, Action, passed, settled
+from service.matches.meetings import DEFAULT_PLACE, TALKING, ConversationRefused, TooManyMessages
+from service.matching import explain
+from service.matching import service as matching
 from service.profiles import service as profiles
 from service.profiles.dependencies import OptionalParticipant, Participant
+from service.profiles.views import profile_view
 
 router = APIRouter(include_in_schema=False)
 Comment = Annotated[MultilineText, Form(max_length=2000)]
-# States in which the parties have been introduced, so each may see the other's contact details.
-INTRODUCED = ("introduced", "mutual", "meeting_held", "project_agreed", "project_completed")
-HIDDEN = ("suggested", "approved", "rejected")
 
 
 def _page(request: Request, name: str, context: dict[str, Any], status: int = 200) -> Response:
@@ -66,32 +69,73 @@ async def reply_act(
     return _page(request, "reply", context)
 
 
-# --- A participant's match ------------------------------------------------------------------------
+# --- A participant's match: the other party, why, the steps, messages and meetings ------------------
 
 
 async def _own_match(conn: asyncpg.Connection, participant: asyncpg.Record, match_id: int) -> asyncpg.Record:
-    match = await matches.by_id(conn, match_id)
-    # Staff's suggestions stay between staff until they introduce the parties.
-    if match is None or participant["id"] not in (match["a_id"], match["b_id"]) or match["state"] in HIDDEN:
-        raise HTTPException(404, "No such match")
-    return match
+    # Staff's suggestions stay between staff until they introduce the parties; a third person gets 404.
+    return await conversation.party_match(conn, match_id, participant["id"])
 
 
 @router.get("/me/matches/{match_id}", response_class=HTMLResponse)
 async def my_match(
-    request: Request, match_id: IdPath, participant: Participant, conn: ConnDep, outcome: str | None = None
+    request: Request, match_id: IdPath, participant: Participant, conn: ConnDep, settings: SettingsDep,
+    outcome: str | None = None, sent: str | None = None,
 ) -> Response:
-    """One of my matches: its state in words, the other party once introduced, and progress buttons."""
+    """One of my matches: the other party's profile, why we fit, the steps, messages, meetings and progress."""
     match = await _own_match(conn, participant, match_id)
+    context = await _match_context(conn, settings, participant, match)
+    context["outcome"] = outcome if outcome in ("done", "waiting", "already", "refused") else None
+    context["sent"] = sent if sent in ("message", "proposal", "choice") else None
+    return _page(request, "match", context)
+
+
+async def _match_context(
+    conn: asyncpg.Connection, settings: Settings, participant: asyncpg.Record, match: asyncpg.Record,
+    errors: dict[str, str] | None = None, kept: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     other = await profiles.by_id(conn, matches.other_party(match, participant["id"]))
-    context = {
+    talk = await conversation.of_match(conn, match["id"])
+    events = await matches.events(conn, match["id"])
+    return {
         "participant": participant, "match": match, "state": state_label(match["state"]),
         "explanation": participant_explanations().get(match["state"]),
-        "other": other if match["state"] in INTRODUCED else None,
+        "other": profile_view(other) | {"email": other["email"]} if other is not None else None,
+        "why": await _why(conn, settings, participant, other) if other is not None else None,
+        "steps": progress_steps(match["state"], events),
         "actions": [(action, reply_labels()[action]) for action in REPLIES.get(match["state"], ())],
-        "outcome": outcome if outcome in ("done", "waiting", "already", "refused") else None,
+        "talk": talk,
+        "can_write": match["state"] in TALKING, "can_meet": match["state"] in conversation.MEETING_STATES,
+        "can_confirm": match["state"] == "mutual" and talk.chosen_meeting is not None,
+        "default_place": DEFAULT_PLACE, "message_minutes": settings.message_email_minutes, "errors": errors or {},
+        "kept": kept or {}, "outcome": None, "sent": None,
     }
-    return _page(request, "match", context)
+
+
+async def _why(conn: asyncpg.Connection, settings: Settings, me: asyncpg.Record, other: asyncpg.Record) -> str:
+    """Why the two fit, addressed to me (matching's public explanation, as on the cards)."""
+    pairs = await matching.best_interest_pairs(conn, me["id"], matching.model_name(settings), [other["id"]])
+    parts = explain.explanation_parts(me, other, pairs[0] if pairs else None)
+    return explain.render(parts, i18n.current_language.get())
+
+
+STEPS: tuple[str, ...] = ("introduced", "mutual", "meeting_held", "project_agreed")
+
+
+def progress_steps(state: str, events: list[asyncpg.Record]) -> list[dict[str, Any]]:
+    """The four steps (introduced → both interested → met → project), each done, current or to come, with
+    the time it was reached; a match born `mutual` has passed "introduced" with it. A closed match keeps
+    the furthest step it reached."""
+    reached = {row["to_state"]: row["created_at"] for row in events}
+    reached.setdefault("project_agreed", reached.get("project_completed"))
+    furthest = max((i for i, step in enumerate(STEPS) if passed(state, step) or reached.get(step)), default=0)
+    labels = step_labels()
+    steps = []
+    for i, step in enumerate(STEPS):
+        finished = i < furthest or state == "project_completed"
+        status = "done" if finished else "current" if i == furthest else "todo"
+        steps.append({"key": step, "label": labels[step], "status": status, "at": reached.get(step)})
+    return steps
 
 
 @router.post("/me/matches/{match_id}")
@@ -104,6 +148,72 @@ async def my_match_act(
     outcome = await matches.act(conn, settings, match_id, participant["id"], action, comment.strip())
     await matches.deliver(redis, outcome.outbox)
     return RedirectResponse(f"/me/matches/{match_id}?outcome={outcome.result}", status_code=303)
+
+
+@router.post("/me/matches/{match_id}/messages", response_class=HTMLResponse)
+async def send_message(
+    request: Request, match_id: IdPath, participant: Participant, conn: ConnDep, resources: ResourcesDep,
+    message: Annotated[MultilineText, Form(max_length=8000)] = "",
+) -> Response:
+    """Write to the other party; refused with the text kept (empty, too long, finished match, too many)."""
+    match = await _own_match(conn, participant, match_id)
+    try:
+        _, outbox = await conversation.send_message(
+            conn, resources.settings, resources.limiter, match_id, participant["id"], message, _now())
+    except (ConversationRefused, TooManyMessages) as exc:
+        field = exc.field if isinstance(exc, ConversationRefused) else "message"
+        return await _refused(request, conn, resources.settings, participant, match, {field: exc.message()},
+                              {"message": message}, exc.status)
+    await matches.deliver(resources.redis, outbox)
+    return RedirectResponse(f"/me/matches/{match_id}?sent=message#messages", status_code=303)
+
+
+@router.post("/me/matches/{match_id}/meetings", response_class=HTMLResponse)
+async def propose_meeting(
+    request: Request, match_id: IdPath, participant: Participant, conn: ConnDep, resources: ResourcesDep,
+    time: Annotated[list[PlainText], Form(max_length=10)] = [],  # noqa: B006  (FastAPI copies defaults)
+    place: Annotated[PlainText, Form(max_length=400)] = "",
+) -> Response:
+    """Propose up to three times (Oslo) and a place; refused with the input kept, naming the field."""
+    match = await _own_match(conn, participant, match_id)
+    try:
+        _, outbox = await conversation.propose(conn, resources.settings, match_id, participant["id"], time, place,
+                                               _now())
+    except ConversationRefused as exc:
+        return await _refused(request, conn, resources.settings, participant, match, {exc.field: exc.message()},
+                              {"times": time, "place": place}, exc.status)
+    await matches.deliver(resources.redis, outbox)
+    return RedirectResponse(f"/me/matches/{match_id}?sent=proposal#meeting", status_code=303)
+
+
+@router.post("/me/matches/{match_id}/meetings/{meeting_id}", response_class=HTMLResponse)
+async def choose_time(
+    request: Request, match_id: IdPath, meeting_id: IdPath, participant: Participant, conn: ConnDep,
+    resources: ResourcesDep, choice: Annotated[PlainText, Form(max_length=100)] = "",
+) -> Response:
+    """Pick one of the other party's proposed times: both get the invitation (.ics) by email."""
+    match = await _own_match(conn, participant, match_id)
+    try:
+        _, outbox = await conversation.choose(conn, resources.settings, match_id, meeting_id, participant["id"],
+                                              choice)
+    except ConversationRefused as exc:
+        return await _refused(request, conn, resources.settings, participant, match, {exc.field: exc.message()},
+                              {"choice": choice}, exc.status)
+    await matches.deliver(resources.redis, outbox)
+    return RedirectResponse(f"/me/matches/{match_id}?sent=choice#meeting", status_code=303)
+
+
+async def _refused(
+    request: Request, conn: asyncpg.Connection, settings: Settings, participant: asyncpg.Record,
+    match: asyncpg.Record, errors: dict[str, str], kept: dict[str, Any], status: int,
+) -> Response:
+    """The match page again with the refusal beside its field and the input kept."""
+    context = await _match_context(conn, settings, participant, match, errors, kept)
+    return _page(request, "match", context, status=status)
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
 
 
 # --- Email preferences and unsubscribe ---------------------------------------------------------

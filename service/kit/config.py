@@ -61,6 +61,10 @@ class Settings(BaseSettings):
     trusted_proxies: str = Field("", alias="KOBLE_TRUSTED_PROXIES")
     # Changes of a participant's email address, per participant and per new address: each sends an email.
     rate_limit_email_change: str = Field("5/hour", alias="KOBLE_RATE_LIMIT_EMAIL_CHANGE")
+    # The match page's messages (matches.conversation): how many one participant may send (per sender,
+    # all their matches), and at most one "new messages" email per recipient per this many minutes.
+    rate_limit_messages: str = Field("30/hour", alias="KOBLE_RATE_LIMIT_MESSAGES")
+    message_email_minutes: int = Field(15, ge=1, alias="KOBLE_MESSAGE_EMAIL_MINUTES")
     max_body_bytes: int = Field(64 * 1024, alias="KOBLE_MAX_BODY_BYTES")
     run_worker: bool = Field(True, alias="KOBLE_RUN_WORKER")
     # Open connections and requests one `koble serve` takes before answering 503 at once (uvicorn's
@@ -103,6 +107,10 @@ class Settings(BaseSettings):
     remind_meeting_days: float = Field(21, gt=0, alias="KOBLE_REMIND_MEETING_DAYS")
     remind_project_days: float = Field(90, gt=0, alias="KOBLE_REMIND_PROJECT_DAYS")
     reply_link_days: int = Field(60, ge=1, alias="KOBLE_REPLY_LINK_DAYS")
+    # A staff approval introduces the pair (emails both) this long after the click, so "Undo" can still
+    # take it back: 60 s covers noticing a wrong "a" in a fast queue (the next pair is read in 10-30 s)
+    # without holding introductions long; 0 introduces at once (tests, integrations that want it).
+    approval_grace_seconds: float = Field(60, ge=0, le=3600, alias="KOBLE_APPROVAL_GRACE_SECONDS")
     # A worker that claimed an email and did not finish within this long is presumed dead; its email is
     # sent again (same Message-ID). Longer than an email job's time limit (service.mail.tasks.JOB_TIMEOUT,
     # 60 s), so a slow but live send is never doubled.

@@ -62,6 +62,8 @@ class Letter:
     body_text: str
     body_html: str
     message_id: str
+    # (file name, MIME type "type/subtype", bytes): a meeting's .ics invitation.
+    attachment: tuple[str, str, bytes] | None = None
 
 
 def build_message(sender: str, letter: Letter, unsubscribe_url: str | None = None) -> EmailMessage:
@@ -80,6 +82,10 @@ def build_message(sender: str, letter: Letter, unsubscribe_url: str | None = Non
         message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     message.set_content(letter.body_text)
     message.add_alternative(letter.body_html, subtype="html")
+    if letter.attachment is not None:
+        name, mime, data = letter.attachment
+        maintype, _, subtype = mime.partition("/")
+        message.add_attachment(data, maintype=maintype, subtype=subtype, filename=header_safe(name))
     return message
 
 

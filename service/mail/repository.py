@@ -16,12 +16,14 @@ async def insert(
     match_id: int | None = None,
     staff_id: int | None = None,
     unsubscribe_url: str | None = None,
+    attachment: tuple[str, str, bytes] | None = None,
 ) -> int:
     """Add one pending email; returns its id."""
+    name, mime, data = attachment or (None, None, None)
     outbox_id: int = await conn.fetchval(
         """INSERT INTO outbox (participant_id, template, to_address, subject, body_text, body_html,
-                               match_id, staff_id, unsubscribe_url)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id""",
+                               match_id, staff_id, unsubscribe_url, attachment_name, attachment_type, attachment)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id""",
         participant_id,
         template,
         to_address,
@@ -31,6 +33,9 @@ async def insert(
         match_id,
         staff_id,
         unsubscribe_url,
+        name,
+        mime,
+        data,
     )
     return outbox_id
 

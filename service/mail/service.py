@@ -47,14 +47,16 @@ async def queue(
     match_id: int | None = None,
     staff_id: int | None = None,
     unsubscribe_url: str | None = None,
+    attachment: tuple[str, str, bytes] | None = None,
 ) -> int:
     """Write an email to the outbox inside the caller's transaction; returns its id.
 
-    `unsubscribe_url`: the email's one-click List-Unsubscribe address, for emails the recipient may turn off.
+    `unsubscribe_url`: the email's one-click List-Unsubscribe address, for emails the recipient may turn off;
+    `attachment`: (file name, MIME type, bytes), stored with the email so every try sends the same file.
     """
     return await repository.insert(
         conn, participant_id, email.template, email.to_address, email.subject, email.body_text,
-        email.body_html, match_id, staff_id, unsubscribe_url,
+        email.body_html, match_id, staff_id, unsubscribe_url, attachment,
     )
 
 
@@ -69,8 +71,11 @@ def to_message(sender: str, row: asyncpg.Record, unsubscribe_url: str | None = N
     The Message-ID is fixed per outbox row, so if a worker dies after the server accepted the email
     but before the outbox recorded it, the resend is recognisably the same message.
     """
+    attachment = None
+    if row.get("attachment") is not None:
+        attachment = (row["attachment_name"], row["attachment_type"], bytes(row["attachment"]))
     letter = mailer.Letter(row["to_address"], row["subject"], row["body_text"], row["body_html"],
-                           message_id(sender, row["id"]))
+                           message_id(sender, row["id"]), attachment)
     return mailer.build_message(sender, letter, unsubscribe_url)
 
 

@@ -25,6 +25,19 @@ so it runs on at most `sample_max` distinct vectors (a seeded sample), and every
 its nearest centroid, refined by two k-means-like rounds, which is what makes two samples agree.
 For reference, nearest centroid with the subjects' true centroids reaches ARI 0.98: the vectors hold
 the subjects, the hard part is finding them without labels when subjects are close on purpose.
+
+What the clustering still missed (ARI 0.64): a subject is told in several *facets* ("OT security" as
+vulnerable networked machines, PLC/SCADA security, segmenting OT networks), each a tight cluster of
+its own, and facets of one subject sit no closer to each other than to other subjects (median centroid
+cosine 0.17 vs 0.12). What ties facets together is who names them: one participant's interests are
+mostly about one subject (45 % of a generated participant's interest pairs share a subject, 7 % by
+chance), as a document's words are about its topics. So the agglomeration reads each interest *in
+context* (`in_context`): its vector plus a share of the mean of its participant's other interests,
+and the themes' centroids and every assignment then come from the interests' own vectors, so the
+nearest-theme hook between recomputations stays exact. Tuning seeds 5, 6 and 7 (1,000 participants):
+ARI 0.80 / 0.81 / 0.80 at context weight 0.4 and cut 0.83 (0.3: 0.77-0.79; 0.5: 0.78-0.81). Tried and
+not kept: merging the facet clusters by their participants in common (0.76-0.79), Louvain on a
+nearest-neighbour graph with participant edges (0.66), PCA whitening (0.79 at best, less stable).
 """
 
 from __future__ import annotations
@@ -153,16 +166,36 @@ def agglomerate(x: np.ndarray, threshold: float) -> np.ndarray:
     return np.asarray(model.fit_predict(x), dtype=np.int64)
 
 
+def in_context(x: np.ndarray, owners: np.ndarray, weight: float) -> np.ndarray:
+    """Unit rows (n, d): each unit row of x (n, d) plus `weight` times the mean of the other rows of
+    the same owner (owners (n,), e.g. participant ids); a row whose owner has no other stays itself."""
+    _keys, inverse, counts = np.unique(owners, return_inverse=True, return_counts=True)
+    sums = np.zeros((len(counts), x.shape[1]), dtype=np.float64)
+    np.add.at(sums, inverse, x)
+    others = counts[inverse] - 1
+    mean_of_others = (sums[inverse] - x) / np.maximum(others, 1)[:, None]
+    return unit(np.where(others[:, None] > 0, x + weight * mean_of_others, x))
+
+
 def cluster(
-    x: np.ndarray, weights: np.ndarray, *, threshold: float, min_weight: float, sample_max: int, seed: int
+    x: np.ndarray,
+    weights: np.ndarray,
+    *,
+    threshold: float,
+    min_weight: float,
+    sample_max: int,
+    seed: int,
+    context: np.ndarray | None = None,
 ) -> Clusters:
     """Themes of distinct unit rows x (n, d), each standing for weights (n,) interests.
 
-    Clusters of the sample weighing less than `min_weight` interests are dissolved (their rows go to
-    the nearest kept theme); if none is that heavy, the heaviest one is kept.
+    The sample is agglomerated on `context` (n, d) rows where given (`in_context`), on x otherwise;
+    centroids and labels always come from x. Clusters of the sample weighing less than `min_weight`
+    interests are dissolved (their rows go to the nearest kept theme); if none is that heavy, the
+    heaviest one is kept.
     """
     chosen = sample(len(x), weights, sample_max, seed)
-    labels = agglomerate(x[chosen], threshold)
+    labels = agglomerate((x if context is None else context)[chosen], threshold)
     k = int(labels.max()) + 1 if len(labels) else 0
     if k == 0:
         return Clusters(np.zeros(0, dtype=np.int64), np.zeros((0, x.shape[1]), dtype=np.float32))

@@ -56,3 +56,13 @@ def participant_explanations() -> dict[str, str]:
         "declined": _("One of you did not want to go ahead this time."),
         "closed": _("This match is closed."),
     }
+
+
+def step_labels() -> dict[str, str]:
+    """The match page's step indicator: introduced → both interested → met → project."""
+    return {
+        "introduced": _("Introduced"),
+        "mutual": _("Both interested"),
+        "meeting_held": _("Met"),
+        "project_agreed": _("Project"),
+    }

@@ -25,7 +25,7 @@ ACTIONS: tuple[Action, ...] = ("interested", "not_now", "met", "agreed", "comple
 
 _FORWARD: dict[State, tuple[State, ...]] = {
     "suggested": ("approved", "rejected"),
-    "approved": ("introduced",),
+    "approved": ("introduced", "suggested"),  # suggested: staff undo within the grace period
     "introduced": ("mutual", "declined"),
     "mutual": ("meeting_held",),
     "meeting_held": ("project_agreed",),

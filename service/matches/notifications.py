@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import asyncpg
 
@@ -19,6 +20,8 @@ from service.mail import service as mail
 from service.matches import links, repository
 from service.matches.labels import state_label
 from service.matches.lifecycle import REPLIES
+from service.matching import explain
+from service.matching import service as matching
 from service.profiles import service as profiles
 
 # Entering these states introduces the two parties to each other, with contact details.
@@ -69,12 +72,28 @@ async def _to_parties(
     b = await profiles.by_id(conn, match["b_id"])
     if a is None or b is None:
         return []
+    note = await repository.approval_note(conn, match["id"]) if template == "match_introduction" else None
     ids = []
     for me, other in ((a, b), (b, a)):
         if reminder and not await _wants_reminder(conn, match, me, other):
             continue
-        ids.append(await _email_party(conn, settings, match, template, me, other, mutual, reminder))
+        intro = template == "match_introduction"
+        extra = await introduction_context(conn, settings, me, other, note) if intro else {}
+        ids.append(await _email_party(conn, settings, match, template, me, other, mutual, reminder, extra))
     return ids
+
+
+async def introduction_context(
+    conn: asyncpg.Connection, settings: Settings, me: asyncpg.Record, other: asyncpg.Record,
+    note: asyncpg.Record | None,
+) -> dict[str, Any]:
+    """What an introduction tells `me` beyond contact details: why they fit (addressed to `me`, in
+    their language) and staff's note with the staff member's name (blank parts are left out)."""
+    model = matching.model_name(settings)
+    pairs = await matching.best_interest_pairs(conn, me["id"], model, [other["id"]])
+    parts = explain.explanation_parts(me, other, pairs[0] if pairs else None)
+    return {"why": explain.render(parts, i18n.pick_language(me["language"])),
+            "note": (note["comment"] or "").strip() if note else "", "note_by": note["staff_name"] if note else None}
 
 
 async def _wants_reminder(
@@ -88,14 +107,14 @@ async def _wants_reminder(
 
 async def _email_party(
     conn: asyncpg.Connection, settings: Settings, match: asyncpg.Record, template: str,
-    me: asyncpg.Record, other: asyncpg.Record, mutual: bool, reminder: bool,
+    me: asyncpg.Record, other: asyncpg.Record, mutual: bool, reminder: bool, extra: dict[str, Any],
 ) -> int:
     replies = await reply_links(conn, settings, match["id"], me, REPLIES.get(match["state"], ()))
     # ?lang= opens the pages in the recipient's language (and remembers it).
     rendered = mail.render(
         template, me["email"], me["language"], name=me["name"], other=other, mutual=mutual, replies=replies,
         link=f"{settings.koble_base_url}/me/matches/{match['id']}?lang={me['language']}",
-        preferences=f"{settings.koble_base_url}/me/email-preferences?lang={me['language']}",
+        preferences=f"{settings.koble_base_url}/me/email-preferences?lang={me['language']}", **extra,
     )
     # Reminders can be turned off (email preferences), so they carry a one-click List-Unsubscribe.
     unsubscribe = links.unsubscribe_url(settings, me["id"]) if reminder else None
@@ -130,3 +149,29 @@ async def to_staff(
         )
         ids.append(await mail.queue(conn, None, rendered, match_id=match["id"], staff_id=staff["id"]))
     return ids
+
+
+@dataclass(frozen=True)
+class IntroductionPreview:
+    """The introduction one party would get, as staff preview it before hand-picking (plain text)."""
+
+    to_name: str
+    language: str
+    subject: str
+    body: str
+
+
+async def introduction_previews(
+    conn: asyncpg.Connection, settings: Settings, pair: tuple[asyncpg.Record, asyncpg.Record], note: str,
+    note_by: str | None,
+) -> list[IntroductionPreview]:
+    """Both parties' introductions with staff's note, each in its reader's language; links are stand-ins
+    (no reply link is issued until the pair is made)."""
+    out = []
+    for me, other in (pair, pair[::-1]):
+        extra = await introduction_context(conn, settings, me, other, None) | {"note": note.strip(), "note_by": note_by}
+        replies = dict.fromkeys(REPLIES["introduced"], f"{settings.koble_base_url}/reply/…")
+        rendered = mail.render("match_introduction", me["email"], me["language"], name=me["name"], other=other,
+                               mutual=False, replies=replies, link=f"{settings.koble_base_url}/me/matches/…", **extra)
+        out.append(IntroductionPreview(me["name"], me["language"], rendered.subject, rendered.body_text))
+    return out

@@ -171,7 +171,11 @@ async def reached(conn: asyncpg.Connection, path: Sequence[str], group: str) -> 
         f"""WITH steps AS (
                 SELECT e.match_id, min(array_position($1::text[], e.to_state)) AS born,
                        max(array_position($1::text[], e.to_state)) AS furthest
-                FROM match_events e WHERE e.to_state = ANY($1::text[]) GROUP BY e.match_id)
+                FROM match_events e WHERE e.to_state = ANY($1::text[])
+                -- an approval staff undid (issue 12) was never a step forward: the pair is suggested again
+                AND NOT EXISTS (SELECT 1 FROM match_events u WHERE u.match_id = e.match_id AND u.id > e.id
+                                AND u.reason = 'undo' AND u.from_state = e.to_state)
+                GROUP BY e.match_id)
             SELECT g.key, s.born, s.furthest FROM steps s
             JOIN matches m ON m.id = s.match_id
             JOIN participants a ON a.id = m.a_id JOIN participants b ON b.id = m.b_id
@@ -198,14 +202,6 @@ async def reminders(conn: asyncpg.Connection, match_id: int) -> list[asyncpg.Rec
     return await conn.fetch(
         "SELECT state, kind, created_at FROM match_reminders WHERE match_id = $1 ORDER BY created_at", match_id
     )
-
-
-async def ids_in_state(conn: asyncpg.Connection, state: str, limit: int = 500) -> list[int]:
-    """Ids of matches in one state, oldest change first."""
-    rows = await conn.fetch(
-        "SELECT id FROM matches WHERE state = $1 ORDER BY state_changed_at LIMIT $2", state, limit
-    )
-    return [row["id"] for row in rows]
 
 
 # --- participants' answers to suggestions, and the matches they see ---------------------------
@@ -424,3 +420,152 @@ async def export_rows(conn: asyncpg.Connection) -> list[asyncpg.Record]:
                    ARRAY(SELECT unnest(a.domains) INTERSECT SELECT unnest(b.domains) ORDER BY 1) AS domains
             {_QUEUE_FROM} ORDER BY m.id"""
     )
+
+
+# --- the match page: messages between the parties and the meetings they agree (migration 0020) ---------
+
+
+async def insert_message(
+    conn: asyncpg.Connection, match_id: int, sender_id: int, recipient_id: int, body: str
+) -> asyncpg.Record:
+    """Store one message."""
+    row: asyncpg.Record = await conn.fetchrow(
+        """INSERT INTO match_messages (match_id, sender_id, recipient_id, body) VALUES ($1, $2, $3, $4)
+           RETURNING *""",
+        match_id, sender_id, recipient_id, body,
+    )
+    return row
+
+
+async def messages(conn: asyncpg.Connection, match_id: int) -> list[asyncpg.Record]:
+    """A match's messages, oldest first."""
+    return await conn.fetch("SELECT * FROM match_messages WHERE match_id = $1 ORDER BY id", match_id)
+
+
+async def message_count(conn: asyncpg.Connection, match_id: int) -> int:
+    """How many messages a match has (staff see the number, not the words)."""
+    count: int = await conn.fetchval("SELECT count(*) FROM match_messages WHERE match_id = $1", match_id)
+    return count
+
+
+async def recipients_waiting(conn: asyncpg.Connection, quiet_since: dt.datetime) -> list[int]:
+    """Recipients with messages not yet told about, not emailed about messages since `quiet_since`."""
+    rows = await conn.fetch(
+        """SELECT DISTINCT m.recipient_id FROM match_messages m
+           LEFT JOIN match_message_notices n ON n.recipient_id = m.recipient_id
+           WHERE m.notified_at IS NULL AND (n.last_sent_at IS NULL OR n.last_sent_at <= $1)
+           ORDER BY m.recipient_id LIMIT 500""",
+        quiet_since,
+    )
+    return [row["recipient_id"] for row in rows]
+
+
+async def claim_notice(conn: asyncpg.Connection, recipient_id: int, now: dt.datetime, quiet_since: dt.datetime) -> bool:
+    """Claim the recipient's next "new messages" email; False if one went after `quiet_since` (or is going)."""
+    # Only when there is something to tell; of two claims at once the second waits for the first's row
+    # and then finds it too recent.
+    claimed: int | None = await conn.fetchval(
+        """INSERT INTO match_message_notices (recipient_id, last_sent_at)
+           SELECT $1, $2 WHERE EXISTS (SELECT 1 FROM match_messages WHERE recipient_id = $1 AND notified_at IS NULL)
+           ON CONFLICT (recipient_id) DO UPDATE SET last_sent_at = $2
+               WHERE match_message_notices.last_sent_at <= $3
+           RETURNING recipient_id""",
+        recipient_id, now, quiet_since,
+    )
+    return claimed is not None
+
+
+async def take_unnotified(conn: asyncpg.Connection, recipient_id: int, now: dt.datetime) -> list[asyncpg.Record]:
+    """Mark the recipient's untold messages told; returns them (oldest first) with their match's state."""
+    return await conn.fetch(
+        """WITH told AS (
+               UPDATE match_messages SET notified_at = $2 WHERE recipient_id = $1 AND notified_at IS NULL
+               RETURNING *)
+           SELECT told.*, m.state FROM told JOIN matches m ON m.id = told.match_id ORDER BY told.id""",
+        recipient_id, now,
+    )
+
+
+async def insert_meeting(
+    conn: asyncpg.Connection, match_id: int, proposer_id: int, times: Sequence[dt.datetime], place: str
+) -> asyncpg.Record:
+    """Store a proposal, withdrawing the match's open one (one open proposal per match)."""
+    await conn.execute(
+        "UPDATE match_meetings SET status = 'withdrawn' WHERE match_id = $1 AND status = 'proposed'", match_id
+    )
+    row: asyncpg.Record = await conn.fetchrow(
+        """INSERT INTO match_meetings (match_id, proposer_id, times, place) VALUES ($1, $2, $3, $4)
+           RETURNING *""",
+        match_id, proposer_id, list(times), place,
+    )
+    return row
+
+
+async def meetings(conn: asyncpg.Connection, match_id: int) -> list[asyncpg.Record]:
+    """A match's meeting proposals, newest first."""
+    return await conn.fetch("SELECT * FROM match_meetings WHERE match_id = $1 ORDER BY id DESC", match_id)
+
+
+async def lock_meeting(conn: asyncpg.Connection, meeting_id: int) -> asyncpg.Record | None:
+    """One proposal, locked until the transaction ends (two clicks on a time choose once)."""
+    return await conn.fetchrow("SELECT * FROM match_meetings WHERE id = $1 FOR UPDATE", meeting_id)
+
+
+async def choose_time(conn: asyncpg.Connection, meeting_id: int, chooser_id: int, at: dt.datetime) -> asyncpg.Record:
+    """Record the time the other party picked."""
+    row: asyncpg.Record = await conn.fetchrow(
+        """UPDATE match_meetings SET status = 'chosen', chosen_time = $3, chosen_by = $2, chosen_at = now()
+           WHERE id = $1 RETURNING *""",
+        meeting_id, chooser_id, at,
+    )
+    return row
+
+
+async def conversation_of(
+    conn: asyncpg.Connection, participant_id: int
+) -> tuple[list[asyncpg.Record], list[asyncpg.Record]]:
+    """The messages a participant sent or received and the meetings of their matches (their data download)."""
+    sent = await conn.fetch(
+        """SELECT match_id, sender_id = $1 AS sent_by_me, body, created_at FROM match_messages
+           WHERE sender_id = $1 OR recipient_id = $1 ORDER BY id""",
+        participant_id,
+    )
+    met = await conn.fetch(
+        """SELECT g.match_id, g.proposer_id = $1 AS proposed_by_me, g.times, g.place, g.status, g.chosen_time,
+                  g.created_at
+           FROM match_meetings g JOIN matches m ON m.id = g.match_id
+           WHERE $1 IN (m.a_id, m.b_id) ORDER BY g.id""",
+        participant_id,
+    )
+    return sent, met
+
+
+async def purge_conversations(
+    conn: asyncpg.Connection, finished: Sequence[str], before: dt.datetime
+) -> tuple[int, int]:
+    """Delete messages and meetings of matches that reached a `finished` state before `before`; the counts."""
+    ended = "SELECT id FROM matches WHERE state = ANY($1::text[]) AND state_changed_at < $2"
+    gone = [await conn.execute(f"DELETE FROM {table} WHERE match_id IN ({ended})", list(finished), before)
+            for table in ("match_messages", "match_meetings")]
+    return int(gone[0].split()[-1]), int(gone[1].split()[-1])
+# --- approvals waiting for their grace period (staff may undo them until the introduction) ---
+
+
+async def approval_note(conn: asyncpg.Connection, match_id: int) -> asyncpg.Record | None:
+    """The latest approval of a match: the staff member's note (comment) and name (None when unnamed)."""
+    return await conn.fetchrow(
+        """SELECT e.comment, nullif(s.name, '') AS staff_name
+           FROM match_events e LEFT JOIN staff s ON s.id = e.actor_staff_id
+           WHERE e.match_id = $1 AND e.to_state = 'approved' ORDER BY e.id DESC LIMIT 1""",
+        match_id,
+    )
+
+
+async def approved_before(conn: asyncpg.Connection, cutoff: dt.datetime, limit: int = 500) -> list[int]:
+    """Ids of matches approved at or before `cutoff` and not introduced yet, oldest first."""
+    rows = await conn.fetch(
+        """SELECT id FROM matches WHERE state = 'approved' AND state_changed_at <= $1
+           ORDER BY state_changed_at LIMIT $2""",
+        cutoff, limit,
+    )
+    return [row["id"] for row in rows]

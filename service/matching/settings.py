@@ -58,6 +58,9 @@ class RankerSettings(BaseSettings):
     # database. Showings are written in one statement per `exposure_flush_ms` for every request meanwhile.
     read_time_memory: bool = Field(True, alias="KOBLE_READ_TIME_MEMORY")
     exposure_flush_ms: int = Field(20, ge=1, le=1000, alias="KOBLE_EXPOSURE_FLUSH_MS")
+    # A direction's cosine: this share from the best interest pair, the rest from the side means
+    # (scoring.Weights.interest).
+    interest_blend: float = Field(_WEIGHTS.interest, ge=0.0, le=1.0, alias="KOBLE_INTEREST_BLEND")
 
     @model_validator(mode="after")
     def _fitted_weights(self) -> RankerSettings:
@@ -75,6 +78,7 @@ class RankerSettings(BaseSettings):
             **{name: getattr(self, f"weight_{name}") for name in scoring.WEIGHT_NAMES},
             similarity_floor=scoring.default_similarity_floor(model) if floor is None else floor,
             cross_lingual_shift=scoring.default_cross_lingual_shift(model) if shift is None else shift,
+            interest=self.interest_blend,
         )
 
 

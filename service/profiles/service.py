@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import sys
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -322,10 +322,24 @@ async def delete_account(conn: asyncpg.Connection, participant_id: int) -> bool:
         return await repository.delete(conn, participant_id)
 
 
+# Sections of the data download kept by domains above profiles (the matches domain's messages and
+# meetings), registered by the entry points (service.worker.wire_hooks): name -> (conn, participant id) -> data.
+ExportSection = Callable[[asyncpg.Connection, int], Awaitable[dict[str, Any]]]
+EXPORT_SECTIONS: dict[str, ExportSection] = {}
+
+
+def add_export_sections(section: ExportSection) -> None:
+    """Merge what `section(conn, participant_id)` returns into every data download (registering twice: once)."""
+    EXPORT_SECTIONS[f"{section.__module__}.{section.__qualname__}"] = section
+
+
 async def export_data(conn: asyncpg.Connection, row: asyncpg.Record) -> dict[str, Any]:
     """Everything Koble stores about a participant, as JSON-ready data."""
     emails = await mail.for_participant(conn, row["id"])
-    return {
+    extra: dict[str, Any] = {}
+    for section in EXPORT_SECTIONS.values():
+        extra |= await section(conn, row["id"])
+    return extra | {
         "profile": to_out(row).model_dump(mode="json"),
         "consent_at": _iso(row["consent_at"]),
         "verified_at": _iso(row["verified_at"]),

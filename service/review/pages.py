@@ -11,7 +11,7 @@ from urllib.parse import parse_qsl, urlencode
 
 import asyncpg
 from fastapi import APIRouter, Form, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from pydantic import EmailStr, TypeAdapter, ValidationError
 
 from service.auth import service as auth
@@ -19,9 +19,9 @@ from service.auth.dependencies import Admin, AnyStaff, IdentityDep, StaffMember
 from service.kit import audit as audit_log
 from service.kit import i18n
 from service.kit.config import Settings
-from service.kit.deps import ConnDep, ResourcesDep, SettingsDep
+from service.kit.deps import ConnDep, ResourcesDep, SettingsDep, get_settings
 from service.kit.i18n import _
-from service.kit.inputs import FormId, IdPath, PlainText, first_control, parse_id
+from service.kit.inputs import FormId, IdPath, MultilineText, PlainText, first_control, parse_id
 from service.kit.templating import templates
 from service.kit.vocabulary import DOMAINS, ENGAGEMENTS, KINDS
 from service.matches import labels as match_labels
@@ -172,8 +172,35 @@ def _notice(params: dict[str, str]) -> str | None:
         return _("%(approved)s pairs approved, %(skipped)s had been decided already.") % {
             "approved": params.get("approved", "0"), "skipped": params.get("skipped", "0")}
     notices = {"approve": _("Approved. Both have been introduced by email."), "reject": _("Rejected."),
-               "snooze": _("Snoozed."), "handpick": _("Paired. Both have been introduced by email.")}
+               "snooze": _("Snoozed."), "handpick": _("Paired. Both have been introduced by email."),
+               "approve_wait": _("Approved. The introduction emails go in a minute: you can still undo it."),
+               "handpick_wait": _("Paired. The introduction emails go in a minute: you can still undo it."),
+               "undo": _("Undone. Nobody was emailed; the pair is back in the queue.")}
     return notices.get(done or "")
+
+
+def wants_json(request: Request) -> bool:
+    """Whether the queue's script asked (fetch with Accept: application/json) rather than a plain form."""
+    return "application/json" in request.headers.get("accept", "")
+
+
+def _decided(request: Request, row: Any, message: str, back: str, done: str, next_id: int | None) -> Response:
+    """A decision's answer: JSON for the queue's script (the page stays where it is), else back to the
+    queue at the next pair (the fragment keeps the place without a script)."""
+    if wants_json(request):
+        until = review.undo_until(get_settings(request), row)
+        return JSONResponse({"match_id": row["id"], "state": row["state"], "message": message,
+                             "undo_until": until.isoformat() if until else None}, headers=PRIVATE)
+    anchor = f"#m{next_id}" if next_id else ""
+    redirect = _back(_join(back, f"done={done}&undo={row['id']}" if done == "approve_wait" else f"done={done}"))
+    redirect.headers["location"] += anchor
+    return redirect
+
+
+def _refused_json(errors: dict[str, str]) -> Response:
+    """A decision's field error for the queue's script (422, naming the field)."""
+    field, message = next(iter(errors.items()))
+    return JSONResponse({"field": field, "error": message}, status_code=422, headers=PRIVATE)
 
 
 async def _queue_page(
@@ -190,6 +217,7 @@ async def _queue_page(
         "statuses": _status_labels(), "errors": errors or {}, "notice": _notice(params),
         "domains": DOMAINS, "engagements": ENGAGEMENTS, "languages": i18n.LANGUAGES,
         "min_snooze": (dt.date.today() + dt.timedelta(days=1)).isoformat(),
+        "undo_id": parse_id(params.get("undo")) if params.get("done") == "approve_wait" else None,
     }
     return _page(request, "review/queue.html", context, status_code)
 
@@ -207,14 +235,28 @@ async def queue(request: Request, staff: StaffMember, conn: ConnDep, resources: 
 @router.post("/staff/queue/{match_id}/approve")
 async def approve(
     request: Request, match_id: IdPath, staff: StaffMember, conn: ConnDep, resources: ResourcesDep,
-    back: Annotated[PlainText, Form()] = "",
+    back: Annotated[PlainText, Form()] = "", next_id: Annotated[FormId | None, Form(alias="next")] = None,
 ) -> Response:
-    """Approve a pair: both are introduced by email."""
+    """Approve a pair: both are introduced by email after the grace period (undo until then)."""
     try:
-        await review.approve(conn, resources.redis, resources.settings, match_id, auth.staff_actor(staff))
+        row = await review.approve(conn, resources.redis, resources.settings, match_id, auth.staff_actor(staff))
     except IllegalTransition as exc:
         return _conflict(request, staff, exc)
-    return _back(_join(back, "done=approve"))
+    done = "approve_wait" if row["state"] == "approved" else "approve"
+    return _decided(request, row, _notice({"done": done}) or "", back, done, next_id)
+
+
+@router.post("/staff/queue/{match_id}/undo")
+async def undo(
+    request: Request, match_id: IdPath, staff: StaffMember, conn: ConnDep, resources: ResourcesDep,
+    back: Annotated[PlainText, Form()] = "",
+) -> Response:
+    """Undo an approval within its grace period: nobody is emailed and the pair is back in the queue."""
+    try:
+        row = await review.undo(conn, resources.settings, match_id, auth.staff_actor(staff))
+    except IllegalTransition as exc:
+        return _conflict(request, staff, exc)
+    return _decided(request, row, _notice({"done": "undo"}) or "", back, "undo", match_id)
 
 
 def _reason_problem(reason: str) -> str | None:
@@ -229,22 +271,24 @@ def _reason_problem(reason: str) -> str | None:
 async def reject(
     request: Request, match_id: IdPath, staff: StaffMember, conn: ConnDep, resources: ResourcesDep,
     reason: Annotated[str, Form()] = "", back: Annotated[PlainText, Form()] = "",
+    next_id: Annotated[FormId | None, Form(alias="next")] = None,
 ) -> Response:
-    """Reject a pair with a reason (the queue is shown again with the reason's error)."""
+    """Reject a pair with a reason (an error is shown next to the reason, in place with the script)."""
     problem = _reason_problem(reason)
     if problem:
         return await _redisplay(request, conn, resources, staff, back, {match_id: {"reason": problem}})
     try:
-        await review.reject(conn, resources.settings, match_id, auth.staff_actor(staff), reason.strip()[:500])
+        row = await review.reject(conn, resources.settings, match_id, auth.staff_actor(staff), reason.strip()[:500])
     except IllegalTransition as exc:
         return _conflict(request, staff, exc)
-    return _back(_join(back, "done=reject"))
+    return _decided(request, row, _("Rejected."), back, "reject", next_id)
 
 
 @router.post("/staff/queue/{match_id}/snooze")
 async def snooze(
     request: Request, match_id: IdPath, staff: StaffMember, conn: ConnDep, resources: ResourcesDep,
     until: Annotated[PlainText, Form()] = "", back: Annotated[PlainText, Form()] = "",
+    next_id: Annotated[FormId | None, Form(alias="next")] = None,
 ) -> Response:
     """Keep a pair out of the queue until a day."""
     day = _day(until)
@@ -253,10 +297,10 @@ async def snooze(
             "example": (dt.date.today() + dt.timedelta(days=7)).isoformat()}}}
         return await _redisplay(request, conn, resources, staff, back, errors)
     try:
-        await review.snooze(conn, match_id, auth.staff_actor(staff), day)
+        row = await review.snooze(conn, match_id, auth.staff_actor(staff), day)
     except IllegalTransition as exc:
         return _conflict(request, staff, exc)
-    return _back(_join(back, "done=snooze"))
+    return _decided(request, row, _("Snoozed."), back, "snooze", next_id)
 
 
 @router.post("/staff/queue/bulk")
@@ -281,13 +325,19 @@ async def _redisplay(
     request: Request, conn: asyncpg.Connection, resources: Any, staff: asyncpg.Record, back: str,
     errors: dict[int, dict[str, str]],
 ) -> Response:
-    """The queue again, with the error next to the field (the filters come back from the form)."""
+    """The queue again, with the error next to the field (the filters come back from the form); the
+    script gets the error alone and shows it in place."""
+    if wants_json(request):
+        return _refused_json(next(iter(errors.values())))
     return await _queue_page(request, conn, resources, staff, dict(parse_qsl(_join(back, ""))), errors, 422)
 
 
 def _conflict(request: Request, staff: asyncpg.Record, exc: IllegalTransition) -> Response:
     """Someone else decided first: say what the pair is now, and offer the way back."""
     message = match_labels.refusal(exc.current, exc.target)
+    if wants_json(request):
+        return JSONResponse({"error": message, "current_state": exc.current, "match_id": exc.match_id},
+                            status_code=409, headers=PRIVATE)
     return _page(request, "review/conflict.html", {"staff": staff, "message": message, "match_id": exc.match_id}, 409)
 
 
@@ -295,20 +345,30 @@ def _conflict(request: Request, staff: asyncpg.Record, exc: IllegalTransition) -
 
 
 async def _handpick_page(
-    request: Request, conn: asyncpg.Connection, staff: asyncpg.Record, values: dict[str, str],
+    request: Request, conn: asyncpg.Connection, resources: Any, staff: asyncpg.Record, values: dict[str, str],
     error: str | None = None, status_code: int = 200,
 ) -> Response:
-    actor = auth.staff_actor(staff)
+    actor, settings = auth.staff_actor(staff), resources.settings
     found = {side: await review.search(conn, values.get(f"q{side}", ""), actor) for side in ("1", "2")}
-    context = {"staff": staff, "values": values, "found": found, "error": error}
+    first, second = parse_id(values.get("first")), parse_id(values.get("second"))
+    beside = await review.fits_with(conn, settings, first, found["2"]) if first else {}
+    preview = await review.preview_pair(conn, settings, first, second, actor, values.get("note", ""),
+                                        staff["name"] or None) if first and second else None
+    context = {"staff": staff, "values": values, "found": found, "error": error, "beside": beside,
+               "preview": preview}
     return _page(request, "review/handpick.html", context, status_code)
 
 
+NOTE_CHARS = 1000
+
+
 @router.get("/staff/handpick", response_class=HTMLResponse)
-async def handpick(request: Request, staff: StaffMember, conn: ConnDep) -> Response:
-    """Search two participants (name, organisation or email) and pair them by hand."""
-    values = {k: v[:100] for k, v in request.query_params.items() if k in ("q1", "q2")}
-    return await _handpick_page(request, conn, staff, values)
+async def handpick(request: Request, staff: StaffMember, conn: ConnDep, resources: ResourcesDep) -> Response:
+    """Search two participants (name, organisation or email); once both are picked, the pair's fit, why,
+    what forbids it and both introductions (with an optional note) are shown before pairing them."""
+    keep = ("q1", "q2", "first", "second", "note")
+    values = {k: v[: NOTE_CHARS if k == "note" else 100] for k, v in request.query_params.items() if k in keep}
+    return await _handpick_page(request, conn, resources, staff, values)
 
 
 @router.post("/staff/handpick", response_class=HTMLResponse)
@@ -316,17 +376,27 @@ async def handpick_submit(
     request: Request, staff: StaffMember, conn: ConnDep, resources: ResourcesDep,
     first: Annotated[FormId | None, Form()] = None, second: Annotated[FormId | None, Form()] = None,
     q1: Annotated[PlainText, Form()] = "", q2: Annotated[PlainText, Form()] = "",
+    note: Annotated[MultilineText, Form()] = "", preview: Annotated[PlainText, Form()] = "",
 ) -> Response:
-    """Pair the two picked participants (approved and introduced), unless a hard constraint forbids it."""
-    values = {"q1": q1[:100], "q2": q2[:100], "first": str(first or ""), "second": str(second or "")}
+    """Pair the two picked participants (approved, then introduced with the note), unless a hard constraint
+    forbids it; with `preview`, show the introductions with the note again instead."""
+    values = {"q1": q1[:100], "q2": q2[:100], "first": str(first or ""), "second": str(second or ""),
+              "note": note[:NOTE_CHARS]}
+    if preview and first is not None and second is not None:
+        return await _handpick_page(request, conn, resources, staff, values)
     if first is None or second is None:
-        return await _handpick_page(request, conn, staff, values, _("Pick one participant in each list."), 422)
+        return await _handpick_page(request, conn, resources, staff, values,
+                                    _("Pick one participant in each list."), 422)
+    if len(note) > NOTE_CHARS:
+        return await _handpick_page(request, conn, resources, staff, values, _(
+            "The note is too long: at most %(n)s characters.") % {"n": NOTE_CHARS}, 422)
     try:
         row = await review.hand_pick(conn, resources.redis, resources.settings, first, second,
-                                     auth.staff_actor(staff))
+                                     auth.staff_actor(staff), note.strip() or None)
     except review.PairRefused as exc:
-        return await _handpick_page(request, conn, staff, values, str(exc), 422)
-    return RedirectResponse(f"/staff/matches/{row['id']}?done=handpick", status_code=303)
+        return await _handpick_page(request, conn, resources, staff, values, str(exc), 422)
+    done = "handpick_wait" if row["state"] == "approved" else "handpick"
+    return RedirectResponse(f"/staff/matches/{row['id']}?done={done}", status_code=303)
 
 
 # --- pipeline, matches, participants ---
@@ -340,11 +410,15 @@ async def pipeline(request: Request, staff: StaffMember, conn: ConnDep) -> Respo
 
 
 @router.get("/staff/matches/{match_id}", response_class=HTMLResponse)
-async def match(request: Request, match_id: IdPath, staff: StaffMember, conn: ConnDep) -> Response:
+async def match(
+    request: Request, match_id: IdPath, staff: StaffMember, conn: ConnDep, resources: ResourcesDep
+) -> Response:
     """One match: both profiles, its timeline (transitions and emails), and closing it with a reason."""
     context = await review.match_page(conn, match_id, auth.staff_actor(staff))
     notice = _notice(dict(request.query_params))
-    return _page(request, "review/match.html", {"staff": staff, "notice": notice, "error": None, **context})
+    undo_until = review.undo_until(resources.settings, context["match"])
+    return _page(request, "review/match.html", {"staff": staff, "notice": notice, "error": None,
+                                                "undo_until": undo_until, **context})
 
 
 @router.post("/staff/matches/{match_id}/close", response_class=HTMLResponse)
@@ -357,7 +431,8 @@ async def close(
     if not reason.strip():
         context = await review.match_page(conn, match_id, actor)
         error = _("Write why you close this match.")
-        return _page(request, "review/match.html", {"staff": staff, "notice": None, "error": error, **context}, 422)
+        return _page(request, "review/match.html", {"staff": staff, "notice": None, "error": error,
+                                                    "undo_until": None, **context}, 422)
     try:
         await review.close(conn, resources.redis, resources.settings, match_id, actor, reason.strip()[:500])
     except IllegalTransition as exc:

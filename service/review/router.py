@@ -96,9 +96,10 @@ async def queue(
 
 
 @router.post("/matches/{match_id}/approve", response_model=MatchOut, responses=DECISION_ERRORS,
-             summary="Approve a suggested pair (both are introduced by email)")
+             summary="Approve a suggested pair (both are introduced by email after the grace period)")
 async def approve(match_id: IdPath, actor: ApiStaff, conn: ConnDep, resources: ResourcesDep) -> MatchOut:
-    """Approve: the pair moves to approved, then Koble introduces both (state `introduced`)."""
+    """Approve: the pair moves to `approved`; after `KOBLE_APPROVAL_GRACE_SECONDS` (at once when 0) Koble
+    introduces both (state `introduced`). Until then the transition `approved → suggested` undoes it."""
     row = await review.approve(conn, resources.redis, resources.settings, match_id, actor)
     return MatchOut(match_id=row["id"], state=row["state"])
 

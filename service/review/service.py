@@ -26,7 +26,7 @@ from service.kit.errors import Conflict
 from service.kit.exports import text_cell
 from service.kit.i18n import _
 from service.kit.inputs import parse_id
-from service.matches import labels
+from service.matches import conversation, labels
 from service.matches import service as matches
 from service.matches.lifecycle import IllegalTransition, MatchNotFound
 from service.matches.schemas import QueueFilter
@@ -42,6 +42,29 @@ FLOAT4_MAX = 3.4028234663852886e38  # the largest finite PostgreSQL real
 
 
 @dataclass(frozen=True)
+class FitPart:
+    """One ingredient of a pair's score: its name, how much of its own maximum it reaches (0-1), in words."""
+
+    label: str
+    share: float
+    word: str
+
+    @property
+    def tenths(self) -> int:
+        """The share in tenths (0-10), for the bar's width class."""
+        return round(max(0.0, min(1.0, self.share)) * 10)
+
+
+@dataclass(frozen=True)
+class Fit:
+    """A pair's score in words, with what makes it (interests both ways, then the soft features)."""
+
+    word: str
+    level: int  # 0-3: weak, some, good, very good
+    parts: tuple[FitPart, ...]
+
+
+@dataclass(frozen=True)
 class QueueItem:
     """One pair in the queue: the match, both profiles as the profile page shows them, and why."""
 
@@ -49,6 +72,7 @@ class QueueItem:
     a: dict[str, Any]
     b: dict[str, Any]
     explanation: str
+    fit: Fit | None = None
 
     @property
     def score_text(self) -> str:
@@ -84,17 +108,50 @@ async def queue(
     people = await profiles.by_ids(conn, [i for row in rows for i in (row["a_id"], row["b_id"])])
     best = await matching.best_interest_pairs_of_pairs(conn, [(row["a_id"], row["b_id"]) for row in rows],
                                                 matching.model_name(settings))
-    items = [_item(row, people, best.get((row["a_id"], row["b_id"]))) for row in rows
+    weights = matching.ranker_config(matching.model_name(settings)).weights
+    items = [_item(row, people, best.get((row["a_id"], row["b_id"])), weights) for row in rows
              if row["a_id"] in people and row["b_id"] in people]
     await audit.record_many(conn, actor, "view_queue", match_ids=[row["id"] for row in rows])
     more = len(rows) == f.limit
     return items, encode_cursor(rows[-1]) if more and rows else None, await matches.queue_count(conn, f)
 
 
-def _item(row: asyncpg.Record, people: Mapping[int, asyncpg.Record], best: asyncpg.Record | None) -> QueueItem:
+def _item(
+    row: asyncpg.Record, people: Mapping[int, asyncpg.Record], best: asyncpg.Record | None, weights: scoring.Weights
+) -> QueueItem:
     a, b = people[row["a_id"]], people[row["b_id"]]
     return QueueItem(row, profile_pages.profile_view(a) | who(a), profile_pages.profile_view(b) | who(b),
-                     explain_pair(a, b, best))
+                     explain_pair(a, b, best), fit_of(a, b, row["score"], weights))
+
+
+# Interest fit R (scoring.Weights: the harmonic mean of both directions' fit, each a cosine mapped to
+# [0, 1] and raised up to x2 by shared terms) in words: at 1.0 both sides' texts match closely and
+# share terms; below 0.3 the pair rests on the domain and soft features more than on what they wrote.
+FIT_WORDS = ((1.0, 3), (0.6, 2), (0.3, 1), (float("-inf"), 0))
+
+
+def _fit_words() -> tuple[str, ...]:
+    return (_("Weak fit"), _("Some fit"), _("Good fit"), _("Very good fit"))
+
+
+def _share_word(share: float) -> str:
+    return _("high") if share >= 0.67 else _("medium") if share >= 0.34 else _("low") if share > 0 else _("none")
+
+
+def fit_of(a: asyncpg.Record, b: asyncpg.Record, score: float | None, weights: scoring.Weights) -> Fit | None:
+    """The stored score (None: no score, as for hand-picked pairs) in words, with its ingredients: the soft
+    features recomputed from both profiles and the interest fit as what is left (exposure counts in it)."""
+    if score is None or not math.isfinite(score):
+        return None
+    px, cands = _profiles(a, b)
+    soft = {name: float(values[0]) for name, values in scoring.soft_features(px, cands, weights).items()}
+    interest = (score - sum(getattr(weights, name) * value for name, value in soft.items())) / (weights.reciprocal or 1)
+    level = next(lvl for floor, lvl in FIT_WORDS if interest >= floor)
+    labels_of = {"availability": _("Time"), "engagement": _("Kind of collaboration"), "language": _("Language"),
+                 "location": _("Place"), "freshness": _("Recently active")}
+    parts = [FitPart(_("Interests, both ways"), interest / 2, _fit_words()[level].lower())]
+    parts += [FitPart(labels_of[name], value, _share_word(value)) for name, value in soft.items() if name in labels_of]
+    return Fit(_fit_words()[level], level, tuple(parts))
 
 
 def who(row: asyncpg.Record) -> dict[str, Any]:
@@ -112,15 +169,33 @@ def explain_pair(a: asyncpg.Record, b: asyncpg.Record, best: asyncpg.Record | No
 
 
 async def approve(
-    conn: asyncpg.Connection, redis: ArqRedis | None, settings: Settings, match_id: int, actor: Actor
+    conn: asyncpg.Connection, redis: ArqRedis | None, settings: Settings, match_id: int, actor: Actor,
+    note: str | None = None,
 ) -> asyncpg.Record:
-    """Approve a suggested pair and introduce both (emails go out after commit); 409 if it moved."""
+    """Approve a suggested pair; both are introduced (with staff's `note`) when the grace period ends, or
+    at once without one; 409 if it moved. While `approved`, `undo` takes it back."""
     async with conn.transaction():
-        outbox = await matches.approve(conn, settings, match_id, actor)
+        outbox = await matches.approve(conn, settings, match_id, actor, comment=note or None)
         await audit.record(conn, actor, "approve", match_id=match_id)
         row = await matches.by_id(conn, match_id)
-    await matches.deliver(redis, outbox)
     assert row is not None  # locked and moved inside this transaction; matches are never deleted alone
+    if row["state"] == "approved":
+        await matches.schedule_introduction(redis, settings, row)
+    await matches.deliver(redis, outbox)
+    return row
+
+
+def undo_until(settings: Settings, row: asyncpg.Record) -> dt.datetime | None:
+    """Until when an approval may be undone (None: the match is not waiting for its introduction)."""
+    return matches.introduce_at(settings, row) if row["state"] == "approved" else None
+
+
+async def undo(conn: asyncpg.Connection, settings: Settings, match_id: int, actor: Actor) -> asyncpg.Record:
+    """Undo an approval within its grace period: the pair is back in the queue and nobody was emailed;
+    409 (naming `introduced`) once the introduction has gone."""
+    async with conn.transaction():
+        row = await matches.undo_approval(conn, settings, match_id, actor)
+        await audit.record(conn, actor, "undo_approve", match_id=match_id)
     return row
 
 
@@ -224,9 +299,11 @@ async def pair_problems(conn: asyncpg.Connection, x: asyncpg.Record, y: asyncpg.
 
 
 async def hand_pick(
-    conn: asyncpg.Connection, redis: ArqRedis | None, settings: Settings, x_id: int, y_id: int, actor: Actor
+    conn: asyncpg.Connection, redis: ArqRedis | None, settings: Settings, x_id: int, y_id: int, actor: Actor,
+    note: str | None = None,
 ) -> asyncpg.Record:
-    """Pair two participants by hand: approved and introduced at once; raises PairRefused with reasons."""
+    """Pair two participants by hand: approved, introduced (with staff's `note`) after the grace period as
+    queue approvals are; raises PairRefused with reasons."""
     people = await profiles.by_ids(conn, [x_id, y_id])
     if x_id not in people or y_id not in people:
         raise PairRefused(_("Pick two participants from the search results."))
@@ -235,15 +312,89 @@ async def hand_pick(
         raise PairRefused(" ".join(problems))
     existing = await matches.by_pair(conn, x_id, y_id)
     if existing is not None:  # the ranker suggested them already: this is that pair's approval
-        return await approve(conn, redis, settings, existing["id"], actor)
+        return await approve(conn, redis, settings, existing["id"], actor, note)
     async with conn.transaction():
-        row, _outbox = await matches.create(conn, settings, (x_id, y_id), "approved", "hand_picked", actor)
+        row, outbox = await matches.create(conn, settings, (x_id, y_id), "approved", "hand_picked", actor,
+                                           comment=note or None)
         if row is None:  # created by someone else a moment ago
             raise PairRefused(_("They already have a match."))
-        row, outbox = await matches.transition(conn, settings, row["id"], "introduced", Actor.system())
+        if not settings.approval_grace_seconds:
+            row, outbox = await matches.transition(conn, settings, row["id"], "introduced", Actor.system())
         await audit.record(conn, actor, "hand_pick", match_id=row["id"])
+    if row["state"] == "approved":
+        await matches.schedule_introduction(redis, settings, row)
     await matches.deliver(redis, outbox)
     return row
+
+
+@dataclass(frozen=True)
+class PairPreview:
+    """What staff see before hand-picking a pair: both profiles, the fit, why, what stops it, the emails."""
+
+    x: dict[str, Any]
+    y: dict[str, Any]
+    problems: list[str]
+    explanation: str
+    fit: Fit | None
+    emails: list[matches.IntroductionPreview]
+
+
+async def preview_pair(
+    conn: asyncpg.Connection, settings: Settings, x_id: int, y_id: int, actor: Actor, note: str = "",
+    note_by: str | None = None,
+) -> PairPreview | None:
+    """The pair before it is made (None if either is gone): fit and reasons from the ranker, the hard
+    constraints it breaks, and the introduction each would get (with `note`); the view is audited."""
+    people = await profiles.by_ids(conn, [x_id, y_id])
+    if x_id not in people or y_id not in people:
+        return None
+    x, y = people[x_id], people[y_id]
+    model = matching.model_name(settings)
+    config = matching.ranker_config(model)
+    found = await matching.suggest(conn, x_id, 1, model, config, i18n.current_language.get(), by_name=True,
+                                   record_exposure=False, among=[y_id])
+    best = await matching.best_interest_pairs_of_pairs(conn, [(x_id, y_id)], model)
+    explanation = found[0].explanation if found else explain_pair(x, y, best.get((x_id, y_id)))
+    fit = fit_of(x, y, found[0].score, config.weights) if found else None
+    emails = await matches.introduction_previews(conn, settings, (x, y), note, note_by)
+    await audit.record_many(conn, actor, "preview_pair", participant_ids=[x_id, y_id])
+    return PairPreview(profile_pages.profile_view(x) | who(x), profile_pages.profile_view(y) | who(y),
+                       await pair_problems(conn, x, y), explanation, fit, emails)
+
+
+@dataclass(frozen=True)
+class Beside:
+    """A search result judged beside the picked participant: the fit in words (blank when unscored), why,
+    or the hard constraints that forbid the pair (`refused`)."""
+
+    word: str
+    text: str
+    refused: bool
+
+
+async def fits_with(
+    conn: asyncpg.Connection, settings: Settings, x_id: int, others: Sequence[asyncpg.Record]
+) -> dict[int, Beside]:
+    """Per search result beside a picked participant: fit and why, or the refusal, before submitting."""
+    x = (await profiles.by_ids(conn, [x_id])).get(x_id)
+    others = [o for o in others if x is None or o["id"] != x_id]
+    if x is None or not others:
+        return {}
+    model = matching.model_name(settings)
+    config = matching.ranker_config(model)
+    found = {s.id: s for s in await matching.suggest(conn, x_id, len(others), model, config,
+                                                     i18n.current_language.get(), by_name=True,
+                                                     record_exposure=False, among=[o["id"] for o in others])}
+    best = await matching.best_interest_pairs_of_pairs(conn, [(x_id, o["id"]) for o in others], model)
+    out: dict[int, Beside] = {}
+    for other in others:
+        problems = await pair_problems(conn, x, other)
+        hit = found.get(other["id"])
+        fit = fit_of(x, other, hit.score, config.weights) if hit else None
+        out[other["id"]] = Beside("", " ".join(problems), True) if problems else Beside(
+            fit.word if fit else "", hit.explanation if hit else explain_pair(x, other, best.get((x_id, other["id"]))),
+            False)
+    return out
 
 
 # --- proposing pairs (staff-first mode) ---
@@ -276,9 +427,12 @@ async def match_page(conn: asyncpg.Connection, match_id: int, actor: Actor) -> d
         raise MatchNotFound(match_id)
     people = await profiles.by_ids(conn, [row["a_id"], row["b_id"]])
     await audit.record(conn, actor, "view_match", match_id=match_id)
+    # The parties' messages are theirs: staff see how many there are and the meetings, not the words.
+    talk = await conversation.of_match(conn, match_id)
     return {"match": row, "timeline": await matches.timeline(conn, match_id),
             "parties": [profile_pages.profile_view(people[i]) | who(people[i]) for i in (row["a_id"], row["b_id"])
-                        if i in people]}
+                        if i in people],
+            "message_count": len(talk.messages), "meetings": talk.meetings}
 
 
 async def pipeline(

@@ -171,7 +171,8 @@ def test_fit_weights_command_and_evaluate_with_weights_and_cache(
     result = koble(["evaluate", *args, "--weights", str(tmp_path / "w.json"), "--variant", "bm25", "--json"], env)
     assert result.returncode == 0, result.stderr
     assert set(json.loads(result.stdout)) == {"precision_at_k", "recall_at_k", "ndcg_at_k", "mrr", "coverage",
-                                              "constraint_violations", "k", "queries", "seconds"}
+                                              "constraint_violations", "k", "queries", "seconds",
+                                              "kendall_tau_loss"}
 
 
 def koble(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:

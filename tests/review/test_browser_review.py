@@ -55,6 +55,7 @@ def staff_first_server(settings: Settings, tmp_path: Path) -> Iterator[str]:
         "DATABASE_URL": settings.database_url or "", "REDIS_URL": settings.redis_url or "",
         "SMTP_URL": settings.smtp_url or "", "KOBLE_DATA_DIR": str(tmp_path / "serve"),
         "KOBLE_SECRET_KEY": "live-secret", "KOBLE_API_TOKEN": API_TOKEN, "KOBLE_MATCH_MODE": "staff_first",
+        "KOBLE_APPROVAL_GRACE_SECONDS": "0",  # introduced at once (test_browser_queue walks the grace period)
     }
     with koble_serve(env, tmp_path / "serve.log") as base:
         yield base
@@ -96,8 +97,8 @@ def test_a_reviewer_approves_a_pair_with_the_keyboard_in_staff_first_mode(
     page.keyboard.press("j")  # review.js: move to the first pair
     expect(page.locator(".queue-item.current")).to_be_focused()
     page.keyboard.press("a")  # and approve it
-    expect(page.get_by_role("status")).to_have_text(text["approved"])
-    expect(page.locator(".queue-item")).to_have_count(0)
+    expect(page.get_by_role("status")).to_contain_text(text["approved"])  # answered in place, no reload
+    expect(page.locator(".queue-item.decided")).to_have_count(1)
 
     states = in_thread(lambda conn: conn.fetch("SELECT state FROM matches"), settings.database_url or "")
     assert [row["state"] for row in states] == ["introduced"]

@@ -31,8 +31,10 @@ async def test_the_queue_shows_both_profiles_and_the_explanation_and_approval_in
     page = (await client.get("/staff/queue?lang=en")).text
     assert "Sigrid Haugen" in page and "Raufoss OT Security AS" in page
     assert "Shared domain: Cyber security and ICT" in page  # the explanation, about both by name
-    assert "Sigrid Haugen looks for “" in page and "Score 0.71" in page
-    assert "Poeng 0,71" in (await client.get("/staff/queue?lang=nb")).text  # numbers as Norwegian writes them
+    assert "Sigrid Haugen looks for “" in page
+    # The score in words with what makes it (issue 12, wall 7): no bare number.
+    assert '<span class="fit-word">Good fit</span>' in page and "Interests, both ways" in page
+    assert "Score 0.71" not in page and "God match" in (await client.get("/staff/queue?lang=nb")).text
     assert "Masteroppgave om sikkerhet" in page and "Master thesis on securing" in page  # side by side
 
     response = await post_form(client, f"/staff/queue/{match_id}/approve", {"back": "status=pending"})

@@ -34,16 +34,30 @@ TERMS_SQL = """(SELECT array_agg(DISTINCT stem)
 # turns the count into a rank.
 MATCHES_SQL = "coalesce(length(ts_filter(setweight(p.{column}, 'A', q.{terms}), '{{a}}')), 0)"
 
+# scoring.best_pair_cosines in SQL: the largest cosine between one of the query's interests of side
+# {mine} (the `qi` rows) and one of candidate {who}'s interests of the opposite side. NULL where either
+# has none. $8 model.
+BEST_PAIR_SQL = """(SELECT max(1 - (qi.embedding <=> b.embedding)) FROM qi
+    JOIN interest_embeddings b ON b.participant_id = {who} AND b.model = $8 AND b.side <> qi.side
+    WHERE qi.side = '{mine}')"""
+# The query's own interest vectors ($1 query id, $8 model), read once per statement.
+QUERY_INTERESTS_SQL = """qi AS MATERIALIZED (
+    SELECT side, embedding FROM interest_embeddings WHERE participant_id = $1 AND model = $8 AND {enabled})"""
+
 # $9 query seeks vector, $10 query offers vector, $11 exposure half-life (days), $12 lexical terms
-# (0: no lexical matching), $13 candidate ids (NULL: every allowed candidate).
+# (0: no lexical matching), $13 candidate ids (NULL: every allowed candidate), $14 best interest
+# pairs wanted (false: fwd_best and bwd_best are NULL).
 _CANDIDATES = f"""WITH q AS MATERIALIZED (
     SELECT CASE WHEN $12 > 0 THEN {TERMS_SQL.format(column="seeks_tsv")} END AS fwd,
-           CASE WHEN $12 > 0 THEN {TERMS_SQL.format(column="offers_tsv")} END AS bwd)
+           CASE WHEN $12 > 0 THEN {TERMS_SQL.format(column="offers_tsv")} END AS bwd),
+{QUERY_INTERESTS_SQL.format(enabled="$14::boolean")}
 SELECT p.id, p.external_id, p.kind, p.name, p.organisation, p.language, p.domains, p.engagements,
        p.available_from, p.available_until, p.capacity, p.location,
        (p.hidden_at IS NULL AND p.verified_at IS NOT NULL) AS visible,
        extract(epoch FROM now() - p.last_active_at)::float8 / 86400 AS age_days,
        1 - (o.embedding <=> $9) AS fwd_cos, 1 - (s.embedding <=> $10) AS bwd_cos,
+       CASE WHEN o.embedding IS NOT NULL THEN {BEST_PAIR_SQL.format(who="p.id", mine="seeks")} END AS fwd_best,
+       CASE WHEN s.embedding IS NOT NULL THEN {BEST_PAIR_SQL.format(who="p.id", mine="offers")} END AS bwd_best,
        coalesce(e.shown * {exposure_decay_sql("$11")}, 0) AS shown,
        {MATCHES_SQL.format(column="offers_tsv", terms="fwd")} AS fwd_matches, length(p.offers_tsv) AS offers_terms,
        {MATCHES_SQL.format(column="seeks_tsv", terms="bwd")} AS bwd_matches, length(p.seeks_tsv) AS seeks_terms
@@ -72,6 +86,7 @@ class Relevance:
     soft: Mapping[str, float] = field(default_factory=dict)  # soft feature -> weight (absent: 0)
     availability_horizon_days: float = 365.0
     freshness_half_life_days: float = 180.0
+    interest: float = 0.0  # scoring.Weights.interest: the best interest pair's share of a direction's cosine
 
     @classmethod
     def of(cls, language: str, weights: scoring.Weights, lexical_terms: int) -> Relevance:
@@ -80,12 +95,14 @@ class Relevance:
             language, weights.cross_lingual_shift, weights.similarity_floor, weights.one_directional, weights.lexical,
             lexical_terms if weights.lexical else 0, weights.reciprocal,
             {name: getattr(weights, name) for name in scoring.SOFT_NAMES},
-            weights.availability_horizon_days, weights.freshness_half_life_days)
+            weights.availability_horizon_days, weights.freshness_half_life_days, weights.interest)
 
     def soft_params(self) -> list[float]:
-        """$22.. of the exact scan: the horizon, the half-life and the weights of `SOFT_SQL`'s terms."""
+        """$22.. of the exact scan: the horizon, the half-life, the weights of `SOFT_SQL`'s terms and the
+        interest blend."""
         return [self.availability_horizon_days, self.freshness_half_life_days,
-                *(float(self.soft.get(name, 0.0)) for name, sql in SOFT_SQL.items() if sql is not None)]
+                *(float(self.soft.get(name, 0.0)) for name, sql in SOFT_SQL.items() if sql is not None),
+                float(self.interest)]
 
 
 # scoring.relevance in SQL: each direction's cosine (+ the shift for another language) mapped from
@@ -137,6 +154,10 @@ assert tuple(SOFT_SQL) == scoring.SOFT_NAMES, "SOFT_SQL must follow scoring.SOFT
 UNSCANNED_SOFT: tuple[str, ...] = tuple(name for name, sql in SOFT_SQL.items() if sql is None)
 _SOFT = "(" + "\n    + ".join(
     f"${24 + i}::float8 * ({sql})" for i, sql in enumerate(sql for sql in SOFT_SQL.values() if sql is not None)) + ")"
+# scoring.blended in SQL: a direction's cosine blended with its best interest pair (Weights.interest,
+# the parameter after the soft weights); the side cosine alone where there is no best pair.
+_INTEREST = f"{24 + len([sql for sql in SOFT_SQL.values() if sql is not None])}::float8"
+_BLEND = f"CASE WHEN {{best}} IS NULL THEN {{side}} ELSE (1 - ${_INTEREST}) * {{side}} + ${_INTEREST} * {{best}} END"
 # The lexical retrieval path: an OR-query of the query's terms that are rare in the candidates' column
 # (ANALYZE's most common elements do not list them above $21 rows), so a lexically strong candidate is
 # scored whatever its cosines. No statistics yet (never analysed), no lexical path. Lexemes with a
@@ -159,7 +180,7 @@ _RELEVANCE = f"""WITH q AS MATERIALIZED (
     SELECT {_RARE.format(terms="fwd", column="offers_tsv")} AS fwd,
            {_RARE.format(terms="bwd", column="seeks_tsv")} AS bwd
     FROM q
-), allowed AS MATERIALIZED (
+), {QUERY_INTERESTS_SQL.format(enabled=f"${_INTEREST} > 0")}, allowed AS MATERIALIZED (
     SELECT p.id, p.language
     FROM {{source}}
     WHERE {ALLOWED_SQL}
@@ -173,8 +194,16 @@ _RELEVANCE = f"""WITH q AS MATERIALIZED (
         ON s.participant_id = a.id AND s.model = $8 AND s.side = 'seeks' AND $10::vector IS NOT NULL
     CROSS JOIN LATERAL (SELECT CASE WHEN a.language <> $13 THEN $14::float8 ELSE 0 END AS shift,
                                $15::float8 AS floor) AS l
-    CROSS JOIN LATERAL (SELECT {_FIT.format(cos="1 - (o.embedding <=> $9)")} AS f,
-                               {_FIT.format(cos="1 - (s.embedding <=> $10)")} AS b) AS d
+    CROSS JOIN LATERAL (SELECT 1 - (o.embedding <=> $9) AS f, 1 - (s.embedding <=> $10) AS b) AS side
+    -- (OFFSET 0: each best pair is computed once a row, not once for every place the blend names it.)
+    CROSS JOIN LATERAL (SELECT CASE WHEN ${_INTEREST} > 0 AND side.f IS NOT NULL
+                                    THEN {BEST_PAIR_SQL.format(who="a.id", mine="seeks")} END AS f,
+                               CASE WHEN ${_INTEREST} > 0 AND side.b IS NOT NULL
+                                    THEN {BEST_PAIR_SQL.format(who="a.id", mine="offers")} END AS b
+                        OFFSET 0) AS best
+    CROSS JOIN LATERAL (SELECT {_BLEND.format(side="side.f", best="best.f")} AS f,
+                               {_BLEND.format(side="side.b", best="best.b")} AS b OFFSET 0) AS c
+    CROSS JOIN LATERAL (SELECT {_FIT.format(cos="c.f")} AS f, {_FIT.format(cos="c.b")} AS b) AS d
     WHERE o.embedding IS NOT NULL OR s.embedding IS NOT NULL
     ORDER BY $19 * {_HARMONIC.format(f="d.f", b="d.b")} DESC, a.id LIMIT $18
 ), boosted AS MATERIALIZED (  -- (inlined, the harmonic mean below would match the terms 10 times a row)
@@ -224,6 +253,7 @@ async def candidate_rows(
     ids: Sequence[int] | None,
     exposure_half_life_days: float,
     lexical_terms: int,
+    interests: bool = True,
 ) -> list[asyncpg.Record]:
     """Everything the ranker needs about allowed candidates: the given ids, or all of them (ids None).
 
@@ -233,9 +263,10 @@ async def candidate_rows(
     fwd_cos/bwd_cos are the cosines of the query's seeks with their offers and of their seeks with
     the query's offers (NULL where a side is missing); fwd_matches/bwd_matches how many lexemes of
     their offers/seeks are among the query's seek/offer terms, offers_terms/seeks_terms how many
-    lexemes those have.
+    lexemes those have; fwd_best/bwd_best the best interest pair's cosine of each direction
+    (`BEST_PAIR_SQL`; NULL where a side is missing or `interests` is false).
     """
     return await conn.fetch(
         _CANDIDATES, *query.params(), vectors.get("offers"), vectors.get("seeks"),
-        exposure_half_life_days, lexical_terms, None if ids is None else list(ids),
+        exposure_half_life_days, lexical_terms, None if ids is None else list(ids), interests,
     )

@@ -332,6 +332,29 @@ async def pair_pool(conn: asyncpg.Connection, query: QueryFilter, vectors: dict[
     return list(dict.fromkeys(pid for ids in found.values() for pid in ids))
 
 
+# For each of the query's interests, the allowed candidates owning the n closest interests of the
+# opposite side (a top-n sort of an exact scan per interest, the participant filter applied to the few
+# rows kept rather than joined to every row). A candidate whose best pair with the query (ranking.
+# BEST_PAIR_SQL) is among the n closest of its query interest is found. $1-$8 the filter, $9 n.
+_INTEREST_POOL = f"""WITH qi AS MATERIALIZED (
+    SELECT side, embedding FROM interest_embeddings WHERE participant_id = $1 AND model = $8
+)
+SELECT DISTINCT near.participant_id FROM qi CROSS JOIN LATERAL (
+    SELECT b.participant_id FROM interest_embeddings b JOIN participants p ON p.id = b.participant_id
+    WHERE b.model = $8 AND b.side <> qi.side AND {ALLOWED_SQL}
+    ORDER BY b.embedding <=> qi.embedding LIMIT $9) AS near"""
+
+
+async def interest_pool(conn: asyncpg.Connection, query: QueryFilter, n: int) -> list[int]:
+    """The allowed candidates owning one of the n interests closest to each of the query's interests.
+
+    A many-topic profile's side vector is a blur of its topics, so the side- and pair-vector indexes
+    can miss a candidate whose one interest fits one of the query's exactly; this pool finds them.
+    """
+    rows = await conn.fetch(_INTEREST_POOL, *query.params(), n)
+    return list(dict.fromkeys(row["participant_id"] for row in rows))
+
+
 # Per candidate, the closest (query interest, candidate interest) pair across opposite sides; ties
 # broken by side and position so the same pair is always chosen. $1 query id, $2 model, $3 candidate ids.
 _BEST_PAIRS = """
