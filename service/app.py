@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import signal
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -28,6 +30,7 @@ from service.kit.metrics import RequestTelemetry, RouteCapture
 from service.kit.security import BodySizeLimit, InputGuard, RateLimiter, SecurityHeaders, with_csrf
 from service.mapping import pages as mapping_pages
 from service.mapping import router as mapping_api
+from service.matching import listener
 from service.matching.cache import SuggestionCache
 from service.matching.settings import get_ranker_settings
 from service.profiles import pages as profile_pages
@@ -56,6 +59,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     # Read by service.matching.dependencies; None when KOBLE_SUGGESTION_CACHE_ENTRIES is 0.
     entries = get_ranker_settings().suggestion_cache_entries
     app.state.suggestion_cache = SuggestionCache(entries) if entries else None
+    read_time = listener.start_read_time(app.state.suggestion_cache, db_url, pool, get_ranker_settings())
+    app.state.read_time = read_time  # None without a cache or with KOBLE_READ_TIME_MEMORY off
     # The worker opens its own pool (service.worker.POOL_SIZE): requests never starve its jobs of connections,
     # nor an accepted email of the one that records it `sent` (docs/architecture.md, "Email delivery").
     supervisor = worker.Supervisor(settings, redis_url, _on_worker_death(app)) if settings.run_worker else None
@@ -69,6 +74,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             supervisor.stop()  # running jobs finish (KOBLE_WORKER_DRAIN_SECONDS) before the pool closes
             with contextlib.suppress(Exception):  # a dead worker was already logged
                 await worker_task
+        if read_time is not None:
+            await read_time.stop()
         await limiter.close()
         await redis.aclose()
         await pool.close()
@@ -153,6 +160,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     errors.install(app)
     _add_middleware(app, settings)
     _document_common_errors(app)
+    return app
+
+
+def create_served_app() -> FastAPI:
+    """`create_app` in one of `koble serve --workers N`'s processes: logging as `koble serve` sets it up, and
+    a dead in-process worker stops this process (uvicorn's supervisor starts another)."""
+    from service.kit.commandline import setup_logging
+
+    setup_logging()
+    app = create_app()
+    app.state.on_worker_death = lambda: os.kill(os.getpid(), signal.SIGTERM)
     return app
 
 

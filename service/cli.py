@@ -30,6 +30,9 @@ def fail(message: str) -> typer.Exit:
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    workers: Annotated[int, typer.Option(min=1, max=32, help=(
+        "Processes answering requests on the port (each with its own suggestion cache and read-time memory, "
+        "kept in step by PostgreSQL notifications), e.g. one per core."))] = 1,
 ) -> None:
     """Run the web app and the follow-up worker (embedded database and Redis unless configured)."""
     import uvicorn
@@ -37,6 +40,9 @@ def serve(
     from service.app import create_app
 
     setup_logging()
+    if workers > 1:
+        _serve_processes(host, port, workers)
+        return
     application = create_app()
     # uvicorn's access log is off: it would hold client addresses and one-time links (no personal data in
     # logs); kit.metrics writes one by route template instead. Past KOBLE_MAX_CONCURRENCY, 503 at once.
@@ -56,6 +62,27 @@ def serve(
     server.run()
     if died:
         raise fail("the worker stopped for good (see the log above); exiting")
+
+
+def _serve_processes(host: str, port: int, workers: int) -> None:
+    """`koble serve --workers N`: the embedded servers started here, shared by N uvicorn processes
+    (`service.app.create_served_app`), each running the app (and its in-process worker, if configured)."""
+    import os
+
+    import uvicorn
+
+    from service.kit import database, embedded
+
+    settings = get_settings()
+    os.environ["DATABASE_URL"] = embedded.postgres_url(settings)
+    os.environ["REDIS_URL"] = embedded.redis_url(settings)
+    database.migrate(os.environ["DATABASE_URL"])
+    try:
+        uvicorn.run("service.app:create_served_app", factory=True, host=host, port=port, workers=workers,
+                    proxy_headers=False, log_config=None, access_log=False,
+                    limit_concurrency=settings.max_concurrency)
+    finally:
+        embedded.stop_all()
 
 
 @app.command()

@@ -18,6 +18,7 @@ from playwright.sync_api import Page
 from service.auth import service as auth
 from service.auth.service import SubjectKind
 from service.kit.config import Settings
+from service.matching import listener
 from tests.conftest import body_text, post_form, run_jobs
 
 REPLY = re.compile(r"https?://\S+/reply/[\w.-]+\?lang=\w+")
@@ -125,3 +126,9 @@ def assert_accessible(page: Page) -> None:
     found = [f"{v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes']][:3]}"
              for v in result["violations"]]
     assert not found, f"{page.url}: " + "; ".join(found)
+
+
+async def caught_up() -> None:
+    """Wait until the in-process app's read-time memory has applied every change committed so far (changes
+    made straight in the database reach it by notification: service.matching.listener)."""
+    await listener.caught_up()

@@ -15,6 +15,10 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
     await register_vector(conn)
 
 
+async def _keep_session(conn: asyncpg.Connection) -> None:
+    """Nothing to reset on release (see `create_pool`)."""
+
+
 async def create_pool(url: str, min_size: int = 1, max_size: int = 10) -> asyncpg.Pool:
     """A connection pool whose connections know the vector type and plan every query afresh."""
     pool = await asyncpg.create_pool(
@@ -22,6 +26,11 @@ async def create_pool(url: str, min_size: int = 1, max_size: int = 10) -> asyncp
         min_size=min_size,
         max_size=max_size,
         init=_init_connection,
+        # On release, only an open transaction is rolled back (asyncpg does that before calling `reset`), not
+        # asyncpg's default reset statement (advisory unlocks, CLOSE ALL, UNLISTEN *, RESET ALL): one more
+        # round trip per request, even for a request that sent none (a cache hit answered from memory). Koble
+        # keeps no session state on pooled connections: settings are SET LOCAL / set_config(..., true).
+        reset=_keep_session,
         # Generic plans flip between index and sequential scans with table size (bench/README.md).
         server_settings={"plan_cache_mode": "force_custom_plan", "application_name": "koble"},
     )

@@ -13,11 +13,13 @@ version (exposure counts, activity, active matches, declines, hiding) is applied
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+
+from service.matching.memory import ReadTimeMemory
 
 # The candidate columns an answer and its explanation need (a card per candidate, shared by entries).
 CARD_COLUMNS = ("id", "external_id", "kind", "name", "organisation", "domains", "engagements",
@@ -46,6 +48,7 @@ class Entry:
     capacity: np.ndarray
     floor: float
     width: int = 1
+    exact: bool = True  # False: retrieved from an index pool, which `floor` bounds only (service.RESHAPED)
     pairs: dict[int, Any] = field(default_factory=dict)
     explanations: dict[tuple[int, str, bool], tuple[Any, str]] = field(default_factory=dict)
 
@@ -62,6 +65,12 @@ class SuggestionCache:
         # Lookups answered from a current entry, and the rest (computed afresh): /metrics' hit rate.
         self.hits = 0
         self.misses = 0
+        # The read-time state in memory (`koble serve`: service.matching.listener keeps it exact), else
+        # None: each read of an entry reads that state from the database.
+        self.memory: ReadTimeMemory | None = None
+        # Runs a job with a pooled connection in the background (`koble serve`: service.matching.listener);
+        # None: what would run there runs in the request (an exact rescan, service.RESHAPED).
+        self.run_later: Callable[[Callable[[Any], Awaitable[None]]], None] | None = None
 
     def __len__(self) -> int:
         return len(self._entries)

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Callable, Mapping, Sequence
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -21,6 +22,7 @@ from service.kit.vocabulary import DOMAINS, ENGAGEMENTS, KINDS
 from service.matching import embedding, explain, scoring
 from service.matching.cache import CARD_COLUMNS, Entry, SuggestionCache
 from service.matching.embedding import EmbeddedHook
+from service.matching.memory import ReadTimeMemory
 from service.matching.repository import embeddings, interests, ranking, retrieval, state
 from service.matching.settings import RankerSettings, get_ranker_settings
 
@@ -34,6 +36,18 @@ MAX_WIDTH = 64
 # as deep while a candidate not yet read could still reach the top k (`_chosen`).
 FIRST_READ = 32
 PAIRS_AHEAD = 20  # best interest pairs read with a new entry (for its likely top; more as shown)
+# Recall after traffic above `exact_search_below` (issue 16 item 6): an entry made from an index pool bounds
+# only the pool, which holds the true top k (recall 0.99 at 100k) but not everything deeper; once exposure
+# has pushed its k-th final score below the RESHAPED_DEPTH * k-th best score without exposure, candidates
+# from deeper than the pool is good for may now beat it, and the entry is made again by the exact scan
+# (300-550 ms at 100k on a quiet machine), at most EXACT_RESCANS at a time per process: inline when this is
+# the only suggestion request in flight, else in the background (the pool's answer served meanwhile).
+# Recall@10 after traffic at 100k: 0.757 before, 0.998 with any drop of the k-th score (1e-3) as the
+# trigger, which rescanned every entry on its second request (hit p50 1.5 s at load 13; bench/README.md).
+RESHAPED_DEPTH = 2
+EXACT_RESCANS = 1
+_rescans = 0  # exact rescans running in this process
+_in_flight = 0  # suggestion requests being answered in this process
 
 
 @dataclass(frozen=True)
@@ -234,6 +248,20 @@ async def suggest(
         cross_lingual_shift=scoring.default_cross_lingual_shift(model)))
     if among is not None:
         cache = None
+    global _in_flight
+    _in_flight += 1
+    try:
+        return await _suggest(conn, participant_id, k, model, config, reader_language, by_name, record_exposure,
+                              cache, among)
+    finally:
+        _in_flight -= 1
+
+
+async def _suggest(
+    conn: asyncpg.Connection, participant_id: int, k: int, model: str, config: RankerConfig,
+    reader_language: i18n.Language | None, by_name: bool, record_exposure: bool, cache: SuggestionCache | None,
+    among: Sequence[int] | None,
+) -> list[Suggestion]:
     entry = cache.get(participant_id) if cache is not None else None
     current, top = (False, None)
     if cache is not None and entry is not None:
@@ -255,7 +283,12 @@ async def cached_suggestions(
     entry = cache.get(participant_id) if participant_id is not None else None
     if entry is None or entry.query["external_id"] != external_id:
         return None
-    current, top = await _cached_top(conn, cache, entry, model, config, k)
+    global _in_flight
+    _in_flight += 1
+    try:
+        current, top = await _cached_top(conn, cache, entry, model, config, k)
+    finally:
+        _in_flight -= 1
     if not current:
         return None  # the caller falls back to `suggest`, which counts the miss
     cache.count(hit=True)
@@ -271,28 +304,49 @@ async def _cached_top(
 ) -> tuple[bool, Top | None]:
     """Whether a cached entry is of the current version, and if so the top k: its own, or computed
     afresh four times as wide when exposure overtook it (None: no suggestions at all)."""
-    version, chosen = await _chosen(conn, entry, config, k, last_try=entry.width >= MAX_WIDTH)
+    version, chosen, reshaped = await _chosen(conn, entry, config, k, last_try=entry.width >= MAX_WIDTH,
+                                              memory=cache.memory)
     if not cache.observe(version) or version != entry.version:
         return False, None
+    if reshaped and _rescans < EXACT_RESCANS:
+        if _in_flight <= 1 or cache.run_later is None:
+            return True, await _fresh_top(conn, entry.query["id"], model, config, k, cache, exact=True)
+        cache.run_later(_rescan(entry.query["id"], model, config, cache))
     if chosen is not None:
         # Copied now: another request may empty the cache (a newer version) while this one awaits its
         # interest pairs, and the entry it holds must still answer (a KeyError, a 500, in bench/load.py).
         cards = {int(entry.ids[i]): cache.card(int(entry.ids[i])) for i, _ in chosen}
         return True, (entry, cards.__getitem__, chosen)
-    return True, await _fresh_top(conn, entry.query["id"], model, config, k, cache, min(4 * entry.width, MAX_WIDTH))
+    return True, await _fresh_top(conn, entry.query["id"], model, config, k, cache, min(4 * entry.width, MAX_WIDTH),
+                                  exact=entry.exact and _rescans < EXACT_RESCANS)
+
+
+def _rescan(
+    participant_id: int, model: str, config: RankerConfig, cache: SuggestionCache
+) -> Callable[[asyncpg.Connection], Awaitable[None]]:
+    """A background exact recomputation of a participant's entry (kept if its version is still current)."""
+
+    async def rescan(conn: asyncpg.Connection) -> None:
+        if _rescans < EXACT_RESCANS:
+            await compute_entry(conn, participant_id, model, config, cache, exact=True)
+
+    return rescan
 
 
 async def _fresh_top(
     conn: asyncpg.Connection, participant_id: int, model: str, config: RankerConfig, k: int,
-    cache: SuggestionCache | None, widen: int = 1, among: Sequence[int] | None = None,
+    cache: SuggestionCache | None, widen: int = 1, among: Sequence[int] | None = None, exact: bool = False,
 ) -> Top | None:
     """The top k of an entry computed afresh, four times as wide while exposure has already overtaken
-    it (at MAX_WIDTH served whatever it holds). None: no suggestions at all."""
+    it (at MAX_WIDTH served whatever it holds). None: no suggestions at all. `exact`: by the exact scan
+    whatever the number of side vectors."""
     while True:
-        found = await compute_entry(conn, participant_id, model, config, cache, widen=widen, among=among)
+        found = await compute_entry(conn, participant_id, model, config, cache, widen=widen, among=among,
+                                    exact=exact)
         if found is None:
             return None
-        _, chosen = await _chosen(conn, found[0], config, k, last_try=widen >= MAX_WIDTH)
+        memory = cache.memory if cache is not None else None
+        _, chosen, _ = await _chosen(conn, found[0], config, k, last_try=widen >= MAX_WIDTH, memory=memory)
         if chosen is not None:
             return found[0], found[1], chosen
         widen = min(4 * widen, MAX_WIDTH)
@@ -315,7 +369,11 @@ async def _suggestions(
         suggestions.append(_suggestion(entry, card(int(entry.ids[i])), value, options, language, by_name, quoted))
         quoted |= explain.quoted_query_texts(options, suggestions[-1].parts)
     if record_exposure:
-        await state.record_exposure(conn, [s.id for s in suggestions], config.exposure_half_life_days)
+        memory = cache.memory if cache is not None else None
+        if memory is not None and memory.ready:  # written within KOBLE_EXPOSURE_FLUSH_MS (listener.ReadTimeSync)
+            memory.show([s.id for s in suggestions])
+        else:
+            await state.record_exposure(conn, [s.id for s in suggestions], config.exposure_half_life_days)
     return suggestions
 
 
@@ -335,20 +393,29 @@ def _suggestion(
 
 async def compute_entry(
     conn: asyncpg.Connection, participant_id: int, model: str, config: RankerConfig,
-    cache: SuggestionCache | None, widen: int = 1, among: Sequence[int] | None = None,
+    cache: SuggestionCache | None, widen: int = 1, among: Sequence[int] | None = None, exact: bool = False,
 ) -> Found | None:
     """Retrieve and score a participant's candidates; kept in the cache if every read saw one version.
 
     `widen` multiplies the candidates retrieved (the entry's `width`); `among` scores exactly these
-    candidates (every one of them that passes the hard constraints) instead of retrieving.
+    candidates (every one of them that passes the hard constraints) instead of retrieving; `exact`
+    retrieves by the exact scan whatever the number of side vectors (`EXACT_RESCANS` at a time).
     """
     query = await retrieval.query_participant(conn, participant_id, model)
     if query is None or query["hidden_at"] is not None or query["verified_at"] is None or not query_vectors(query):
         return None
+    pooled = False
     if among is not None:
         rows, truncated = await _among(conn, query, model, config, among), False
+    elif exact:
+        global _rescans
+        _rescans += 1
+        try:
+            rows, truncated, pooled = await _retrieved(conn, query, model, config, widen, exact=True)
+        finally:
+            _rescans -= 1
     else:
-        rows, truncated = await _retrieved(conn, query, model, config, widen)
+        rows, truncated, pooled = await _retrieved(conn, query, model, config, widen)
     base = _scored(query, rows, config, base_only=True)
     ids = np.array([row["id"] for row in rows], dtype=np.int64)
     order = scoring.rank(base, ids)
@@ -356,7 +423,7 @@ async def compute_entry(
     capacity = _column(ranked, "capacity")
     entry = Entry(version=query["matching_version"], query=_card(query), ids=ids[order], base=base[order],
                   capacity=capacity, floor=_floor(base[order], ranked, config.weights) if truncated else -math.inf,
-                  width=widen)
+                  width=widen, exact=not pooled)
     # Pairs for the likely top now, in the same run of reads: the version read with them proves
     # that nothing changed since the query row was read.
     likely = entry.ids[:PAIRS_AHEAD].tolist()
@@ -390,10 +457,12 @@ def _card(row: Mapping[str, Any]) -> dict[str, Any]:
 
 
 async def _retrieved(
-    conn: asyncpg.Connection, query: Mapping[str, Any], model: str, config: RankerConfig, widen: int = 1
-) -> tuple[list[asyncpg.Record], bool]:
+    conn: asyncpg.Connection, query: Mapping[str, Any], model: str, config: RankerConfig, widen: int = 1,
+    exact: bool = False,
+) -> tuple[list[asyncpg.Record], bool, bool]:
     """Candidate rows of the retrieved candidates (hard constraints but capacity and declines applied),
-    and whether retrieval was cut (fewer than every allowed candidate may have been seen).
+    whether retrieval was cut (fewer than every allowed candidate may have been seen), and whether they
+    came from an index pool (a cut that bounds the pool only). `exact`: the exact scan whatever the size.
 
     The `exact_candidates` of highest final score but for location (`ranking.by_relevance`),
     computed over every allowed candidate below `exact_search_below` side vectors; above, the
@@ -404,7 +473,8 @@ async def _retrieved(
     size = await retrieval.side_rows(conn, query["side_rows"], config.exact_search_below)
     relevance = ranking.Relevance.of(query["language"], config.weights, config.lexical_terms)
     n = config.exact_candidates * widen
-    if size < config.exact_search_below:
+    pooled = not exact and size >= config.exact_search_below
+    if not pooled:
         ids = await ranking.by_relevance(conn, constraints, vectors, n, config.relevance_pool, relevance)
         truncated = len(ids) >= n
     else:
@@ -414,7 +484,7 @@ async def _retrieved(
     lexical_terms = config.lexical_terms if config.weights.lexical else 0
     rows = await ranking.candidate_rows(conn, constraints, vectors, ids, config.exposure_half_life_days,
                                         lexical_terms, interests=bool(config.weights.interest))
-    return rows, truncated
+    return rows, truncated, pooled
 
 
 async def _among(
@@ -470,14 +540,15 @@ class _State:
 
 
 async def _read_state(
-    conn: asyncpg.Connection, entry: Entry, config: RankerConfig, depth: int, earlier: _State | None = None
+    conn: asyncpg.Connection, entry: Entry, config: RankerConfig, depth: int, earlier: _State | None = None,
+    memory: ReadTimeMemory | None = None,
 ) -> _State:
-    """`earlier` extended to the entry's first `depth` candidates (one statement); version None if the
-    reads saw different versions."""
+    """`earlier` extended to the entry's first `depth` candidates (from `memory`, else one statement);
+    version None if the reads saw different versions."""
     query_id, start = entry.query["id"], 0 if earlier is None else len(earlier.allowed)
     first = [query_id] if earlier is None else []
-    read = await state.read_time_state(
-        conn, query_id, [*first, *entry.ids[start:depth].tolist()], config.exposure_half_life_days)
+    ids = [*first, *entry.ids[start:depth].tolist()]
+    read = await _read_time(conn, memory, query_id, ids, config.exposure_half_life_days)
     capacity = np.concatenate([[float(entry.query["capacity"])] if first else [], entry.capacity[start:depth]])
     allowed = read.visible & (read.active < capacity) & ~read.blocked
     fresh = scoring.freshness(read.age_days, config.weights.freshness_half_life_days)
@@ -488,11 +559,32 @@ async def _read_state(
                   np.concatenate([earlier.shown, read.shown]))
 
 
+async def _read_time(
+    conn: asyncpg.Connection, memory: ReadTimeMemory | None, query_id: int, ids: list[int], half_life_days: float
+) -> state.ReadTime:
+    """The read-time state of these participants for this query: from memory when every copy is there
+    (no round trip), else read (and, with a memory, kept for the next time)."""
+    if memory is None or not memory.ready:
+        return await state.read_time_state(conn, query_id, ids, half_life_days)
+    found = memory.state(query_id, ids, time.time())
+    if found is not None:
+        return found
+    began = memory.begin_load()
+    try:
+        stored = await state.stored_state(conn, query_id, ids)
+    except BaseException:
+        memory.cancel_load()
+        raise
+    memory.store(began, query_id, ids, stored)
+    return memory.from_stored(query_id, ids, stored, time.time())
+
+
 async def _chosen(
-    conn: asyncpg.Connection, entry: Entry, config: RankerConfig, k: int, last_try: bool = False
-) -> tuple[int | None, list[tuple[int, float]] | None]:
-    """The version read, and the top k of an entry after the read-time terms and checks:
-    (index in entry.ids, final score).
+    conn: asyncpg.Connection, entry: Entry, config: RankerConfig, k: int, last_try: bool = False,
+    memory: ReadTimeMemory | None = None,
+) -> tuple[int | None, list[tuple[int, float]] | None, bool]:
+    """The version read, the top k of an entry after the read-time terms and checks:
+    (index in entry.ids, final score), and whether exposure has reshaped a pool entry's top (`RESHAPED`).
 
     final = base + freshness - exposure terms (scoring.score's, so the result equals ranking afresh);
     -inf for candidates no longer visible, at capacity or blocked. Nothing if the query itself is
@@ -501,9 +593,9 @@ async def _chosen(
     score is no longer above what a candidate outside the entry could reach (`Entry.floor`).
     """
     depth = min(len(entry.ids), max(FIRST_READ, 2 * k))
-    seen = await _read_state(conn, entry, config, depth)
+    seen = await _read_state(conn, entry, config, depth, memory=memory)
     if not seen.query_allowed:
-        return seen.version, []
+        return seen.version, [], False
     while True:
         final = _final(entry, seen, config.weights)
         top = scoring.rank(final, entry.ids[:depth], k)
@@ -511,10 +603,20 @@ async def _chosen(
         if depth == len(entry.ids) or kth > entry.base[depth] + max(config.weights.freshness, 0.0):
             break
         depth = min(len(entry.ids), 4 * depth)
-        seen = await _read_state(conn, entry, config, depth, seen)
+        seen = await _read_state(conn, entry, config, depth, seen, memory)
+    reshaped = not entry.exact and _reshaped(entry, seen, config.weights, kth, k)
     if not last_try and entry.floor > -math.inf and kth <= entry.floor:
-        return seen.version, None
-    return seen.version, [(int(i), float(final[i])) for i in top]
+        return seen.version, None, reshaped
+    return seen.version, [(int(i), float(final[i])) for i in top], reshaped
+
+
+def _reshaped(entry: Entry, seen: _State, weights: scoring.Weights, kth: float, k: int) -> bool:
+    """Whether exposure pushed the k-th final score below the RESHAPED_DEPTH * k-th best score without it."""
+    unexposed = np.where(seen.allowed, entry.base[:len(seen.allowed)] + weights.freshness * seen.fresh, -np.inf)
+    depth = RESHAPED_DEPTH * k
+    if len(unexposed) < depth or not math.isfinite(kth):
+        return False
+    return bool(kth < float(np.partition(unexposed, -depth)[-depth]))
 
 
 def _final(entry: Entry, seen: _State, weights: scoring.Weights) -> np.ndarray:

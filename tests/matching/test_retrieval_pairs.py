@@ -7,6 +7,7 @@ grew. Also the pair vectors' upkeep by migration 0009's triggers.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 import asyncpg
 import numpy as np
@@ -147,3 +148,20 @@ async def test_suggestions_stay_exact_after_exposure_grows(conn: asyncpg.Connect
         for _ in range(30):  # the top 8 shown over and over: others move up, past the entry's end
             await state.record_exposure(conn, top, config.exposure_half_life_days)
         await _same_as_exact(conn, person.id, config, cache=cache)
+
+
+async def test_a_pool_entry_reshaped_by_exposure_is_made_again_exactly(conn: asyncpg.Connection) -> None:
+    # A pool far too narrow to hold what exposure promotes (issue 16 item 6: recall after traffic at 100k).
+    people: Sequence[Person] = await load(conn, generate(1500, seed=16))
+    config = replace(_config(pair_candidates=5, exposure=0.5), pool_keep=12, rare_term_rows=0)
+    cache = SuggestionCache(100)
+    for person in queries(people, 6):
+        await service.suggest(conn, person.id, 5, MODEL, config, record_exposure=False, cache=cache)
+        entry = cache.get(person.id)
+        assert entry is not None and not entry.exact  # from the pool
+        top = [r.id for r in (await service.rank_all(conn, person.id, MODEL, config))[:8]]
+        for _ in range(30):
+            await state.record_exposure(conn, top, config.exposure_half_life_days)
+        await _same_as_exact(conn, person.id, config, cache=cache)
+        entry = cache.get(person.id)
+        assert entry is not None and entry.exact  # made again by the exact scan, with a floor that holds

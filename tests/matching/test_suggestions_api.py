@@ -5,6 +5,7 @@ breaks a hard constraint, access and errors follow the contract; explanations an
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import io
 import json
@@ -23,6 +24,7 @@ from service.matching.embedding import embed_participants
 from service.matching.encoders import get_encoder
 from service.suggestions import cli as suggest_cli
 from tests.conftest import API_TOKEN, Mailbox, link_in, post_form, run_worker
+from tests.support import caught_up
 
 API = "/api/v1/participants"
 BEARER = {"Authorization": f"Bearer {API_TOKEN}"}
@@ -162,7 +164,12 @@ async def test_showing_suggestions_counts_exposure(
     client: httpx.AsyncClient, registered: dict[str, int], conn: asyncpg.Connection
 ) -> None:
     response = await client.get(f"{API}/ingrid/suggestions", params={"k": 2}, headers=BEARER)
+    # Showings are written in the background, one statement per KOBLE_EXPOSURE_FLUSH_MS (service.matching.listener).
+    deadline = asyncio.get_running_loop().time() + 5
     shown = dict(await conn.fetch("SELECT participant_id, shown FROM exposure"))
+    while len(shown) < 2 and asyncio.get_running_loop().time() < deadline:
+        await asyncio.sleep(0.02)
+        shown = dict(await conn.fetch("SELECT participant_id, shown FROM exposure"))
     assert set(shown) == {registered[s["external_id"]] for s in response.json()["suggestions"]}
     assert all(value == pytest.approx(1.0, abs=1e-3) for value in shown.values())
 
@@ -305,11 +312,13 @@ async def test_repeated_requests_are_answered_from_the_cache_and_follow_every_ch
     # Hiding the best fit is a profile change: never served again from the entry made before it.
     await conn.execute("UPDATE participants SET hidden_at = now(), hidden_reason = 'self' WHERE external_id = $1",
                        "raufoss-ot")
+    await caught_up()  # the app learns of changes by notification (service.matching.listener)
     hidden = await client.get(f"{API}/ingrid/suggestions", headers=BEARER)
     assert {s["external_id"] for s in hidden.json()["suggestions"]} == ALLOWED_FOR_INGRID - {"raufoss-ot"}
     assert computed == [registered["ingrid"]]  # computed again for the new version
     # A participant deleted after their list was cached is gone for the API as well.
     await client.get(f"{API}/ingrid/suggestions", headers=BEARER)
     await conn.execute("DELETE FROM participants WHERE external_id = 'ingrid'")
+    await caught_up()
     gone = await client.get(f"{API}/ingrid/suggestions", headers=BEARER)
     assert gone.status_code == 404, gone.text
