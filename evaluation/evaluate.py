@@ -73,7 +73,9 @@ def measure_explanations(
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise runner.EvaluationError([f"koble: {path}: not a subjects file ({first_line(exc)})"]) from exc
     texts = {p.external_id: {"offers": p.offers, "seeks": p.seeks} for p in prepared.inputs.participants}
-    return explanations.measure(rankings, prepared.inputs.gold.queries, request.k, prepared.interests, texts, subjects)
+    kind_language = {p.external_id: (p.kind, p.language) for p in prepared.inputs.participants}
+    vectors = explanations.in_explanation_space(prepared.interests, kind_language)
+    return explanations.measure(rankings, prepared.inputs.gold.queries, request.k, vectors, texts, subjects)
 
 
 def evaluate_command(

@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from service.matching import explain
+from service.matching import explain, interest_space
 from service.matching.explain import PairOption
 
 Side = str
@@ -82,6 +82,25 @@ def group_vectors(
     norms = np.linalg.norm(vectors, axis=1, keepdims=True) if len(vectors) else vectors
     unit = np.divide(vectors, norms, out=np.zeros_like(vectors), where=norms > 0) if len(vectors) else vectors
     return {eid: Interests([(sides[i], int(positions[i])) for i in idx], unit[idx]) for eid, idx in rows.items()}
+
+
+def in_explanation_space(
+    vectors: Mapping[str, Interests], kind_language: Mapping[str, tuple[str, str]]
+) -> dict[str, Interests]:
+    """The interest vectors as the service compares them for explanations (`interest_space.read`: centred
+    per (kind, side, language) group, centres from all of them, then in each participant's context)."""
+    owners = [eid for eid, found in vectors.items() for _ in found.keys]
+    keys = [key for found in vectors.values() for key in found.keys]
+    raw = np.concatenate([found.vectors for found in vectors.values()]) if vectors else np.zeros((0, 0))
+    groups = [interest_space.group_of(*kind_language[eid][:1], side, kind_language[eid][1])
+              for eid, (side, _) in zip(owners, keys, strict=True)]
+    codes = np.unique(np.array(owners), return_inverse=True)[1] if owners else np.zeros(0, dtype=np.int64)
+    x = interest_space.read(raw, groups, codes, interest_space.centres_of(raw, groups))
+    found, start = {}, 0
+    for eid, interests in vectors.items():
+        found[eid] = Interests(interests.keys, x[start:start + len(interests.keys)])
+        start += len(interests.keys)
+    return found
 
 
 def options(

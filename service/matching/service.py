@@ -19,7 +19,7 @@ import numpy as np
 from service.kit import i18n
 from service.kit.config import Settings
 from service.kit.vocabulary import DOMAINS, ENGAGEMENTS, KINDS
-from service.matching import embedding, explain, scoring
+from service.matching import embedding, explain, interest_space, scoring
 from service.matching.cache import CARD_COLUMNS, Entry, SuggestionCache
 from service.matching.embedding import EmbeddedHook
 from service.matching.memory import ReadTimeMemory
@@ -427,7 +427,7 @@ async def compute_entry(
     # Pairs for the likely top now, in the same run of reads: the version read with them proves
     # that nothing changed since the query row was read.
     likely = entry.ids[:PAIRS_AHEAD].tolist()
-    version, options = await interests.pair_options_versioned(conn, participant_id, model, likely)
+    version, options = await _options_versioned(conn, participant_id, model, likely)
     entry.pairs.update(_grouped(likely, options))
     cards = {row["id"]: row for row in (rows[i] for i in order)}
     if cache is not None and version is not None and version == entry.version and cache.observe(version):
@@ -640,9 +640,9 @@ async def best_interest_pairs(
     return await retrieval.best_interest_pairs(conn, query_id, model, candidate_ids)
 
 
-def _grouped(ids: Sequence[int], rows: Sequence[asyncpg.Record]) -> dict[int, Any]:
+def _grouped(ids: Sequence[int], rows: Sequence[Mapping[str, Any]]) -> dict[int, Any]:
     """Candidate id -> its interest pair options (a tuple of `explain.PairOption`, empty if none), for every id."""
-    found: dict[int, list[asyncpg.Record]] = {int(i): [] for i in ids}
+    found: dict[int, list[Mapping[str, Any]]] = {int(i): [] for i in ids}
     for row in rows:
         found[row["candidate_id"]].append(row)
     return {i: tuple(explain.pair_options(options)) for i, options in found.items()}
@@ -650,11 +650,11 @@ def _grouped(ids: Sequence[int], rows: Sequence[asyncpg.Record]) -> dict[int, An
 
 async def interest_pair_options(
     conn: asyncpg.Connection, query_id: int, model: str, candidate_ids: Sequence[int]
-) -> dict[int, tuple[asyncpg.Record, ...]]:
+) -> dict[int, tuple[Mapping[str, Any], ...]]:
     """Per candidate, the best interest pairs of each direction with cosines (`explain.explanation_parts`'
     `pair` argument: both directions' strongest pair are quoted)."""
-    rows = await interests.pair_options(conn, query_id, model, candidate_ids)
-    found: dict[int, list[asyncpg.Record]] = {int(i): [] for i in candidate_ids}
+    _version, rows = await _options_versioned(conn, query_id, model, candidate_ids)
+    found: dict[int, list[Mapping[str, Any]]] = {int(i): [] for i in candidate_ids}
     for row in rows:
         found[row["candidate_id"]].append(row)
     return {i: tuple(options) for i, options in found.items()}
@@ -662,10 +662,51 @@ async def interest_pair_options(
 
 async def interest_pair_options_of_pairs(
     conn: asyncpg.Connection, pairs: Sequence[tuple[int, int]], model: str
-) -> dict[tuple[int, int], tuple[asyncpg.Record, ...]]:
+) -> dict[tuple[int, int], tuple[Mapping[str, Any], ...]]:
     """`interest_pair_options` for many (a, b) pairs, a as the query (a page of the staff queue)."""
-    found = await interests.pair_options_of_pairs(conn, pairs, model)
-    return {pair: tuple(rows) for pair, rows in found.items()}
+    centres = await _interest_centres(conn, model)
+    rows = await interests.interest_rows(conn, model, sorted({i for pair in pairs for i in pair}))
+    of: dict[int, list[asyncpg.Record]] = {}
+    for row in rows:
+        of.setdefault(row["participant_id"], []).append(row)
+    return {(a, b): tuple(interest_space.option_rows(of.get(a, []) + of.get(b, []), a, centres,
+                                                     interests.OPTIONS_PER_DIRECTION)) for a, b in pairs}
+
+
+# Explanations compare interests centred per group and read in context (`interest_space`); the centres
+# are means over thousands of rows and move little, so they are computed from a sample once per model
+# and kept: no read per card beyond the interest rows.
+CENTRES_MAX_AGE = 600.0  # seconds
+CENTRE_SAMPLE = 2000  # rows per (kind, side, language) group the centres are computed from
+_centres: dict[str, tuple[float, interest_space.Centres]] = {}
+
+
+async def _interest_centres(conn: asyncpg.Connection, model: str) -> interest_space.Centres:
+    """The explanation space's centres of a model, computed from a sample at most `CENTRES_MAX_AGE` ago."""
+    kept = _centres.get(model)
+    if kept is not None and time.monotonic() - kept[0] < CENTRES_MAX_AGE:
+        return kept[1]
+    rows = await interests.group_sample(conn, model, CENTRE_SAMPLE)
+    vectors = np.array([interest_space.as_array(r["embedding"]) for r in rows], dtype=np.float32)
+    groups = [interest_space.group_of(r["kind"], r["side"], r["language"]) for r in rows]
+    centres = interest_space.centres_of(vectors.reshape(len(rows), -1), groups)
+    _centres[model] = (time.monotonic(), centres)
+    return centres
+
+
+def forget_centres() -> None:
+    """Compute the explanation centres again on next use (tests empty the database between them)."""
+    _centres.clear()
+
+
+async def _options_versioned(
+    conn: asyncpg.Connection, query_id: int, model: str, candidate_ids: Sequence[int]
+) -> tuple[int | None, list[dict[str, Any]]]:
+    """Per candidate and query side, the best interest pairs in the explanation space, with the
+    matching version the interests were read at."""
+    centres = await _interest_centres(conn, model)
+    version, rows = await interests.interest_rows_versioned(conn, model, [query_id, *candidate_ids])
+    return version, interest_space.option_rows(rows, query_id, centres, interests.OPTIONS_PER_DIRECTION)
 
 
 async def _pairs(
@@ -675,7 +716,7 @@ async def _pairs(
     missing = [i for i in ids if i not in entry.pairs]
     if not missing:
         return entry.pairs
-    version, rows = await interests.pair_options_versioned(conn, entry.query["id"], model, missing)
+    version, rows = await _options_versioned(conn, entry.query["id"], model, missing)
     found = _grouped(missing, rows)
     if cache is not None:
         cache.add_pairs(entry, version, found)
