@@ -75,7 +75,8 @@ def measure_explanations(
     texts = {p.external_id: {"offers": p.offers, "seeks": p.seeks} for p in prepared.inputs.participants}
     kind_language = {p.external_id: (p.kind, p.language) for p in prepared.inputs.participants}
     vectors = explanations.in_explanation_space(prepared.interests, kind_language)
-    return explanations.measure(rankings, prepared.inputs.gold.queries, request.k, vectors, texts, subjects)
+    return explanations.measure(rankings, prepared.inputs.gold.queries, request.k, vectors, texts, subjects,
+                                raw=prepared.interests)
 
 
 def evaluate_command(

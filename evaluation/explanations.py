@@ -10,7 +10,9 @@ the gold relation. Per card, `subject_rate` asks it of every direction gold says
 candidate offers a subject the query seeks; backward: the other way): each of them must be quoted and
 belong to the subject. `quote_rate` counts quotes instead of cards (only those in a gold direction).
 `before_rate`: the same cards as explained before issue 12, one pair, the closest of all pairs across
-both directions, correct when it belongs to a gold subject (it cannot cover a second direction).
+both directions by raw cosine, correct when it belongs to a gold subject (it cannot cover a second
+direction). The service compares interests centred and in context (`in_explanation_space`,
+`service.matching.interest_space`); the measure does the same with centres from the whole set.
 """
 
 from __future__ import annotations
@@ -155,9 +157,10 @@ class _Tally:
 def measure(
     rankings: Mapping[str, Sequence[str]], gold: Mapping[str, Mapping[str, float]], k: int,
     vectors: Mapping[str, Interests], texts: Mapping[str, Mapping[Side, Sequence[str]]],
-    subjects: Mapping[InterestKey, str],
+    subjects: Mapping[InterestKey, str], raw: Mapping[str, Interests] | None = None,
 ) -> ExplanationMeasure:
-    """The measure over every query's top k (module docstring)."""
+    """The measure over every query's top k (module docstring); `before_rate` from the `raw` vectors
+    when given (the old single pair was chosen by raw cosine), else from `vectors`."""
     subjects_of: dict[tuple[str, Side], set[str]] = {}
     for (who, side, _), subject in subjects.items():
         subjects_of.setdefault((who, side), set()).add(subject)
@@ -169,9 +172,11 @@ def measure(
                 continue
             found = options(vectors[query], vectors[candidate], texts[query], texts[candidate])
             chosen = explain.strongest_per_direction(found, quoted)
+            before = explain.strongest(found if raw is None else options(
+                raw[query], raw[candidate], texts[query], texts[candidate]), near=0.0)
             quoted |= {o.query_text for o in chosen}
             relevant = gold.get(query, {}).get(candidate, 0) > 0
-            right = not relevant or _card(tally, query, candidate, found, chosen, subjects, subjects_of)
+            right = not relevant or _card(tally, query, candidate, before, chosen, subjects, subjects_of)
             if not right and len(misses) < 5:
                 misses.append(_miss(query, candidate, chosen))
     return ExplanationMeasure(tally.cards, tally.rate(tally.right, tally.cards), tally.quotes,
@@ -180,14 +185,13 @@ def measure(
 
 
 def _card(
-    tally: _Tally, query: str, candidate: str, found: Sequence[PairOption], chosen: Sequence[PairOption],
+    tally: _Tally, query: str, candidate: str, closest: PairOption | None, chosen: Sequence[PairOption],
     subjects: Mapping[InterestKey, str], subjects_of: Mapping[tuple[str, Side], set[str]],
 ) -> bool:
     """Count one card; whether it quotes the gold subject in every gold direction."""
     directions = gold_directions(query, candidate, subjects_of)
     by_direction = {o.query_seeks: o for o in chosen}
     good = [d in by_direction and belongs(by_direction[d], query, candidate, subjects) for d in directions]
-    closest = explain.strongest(found, near=0.0)
     tally.cards += 1
     tally.right += bool(directions) and all(good)
     tally.quotes += sum(1 for d in directions if d in by_direction)

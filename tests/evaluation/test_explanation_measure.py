@@ -11,6 +11,7 @@ import numpy as np
 from evaluation import explanations as ex
 from evaluation.metrics import Summary
 from evaluation.runner import Outcome, as_json
+from service.matching import interest_space
 
 # Unit vectors along axes: one axis per subject, so a pair of one subject has cosine 1, else 0 (or a
 # little above 0 where a text leans towards another subject).
@@ -71,3 +72,20 @@ def test_subjects_file_beside_the_participants_and_the_json_field(tmp_path: Path
     outcome.explanations = ex.ExplanationMeasure(10, 0.9, 15, 0.93, 0.8)
     assert as_json(outcome, 10)["explanation_subject_rate"] == 0.9
     assert "**90.0%** of cards" in ex.markdown(outcome.explanations, 10)
+
+
+def test_the_measure_reads_vectors_as_the_service_does() -> None:
+    """`in_explanation_space` is `interest_space.read` over all interests, centres from all of them."""
+    found = vectors(0.1)
+    kinds = {"martin": ("student", "nb"), "hackers": ("company", "nb"), "apps": ("company", "en")}
+    got = ex.in_explanation_space(found, kinds)
+    raw = np.concatenate([found[e].vectors for e in found])
+    groups = [interest_space.group_of(kinds[e][0], side, kinds[e][1]) for e in found for side, _ in found[e].keys]
+    owners = np.array([n for n, e in enumerate(found) for _ in found[e].keys])
+    want = interest_space.read(raw, groups, owners, interest_space.centres_of(raw, groups))
+    assert [got[e].keys for e in found] == [found[e].keys for e in found]
+    assert np.allclose(np.concatenate([got[e].vectors for e in found]), want)
+    # With the raw vectors for the old single pair, the baseline is unchanged by the new space.
+    gold = {"martin": {"hackers": 2.0, "apps": 1.0}}
+    result = ex.measure({"martin": ["hackers", "apps"]}, gold, 10, got, TEXTS, SUBJECTS, raw=found)
+    assert result.before_rate == 1.0 and result.cards == 2
