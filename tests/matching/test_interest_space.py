@@ -77,7 +77,7 @@ def test_centring_lets_the_subject_outweigh_the_forms_sentence() -> None:
     raw, the query's wish nearest in sentence wins, centred the one of the same subject does."""
     rng = np.random.default_rng(5)
     dim, subjects = 40, np.eye(40)[:4]
-    sentence = {"student|seeks|en": 4 * _unit(rng.normal(size=dim)), "company|offers|en": 4 * _unit(rng.normal(size=dim))}
+    sentence = {group: 4 * _unit(rng.normal(size=dim)) for group in ("student|seeks|en", "company|offers|en")}
     rows, groups = [], []
     for pid in range(30):  # a corpus to centre on: students seek, companies offer, subjects at random
         kind, side = ("student", "seeks") if pid % 2 == 0 else ("company", "offers")
@@ -86,7 +86,8 @@ def test_centring_lets_the_subject_outweigh_the_forms_sentence() -> None:
         groups.append(f"{kind}|{side}|en")
     centres = space.centres_of(np.array(rows, dtype=np.float32), groups)
     # The query seeks subject 0 (but its sentence leans to the company's) and subject 1.
-    query = [_row(100, "seeks", 0, list(sentence["student|seeks|en"] + subjects[0] + 1.5 * sentence["company|offers|en"] / 4)),
+    leaning = sentence["student|seeks|en"] + subjects[0] + 1.5 * sentence["company|offers|en"] / 4
+    query = [_row(100, "seeks", 0, list(leaning)),
              _row(100, "seeks", 1, list(sentence["student|seeks|en"] + 2 * subjects[1]))]
     company = [_row(200, "offers", 0, list(sentence["company|offers|en"] + 2 * subjects[1]), "company")]
     raw_best = space.option_rows(query + company, 100, {}, limit=1)[0]
