@@ -86,8 +86,10 @@ def in_context(x: np.ndarray, owners: np.ndarray, weight: float) -> np.ndarray:
     """Unit rows (n, d): each unit row of x (n, d) plus `weight` times the mean of the other rows of
     the same owner (owners (n,), e.g. participant ids); a row whose owner has no other stays itself."""
     _keys, inverse, counts = np.unique(owners, return_inverse=True, return_counts=True)
-    sums = np.zeros((len(counts), x.shape[1]), dtype=np.float64)
-    np.add.at(sums, inverse, x)
+    # Sums per owner by one sorted reduceat: np.add.at took 3.7 of a 4.8 ms explanation read (126 rows).
+    order = np.argsort(inverse, kind="stable")
+    starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
+    sums = np.add.reduceat(x[order].astype(np.float64), starts, axis=0) if len(x) else np.zeros((0, x.shape[1]))
     others = counts[inverse] - 1
     mean_of_others = (sums[inverse] - x) / np.maximum(others, 1)[:, None]
     return unit(np.where(others[:, None] > 0, x + weight * mean_of_others, x))

@@ -20,7 +20,7 @@ computed once per model and kept by the service.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -66,13 +66,17 @@ def option_rows(rows: Sequence[Mapping[str, Any]], query_id: int, centres: Centr
     vectors = np.array([as_array(r["embedding"]) for r in rows], dtype=np.float32).reshape(len(rows), -1)
     groups = [group_of(r["kind"], r["side"], r["language"]) for r in rows]
     x = read(vectors, groups, np.array([r["participant_id"] for r in rows], dtype=np.int64), centres)
-    mine = [i for i, r in enumerate(rows) if r["participant_id"] == query_id]
+    of: dict[int, list[int]] = {}
+    for i, r in enumerate(rows):
+        of.setdefault(int(r["participant_id"]), []).append(i)
+    mine = of.pop(query_id, [])
+    sims = x[mine] @ x.T if mine else np.zeros((0, len(rows)), dtype=np.float32)  # one product for the page
     found: list[dict[str, Any]] = []
-    for candidate in _candidates(rows, query_id):
-        theirs = [i for i, r in enumerate(rows) if r["participant_id"] == candidate]
+    for candidate in sorted(of):
         for side in ("seeks", "offers"):
-            found += _best(rows, x, [i for i in mine if rows[i]["side"] == side],
-                           [j for j in theirs if rows[j]["side"] != side], candidate, limit)
+            pairs = [(float(sims[a, j]), i, j) for a, i in enumerate(mine) if rows[i]["side"] == side
+                     for j in of[candidate] if rows[j]["side"] != side]
+            found += _best(rows, pairs, candidate, limit)
     return found
 
 
@@ -81,16 +85,10 @@ def as_array(value: Any) -> np.ndarray:
     return np.asarray(value.to_numpy() if hasattr(value, "to_numpy") else value, dtype=np.float32)
 
 
-def _candidates(rows: Iterable[Mapping[str, Any]], query_id: int) -> list[int]:
-    return sorted({int(r["participant_id"]) for r in rows} - {query_id})
-
-
 def _best(
-    rows: Sequence[Mapping[str, Any]], x: np.ndarray, mine: Sequence[int], theirs: Sequence[int], candidate: int,
-    limit: int,
+    rows: Sequence[Mapping[str, Any]], pairs: list[tuple[float, int, int]], candidate: int, limit: int
 ) -> list[dict[str, Any]]:
-    """The `limit` best (mine, theirs) pairs as option rows."""
-    pairs = [(float(x[i] @ x[j]), i, j) for i in mine for j in theirs]
+    """The `limit` best (cosine, query row, candidate row) pairs as option rows (ties by positions)."""
     pairs.sort(key=lambda p: (-p[0], rows[p[1]]["position"], rows[p[2]]["position"]))
     return [{"candidate_id": candidate, "query_side": rows[i]["side"], "query_position": rows[i]["position"],
              "candidate_position": rows[j]["position"], "query_text": rows[i]["text"],
