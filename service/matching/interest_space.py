@@ -63,7 +63,9 @@ def option_rows(rows: Sequence[Mapping[str, Any]], query_id: int, centres: Centr
     option rows (candidate_id, query_side, query_position, candidate_position, query_text, candidate_text,
     cosine), from interest rows (participant_id, side, position, text,
     kind, language, embedding) of the query and its candidates."""
-    vectors = np.array([as_array(r["embedding"]) for r in rows], dtype=np.float32).reshape(len(rows), -1)
+    if not rows:
+        return []
+    vectors = np.array([as_array(r["embedding"]) for r in rows], dtype=np.float32)
     groups = [group_of(r["kind"], r["side"], r["language"]) for r in rows]
     x = read(vectors, groups, np.array([r["participant_id"] for r in rows], dtype=np.int64), centres)
     of: dict[int, list[int]] = {}

@@ -689,7 +689,7 @@ async def _interest_centres(conn: asyncpg.Connection, model: str) -> interest_sp
     rows = await interests.group_sample(conn, model, CENTRE_SAMPLE)
     vectors = np.array([interest_space.as_array(r["embedding"]) for r in rows], dtype=np.float32)
     groups = [interest_space.group_of(r["kind"], r["side"], r["language"]) for r in rows]
-    centres = interest_space.centres_of(vectors.reshape(len(rows), -1), groups)
+    centres = interest_space.centres_of(vectors, groups) if rows else {}
     _centres[model] = (time.monotonic(), centres)
     return centres
 

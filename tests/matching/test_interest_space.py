@@ -94,3 +94,8 @@ def test_centring_lets_the_subject_outweigh_the_forms_sentence() -> None:
     centred_best = space.option_rows(query + company, 100, centres, limit=1)[0]
     assert raw_best["query_position"] == 0  # the sentence wins raw
     assert centred_best["query_position"] == 1  # the subject wins centred
+
+
+def test_no_interests_no_options_and_no_centres() -> None:
+    assert space.option_rows([], 1, {}, limit=4) == []
+    assert space.centres_of(np.zeros((0, 8), dtype=np.float32), []) == {}
