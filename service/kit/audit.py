@@ -97,6 +97,8 @@ def action_labels() -> dict[str, str]:
         "delete_participant": _("Deleted a participant (integration)"),
         "view_queue": _("Viewed a pair in the review queue"),
         "approve": _("Approved a pair"),
+        "undo_approve": _("Took back an approval (before the introductions went)"),
+        "preview_pair": _("Previewed a hand-picked pair and its introductions"),
         "reject": _("Rejected a pair"),
         "snooze": _("Snoozed a pair"),
         "close": _("Closed a match"),

@@ -154,6 +154,10 @@ def sees_pictures_on_cards(page: Page, base: str, walk: dict[str, Any], words: d
         page.get_by_role("button", name=words["not_now"], exact=True).click()  # the next card is swapped in by feed.js
         if turn == 0:
             expect(heading).not_to_have_text(name)
+    # The last answer empties the feed: feed.js reloads the page to show the dead end (tips, the digest);
+    # wait for it, or the next navigation races the reload.
+    expect(page.locator("[data-digest]")).to_be_visible()
+    page.wait_for_load_state("load")
     assert walk["uploader"] in seen
 
 

@@ -193,8 +193,9 @@ async def test_deleting_closes_the_open_match_and_tells_the_other_party_in_their
         await sign_in(other, conn, ole)
         page = await other.get(f"/me/matches/{match['id']}")
         assert page.status_code == 200
-        assert "Denne koblingen er avsluttet fordi den andre parten har slettet Koble-kontoen sin." in page.text
-        assert "En deltaker som har forlatt Koble" in (await other.get("/me/matches")).text
+        # Ole's profile is in English, and signed-in pages follow it (issue 12, wall 10).
+        assert "This match is closed because the other party deleted their Koble account." in page.text
+        assert "A participant who left Koble" in (await other.get("/me/matches")).text
 
     await make_staff("reviewer", "anne@brighthouse.example")
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=str(client.base_url)) as staff:

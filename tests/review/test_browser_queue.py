@@ -53,8 +53,8 @@ def grace_server(settings: Settings, tmp_path: Path) -> Iterator[str]:
         yield base
 
 
-def fifty_pairs(settings: Settings) -> dict[str, Any]:
-    """10 students x 5 companies in one domain: 50 suggested pairs, best first; the reviewer."""
+def fifty_pairs(settings: Settings, lang: str) -> dict[str, Any]:
+    """10 students x 5 companies in one domain: 50 suggested pairs, best first; the reviewer (speaking `lang`)."""
     async def arrange(conn: asyncpg.Connection) -> dict[str, Any]:
         students = [await create_participant(
             conn, kind="student", name=f"Student {i:02d} Nordmann", email=f"s{i}@example.no", domains=["cyber_ict"],
@@ -69,7 +69,7 @@ def fifty_pairs(settings: Settings) -> dict[str, Any]:
         ) for j in range(5)]
         ids = [(await create_match(conn, settings, s, c, score=0.4 + (i * 5 + j) / 100))["id"]
                for i, s in enumerate(students) for j, c in enumerate(companies)]
-        await create_staff(conn, "reviewer", REVIEWER)
+        await create_staff(conn, "reviewer", REVIEWER, language=lang)  # the email's link opens in its language
         return {"ids": ids, "emails": [s["email"] for s in students] + [c["email"] for c in companies]}
 
     return in_thread(arrange, settings.database_url or "")
@@ -95,7 +95,7 @@ def active_id(page: Page) -> str:
 def test_the_queue_of_fifty_pairs_decides_in_place_with_undo(
     browser: Browser, grace_server: str, settings: Settings, mailbox: Mailbox, lang: str, size: str,
 ) -> None:
-    data = fifty_pairs(settings)
+    data = fifty_pairs(settings, lang)
     text = TEXTS[lang]
     context = browser.new_context(viewport=LAPTOP if size == "laptop" else PHONE, locale="nb-NO")
     page = context.new_page()
@@ -175,7 +175,7 @@ def test_hand_pick_previews_the_pair_and_the_introduction_with_a_note(
         company = await create_participant(conn, kind="company", name="Statsforvalteren i Innlandet",
                                            organisation="Statsforvalteren i Innlandet", email="sf@example.no",
                                            domains=["cyber_ict"], embed=False, offers=["Oppgave om beredskap"])
-        await create_staff(conn, "reviewer", REVIEWER)
+        await create_staff(conn, "reviewer", REVIEWER, language=lang)  # the email's link opens in its language
         return student["id"], company["id"]
 
     student, company = in_thread(arrange, settings.database_url or "")
