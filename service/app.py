@@ -23,7 +23,7 @@ from service.feed import pages as feed_pages
 from service.feed import router as feed_api
 from service.followup import pages as followup_pages
 from service.followup import router as followup_api
-from service.kit import api, apidocs, database, embedded, errors, i18n, jobs
+from service.kit import api, apidocs, audit, database, embedded, errors, i18n, jobs
 from service.kit.config import Settings, get_settings
 from service.kit.deps import Resources
 from service.kit.metrics import RequestTelemetry, RouteCapture
@@ -56,6 +56,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     redis = await create_arq_pool(jobs.redis_settings(redis_url))
     limiter = RateLimiter(redis_url)
     app.state.resources = Resources(settings, pool, redis, limiter)
+    app.state.grouped_reads = audit.GroupedReads()  # read by service.suggestions.router: audit rows of reads
     # Read by service.matching.dependencies; None when KOBLE_SUGGESTION_CACHE_ENTRIES is 0.
     entries = get_ranker_settings().suggestion_cache_entries
     app.state.suggestion_cache = SuggestionCache(entries) if entries else None
