@@ -221,10 +221,17 @@ async def generate_spread(base: str, world: World, args: argparse.Namespace, sec
 
 async def sample_rss(pid: int, results: Results, every: float = 30) -> None:
     """The server's resident memory every `every` seconds, with the load average."""
-    process, start = psutil.Process(pid), time.monotonic()
+    start = time.monotonic()
     while True:
-        results.rss.append((time.monotonic() - start, process.memory_info().rss / 1e6, load_avg()))
+        results.rss.append((time.monotonic() - start, serve_rss(pid), load_avg()))
         await asyncio.sleep(every)
+
+
+def serve_rss(pid: int) -> float:
+    """MB resident in `koble serve` and, with --workers N, its request processes (not its embedded Redis)."""
+    process = psutil.Process(pid)
+    serving = [process, *(p for p in process.children(recursive=True) if "python" in p.name().lower())]
+    return sum(p.memory_info().rss for p in serving) / 1e6
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -291,7 +298,7 @@ async def measured(base: str, pids: list[int], world: World, args: argparse.Name
     await generate_spread(base, world, args, args.minutes * 60, args.seed, results)
     used = [cpu_seconds([pid]) - before for pid, before in zip(pids, cpu, strict=True)]
     sampler.cancel()
-    results.rss.append((args.minutes * 60, psutil.Process(pids[0]).memory_info().rss / 1e6, load_avg()))
+    results.rss.append((args.minutes * 60, serve_rss(pids[0]), load_avg()))
     report(results, args.rate, args.minutes * 60)
     requests = sum(len(values) for values in results.latency.values())
     print(f"\nCPU per request: koble serve {1000 * used[0] / requests:.1f} ms, "
@@ -322,7 +329,7 @@ async def run(args: argparse.Namespace, workdir: Path) -> None:
         world = await prepare(url, workdir)
         env = {"KOBLE_SECRET_KEY": SECRET, "KOBLE_API_TOKEN": TOKEN, "KOBLE_LOG_FORMAT": "json",
                "KOBLE_RATE_LIMIT_REGISTER": "1000000/hour", "KOBLE_RUN_WORKER": "true", "KOBLE_METRICS_TOKEN": TOKEN}
-        with common.koble_serve(url, workdir, env) as (base, process):
+        with common.koble_serve(url, workdir, env, ["--workers", str(args.serve_workers)]) as (base, process):
             print(f"{len(world.cookies)} signed-in participants, {len(world.external_ids)} in all; load {load_avg()}")
             await generate_spread(base, world, args, args.warmup, args.seed + 1, Results())
             await measured(base, [process.pid, postmaster(workdir / "pgdata")], world, args)
@@ -339,6 +346,7 @@ def main() -> None:
     parser.add_argument("--warmup", type=float, default=15, help="seconds of the same traffic before measuring")
     parser.add_argument("--processes", type=int, default=4, help="generator processes sharing the rate")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--serve-workers", type=int, default=1, help="koble serve --workers N (request processes)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="koble-load-") as folder:
         asyncio.run(run(args, Path(folder)))

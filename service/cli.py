@@ -59,6 +59,7 @@ def serve(
         server.should_exit = True
 
     application.state.on_worker_death = worker_died
+    application.state.served = True  # lifespan tunes the collector (service.app.served_gc)
     server.run()
     if died:
         raise fail("the worker stopped for good (see the log above); exiting")

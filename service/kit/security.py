@@ -104,9 +104,15 @@ class BodySizeLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        headers = dict(scope.get("headers") or [])
+        if b"content-length" not in headers and b"transfer-encoding" not in headers:
+            # HTTP/1.1 has no body without either header (uvicorn's parsers refuse one): nothing to buffer and
+            # replay, the common case of every GET (a cache hit's CPU, bench/README.md).
+            await self.app(scope, receive, send)
+            return
         limit = self.api_max_bytes if scope["path"].startswith("/api/") else self.max_bytes
         limit = self.uploads.get(scope["path"], limit)
-        declared = dict(scope.get("headers") or []).get(b"content-length")
+        declared = headers.get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
             await _too_large(send)
             return
@@ -186,6 +192,8 @@ def _path_or_query_problem(scope: Scope) -> str | None:
     if first_control(scope["path"]) is not None:
         return "path: control characters are not allowed"
     query = scope.get("query_string", b"").decode("latin-1")
+    if not query:
+        return None
     for name, value in parse_qsl(query, keep_blank_values=True, encoding="utf-8", errors="replace"):
         if first_control(name) is not None or first_control(value) is not None:
             shown = name if first_control(name) is None else "a parameter"
@@ -238,6 +246,8 @@ class InputGuard:
 
 
 def _with_clean_cookies(scope: Scope) -> Scope:
+    if not any(name == b"cookie" for name, _ in scope.get("headers") or []):
+        return scope  # nothing to clean (an integration's request): no copy of the scope
     headers = [(name, value) for name, value in scope.get("headers") or [] if name != b"cookie"]
     raw = b"; ".join(value for name, value in scope.get("headers") or [] if name == b"cookie")
     cleaned = clean_cookie_header(raw) if raw else None
@@ -317,7 +327,27 @@ def with_csrf(app: ASGIApp, secret: str, secure: bool) -> ASGIApp:
         skip_if_scope=skips_csrf,
         send_csrf_failed=_csrf_failed,
     )
-    return MultipartCsrf(wrapped, secret)
+    return ApiBypass(MultipartCsrf(wrapped, secret), app)
+
+
+class ApiBypass:
+    """Sends API calls that skip the CSRF check (skips_csrf) straight to the app, past asgi-csrf.
+
+    For them asgi-csrf only made a signed token for the page's forms (an HMAC and a random secret per
+    request, and a wrapper around every message sent), which no API route asks for (templating's
+    `csrftoken` is for pages; an /api/ error is JSON, kit.errors). Forms and cookie-borne non-JSON POSTs
+    still pass the check.
+    """
+
+    def __init__(self, checked: ASGIApp, app: ASGIApp) -> None:
+        self.checked = checked
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"].startswith("/api/") and skips_csrf(scope):
+            await self.app(scope, receive, send)
+        else:
+            await self.checked(scope, receive, send)
 
 
 class MultipartCsrf:

@@ -6,6 +6,9 @@ row (action, actor, whom). A participant reading their own data is not audited.
 
 from __future__ import annotations
 
+import asyncio
+from collections import Counter
+
 import asyncpg
 import httpx
 from asyncpg import Connection
@@ -90,6 +93,21 @@ async def test_suggestions_for_the_token_are_audited_but_not_ones_own(
     assert (await client.get("/api/v1/participants/me/suggestions")).status_code == 200
     assert (await client.get("/api/v1/participants/me")).status_code == 200
     assert len(await _rows(conn, "view_suggestions")) == 4
+
+
+async def test_concurrent_suggestion_reads_are_each_audited_before_their_answer(
+    client: httpx.AsyncClient, conn: Connection, make_participant: MakeParticipant,
+) -> None:
+    # Concurrent reads share INSERTs (kit.audit.GroupedReads); every one still gets its two rows.
+    student = await make_participant("student", offers=["Python og nettverk"], seeks=["Sommerjobb i IT-drift"])
+    company = await make_participant("company", offers=["Sommerjobb i IT-drift"], seeks=["Studenter med Python"])
+    path = f"/api/v1/participants/{student['external_id']}/suggestions"
+
+    answers = await asyncio.gather(*(client.get(path, headers=BEARER) for _ in range(8)))
+    assert [a.status_code for a in answers] == [200] * 8
+    rows = await _rows(conn, "view_suggestions")
+    assert Counter((r["actor_label"], r["participant_id"]) for r in rows) == {
+        ("api token", student["id"]): 8, ("api token", company["id"]): 8}
 
 
 async def test_staff_pages_showing_participants_are_audited(
