@@ -90,6 +90,20 @@ async def register(
     An address already registered gets a sign-in link instead, and the caller answers the same
     either way, so the form never reveals who is registered (an event's sign-up uses the row).
     """
+    try:
+        return await _register_once(conn, redis, settings, data)
+    except asyncpg.UniqueViolationError as exc:
+        if exc.constraint_name != repository.EMAIL_CONSTRAINT:
+            raise
+        # Two registrations of one address at once (two workers, or a double submit): the second one's
+        # insert waited for the first's and failed; now it finds the row and takes the known-address path.
+        # Seen with `koble serve --workers 2` under load: one job failed and its email never went.
+        return await _register_once(conn, redis, settings, data)
+
+
+async def _register_once(
+    conn: asyncpg.Connection, redis: ArqRedis | None, settings: Settings, data: ParticipantFields
+) -> asyncpg.Record | None:
     async with conn.transaction():
         existing = await repository.by_email(conn, str(data.email))
         if existing is not None:

@@ -10,19 +10,26 @@ blocks the requester; the address's budget only holds back emails, with the same
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
+import asyncpg
 import httpx
 from arq.connections import ArqRedis
 from asyncpg import Connection
 
 from service.kit.config import Settings
+from service.profiles import repository as profiles_repository
+from service.profiles import service as profiles
+from service.profiles.schemas import ParticipantFields
+from service.profiles.service import to_columns
 from tests.conftest import Mailbox, body_text, csrf_of, link_in, post_form, run_jobs
 from tests.factories import MakeParticipant, MakeStaff
 
 REGISTRATION = {"kind": "student", "name": "Åse", "domains": ["cyber_ict"], "offers": ["Python"], "consent": True}
 FORM = {"kind": "student", "name": "Åse", "language": "nb", "domains": ["cyber_ict"], "capacity": "",
         "offers": ["Python", "", ""], "seeks": ["", "", ""], "consent": "yes"}
+FIELDS = {key: value for key, value in REGISTRATION.items() if key != "consent"}  # the stored fields
 TABLES = ("participants", "outbox", "auth_tokens", "staff_tokens")
 
 
@@ -129,3 +136,28 @@ async def test_without_a_trusted_proxy_x_forwarded_for_is_ignored(
     statuses = [(await _post_from(client, {"email": f"p{n}@example.no"}, f"203.0.113.{n}")).status_code
                 for n in range(3)]
     assert statuses == [200, 200, 429]  # a made-up header does not buy a fresh bucket
+
+
+async def test_two_registrations_of_one_address_at_once_store_one_and_tell_the_second(
+    conn: Connection, pg_url: str, settings: Settings, mailbox: Mailbox
+) -> None:
+    # The first registration's row is written but not committed when the second one looks for the address:
+    # the second's insert waits on the unique index, then fails, and must take the known-address path.
+    first = await asyncpg.connect(pg_url)
+    try:
+        transaction = first.transaction()
+        await transaction.start()
+        await profiles_repository.insert(first, "web-race-1", to_columns(ParticipantFields(
+            **FIELDS, email="race@example.no")), "web", verified=False, consent=True)
+        second = asyncio.create_task(profiles.register(conn, None, settings, ParticipantFields(
+            **FIELDS, email="race@example.no")))
+        await asyncio.sleep(0.3)
+        assert not second.done()  # waiting on the first's uncommitted row
+        await transaction.commit()
+        assert await second is None  # the known-address path, not an error
+    finally:
+        await first.close()
+    assert await conn.fetchval("SELECT count(*) FROM participants WHERE email = 'race@example.no'") == 1
+    subjects = await conn.fetch("SELECT template FROM outbox o JOIN participants p ON p.id = o.participant_id"
+                                " WHERE p.email = 'race@example.no'")
+    assert [row["template"] for row in subjects] == ["already_registered"]
