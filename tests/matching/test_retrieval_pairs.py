@@ -71,6 +71,9 @@ async def test_the_pair_scan_uses_each_kinds_pair_index(conn: asyncpg.Connection
     vectors = service.query_vectors(row)
     pair = np.concatenate([vectors["offers"], vectors["seeks"]])
     sql = " UNION ALL ".join(retrieval.pair_sql(DIM, kind, exact=False) for kind in ("student", "company"))
+    # Fresh statistics: with autovacuum's not yet taken, the planner once estimated 1 student row and
+    # merge-joined on the primary keys instead (a clean-clone CI run, 2026-12-07).
+    await conn.execute("ANALYZE participants, pair_embeddings")
     async with conn.transaction():
         await conn.execute("; ".join(retrieval.scan_settings((0, 6, 2), 200)))
         await conn.execute("SET LOCAL enable_seqscan = off")
