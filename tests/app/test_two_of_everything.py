@@ -192,7 +192,9 @@ def fields(profile: dict[str, Any]) -> dict[str, Any]:
 async def emails_go_out_once(conn: Connection, mailbox: Mailbox, seconds: float = 30) -> None:
     """Every outbox row is sent, and the SMTP server saw each Message-ID exactly once."""
     deadline = time.monotonic() + seconds
-    while await conn.fetchval("SELECT count(*) FROM outbox WHERE status <> 'sent'"):
+    # Five rows (a sign-in link and four registrations' links): the registrations are worker jobs, so
+    # their rows may not exist yet when the sign-in's has gone (a clean-clone CI run counted 1).
+    while await conn.fetchval("SELECT count(*) < 5 OR bool_or(status <> 'sent') FROM outbox"):
         assert time.monotonic() < deadline, await conn.fetch("SELECT id, status FROM outbox")
         await asyncio.sleep(0.2)
     expected = await conn.fetchval("SELECT count(*) FROM outbox")
