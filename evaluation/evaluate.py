@@ -79,6 +79,19 @@ def measure_explanations(
                                 raw=prepared.interests)
 
 
+def interrupted(exc: BaseException) -> bool:
+    """Whether an interruption caused this exception: a SIGTERM that lands while a class is being made
+    (an import) comes out wrapped, as "RuntimeError: Error calling __set_name__" (a CI run, 2026-12-07)."""
+    seen: set[int] = set()
+    cause: BaseException | None = exc
+    while cause is not None and id(cause) not in seen:
+        if isinstance(cause, KeyboardInterrupt):
+            return True
+        seen.add(id(cause))
+        cause = cause.__cause__ or cause.__context__
+    return False
+
+
 def evaluate_command(
     participants: str, gold: str, k: int = 10, as_json: bool = False, scores_out: str | None = None,
     variant: Variant = "full", settings: Settings | None = None, **options: Any,
@@ -99,6 +112,9 @@ def evaluate_command(
         print("koble: interrupted; the scratch database was removed", file=sys.stderr)
         return EXIT_INTERRUPTED
     except Exception as exc:  # a database or model failure: one line, not a traceback
+        if interrupted(exc):
+            print("koble: interrupted; the scratch database was removed", file=sys.stderr)
+            return EXIT_INTERRUPTED
         logging.getLogger(__name__).debug("evaluation failed", exc_info=True)
         print(f"koble: evaluation failed: {first_line(exc)}", file=sys.stderr)
         return 1

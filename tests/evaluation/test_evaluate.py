@@ -20,6 +20,7 @@ import asyncpg
 import pgserver
 import psycopg
 
+from evaluation import evaluate
 from evaluation.constraints import allowed, facts_of
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -198,3 +199,14 @@ def test_sigterm_mid_run_still_drops_the_scratch_database(pg_url: str, tmp_path:
     assert process.returncode == 130, rest
     assert "interrupted" in rest
     assert eval_databases(pg_url) == []
+
+
+def test_an_interruption_wrapped_in_another_error_is_still_an_interruption() -> None:
+    try:
+        try:
+            raise KeyboardInterrupt
+        except KeyboardInterrupt as signal_raised:
+            raise RuntimeError("Error calling __set_name__") from signal_raised
+    except RuntimeError as wrapped:
+        assert evaluate.interrupted(wrapped)
+    assert not evaluate.interrupted(RuntimeError("a database failure"))
