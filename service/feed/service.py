@@ -134,7 +134,7 @@ async def _keep_front(
         return  # they declined me meanwhile: never shown again (§6)
     other = await profiles.by_id(conn, deck[0])
     if other is not None:
-        why[deck[0]] = await explanations(conn, settings, me, other, language)
+        why[deck[0]] = await matching.explain_to(conn, matching.model_name(settings), me, other, language)
 
 
 async def _introduced_card(
@@ -147,28 +147,8 @@ async def _introduced_card(
     other = await profiles.by_id(conn, waiting[0]["other_id"])
     if other is None:
         return None
-    text, html, shared = await explanations(conn, settings, me, other, language)
+    text, html, shared = await matching.explain_to(conn, matching.model_name(settings), me, other, language)
     return card_of(other, text, waiting[0]["match_id"], html, shared)
-
-
-async def explanation(
-    conn: asyncpg.Connection, settings: Settings, me: asyncpg.Record, other: asyncpg.Record,
-    language: i18n.Language,
-) -> str:
-    """Why the two fit, addressed to `me`, as the ranker's explanations are."""
-    return (await explanations(conn, settings, me, other, language))[0]
-
-
-async def explanations(
-    conn: asyncpg.Connection, settings: Settings, me: asyncpg.Record, other: asyncpg.Record,
-    language: i18n.Language,
-) -> tuple[str, str, tuple[str, ...]]:
-    """`explanation` as plain text, as safe HTML (shared terms marked) and its shared terms: both
-    directions' strongest interest pair."""
-    model = matching.model_name(settings)
-    options = await matching.interest_pair_options(conn, me["id"], model, [other["id"]])
-    parts = explain.explanation_parts(me, other, options.get(other["id"], ()))
-    return (*explain.render_cached(parts, language), explain.shared_of(parts))
 
 
 def card_of(

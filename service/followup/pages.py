@@ -24,7 +24,6 @@ from service.matches import service as matches
 from service.matches.labels import participant_explanations, reply_labels, state_label, step_labels
 from service.matches.lifecycle import LEFT_REASON, REPLIES, Action, passed, settled
 from service.matches.meetings import DEFAULT_PLACE, TALKING, ConversationRefused, TooManyMessages
-from service.matching import explain
 from service.matching import service as matching
 from service.profiles import service as profiles
 from service.profiles.dependencies import OptionalParticipant, Participant
@@ -116,9 +115,7 @@ async def _match_context(
 
 async def _why(conn: asyncpg.Connection, settings: Settings, me: asyncpg.Record, other: asyncpg.Record) -> str:
     """Why the two fit, addressed to me (matching's public explanation, as on the cards)."""
-    pairs = await matching.best_interest_pairs(conn, me["id"], matching.model_name(settings), [other["id"]])
-    parts = explain.explanation_parts(me, other, pairs[0] if pairs else None)
-    return explain.render(parts, i18n.current_language.get())
+    return (await matching.explain_to(conn, matching.model_name(settings), me, other, i18n.current_language.get()))[0]
 
 
 STEPS: tuple[str, ...] = ("introduced", "mutual", "meeting_held", "project_agreed")

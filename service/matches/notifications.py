@@ -20,7 +20,6 @@ from service.mail import service as mail
 from service.matches import links, repository
 from service.matches.labels import state_label
 from service.matches.lifecycle import REPLIES
-from service.matching import explain
 from service.matching import service as matching
 from service.profiles import service as profiles
 
@@ -89,10 +88,10 @@ async def introduction_context(
 ) -> dict[str, Any]:
     """What an introduction tells `me` beyond contact details: why they fit (addressed to `me`, in
     their language) and staff's note with the staff member's name (blank parts are left out)."""
-    model = matching.model_name(settings)
-    pairs = await matching.best_interest_pairs(conn, me["id"], model, [other["id"]])
-    parts = explain.explanation_parts(me, other, pairs[0] if pairs else None)
-    return {"why": explain.render(parts, i18n.pick_language(me["language"])),
+    why, _html, _shared = await matching.explain_to(
+        conn, matching.model_name(settings), me, other, i18n.pick_language(me["language"])
+    )
+    return {"why": why,
             "note": (note["comment"] or "").strip() if note else "", "note_by": note["staff_name"] if note else None}
 
 

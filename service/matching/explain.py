@@ -289,7 +289,8 @@ def shared_engagements(query: Sequence[str], candidate: Sequence[str]) -> tuple[
 
 
 def interest_pair(pair: Mapping[str, Any] | None) -> InterestPair | None:
-    """The best pair from `retrieval.best_interest_pairs` (None if a text is gone since embedding)."""
+    """One closest pair row (query_side, query_text, candidate_text), the single-pair form (None if a text is
+    gone since embedding)."""
     if pair is None or not pair["query_text"] or not pair["candidate_text"]:
         return None
     query_seeks = pair["query_side"] == "seeks"
@@ -307,7 +308,7 @@ def explanation_parts(
     pair: Mapping[str, Any] | Sequence[Mapping[str, Any] | PairOption] | None, quoted: Container[str] = (),
 ) -> ExplanationParts:
     """The facts for one suggestion from the two participant rows and their interest pairs: one best
-    pair row (`best_interest_pairs`), or every direction's options (`interest_pair_options`), of
+    pair row (`interest_pair`'s form), or every direction's options (`interest_pair_options`), of
     which each direction's strongest is quoted (preferring query interests not in `quoted`)."""
     base = ExplanationParts(
         domains=tuple(d for d in DOMAINS if d in query["domains"] and d in candidate["domains"]),

@@ -633,13 +633,6 @@ async def record_exposure(conn: asyncpg.Connection, participant_ids: Sequence[in
     await state.record_exposure(conn, participant_ids, config.exposure_half_life_days)
 
 
-async def best_interest_pairs(
-    conn: asyncpg.Connection, query_id: int, model: str, candidate_ids: Sequence[int]
-) -> list[asyncpg.Record]:
-    """Per candidate, the closest (query interest, candidate interest) pair (`explain.explanation_parts`' input)."""
-    return await retrieval.best_interest_pairs(conn, query_id, model, candidate_ids)
-
-
 def _grouped(ids: Sequence[int], rows: Sequence[Mapping[str, Any]]) -> dict[int, Any]:
     """Candidate id -> its interest pair options (a tuple of `explain.PairOption`, empty if none), for every id."""
     found: dict[int, list[Mapping[str, Any]]] = {int(i): [] for i in ids}
@@ -658,6 +651,17 @@ async def interest_pair_options(
     for row in rows:
         found[row["candidate_id"]].append(row)
     return {i: tuple(options) for i, options in found.items()}
+
+
+async def explain_to(
+    conn: asyncpg.Connection, model: str, me: asyncpg.Record, other: asyncpg.Record, language: i18n.Language
+) -> tuple[str, str, tuple[str, ...]]:
+    """Why `other` fits `me`, addressed to `me`, as the ranker's explanations are: plain text, safe HTML with
+    the shared terms marked, and those terms (both directions' strongest interest pair). The one way every
+    page and email explains a single pair (the feed's card, the match page, an introduction)."""
+    options = await interest_pair_options(conn, me["id"], model, [other["id"]])
+    parts = explain.explanation_parts(me, other, options.get(other["id"], ()))
+    return (*explain.render_cached(parts, language), explain.shared_of(parts))
 
 
 async def interest_pair_options_of_pairs(
@@ -777,13 +781,6 @@ async def all_candidate_rows(
         conn, query_filter(query, model, []), query_vectors(query), None,
         config.exposure_half_life_days, config.lexical_terms,
     )
-
-
-async def best_interest_pairs_of_pairs(
-    conn: asyncpg.Connection, pairs: Sequence[tuple[int, int]], model: str
-) -> dict[tuple[int, int], asyncpg.Record]:
-    """Per (a, b) pair, the closest pair of interests across opposite sides (a page of the staff queue)."""
-    return await retrieval.best_interest_pairs_of_pairs(conn, pairs, model)
 
 
 @dataclass(frozen=True)

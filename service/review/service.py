@@ -160,7 +160,7 @@ def who(row: asyncpg.Record) -> dict[str, Any]:
 
 def explain_pair(a: asyncpg.Record, b: asyncpg.Record, best: Any) -> str:
     """Why a and b fit, about both by name, in the reader's language (`best`: their closest interests,
-    one row of `best_interest_pairs_of_pairs`, or both directions' options, `interest_pair_options_of_pairs`)."""
+    both directions' options, `interest_pair_options_of_pairs`)."""
     parts = explain.explanation_parts(a, b, best)
     return explain.render(parts, i18n.current_language.get(), (a["name"], b["name"]))
 
@@ -353,7 +353,7 @@ async def preview_pair(
     config = matching.ranker_config(model)
     found = await matching.suggest(conn, x_id, 1, model, config, i18n.current_language.get(), by_name=True,
                                    record_exposure=False, among=[y_id])
-    best = await matching.best_interest_pairs_of_pairs(conn, [(x_id, y_id)], model)
+    best = await matching.interest_pair_options_of_pairs(conn, [(x_id, y_id)], model)
     explanation = found[0].explanation if found else explain_pair(x, y, best.get((x_id, y_id)))
     fit = fit_of(x, y, found[0].score, config.weights) if found else None
     emails = await matches.introduction_previews(conn, settings, (x, y), note, note_by)
@@ -385,7 +385,7 @@ async def fits_with(
     found = {s.id: s for s in await matching.suggest(conn, x_id, len(others), model, config,
                                                      i18n.current_language.get(), by_name=True,
                                                      record_exposure=False, among=[o["id"] for o in others])}
-    best = await matching.best_interest_pairs_of_pairs(conn, [(x_id, o["id"]) for o in others], model)
+    best = await matching.interest_pair_options_of_pairs(conn, [(x_id, o["id"]) for o in others], model)
     out: dict[int, Beside] = {}
     for other in others:
         problems = await pair_problems(conn, x, other)

@@ -15,6 +15,7 @@ import httpx
 import pytest
 from asgi_lifespan import LifespanManager
 from asyncpg import Connection
+from pgvector.asyncpg import register_vector
 
 from service.app import create_app
 from service.feed import service as feed_service
@@ -178,6 +179,8 @@ async def test_two_yeses_at_the_same_moment_make_exactly_one_match(
 ) -> None:
     student, company, _ = people
     first, other = await asyncpg.connect(pg_url), await asyncpg.connect(pg_url)
+    for connection in (first, other):
+        await register_vector(connection)  # as the app's pool does: the introductions read interest vectors
     try:
         outcomes = await asyncio.gather(
             feed_service.answer(first, None, settings, student, company["external_id"], "interested"),
