@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from zoneinfo import ZoneInfo
 
-OSLO = ZoneInfo("Europe/Oslo")
+from service.kit.i18n import OSLO, from_local_form
+
 Span = tuple[dt.datetime, dt.datetime]
 
 
@@ -24,7 +24,7 @@ def slots(sessions: Sequence[Span], meeting_minutes: int, break_minutes: int) ->
 
 def local(text: str) -> dt.datetime:
     """A `datetime-local` form value (YYYY-MM-DDTHH:MM) read as Oslo time; ValueError if malformed."""
-    return dt.datetime.fromisoformat(text.strip()).replace(tzinfo=OSLO)
+    return from_local_form(text)
 
 
 def form_value(value: dt.datetime | None) -> str:

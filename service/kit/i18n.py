@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo
 
-from babel.dates import format_datetime
+from babel.dates import format_date, format_datetime, format_skeleton
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.numbers import format_decimal
@@ -117,6 +117,32 @@ def oslo_date(value: dt.datetime | None) -> str:
     pattern = TIME_PATTERNS[language].partition(" HH")[0]
     when = value if value.tzinfo else value.replace(tzinfo=dt.UTC)
     return format_datetime(when, pattern, tzinfo=OSLO, locale=language)
+
+
+def local_time(at: dt.datetime) -> str:
+    """A moment as people at Bright House read it: Oslo time, the date written out in the page's language
+    ("torsdag 10. desember 2026 kl. 14:30"); staff pages' short form is `oslo_time`."""
+    local = at.astimezone(OSLO)
+    day = _full_date(local.date(), current_language.get())
+    return gettext("%(day)s at %(time)s") % {"day": day, "time": local.strftime("%H:%M")}
+
+
+@lru_cache(maxsize=4096)
+def _full_date(day: dt.date, language: str) -> str:
+    # Cached: babel takes 0.6 ms a date (a match page of 200 messages spent 120 ms writing their days).
+    return format_date(day, format="full", locale=language)
+
+
+def local_day(at: dt.datetime) -> str:
+    """A moment's day, short (7. des. / Dec 7), in Oslo time and the page's language."""
+    return format_skeleton("MMMd", at.astimezone(OSLO), locale=current_language.get())
+
+
+def from_local_form(text: str) -> dt.datetime:
+    """A `datetime-local` form value (YYYY-MM-DDTHH:MM) read as Oslo time (one with an offset keeps it);
+    ValueError if malformed."""
+    local = dt.datetime.fromisoformat(text.strip())
+    return local.replace(tzinfo=OSLO) if local.tzinfo is None else local
 
 
 def number(value: float | int | None, digits: int = 0) -> str:

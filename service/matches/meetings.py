@@ -7,12 +7,11 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
-from zoneinfo import ZoneInfo
 
-from service.kit import ics
+from service.kit import i18n, ics
 from service.kit.errors import KobleError
+from service.kit.i18n import OSLO
 
-OSLO = ZoneInfo("Europe/Oslo")
 MAX_TIMES = 3
 MESSAGE_CHARS = 4000
 PLACE_CHARS = 200
@@ -72,11 +71,10 @@ def check_message(body: str) -> str:
 def parse_time(text: str, field: str) -> dt.datetime:
     """A `datetime-local` value (YYYY-MM-DDTHH:MM) read as Oslo time; refuses anything else."""
     try:
-        local = dt.datetime.fromisoformat(text.strip())
+        return i18n.from_local_form(text)
     except ValueError:
         raise ConversationRefused(field, "%(field)s: give a date and time such as 2026-12-10 14:00",
                                   field=field) from None
-    return local.replace(tzinfo=OSLO) if local.tzinfo is None else local
 
 
 def check_proposal(texts: Sequence[str], place: str, now: dt.datetime) -> Proposal:
