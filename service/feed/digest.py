@@ -12,9 +12,8 @@ from __future__ import annotations
 import datetime as dt
 
 import asyncpg
-from itsdangerous import BadSignature, URLSafeSerializer
 
-from service.kit import i18n
+from service.kit import i18n, tokens
 from service.kit.config import Settings
 from service.mail import service as mail
 from service.matches import service as matches
@@ -35,16 +34,12 @@ _SALT = "koble.feed.digest.unsubscribe"
 
 def sign(settings: Settings, participant_id: int) -> str:
     """The token of a participant's digest unsubscribe link (no expiry: an old digest must still stop them)."""
-    return str(URLSafeSerializer(settings.secret_key(), salt=_SALT).dumps(participant_id))
+    return tokens.sign_id(settings, _SALT, participant_id)
 
 
 def read(settings: Settings, token: str) -> int | None:
     """The participant a digest unsubscribe token names; None if forged or garbled."""
-    try:
-        value = URLSafeSerializer(settings.secret_key(), salt=_SALT).loads(token)
-    except BadSignature:
-        return None
-    return value if isinstance(value, int) else None
+    return tokens.read_id(settings, _SALT, token)
 
 
 async def unanswered(

@@ -7,8 +7,9 @@ the row makes it single-use. An unsubscribe link carries the participant id, sig
 
 from __future__ import annotations
 
-from itsdangerous import BadSignature, SignatureExpired, URLSafeSerializer, URLSafeTimedSerializer
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
+from service.kit import tokens
 from service.kit.config import Settings
 
 # The salts keep their first names: links in emails already sent must keep working.
@@ -33,16 +34,12 @@ def read_reply(settings: Settings, token: str) -> int | None:
 
 def sign_unsubscribe(settings: Settings, participant_id: int) -> str:
     """The token of a participant's unsubscribe link."""
-    return str(URLSafeSerializer(settings.secret_key(), salt=_UNSUBSCRIBE_SALT).dumps(participant_id))
+    return tokens.sign_id(settings, _UNSUBSCRIBE_SALT, participant_id)
 
 
 def read_unsubscribe(settings: Settings, token: str) -> int | None:
     """The participant an unsubscribe token names; None if forged or garbled."""
-    try:
-        value = URLSafeSerializer(settings.secret_key(), salt=_UNSUBSCRIBE_SALT).loads(token)
-    except BadSignature:
-        return None
-    return value if isinstance(value, int) else None
+    return tokens.read_id(settings, _UNSUBSCRIBE_SALT, token)
 
 
 def unsubscribe_url(settings: Settings, participant_id: int) -> str:

@@ -19,11 +19,10 @@ from typing import Any
 
 import asyncpg
 from arq.connections import ArqRedis
-from itsdangerous import BadSignature, URLSafeSerializer
 from starlette.requests import Request
 
 from service.auth import service as auth
-from service.kit import audit
+from service.kit import audit, tokens
 from service.kit.audit import Actor
 from service.kit.config import Settings
 from service.kit.errors import NotFound
@@ -56,16 +55,12 @@ class InvitationNotFound(NotFound):
 
 def sign(settings: Settings, invitation_id: int, salt: str = _INVITATION_SALT) -> str:
     """The token of an invitation's personal link (or, with the unsubscribe salt, of its unsubscribe link)."""
-    return str(URLSafeSerializer(settings.secret_key(), salt=salt).dumps(invitation_id))
+    return tokens.sign_id(settings, salt, invitation_id)
 
 
 def read_token(settings: Settings, token: str, salt: str = _INVITATION_SALT) -> int | None:
     """The invitation a token names; None if forged or garbled."""
-    try:
-        value = URLSafeSerializer(settings.secret_key(), salt=salt).loads(token)
-    except BadSignature:
-        return None
-    return value if isinstance(value, int) else None
+    return tokens.read_id(settings, salt, token)
 
 
 def invitation_url(settings: Settings, invitation_id: int, language: str) -> str:
