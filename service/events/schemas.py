@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from service.events import timeslots
-from service.kit.errors import Conflict, Forbidden, KobleError, NotFound
+from service.kit.errors import Conflict, FieldRefusal, Forbidden, KobleError, NotFound
 from service.kit.i18n import _
 
 Span = tuple[dt.datetime, dt.datetime]
@@ -35,16 +35,8 @@ class NotAttendee(Forbidden):
     template = N_("Sign up for the event first.")
 
 
-class EventRefusal(Conflict):
+class EventRefusal(FieldRefusal, Conflict):
     """A request the event's rules or state refuse (409), with the field at fault."""
-
-    def __init__(self, field_name: str, template: str, **params: Any) -> None:
-        super().__init__(template, **params)
-        self.field = field_name
-
-    def api_detail(self) -> dict[str, str]:
-        """The JSON detail names the field."""
-        return {"field": self.field, "msg": self.message()}
 
 
 class MoveRefused(KobleError):

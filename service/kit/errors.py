@@ -58,6 +58,19 @@ class KobleError(Exception):
         return None
 
 
+class FieldRefusal(KobleError):
+    """A refusal about one field of the request; the JSON `detail` is `{"field", "msg"}` (msg in the reader's
+    language), as forms name the field at fault."""
+
+    def __init__(self, field: str, template: str, /, **params: Any) -> None:
+        super().__init__(template, **params)
+        self.field = field
+
+    def api_detail(self) -> dict[str, str]:
+        """`{"field", "msg"}`."""
+        return {"field": self.field, "msg": self.message()}
+
+
 class NotFound(KobleError):
     """Something asked for by id does not exist (404)."""
 

@@ -6,10 +6,9 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from service.kit import i18n, ics
-from service.kit.errors import KobleError
+from service.kit.errors import FieldRefusal, KobleError
 from service.kit.i18n import OSLO
 
 MAX_TIMES = 3
@@ -22,18 +21,10 @@ MEETING_MINUTES = 60
 TALKING = ("introduced", "mutual", "meeting_held", "project_agreed")
 
 
-class ConversationRefused(KobleError):
+class ConversationRefused(FieldRefusal):
     """A message or meeting the match page cannot take (HTTP 422), naming the field (`field: reason`)."""
 
     status = 422
-
-    def __init__(self, name: str, template: str, **params: Any) -> None:
-        super().__init__(template, **params)
-        self.field = name
-
-    def api_detail(self) -> dict[str, str]:
-        """`{"field", "msg"}`, as the feed's refusals."""
-        return {"field": self.field, "msg": self.message()}
 
 
 class NotAParty(KobleError):
