@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from service.kit.i18n import _
+from service.kit.i18n import _, current_language, joined, mid_sentence
 from service.kit.vocabulary import DOMAINS, ENGAGEMENTS, domain_labels, engagement_labels
 
 # A window that ends within this many days (or starts later than this) is narrow: most postings here
@@ -64,8 +64,8 @@ def _engagements(profile: Mapping[str, Any]) -> Tip | None:
     missing = [labels[e] for e in ENGAGEMENTS if e not in chosen][:2]
     return Tip("engagements", _(
         "You only look for %(chosen)s. Tick more kinds of collaboration, for example %(missing)s, or none to "
-        "accept any.") % {"chosen": _listing([_mid_sentence(labels[e]) for e in chosen]),
-                          "missing": _listing([_mid_sentence(m) for m in missing])}, "/me/edit#engagements-thesis")
+        "accept any.") % {"chosen": _listing([mid_sentence(labels[e]) for e in chosen]),
+                          "missing": _listing([mid_sentence(m) for m in missing])}, "/me/edit#engagements-thesis")
 
 
 def _availability(profile: Mapping[str, Any], today: dt.date) -> Tip | None:
@@ -85,7 +85,7 @@ def _domains(profile: Mapping[str, Any]) -> Tip | None:
     if len(chosen) >= len(DOMAINS):
         return None
     labels = domain_labels()
-    missing = [_mid_sentence(labels[d]) for d in DOMAINS if d not in chosen]
+    missing = [mid_sentence(labels[d]) for d in DOMAINS if d not in chosen]
     return Tip("domains", _("Does your work touch %(missing)s too? Add the field, and people there can find you.")
                % {"missing": _listing(missing, _("or"))}, "/me/edit#domains-" + chosen[0])
 
@@ -109,14 +109,6 @@ def _more_interests(profile: Mapping[str, Any]) -> Tip | None:
                               "fit someone."), "/me/edit#offers-1")
 
 
-def _mid_sentence(label: str) -> str:
-    """A label inside a sentence: first letter small ("cyber security and ICT", "industriteknologi")."""
-    return label[:1].lower() + label[1:]
-
-
 def _listing(items: list[str], conjunction: str | None = None) -> str:
-    """"a", "a and b", "a, b and c" in the page's language."""
-    word = conjunction or _("and")
-    if len(items) < 2:
-        return "".join(items)
-    return f"{', '.join(items[:-1])} {word} {items[-1]}"
+    """"a", "a and b", "a, b and c" in the page's language (kit.i18n.joined)."""
+    return joined(tuple(items), current_language.get(), conjunction)

@@ -145,6 +145,28 @@ def from_local_form(text: str) -> dt.datetime:
     return local.replace(tzinfo=OSLO) if local.tzinfo is None else local
 
 
+def mid_sentence(label: str) -> str:
+    """A label as written inside a sentence: "Sommerjobb" -> "sommerjobb", "Bachelor- eller masteroppgave"
+    -> "bachelor- eller masteroppgave", "Cyber security and ICT" -> "cyber security and ICT"; a first word
+    with a capital past its first letter ("FoU-prosjekt", "R&D", "IKT") is kept."""
+    first = label.split(" ", 1)[0]
+    if len(first) > 1 and first[0].isupper() and first[1].islower() and first[1:] == first[1:].lower():
+        return label[0].lower() + label[1:]
+    return label
+
+
+@lru_cache(maxsize=256)
+def joined(items: tuple[str, ...], locale: str, conjunction: str | None = None) -> str:
+    """Items as a list in the language: "A, B og C" / "A, B and C" (no serial comma in either), or with another
+    conjunction ("or"). When an item itself contains the conjunction ("Cyber security and ICT"), a comma goes
+    before the last one, so the list reads "cyber security and ICT, and industrial technology"."""
+    word = conjunction or ("og" if locale.startswith(("nb", "no", "nn")) else "and")
+    if len(items) < 2:
+        return "".join(items)
+    ambiguous = any(f" {word} " in item for item in items)
+    return f"{', '.join(items[:-1])}{',' if ambiguous else ''} {word} {items[-1]}"
+
+
 def number(value: float | int | None, digits: int = 0) -> str:
     """A number as the current language writes it ("1,03" in Bokmål, "1.03" in English); a dash for none."""
     if value is None:

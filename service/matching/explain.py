@@ -28,7 +28,7 @@ from markupsafe import Markup, escape
 from stop_words import get_stop_words
 
 from service.kit import i18n, vocabulary
-from service.kit.i18n import _, ngettext
+from service.kit.i18n import _, joined, mid_sentence, ngettext
 from service.kit.vocabulary import DOMAINS, ENGAGEMENTS
 
 PHRASE_CHARS = 80  # `shorten`'s default (kept for callers that want a one-line label)
@@ -354,29 +354,6 @@ def _month(day: dt.date, locale: str, with_year: bool = True) -> str:
     return format_date(day.replace(day=1), "LLLL y" if with_year else "LLLL", locale=locale)
 
 
-def mid_sentence(label: str) -> str:
-    """A label as written inside a sentence: "Sommerjobb" -> "sommerjobb", "Bachelor- eller masteroppgave"
-    -> "bachelor- eller masteroppgave", "Cyber security and ICT" -> "cyber security and ICT"; a first word
-    with a capital past its first letter ("FoU-prosjekt", "R&D", "IKT") is kept."""
-    first = label.split(" ", 1)[0]
-    if len(first) > 1 and first[0].isupper() and first[1].islower() and first[1:] == first[1:].lower():
-        return label[0].lower() + label[1:]
-    return label
-
-
-@lru_cache(maxsize=256)
-def joined(items: tuple[str, ...], locale: str) -> str:
-    """Items as a list in the language: "A, B og C" / "A, B and C" (no serial comma in either). When an
-    item itself contains the conjunction ("Cyber security and ICT"), a comma goes before the last one,
-    so the list reads "cyber security and ICT, and industrial technology", not "… ICT and industrial …"."""
-    conjunction = "og" if locale.startswith(("nb", "no", "nn")) else "and"
-    if len(items) < 2:
-        return "".join(items)
-    ambiguous = any(f" {conjunction} " in item for item in items)
-    return f"{', '.join(items[:-1])}{',' if ambiguous else ''} {conjunction} {items[-1]}"
-
-
-_joined = joined  # the name used before (kept for other modules' imports)
 
 
 def format_period(start: dt.date | None, end: dt.date | None, locale: str) -> str:
