@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/suggestions.py --n 10000 [--queries 500] [--concurrency 8,16] [--duration 15]
         [--recall-queries 500] [--registrations 10] [--breakdown 100] [--client wrk|httpx] [--py-spy FILE]
+        [--py-spy-throughput FILE]
 
 What it does, in a fresh embedded PostgreSQL (pgserver in a temporary folder, migrated with
 `service.kit.database.migrate`), all removed at the end (also on Ctrl-C or SIGTERM):
@@ -879,6 +880,22 @@ def mark(ok: bool) -> str:
     return "met" if ok else "**missed**"
 
 
+@contextlib.contextmanager
+def spying(pid: int, output: str | None) -> Iterator[None]:
+    """py-spy records process `pid` (raw collapsed stacks, 200 Hz) into `output` meanwhile, if given."""
+    if not output:
+        yield
+        return
+    py_spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+    spy = subprocess.Popen([py_spy, "record", "-p", str(pid), "-o", output, "-f", "raw", "-r", "200", "--nonblocking"],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        yield
+    finally:
+        spy.send_signal(signal.SIGINT)
+        spy.wait(30)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=(__doc__ or "").split("\n\n")[0], formatter_class=argparse.RawTextHelpFormatter)
@@ -893,6 +910,10 @@ def main() -> None:
     parser.add_argument("--registrations", type=int, default=10, help="timed registrations after a cold one")
     parser.add_argument("--breakdown", type=int, default=0, help="queries for the in-process stage breakdown")
     parser.add_argument("--py-spy", default=None, help="record the server with py-spy during a sequential pass")
+    parser.add_argument("--py-spy-throughput", default=None,
+                        help="record the server with py-spy during each throughput run (FILE.<connections>)")
+    parser.add_argument("--warm-traffic", type=int, default=0,
+                        help="seconds of wrk traffic before the throughput runs (with --serve-workers 2: both caches)")
     parser.add_argument("--seed", type=int, default=2027)
     parser.add_argument("--serve-workers", type=int, default=1, help="koble serve --workers N (request processes)")
     parser.add_argument("--keep", default=None,
@@ -971,18 +992,10 @@ def main() -> None:
             rows.append((f"API latency, first request per participant (cache miss), {len(ids)} participants",
                          f"{summary(miss)}; {cpu_note(cpu, len(ids))}", "", now_load))
             now_load = load_avg()
-            spy = None
-            if args.py_spy:
-                py_spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
-                spy = subprocess.Popen([py_spy, "record", "-p", str(process.pid), "-o", args.py_spy,
-                                        "-f", "raw", "-r", "200", "--nonblocking"],
-                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            cpu_start = meter.read()
-            times, errors, empty = sequential(base, ids)
-            cpu = meter.since(cpu_start)
-            if spy is not None:
-                spy.send_signal(signal.SIGINT)
-                spy.wait(30)
+            with spying(process.pid, args.py_spy):
+                cpu_start = meter.read()
+                times, errors, empty = sequential(base, ids)
+                cpu = meter.since(cpu_start)
             p50, p95 = percentile(times, 50), percentile(times, 95)
             rows.append((f"API latency, repeated request (cache hit), sequential, {len(ids)} participants",
                          f"{summary(times)}; {cpu_note(cpu, len(ids))}",
@@ -993,11 +1006,16 @@ def main() -> None:
             rows.append(("API p50 / numpy brute-force p50 (reciprocal; one direction): hit; miss",
                          f"{p50 / percentile(brute, 50):.1f}x; {p50 / percentile(brute_one, 50):.1f}x; "
                          f"{miss50 / percentile(brute, 50):.1f}x; {miss50 / percentile(brute_one, 50):.1f}x", "", ""))
+            if args.warm_traffic and args.client == "wrk":  # every request process fills its own cache first
+                warmed = wrk(base, ids, 16, args.warm_traffic, workdir)
+                rows.append((f"warm-up traffic before the throughput runs (wrk, 16 connections, {args.warm_traffic} s)",
+                             f"{warmed.rate:.0f} req/s, {warmed.errors} errors", "", warmed.load))
             for concurrency in [int(c) for c in args.concurrency.split(",") if c]:
-                cpu_start = meter.read()
-                result = (wrk(base, ids, concurrency, args.duration, workdir) if args.client == "wrk"
-                          else asyncio.run(httpx_throughput(base, ids, concurrency, args.duration)))
-                cpu = meter.since(cpu_start)
+                with spying(process.pid, args.py_spy_throughput and f"{args.py_spy_throughput}.{concurrency}"):
+                    cpu_start = meter.read()
+                    result = (wrk(base, ids, concurrency, args.duration, workdir) if args.client == "wrk"
+                              else asyncio.run(httpx_throughput(base, ids, concurrency, args.duration)))
+                    cpu = meter.since(cpu_start)
                 latency = (f", p50 {result.p50:.1f} / p99 {result.p99:.1f} ms" if result.p50 is not None else "")
                 rows.append((f"throughput, {concurrency} connections ({result.client}, {args.duration} s)",
                              f"{result.rate:.0f} req/s ({result.requests} requests, {result.errors} errors{latency}); "

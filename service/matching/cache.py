@@ -38,7 +38,8 @@ class Entry:
     exposure takes four times as many, up to `service.MAX_WIDTH`).
     query: the participant's own card (explanations compare it with each candidate's).
     pairs: candidate id -> its interest pair options (rows, `explain.pair_options`), filled as shown.
-    explanations: (candidate id, language, by name) -> (parts, text), filled as they are rendered.
+    explanations: (candidate id, language, by name, query texts quoted before) -> (parts, text, HTML,
+    query texts it quotes), filled as they are rendered (`service._explained`).
     """
 
     version: int
@@ -50,7 +51,8 @@ class Entry:
     width: int = 1
     exact: bool = True  # False: retrieved from an index pool, which `floor` bounds only (service.RESHAPED)
     pairs: dict[int, Any] = field(default_factory=dict)
-    explanations: dict[tuple[int, str, bool], tuple[Any, str]] = field(default_factory=dict)
+    explanations: dict[tuple[int, str, bool, frozenset[str]], tuple[Any, str, str, frozenset[str]]] = field(
+        default_factory=dict)
 
 
 class SuggestionCache:

@@ -84,17 +84,16 @@ class ReadTimeMemory:
         people, blocked = self.people, self.blocked.get(query_id)
         if not self.ready or self.version is None or blocked is None:
             return None
-        rows = [people.get(i) for i in ids]
-        if any(row is None for row in rows):
+        # One pass over the copies into one array: five passes (one per column) were a tenth of a cache
+        # hit's CPU at 10,000 participants (py-spy under wrk).
+        try:
+            table = np.array([(p.visible, p.active_at, p.shown, p.shown_at, p.active)
+                              for p in map(people.__getitem__, ids)], dtype=np.float64).reshape(-1, 5)
+        except KeyError:
             return None
         self.hits += 1
-        present = [row for row in rows if row is not None]
-        return self._read_time(
-            ids, blocked, np.array([p.visible for p in present], dtype=bool),
-            np.array([p.active_at for p in present], dtype=np.float64),
-            np.array([p.shown for p in present], dtype=np.float64),
-            np.array([p.shown_at for p in present], dtype=np.float64),
-            np.array([p.active for p in present], dtype=np.int64), self.version, now)
+        return self._read_time(ids, blocked, table[:, 0] > 0, table[:, 1], table[:, 2], table[:, 3],
+                               table[:, 4].astype(np.int64), self.version, now)
 
     def from_stored(self, query_id: int, ids: Sequence[int], stored: StoredState, now: float) -> ReadTime:
         """`ReadTime` from a database read of these participants (with this process's unwritten showings)."""
@@ -109,16 +108,19 @@ class ReadTimeMemory:
         # As repository.state's statement computes them: no activity -> age 0, no exposure row -> 0.
         age = np.nan_to_num((now - active_at) / DAY, nan=0.0)
         decay = np.power(0.5, (now - np.nan_to_num(shown_at, nan=now)) / DAY / self.half_life_days)
-        mine = np.array([self.unwritten(i) for i in ids], dtype=np.float64)
+        waiting = self._waiting()
+        mine = np.array([waiting.get(i, 0) for i in ids] if waiting else np.zeros(len(ids)), dtype=np.float64)
         return ReadTime(version, visible, age, shown * decay + mine, active,
-                        np.array([i in blocked for i in ids], dtype=bool))
+                        np.array([i in blocked for i in ids] if blocked else np.zeros(len(ids)), dtype=bool))
 
-    def unwritten(self, participant_id: int) -> float:
-        """Showings of a participant counted by this process and not yet in the stored count."""
-        if not self.pending and not self.inflight:
-            return 0.0
-        return float(self.pending.get(participant_id, 0)
-                     + sum(batch.get(participant_id, 0) for batch in self.inflight.values()))
+    def _waiting(self) -> Counter[int]:
+        """Showings counted here and not yet in the stored counts, by participant."""
+        if not self.inflight:
+            return self.pending
+        waiting = Counter(self.pending)
+        for batch in self.inflight.values():
+            waiting.update(batch)
+        return waiting
 
     # --- loads from the database ---
 
