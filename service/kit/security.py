@@ -163,6 +163,7 @@ COOKIE_VALUE = re.compile(r"[A-Za-z0-9!#$%&'()*+\-./:<=>?@\[\]^_`{|}~]*")
 COOKIE_ATTRIBUTES = frozenset({"expires", "path", "comment", "domain", "max-age", "secure", "httponly", "version",
                                "samesite", "partitioned"})
 FORM = "application/x-www-form-urlencoded"
+NON_ASCII = re.compile(rb"[\x80-\xff]")
 NO_LIMIT = 2**62
 
 
@@ -215,6 +216,15 @@ def _body_problem(scope: Scope, body: bytes, uploads: Collection[str] = ()) -> t
     return None
 
 
+def percent_encoded(body: bytes) -> bytes:
+    """A UTF-8 form body with its raw non-ASCII bytes percent-encoded, as browsers send them.
+
+    Starlette's form parser reads raw bytes as Latin-1 before unquoting, so a form sent unencoded (`curl -d`,
+    a script) stored each "ø" as two Latin-1 letters without a word; encoded, it reads them as UTF-8.
+    """
+    return NON_ASCII.sub(lambda m: b"%%%02X" % m.group()[0], body)
+
+
 class InputGuard:
     """Refuses what no route can take before any parser meets it: control characters in the path or query
     (400), form bodies that are not UTF-8 (400) or multipart (415); and drops malformed cookies (see
@@ -237,10 +247,13 @@ class InputGuard:
         if scope["method"] in ("POST", "PUT", "PATCH", "DELETE"):
             # Already buffered and bounded by BodySizeLimit, the outer middleware: no limit of our own.
             messages = await _read_body(receive, NO_LIMIT) or []
-            refused = _body_problem(scope, b"".join(m.get("body", b"") for m in messages), self.uploads)
+            body = b"".join(m.get("body", b"") for m in messages)
+            refused = _body_problem(scope, body, self.uploads)
             if refused is not None:
                 await _refuse(send, *refused)
                 return
+            if not body.isascii() and _media_type(scope) == FORM:
+                messages = [{"type": "http.request", "body": percent_encoded(body), "more_body": False}]
             receive = _replay(messages, receive)
         await self.app(scope, receive, send)
 

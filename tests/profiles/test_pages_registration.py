@@ -15,7 +15,7 @@ from service.auth import service as auth_service
 from service.kit.config import Settings
 from service.profiles import service as profiles
 from service.profiles.schemas import STUDENT_CAPACITY, ParticipantFields
-from tests.conftest import Mailbox, body_text, link_in, post_form, run_jobs, run_worker
+from tests.conftest import Mailbox, body_text, csrf_of, link_in, post_form, run_jobs, run_worker
 from tests.factories import MakeParticipant
 
 FORM: dict[str, Any] = {
@@ -280,3 +280,20 @@ class TestRateLimit:
         assert "For mange registreringer" in refused.text
         await run_jobs()
         assert await count(conn, "participants") == 2
+
+
+async def test_a_form_sent_without_percent_encoding_keeps_its_letters(
+    client: httpx.AsyncClient, conn: Connection
+) -> None:
+    """A script's `curl -d location=Gjøvik` sends raw UTF-8: stored as typed, not as Latin-1 letters."""
+    await client.get("/register")
+    fields = {**form(), "csrftoken": csrf_of(client)}
+    body = "&".join(f"{name}={value}" for name, values in fields.items()
+                    for value in (values if isinstance(values, list) else [values]) if value)
+    response = await client.post("/register", content=body.encode(),
+                                 headers={"content-type": "application/x-www-form-urlencoded"})
+    assert response.status_code == 303, response.text
+    await run_jobs()
+    row = await conn.fetchrow("SELECT name, location, seeks FROM participants")
+    assert row["name"] == "Åse Ødegård Bjørnstad" and row["location"] == "Gjøvik"
+    assert row["seeks"][1] == "Sommerjobb med maskinlæring for kvalitetskontroll"
