@@ -35,6 +35,8 @@ from service.rounds import tasks as round_tasks
 
 log = logging.getLogger(__name__)
 logging.getLogger("arq.worker").addFilter(logs.JobDetailsHidden())
+ROUTINE_JOBS = logs.RoutineJobsQuiet()  # named in create_worker: the cron jobs that run every minute or more
+logging.getLogger("arq.worker").addFilter(ROUTINE_JOBS)
 
 FUNCTIONS: list[Function | WorkerCoroutine] = [
     func(mail_tasks.deliver_email, timeout=mail_tasks.JOB_TIMEOUT, max_tries=mail_tasks.ARQ_MAX_TRIES),
@@ -99,9 +101,11 @@ def create_worker(settings: Settings, redis_url: str, burst: bool = False, **ctx
     """A worker for this configuration; `ctx` may hand it an existing pool."""
     get_ranker_settings()  # read now: a bad KOBLE_WEIGHTS_FILE stops start-up, not the hourly review job
     wire_hooks()
+    jobs = cron_jobs(settings)
+    ROUTINE_JOBS.names = frozenset(job.name for job in jobs if job.minute is None)
     return Worker(
         functions=FUNCTIONS,
-        cron_jobs=cron_jobs(settings),
+        cron_jobs=jobs,
         redis_settings=redis_settings(redis_url),
         ctx={"settings": settings, **ctx},
         on_startup=startup,

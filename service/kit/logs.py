@@ -14,6 +14,7 @@ import logging
 import re
 import secrets
 import sys
+from collections.abc import Collection
 from contextvars import ContextVar
 from typing import Any, Literal
 
@@ -54,6 +55,26 @@ class JobDetailsHidden(logging.Filter):
         """Keep the line, with the arguments (start) or the result (end) replaced by an ellipsis."""
         if record.msg in JOB_LINES and isinstance(record.args, tuple) and len(record.args) >= 3:
             record.args = (*record.args[:2], "…", *record.args[3:])
+        return True
+
+
+class RoutineJobsQuiet(logging.Filter):
+    """On arq's worker logger: the start and end lines of the cron jobs named are debug lines.
+
+    The outbox sweep every 10 s and two sweeps every minute wrote ~20,000 such lines a day at INFO, which
+    buried what an operator reads the log for; their failures and retries are other lines, always kept.
+    """
+
+    def __init__(self, names: Collection[str] = ()) -> None:
+        super().__init__()
+        self.names = frozenset(names)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Keep the line, as DEBUG if it is a routine job's start or end (dropped unless DEBUG is on)."""
+        if record.msg in JOB_LINES and isinstance(record.args, tuple) and len(record.args) >= 2 \
+                and record.args[1] in self.names:
+            record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+            return logging.getLogger().isEnabledFor(logging.DEBUG)
         return True
 
 
