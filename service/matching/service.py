@@ -743,11 +743,13 @@ async def _pairs(
     ahead: Sequence[int] = (),
 ) -> Mapping[int, Any]:
     """Interest pair options of these candidates: the entry's, and the missing ones read (and kept),
-    with those of `ahead` in the same read."""
+    with those of `ahead` in the same read unless it is the entry's first page (a miss: its wait is a
+    registration's first suggestions)."""
     missing = [i for i in ids if i not in entry.pairs]
     if not missing:
         return entry.pairs
-    missing += [i for i in ahead if i not in missing]
+    if entry.pairs:
+        missing += [i for i in ahead if i not in missing]
     version, rows = await _options_versioned(conn, entry.query["id"], model, missing)
     found = _grouped(missing, rows)
     if cache is not None:
