@@ -26,11 +26,12 @@ from service.profiles import service as profiles
 
 log = logging.getLogger(__name__)
 
-# Average-linkage cut on the cosine distance of the centred vectors read in context (themes.py says
-# why both). On the tuning sets (1,000 generated participants, seeds 5, 6, 7) 0.81 / 0.83 / 0.85 gave
-# ARI 0.77-0.80 / 0.80-0.81 / 0.78-0.84 against the 15 subjects, at 23-27 / 23-26 / 20-24 themes;
-# without context 0.85 gave 0.65 at 36 themes.
-DISTANCE_THRESHOLD = 0.83
+# Average-linkage cut on the shared-neighbour distance of the centred vectors read in context, the
+# neighbour lists stratified by the participants' kinds (themes.py says why). Tuning sets
+# (bench/themes.py, generated, seeds 5-7 at 1,000 and 10,000 participants, 5-6 at 2,000): 0.92 / 0.93 /
+# 0.94 / 0.95 gave ARI 0.81-0.86 / 0.83-0.88 / 0.82-0.94 / 0.80-0.94 against the 15 subjects at 18-23 /
+# 17-21 / 15-18 / 14-16 themes; the cosine cut it replaces (0.83) gave 0.74-0.83 (1,000 and 10,000).
+DISTANCE_THRESHOLD = 0.93
 CONTEXT_WEIGHT = 0.4  # the share of a participant's other interests added to each interest (themes.in_context)
 SAMPLE_MAX = 3_000  # distinct vectors clustered (memory and time are quadratic in it)
 # A theme holds at least this share of the interests and at least this many (else they join their
@@ -135,6 +136,8 @@ def cluster_corpus(
         themes.in_context(x, corpus.participant_ids, CONTEXT_WEIGHT), np.ones(len(x)), inverse, len(first)
     )
     min_weight = max(MIN_THEME_INTERESTS, MIN_THEME_SHARE * len(corpus.hashes))
+    # Who writes shapes the wording (a competence, a problem): neighbour lists take each kind's share.
+    kinds = np.array([corpus.facts[p]["kind"] for p in corpus.participant_ids.tolist()])
     found = themes.cluster(
         x[first],
         counts,
@@ -143,6 +146,7 @@ def cluster_corpus(
         sample_max=SAMPLE_MAX,
         seed=seed,
         context=context,
+        kinds=kinds[first],
     )
     return centres, x, found, found.labels[inverse]
 

@@ -38,6 +38,29 @@ nearest-theme hook between recomputations stays exact. Tuning seeds 5, 6 and 7 (
 ARI 0.80 / 0.81 / 0.80 at context weight 0.4 and cut 0.83 (0.3: 0.77-0.79; 0.5: 0.78-0.81). Tried and
 not kept: merging the facet clusters by their participants in common (0.76-0.79), Louvain on a
 nearest-neighbour graph with participant edges (0.66), PCA whitening (0.79 at best, less stable).
+
+What context still missed (issue 13; bench/themes.py's sets with one subject's offers removed: ARI
+0.74-0.77 on tuning seeds 5-7 at 1,000 participants, 0.81-0.83 at 10,000): its clusters were pure
+(homogeneity 0.95-0.97) but the facets stayed apart (completeness 0.79-0.84), and the facets fall
+along who writes: students and researchers name the competence ("security of industrial control
+systems"), companies and public bodies the problem ("protecting our production lines against cyber
+attacks"). A participant mostly names one of the wordings, so participants in common did not tie the
+facets (a subject's two facet clusters shared participants no more than two subjects' did: median
+lift 0.87-1.23, while a tenth of the pairs of subjects passed 1.54-1.66), nor did their centroids (a
+subject's facets at cosine 0.09-0.46, two subjects' up to 0.33); but meaning does, one by one: of a
+company's or public body's text's 10 nearest student or researcher texts (in context) 68-69 % share
+its subject. So the sample is agglomerated
+on *shared neighbours* (`agglomerate_lists`): each text's list holds its nearest 2 % of every kind's
+texts (`neighbour_lists`), two texts are as close as their lists overlap (`shared_neighbour_distances`,
+1 - cosine of the lists), and a competence wording and a problem wording of one subject list the same
+texts of each kind. Tuning seeds (1,000, 2,000 and 10,000 participants): ARI 0.83-0.88, two samples
+at 10,000 agree at 0.94-0.97. Tried and not kept: a second agglomeration of the themes' centroids
+(0.49-0.81); adding
+the mean of a text's nearest texts of other groups or sides to its context (0.61-0.85, unstable over
+cuts); spectral clustering on a 10-20-neighbour graph of the context vectors, with or without
+seek-to-offer retrieval edges (0.56-0.78); the same number of neighbours of every kind (0.76 at
+10,000, where researchers wrote 239 of 4,128 distinct texts) and plain shared neighbours without
+kinds (0.71-0.87); a cut chosen by silhouette (it grows with the number of themes).
 """
 
 from __future__ import annotations
@@ -62,6 +85,13 @@ from service.kit.vectors import (  # noqa: F401 (re-exported: mapping's service 
 # module (the nearest-theme hook), and importing scikit-learn at start-up took 1.15 s of their 2.66 s.
 
 REFINE_ROUNDS = 2
+# A neighbour list takes the nearest 2 % of each kind's clustered rows (neighbour_lists). Tuning sets
+# (bench/themes.py, seeds 5-7 at 1,000 and 10,000 participants, 5-6 at 2,000): 1 in 45 / 50 / 55 / 60
+# gave ARI 0.81-0.92 / 0.83-0.88 / 0.83-0.94 / 0.82-0.85 over the eight sets at their best cuts (0.94,
+# 0.93, 0.95, 0.94); the same count of every kind (8 per 1,250 rows), whatever the kind's size, spanned
+# several subjects in a kind of few texts (researchers: 239 of 4,128 distinct texts at 10,000) and
+# fell to 0.76; plain nearest neighbours (no kinds) reached 0.75-0.87.
+ROWS_PER_NEIGHBOUR = 50
 
 
 @dataclass(frozen=True)
@@ -98,14 +128,49 @@ def sample(n: int, weights: np.ndarray, size: int, seed: int) -> np.ndarray:
     return np.sort(rng.choice(n, size=size, replace=False, p=weights / weights.sum()))
 
 
-def agglomerate(x: np.ndarray, threshold: float) -> np.ndarray:
-    """Labels int (n,) of unit rows x (n, d): average linkage, cosine distance cut at `threshold`."""
+def agglomerate(x: np.ndarray, threshold: float, metric: str = "cosine") -> np.ndarray:
+    """Labels int (n,) of rows x (n, d), or of a distance matrix x (n, n) with metric "precomputed":
+    average linkage cut at `threshold`."""
     from sklearn.cluster import AgglomerativeClustering
 
     if len(x) < 2:
         return np.zeros(len(x), dtype=np.int64)
-    model = AgglomerativeClustering(n_clusters=None, distance_threshold=threshold, metric="cosine", linkage="average")
+    model = AgglomerativeClustering(n_clusters=None, distance_threshold=threshold, metric=metric, linkage="average")
     return np.asarray(model.fit_predict(x), dtype=np.int64)
+
+
+def neighbour_lists(x: np.ndarray, kinds: np.ndarray, rows_per_neighbour: float) -> np.ndarray:
+    """Bool (n, n): row i marks i itself and, of every kind's rows (kinds (n,)), the nearest one per
+    `rows_per_neighbour` of them (cosine of unit rows x (n, d); at least one), so each kind is
+    represented in every list in the same proportion."""
+    sims = x @ x.T
+    np.fill_diagonal(sims, -np.inf)
+    lists = np.eye(len(x), dtype=bool)
+    for kind in np.unique(kinds):
+        members = np.flatnonzero(kinds == kind)
+        count = min(len(members), max(1, round(len(members) / rows_per_neighbour)))
+        nearest_rows = np.argpartition(-sims[:, members], count - 1, axis=1)[:, :count]
+        lists[np.arange(len(x))[:, None], members[nearest_rows]] = True
+    return lists
+
+
+def shared_neighbour_distances(lists: np.ndarray) -> np.ndarray:
+    """Float (n, n): 1 - the cosine of two rows' neighbour lists (bool (n, n)), 0 on the diagonal."""
+    from scipy import sparse
+
+    marks = sparse.csr_matrix(lists, dtype=np.float32)
+    shared = (marks @ marks.T).toarray()
+    sizes = np.sqrt(np.diag(shared))
+    distances = 1.0 - shared / np.outer(sizes, sizes)
+    np.fill_diagonal(distances, 0.0)
+    return np.clip(distances, 0.0, None)
+
+
+def agglomerate_lists(x: np.ndarray, kinds: np.ndarray, threshold: float) -> np.ndarray:
+    """Labels int (n,) of unit rows x (n, d) of kinds (n,): average linkage on the shared-neighbour
+    distance of their `neighbour_lists` (`ROWS_PER_NEIGHBOUR`), cut at `threshold`."""
+    lists = neighbour_lists(x, kinds, ROWS_PER_NEIGHBOUR)
+    return agglomerate(shared_neighbour_distances(lists), threshold, metric="precomputed")
 
 
 def cluster(
@@ -117,16 +182,19 @@ def cluster(
     sample_max: int,
     seed: int,
     context: np.ndarray | None = None,
+    kinds: np.ndarray | None = None,
 ) -> Clusters:
     """Themes of distinct unit rows x (n, d), each standing for weights (n,) interests.
 
-    The sample is agglomerated on `context` (n, d) rows where given (`in_context`), on x otherwise;
-    centroids and labels always come from x. Clusters of the sample weighing less than `min_weight`
-    interests are dissolved (their rows go to the nearest kept theme); if none is that heavy, the
-    heaviest one is kept.
+    The sample is agglomerated on `context` (n, d) rows where given (`in_context`), on x otherwise:
+    on cosine, or with the participants' kinds (n,) given, on their shared neighbours
+    (`agglomerate_lists`); centroids and labels always come from x. Clusters of the sample weighing
+    less than `min_weight` interests are dissolved (their rows go to the nearest kept theme); if none
+    is that heavy, the heaviest one is kept.
     """
     chosen = sample(len(x), weights, sample_max, seed)
-    labels = agglomerate((x if context is None else context)[chosen], threshold)
+    rows = (x if context is None else context)[chosen]
+    labels = agglomerate(rows, threshold) if kinds is None else agglomerate_lists(rows, kinds[chosen], threshold)
     k = int(labels.max()) + 1 if len(labels) else 0
     if k == 0:
         return Clusters(np.zeros(0, dtype=np.int64), np.zeros((0, x.shape[1]), dtype=np.float32))

@@ -160,3 +160,55 @@ def test_reading_interests_in_context_joins_the_facets_of_a_subject(subjects: in
     read = themes.cluster(x, weights, threshold=0.9, min_weight=5, sample_max=2_000, seed=1, context=context)
     assert adjusted_rand_score(truth, read.labels) > 0.9
     assert adjusted_rand_score(truth, read.labels) > adjusted_rand_score(truth, alone.labels)
+
+
+@settings(max_examples=30, deadline=None)
+@given(n=st.integers(1, 25), per=st.floats(0.5, 8.0), seed=st.integers(0, 10_000))
+def test_neighbour_lists_take_the_nearest_share_of_every_kind(n: int, per: float, seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    x, kinds = themes.unit(rng.normal(size=(n, 5))), rng.integers(0, 3, size=n)
+    lists = themes.neighbour_lists(x, kinds, per)
+    for i in range(n):
+        expected = {i}
+        for kind in set(kinds.tolist()):
+            members = [j for j in range(n) if kinds[j] == kind]
+            count = max(1, round(len(members) / per))
+            expected |= set(sorted((j for j in members if j != i), key=lambda j: -float(x[i] @ x[j]))[:count])
+        assert set(np.flatnonzero(lists[i]).tolist()) == expected
+
+
+@settings(max_examples=30, deadline=None)
+@given(lists=arrays(np.bool_, st.tuples(st.integers(1, 12), st.integers(1, 12))))
+def test_shared_neighbour_distance_is_one_minus_the_cosine_of_the_lists(lists: np.ndarray) -> None:
+    n = lists.shape[0]
+    square = np.concatenate([np.eye(n, dtype=bool), lists], axis=1)
+    found = themes.shared_neighbour_distances(square)
+    for i, j in itertools.product(range(n), repeat=2):
+        a, b = set(np.flatnonzero(square[i]).tolist()), set(np.flatnonzero(square[j]).tolist())
+        expected = 0.0 if i == j else 1 - len(a & b) / np.sqrt(len(a) * len(b))
+        assert np.isclose(found[i, j], expected, atol=1e-6)
+
+
+def worded(subjects: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(unit rows (n, d), subject (n,), kind (n,)): each of two kinds words every subject its own way
+    (a facet per kind), and each kind's wording shares a direction across subjects, so a subject's
+    two facets sit further apart than two subjects' facets worded by one kind."""
+    rng = np.random.default_rng(seed)
+    axes = np.linalg.qr(rng.normal(size=(64, subjects * 3 + 2)))[0].T
+    rows, truth, kinds = [], [], []
+    for subject, kind, _ in itertools.product(range(subjects), (0, 1), range(20)):
+        facet = axes[subjects + subject * 2 + kind]
+        rows.append(axes[subject] + 1.5 * facet + 1.2 * axes[-1 - kind] + rng.normal(0, 0.12, size=64))
+        truth.append(subject)
+        kinds.append(kind)
+    return themes.unit(np.array(rows)), np.array(truth), np.array(kinds)
+
+
+@settings(max_examples=8, deadline=None)
+@given(subjects=st.integers(3, 6), seed=st.integers(0, 10_000))
+def test_neighbour_lists_stratified_by_kind_join_a_subjects_wordings(subjects: int, seed: int) -> None:
+    x, truth, kinds = worded(subjects, seed)
+    balanced = themes.shared_neighbour_distances(themes.neighbour_lists(x, kinds, 10))
+    read = themes.agglomerate(balanced, 0.85, metric="precomputed")
+    assert adjusted_rand_score(truth, read) > 0.9
+    assert all(adjusted_rand_score(truth, themes.agglomerate(x, cut)) < 0.7 for cut in (0.6, 0.75, 0.85))
