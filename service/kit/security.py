@@ -225,6 +225,13 @@ def percent_encoded(body: bytes) -> bytes:
     return NON_ASCII.sub(lambda m: b"%%%02X" % m.group()[0], body)
 
 
+def _as_browsers_send(scope: Scope, messages: list[Message], body: bytes) -> list[Message]:
+    """The body's messages, as one percent-encoded message if it is a form with raw non-ASCII bytes."""
+    if body.isascii() or _media_type(scope) != FORM:
+        return messages
+    return [{"type": "http.request", "body": percent_encoded(body), "more_body": False}]
+
+
 class InputGuard:
     """Refuses what no route can take before any parser meets it: control characters in the path or query
     (400), form bodies that are not UTF-8 (400) or multipart (415); and drops malformed cookies (see
@@ -252,9 +259,7 @@ class InputGuard:
             if refused is not None:
                 await _refuse(send, *refused)
                 return
-            if not body.isascii() and _media_type(scope) == FORM:
-                messages = [{"type": "http.request", "body": percent_encoded(body), "more_body": False}]
-            receive = _replay(messages, receive)
+            receive = _replay(_as_browsers_send(scope, messages, body), receive)
         await self.app(scope, receive, send)
 
 

@@ -313,10 +313,9 @@ async def _cached_top(
             return True, await _fresh_top(conn, entry.query["id"], model, config, k, cache, exact=True)
         cache.run_later(_rescan(entry.query["id"], model, config, cache))
     if chosen is not None:
-        # Copied now: another request may empty the cache (a newer version) while this one awaits its
-        # interest pairs, and the entry it holds must still answer (a KeyError, a 500, in bench/load.py).
-        # Already emptied while this one awaited its read-time state (a read that saw two versions clears
-        # it; bench/load.py at 200 req/s with two processes: a KeyError, a 500): computed afresh.
+        # Copied now, before the interest pairs are awaited: another request may empty the cache meanwhile
+        # (a newer version, or a read that saw two versions), and each was a KeyError, a 500, in
+        # bench/load.py. Emptied already while this one read its read-time state: computed afresh.
         cards = cache.cards([int(entry.ids[i]) for i, _ in chosen])
         if cards is None:
             return False, None
