@@ -285,8 +285,8 @@ async def scrape(base: str) -> str:
             text = (await client.get("/metrics", headers={"Authorization": f"Bearer {TOKEN}"})).text
     except httpx.HTTPError as exc:  # an overloaded server may not answer even this
         return f"no answer ({type(exc).__name__})"
-    wanted = ("koble_suggestion_cache_hit_ratio", "koble_outbox_emails{", "koble_job_queue_depth",
-              "koble_embedding_backlog")
+    wanted = ("koble_suggestion_cache_hit_ratio", "koble_suggestion_cache_patches_total", "koble_outbox_emails{",
+              "koble_job_queue_depth", "koble_embedding_backlog")
     return "; ".join(line for line in text.splitlines() if line.startswith(wanted))
 
 

@@ -74,7 +74,8 @@ async def _queue_families(resources: Resources) -> list[Metric]:
 
 
 def cache_families(cache: SuggestionCache | None) -> list[Metric]:
-    """This process's suggestion cache: lookups by result, hit rate and entries (nothing without a cache)."""
+    """This process's suggestion cache: lookups by result, hit rate, hits that first brought their entry up to a
+    newer matching version, and entries (nothing without a cache)."""
     if cache is None:
         return []
     lookups = CounterMetricFamily("koble_suggestion_cache_lookups", "Suggestion lookups, by result", labels=["result"])
@@ -82,9 +83,12 @@ def cache_families(cache: SuggestionCache | None) -> list[Metric]:
     lookups.add_metric(["miss"], cache.misses)
     rate = GaugeMetricFamily("koble_suggestion_cache_hit_ratio", "Hits over lookups since the process started")
     rate.add_metric([], cache.hits / (cache.hits + cache.misses) if cache.hits + cache.misses else 0.0)
+    patches = CounterMetricFamily("koble_suggestion_cache_patches",
+                                  "Hits whose cached ranking was first brought up to a newer matching version")
+    patches.add_metric([], cache.patches)
     entries = GaugeMetricFamily("koble_suggestion_cache_entries", "Participants with a cached ranking")
     entries.add_metric([], len(cache))
-    return [lookups, rate, entries]
+    return [lookups, rate, patches, entries]
 
 
 @router.get("/metrics", include_in_schema=False)

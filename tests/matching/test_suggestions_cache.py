@@ -16,7 +16,7 @@ import pytest
 from service.kit.vocabulary import DOMAINS
 from service.matching import scoring, service
 from service.matching.cache import Entry, SuggestionCache
-from service.matching.repository import ranking, retrieval, state
+from service.matching.repository import changes, ranking, retrieval, state
 from tests.matching.test_retrieval import MODEL, Person, allowed, decline, fill_capacity, generate, load, queries
 
 K = 5
@@ -153,11 +153,11 @@ async def test_the_version_moves_at_commit_once_per_transaction(conn: asyncpg.Co
 
 
 def _entry(version: int, participant_id: int) -> Entry:
-    return Entry(version=version, query={"id": participant_id, "external_id": f"p{participant_id}"},
+    return Entry(version=version, query={"id": participant_id, "external_id": f"p{participant_id}"}, source={},
                  ids=np.array([], dtype=np.int64), base=np.array([]), capacity=np.array([]), floor=-math.inf)
 
 
-def test_entries_live_for_one_version_and_the_newest_wins() -> None:
+def test_the_newest_version_is_served_and_older_entries_wait_to_be_brought_up_to_it() -> None:
     cache = SuggestionCache(2)
     entry = _entry(5, 1)
     assert cache.observe(5)
@@ -167,9 +167,16 @@ def test_entries_live_for_one_version_and_the_newest_wins() -> None:
     assert cache.get(1) is entry
     cache.put(2, _entry(4, 2), {})
     assert cache.get(2) is None and cache.participant_id("p2") is None
-    assert cache.observe(6)
-    assert cache.get(1) is None and len(cache) == 0 and cache.participant_id("p1") is None
-    assert not cache.observe(None) and cache.version is None
+    cache.keep_changes(5, changes.Changes(5, [3], []))
+    assert cache.changes_since(5) == changes.Changes(5, [3], [])
+    cache.keep_changes(4, changes.Changes(4, [3], []))  # not up to the current version: not kept
+    assert cache.changes_since(4) is None
+    assert cache.observe(6) and cache.version == 6
+    assert cache.get(1) is entry and len(cache) == 1  # kept, to be brought up to version 6 when read
+    assert cache.changes_since(5) is None  # they reached version 5 only
+    cache.put(1, _entry(5, 1), {})  # an entry of an older version is not stored
+    assert cache.get(1) is entry
+    assert not cache.observe(None) and cache.version is None and len(cache) == 0
     cache.observe(7)
     for pid in (1, 2, 3):
         cache.put(pid, _entry(7, pid), {})

@@ -1,0 +1,152 @@
+"""A cached ranking of an older matching version brought up to date (service.matching.service, migration
+0026): the answer equals ranking afresh after any mix of changes to other participants, and the entry is
+computed again only when its own participant changed or too many did."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import asyncpg
+import numpy as np
+import pytest
+
+from service.kit.vocabulary import DOMAINS
+from service.matching import scoring, service
+from service.matching.cache import SuggestionCache
+from service.matching.repository import changes
+from tests.matching.test_retrieval import DIM, MODEL, Person, generate, load, queries
+
+
+def _config(cut: int = 30) -> service.RankerConfig:
+    # Entries cut at `cut` candidates (so their floor matters), exposure and freshness in play.
+    weights = scoring.Weights(similarity_floor=0.0, exposure=1.0, freshness=0.2)
+    return service.RankerConfig(weights, exact_search_below=10**9, exact_candidates=cut)
+
+
+async def _answer(conn: asyncpg.Connection, person: Person, cache: SuggestionCache | None, k: int) -> list[Any]:
+    found = await service.suggest(conn, person.id, k, MODEL, _config(), cache=cache, record_exposure=False)
+    return [(s.id, round(s.score, 6), s.explanation) for s in found]
+
+
+def _unit(rng: np.random.Generator, near: np.ndarray | None = None) -> list[float]:
+    vector = rng.standard_normal(DIM) if near is None else near + 0.05 * rng.standard_normal(DIM)
+    return (vector / np.linalg.norm(vector)).tolist()
+
+
+async def _change(conn: asyncpg.Connection, rng: np.random.Generator, people: Sequence[Person],
+                  mirrors: Sequence[Person], n: int) -> None:
+    """One transaction of random changes to `people` (never the queries): renames, constraint changes,
+    new side vectors (some near a query's own, so they rise to its top), hiding, deletions, newcomers."""
+    async with conn.transaction():
+        for _ in range(n):
+            other = people[int(rng.integers(len(people)))]
+            what = int(rng.integers(6))
+            if what == 0:
+                await conn.execute("UPDATE participants SET name = name || '+' WHERE id = $1", other.id)
+            elif what == 1:
+                domains = sorted(rng.choice(DOMAINS, size=int(rng.integers(1, 3)), replace=False).tolist())
+                await conn.execute("UPDATE participants SET domains = $2 WHERE id = $1", other.id, domains)
+            elif what == 2:
+                mirror = mirrors[int(rng.integers(len(mirrors)))]
+                await conn.execute(
+                    """UPDATE side_embeddings SET embedding = $2 WHERE participant_id = $1 AND side = 'offers'""",
+                    other.id, _unit(rng, mirror.seeks if rng.random() < 0.5 else None))
+            elif what == 3:
+                await conn.execute("UPDATE participants SET hidden_at = now() WHERE id = $1", other.id)
+            elif what == 4:
+                await conn.execute("DELETE FROM participants WHERE id = $1", other.id)
+            else:
+                await _newcomer(conn, mirrors[int(rng.integers(len(mirrors)))], rng)
+
+
+async def _newcomer(conn: asyncpg.Connection, mirror: Person, rng: np.random.Generator) -> int:
+    """A new verified participant whose offers are near the mirror's seeks and seeks near its offers."""
+    new_id: int = await conn.fetchval(
+        """INSERT INTO participants (external_id, kind, name, email, domains, engagements, capacity, offers, seeks,
+                                     source, verified_at, language)
+           SELECT 'new-' || gen_random_uuid(), CASE WHEN kind = 'student' THEN 'company' ELSE 'student' END,
+                  'Newcomer', gen_random_uuid() || '@example.no', domains, engagements, 3, seeks, offers, 'import',
+                  now(), language
+           FROM participants WHERE id = $1 RETURNING id""", mirror.id)
+    for side, near in (("offers", mirror.seeks), ("seeks", mirror.offers)):
+        await conn.execute(
+            "INSERT INTO side_embeddings (participant_id, model, side, embedding) VALUES ($1, $2, $3, $4)",
+            new_id, MODEL, side, _unit(rng, near))
+    return new_id
+
+
+async def _assert_floor_holds(conn: asyncpg.Connection, person: Person, cache: SuggestionCache) -> None:
+    """Every allowed candidate that scores above the entry's floor is in it (hiding and showing again are
+    new versions, so the hidden need not be)."""
+    entry = cache.get(person.id)
+    assert entry is not None
+    everyone = await service.rank_all(conn, person.id, MODEL, _config())
+    assert {r.id for r in everyone if r.score > entry.floor + 1e-6} <= set(entry.ids.tolist())
+
+
+@pytest.mark.parametrize("seed", [41, 42])
+async def test_an_entry_brought_up_to_date_answers_as_ranking_afresh(conn: asyncpg.Connection, seed: int) -> None:
+    people = await load(conn, generate(800, seed=seed))
+    chosen = queries(people, 5)
+    others = [p for p in people if p not in chosen]
+    cache = SuggestionCache(100)
+    rng = np.random.default_rng(seed)
+    for person in chosen:
+        await _answer(conn, person, cache, 10)
+    computed = cache.misses
+    for _ in range(8):
+        await _change(conn, rng, others, chosen, int(rng.integers(1, 5)))
+        for person in chosen:
+            assert await _answer(conn, person, cache, 10) == await _answer(conn, person, None, 10)
+            await _assert_floor_holds(conn, person, cache)
+    # Brought up to date, not computed again: at most a read whose deletions emptied the top below the floor.
+    assert cache.patches >= 8 * len(chosen) - 4
+    assert cache.misses - computed <= 4
+
+
+async def test_a_newcomer_near_the_query_comes_first_without_computing_again(conn: asyncpg.Connection) -> None:
+    people = await load(conn, generate(600, seed=43))
+    person = queries(people, 1)[0]
+    cache = SuggestionCache(10)
+    await _answer(conn, person, cache, 5)
+    newcomer = await _newcomer(conn, person, np.random.default_rng(0))
+    found = await _answer(conn, person, cache, 5)
+    assert found[0][0] == newcomer and cache.patches == 1 and cache.misses == 1
+    assert found == await _answer(conn, person, None, 5)
+
+
+async def test_the_entry_is_computed_again_when_its_participant_or_too_many_changed(
+    conn: asyncpg.Connection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    people = await load(conn, generate(600, seed=44))
+    person, other = queries(people, 2)
+    cache = SuggestionCache(10)
+    await _answer(conn, person, cache, 5)
+    await conn.execute("UPDATE participants SET name = 'Renamed' WHERE id = $1", person.id)
+    assert await _answer(conn, person, cache, 5) == await _answer(conn, person, None, 5)
+    assert (cache.patches, cache.misses) == (0, 2)
+    monkeypatch.setattr(service, "PATCH_MOST", 3)
+    await conn.execute("UPDATE participants SET name = name || '!' WHERE id = ANY($1::bigint[])",
+                       [p.id for p in people[:10] if p.id not in (person.id, other.id)])
+    assert await _answer(conn, person, cache, 5) == await _answer(conn, person, None, 5)
+    assert (cache.patches, cache.misses) == (0, 3)
+
+
+async def test_each_version_logs_the_participants_it_changed(conn: asyncpg.Connection) -> None:
+    people = await load(conn, generate(50, seed=45))
+    before = await conn.fetchval("SELECT version FROM matching_version")
+    async with conn.transaction():
+        await conn.execute("UPDATE participants SET name = name || '!' WHERE id = $1", people[0].id)
+        await conn.execute("UPDATE side_embeddings SET embedding = embedding WHERE participant_id = $1", people[1].id)
+        await conn.execute("DELETE FROM participants WHERE id = $1", people[2].id)
+    found = await changes.since(conn, before, 10)
+    assert found.changed is not None and sorted(found.changed) == sorted(p.id for p in people[:3])
+    # Only those who may be a candidate now are re-scored: not the deleted one, nor the hidden or unconfirmed.
+    assert sorted(found.visible) == sorted(p.id for p in people[:2] if p.verified and not p.hidden)
+    assert found.version == await conn.fetchval("SELECT version FROM matching_version") > before
+    assert (await changes.since(conn, before, 2)).changed is None  # more changed than asked for
+    assert (await changes.since(conn, found.version, 2)).changed == []
+    assert (await changes.since(conn, before - 1, 10)).changed is None  # a version never logged: not known
+    await conn.execute("TRUNCATE side_embeddings")
+    assert (await changes.since(conn, found.version, 10)).changed is None  # everything changed
