@@ -14,7 +14,6 @@ import pytest
 from service.kit.vocabulary import DOMAINS
 from service.matching import scoring, service
 from service.matching.cache import SuggestionCache
-from service.matching.repository import changes
 from tests.matching.test_retrieval import DIM, MODEL, Person, generate, load, queries
 
 
@@ -131,23 +130,3 @@ async def test_the_entry_is_computed_again_when_its_participant_or_too_many_chan
                        [p.id for p in people[:10] if p.id not in (person.id, other.id)])
     assert await _answer(conn, person, cache, 5) == await _answer(conn, person, None, 5)
     assert (cache.patches, cache.misses) == (0, 3)
-
-
-async def test_each_version_logs_the_participants_it_changed(conn: asyncpg.Connection) -> None:
-    people = await load(conn, generate(50, seed=45))
-    before = await conn.fetchval("SELECT version FROM matching_version")
-    async with conn.transaction():
-        await conn.execute("UPDATE participants SET name = name || '!' WHERE id = $1", people[0].id)
-        await conn.execute("UPDATE side_embeddings SET embedding = embedding WHERE participant_id = $1", people[1].id)
-        await conn.execute("DELETE FROM participants WHERE id = $1", people[2].id)
-    found = await changes.since(conn, before, 10)
-    assert found.changed is not None and sorted(found.changed) == sorted(p.id for p in people[:3])
-    # Only those who may be a candidate now are re-scored: not the deleted one, nor the hidden or unconfirmed.
-    assert sorted(found.visible) == sorted(p.id for p in people[:2] if p.verified and not p.hidden)
-    now: int = await conn.fetchval("SELECT version FROM matching_version")
-    assert found.version == now > before
-    assert (await changes.since(conn, before, 2)).changed is None  # more changed than asked for
-    assert (await changes.since(conn, now, 2)).changed == []
-    assert (await changes.since(conn, before - 1, 10)).changed is None  # a version never logged: not known
-    await conn.execute("TRUNCATE side_embeddings")
-    assert (await changes.since(conn, now, 10)).changed is None  # everything changed

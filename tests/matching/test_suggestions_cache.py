@@ -136,20 +136,33 @@ async def test_a_new_participant_is_suggested_at_once(conn: asyncpg.Connection) 
     assert (await _suggest(conn, person, cache))[0].id == twin  # a perfect mirror fits best
 
 
-async def test_the_version_moves_at_commit_once_per_transaction(conn: asyncpg.Connection) -> None:
+async def test_the_version_moves_at_commit_once_per_transaction_and_logs_who_changed(
+    conn: asyncpg.Connection,
+) -> None:
     people = await load(conn, generate(50, seed=25))
     before = await conn.fetchval("SELECT version FROM matching_version")
     async with conn.transaction():
         await conn.execute("UPDATE participants SET name = name || '!' WHERE id = $1", people[0].id)
         await conn.execute("UPDATE participants SET name = name || '?' WHERE id = $1", people[1].id)
+        await conn.execute("UPDATE side_embeddings SET embedding = embedding WHERE participant_id = $1", people[2].id)
+        await conn.execute("DELETE FROM participants WHERE id = $1", people[3].id)
         assert await conn.fetchval("SELECT version FROM matching_version") == before  # deferred to commit
-    bumped = await conn.fetchval("SELECT version FROM matching_version")
+    bumped: int = await conn.fetchval("SELECT version FROM matching_version")
     assert bumped > before
+    found = await changes.since(conn, before, 10)
+    assert found.version == bumped and sorted(found.changed or []) == sorted(p.id for p in people[:4])
+    # Only who may be a candidate now is re-scored: not the deleted one, nor the hidden or unconfirmed.
+    assert sorted(found.visible) == sorted(p.id for p in people[:3] if p.verified and not p.hidden)
+    assert (await changes.since(conn, before, 3)).changed is None  # more changed than asked for
+    assert (await changes.since(conn, bumped, 3)).changed == []
+    assert (await changes.since(conn, before - 1, 10)).changed is None  # a version never logged: not known
     await conn.execute("UPDATE participants SET last_active_at = now(), updated_at = now() WHERE id = $1",
                         people[0].id)
     assert await conn.fetchval("SELECT version FROM matching_version") == bumped
     await conn.execute("INSERT INTO exposure VALUES ($1, 3, now())", people[0].id)
     assert await conn.fetchval("SELECT version FROM matching_version") == bumped
+    await conn.execute("TRUNCATE side_embeddings")
+    assert (await changes.since(conn, bumped, 10)).changed is None  # everything changed
 
 
 def _entry(version: int, participant_id: int) -> Entry:
