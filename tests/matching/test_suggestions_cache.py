@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import replace
+from typing import Any
 
 import asyncpg
 import numpy as np
@@ -235,6 +236,35 @@ async def test_an_entry_overtaken_by_exposure_is_computed_again_wider(
     assert widened == [4, 16] and cache.get(person.id).width == 16  # type: ignore[union-attr]
     monkeypatch.undo()
     assert _answer(third) == _answer(await service.suggest(conn, person.id, K, MODEL, config, record_exposure=False))
+
+
+async def test_a_first_entry_overtaken_by_exposure_is_widened_from_its_one_scan(
+    conn: asyncpg.Connection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    people = await load(conn, generate(1200, seed=29))
+    config = service.RankerConfig(scoring.Weights(similarity_floor=0.0, exposure=1.0), exact_search_below=10**9,
+                                  exact_candidates=20)
+    person = queries(people, 1)[0]
+    unexposed = await service.rank_all(conn, person.id, MODEL, config)
+    # Its best 100 shown a lot before it ever asked: neither the scan's first 20 nor 80 hold its top 5.
+    await conn.execute("INSERT INTO exposure SELECT unnest($1::bigint[]), 500, now()", [r.id for r in unexposed[:100]])
+    scans: list[int] = []
+    original = ranking.by_relevance
+
+    async def counting(*args: Any, **kwargs: Any) -> list[int]:
+        scans.append(args[3])
+        return await original(*args, **kwargs)
+
+    monkeypatch.setattr(ranking, "by_relevance", counting)
+    cache = SuggestionCache(10)
+    found = await service.suggest(conn, person.id, K, MODEL, config, cache=cache, record_exposure=False)
+    entry = cache.get(person.id)
+    assert len(scans) == 1 and entry is not None and entry.width == 16  # 20, 80, 320 from the one scan
+    exact = await service.rank_all(conn, person.id, MODEL, config)  # exposure included, every candidate
+    assert [s.id for s in found] == [r.id for r in exact[:K]]
+    assert [s.id for s in await service.suggest(conn, person.id, K, MODEL, config, cache=cache,
+                                                record_exposure=False)] == [r.id for r in exact[:K]]
+    assert len(scans) == 1  # and answered from the cache since
 
 
 async def test_the_exact_scan_orders_by_the_final_score_but_for_location_and_exposure(

@@ -38,3 +38,9 @@ async def since(conn: asyncpg.Connection, version: int, most: int) -> Changes:
     if not row["known"] or len(changed) > most or EVERYTHING in changed:
         return Changes(row["version"], None, [])
     return Changes(row["version"], changed, list(row["visible"]))
+
+
+async def current(conn: asyncpg.Connection) -> int | None:
+    """The matching version now (NULL before the first)."""
+    version: int | None = await conn.fetchval("SELECT version FROM matching_version")
+    return version
