@@ -90,6 +90,7 @@ async def test_metrics_report_outbox_queue_backlog_latency_and_cache(
     assert after[("koble_job_queue_depth", ())] == 0
     assert after[("koble_suggestion_cache_lookups_total", (("result", "hit"),))] >= 1
     assert 0 < after[("koble_suggestion_cache_hit_ratio", ())] <= 1
+    assert ("koble_suggestion_cache_patches_total", ()) in after  # counted in tests/matching/test_cache_patch
     routes = {dict(labels).get("route") for name, labels in after if name.startswith("koble_http_request")}
     assert {"/api/v1/participants/{external_id}/suggestions", "/me/matches/{match_id}"} <= routes
     assert not any(route and "12345" in route for route in routes)  # templates, never raw paths

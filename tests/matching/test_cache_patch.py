@@ -25,7 +25,13 @@ def _config(cut: int = 30) -> service.RankerConfig:
 
 async def _answer(conn: asyncpg.Connection, person: Person, cache: SuggestionCache | None, k: int) -> list[Any]:
     found = await service.suggest(conn, person.id, k, MODEL, _config(), cache=cache, record_exposure=False)
-    return [(s.id, round(s.score, 6), s.explanation) for s in found]
+    return [(s.id, s.score, s.explanation) for s in found]
+
+
+def _same(cached: list[Any], fresh: list[Any]) -> bool:
+    """The same candidates, explanations and scores (freshness moves with the clock: ~1e-9 a millisecond)."""
+    return [(i, e) for i, _, e in cached] == [(i, e) for i, _, e in fresh] and all(
+        abs(a[1] - b[1]) < 1e-6 for a, b in zip(cached, fresh, strict=True))
 
 
 def _unit(rng: np.random.Generator, near: np.ndarray | None = None) -> list[float]:
@@ -34,9 +40,11 @@ def _unit(rng: np.random.Generator, near: np.ndarray | None = None) -> list[floa
 
 
 async def _change(conn: asyncpg.Connection, rng: np.random.Generator, people: Sequence[Person],
-                  mirrors: Sequence[Person], n: int) -> None:
+                  mirrors: Sequence[Person], n: int) -> bool:
     """One transaction of random changes to `people` (never the queries): renames, constraint changes,
-    new side vectors (some near a query's own, so they rise to its top), hiding, deletions, newcomers."""
+    new side vectors (some near a query's own, so they rise to its top), hiding, deletions, newcomers;
+    whether it deleted anyone."""
+    deleted = False
     async with conn.transaction():
         for _ in range(n):
             other = people[int(rng.integers(len(people)))]
@@ -54,9 +62,12 @@ async def _change(conn: asyncpg.Connection, rng: np.random.Generator, people: Se
             elif what == 3:
                 await conn.execute("UPDATE participants SET hidden_at = now() WHERE id = $1", other.id)
             elif what == 4:
-                await conn.execute("DELETE FROM participants WHERE id = $1", other.id)
+                deleted = deleted or await conn.fetchval(
+                    "WITH d AS (DELETE FROM participants WHERE id = $1 RETURNING 1) SELECT count(*) > 0 FROM d",
+                    other.id)
             else:
                 await _newcomer(conn, mirrors[int(rng.integers(len(mirrors)))], rng)
+    return deleted
 
 
 async def _newcomer(conn: asyncpg.Connection, mirror: Person, rng: np.random.Generator) -> int:
@@ -93,15 +104,17 @@ async def test_an_entry_brought_up_to_date_answers_as_ranking_afresh(conn: async
     rng = np.random.default_rng(seed)
     for person in chosen:
         await _answer(conn, person, cache, 10)
-    computed = cache.misses
+    computed, deletions = cache.misses, 0
     for _ in range(8):
-        await _change(conn, rng, others, chosen, int(rng.integers(1, 5)))
+        deletions += await _change(conn, rng, others, chosen, int(rng.integers(1, 5)))
         for person in chosen:
-            assert await _answer(conn, person, cache, 10) == await _answer(conn, person, None, 10)
+            assert _same(await _answer(conn, person, cache, 10), await _answer(conn, person, None, 10))
             await _assert_floor_holds(conn, person, cache)
-    # Brought up to date, not computed again: at most a read whose deletions emptied the top below the floor.
-    assert cache.patches >= 8 * len(chosen) - 4
-    assert cache.misses - computed <= 4
+    # Brought up to date, not computed again, but after a deletion (a few more if changes emptied the top
+    # below the floor).
+    assert 0 < deletions < 8
+    assert cache.patches >= (8 - deletions) * len(chosen) - 4
+    assert cache.misses - computed <= deletions * len(chosen) + 4
 
 
 async def test_a_newcomer_near_the_query_comes_first_without_computing_again(conn: asyncpg.Connection) -> None:
@@ -112,7 +125,7 @@ async def test_a_newcomer_near_the_query_comes_first_without_computing_again(con
     newcomer = await _newcomer(conn, person, np.random.default_rng(0))
     found = await _answer(conn, person, cache, 5)
     assert found[0][0] == newcomer and cache.patches == 1 and cache.misses == 1
-    assert found == await _answer(conn, person, None, 5)
+    assert _same(found, await _answer(conn, person, None, 5))
 
 
 async def test_the_entry_is_computed_again_when_its_participant_or_too_many_changed(
@@ -123,10 +136,10 @@ async def test_the_entry_is_computed_again_when_its_participant_or_too_many_chan
     cache = SuggestionCache(10)
     await _answer(conn, person, cache, 5)
     await conn.execute("UPDATE participants SET name = 'Renamed' WHERE id = $1", person.id)
-    assert await _answer(conn, person, cache, 5) == await _answer(conn, person, None, 5)
+    assert _same(await _answer(conn, person, cache, 5), await _answer(conn, person, None, 5))
     assert (cache.patches, cache.misses) == (0, 2)
     monkeypatch.setattr(service, "PATCH_MOST", 3)
     await conn.execute("UPDATE participants SET name = name || '!' WHERE id = ANY($1::bigint[])",
                        [p.id for p in people[:10] if p.id not in (person.id, other.id)])
-    assert await _answer(conn, person, cache, 5) == await _answer(conn, person, None, 5)
+    assert _same(await _answer(conn, person, cache, 5), await _answer(conn, person, None, 5))
     assert (cache.patches, cache.misses) == (0, 3)

@@ -7,14 +7,15 @@ from dataclasses import dataclass
 import asyncpg
 
 EVERYTHING = 0  # the participant id logged for a TRUNCATE: every cached ranking is void
+DELETED = -1  # logged for a participant deleted (who leaves no row naming them): computed again, as rare
 
 
 @dataclass(frozen=True)
 class Changes:
     """The current version, the participants changed after the asked-for version up to it, and which of
     those may be anyone's candidate now (visible and verified; the rest are only to be dropped).
-    changed None: not known, because that version's own rows were pruned or never logged, or more
-    changed than asked for."""
+    changed None: not known, because that version's own rows were pruned or never logged, more changed
+    than asked for, everything did (a TRUNCATE) or someone was deleted."""
 
     version: int | None
     changed: list[int] | None
@@ -35,7 +36,7 @@ async def since(conn: asyncpg.Connection, version: int, most: int) -> Changes:
     """The participants changed after `version` (at most `most` of them, else not known), in one statement."""
     row = await conn.fetchrow(_SINCE, version, most)
     changed = list(row["changed"])
-    if not row["known"] or len(changed) > most or EVERYTHING in changed:
+    if not row["known"] or len(changed) > most or EVERYTHING in changed or DELETED in changed:
         return Changes(row["version"], None, [])
     return Changes(row["version"], changed, list(row["visible"]))
 
