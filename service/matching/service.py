@@ -449,8 +449,8 @@ async def _fresh_top(
     cache: SuggestionCache | None, widen: int = 1, among: Sequence[int] | None = None, exact: bool = False,
 ) -> Top | None:
     """The top k of an entry computed afresh, four times as wide while exposure has already overtaken
-    it (at MAX_WIDTH served whatever it holds). None: no suggestions at all. `exact`: by the exact scan
-    whatever the number of side vectors."""
+    it (from the same exact scan while its list reaches, `_deepened`; at MAX_WIDTH served whatever it
+    holds). None: no suggestions at all. `exact`: by the exact scan whatever the number of side vectors."""
     rest = ScanRest()
     found = await compute_entry(conn, participant_id, model, config, cache, widen=widen, among=among, exact=exact,
                                 rest=rest)
