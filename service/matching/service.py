@@ -386,14 +386,23 @@ def _merged(
     base = _scored(entry.source, rows, config, base_only=True) if rows else np.empty(0)
     kept = [i for i in range(len(rows)) if base[i] + max(config.weights.freshness, 0.0) > entry.floor]
     stays = ~np.isin(entry.ids, np.asarray(changed, dtype=np.int64))
-    ids = np.concatenate([entry.ids[stays], np.array([rows[i]["id"] for i in kept], dtype=np.int64)])
-    scores = np.concatenate([entry.base[stays], base[kept]])
-    capacity = np.concatenate([entry.capacity[stays], _column([rows[i] for i in kept], "capacity")])
-    order = scoring.rank(scores, ids)
+    ids, scores, capacity = _joined(entry, stays, [rows[i] for i in kept], base[kept])
     gone = set(changed)
-    return replace(entry, version=version, ids=ids[order], base=scores[order], capacity=capacity[order],
+    return replace(entry, version=version, ids=ids, base=scores, capacity=capacity,
                    pairs={i: p for i, p in entry.pairs.items() if i not in gone},
                    explanations={key: e for key, e in entry.explanations.items() if key[0] not in gone})
+
+
+def _joined(
+    entry: Entry, stays: np.ndarray, rows: Sequence[Mapping[str, Any]], base: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """ids int (m,), base float (m,), capacity float (m,): the entry's candidates where `stays` (bool (n,))
+    and these rows with their base scores (float (r,)), best base first (`scoring.rank`: finite only)."""
+    ids = np.concatenate([entry.ids[stays], np.array([row["id"] for row in rows], dtype=np.int64)])
+    scores = np.concatenate([entry.base[stays], base])
+    capacity = np.concatenate([entry.capacity[stays], _column(rows, "capacity")])
+    order = scoring.rank(scores, ids)
+    return ids[order], scores[order], capacity[order]
 
 
 async def _deepened(
@@ -421,11 +430,8 @@ async def _deepened(
     ranked = [rows[i] for i in order]
     floor = -math.inf if not rest.ids and rest.complete else min(entry.floor, _floor(base[order], ranked,
                                                                                        config.weights))
-    ids = np.concatenate([entry.ids, np.array([row["id"] for row in ranked], dtype=np.int64)])
-    scores = np.concatenate([entry.base, base[order]])
-    capacity = np.concatenate([entry.capacity, _column(ranked, "capacity")])
-    merged = scoring.rank(scores, ids)
-    wider = replace(entry, ids=ids[merged], base=scores[merged], capacity=capacity[merged], floor=floor, width=widen)
+    ids, scores, capacity = _joined(entry, np.ones(len(entry.ids), dtype=bool), ranked, base[order])
+    wider = replace(entry, ids=ids, base=scores, capacity=capacity, floor=floor, width=widen)
     cards = {row["id"]: row for row in ranked}
     if cache is not None and cache.observe(entry.version):
         cache.put(entry.query["id"], wider, cards)
