@@ -28,6 +28,11 @@ def _config() -> service.RankerConfig:
     return service.RankerConfig(scoring.Weights(similarity_floor=0.0, exposure=1.0), exact_search_below=10**9)
 
 
+def _cut_config() -> service.RankerConfig:
+    # As _config, with entries cut at 20 candidates, so that exposure can overtake them.
+    return replace(_config(), exact_candidates=20)
+
+
 async def _suggest(
     conn: asyncpg.Connection, person: Person, cache: SuggestionCache | None, k: int = K, record: bool = False
 ) -> list[service.Suggestion]:
@@ -206,8 +211,7 @@ async def test_an_entry_overtaken_by_exposure_is_computed_again_wider(
     conn: asyncpg.Connection, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     people = await load(conn, generate(1200, seed=26))
-    config = service.RankerConfig(scoring.Weights(similarity_floor=0.0, exposure=1.0), exact_search_below=10**9,
-                                  exact_candidates=20)
+    config = _cut_config()
     cache = SuggestionCache(10)
     person = queries(people, 1)[0]
     first = await service.suggest(conn, person.id, K, MODEL, config, cache=cache, record_exposure=False)
@@ -246,8 +250,7 @@ async def test_a_first_entry_overtaken_by_exposure_is_widened_from_its_one_scan(
     conn: asyncpg.Connection, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     people = await load(conn, generate(1200, seed=29))
-    config = service.RankerConfig(scoring.Weights(similarity_floor=0.0, exposure=1.0), exact_search_below=10**9,
-                                  exact_candidates=20)
+    config = _cut_config()
     person = queries(people, 1)[0]
     unexposed = await service.rank_all(conn, person.id, MODEL, config)
     # Its best 100 shown a lot before it ever asked: neither the scan's first 20 nor 80 hold its top 5.
