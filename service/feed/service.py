@@ -111,7 +111,7 @@ async def _ranked_card(
     if shown is None:
         return Feed(None, None, tuple(kept), progress)
     # Only the card actually shown counts as an exposure, not the ones fetched to skip answered ones.
-    await matching.record_exposure(conn, [shown], config)
+    await matching.record_exposure(conn, [shown], config, cache)
     row = await profiles.by_id(conn, shown)
     card = None if row is None else card_of(row, why[shown][0], None, *why[shown][1:])
     return Feed(card, None, tuple(kept), progress)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import asyncpg
@@ -20,7 +22,7 @@ async def _keep_session(conn: asyncpg.Connection) -> None:
 
 
 async def create_pool(url: str, min_size: int = 1, max_size: int = 10) -> asyncpg.Pool:
-    """A connection pool whose connections know the vector type and plan every query afresh."""
+    """A connection pool whose connections know the vector type (plans: `custom_plans`)."""
     pool = await asyncpg.create_pool(
         url,
         min_size=min_size,
@@ -31,11 +33,30 @@ async def create_pool(url: str, min_size: int = 1, max_size: int = 10) -> asyncp
         # round trip per request, even for a request that sent none (a cache hit answered from memory). Koble
         # keeps no session state on pooled connections: settings are SET LOCAL / set_config(..., true).
         reset=_keep_session,
-        # Generic plans flip between index and sequential scans with table size (bench/README.md).
-        server_settings={"plan_cache_mode": "force_custom_plan", "application_name": "koble"},
+        # PostgreSQL's default plan cache: a statement run often keeps a generic plan. Planning every statement
+        # afresh (force_custom_plan for the whole pool) was half of PostgreSQL's time in the mixed load
+        # (bench/README.md, "Generic plans for the everyday statements"); the vector scans ask for custom
+        # plans themselves (`custom_plans`).
+        server_settings={"application_name": "koble"},
     )
     assert pool is not None
     return pool
+
+
+@asynccontextmanager
+async def custom_plans(conn: asyncpg.Connection) -> AsyncIterator[None]:
+    """Statements inside are planned with their parameters' values (in a transaction, the caller's if any).
+
+    Generic plans flip between index and sequential scans with table size, and cannot prove a partial
+    index's predicate (`model = $n`): the vector scans need custom plans (bench/README.md).
+    """
+    if conn.is_in_transaction():
+        await conn.execute("SET LOCAL plan_cache_mode = force_custom_plan")
+        yield
+        return
+    async with conn.transaction():
+        await conn.execute("SET LOCAL plan_cache_mode = force_custom_plan")
+        yield
 
 
 def _yoyo_url(url: str) -> str:

@@ -95,6 +95,11 @@ class ReadTimeMemory:
         return self._read_time(ids, blocked, table[:, 0] > 0, table[:, 1], table[:, 2], table[:, 3],
                                table[:, 4].astype(np.int64), self.version, now)
 
+    def missing(self, query_id: int, ids: Sequence[int]) -> tuple[list[int], bool]:
+        """What `state` lacks for this query: the participants without a copy, and whether its blocked set."""
+        people = self.people
+        return [i for i in dict.fromkeys(ids) if i not in people], query_id not in self.blocked
+
     def from_stored(self, query_id: int, ids: Sequence[int], stored: StoredState, now: float) -> ReadTime:
         """`ReadTime` from a database read of these participants (with this process's unwritten showings)."""
         blocked = stored.blocked if stored.blocked is not None else frozenset()

@@ -55,9 +55,12 @@ class RankerSettings(BaseSettings):
     exposure_half_life_days: float = Field(7.0, gt=0, alias="KOBLE_EXPOSURE_HALF_LIFE_DAYS")
     # The read-time state (visibility, activity, exposure, capacity, blocks) kept in `koble serve`'s memory and
     # kept exact across processes by LISTEN/NOTIFY (service.matching.memory): a cache hit then reads no
-    # database. Showings are written in one statement per `exposure_flush_ms` for every request meanwhile.
+    # database. Showings are written in one statement per `exposure_flush_ms` for every request meanwhile:
+    # each write is also a notification every process parses. At 20 ms those writes were the mixed load's
+    # largest PostgreSQL statement (~20 % of its time, bench/README.md); at 100 ms another process sees a
+    # showing 0.1 s later, well inside the 1 s in which processes must agree.
     read_time_memory: bool = Field(True, alias="KOBLE_READ_TIME_MEMORY")
-    exposure_flush_ms: int = Field(20, ge=1, le=1000, alias="KOBLE_EXPOSURE_FLUSH_MS")
+    exposure_flush_ms: int = Field(100, ge=1, le=1000, alias="KOBLE_EXPOSURE_FLUSH_MS")
     # A direction's cosine: this share from the best interest pair, the rest from the side means
     # (scoring.Weights.interest).
     interest_blend: float = Field(_WEIGHTS.interest, ge=0.0, le=1.0, alias="KOBLE_INTEREST_BLEND")

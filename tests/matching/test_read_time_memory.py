@@ -64,6 +64,17 @@ def test_changes_forget_the_copies_they_touch_and_the_version_follows() -> None:
     assert memory.people == {} and memory.version is None and memory.ready
 
 
+def test_what_is_missing_is_only_what_a_change_forgot() -> None:
+    memory = _loaded([1, 2, 3, 4])
+    assert memory.missing(1, [1, 2, 3, 4]) == ([], False)
+    memory.apply("m2,3")  # an answer between 2 and 3: their copies and blocked pairs
+    assert memory.missing(1, [1, 2, 3, 4, 2]) == ([2, 3], False)
+    assert memory.missing(2, [1, 4]) == ([], True)
+    memory.store(memory.begin_load(), None, [2, 3], _stored(2, blocked=None))
+    assert memory.state(1, [1, 2, 3, 4], time.time()) is not None  # 1's blocked pairs were kept
+    assert memory.state(2, [1, 4], time.time()) is None  # 2's were not read yet
+
+
 def test_exposure_notifications_carry_the_values_and_settle_own_writes() -> None:
     memory = _loaded([1, 2])
     memory.show([2, 2, 1])
@@ -113,10 +124,13 @@ async def sync(pg_url: str) -> AsyncIterator[ReadTimeSync]:
 
 
 async def _from_memory(conn: asyncpg.Connection, memory: ReadTimeMemory, query: int, ids: list[int]) -> ReadTime:
+    """As the suggestions read it: from memory, after reading only the copies it lacks."""
     found = memory.state(query, ids, time.time())
     if found is None:
+        missing, blocked = memory.missing(query, ids)
         began = memory.begin_load()
-        memory.store(began, query, ids, await state.stored_state(conn, query, ids))
+        asked = query if blocked else None
+        memory.store(began, asked, missing, await state.stored_state(conn, asked, missing))
         found = memory.state(query, ids, time.time())
     assert found is not None
     return found

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 import asyncpg
 import numpy as np
 
+from service.kit.database import custom_plans
 from service.matching import scoring
 from service.matching.repository.retrieval import ALLOWED_SQL, QueryFilter
 from service.matching.repository.state import exposure_decay_sql
@@ -236,13 +237,14 @@ async def by_relevance(
     `among` restricts the scan to these candidates (an index's pool) and, with `rare_rows`, to the
     candidates sharing one of the query's terms found in at most about that many participants.
     """
-    rows = await conn.fetch(
-        _RELEVANCE.replace("{source}", _EVERYONE if among is None else _AMONG), *query.params(),
-        vectors.get("offers"), vectors.get("seeks"), n, relevance.lexical_terms,
-        relevance.language, relevance.cross_lingual_shift, relevance.similarity_floor, relevance.one_directional,
-        relevance.lexical, max(pool, n), relevance.reciprocal, None if among is None else list(among), rare_rows,
-        *relevance.soft_params(),
-    )
+    async with custom_plans(conn):
+        rows = await conn.fetch(
+            _RELEVANCE.replace("{source}", _EVERYONE if among is None else _AMONG), *query.params(),
+            vectors.get("offers"), vectors.get("seeks"), n, relevance.lexical_terms,
+            relevance.language, relevance.cross_lingual_shift, relevance.similarity_floor, relevance.one_directional,
+            relevance.lexical, max(pool, n), relevance.reciprocal, None if among is None else list(among), rare_rows,
+            *relevance.soft_params(),
+        )
     return [row["id"] for row in rows]
 
 
@@ -266,7 +268,8 @@ async def candidate_rows(
     lexemes those have; fwd_best/bwd_best the best interest pair's cosine of each direction
     (`BEST_PAIR_SQL`; NULL where a side is missing or `interests` is false).
     """
-    return await conn.fetch(
-        _CANDIDATES, *query.params(), vectors.get("offers"), vectors.get("seeks"),
-        exposure_half_life_days, lexical_terms, None if ids is None else list(ids), interests,
-    )
+    async with custom_plans(conn):
+        return await conn.fetch(
+            _CANDIDATES, *query.params(), vectors.get("offers"), vectors.get("seeks"),
+            exposure_half_life_days, lexical_terms, None if ids is None else list(ids), interests,
+        )

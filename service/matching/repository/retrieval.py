@@ -18,6 +18,7 @@ from typing import Any, Literal
 import asyncpg
 import numpy as np
 
+from service.kit.database import custom_plans
 from service.kit.vocabulary import KINDS
 from service.matching.repository.embeddings import sql_literal
 
@@ -216,7 +217,8 @@ async def nearest(
     """Top-n allowed candidates per (candidate side, kind), for the query vector searching that side."""
     if not parts:
         return {}
-    rows = await conn.fetch(*nearest_sql(query, parts, n, exact))
+    async with custom_plans(conn):
+        rows = await conn.fetch(*nearest_sql(query, parts, n, exact))
     found: Found = {part: [] for part in parts}
     for row in rows:
         found[(row["side"], row["kind"])].append((row["participant_id"], row["cos"]))
@@ -351,5 +353,6 @@ async def interest_pool(conn: asyncpg.Connection, query: QueryFilter, n: int) ->
     A many-topic profile's side vector is a blur of its topics, so the side- and pair-vector indexes
     can miss a candidate whose one interest fits one of the query's exactly; this pool finds them.
     """
-    rows = await conn.fetch(_INTEREST_POOL, *query.params(), n)
+    async with custom_plans(conn):
+        rows = await conn.fetch(_INTEREST_POOL, *query.params(), n)
     return list(dict.fromkeys(row["participant_id"] for row in rows))
