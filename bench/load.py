@@ -74,6 +74,10 @@ class Results:
     statuses: dict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
     rss: list[tuple[float, float, str]] = field(default_factory=list)  # (seconds, MB, load)
     late: int = 0  # requests the generator itself sent over 10 ms after their planned moment
+    # Latencies and errors by minute of the planned send time: a run that degrades as registrations grow the
+    # population shows when, which the run's percentiles hide.
+    minutes: dict[int, list[float]] = field(default_factory=lambda: defaultdict(list))
+    minute_errors: Counter[int] = field(default_factory=Counter)
 
 
 @dataclass
@@ -163,7 +167,7 @@ KINDS = {"feed_read": feed_read, "feed_answer": feed_answer, "register": registe
          "suggestions": suggestions}
 
 
-async def one(client: httpx.AsyncClient, world: World, kind: str, planned: float, results: Results,
+async def one(client: httpx.AsyncClient, world: World, kind: str, planned: float, minute: int, results: Results,
               rng: random.Random) -> None:
     """Send one request of `kind` and record its latency from `planned` and its outcome."""
     try:
@@ -171,8 +175,12 @@ async def one(client: httpx.AsyncClient, world: World, kind: str, planned: float
         outcome = "error" if status >= 500 or status == 429 else ("refused" if status in REFUSALS else "ok")
         results.statuses[kind][f"{outcome} {status}"] += 1
     except httpx.HTTPError as exc:
+        outcome = "error"
         results.statuses[kind][f"error {type(exc).__name__}"] += 1
-    results.latency[kind].append((time.perf_counter() - planned) * 1000)
+    latency = (time.perf_counter() - planned) * 1000
+    results.latency[kind].append(latency)
+    results.minutes[minute].append(latency)
+    results.minute_errors[minute] += outcome == "error"
 
 
 async def generate(base: str, world: World, rate: float, seconds: float, seed: int, results: Results) -> None:
@@ -187,18 +195,22 @@ async def generate(base: str, world: World, rate: float, seconds: float, seed: i
             planned = start + i / rate
             await asyncio.sleep(max(0.0, planned - time.perf_counter()))
             results.late += time.perf_counter() - planned > 0.01
-            task = asyncio.create_task(one(client, world, rng.choice(kinds), planned, results, rng))
+            minute = int((planned - start) // 60)
+            task = asyncio.create_task(one(client, world, rng.choice(kinds), planned, minute, results, rng))
             tasks.add(task)
             task.add_done_callback(tasks.discard)
         await asyncio.gather(*tasks)
 
 
-def generate_in_process(base: str, world: World, rate: float, seconds: float, seed: int) -> tuple[Any, Any, int]:
+def generate_in_process(
+    base: str, world: World, rate: float, seconds: float, seed: int
+) -> tuple[Any, Any, int, Any, Any]:
     """`generate` in a process of its own (one Python process cannot send 200 requests/s through httpx on a
     busy machine); its latencies, statuses and late count as plain, picklable data."""
     results = Results()
     asyncio.run(generate(base, world, rate, seconds, seed, results))
-    return dict(results.latency), {kind: dict(counts) for kind, counts in results.statuses.items()}, results.late
+    return (dict(results.latency), {kind: dict(counts) for kind, counts in results.statuses.items()}, results.late,
+            dict(results.minutes), dict(results.minute_errors))
 
 
 async def generate_spread(base: str, world: World, args: argparse.Namespace, seconds: float, seed: int,
@@ -211,12 +223,15 @@ async def generate_spread(base: str, world: World, args: argparse.Namespace, sec
         parts = await asyncio.gather(*(
             loop.run_in_executor(pool, generate_in_process, base, world, share, seconds, seed * 100 + n)
             for n in range(args.processes)))
-    for latency, statuses, late in parts:
+    for latency, statuses, late, minutes, minute_errors in parts:
         for kind, values in latency.items():
             results.latency[kind] += values
         for kind, counts in statuses.items():
             results.statuses[kind].update(counts)
         results.late += late
+        for minute, values in minutes.items():
+            results.minutes[minute] += values
+        results.minute_errors.update(minute_errors)
 
 
 async def sample_rss(pid: int, results: Results, every: float = 30) -> None:
@@ -256,6 +271,9 @@ def report(results: Results, rate: float, seconds: float) -> None:
     errors = sum(n for s in results.statuses.values() for key, n in s.items() if key.startswith("error"))
     print(f"| all | {len(everything)} | {errors} | | {percentile(everything, 50):.1f} | "
           f"{percentile(everything, 95):.1f} | {percentile(everything, 99):.1f} | |")
+    print("\nBy minute (p50 / p99 ms, errors): " + ", ".join(
+        f"{minute + 1}: {percentile(values, 50):.0f} / {percentile(values, 99):.0f}, {results.minute_errors[minute]}"
+        for minute, values in sorted(results.minutes.items())))
     print("\nRSS of koble serve (MB) over time: " + ", ".join(f"{t:.0f} s {mb:.0f} (load {load})"
                                                           for t, mb, load in results.rss))
 

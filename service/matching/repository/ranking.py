@@ -66,7 +66,7 @@ FROM participants p CROSS JOIN q
 LEFT JOIN side_embeddings o ON o.participant_id = p.id AND o.model = $8 AND o.side = 'offers'
 LEFT JOIN side_embeddings s ON s.participant_id = p.id AND s.model = $8 AND s.side = 'seeks'
 LEFT JOIN exposure e ON e.participant_id = p.id
-WHERE {ALLOWED_SQL} AND ($13::bigint[] IS NULL OR p.id = ANY($13::bigint[]))
+WHERE {ALLOWED_SQL} AND {{among}}
   -- Only candidates with an interest to compare: the query's seeks with their offers, or vice versa.
   AND ((o.embedding IS NOT NULL AND $9::vector IS NOT NULL) OR (s.embedding IS NOT NULL AND $10::vector IS NOT NULL))
 ORDER BY p.id"""
@@ -268,8 +268,10 @@ async def candidate_rows(
     lexemes those have; fwd_best/bwd_best the best interest pair's cosine of each direction
     (`BEST_PAIR_SQL`; NULL where a side is missing or `interests` is false).
     """
-    async with custom_plans(conn):
-        return await conn.fetch(
-            _CANDIDATES, *query.params(), vectors.get("offers"), vectors.get("seeks"),
-            exposure_half_life_days, lexical_terms, None if ids is None else list(ids), interests,
-        )
+    # One text per case, not `($13 IS NULL OR p.id = ANY($13))`: a generic plan of that would scan every
+    # participant to re-score a few (a cache entry brought up to date), so each case keeps its own plan.
+    sql = _CANDIDATES.replace("{among}", "$13::bigint[] IS NULL" if ids is None else "p.id = ANY($13::bigint[])")
+    return await conn.fetch(
+        sql, *query.params(), vectors.get("offers"), vectors.get("seeks"),
+        exposure_half_life_days, lexical_terms, None if ids is None else list(ids), interests,
+    )
