@@ -168,7 +168,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     # The API first: a request is matched against the routes in order, and the pages' routes (most of them)
     # cost the API's busiest routes ~4 % of their CPU in the mixed load (py-spy; bench/README.md). The API's
-    # paths all start with /api/v1/ and the pages' never do, so the order changes what is scanned, not found.
+    # paths all start with /api/v1/; of the pages' only the digest's one-click unsubscribe does, a path no API
+    # route matches, so the order changes what is scanned, not what is found.
     for router in (health.router, metrics.router, profile_api.router, suggestions_api.router, review_api.router,
                    feed_api.router, followup_api.router, event_api.router, round_api.router, mapping_api.router):
         app.include_router(router)

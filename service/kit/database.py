@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from pathlib import Path
 
 import asyncpg
@@ -50,11 +50,9 @@ async def custom_plans(conn: asyncpg.Connection) -> AsyncIterator[None]:
     Generic plans flip between index and sequential scans with table size, and cannot prove a partial
     index's predicate (`model = $n`): the vector scans need custom plans (bench/README.md).
     """
-    if conn.is_in_transaction():
-        await conn.execute("SET LOCAL plan_cache_mode = force_custom_plan")
-        yield
-        return
-    async with conn.transaction():
+    transaction: AbstractAsyncContextManager[object] = (
+        nullcontext() if conn.is_in_transaction() else conn.transaction())
+    async with transaction:
         await conn.execute("SET LOCAL plan_cache_mode = force_custom_plan")
         yield
 

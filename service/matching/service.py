@@ -706,11 +706,24 @@ async def _read_time(
     if memory is None or not memory.ready:
         return await state.read_time_state(conn, query_id, ids, half_life_days)
     found = memory.state(query_id, ids, time.time())
-    if found is None:
-        found = await _loaded(conn, memory, query_id, ids)
+    if found is not None:
+        return found
+    # Only the copies it lacks: an answer or a match forgets two people's, and reading those two instead of
+    # every candidate of the entry took these reads from 0.86 to 0.41 ms of PostgreSQL each (bench/README.md,
+    # "Generic plans for the everyday statements").
+    missing, blocked = memory.missing(query_id, ids)
+    await _stored(conn, memory, query_id if blocked else None, missing)
+    found = memory.state(query_id, ids, time.time())
     if found is not None:
         return found
     # A notification touched what was just read (it was not kept): read everything, as without a memory.
+    return memory.from_stored(query_id, ids, await _stored(conn, memory, query_id, ids), time.time())
+
+
+async def _stored(
+    conn: asyncpg.Connection, memory: ReadTimeMemory, query_id: int | None, ids: list[int]
+) -> state.StoredState:
+    """These participants' stored read-time state (and the query's blocked pairs), kept in memory as read."""
     began = memory.begin_load()
     try:
         stored = await state.stored_state(conn, query_id, ids)
@@ -718,27 +731,7 @@ async def _read_time(
         memory.cancel_load()
         raise
     memory.store(began, query_id, ids, stored)
-    return memory.from_stored(query_id, ids, stored, time.time())
-
-
-async def _loaded(
-    conn: asyncpg.Connection, memory: ReadTimeMemory, query_id: int, ids: list[int]
-) -> state.ReadTime | None:
-    """`memory.state` after reading only the copies it lacks (None if a notification raced the read).
-
-    An answer or a match forgets two people's copies; reading those two, not every candidate of the
-    entry, took the mixed load's read-time statements from ~50/s (each ~0.9 ms of PostgreSQL) to (see
-    bench/README.md, "Generic plans for the everyday statements").
-    """
-    missing, blocked = memory.missing(query_id, ids)
-    began = memory.begin_load()
-    try:
-        stored = await state.stored_state(conn, query_id if blocked else None, missing)
-    except BaseException:
-        memory.cancel_load()
-        raise
-    memory.store(began, query_id if blocked else None, missing, stored)
-    return memory.state(query_id, ids, time.time())
+    return stored
 
 
 async def _chosen(
@@ -801,8 +794,7 @@ async def record_exposure(
 async def _count_showings(
     conn: asyncpg.Connection, participant_ids: Sequence[int], config: RankerConfig, cache: SuggestionCache | None
 ) -> None:
-    # The feed's one card a read counted apart, in its own statement: 60 % of the mixed load's exposure
-    # writes (bench/README.md, "Generic plans for the everyday statements").
+    # With a memory, one statement per KOBLE_EXPOSURE_FLUSH_MS for every request's showings, not one per request.
     memory = cache.memory if cache is not None else None
     if memory is not None and memory.ready:
         memory.show(participant_ids)

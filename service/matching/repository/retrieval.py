@@ -12,6 +12,7 @@ import datetime as dt
 import math
 import re
 from collections.abc import Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -217,7 +218,8 @@ async def nearest(
     """Top-n allowed candidates per (candidate side, kind), for the query vector searching that side."""
     if not parts:
         return {}
-    async with custom_plans(conn):
+    # An index scan runs inside `nearest_indexed`'s transaction, whose `scan_settings` ask for custom plans.
+    async with custom_plans(conn) if exact else nullcontext():
         rows = await conn.fetch(*nearest_sql(query, parts, n, exact))
     found: Found = {part: [] for part in parts}
     for row in rows:
